@@ -1,0 +1,467 @@
+//! The portal account of one client: the lifecycle state machine of design §2.
+//!
+//! Every transition takes `now` and returns a typed error instead of changing anything when the
+//! rule forbids it. Nothing here reads a clock, draws randomness or does IO.
+
+use jiff::Timestamp;
+
+use crate::hashing::PasswordHash;
+use crate::token::{IssuedToken, TokenHash, TokenPurpose, TokenState};
+use crate::types::{ClientId, DisableReason, PracticeId, Username};
+
+/// The credentials of a registered account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Credentials {
+    /// Chosen at registration; never changed afterwards.
+    pub username: Username,
+    /// Current password hash.
+    pub password_hash: PasswordHash,
+    /// When the client registered.
+    pub registered_at: Timestamp,
+    /// When the password was last set.
+    pub password_changed_at: Timestamp,
+}
+
+/// The account's state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AccountState {
+    /// No username or password yet (perhaps invited).
+    NoAccount,
+    /// Registered and allowed in.
+    Active(Credentials),
+    /// Registered but turned off by staff: no sign-in, no reset, no mail.
+    Disabled {
+        /// The credentials, kept for when staff turn the account back on.
+        credentials: Credentials,
+        /// Staff's optional note.
+        reason: Option<DisableReason>,
+        /// When it was turned off.
+        since: Timestamp,
+    },
+}
+
+/// What staff see (design §2's first column), computed at `now`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PortalStatus {
+    /// No account and no invitation sent.
+    NotInvited,
+    /// Invitation sent and still usable.
+    Invited {
+        /// When it was sent.
+        sent_at: Timestamp,
+        /// When it stops working.
+        expires_at: Timestamp,
+    },
+    /// Invitation sent but expired: staff may resend.
+    InviteExpired {
+        /// When it was sent.
+        sent_at: Timestamp,
+        /// When it stopped working.
+        expired_at: Timestamp,
+    },
+    /// Registered and enabled (toggle on).
+    Active {
+        /// The username.
+        username: Username,
+    },
+    /// Registered and disabled (toggle off).
+    Disabled {
+        /// The username.
+        username: Username,
+        /// Staff's note.
+        reason: Option<DisableReason>,
+    },
+}
+
+impl PortalStatus {
+    /// The filter name used by the staff API (`no_account`, `invited`, `invite_expired`,
+    /// `active`, `disabled`).
+    #[must_use]
+    pub const fn filter_name(&self) -> &'static str {
+        match self {
+            Self::NotInvited => "no_account",
+            Self::Invited { .. } => "invited",
+            Self::InviteExpired { .. } => "invite_expired",
+            Self::Active { .. } => "active",
+            Self::Disabled { .. } => "disabled",
+        }
+    }
+}
+
+/// Refusals of "send (or resend) an invitation".
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InviteRefused {
+    /// A username and password exist: send a password reset instead.
+    #[error("the client already has a portal account; send a password reset instead")]
+    AccountExists,
+}
+
+/// Refusals of redeeming an invitation (verify or register).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InviteRedeemRefused {
+    /// Unknown, voided by a resend, or already used.
+    #[error("this invitation link is not valid; ask your provider to resend the invitation")]
+    InviteNotFound,
+    /// `now >= expires_at`.
+    #[error("this invitation link has expired; ask your provider to resend the invitation")]
+    InviteExpired,
+}
+
+/// Refusals of "send a password reset".
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ResetRefused {
+    /// The client has not registered: send an invitation instead.
+    #[error("the client has no portal account; send an invitation instead")]
+    NoAccount,
+    /// Disabled accounts get no mail: enable first.
+    #[error("the portal account is disabled; enable it first")]
+    AccountDisabled,
+}
+
+/// Refusals of redeeming a reset link (verify or complete).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ResetRedeemRefused {
+    /// Unknown, voided (by a newer reset or by disable) or already used.
+    #[error("this password-reset link is not valid")]
+    ResetNotFound,
+    /// `now >= expires_at`.
+    #[error("this password-reset link has expired")]
+    ResetExpired,
+    /// The account was disabled.
+    #[error("the portal account is disabled")]
+    AccountDisabled,
+}
+
+/// Refusals of enabling or disabling.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ToggleRefused {
+    /// Nothing to toggle before registration.
+    #[error("the client has no portal account")]
+    NoAccount,
+}
+
+/// Refusals of a sign-in, once the password has been checked.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SignInRefused {
+    /// No account, or the password does not match.
+    #[error("invalid username or password")]
+    InvalidCredentials,
+    /// Right password, but staff turned the account off.
+    #[error("the portal account is disabled")]
+    AccountDisabled,
+}
+
+/// Whether a toggle changed anything (a repeated toggle is accepted and changes nothing).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Toggled {
+    /// The state changed.
+    Changed,
+    /// It was already so.
+    Unchanged,
+}
+
+/// One client's portal account in one practice: state, the current invite and reset tokens, and
+/// the version used for optimistic concurrency.
+///
+/// ```
+/// use jiff::{SignedDuration, Timestamp};
+/// use portal_core::account::{InviteRedeemRefused, PortalAccount, PortalStatus};
+/// use portal_core::{ClientId, IssuedToken, PracticeId, TokenHash, TokenId, TokenPurpose, TokenState};
+///
+/// let now = Timestamp::from_second(1_800_000_000).unwrap();
+/// let mut account = PortalAccount::new(PracticeId::from_uuid(uuid::Uuid::from_u128(1)), ClientId::from_uuid(uuid::Uuid::from_u128(2)));
+/// let invite = IssuedToken {
+///     id: TokenId::from_uuid(uuid::Uuid::from_u128(3)),
+///     purpose: TokenPurpose::Invite,
+///     hash: TokenHash::of(b"secret"),
+///     issued_at: now,
+///     expires_at: now + SignedDuration::from_hours(48),
+///     state: TokenState::Live,
+/// };
+/// account.issue_invite(invite)?;
+/// assert!(matches!(account.status(now), PortalStatus::Invited { .. }));
+/// let later = now + SignedDuration::from_hours(48);
+/// assert_eq!(account.check_invite(&TokenHash::of(b"secret"), later), Err(InviteRedeemRefused::InviteExpired));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PortalAccount {
+    practice_id: PracticeId,
+    client_id: ClientId,
+    version: u64,
+    state: AccountState,
+    invite: Option<IssuedToken>,
+    reset: Option<IssuedToken>,
+}
+
+impl PortalAccount {
+    /// A client's account before anything happened: no account, no invitation, version 0.
+    #[must_use]
+    pub fn new(practice_id: PracticeId, client_id: ClientId) -> Self {
+        Self { practice_id, client_id, version: 0, state: AccountState::NoAccount, invite: None, reset: None }
+    }
+
+    /// Rebuilds an account from storage. Adapters only.
+    #[must_use]
+    pub fn restore(
+        practice_id: PracticeId,
+        client_id: ClientId,
+        version: u64,
+        state: AccountState,
+        invite: Option<IssuedToken>,
+        reset: Option<IssuedToken>,
+    ) -> Self {
+        Self { practice_id, client_id, version, state, invite, reset }
+    }
+
+    /// The practice.
+    #[must_use]
+    pub fn practice_id(&self) -> PracticeId {
+        self.practice_id
+    }
+    /// The client.
+    #[must_use]
+    pub fn client_id(&self) -> ClientId {
+        self.client_id
+    }
+    /// The version this value was loaded at (0: never stored). Storage saves it as
+    /// `version + 1` only if the stored version is still `version`.
+    #[must_use]
+    pub fn version(&self) -> u64 {
+        self.version
+    }
+    /// The state.
+    #[must_use]
+    pub fn state(&self) -> &AccountState {
+        &self.state
+    }
+    /// The latest invitation token (live, expired or used), if any.
+    #[must_use]
+    pub fn invite(&self) -> Option<&IssuedToken> {
+        self.invite.as_ref()
+    }
+    /// The latest reset token (live, expired or used), if any.
+    #[must_use]
+    pub fn reset(&self) -> Option<&IssuedToken> {
+        self.reset.as_ref()
+    }
+    /// The token of a purpose.
+    #[must_use]
+    pub fn token(&self, purpose: TokenPurpose) -> Option<&IssuedToken> {
+        match purpose {
+            TokenPurpose::Invite => self.invite.as_ref(),
+            TokenPurpose::Reset => self.reset.as_ref(),
+        }
+    }
+    /// The credentials, when registered (active or disabled).
+    #[must_use]
+    pub fn credentials(&self) -> Option<&Credentials> {
+        match &self.state {
+            AccountState::NoAccount => None,
+            AccountState::Active(credentials) | AccountState::Disabled { credentials, .. } => Some(credentials),
+        }
+    }
+    /// The username, once registered.
+    #[must_use]
+    pub fn username(&self) -> Option<&Username> {
+        self.credentials().map(|c| &c.username)
+    }
+    /// True when registered and enabled.
+    #[must_use]
+    pub fn is_active(&self) -> bool {
+        matches!(self.state, AccountState::Active(_))
+    }
+
+    /// What staff see at `now`.
+    #[must_use]
+    pub fn status(&self, now: Timestamp) -> PortalStatus {
+        match &self.state {
+            AccountState::Active(credentials) => PortalStatus::Active { username: credentials.username.clone() },
+            AccountState::Disabled { credentials, reason, .. } => {
+                PortalStatus::Disabled { username: credentials.username.clone(), reason: reason.clone() }
+            }
+            AccountState::NoAccount => match &self.invite {
+                Some(invite) if invite.is_live_at(now) => {
+                    PortalStatus::Invited { sent_at: invite.issued_at, expires_at: invite.expires_at }
+                }
+                Some(invite) if invite.is_expired_at(now) => {
+                    PortalStatus::InviteExpired { sent_at: invite.issued_at, expired_at: invite.expires_at }
+                }
+                _ => PortalStatus::NotInvited,
+            },
+        }
+    }
+
+    /// Sends (or resends) an invitation: the new token replaces, and so voids, any earlier one.
+    ///
+    /// # Errors
+    /// [`InviteRefused::AccountExists`] once the client has registered.
+    pub fn issue_invite(&mut self, token: IssuedToken) -> Result<(), InviteRefused> {
+        debug_assert_eq!(token.purpose, TokenPurpose::Invite);
+        if !matches!(self.state, AccountState::NoAccount) {
+            return Err(InviteRefused::AccountExists);
+        }
+        self.invite = Some(token);
+        Ok(())
+    }
+
+    /// Checks, without consuming it, that `presented` is this account's live invitation.
+    ///
+    /// # Errors
+    /// [`InviteRedeemRefused::InviteNotFound`] for a voided, used or foreign token (or once
+    /// registered); [`InviteRedeemRefused::InviteExpired`] when `now >= expires_at`.
+    pub fn check_invite(&self, presented: &TokenHash, now: Timestamp) -> Result<&IssuedToken, InviteRedeemRefused> {
+        let invite = self
+            .invite
+            .as_ref()
+            .filter(|t| t.hash.matches(presented) && t.state == TokenState::Live)
+            .filter(|_| matches!(self.state, AccountState::NoAccount))
+            .ok_or(InviteRedeemRefused::InviteNotFound)?;
+        if invite.is_expired_at(now) {
+            return Err(InviteRedeemRefused::InviteExpired);
+        }
+        Ok(invite)
+    }
+
+    /// Registers: consumes the invitation and sets the credentials. Username uniqueness within
+    /// the practice is the store's to enforce.
+    ///
+    /// # Errors
+    /// As [`PortalAccount::check_invite`].
+    pub fn register(
+        &mut self,
+        presented: &TokenHash,
+        username: Username,
+        password_hash: PasswordHash,
+        now: Timestamp,
+    ) -> Result<(), InviteRedeemRefused> {
+        self.check_invite(presented, now)?;
+        if let Some(invite) = self.invite.as_mut() {
+            invite.state = TokenState::Used { at: now };
+        }
+        self.state = AccountState::Active(Credentials {
+            username,
+            password_hash,
+            registered_at: now,
+            password_changed_at: now,
+        });
+        Ok(())
+    }
+
+    /// Turns the account off: voids any pending reset (sessions are revoked by the service).
+    ///
+    /// # Errors
+    /// [`ToggleRefused::NoAccount`] before registration.
+    pub fn disable(&mut self, reason: Option<DisableReason>, now: Timestamp) -> Result<Toggled, ToggleRefused> {
+        match std::mem::replace(&mut self.state, AccountState::NoAccount) {
+            AccountState::NoAccount => Err(ToggleRefused::NoAccount),
+            AccountState::Disabled { credentials, reason: old, since } => {
+                self.state = AccountState::Disabled { credentials, reason: old, since };
+                Ok(Toggled::Unchanged)
+            }
+            AccountState::Active(credentials) => {
+                self.state = AccountState::Disabled { credentials, reason, since: now };
+                self.reset = self.reset.take().filter(|t| t.state != TokenState::Live);
+                Ok(Toggled::Changed)
+            }
+        }
+    }
+
+    /// Turns the account back on. Brings back neither the voided reset nor any session.
+    ///
+    /// # Errors
+    /// [`ToggleRefused::NoAccount`] before registration.
+    pub fn enable(&mut self) -> Result<Toggled, ToggleRefused> {
+        match std::mem::replace(&mut self.state, AccountState::NoAccount) {
+            AccountState::NoAccount => Err(ToggleRefused::NoAccount),
+            AccountState::Active(credentials) => {
+                self.state = AccountState::Active(credentials);
+                Ok(Toggled::Unchanged)
+            }
+            AccountState::Disabled { credentials, .. } => {
+                self.state = AccountState::Active(credentials);
+                Ok(Toggled::Changed)
+            }
+        }
+    }
+
+    /// Sends a password reset: the new token voids any earlier one.
+    ///
+    /// # Errors
+    /// [`ResetRefused::NoAccount`] before registration, [`ResetRefused::AccountDisabled`] when
+    /// disabled.
+    pub fn issue_reset(&mut self, token: IssuedToken) -> Result<(), ResetRefused> {
+        debug_assert_eq!(token.purpose, TokenPurpose::Reset);
+        match self.state {
+            AccountState::NoAccount => Err(ResetRefused::NoAccount),
+            AccountState::Disabled { .. } => Err(ResetRefused::AccountDisabled),
+            AccountState::Active(_) => {
+                self.reset = Some(token);
+                Ok(())
+            }
+        }
+    }
+
+    /// Checks, without consuming it, that `presented` is this account's live reset token.
+    ///
+    /// # Errors
+    /// [`ResetRedeemRefused::AccountDisabled`] when disabled (checked first, so a disabled
+    /// client is told why), else `ResetNotFound` or `ResetExpired`.
+    pub fn check_reset(&self, presented: &TokenHash, now: Timestamp) -> Result<&IssuedToken, ResetRedeemRefused> {
+        if matches!(self.state, AccountState::Disabled { .. }) {
+            return Err(ResetRedeemRefused::AccountDisabled);
+        }
+        let reset = self
+            .reset
+            .as_ref()
+            .filter(|t| t.hash.matches(presented) && t.state == TokenState::Live)
+            .filter(|_| self.is_active())
+            .ok_or(ResetRedeemRefused::ResetNotFound)?;
+        if reset.is_expired_at(now) {
+            return Err(ResetRedeemRefused::ResetExpired);
+        }
+        Ok(reset)
+    }
+
+    /// Completes a reset: consumes the token and replaces the password hash.
+    ///
+    /// # Errors
+    /// As [`PortalAccount::check_reset`].
+    pub fn complete_reset(
+        &mut self,
+        presented: &TokenHash,
+        password_hash: PasswordHash,
+        now: Timestamp,
+    ) -> Result<(), ResetRedeemRefused> {
+        self.check_reset(presented, now)?;
+        if let Some(reset) = self.reset.as_mut() {
+            reset.state = TokenState::Used { at: now };
+        }
+        if let AccountState::Active(credentials) = &mut self.state {
+            credentials.password_hash = password_hash;
+            credentials.password_changed_at = now;
+        }
+        Ok(())
+    }
+
+    /// Replaces the hash with an upgraded one of the same password (after a sign-in that
+    /// reported `needs_upgrade`). Does nothing unless active.
+    pub fn upgrade_hash(&mut self, password_hash: PasswordHash) {
+        if let AccountState::Active(credentials) = &mut self.state {
+            credentials.password_hash = password_hash;
+        }
+    }
+
+    /// Decides a sign-in once the password was checked against [`PortalAccount::credentials`].
+    ///
+    /// # Errors
+    /// [`SignInRefused::InvalidCredentials`] when the password did not match or there is no
+    /// account; [`SignInRefused::AccountDisabled`] for the right password on a disabled account.
+    pub fn sign_in(&self, password_matched: bool) -> Result<&Credentials, SignInRefused> {
+        match (&self.state, password_matched) {
+            (_, false) | (AccountState::NoAccount, true) => Err(SignInRefused::InvalidCredentials),
+            (AccountState::Disabled { .. }, true) => Err(SignInRefused::AccountDisabled),
+            (AccountState::Active(credentials), true) => Ok(credentials),
+        }
+    }
+}

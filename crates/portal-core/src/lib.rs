@@ -1,0 +1,42 @@
+//! # portal-core
+//!
+//! The pure domain of client-portal credentials for clinical practice software: validated
+//! types, the account lifecycle as a state machine with token-expiry rules, policies, the ports
+//! (traits) adapters implement, and the application service (use cases) generic over them.
+//!
+//! Nothing here does network or file IO or reads the wall clock: time arrives through
+//! [`Clock`], randomness through [`Randomness`]. See `docs/ARCHITECTURE.md` and
+//! `docs/lifecycle.md` in the repository.
+
+pub mod account;
+mod hashing;
+pub mod password_policy;
+mod policy;
+pub mod ports;
+mod records;
+pub mod scrypt_hasher;
+mod system;
+#[cfg(feature = "testing")]
+pub mod testing;
+mod token;
+mod types;
+
+pub use account::{AccountState, Credentials, PortalAccount, PortalStatus};
+pub use hashing::{HashError, PasswordHash, Verification};
+pub use policy::{MAX_LINK_TTL, MIN_LINK_TTL, PasswordRules, Policy, PolicyError, PolicySettings, ThrottleRules};
+pub use ports::{
+    AccountCommit, AccountStore, AuditLog, BoxError, Clock, Directory, MailOutbox, MailTransport, PasswordHasher,
+    PortalStore, Randomness, RandomnessError, RenderedEmail, SessionStore, StoreError, ThrottleStore, TransportError,
+};
+pub use records::{
+    Actor, AuditAction, AuditEvent, ClaimedMail, Client, DeliveryState, MailKind, OutgoingMail, Practice,
+    RequestContext, Session, StaffMember, ThrottleDecision, ThrottleState,
+};
+pub use system::{OsRandom, SystemClock};
+pub use token::{
+    BearerSecret, IssuedToken, LinkKey, LinkToken, MalformedToken, TokenHash, TokenPurpose, TokenState, VerifiedToken,
+};
+pub use types::{
+    AuditId, ClientId, DisableReason, DisplayName, EmailAddress, InvalidId, InvalidInput, Language, MailId, Password,
+    PracticeId, PracticeSlug, SessionId, StaffId, TimeZoneName, TokenId, Username,
+};

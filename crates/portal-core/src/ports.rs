@@ -1,0 +1,388 @@
+//! Ports: what the core needs from the outside world. Adapters implement them; the service is
+//! generic over them. Each method's `# Errors` section is a contract every adapter MUST keep;
+//! `portal_core::testing` holds an in-memory implementation that keeps it, and the store crate's
+//! contract tests hold real databases to the same rules.
+
+use async_trait::async_trait;
+use jiff::{SignedDuration, Timestamp};
+
+use crate::account::PortalAccount;
+use crate::hashing::{HashError, PasswordHash, Verification};
+use crate::records::{
+    AuditEvent, ClaimedMail, Client, DeliveryState, OutgoingMail, Practice, Session, StaffMember, ThrottleState,
+};
+use crate::token::{TokenHash, TokenPurpose};
+use crate::types::{ClientId, MailId, Password, PracticeId, PracticeSlug, SessionId, TokenId, Username};
+
+/// Boxed error source for adapter failures.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// The current time. The only way the core learns it.
+#[cfg_attr(any(test, feature = "testing"), mockall::automock)]
+pub trait Clock: Send + Sync + 'static {
+    /// Now.
+    fn now(&self) -> Timestamp;
+}
+
+/// The OS random source was unavailable.
+#[derive(Debug, thiserror::Error)]
+#[error("the random source is unavailable")]
+pub struct RandomnessError(#[source] pub BoxError);
+
+/// Cryptographically secure randomness: token ids, session secrets, staff keys, record ids.
+#[cfg_attr(any(test, feature = "testing"), mockall::automock)]
+pub trait Randomness: Send + Sync + 'static {
+    /// Fills `dest` with random bytes.
+    ///
+    /// # Errors
+    /// MUST fail rather than return predictable bytes when no secure source is available.
+    fn fill(&self, dest: &mut [u8]) -> Result<(), RandomnessError>;
+}
+
+/// Password hashing. Async so an adapter can run the CPU-heavy work on a bounded blocking pool.
+#[cfg_attr(any(test, feature = "testing"), mockall::automock)]
+#[async_trait]
+pub trait PasswordHasher: Send + Sync + 'static {
+    /// Hashes a new password with the current parameters.
+    ///
+    /// # Errors
+    /// [`HashError::Saturated`] when the pool is full (callers answer "retry later"),
+    /// [`HashError::Failed`] otherwise. Never includes the password in an error.
+    async fn hash(&self, password: &Password) -> Result<PasswordHash, HashError>;
+
+    /// Checks a password against a stored hash, in constant time with respect to the password.
+    ///
+    /// # Errors
+    /// [`HashError::ParametersOutOfBounds`] MUST be returned *before doing any work* when the
+    /// stored parameters exceed the hasher's bounds; [`HashError::Malformed`] for an unreadable
+    /// hash; `Saturated` / `Failed` as for [`PasswordHasher::hash`].
+    async fn verify(&self, password: &Password, hash: &PasswordHash) -> Result<Verification, HashError>;
+
+    /// Spends the same work as a real verification and discards the result, so an unknown
+    /// username takes as long as a wrong password.
+    ///
+    /// # Errors
+    /// `Saturated` / `Failed` as for [`PasswordHasher::hash`].
+    async fn verify_dummy(&self, password: &Password) -> Result<(), HashError>;
+}
+
+/// Storage failures every store method may report.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The record changed since it was loaded (optimistic concurrency): reload and retry, or
+    /// report a conflict. Never a silent overwrite.
+    #[error("the record was changed concurrently")]
+    Conflict,
+    /// The username is taken within the practice (case-insensitive).
+    #[error("the username is already taken in this practice")]
+    UsernameTaken,
+    /// A unique key other than the username already exists (e.g. a practice slug).
+    #[error("a record with the same {0} already exists")]
+    Duplicate(&'static str),
+    /// A referenced record does not exist (e.g. the client of an account).
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// The database could not be reached or failed.
+    #[error("the store is unavailable")]
+    Unavailable(#[source] BoxError),
+    /// A stored row could not be turned back into a domain value.
+    #[error("stored data is invalid: {0}")]
+    Corrupt(String),
+}
+
+/// Practices, staff keys and clients.
+#[cfg_attr(any(test, feature = "testing"), mockall::automock)]
+#[async_trait]
+pub trait Directory: Send + Sync + 'static {
+    /// Creates a practice with its first staff key.
+    ///
+    /// # Errors
+    /// MUST return [`StoreError::Duplicate`]`("slug")` when the slug is taken, writing nothing.
+    async fn create_practice(&self, practice: &Practice, first_staff: &StaffMember, key_hash: &TokenHash)
+    -> Result<(), StoreError>;
+
+    /// A practice by slug.
+    ///
+    /// # Errors
+    /// Only infrastructure failures; absence is `Ok(None)`.
+    async fn practice_by_slug(&self, slug: &PracticeSlug) -> Result<Option<Practice>, StoreError>;
+
+    /// A practice by id.
+    ///
+    /// # Errors
+    /// Only infrastructure failures; absence is `Ok(None)`.
+    async fn practice(&self, id: PracticeId) -> Result<Option<Practice>, StoreError>;
+
+    /// How many practices exist (the server bootstraps the first one on an empty database).
+    ///
+    /// # Errors
+    /// Only infrastructure failures.
+    async fn practice_count(&self) -> Result<u64, StoreError>;
+
+    /// Adds a staff key (stored only as its hash).
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`]`("practice")` when the practice does not exist.
+    async fn add_staff_key(&self, staff: &StaffMember, key_hash: &TokenHash) -> Result<(), StoreError>;
+
+    /// The staff member a key hash belongs to.
+    ///
+    /// # Errors
+    /// Only infrastructure failures; an unknown key is `Ok(None)`.
+    async fn staff_by_key_hash(&self, key_hash: &TokenHash) -> Result<Option<StaffMember>, StoreError>;
+
+    /// Creates a client and its audit event atomically.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`]`("practice")` when the practice does not exist.
+    async fn create_client(&self, client: &Client, audit: &AuditEvent) -> Result<(), StoreError>;
+
+    /// Replaces a client's name, email, language and consent, with its audit event, atomically.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`]`("client")` when no such client exists in that practice.
+    async fn update_client(&self, client: &Client, audit: &AuditEvent) -> Result<(), StoreError>;
+
+    /// A client, only if it belongs to `practice` (another practice's client is `None`).
+    ///
+    /// # Errors
+    /// Only infrastructure failures.
+    async fn client(&self, practice: PracticeId, id: ClientId) -> Result<Option<Client>, StoreError>;
+
+    /// Every client of a practice with its portal account (a never-stored account is
+    /// [`PortalAccount::new`]), ordered by name then id.
+    ///
+    /// # Errors
+    /// Only infrastructure failures.
+    async fn list_clients(&self, practice: PracticeId) -> Result<Vec<(Client, PortalAccount)>, StoreError>;
+}
+
+/// Everything one account change writes, committed atomically.
+#[derive(Debug, Clone)]
+pub struct AccountCommit {
+    /// When the change happened (used to stamp voided tokens and revoked sessions).
+    pub at: Timestamp,
+    /// The new account value; `account.version()` is the version it was loaded at.
+    pub account: PortalAccount,
+    /// Mail caused by the change, queued in the same transaction.
+    pub mail: Vec<OutgoingMail>,
+    /// Audit events, in the same transaction.
+    pub audit: Vec<AuditEvent>,
+    /// Revoke every session of the client (disable, reset) in the same transaction.
+    pub revoke_sessions: bool,
+    /// Clear the sign-in throttle for the account's username (staff acted, or a reset).
+    pub clear_throttle: bool,
+}
+
+/// Portal accounts and their tokens.
+#[cfg_attr(any(test, feature = "testing"), mockall::automock)]
+#[async_trait]
+pub trait AccountStore: Send + Sync + 'static {
+    /// The account of a client; [`PortalAccount::new`] (version 0) when none was stored.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`]`("client")` when the client does not exist in that practice.
+    async fn account(&self, practice: PracticeId, client: ClientId) -> Result<PortalAccount, StoreError>;
+
+    /// The registered account with this username in the practice (case-insensitive).
+    ///
+    /// # Errors
+    /// Only infrastructure failures.
+    async fn account_by_username(&self, practice: PracticeId, username: &Username)
+    -> Result<Option<PortalAccount>, StoreError>;
+
+    /// The account that was ever issued a token of this purpose with this hash (live, used or
+    /// voided: the domain decides what that means).
+    ///
+    /// # Errors
+    /// Only infrastructure failures.
+    async fn account_by_token(&self, purpose: TokenPurpose, hash: &TokenHash)
+    -> Result<Option<PortalAccount>, StoreError>;
+
+    /// Saves an account change: the account (as `version + 1`), every token it holds, the
+    /// mail, the audit events, and the session revocation, in **one transaction**. Any token of
+    /// the same account and purpose that is live in storage but is not the account's current
+    /// token is marked voided at `at`.
+    ///
+    /// # Errors
+    /// MUST return [`StoreError::Conflict`] and write nothing when the stored version is not
+    /// `account.version()` (or, for version 0, when an account row already exists).
+    /// MUST return [`StoreError::UsernameTaken`] and write nothing when another account of the
+    /// practice has the same username. A failure midway MUST leave nothing written.
+    async fn commit(&self, change: AccountCommit) -> Result<(), StoreError>;
+}
+
+/// Client sessions (stored by hash).
+#[cfg_attr(any(test, feature = "testing"), mockall::automock)]
+#[async_trait]
+pub trait SessionStore: Send + Sync + 'static {
+    /// Stores a new session with its audit event.
+    ///
+    /// # Errors
+    /// Only infrastructure failures.
+    async fn create_session(&self, session: &Session, audit: &AuditEvent) -> Result<(), StoreError>;
+
+    /// The session whose bearer secret hashes to `hash`.
+    ///
+    /// # Errors
+    /// Only infrastructure failures; unknown or revoked is `Ok(None)`.
+    async fn session_by_token(&self, hash: &TokenHash) -> Result<Option<Session>, StoreError>;
+
+    /// Records use of a session at `at`.
+    ///
+    /// # Errors
+    /// Only infrastructure failures; a vanished session is not an error.
+    async fn touch_session(&self, id: SessionId, at: Timestamp) -> Result<(), StoreError>;
+
+    /// Deletes one session (sign-out) with its audit event.
+    ///
+    /// # Errors
+    /// Only infrastructure failures; a vanished session is not an error.
+    async fn revoke_session(&self, id: SessionId, audit: &AuditEvent) -> Result<(), StoreError>;
+}
+
+/// Sign-in throttle counters, keyed by practice and the username *as typed* (normalised),
+/// whether or not such an account exists.
+#[cfg_attr(any(test, feature = "testing"), mockall::automock)]
+#[async_trait]
+pub trait ThrottleStore: Send + Sync + 'static {
+    /// The counter for a key (zero when none).
+    ///
+    /// # Errors
+    /// Only infrastructure failures.
+    async fn throttle(&self, practice: PracticeId, key: &str) -> Result<ThrottleState, StoreError>;
+
+    /// Atomically adds one failure at `at` and returns the new counter. Concurrent failures
+    /// MUST all be counted.
+    ///
+    /// # Errors
+    /// Only infrastructure failures.
+    async fn record_failure(&self, practice: PracticeId, key: &str, at: Timestamp) -> Result<ThrottleState, StoreError>;
+
+    /// Resets a counter (a success).
+    ///
+    /// # Errors
+    /// Only infrastructure failures.
+    async fn clear_throttle(&self, practice: PracticeId, key: &str) -> Result<(), StoreError>;
+}
+
+/// The audit trail.
+#[cfg_attr(any(test, feature = "testing"), mockall::automock)]
+#[async_trait]
+pub trait AuditLog: Send + Sync + 'static {
+    /// Appends events not tied to an account change (e.g. failed sign-ins).
+    ///
+    /// # Errors
+    /// Only infrastructure failures.
+    async fn append(&self, events: &[AuditEvent]) -> Result<(), StoreError>;
+
+    /// A client's trail, oldest first.
+    ///
+    /// # Errors
+    /// Only infrastructure failures.
+    async fn trail(&self, practice: PracticeId, client: ClientId) -> Result<Vec<AuditEvent>, StoreError>;
+}
+
+/// The durable mail outbox, as the dispatcher sees it.
+#[cfg_attr(any(test, feature = "testing"), mockall::automock)]
+#[async_trait]
+pub trait MailOutbox: Send + Sync + 'static {
+    /// Claims up to `limit` pending rows whose next attempt is due at `now` (or whose previous
+    /// claim lapsed), leasing them until `now + lease`.
+    ///
+    /// # Errors
+    /// Only infrastructure failures. Two concurrent callers MUST never receive the same row
+    /// while its lease holds (PostgreSQL: `FOR UPDATE SKIP LOCKED`).
+    async fn claim_due(&self, now: Timestamp, lease: SignedDuration, limit: u32) -> Result<Vec<ClaimedMail>, StoreError>;
+
+    /// Marks a row delivered at `at` and purges what it needed for rendering (recipient,
+    /// name, token id); the delivery metadata stays for staff.
+    ///
+    /// # Errors
+    /// Only infrastructure failures.
+    async fn mark_sent(&self, id: MailId, at: Timestamp) -> Result<(), StoreError>;
+
+    /// Releases a row for another attempt at `next_attempt_at`, counting the attempt and
+    /// keeping `error` (which MUST hold no secret) for staff.
+    ///
+    /// # Errors
+    /// Only infrastructure failures.
+    async fn retry_later(&self, id: MailId, next_attempt_at: Timestamp, error: &str) -> Result<(), StoreError>;
+
+    /// Marks a row permanently failed with the reason; it is never tried again.
+    ///
+    /// # Errors
+    /// Only infrastructure failures.
+    async fn mark_failed(&self, id: MailId, at: Timestamp, reason: &str) -> Result<(), StoreError>;
+
+    /// The delivery state of the mail that carried a token (for the staff view).
+    ///
+    /// # Errors
+    /// Only infrastructure failures.
+    async fn delivery_for_token(&self, token: TokenId) -> Result<Option<DeliveryState>, StoreError>;
+
+    /// How many rows are pending (for metrics).
+    ///
+    /// # Errors
+    /// Only infrastructure failures.
+    async fn pending_count(&self) -> Result<u64, StoreError>;
+}
+
+/// Everything the service needs from storage. Implemented automatically for any type that
+/// implements each part.
+pub trait PortalStore: Directory + AccountStore + SessionStore + ThrottleStore + AuditLog + MailOutbox {}
+
+impl<T: Directory + AccountStore + SessionStore + ThrottleStore + AuditLog + MailOutbox> PortalStore for T {}
+
+/// A rendered email, ready for a transport.
+#[derive(Clone, PartialEq, Eq)]
+pub struct RenderedEmail {
+    /// `Message-ID` value without angle brackets; stable per outbox row.
+    pub message_id: String,
+    /// Sender display name.
+    pub from_name: String,
+    /// Sender address (the configured no-reply address).
+    pub from_address: String,
+    /// Recipient address.
+    pub to: String,
+    /// Subject.
+    pub subject: String,
+    /// Plain-text part.
+    pub text: String,
+    /// HTML part.
+    pub html: String,
+}
+
+impl std::fmt::Debug for RenderedEmail {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The body holds a live link: never print it.
+        f.debug_struct("RenderedEmail")
+            .field("message_id", &self.message_id)
+            .field("to", &self.to)
+            .field("subject", &self.subject)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why a transport could not deliver.
+#[derive(Debug, thiserror::Error)]
+pub enum TransportError {
+    /// Worth retrying later (connection refused, timeout, 4xx).
+    #[error("temporary delivery failure: {0}")]
+    Transient(String),
+    /// Never worth retrying (5xx, rejected address).
+    #[error("permanent delivery failure: {0}")]
+    Permanent(String),
+}
+
+/// Something that delivers a rendered email (SMTP, a folder of `.eml` files).
+#[cfg_attr(any(test, feature = "testing"), mockall::automock)]
+#[async_trait]
+pub trait MailTransport: Send + Sync + 'static {
+    /// Delivers one message.
+    ///
+    /// # Errors
+    /// [`TransportError::Transient`] when a later attempt may succeed,
+    /// [`TransportError::Permanent`] when it never will. Errors MUST NOT contain the body.
+    async fn send(&self, email: &RenderedEmail) -> Result<(), TransportError>;
+}

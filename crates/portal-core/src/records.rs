@@ -1,0 +1,444 @@
+//! Plain records the service reads and writes through the ports: practices, staff, clients,
+//! sessions, queued mail, audit events and throttle counters.
+
+use std::net::IpAddr;
+
+use jiff::{SignedDuration, Timestamp};
+
+use crate::policy::{Policy, ThrottleRules};
+use crate::token::TokenHash;
+use crate::types::{
+    AuditId, ClientId, DisplayName, EmailAddress, Language, MailId, PracticeId, PracticeSlug, SessionId, StaffId,
+    TimeZoneName, TokenId,
+};
+
+/// A practice (tenant).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Practice {
+    /// Id.
+    pub id: PracticeId,
+    /// URL name used by clients when signing in.
+    pub slug: PracticeSlug,
+    /// Display name used in mail and pages.
+    pub name: DisplayName,
+    /// Zone in which mail states expiry times.
+    pub time_zone: TimeZoneName,
+    /// When true, mail subjects and sender names are neutral (no clinical words).
+    pub discreet_mail: bool,
+    /// When it was created.
+    pub created_at: Timestamp,
+}
+
+/// A staff member, as named by one staff key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StaffMember {
+    /// Id of the key (and of the member for the audit trail).
+    pub id: StaffId,
+    /// The practice the key belongs to.
+    pub practice_id: PracticeId,
+    /// Who holds the key ("Front desk – Maria").
+    pub label: DisplayName,
+    /// When the key was created.
+    pub created_at: Timestamp,
+}
+
+/// A client (patient) record, as far as the portal needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Client {
+    /// Id.
+    pub id: ClientId,
+    /// The practice.
+    pub practice_id: PracticeId,
+    /// Name shown to staff and in mail.
+    pub name: DisplayName,
+    /// The email on file; `None` means "no email": the client gets no mail at all.
+    pub email: Option<EmailAddress>,
+    /// The language mail is written in.
+    pub language: Language,
+    /// False when the client asked not to be emailed.
+    pub email_consent: bool,
+    /// When the record was created.
+    pub created_at: Timestamp,
+}
+
+/// A signed-in client session. The bearer secret is never stored: only its hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    /// Id.
+    pub id: SessionId,
+    /// SHA-256 of the bearer secret.
+    pub token_hash: TokenHash,
+    /// The practice.
+    pub practice_id: PracticeId,
+    /// The client.
+    pub client_id: ClientId,
+    /// Sign-in time (the absolute timeout counts from here).
+    pub created_at: Timestamp,
+    /// Last use (the idle timeout counts from here).
+    pub last_seen_at: Timestamp,
+}
+
+impl Session {
+    /// The first instant at which the session no longer works, given the policy.
+    #[must_use]
+    pub fn expires_at(&self, policy: &Policy) -> Timestamp {
+        let idle_end = self.last_seen_at.saturating_add(policy.session_idle()).unwrap_or(self.last_seen_at);
+        let absolute_end = self.created_at.saturating_add(policy.session_absolute()).unwrap_or(self.created_at);
+        idle_end.min(absolute_end)
+    }
+
+    /// True while `now` is before both the idle and the absolute deadline.
+    #[must_use]
+    pub fn is_valid_at(&self, now: Timestamp, policy: &Policy) -> bool {
+        now < self.expires_at(policy)
+    }
+}
+
+/// What a queued email is, and what it needs to be rendered at send time. Links are not stored:
+/// the dispatcher derives them from the token id with the link key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MailKind {
+    /// A portal invitation.
+    Invitation {
+        /// The invite token.
+        token_id: TokenId,
+        /// When the link stops working.
+        expires_at: Timestamp,
+    },
+    /// A password-reset link. Never carries the username.
+    PasswordReset {
+        /// The reset token.
+        token_id: TokenId,
+        /// When the link stops working.
+        expires_at: Timestamp,
+    },
+    /// "Your password was changed".
+    PasswordChanged,
+}
+
+impl MailKind {
+    /// Stable lower-case name, for storage.
+    #[must_use]
+    pub const fn name(&self) -> &'static str {
+        match self {
+            Self::Invitation { .. } => "invitation",
+            Self::PasswordReset { .. } => "password_reset",
+            Self::PasswordChanged => "password_changed",
+        }
+    }
+
+    /// The token the mail carries a link for, if any.
+    #[must_use]
+    pub const fn token_id(&self) -> Option<TokenId> {
+        match self {
+            Self::Invitation { token_id, .. } | Self::PasswordReset { token_id, .. } => Some(*token_id),
+            Self::PasswordChanged => None,
+        }
+    }
+}
+
+/// An email queued in the outbox, written in the same transaction as the change that causes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutgoingMail {
+    /// Id (also the basis of the Message-ID, so a resend after a crash is recognisable).
+    pub id: MailId,
+    /// The practice (its name, zone and discretion setting are read at send time).
+    pub practice_id: PracticeId,
+    /// The client it is about.
+    pub client_id: ClientId,
+    /// The recipient.
+    pub to: EmailAddress,
+    /// The recipient's name, for the greeting.
+    pub recipient_name: DisplayName,
+    /// The language to render in.
+    pub language: Language,
+    /// What to send.
+    pub kind: MailKind,
+    /// When it was queued.
+    pub created_at: Timestamp,
+}
+
+/// A queued email claimed by one dispatcher for a lease.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimedMail {
+    /// The message.
+    pub mail: OutgoingMail,
+    /// Attempts made before this one.
+    pub attempts: u32,
+    /// The claim lapses at this instant; another dispatcher may then take the row.
+    pub lease_until: Timestamp,
+}
+
+/// Where a queued email is in its delivery, for the staff view.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeliveryState {
+    /// Not yet delivered; will be tried (again) at `next_attempt_at`.
+    Pending {
+        /// Attempts so far.
+        attempts: u32,
+        /// Next try.
+        next_attempt_at: Timestamp,
+        /// Why the last attempt failed, if one did.
+        last_error: Option<String>,
+    },
+    /// Handed to the mail server.
+    Sent {
+        /// When.
+        at: Timestamp,
+    },
+    /// Given up: the reason is permanent (a rejected address, a 5xx).
+    Failed {
+        /// When.
+        at: Timestamp,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// Who did something.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Actor {
+    /// A staff member, by key.
+    Staff {
+        /// The key id.
+        id: StaffId,
+        /// Its label at the time.
+        label: DisplayName,
+    },
+    /// The client themself.
+    Client,
+    /// Someone not (yet) identified, e.g. a failed sign-in.
+    Anonymous,
+    /// The system (the mail dispatcher, the bootstrap).
+    System,
+}
+
+/// What happened. Names are stable: they are stored and shown to staff.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AuditAction {
+    /// A client record was created.
+    ClientCreated,
+    /// A client record was changed.
+    ClientUpdated,
+    /// An invitation was sent (first time).
+    InviteSent,
+    /// An invitation was sent again, voiding the previous link.
+    InviteResent,
+    /// The client registered a username and password.
+    Registered,
+    /// Staff turned the account off.
+    AccountDisabled,
+    /// Staff turned the account on.
+    AccountEnabled,
+    /// A password-reset link was sent.
+    ResetSent,
+    /// The client set a new password from a reset link.
+    ResetCompleted,
+    /// A sign-in succeeded.
+    SignInSucceeded,
+    /// A sign-in failed (wrong password, unknown user, locked, disabled, throttled).
+    SignInFailed,
+    /// The throttle reached its hard lock.
+    SignInLocked,
+    /// The client signed out.
+    SignedOut,
+    /// Sessions were revoked (by disable or reset).
+    SessionsRevoked,
+    /// A stored hash was upgraded to the current parameters.
+    PasswordHashUpgraded,
+}
+
+impl AuditAction {
+    /// Every action, for adapters that map names back.
+    pub const ALL: [Self; 15] = [
+        Self::ClientCreated,
+        Self::ClientUpdated,
+        Self::InviteSent,
+        Self::InviteResent,
+        Self::Registered,
+        Self::AccountDisabled,
+        Self::AccountEnabled,
+        Self::ResetSent,
+        Self::ResetCompleted,
+        Self::SignInSucceeded,
+        Self::SignInFailed,
+        Self::SignInLocked,
+        Self::SignedOut,
+        Self::SessionsRevoked,
+        Self::PasswordHashUpgraded,
+    ];
+
+    /// Stable snake-case name.
+    #[must_use]
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::ClientCreated => "client_created",
+            Self::ClientUpdated => "client_updated",
+            Self::InviteSent => "invite_sent",
+            Self::InviteResent => "invite_resent",
+            Self::Registered => "registered",
+            Self::AccountDisabled => "account_disabled",
+            Self::AccountEnabled => "account_enabled",
+            Self::ResetSent => "reset_sent",
+            Self::ResetCompleted => "reset_completed",
+            Self::SignInSucceeded => "sign_in_succeeded",
+            Self::SignInFailed => "sign_in_failed",
+            Self::SignInLocked => "sign_in_locked",
+            Self::SignedOut => "signed_out",
+            Self::SessionsRevoked => "sessions_revoked",
+            Self::PasswordHashUpgraded => "password_hash_upgraded",
+        }
+    }
+
+    /// Inverse of [`AuditAction::name`].
+    #[must_use]
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|action| action.name() == name)
+    }
+}
+
+/// Where a request came from, for the audit trail.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RequestContext {
+    /// The request id the HTTP layer assigned.
+    pub request_id: Option<String>,
+    /// The peer address.
+    pub source_ip: Option<IpAddr>,
+}
+
+/// One audit-trail entry (HIPAA 164.312(b)). Never holds a password, token or session id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditEvent {
+    /// Id.
+    pub id: AuditId,
+    /// When (UTC).
+    pub at: Timestamp,
+    /// The practice.
+    pub practice_id: PracticeId,
+    /// The client concerned, when known.
+    pub client_id: Option<ClientId>,
+    /// Who acted.
+    pub actor: Actor,
+    /// What happened.
+    pub action: AuditAction,
+    /// `None` for success, or a short stable reason code for a refusal.
+    pub failure: Option<String>,
+    /// Free detail safe to show staff (a disable reason, the username on registration).
+    pub detail: Option<String>,
+    /// Request id and source IP.
+    pub context: RequestContext,
+}
+
+/// Consecutive sign-in failures for one (practice, username-as-typed) key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ThrottleState {
+    /// Consecutive failures since the last success or staff action.
+    pub failures: u32,
+    /// When the last failure happened.
+    pub last_failure_at: Option<Timestamp>,
+}
+
+/// What the throttle says about an attempt at `now`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ThrottleDecision {
+    /// Go ahead and check the password.
+    Allow,
+    /// Too soon after the last failure: answer 429 without hashing.
+    Wait {
+        /// How long until the next attempt is allowed.
+        retry_after: SignedDuration,
+    },
+    /// Locked after too many failures: answer exactly as for a wrong password.
+    Locked {
+        /// When the lock lapses on its own.
+        until: Timestamp,
+    },
+}
+
+impl ThrottleState {
+    /// The delay owed after `failures` consecutive failures under `rules`.
+    #[must_use]
+    pub fn delay_after(failures: u32, rules: &ThrottleRules) -> SignedDuration {
+        if failures <= rules.free_failures {
+            return SignedDuration::ZERO;
+        }
+        let doublings = (failures - rules.free_failures - 1).min(30);
+        let factor = 1i32 << doublings;
+        rules.base_delay.checked_mul(factor).map_or(rules.max_delay, |delay| delay.min(rules.max_delay))
+    }
+
+    /// Decides whether an attempt may proceed at `now`.
+    ///
+    /// ```
+    /// use jiff::{SignedDuration, Timestamp};
+    /// use portal_core::{Policy, ThrottleDecision, ThrottleState};
+    /// let rules = Policy::default().throttle().clone();
+    /// let t0 = Timestamp::UNIX_EPOCH;
+    /// let state = ThrottleState { failures: 6, last_failure_at: Some(t0) };
+    /// assert_eq!(state.decide(t0, &rules), ThrottleDecision::Wait { retry_after: SignedDuration::from_secs(1) });
+    /// assert_eq!(state.decide(t0 + SignedDuration::from_secs(1), &rules), ThrottleDecision::Allow);
+    /// ```
+    #[must_use]
+    pub fn decide(&self, now: Timestamp, rules: &ThrottleRules) -> ThrottleDecision {
+        let Some(last) = self.last_failure_at else {
+            return ThrottleDecision::Allow;
+        };
+        if self.failures >= rules.hard_lock_after {
+            let until = last.saturating_add(rules.lock_cooldown).unwrap_or(last);
+            return if now < until { ThrottleDecision::Locked { until } } else { ThrottleDecision::Allow };
+        }
+        let next_allowed = last.saturating_add(Self::delay_after(self.failures, rules)).unwrap_or(last);
+        if now < next_allowed {
+            ThrottleDecision::Wait { retry_after: next_allowed.duration_since(now) }
+        } else {
+            ThrottleDecision::Allow
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(secs: i64) -> Timestamp {
+        Timestamp::from_second(1_800_000_000 + secs).unwrap()
+    }
+
+    #[test]
+    fn delays_grow_then_cap_and_the_hard_lock_holds_until_cooldown() {
+        let rules = ThrottleRules::default();
+        assert_eq!(ThrottleState::delay_after(5, &rules), SignedDuration::ZERO);
+        assert_eq!(ThrottleState::delay_after(6, &rules), SignedDuration::from_secs(1));
+        assert_eq!(ThrottleState::delay_after(8, &rules), SignedDuration::from_secs(4));
+        assert_eq!(ThrottleState::delay_after(49, &rules), rules.max_delay);
+        let locked = ThrottleState { failures: rules.hard_lock_after, last_failure_at: Some(at(0)) };
+        let cooldown = rules.lock_cooldown.as_secs();
+        assert!(matches!(locked.decide(at(cooldown - 1), &rules), ThrottleDecision::Locked { .. }));
+        assert_eq!(locked.decide(at(cooldown), &rules), ThrottleDecision::Allow);
+    }
+
+    #[test]
+    fn a_session_ends_at_the_earlier_of_idle_and_absolute() {
+        let policy = Policy::default();
+        let session = Session {
+            id: SessionId::from_uuid(uuid::Uuid::nil()),
+            token_hash: TokenHash::of(b"x"),
+            practice_id: PracticeId::from_uuid(uuid::Uuid::nil()),
+            client_id: ClientId::from_uuid(uuid::Uuid::nil()),
+            created_at: at(0),
+            last_seen_at: at(0),
+        };
+        assert!(session.is_valid_at(at(30 * 60 - 1), &policy));
+        assert!(!session.is_valid_at(at(30 * 60), &policy));
+        let busy = Session { last_seen_at: at(12 * 3600 - 60), ..session };
+        assert!(busy.is_valid_at(at(12 * 3600 - 1), &policy));
+        assert!(!busy.is_valid_at(at(12 * 3600), &policy));
+    }
+
+    #[test]
+    fn audit_action_names_round_trip() {
+        for action in AuditAction::ALL {
+            assert_eq!(AuditAction::from_name(action.name()), Some(action));
+        }
+    }
+}

@@ -1,0 +1,1 @@
+//! scrypt password hasher. Being written.
