@@ -339,12 +339,8 @@ impl PortalAccount {
         if let Some(invite) = self.invite.as_mut() {
             invite.state = TokenState::Used { at: now };
         }
-        self.state = AccountState::Active(Credentials {
-            username,
-            password_hash,
-            registered_at: now,
-            password_changed_at: now,
-        });
+        self.state =
+            AccountState::Active(Credentials { username, password_hash, registered_at: now, password_changed_at: now });
         Ok(())
     }
 

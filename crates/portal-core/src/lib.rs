@@ -15,6 +15,7 @@ mod policy;
 pub mod ports;
 mod records;
 pub mod scrypt_hasher;
+pub mod service;
 mod system;
 #[cfg(feature = "testing")]
 pub mod testing;

@@ -113,21 +113,20 @@ impl Default for PolicySettings {
 /// assert!(Policy::new(too_long).is_err());
 /// # Ok::<(), portal_core::PolicyError>(())
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Policy(PolicySettings);
-
-impl Default for Policy {
-    fn default() -> Self {
-        Self(PolicySettings::default())
-    }
-}
 
 /// Shortest allowed link lifetime.
 pub const MIN_LINK_TTL: SignedDuration = SignedDuration::from_mins(1);
 /// Longest allowed link lifetime.
 pub const MAX_LINK_TTL: SignedDuration = SignedDuration::from_hours(24 * 7);
 
-fn within(setting: &'static str, got: SignedDuration, min: SignedDuration, max: SignedDuration) -> Result<(), PolicyError> {
+fn within(
+    setting: &'static str,
+    got: SignedDuration,
+    min: SignedDuration,
+    max: SignedDuration,
+) -> Result<(), PolicyError> {
     if got < min || got > max {
         return Err(PolicyError::OutOfRange {
             setting,
@@ -141,7 +140,12 @@ fn within(setting: &'static str, got: SignedDuration, min: SignedDuration, max: 
 
 fn within_count(setting: &'static str, got: usize, min: usize, max: usize) -> Result<(), PolicyError> {
     if got < min || got > max {
-        return Err(PolicyError::OutOfRange { setting, min: min.to_string(), max: max.to_string(), got: got.to_string() });
+        return Err(PolicyError::OutOfRange {
+            setting,
+            min: min.to_string(),
+            max: max.to_string(),
+            got: got.to_string(),
+        });
     }
     Ok(())
 }
@@ -157,7 +161,12 @@ impl Policy {
         within("invite_ttl", settings.invite_ttl, MIN_LINK_TTL, MAX_LINK_TTL)?;
         within("reset_ttl", settings.reset_ttl, MIN_LINK_TTL, MAX_LINK_TTL)?;
         within("session_idle", settings.session_idle, SignedDuration::from_mins(1), SignedDuration::from_hours(24))?;
-        within("session_absolute", settings.session_absolute, SignedDuration::from_mins(1), SignedDuration::from_hours(24 * 30))?;
+        within(
+            "session_absolute",
+            settings.session_absolute,
+            SignedDuration::from_mins(1),
+            SignedDuration::from_hours(24 * 30),
+        )?;
         if settings.session_idle > settings.session_absolute {
             return Err(PolicyError::Inconsistent("session_idle must not exceed session_absolute"));
         }
@@ -170,7 +179,12 @@ impl Policy {
         within_count("throttle.free_failures", th.free_failures as usize, 0, th.hard_lock_after as usize)?;
         within("throttle.base_delay", th.base_delay, SignedDuration::from_millis(1), SignedDuration::from_hours(1))?;
         within("throttle.max_delay", th.max_delay, th.base_delay, SignedDuration::from_hours(24))?;
-        within("throttle.lock_cooldown", th.lock_cooldown, SignedDuration::from_mins(1), SignedDuration::from_hours(24 * 30))?;
+        within(
+            "throttle.lock_cooldown",
+            th.lock_cooldown,
+            SignedDuration::from_mins(1),
+            SignedDuration::from_hours(24 * 30),
+        )?;
         Ok(Self(settings))
     }
 
@@ -241,7 +255,10 @@ mod tests {
     fn the_hard_lock_cannot_exceed_one_hundred_failures() {
         let mut settings = PolicySettings::default();
         settings.throttle.hard_lock_after = 101;
-        assert!(matches!(Policy::new(settings), Err(PolicyError::OutOfRange { setting: "throttle.hard_lock_after", .. })));
+        assert!(matches!(
+            Policy::new(settings),
+            Err(PolicyError::OutOfRange { setting: "throttle.hard_lock_after", .. })
+        ));
     }
 
     #[test]
@@ -262,6 +279,9 @@ mod tests {
             session_absolute: SignedDuration::from_hours(1),
             ..Default::default()
         };
-        assert_eq!(Policy::new(settings), Err(PolicyError::Inconsistent("session_idle must not exceed session_absolute")));
+        assert_eq!(
+            Policy::new(settings),
+            Err(PolicyError::Inconsistent("session_idle must not exceed session_absolute"))
+        );
     }
 }

@@ -98,8 +98,12 @@ pub trait Directory: Send + Sync + 'static {
     ///
     /// # Errors
     /// MUST return [`StoreError::Duplicate`]`("slug")` when the slug is taken, writing nothing.
-    async fn create_practice(&self, practice: &Practice, first_staff: &StaffMember, key_hash: &TokenHash)
-    -> Result<(), StoreError>;
+    async fn create_practice(
+        &self,
+        practice: &Practice,
+        first_staff: &StaffMember,
+        key_hash: &TokenHash,
+    ) -> Result<(), StoreError>;
 
     /// A practice by slug.
     ///
@@ -188,16 +192,22 @@ pub trait AccountStore: Send + Sync + 'static {
     ///
     /// # Errors
     /// Only infrastructure failures.
-    async fn account_by_username(&self, practice: PracticeId, username: &Username)
-    -> Result<Option<PortalAccount>, StoreError>;
+    async fn account_by_username(
+        &self,
+        practice: PracticeId,
+        username: &Username,
+    ) -> Result<Option<PortalAccount>, StoreError>;
 
     /// The account that was ever issued a token of this purpose with this hash (live, used or
     /// voided: the domain decides what that means).
     ///
     /// # Errors
     /// Only infrastructure failures.
-    async fn account_by_token(&self, purpose: TokenPurpose, hash: &TokenHash)
-    -> Result<Option<PortalAccount>, StoreError>;
+    async fn account_by_token(
+        &self,
+        purpose: TokenPurpose,
+        hash: &TokenHash,
+    ) -> Result<Option<PortalAccount>, StoreError>;
 
     /// Saves an account change: the account (as `version + 1`), every token it holds, the
     /// mail, the audit events, and the session revocation, in **one transaction**. Any token of
@@ -257,7 +267,8 @@ pub trait ThrottleStore: Send + Sync + 'static {
     ///
     /// # Errors
     /// Only infrastructure failures.
-    async fn record_failure(&self, practice: PracticeId, key: &str, at: Timestamp) -> Result<ThrottleState, StoreError>;
+    async fn record_failure(&self, practice: PracticeId, key: &str, at: Timestamp)
+    -> Result<ThrottleState, StoreError>;
 
     /// Resets a counter (a success).
     ///
@@ -293,7 +304,12 @@ pub trait MailOutbox: Send + Sync + 'static {
     /// # Errors
     /// Only infrastructure failures. Two concurrent callers MUST never receive the same row
     /// while its lease holds (PostgreSQL: `FOR UPDATE SKIP LOCKED`).
-    async fn claim_due(&self, now: Timestamp, lease: SignedDuration, limit: u32) -> Result<Vec<ClaimedMail>, StoreError>;
+    async fn claim_due(
+        &self,
+        now: Timestamp,
+        lease: SignedDuration,
+        limit: u32,
+    ) -> Result<Vec<ClaimedMail>, StoreError>;
 
     /// Marks a row delivered at `at` and purges what it needed for rendering (recipient,
     /// name, token id); the delivery metadata stays for staff.

@@ -553,7 +553,16 @@ mod tests {
 
     #[test]
     fn email_rejects_header_injection_and_missing_parts() {
-        for bad in ["", "no-at.example.org", "@example.org", "a@", "a@localhost", "a b@example.org", "a@b..org", "a@example.org\nBcc: z@z.z"] {
+        for bad in [
+            "",
+            "no-at.example.org",
+            "@example.org",
+            "a@",
+            "a@localhost",
+            "a b@example.org",
+            "a@b..org",
+            "a@example.org\nBcc: z@z.z",
+        ] {
             assert!(EmailAddress::parse(bad).is_err(), "{bad:?} should be refused");
         }
         assert_eq!(EmailAddress::parse("Ada@Example.ORG").unwrap().as_str(), "Ada@example.org");
