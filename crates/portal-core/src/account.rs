@@ -461,3 +461,7 @@ impl PortalAccount {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "account_tests.rs"]
+mod tests;
