@@ -1,0 +1,8 @@
+//! Use-case tests of `PortalService`, offline: the in-memory store, a manual clock, seeded
+//! randomness, and either the real scrypt hasher (cheap parameters) or a mockall mock of the
+//! hasher port where the test is about *whether* hashing happens.
+
+mod helpers;
+mod lifecycle;
+mod rules;
+mod sign_in;
