@@ -1,1 +1,109 @@
-fn main() {}
+//! `cargo xtask <command>`: project automation for the portal workspace.
+//!
+//! Reached through the `xtask` alias in `.cargo/config.toml`. Every command runs from the
+//! workspace root, whatever the current directory is. Progress goes to stderr; the usage text
+//! of `help` goes to stdout.
+
+mod ci;
+mod tidy;
+
+use std::ffi::OsString;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+
+const USAGE: &str = "\
+usage: cargo xtask <command>
+
+commands:
+  ci      run every check CI runs, stopping at the first failure:
+            cargo fmt --all -- --check
+            cargo clippy --workspace --all-targets --all-features -- -D warnings
+            cargo test --workspace --all-features   (includes the tidy tests)
+            cargo deny check licenses bans sources  (skipped with a notice if cargo-deny is missing)
+  tidy    run only the architecture checks (dependency rule, lints, docs/ARCHITECTURE.md)
+  help    print this text
+";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let (command, rest) = match args.split_first() {
+        Some((command, rest)) => (Some(command.as_str()), rest),
+        None => (None, &[][..]),
+    };
+    if !rest.is_empty() {
+        eprintln!("xtask: unexpected arguments after `{}`: {}", command.unwrap_or_default(), rest.join(" "));
+        eprint!("{USAGE}");
+        return ExitCode::from(2);
+    }
+
+    let result = match command {
+        None | Some("help" | "-h" | "--help") => {
+            // Best effort: a closed stdout (e.g. `| head`) is not an error worth reporting.
+            let _ = std::io::stdout().write_all(USAGE.as_bytes());
+            return ExitCode::SUCCESS;
+        }
+        Some("ci") => ci::run(),
+        Some("tidy") => tidy::run(),
+        // Later: `openapi` (regenerate / diff docs/openapi.json), `bench`, `fuzz`.
+        // Add them here when they do real work; no placeholders.
+        Some(other) => {
+            eprintln!("xtask: unknown command `{other}`\n");
+            eprint!("{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("\nxtask: FAILED: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// What a failed command reports: a message meant for a human reading the CI log.
+pub(crate) type Result<T = ()> = std::result::Result<T, String>;
+
+/// The workspace root: the parent of this crate's manifest directory.
+pub(crate) fn workspace_root() -> PathBuf {
+    let manifest_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    manifest_dir.parent().map_or_else(|| manifest_dir.to_path_buf(), Path::to_path_buf)
+}
+
+/// A `cargo` command run from the workspace root, using the same cargo that runs us.
+pub(crate) fn cargo<I, S>(args: I) -> Command
+where
+    I: IntoIterator<Item = S>,
+    S: Into<OsString>,
+{
+    let program = std::env::var_os("CARGO").unwrap_or_else(|| OsString::from("cargo"));
+    let mut command = Command::new(program);
+    command.args(args.into_iter().map(Into::into)).current_dir(workspace_root());
+    command
+}
+
+/// Runs `command` and returns its stdout; a non-zero exit becomes an error carrying stderr.
+pub(crate) fn output_of(command: &mut Command) -> Result<String> {
+    let shown = display(command);
+    let output = command.output().map_err(|error| format!("could not run `{shown}`: {error}"))?;
+    if !output.status.success() {
+        return Err(format!(
+            "`{shown}` failed ({}):\n{}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr).trim_end()
+        ));
+    }
+    String::from_utf8(output.stdout).map_err(|error| format!("`{shown}` printed non-UTF-8: {error}"))
+}
+
+/// A command line as a person would type it (`cargo tree -p portal-core`).
+pub(crate) fn display(command: &Command) -> String {
+    let program =
+        Path::new(command.get_program()).file_name().unwrap_or(command.get_program()).to_string_lossy().into_owned();
+    std::iter::once(program)
+        .chain(command.get_args().map(|arg| arg.to_string_lossy().into_owned()))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
