@@ -24,15 +24,23 @@ async fn main() -> Result<(), Box<dyn Error>> {
     // The production hashing cost (scrypt ln=17), so the timings printed below are real.
     let hasher = ScryptHasher::new(ScryptParams::OWASP)?;
     let link_key = LinkKey::generate(&OsRandom)?;
-    let service = PortalService::new(store.clone(), hasher, clock.clone(), SeededRandom::new(1), Policy::default(), link_key);
+    let service =
+        PortalService::new(store.clone(), hasher, clock.clone(), SeededRandom::new(1), Policy::default(), link_key);
     let request = RequestContext::default();
 
     let practice = service.create_practice("Sunrise Therapy", None, TimeZoneName::utc()).await?;
-    println!("practice {:?} created; staff key shown once (not stored): {}…", practice.practice.slug.as_str(), &practice.staff_key.expose().expose_secret()[..8]);
+    println!(
+        "practice {:?} created; staff key shown once (not stored): {}…",
+        practice.practice.slug.as_str(),
+        &practice.staff_key.expose().expose_secret()[..8]
+    );
     let staff = StaffContext { staff: practice.staff, request: request.clone() };
 
     let client = service
-        .create_client(&staff, NewClient { name: "Ada Lovelace".into(), email: Some("ada@example.org".into()), ..Default::default() })
+        .create_client(
+            &staff,
+            NewClient { name: "Ada Lovelace".into(), email: Some("ada@example.org".into()), ..Default::default() },
+        )
         .await?
         .client;
     println!("client {} created: portal status {:?}", client.name, service.portal(&staff, client.id).await?.status);

@@ -311,8 +311,10 @@ pub trait MailOutbox: Send + Sync + 'static {
         limit: u32,
     ) -> Result<Vec<ClaimedMail>, StoreError>;
 
-    /// Marks a row delivered at `at` and purges what it needed for rendering (recipient,
-    /// name, token id); the delivery metadata stays for staff.
+    /// Marks a row delivered at `at` and purges the personal data it needed for rendering (the
+    /// recipient's address and name). The delivery metadata and the token id stay, so staff can
+    /// see the delivery state of a link; a token id is not secret without the link key, which
+    /// never enters the database.
     ///
     /// # Errors
     /// Only infrastructure failures.

@@ -29,17 +29,16 @@ use jiff::{SignedDuration, Timestamp};
 
 use crate::account::PortalAccount;
 use crate::ports::{
-    AccountCommit, AccountStore, AuditLog, Clock, Directory, MailOutbox, MailTransport, Randomness,
-    RandomnessError, RenderedEmail, SessionStore, StoreError, ThrottleStore, TransportError,
+    AccountCommit, AccountStore, AuditLog, Clock, Directory, MailOutbox, MailTransport, Randomness, RandomnessError,
+    RenderedEmail, SessionStore, StoreError, ThrottleStore, TransportError,
 };
 use crate::records::{
-    AuditEvent, ClaimedMail, Client, DeliveryState, MailKind, OutgoingMail, Practice, Session,
-    StaffMember, ThrottleState,
+    AuditEvent, ClaimedMail, Client, DeliveryState, MailKind, OutgoingMail, Practice, Session, StaffMember,
+    ThrottleState,
 };
 use crate::token::{IssuedToken, TokenHash, TokenPurpose, TokenState};
 use crate::types::{
-    AuditId, ClientId, DisplayName, EmailAddress, MailId, PracticeId, PracticeSlug, SessionId,
-    TokenId, Username,
+    AuditId, ClientId, DisplayName, EmailAddress, MailId, PracticeId, PracticeSlug, SessionId, TokenId, Username,
 };
 
 /// Locks a mutex, ignoring poisoning: every mutation below validates first and cannot panic
@@ -73,9 +72,7 @@ impl ManualClock {
     /// A clock stopped at `start`.
     #[must_use]
     pub fn new(start: Timestamp) -> Self {
-        Self {
-            now: Arc::new(Mutex::new(start)),
-        }
+        Self { now: Arc::new(Mutex::new(start)) }
     }
 
     /// The current (manual) time.
@@ -96,9 +93,7 @@ impl ManualClock {
     /// handle.
     pub fn advance(&self, by: SignedDuration) -> Timestamp {
         let mut now = lock(&self.now);
-        *now = now
-            .checked_add(by)
-            .expect("ManualClock advanced beyond the range of Timestamp");
+        *now = now.checked_add(by).expect("ManualClock advanced beyond the range of Timestamp");
         *now
     }
 }
@@ -141,9 +136,7 @@ impl SeededRandom {
     /// A generator started from `seed`.
     #[must_use]
     pub fn new(seed: u64) -> Self {
-        Self {
-            state: Arc::new(Mutex::new(seed)),
-        }
+        Self { state: Arc::new(Mutex::new(seed)) }
     }
 
     /// SplitMix64 (Steele, Lea and Flood, 2014): a full-period 64-bit generator with good
@@ -212,36 +205,20 @@ struct OutboxRow {
 
 impl OutboxRow {
     fn queued(mail: OutgoingMail) -> Self {
-        let delivery = DeliveryState::Pending {
-            attempts: 0,
-            next_attempt_at: mail.created_at,
-            last_error: None,
-        };
-        Self {
-            token_id: mail.kind.token_id(),
-            mail,
-            delivery,
-            lease_until: None,
-        }
+        let delivery = DeliveryState::Pending { attempts: 0, next_attempt_at: mail.created_at, last_error: None };
+        Self { token_id: mail.kind.token_id(), mail, delivery, lease_until: None }
     }
 
     /// Drops what was needed only to render the message: the recipient's address and name, and
     /// the token id inside the body (the link could be re-derived from it).
     fn purge(&mut self) {
-        self.mail.to =
-            EmailAddress::parse(PURGED_ADDRESS).expect("the purged address is a valid address");
+        self.mail.to = EmailAddress::parse(PURGED_ADDRESS).expect("the purged address is a valid address");
         self.mail.recipient_name =
             DisplayName::parse("recipient", PURGED_NAME).expect("the purged name is a valid name");
         let nil = TokenId::from_uuid(uuid::Uuid::nil());
         self.mail.kind = match self.mail.kind {
-            MailKind::Invitation { expires_at, .. } => MailKind::Invitation {
-                token_id: nil,
-                expires_at,
-            },
-            MailKind::PasswordReset { expires_at, .. } => MailKind::PasswordReset {
-                token_id: nil,
-                expires_at,
-            },
+            MailKind::Invitation { expires_at, .. } => MailKind::Invitation { token_id: nil, expires_at },
+            MailKind::PasswordReset { expires_at, .. } => MailKind::PasswordReset { token_id: nil, expires_at },
             MailKind::PasswordChanged => MailKind::PasswordChanged,
         };
     }
@@ -281,32 +258,19 @@ fn check_unique<T: Copy + Eq + Hash>(
 
 impl State {
     fn client_in(&self, practice: PracticeId, client: ClientId) -> Option<&Client> {
-        self.clients
-            .get(&client)
-            .filter(|c| c.practice_id == practice)
+        self.clients.get(&client).filter(|c| c.practice_id == practice)
     }
 
     fn account_or_new(&self, practice: PracticeId, client: ClientId) -> PortalAccount {
-        self.accounts
-            .get(&client)
-            .cloned()
-            .unwrap_or_else(|| PortalAccount::new(practice, client))
+        self.accounts.get(&client).cloned().unwrap_or_else(|| PortalAccount::new(practice, client))
     }
 
     fn check_new_audit(&self, events: &[AuditEvent]) -> Result<(), StoreError> {
-        check_unique(
-            events.iter().map(|e| e.id),
-            |id| self.audit_ids.contains(&id),
-            "audit event",
-        )
+        check_unique(events.iter().map(|e| e.id), |id| self.audit_ids.contains(&id), "audit event")
     }
 
     fn check_new_mail(&self, mail: &[OutgoingMail]) -> Result<(), StoreError> {
-        check_unique(
-            mail.iter().map(|m| m.id),
-            |id| self.outbox.iter().any(|row| row.mail.id == id),
-            "mail",
-        )
+        check_unique(mail.iter().map(|m| m.id), |id| self.outbox.iter().any(|row| row.mail.id == id), "mail")
     }
 
     fn push_audit(&mut self, events: impl IntoIterator<Item = AuditEvent>) {
@@ -318,20 +282,11 @@ impl State {
 
     /// A pending row by id; rows already sent or failed are final and ignore further reports.
     fn pending_row(&mut self, id: MailId) -> Option<&mut OutboxRow> {
-        self.outbox
-            .iter_mut()
-            .find(|row| row.mail.id == id && matches!(row.delivery, DeliveryState::Pending { .. }))
+        self.outbox.iter_mut().find(|row| row.mail.id == id && matches!(row.delivery, DeliveryState::Pending { .. }))
     }
 
     fn commit(&mut self, change: AccountCommit) -> Result<(), StoreError> {
-        let AccountCommit {
-            at,
-            account,
-            mail,
-            audit,
-            revoke_sessions,
-            clear_throttle,
-        } = change;
+        let AccountCommit { at, account, mail, audit, revoke_sessions, clear_throttle } = change;
         let (practice, client) = (account.practice_id(), account.client_id());
 
         // Validate everything first: nothing is written unless all of it can be.
@@ -342,31 +297,20 @@ impl State {
         if stored_version != account.version() {
             return Err(StoreError::Conflict);
         }
-        let new_version = account
-            .version()
-            .checked_add(1)
-            .ok_or_else(|| StoreError::Corrupt("version overflow".into()))?;
+        let new_version =
+            account.version().checked_add(1).ok_or_else(|| StoreError::Corrupt("version overflow".into()))?;
         if let Some(username) = account.username() {
             let taken = self.accounts.values().any(|other| {
                 other.practice_id() == practice
                     && other.client_id() != client
-                    && other
-                        .username()
-                        .is_some_and(|u| u.as_str().eq_ignore_ascii_case(username.as_str()))
+                    && other.username().is_some_and(|u| u.as_str().eq_ignore_ascii_case(username.as_str()))
             });
             if taken {
                 return Err(StoreError::UsernameTaken);
             }
         }
-        let current: Vec<&IssuedToken> = [account.invite(), account.reset()]
-            .into_iter()
-            .flatten()
-            .collect();
-        let foreign = |id: TokenId| {
-            self.tokens
-                .iter()
-                .any(|t| t.token.id == id && t.client_id != client)
-        };
+        let current: Vec<&IssuedToken> = [account.invite(), account.reset()].into_iter().flatten().collect();
+        let foreign = |id: TokenId| self.tokens.iter().any(|t| t.token.id == id && t.client_id != client);
         check_unique(current.iter().map(|t| t.id), foreign, "token")?;
         self.check_new_mail(&mail)?;
         self.check_new_audit(&audit)?;
@@ -383,20 +327,14 @@ impl State {
         for token in current {
             match self.tokens.iter_mut().find(|t| t.token.id == token.id) {
                 Some(stored) => stored.token = token.clone(),
-                None => self.tokens.push(StoredToken {
-                    client_id: client,
-                    token: token.clone(),
-                    voided_at: None,
-                }),
+                None => self.tokens.push(StoredToken { client_id: client, token: token.clone(), voided_at: None }),
             }
         }
         if revoke_sessions {
-            self.sessions
-                .retain(|_, s| !(s.practice_id == practice && s.client_id == client));
+            self.sessions.retain(|_, s| !(s.practice_id == practice && s.client_id == client));
         }
         if let Some(username) = account.username().filter(|_| clear_throttle) {
-            self.throttle
-                .remove(&(practice, username.as_str().to_owned()));
+            self.throttle.remove(&(practice, username.as_str().to_owned()));
         }
         self.outbox.extend(mail.into_iter().map(OutboxRow::queued));
         self.push_audit(audit);
@@ -560,12 +498,7 @@ impl InMemoryStore {
     /// the type's documentation).
     #[must_use]
     pub fn outbox(&self) -> Vec<(OutgoingMail, DeliveryState)> {
-        self.with(|s| {
-            s.outbox
-                .iter()
-                .map(|row| (row.mail.clone(), row.delivery.clone()))
-                .collect()
-        })
+        self.with(|s| s.outbox.iter().map(|row| (row.mail.clone(), row.delivery.clone())).collect())
     }
 
     /// Every audit event of every practice, in the order written.
@@ -586,23 +519,13 @@ impl InMemoryStore {
     /// After any commit there is at most one per purpose.
     #[must_use]
     pub fn live_tokens(&self, client: ClientId) -> Vec<IssuedToken> {
-        self.token_history(client)
-            .into_iter()
-            .filter(StoredToken::is_live)
-            .map(|t| t.token)
-            .collect()
+        self.token_history(client).into_iter().filter(StoredToken::is_live).map(|t| t.token).collect()
     }
 
     /// Every token the client's account ever held, in the order first committed.
     #[must_use]
     pub fn token_history(&self, client: ClientId) -> Vec<StoredToken> {
-        self.with(|s| {
-            s.tokens
-                .iter()
-                .filter(|t| t.client_id == client)
-                .cloned()
-                .collect()
-        })
+        self.with(|s| s.tokens.iter().filter(|t| t.client_id == client).cloned().collect())
     }
 }
 
@@ -621,9 +544,7 @@ impl Directory for InMemoryStore {
             if s.practices.contains_key(&practice.id) {
                 return Err(StoreError::Duplicate("practice"));
             }
-            if first_staff.practice_id != practice.id
-                && !s.practices.contains_key(&first_staff.practice_id)
-            {
+            if first_staff.practice_id != practice.id && !s.practices.contains_key(&first_staff.practice_id) {
                 return Err(StoreError::NotFound("practice"));
             }
             if s.staff_keys.contains_key(key_hash) {
@@ -647,11 +568,7 @@ impl Directory for InMemoryStore {
         Ok(self.with(|s| s.practices.len() as u64))
     }
 
-    async fn add_staff_key(
-        &self,
-        staff: &StaffMember,
-        key_hash: &TokenHash,
-    ) -> Result<(), StoreError> {
+    async fn add_staff_key(&self, staff: &StaffMember, key_hash: &TokenHash) -> Result<(), StoreError> {
         self.with(|s| {
             if !s.practices.contains_key(&staff.practice_id) {
                 return Err(StoreError::NotFound("practice"));
@@ -664,10 +581,7 @@ impl Directory for InMemoryStore {
         })
     }
 
-    async fn staff_by_key_hash(
-        &self,
-        key_hash: &TokenHash,
-    ) -> Result<Option<StaffMember>, StoreError> {
+    async fn staff_by_key_hash(&self, key_hash: &TokenHash) -> Result<Option<StaffMember>, StoreError> {
         Ok(self.with(|s| s.staff_keys.get(key_hash).cloned()))
     }
 
@@ -703,18 +617,11 @@ impl Directory for InMemoryStore {
         })
     }
 
-    async fn client(
-        &self,
-        practice: PracticeId,
-        id: ClientId,
-    ) -> Result<Option<Client>, StoreError> {
+    async fn client(&self, practice: PracticeId, id: ClientId) -> Result<Option<Client>, StoreError> {
         Ok(self.with(|s| s.client_in(practice, id).cloned()))
     }
 
-    async fn list_clients(
-        &self,
-        practice: PracticeId,
-    ) -> Result<Vec<(Client, PortalAccount)>, StoreError> {
+    async fn list_clients(&self, practice: PracticeId) -> Result<Vec<(Client, PortalAccount)>, StoreError> {
         let mut clients: Vec<(Client, PortalAccount)> = self.with(|s| {
             s.clients
                 .values()
@@ -723,22 +630,16 @@ impl Directory for InMemoryStore {
                 .collect()
         });
         // Byte order, as SQLite's default collation sorts.
-        clients
-            .sort_by(|(a, _), (b, _)| a.name.as_str().cmp(b.name.as_str()).then(a.id.cmp(&b.id)));
+        clients.sort_by(|(a, _), (b, _)| a.name.as_str().cmp(b.name.as_str()).then(a.id.cmp(&b.id)));
         Ok(clients)
     }
 }
 
 #[async_trait]
 impl AccountStore for InMemoryStore {
-    async fn account(
-        &self,
-        practice: PracticeId,
-        client: ClientId,
-    ) -> Result<PortalAccount, StoreError> {
+    async fn account(&self, practice: PracticeId, client: ClientId) -> Result<PortalAccount, StoreError> {
         self.with(|s| {
-            s.client_in(practice, client)
-                .ok_or(StoreError::NotFound("client"))?;
+            s.client_in(practice, client).ok_or(StoreError::NotFound("client"))?;
             Ok(s.account_or_new(practice, client))
         })
     }
@@ -753,8 +654,7 @@ impl AccountStore for InMemoryStore {
                 .values()
                 .find(|a| {
                     a.practice_id() == practice
-                        && a.username()
-                            .is_some_and(|u| u.as_str().eq_ignore_ascii_case(username.as_str()))
+                        && a.username().is_some_and(|u| u.as_str().eq_ignore_ascii_case(username.as_str()))
                 })
                 .cloned()
         }))
@@ -766,10 +666,7 @@ impl AccountStore for InMemoryStore {
         hash: &TokenHash,
     ) -> Result<Option<PortalAccount>, StoreError> {
         Ok(self.with(|s| {
-            let stored = s
-                .tokens
-                .iter()
-                .find(|t| t.token.purpose == purpose && t.token.hash.matches(hash))?;
+            let stored = s.tokens.iter().find(|t| t.token.purpose == purpose && t.token.hash.matches(hash))?;
             s.accounts.get(&stored.client_id).cloned()
         }))
     }
@@ -781,21 +678,13 @@ impl AccountStore for InMemoryStore {
 
 #[async_trait]
 impl SessionStore for InMemoryStore {
-    async fn create_session(
-        &self,
-        session: &Session,
-        audit: &AuditEvent,
-    ) -> Result<(), StoreError> {
+    async fn create_session(&self, session: &Session, audit: &AuditEvent) -> Result<(), StoreError> {
         self.with(|s| {
-            if s.client_in(session.practice_id, session.client_id)
-                .is_none()
-            {
+            if s.client_in(session.practice_id, session.client_id).is_none() {
                 return Err(StoreError::NotFound("client"));
             }
             let taken = s.sessions.contains_key(&session.id)
-                || s.sessions
-                    .values()
-                    .any(|other| other.token_hash.matches(&session.token_hash));
+                || s.sessions.values().any(|other| other.token_hash.matches(&session.token_hash));
             if taken {
                 return Err(StoreError::Duplicate("session"));
             }
@@ -807,12 +696,7 @@ impl SessionStore for InMemoryStore {
     }
 
     async fn session_by_token(&self, hash: &TokenHash) -> Result<Option<Session>, StoreError> {
-        Ok(self.with(|s| {
-            s.sessions
-                .values()
-                .find(|session| session.token_hash.matches(hash))
-                .cloned()
-        }))
+        Ok(self.with(|s| s.sessions.values().find(|session| session.token_hash.matches(hash)).cloned()))
     }
 
     async fn touch_session(&self, id: SessionId, at: Timestamp) -> Result<(), StoreError> {
@@ -837,12 +721,7 @@ impl SessionStore for InMemoryStore {
 #[async_trait]
 impl ThrottleStore for InMemoryStore {
     async fn throttle(&self, practice: PracticeId, key: &str) -> Result<ThrottleState, StoreError> {
-        Ok(self.with(|s| {
-            s.throttle
-                .get(&(practice, key.to_owned()))
-                .copied()
-                .unwrap_or_default()
-        }))
+        Ok(self.with(|s| s.throttle.get(&(practice, key.to_owned())).copied().unwrap_or_default()))
     }
 
     async fn record_failure(
@@ -875,17 +754,9 @@ impl AuditLog for InMemoryStore {
         })
     }
 
-    async fn trail(
-        &self,
-        practice: PracticeId,
-        client: ClientId,
-    ) -> Result<Vec<AuditEvent>, StoreError> {
+    async fn trail(&self, practice: PracticeId, client: ClientId) -> Result<Vec<AuditEvent>, StoreError> {
         let mut trail: Vec<AuditEvent> = self.with(|s| {
-            s.audit
-                .iter()
-                .filter(|e| e.practice_id == practice && e.client_id == Some(client))
-                .cloned()
-                .collect()
+            s.audit.iter().filter(|e| e.practice_id == practice && e.client_id == Some(client)).cloned().collect()
         });
         // Stable: events with the same time keep the order they were written in.
         trail.sort_by_key(|e| e.at);
@@ -909,10 +780,8 @@ impl MailOutbox for InMemoryStore {
                 .iter()
                 .enumerate()
                 .filter_map(|(index, row)| match row.delivery {
-                    DeliveryState::Pending {
-                        next_attempt_at, ..
-                    } if next_attempt_at <= now
-                        && row.lease_until.is_none_or(|until| until <= now) =>
+                    DeliveryState::Pending { next_attempt_at, .. }
+                        if next_attempt_at <= now && row.lease_until.is_none_or(|until| until <= now) =>
                     {
                         Some((next_attempt_at, index))
                     }
@@ -928,11 +797,7 @@ impl MailOutbox for InMemoryStore {
                         return None;
                     };
                     row.lease_until = Some(lease_until);
-                    Some(ClaimedMail {
-                        mail: row.mail.clone(),
-                        attempts,
-                        lease_until,
-                    })
+                    Some(ClaimedMail { mail: row.mail.clone(), attempts, lease_until })
                 })
                 .collect()
         }))
@@ -949,12 +814,7 @@ impl MailOutbox for InMemoryStore {
         Ok(())
     }
 
-    async fn retry_later(
-        &self,
-        id: MailId,
-        next_attempt_at: Timestamp,
-        error: &str,
-    ) -> Result<(), StoreError> {
+    async fn retry_later(&self, id: MailId, next_attempt_at: Timestamp, error: &str) -> Result<(), StoreError> {
         self.with(|s| {
             if let Some(row) = s.pending_row(id) {
                 if let DeliveryState::Pending { attempts, .. } = row.delivery {
@@ -973,35 +833,20 @@ impl MailOutbox for InMemoryStore {
     async fn mark_failed(&self, id: MailId, at: Timestamp, reason: &str) -> Result<(), StoreError> {
         self.with(|s| {
             if let Some(row) = s.pending_row(id) {
-                row.delivery = DeliveryState::Failed {
-                    at,
-                    reason: reason.to_owned(),
-                };
+                row.delivery = DeliveryState::Failed { at, reason: reason.to_owned() };
                 row.lease_until = None;
             }
         });
         Ok(())
     }
 
-    async fn delivery_for_token(
-        &self,
-        token: TokenId,
-    ) -> Result<Option<DeliveryState>, StoreError> {
-        Ok(self.with(|s| {
-            s.outbox
-                .iter()
-                .rev()
-                .find(|row| row.token_id == Some(token))
-                .map(|row| row.delivery.clone())
-        }))
+    async fn delivery_for_token(&self, token: TokenId) -> Result<Option<DeliveryState>, StoreError> {
+        Ok(self.with(|s| s.outbox.iter().rev().find(|row| row.token_id == Some(token)).map(|row| row.delivery.clone())))
     }
 
     async fn pending_count(&self) -> Result<u64, StoreError> {
         Ok(self.with(|s| {
-            s.outbox
-                .iter()
-                .filter(|row| matches!(row.delivery, DeliveryState::Pending { .. }))
-                .count() as u64
+            s.outbox.iter().filter(|row| matches!(row.delivery, DeliveryState::Pending { .. })).count() as u64
         }))
     }
 }
@@ -1064,17 +909,13 @@ impl RecordingTransport {
     /// The next `n` sends fail with [`TransportError::Transient`] (after any failures already
     /// queued).
     pub fn fail_next_transient(&self, n: usize) {
-        lock(&self.state)
-            .failures
-            .extend(std::iter::repeat_n(Failure::Transient, n));
+        lock(&self.state).failures.extend(std::iter::repeat_n(Failure::Transient, n));
     }
 
     /// The next `n` sends fail with [`TransportError::Permanent`] (after any failures already
     /// queued).
     pub fn fail_next_permanent(&self, n: usize) {
-        lock(&self.state)
-            .failures
-            .extend(std::iter::repeat_n(Failure::Permanent, n));
+        lock(&self.state).failures.extend(std::iter::repeat_n(Failure::Permanent, n));
     }
 
     /// Every email delivered so far, in order (failed attempts are not included).
@@ -1096,12 +937,8 @@ impl MailTransport for RecordingTransport {
         let mut state = lock(&self.state);
         state.attempts += 1;
         match state.failures.pop_front() {
-            Some(Failure::Transient) => Err(TransportError::Transient(
-                "simulated temporary failure".into(),
-            )),
-            Some(Failure::Permanent) => Err(TransportError::Permanent(
-                "simulated permanent failure".into(),
-            )),
+            Some(Failure::Transient) => Err(TransportError::Transient("simulated temporary failure".into())),
+            Some(Failure::Permanent) => Err(TransportError::Permanent("simulated permanent failure".into())),
             None => {
                 state.sent.push(email.clone());
                 Ok(())
@@ -1128,14 +965,7 @@ mod tests {
     }
 
     fn change(account: PortalAccount, at: Timestamp) -> AccountCommit {
-        AccountCommit {
-            at,
-            account,
-            mail: vec![],
-            audit: vec![],
-            revoke_sessions: false,
-            clear_throttle: false,
-        }
+        AccountCommit { at, account, mail: vec![], audit: vec![], revoke_sessions: false, clear_throttle: false }
     }
 
     /// A store with one practice and one client, plus builders for the values tests commit.
@@ -1167,38 +997,21 @@ mod tests {
                 email_consent: true,
                 created_at: T0,
             };
-            let world = Self {
-                store,
-                random,
-                practice,
-                client,
-            };
+            let world = Self { store, random, practice, client };
             world
                 .store
-                .create_practice(
-                    &world.practice,
-                    &world.staff(world.practice.id)?,
-                    &TokenHash::of(b"key-1"),
-                )
+                .create_practice(&world.practice, &world.staff(world.practice.id)?, &TokenHash::of(b"key-1"))
                 .await?;
             world
                 .store
-                .create_client(
-                    &world.client,
-                    &world.event(&world.client, AuditAction::ClientCreated, T0)?,
-                )
+                .create_client(&world.client, &world.event(&world.client, AuditAction::ClientCreated, T0)?)
                 .await?;
             Ok(world)
         }
 
         fn staff(&self, practice: PracticeId) -> TestResult<StaffMember> {
             let label = DisplayName::parse("label", "Front desk")?;
-            Ok(StaffMember {
-                id: StaffId::generate(&self.random)?,
-                practice_id: practice,
-                label,
-                created_at: T0,
-            })
+            Ok(StaffMember { id: StaffId::generate(&self.random)?, practice_id: practice, label, created_at: T0 })
         }
 
         async fn other_practice(&self, slug: &str) -> TestResult<Practice> {
@@ -1208,13 +1021,7 @@ mod tests {
                 name: DisplayName::parse("name", "Other Practice")?,
                 ..self.practice.clone()
             };
-            self.store
-                .create_practice(
-                    &practice,
-                    &self.staff(practice.id)?,
-                    &TokenHash::of(slug.as_bytes()),
-                )
-                .await?;
+            self.store.create_practice(&practice, &self.staff(practice.id)?, &TokenHash::of(slug.as_bytes())).await?;
             Ok(practice)
         }
 
@@ -1225,21 +1032,11 @@ mod tests {
                 name: DisplayName::parse("name", name)?,
                 ..self.client.clone()
             };
-            self.store
-                .create_client(
-                    &client,
-                    &self.event(&client, AuditAction::ClientCreated, T0)?,
-                )
-                .await?;
+            self.store.create_client(&client, &self.event(&client, AuditAction::ClientCreated, T0)?).await?;
             Ok(client)
         }
 
-        fn event(
-            &self,
-            client: &Client,
-            action: AuditAction,
-            at: Timestamp,
-        ) -> TestResult<AuditEvent> {
+        fn event(&self, client: &Client, action: AuditAction, at: Timestamp) -> TestResult<AuditEvent> {
             Ok(AuditEvent {
                 id: AuditId::generate(&self.random)?,
                 at,
@@ -1265,12 +1062,7 @@ mod tests {
             })
         }
 
-        fn mail(
-            &self,
-            client: &Client,
-            token: &IssuedToken,
-            at: Timestamp,
-        ) -> TestResult<OutgoingMail> {
+        fn mail(&self, client: &Client, token: &IssuedToken, at: Timestamp) -> TestResult<OutgoingMail> {
             let (token_id, expires_at) = (token.id, token.expires_at);
             Ok(OutgoingMail {
                 id: MailId::generate(&self.random)?,
@@ -1280,14 +1072,8 @@ mod tests {
                 recipient_name: client.name.clone(),
                 language: client.language,
                 kind: match token.purpose {
-                    TokenPurpose::Invite => MailKind::Invitation {
-                        token_id,
-                        expires_at,
-                    },
-                    TokenPurpose::Reset => MailKind::PasswordReset {
-                        token_id,
-                        expires_at,
-                    },
+                    TokenPurpose::Invite => MailKind::Invitation { token_id, expires_at },
+                    TokenPurpose::Reset => MailKind::PasswordReset { token_id, expires_at },
                 },
                 created_at: at,
             })
@@ -1296,11 +1082,7 @@ mod tests {
         /// Sends (or resends) an invitation with its mail and audit event.
         async fn invite(&self, client: &Client, at: Timestamp) -> TestResult<IssuedToken> {
             let mut account = self.store.account(client.practice_id, client.id).await?;
-            let action = if account.invite().is_some() {
-                AuditAction::InviteResent
-            } else {
-                AuditAction::InviteSent
-            };
+            let action = if account.invite().is_some() { AuditAction::InviteResent } else { AuditAction::InviteSent };
             let token = self.token(TokenPurpose::Invite, at)?;
             account.issue_invite(token.clone())?;
             let commit = AccountCommit {
@@ -1323,18 +1105,13 @@ mod tests {
             let mut account = self.store.account(client.practice_id, client.id).await?;
             let hash = PasswordHash::from_phc("$scrypt$ln=4,r=8,p=1$x$y".into());
             account.register(&invite.hash, Username::parse(username)?, hash, at)?;
-            Ok(AccountCommit {
-                audit: vec![self.event(client, AuditAction::Registered, at)?],
-                ..change(account, at)
-            })
+            Ok(AccountCommit { audit: vec![self.event(client, AuditAction::Registered, at)?], ..change(account, at) })
         }
 
         /// Invites and registers `client`.
         async fn register(&self, client: &Client, username: &str) -> TestResult {
             let invite = self.invite(client, at(0)).await?;
-            self.store
-                .commit(self.registration(client, &invite, username, at(60)).await?)
-                .await?;
+            self.store.commit(self.registration(client, &invite, username, at(60)).await?).await?;
             Ok(())
         }
 
@@ -1410,35 +1187,14 @@ mod tests {
     #[tokio::test]
     async fn a_taken_slug_is_a_duplicate_and_writes_nothing() -> TestResult {
         let world = World::new().await?;
-        let copy = Practice {
-            id: PracticeId::generate(&world.random)?,
-            ..world.practice.clone()
-        };
-        let result = world
-            .store
-            .create_practice(&copy, &world.staff(copy.id)?, &TokenHash::of(b"key-2"))
-            .await;
-        assert!(
-            matches!(result, Err(StoreError::Duplicate("slug"))),
-            "{result:?}"
-        );
+        let copy = Practice { id: PracticeId::generate(&world.random)?, ..world.practice.clone() };
+        let result = world.store.create_practice(&copy, &world.staff(copy.id)?, &TokenHash::of(b"key-2")).await;
+        assert!(matches!(result, Err(StoreError::Duplicate("slug"))), "{result:?}");
         assert_eq!(world.store.practice_count().await?, 1);
         assert_eq!(world.store.practice(copy.id).await?, None);
-        assert_eq!(
-            world
-                .store
-                .staff_by_key_hash(&TokenHash::of(b"key-2"))
-                .await?,
-            None
-        );
-        assert_eq!(
-            world.store.practice_by_slug(&world.practice.slug).await?,
-            Some(world.practice.clone())
-        );
-        assert_eq!(
-            world.store.practice(world.practice.id).await?,
-            Some(world.practice.clone())
-        );
+        assert_eq!(world.store.staff_by_key_hash(&TokenHash::of(b"key-2")).await?, None);
+        assert_eq!(world.store.practice_by_slug(&world.practice.slug).await?, Some(world.practice.clone()));
+        assert_eq!(world.store.practice(world.practice.id).await?, Some(world.practice.clone()));
         Ok(())
     }
 
@@ -1446,41 +1202,14 @@ mod tests {
     async fn staff_keys_need_their_practice_and_are_found_by_hash() -> TestResult {
         let world = World::new().await?;
         let stray = world.staff(PracticeId::generate(&world.random)?)?;
-        let result = world
-            .store
-            .add_staff_key(&stray, &TokenHash::of(b"stray"))
-            .await;
-        assert!(
-            matches!(result, Err(StoreError::NotFound("practice"))),
-            "{result:?}"
-        );
-        assert_eq!(
-            world
-                .store
-                .staff_by_key_hash(&TokenHash::of(b"stray"))
-                .await?,
-            None
-        );
+        let result = world.store.add_staff_key(&stray, &TokenHash::of(b"stray")).await;
+        assert!(matches!(result, Err(StoreError::NotFound("practice"))), "{result:?}");
+        assert_eq!(world.store.staff_by_key_hash(&TokenHash::of(b"stray")).await?, None);
 
         let second = world.staff(world.practice.id)?;
-        world
-            .store
-            .add_staff_key(&second, &TokenHash::of(b"key-2"))
-            .await?;
-        assert_eq!(
-            world
-                .store
-                .staff_by_key_hash(&TokenHash::of(b"key-2"))
-                .await?,
-            Some(second)
-        );
-        assert!(
-            world
-                .store
-                .staff_by_key_hash(&TokenHash::of(b"key-1"))
-                .await?
-                .is_some()
-        );
+        world.store.add_staff_key(&second, &TokenHash::of(b"key-2")).await?;
+        assert_eq!(world.store.staff_by_key_hash(&TokenHash::of(b"key-2")).await?, Some(second));
+        assert!(world.store.staff_by_key_hash(&TokenHash::of(b"key-1")).await?.is_some());
         Ok(())
     }
 
@@ -1489,57 +1218,26 @@ mod tests {
         let world = World::new().await?;
         let nowhere = PracticeId::generate(&world.random)?;
         let result = world.add_client(nowhere, "Nobody").await;
-        assert!(
-            result
-                .is_err_and(|e| matches!(e.downcast_ref(), Some(StoreError::NotFound("practice"))))
-        );
+        assert!(result.is_err_and(|e| matches!(e.downcast_ref(), Some(StoreError::NotFound("practice")))));
 
         let other = world.other_practice("elsewhere").await?;
         let id = world.client.id;
         assert_eq!(world.store.client(other.id, id).await?, None);
-        assert_eq!(
-            world.store.client(world.practice.id, id).await?,
-            Some(world.client.clone())
-        );
+        assert_eq!(world.store.client(world.practice.id, id).await?, Some(world.client.clone()));
         let result = world.store.account(other.id, id).await;
-        assert!(
-            matches!(result, Err(StoreError::NotFound("client"))),
-            "{result:?}"
-        );
+        assert!(matches!(result, Err(StoreError::NotFound("client"))), "{result:?}");
 
-        let foreign = Client {
-            practice_id: other.id,
-            name: DisplayName::parse("name", "Hijack")?,
-            ..world.client.clone()
-        };
+        let foreign =
+            Client { practice_id: other.id, name: DisplayName::parse("name", "Hijack")?, ..world.client.clone() };
         let event = world.event(&foreign, AuditAction::ClientUpdated, at(1))?;
         let result = world.store.update_client(&foreign, &event).await;
-        assert!(
-            matches!(result, Err(StoreError::NotFound("client"))),
-            "{result:?}"
-        );
-        assert_eq!(
-            world.store.client(world.practice.id, id).await?,
-            Some(world.client.clone())
-        );
+        assert!(matches!(result, Err(StoreError::NotFound("client"))), "{result:?}");
+        assert_eq!(world.store.client(world.practice.id, id).await?, Some(world.client.clone()));
         assert!(world.store.audit_events().iter().all(|e| e.id != event.id));
 
-        let renamed = Client {
-            name: DisplayName::parse("name", "Ada King")?,
-            email: None,
-            ..world.client.clone()
-        };
-        world
-            .store
-            .update_client(
-                &renamed,
-                &world.event(&renamed, AuditAction::ClientUpdated, at(2))?,
-            )
-            .await?;
-        assert_eq!(
-            world.store.client(world.practice.id, id).await?,
-            Some(renamed)
-        );
+        let renamed = Client { name: DisplayName::parse("name", "Ada King")?, email: None, ..world.client.clone() };
+        world.store.update_client(&renamed, &world.event(&renamed, AuditAction::ClientUpdated, at(2))?).await?;
+        assert_eq!(world.store.client(world.practice.id, id).await?, Some(renamed));
         Ok(())
     }
 
@@ -1554,22 +1252,15 @@ mod tests {
         world.invite(&bob_2, at(0)).await?;
 
         let listed = world.store.list_clients(world.practice.id).await?;
-        let (mut bobs, rest): (Vec<ClientId>, Vec<ClientId>) =
-            (vec![bob_1.id, bob_2.id], vec![world.client.id]);
+        let (mut bobs, rest): (Vec<ClientId>, Vec<ClientId>) = (vec![bob_1.id, bob_2.id], vec![world.client.id]);
         bobs.sort();
         let expected: Vec<ClientId> = rest.into_iter().chain(bobs).chain([zoe.id]).collect();
-        assert_eq!(
-            listed.iter().map(|(c, _)| c.id).collect::<Vec<_>>(),
-            expected
-        );
+        assert_eq!(listed.iter().map(|(c, _)| c.id).collect::<Vec<_>>(), expected);
         for (client, account) in &listed {
             assert_eq!(account.client_id(), client.id);
             let invited = client.id == bob_2.id;
             assert_eq!(account.version(), u64::from(invited));
-            assert_eq!(
-                matches!(account.status(at(1)), PortalStatus::Invited { .. }),
-                invited
-            );
+            assert_eq!(matches!(account.status(at(1)), PortalStatus::Invited { .. }), invited);
         }
         Ok(())
     }
@@ -1577,20 +1268,11 @@ mod tests {
     #[tokio::test]
     async fn a_never_stored_account_is_new_at_version_zero() -> TestResult {
         let world = World::new().await?;
-        let account = world
-            .store
-            .account(world.practice.id, world.client.id)
-            .await?;
-        assert_eq!(
-            account,
-            PortalAccount::new(world.practice.id, world.client.id)
-        );
+        let account = world.store.account(world.practice.id, world.client.id).await?;
+        assert_eq!(account, PortalAccount::new(world.practice.id, world.client.id));
         let unknown = ClientId::generate(&world.random)?;
         let result = world.store.account(world.practice.id, unknown).await;
-        assert!(
-            matches!(result, Err(StoreError::NotFound("client"))),
-            "{result:?}"
-        );
+        assert!(matches!(result, Err(StoreError::NotFound("client"))), "{result:?}");
         Ok(())
     }
 
@@ -1625,20 +1307,8 @@ mod tests {
         assert_eq!(world.store.outbox(), outbox);
         assert_eq!(world.store.audit_events(), audit);
         assert_eq!(world.store.live_tokens(client.id), vec![winner]);
-        assert!(
-            world
-                .store
-                .token_history(client.id)
-                .iter()
-                .all(|t| t.token.id != loser.id)
-        );
-        assert_eq!(
-            world
-                .store
-                .account_by_token(TokenPurpose::Invite, &loser.hash)
-                .await?,
-            None
-        );
+        assert!(world.store.token_history(client.id).iter().all(|t| t.token.id != loser.id));
+        assert_eq!(world.store.account_by_token(TokenPurpose::Invite, &loser.hash).await?, None);
         Ok(())
     }
 
@@ -1650,27 +1320,17 @@ mod tests {
         fresh.issue_invite(world.token(TokenPurpose::Invite, at(5))?)?;
         let result = world.store.commit(change(fresh, at(5))).await;
         assert!(matches!(result, Err(StoreError::Conflict)), "{result:?}");
-        assert_eq!(
-            world
-                .store
-                .account(world.practice.id, world.client.id)
-                .await?
-                .version(),
-            1
-        );
+        assert_eq!(world.store.account(world.practice.id, world.client.id).await?.version(), 1);
         Ok(())
     }
 
     #[tokio::test]
-    async fn a_commit_for_an_unknown_or_foreign_client_is_not_found_and_writes_nothing()
-    -> TestResult {
+    async fn a_commit_for_an_unknown_or_foreign_client_is_not_found_and_writes_nothing() -> TestResult {
         let world = World::new().await?;
         let other = world.other_practice("elsewhere").await?;
         let audit = world.store.audit_events();
-        for (practice, client) in [
-            (world.practice.id, ClientId::generate(&world.random)?),
-            (other.id, world.client.id),
-        ] {
+        for (practice, client) in [(world.practice.id, ClientId::generate(&world.random)?), (other.id, world.client.id)]
+        {
             let mut account = PortalAccount::new(practice, client);
             let token = world.token(TokenPurpose::Invite, at(0))?;
             account.issue_invite(token.clone())?;
@@ -1680,28 +1340,12 @@ mod tests {
                 ..change(account, at(0))
             };
             let result = world.store.commit(commit).await;
-            assert!(
-                matches!(result, Err(StoreError::NotFound("client"))),
-                "{result:?}"
-            );
-            assert_eq!(
-                world
-                    .store
-                    .account_by_token(TokenPurpose::Invite, &token.hash)
-                    .await?,
-                None
-            );
+            assert!(matches!(result, Err(StoreError::NotFound("client"))), "{result:?}");
+            assert_eq!(world.store.account_by_token(TokenPurpose::Invite, &token.hash).await?, None);
         }
         assert!(world.store.outbox().is_empty());
         assert_eq!(world.store.audit_events(), audit);
-        assert_eq!(
-            world
-                .store
-                .account(world.practice.id, world.client.id)
-                .await?
-                .version(),
-            0
-        );
+        assert_eq!(world.store.account(world.practice.id, world.client.id).await?.version(), 0);
         Ok(())
     }
 
@@ -1718,14 +1362,8 @@ mod tests {
         commit.mail.push(world.mail(&grace, &invite, at(60))?);
         commit.clear_throttle = true;
         let result = world.store.commit(commit).await;
-        assert!(
-            matches!(result, Err(StoreError::UsernameTaken)),
-            "{result:?}"
-        );
-        assert_eq!(
-            world.store.account(world.practice.id, grace.id).await?,
-            before
-        );
+        assert!(matches!(result, Err(StoreError::UsernameTaken)), "{result:?}");
+        assert_eq!(world.store.account(world.practice.id, grace.id).await?, before);
         assert_eq!(world.store.outbox(), outbox);
         assert_eq!(world.store.audit_events(), audit);
         assert_eq!(world.store.live_tokens(grace.id), vec![invite.clone()]);
@@ -1734,23 +1372,11 @@ mod tests {
         let other = world.other_practice("elsewhere").await?;
         let stranger = world.add_client(other.id, "Ada Byron").await?;
         world.register(&stranger, "ada").await?;
-        let found = world
-            .store
-            .account_by_username(world.practice.id, &Username::parse("Ada")?)
-            .await?;
+        let found = world.store.account_by_username(world.practice.id, &Username::parse("Ada")?).await?;
         assert_eq!(found.map(|a| a.client_id()), Some(world.client.id));
-        let found = world
-            .store
-            .account_by_username(other.id, &Username::parse("ada")?)
-            .await?;
+        let found = world.store.account_by_username(other.id, &Username::parse("ada")?).await?;
         assert_eq!(found.map(|a| a.client_id()), Some(stranger.id));
-        assert_eq!(
-            world
-                .store
-                .account_by_username(world.practice.id, &Username::parse("grace")?)
-                .await?,
-            None
-        );
+        assert_eq!(world.store.account_by_username(world.practice.id, &Username::parse("grace")?).await?, None);
         Ok(())
     }
 
@@ -1763,39 +1389,18 @@ mod tests {
 
         let history = world.store.token_history(client.id);
         assert_eq!(history.len(), 2);
-        assert_eq!(
-            (history[0].token.id, history[0].voided_at),
-            (old.id, Some(at(60)))
-        );
+        assert_eq!((history[0].token.id, history[0].voided_at), (old.id, Some(at(60))));
         assert_eq!((history[1].token.id, history[1].voided_at), (new.id, None));
         assert_eq!(world.store.live_tokens(client.id), vec![new.clone()]);
 
         // The old link still finds the account, whose current invite is the new one.
-        let account = world
-            .store
-            .account_by_token(TokenPurpose::Invite, &old.hash)
-            .await?;
+        let account = world.store.account_by_token(TokenPurpose::Invite, &old.hash).await?;
         let account = account.ok_or("the voided token's account")?;
         assert_eq!(account.invite(), Some(&new));
-        assert_eq!(
-            account.check_invite(&old.hash, at(61)).err(),
-            Some(InviteRedeemRefused::InviteNotFound)
-        );
+        assert_eq!(account.check_invite(&old.hash, at(61)).err(), Some(InviteRedeemRefused::InviteNotFound));
         assert!(account.check_invite(&new.hash, at(61)).is_ok());
-        assert_eq!(
-            world
-                .store
-                .account_by_token(TokenPurpose::Reset, &new.hash)
-                .await?,
-            None
-        );
-        assert_eq!(
-            world
-                .store
-                .account_by_token(TokenPurpose::Invite, &TokenHash::of(b"never"))
-                .await?,
-            None
-        );
+        assert_eq!(world.store.account_by_token(TokenPurpose::Reset, &new.hash).await?, None);
+        assert_eq!(world.store.account_by_token(TokenPurpose::Invite, &TokenHash::of(b"never")).await?, None);
         Ok(())
     }
 
@@ -1806,10 +1411,7 @@ mod tests {
         world.register(client, "ada").await?;
         let history = world.store.token_history(client.id);
         assert_eq!(history.len(), 1);
-        assert_eq!(
-            (history[0].token.state, history[0].voided_at),
-            (TokenState::Used { at: at(60) }, None)
-        );
+        assert_eq!((history[0].token.state, history[0].voided_at), (TokenState::Used { at: at(60) }, None));
         assert!(world.store.live_tokens(client.id).is_empty());
 
         let reset = world.reset(client, at(120)).await?;
@@ -1822,43 +1424,26 @@ mod tests {
         assert!(matches!(stored.state(), AccountState::Disabled { .. }));
         assert_eq!(stored.reset(), None);
         assert!(world.store.live_tokens(client.id).is_empty());
-        let voided = world
-            .store
-            .token_history(client.id)
-            .into_iter()
-            .find(|t| t.token.id == reset.id);
+        let voided = world.store.token_history(client.id).into_iter().find(|t| t.token.id == reset.id);
         assert_eq!(voided.and_then(|t| t.voided_at), Some(at(180)));
-        let by_token = world
-            .store
-            .account_by_token(TokenPurpose::Reset, &reset.hash)
-            .await?;
+        let by_token = world.store.account_by_token(TokenPurpose::Reset, &reset.hash).await?;
         assert_eq!(by_token, Some(stored));
         Ok(())
     }
 
     #[tokio::test]
-    async fn a_commit_queues_mail_and_audit_and_revokes_sessions_and_clears_the_throttle()
-    -> TestResult {
+    async fn a_commit_queues_mail_and_audit_and_revokes_sessions_and_clears_the_throttle() -> TestResult {
         let world = World::new().await?;
         let (client, practice) = (&world.client, world.practice.id);
         world.register(client, "ada").await?;
         let grace = world.add_client(practice, "Grace Hopper").await?;
         let event = |who: &Client| world.event(who, AuditAction::SignInSucceeded, at(100));
-        world
-            .store
-            .create_session(&world.session(client, b"s1", at(100))?, &event(client)?)
-            .await?;
-        world
-            .store
-            .create_session(&world.session(client, b"s2", at(100))?, &event(client)?)
-            .await?;
+        world.store.create_session(&world.session(client, b"s1", at(100))?, &event(client)?).await?;
+        world.store.create_session(&world.session(client, b"s2", at(100))?, &event(client)?).await?;
         let kept = world.session(&grace, b"s3", at(100))?;
         world.store.create_session(&kept, &event(&grace)?).await?;
         world.store.record_failure(practice, "ada", at(110)).await?;
-        world
-            .store
-            .record_failure(practice, "grace", at(110))
-            .await?;
+        world.store.record_failure(practice, "grace", at(110)).await?;
 
         let mut account = world.store.account(practice, client.id).await?;
         account.disable(None, at(200))?;
@@ -1872,14 +1457,8 @@ mod tests {
         world.store.commit(commit).await?;
 
         assert_eq!(world.store.sessions(), vec![kept]);
-        assert_eq!(
-            world.store.session_by_token(&TokenHash::of(b"s1")).await?,
-            None
-        );
-        assert_eq!(
-            world.store.throttle(practice, "ada").await?,
-            ThrottleState::default()
-        );
+        assert_eq!(world.store.session_by_token(&TokenHash::of(b"s1")).await?, None);
+        assert_eq!(world.store.throttle(practice, "ada").await?, ThrottleState::default());
         assert_eq!(world.store.throttle(practice, "grace").await?.failures, 1);
         assert_eq!(world.store.audit_events().last(), Some(&disabled));
 
@@ -1888,14 +1467,7 @@ mod tests {
         assert_eq!(outbox.len(), 1);
         let (mail, delivery) = &outbox[0];
         assert_eq!(mail.client_id, client.id);
-        assert_eq!(
-            delivery,
-            &DeliveryState::Pending {
-                attempts: 0,
-                next_attempt_at: at(0),
-                last_error: None
-            }
-        );
+        assert_eq!(delivery, &DeliveryState::Pending { attempts: 0, next_attempt_at: at(0), last_error: None });
         assert_eq!(world.store.pending_count().await?, 1);
         Ok(())
     }
@@ -1909,30 +1481,18 @@ mod tests {
         let mut account = world.store.account(world.practice.id, client.id).await?;
         let resend = world.token(TokenPurpose::Invite, at(5))?;
         account.issue_invite(resend.clone())?;
-        let commit = AccountCommit {
-            mail: vec![queued],
-            ..change(account, at(5))
-        };
+        let commit = AccountCommit { mail: vec![queued], ..change(account, at(5)) };
         let result = world.store.commit(commit).await;
-        assert!(
-            matches!(result, Err(StoreError::Duplicate("mail"))),
-            "{result:?}"
-        );
+        assert!(matches!(result, Err(StoreError::Duplicate("mail"))), "{result:?}");
         assert_eq!(world.store.live_tokens(client.id), vec![invite]);
 
         let event = world.event(client, AuditAction::SignInFailed, at(6))?;
         let result = world.store.append(&[event.clone(), event.clone()]).await;
-        assert!(
-            matches!(result, Err(StoreError::Duplicate("audit event"))),
-            "{result:?}"
-        );
+        assert!(matches!(result, Err(StoreError::Duplicate("audit event"))), "{result:?}");
         assert!(!world.store.audit_events().contains(&event));
         world.store.append(std::slice::from_ref(&event)).await?;
         let result = world.store.append(&[event]).await;
-        assert!(
-            matches!(result, Err(StoreError::Duplicate("audit event"))),
-            "{result:?}"
-        );
+        assert!(matches!(result, Err(StoreError::Duplicate("audit event"))), "{result:?}");
         Ok(())
     }
 
@@ -1941,68 +1501,27 @@ mod tests {
         let world = World::new().await?;
         let client = &world.client;
         let session = world.session(client, b"bearer", at(0))?;
-        world
-            .store
-            .create_session(
-                &session,
-                &world.event(client, AuditAction::SignInSucceeded, at(0))?,
-            )
-            .await?;
-        assert_eq!(
-            world
-                .store
-                .session_by_token(&TokenHash::of(b"bearer"))
-                .await?,
-            Some(session.clone())
-        );
-        assert_eq!(
-            world
-                .store
-                .session_by_token(&TokenHash::of(b"other"))
-                .await?,
-            None
-        );
+        world.store.create_session(&session, &world.event(client, AuditAction::SignInSucceeded, at(0))?).await?;
+        assert_eq!(world.store.session_by_token(&TokenHash::of(b"bearer")).await?, Some(session.clone()));
+        assert_eq!(world.store.session_by_token(&TokenHash::of(b"other")).await?, None);
 
         world.store.touch_session(session.id, at(30)).await?;
         let touched = world.store.session_by_token(&session.token_hash).await?;
-        assert_eq!(
-            touched.map(|s| (s.created_at, s.last_seen_at)),
-            Some((at(0), at(30)))
-        );
+        assert_eq!(touched.map(|s| (s.created_at, s.last_seen_at)), Some((at(0), at(30))));
 
         let signed_out = world.event(client, AuditAction::SignedOut, at(40))?;
         world.store.revoke_session(session.id, &signed_out).await?;
-        assert_eq!(
-            world.store.session_by_token(&session.token_hash).await?,
-            None
-        );
+        assert_eq!(world.store.session_by_token(&session.token_hash).await?, None);
         assert!(world.store.sessions().is_empty());
         assert_eq!(world.store.audit_events().last(), Some(&signed_out));
         // A vanished session is not an error.
         world.store.touch_session(session.id, at(50)).await?;
-        world
-            .store
-            .revoke_session(
-                session.id,
-                &world.event(client, AuditAction::SignedOut, at(50))?,
-            )
-            .await?;
+        world.store.revoke_session(session.id, &world.event(client, AuditAction::SignedOut, at(50))?).await?;
 
-        let stray = Session {
-            client_id: ClientId::generate(&world.random)?,
-            ..world.session(client, b"x", at(0))?
-        };
-        let result = world
-            .store
-            .create_session(
-                &stray,
-                &world.event(client, AuditAction::SignInSucceeded, at(0))?,
-            )
-            .await;
-        assert!(
-            matches!(result, Err(StoreError::NotFound("client"))),
-            "{result:?}"
-        );
+        let stray = Session { client_id: ClientId::generate(&world.random)?, ..world.session(client, b"x", at(0))? };
+        let result =
+            world.store.create_session(&stray, &world.event(client, AuditAction::SignInSucceeded, at(0))?).await;
+        assert!(matches!(result, Err(StoreError::NotFound("client"))), "{result:?}");
         Ok(())
     }
 
@@ -2022,29 +1541,14 @@ mod tests {
         let state = world.store.throttle(practice, "ada").await?;
         assert_eq!(state.failures, 64);
         assert!(state.last_failure_at.is_some());
-        assert_eq!(
-            world.store.throttle(practice, "grace").await?,
-            ThrottleState::default()
-        );
+        assert_eq!(world.store.throttle(practice, "grace").await?, ThrottleState::default());
         let other = world.other_practice("elsewhere").await?;
-        assert_eq!(
-            world.store.throttle(other.id, "ada").await?,
-            ThrottleState::default()
-        );
+        assert_eq!(world.store.throttle(other.id, "ada").await?, ThrottleState::default());
 
         let next = world.store.record_failure(practice, "ada", at(100)).await?;
-        assert_eq!(
-            next,
-            ThrottleState {
-                failures: 65,
-                last_failure_at: Some(at(100))
-            }
-        );
+        assert_eq!(next, ThrottleState { failures: 65, last_failure_at: Some(at(100)) });
         world.store.clear_throttle(practice, "ada").await?;
-        assert_eq!(
-            world.store.throttle(practice, "ada").await?,
-            ThrottleState::default()
-        );
+        assert_eq!(world.store.throttle(practice, "ada").await?, ThrottleState::default());
         Ok(())
     }
 
@@ -2056,25 +1560,10 @@ mod tests {
         world.invite(&grace, at(5)).await?;
         world.invite(client, at(10)).await?;
         let session = world.session(client, b"bearer", at(20))?;
-        world
-            .store
-            .create_session(
-                &session,
-                &world.event(client, AuditAction::SignInSucceeded, at(20))?,
-            )
-            .await?;
-        world
-            .store
-            .revoke_session(
-                session.id,
-                &world.event(client, AuditAction::SignedOut, at(30))?,
-            )
-            .await?;
+        world.store.create_session(&session, &world.event(client, AuditAction::SignInSucceeded, at(20))?).await?;
+        world.store.revoke_session(session.id, &world.event(client, AuditAction::SignedOut, at(30))?).await?;
         // Written late, but happened earlier (e.g. a failed sign-in logged after a retry).
-        world
-            .store
-            .append(&[world.event(client, AuditAction::SignInFailed, at(15))?])
-            .await?;
+        world.store.append(&[world.event(client, AuditAction::SignInFailed, at(15))?]).await?;
 
         let trail = world.store.trail(world.practice.id, client.id).await?;
         let actions: Vec<AuditAction> = trail.iter().map(|e| e.action).collect();
@@ -2104,10 +1593,7 @@ mod tests {
     }
 
     fn mail_ids(claimed: &[ClaimedMail]) -> Vec<TokenId> {
-        claimed
-            .iter()
-            .filter_map(|c| c.mail.kind.token_id())
-            .collect()
+        claimed.iter().filter_map(|c| c.mail.kind.token_id()).collect()
     }
 
     #[tokio::test]
@@ -2121,14 +1607,8 @@ mod tests {
         assert_eq!(mail_ids(&claimed), ids[..1]);
         assert_eq!((claimed[0].attempts, claimed[0].lease_until), (0, at(65)));
         // Leased rows are skipped; the limit is kept; the earliest due goes first.
-        assert_eq!(
-            mail_ids(&world.store.claim_due(at(30), lease, 1).await?),
-            ids[1..2]
-        );
-        assert_eq!(
-            mail_ids(&world.store.claim_due(at(30), lease, 10).await?),
-            ids[2..]
-        );
+        assert_eq!(mail_ids(&world.store.claim_due(at(30), lease, 1).await?), ids[1..2]);
+        assert_eq!(mail_ids(&world.store.claim_due(at(30), lease, 10).await?), ids[2..]);
         assert!(world.store.claim_due(at(64), lease, 10).await?.is_empty());
         // A lapsed lease (lease_until <= now) frees the row for another dispatcher.
         let reclaimed = world.store.claim_due(at(65), lease, 10).await?;
@@ -2145,20 +1625,14 @@ mod tests {
         let lease = SignedDuration::from_secs(60);
         let claimed = world.store.claim_due(at(1), lease, 10).await?;
         let id = claimed[0].mail.id;
-        world
-            .store
-            .retry_later(id, at(300), "connection refused")
-            .await?;
+        world.store.retry_later(id, at(300), "connection refused").await?;
 
         let expected = DeliveryState::Pending {
             attempts: 1,
             next_attempt_at: at(300),
             last_error: Some("connection refused".into()),
         };
-        assert_eq!(
-            world.store.delivery_for_token(token.id).await?,
-            Some(expected)
-        );
+        assert_eq!(world.store.delivery_for_token(token.id).await?, Some(expected));
         assert!(world.store.claim_due(at(299), lease, 10).await?.is_empty());
         let again = world.store.claim_due(at(300), lease, 10).await?;
         assert_eq!((again[0].mail.id, again[0].attempts), (id, 1));
@@ -2169,60 +1643,27 @@ mod tests {
     async fn a_sent_mail_is_purged_and_never_claimed_again() -> TestResult {
         let world = World::new().await?;
         let token = world.invite(&world.client, at(0)).await?;
-        let claimed = world
-            .store
-            .claim_due(at(1), SignedDuration::from_secs(60), 10)
-            .await?;
+        let claimed = world.store.claim_due(at(1), SignedDuration::from_secs(60), 10).await?;
         let original = claimed[0].mail.clone();
         world.store.mark_sent(original.id, at(2)).await?;
 
-        assert_eq!(
-            world.store.delivery_for_token(token.id).await?,
-            Some(DeliveryState::Sent { at: at(2) })
-        );
+        assert_eq!(world.store.delivery_for_token(token.id).await?, Some(DeliveryState::Sent { at: at(2) }));
         assert_eq!(world.store.pending_count().await?, 0);
-        assert!(
-            world
-                .store
-                .claim_due(at(10_000), SignedDuration::from_secs(60), 10)
-                .await?
-                .is_empty()
-        );
+        assert!(world.store.claim_due(at(10_000), SignedDuration::from_secs(60), 10).await?.is_empty());
         let (purged, _) = world.store.outbox().remove(0);
         assert_eq!(purged.to.as_str(), PURGED_ADDRESS);
         assert_eq!(purged.recipient_name.as_str(), PURGED_NAME);
         let nil = TokenId::from_uuid(uuid::Uuid::nil());
+        assert_eq!(purged.kind, MailKind::Invitation { token_id: nil, expires_at: token.expires_at });
         assert_eq!(
-            purged.kind,
-            MailKind::Invitation {
-                token_id: nil,
-                expires_at: token.expires_at
-            }
-        );
-        assert_eq!(
-            (
-                purged.id,
-                purged.practice_id,
-                purged.client_id,
-                purged.language,
-                purged.created_at
-            ),
-            (
-                original.id,
-                original.practice_id,
-                original.client_id,
-                original.language,
-                original.created_at
-            )
+            (purged.id, purged.practice_id, purged.client_id, purged.language, purged.created_at),
+            (original.id, original.practice_id, original.client_id, original.language, original.created_at)
         );
 
         // Late reports about a finished row change nothing.
         world.store.retry_later(original.id, at(20), "late").await?;
         world.store.mark_failed(original.id, at(20), "late").await?;
-        assert_eq!(
-            world.store.delivery_for_token(token.id).await?,
-            Some(DeliveryState::Sent { at: at(2) })
-        );
+        assert_eq!(world.store.delivery_for_token(token.id).await?, Some(DeliveryState::Sent { at: at(2) }));
         Ok(())
     }
 
@@ -2230,38 +1671,14 @@ mod tests {
     async fn a_failed_mail_is_final() -> TestResult {
         let world = World::new().await?;
         let token = world.invite(&world.client, at(0)).await?;
-        let claimed = world
-            .store
-            .claim_due(at(1), SignedDuration::from_secs(60), 10)
-            .await?;
-        world
-            .store
-            .mark_failed(claimed[0].mail.id, at(2), "550 mailbox unavailable")
-            .await?;
+        let claimed = world.store.claim_due(at(1), SignedDuration::from_secs(60), 10).await?;
+        world.store.mark_failed(claimed[0].mail.id, at(2), "550 mailbox unavailable").await?;
 
-        let failed = DeliveryState::Failed {
-            at: at(2),
-            reason: "550 mailbox unavailable".into(),
-        };
-        assert_eq!(
-            world.store.delivery_for_token(token.id).await?,
-            Some(failed)
-        );
+        let failed = DeliveryState::Failed { at: at(2), reason: "550 mailbox unavailable".into() };
+        assert_eq!(world.store.delivery_for_token(token.id).await?, Some(failed));
         assert_eq!(world.store.pending_count().await?, 0);
-        assert!(
-            world
-                .store
-                .claim_due(at(10_000), SignedDuration::from_secs(60), 10)
-                .await?
-                .is_empty()
-        );
-        assert_eq!(
-            world
-                .store
-                .delivery_for_token(TokenId::generate(&world.random)?)
-                .await?,
-            None
-        );
+        assert!(world.store.claim_due(at(10_000), SignedDuration::from_secs(60), 10).await?.is_empty());
+        assert_eq!(world.store.delivery_for_token(TokenId::generate(&world.random)?).await?, None);
         Ok(())
     }
 
@@ -2280,16 +1697,9 @@ mod tests {
         transport.fail_next_permanent(1);
         transport.fail_next_transient(2);
         let shared = transport.clone();
-        assert!(matches!(
-            shared.send(&email).await,
-            Err(TransportError::Permanent(_))
-        ));
+        assert!(matches!(shared.send(&email).await, Err(TransportError::Permanent(_))));
         for _ in 0..2 {
-            let error = shared
-                .send(&email)
-                .await
-                .err()
-                .ok_or("a transient failure")?;
+            let error = shared.send(&email).await.err().ok_or("a transient failure")?;
             assert!(matches!(error, TransportError::Transient(_)));
             assert!(!error.to_string().contains("secret link"));
         }

@@ -46,7 +46,8 @@ async fn a_client_without_email_or_consent_gets_no_mail_and_staff_are_told_why()
     let staff = &w.staff;
     let no_email = w.service.create_client(staff, NewClient { name: "Bo".into(), ..Default::default() }).await.unwrap();
     assert!(matches!(w.service.send_invite(staff, no_email.client.id).await, Err(SendInviteError::NoEmailOnFile)));
-    let patch = ClientPatch { email: Some(Some("bo@example.org".into())), email_consent: Some(false), ..Default::default() };
+    let patch =
+        ClientPatch { email: Some(Some("bo@example.org".into())), email_consent: Some(false), ..Default::default() };
     w.service.update_client(staff, no_email.client.id, patch).await.unwrap();
     assert!(matches!(w.service.send_invite(staff, no_email.client.id).await, Err(SendInviteError::EmailNotPermitted)));
     assert!(w.mail().is_empty());
@@ -61,7 +62,11 @@ async fn staff_work_on_clients_never_needs_the_portal() {
     assert_eq!(view.portal, PortalStatus::NotInvited);
     let bad = ClientPatch { email: Some(Some("not an email".into())), ..Default::default() };
     assert!(matches!(w.service.update_client(&w.staff, w.client, bad).await, Err(ClientError::Invalid(_))));
-    assert_eq!(w.service.client(&w.staff, w.client).await.unwrap().client.name.as_str(), "Ada King", "bad input loses nothing");
+    assert_eq!(
+        w.service.client(&w.staff, w.client).await.unwrap().client.name.as_str(),
+        "Ada King",
+        "bad input loses nothing"
+    );
 }
 
 #[tokio::test]
@@ -82,7 +87,10 @@ async fn usernames_are_unique_per_practice_regardless_of_case() {
     w.registered().await;
     let second = w
         .service
-        .create_client(&w.staff, NewClient { name: "Bo".into(), email: Some("bo@example.org".into()), ..Default::default() })
+        .create_client(
+            &w.staff,
+            NewClient { name: "Bo".into(), email: Some("bo@example.org".into()), ..Default::default() },
+        )
         .await
         .unwrap();
     w.service.send_invite(&w.staff, second.client.id).await.unwrap();
@@ -116,7 +124,10 @@ async fn the_list_filters_by_portal_status() {
     let w = world().await;
     let bo = w
         .service
-        .create_client(&w.staff, NewClient { name: "Bo".into(), email: Some("bo@example.org".into()), ..Default::default() })
+        .create_client(
+            &w.staff,
+            NewClient { name: "Bo".into(), email: Some("bo@example.org".into()), ..Default::default() },
+        )
         .await
         .unwrap();
     w.service.send_invite(&w.staff, bo.client.id).await.unwrap();
