@@ -4,5 +4,6 @@
 
 mod helpers;
 mod lifecycle;
+mod races;
 mod rules;
 mod sign_in;
