@@ -33,6 +33,7 @@ pub use records::{
     Actor, AuditAction, AuditEvent, ClaimedMail, Client, DeliveryState, MailKind, OutgoingMail, Practice,
     RequestContext, Session, StaffMember, ThrottleDecision, ThrottleState,
 };
+pub use scrypt_hasher::{ScryptHasher, ScryptParams};
 pub use system::{OsRandom, SystemClock};
 pub use token::{
     BearerSecret, IssuedToken, LinkKey, LinkToken, MalformedToken, TokenHash, TokenPurpose, TokenState, VerifiedToken,
