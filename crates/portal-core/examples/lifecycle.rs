@@ -46,7 +46,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
     println!("client {} created: portal status {:?}", client.name, service.portal(&staff, client.id).await?.status);
 
     let sent = service.send_invite(&staff, client.id).await?;
-    println!("invite sent at {}, valid until {}", sent.sent_at, sent.expires_at);
+    println!("invite sent at {:.0}, valid until {:.0}", sent.sent_at, sent.expires_at);
     let link = |purpose: TokenPurpose| -> Result<String, Box<dyn Error>> {
         let token_id = store
             .outbox()
@@ -69,7 +69,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
     println!("registered as 'ada': portal status {:?}", service.portal(&staff, client.id).await?.status);
 
     let session = service.sign_in(practice.practice.slug.as_str(), "ada", &password, &request).await?;
-    println!("signed in; session valid until {}", session.expires_at);
+    println!("signed in; session valid until {:.0}", session.expires_at);
 
     service.set_enabled(&staff, client.id, false, None).await?;
     let refused = service.sign_in(practice.practice.slug.as_str(), "ada", &password, &request).await;
@@ -90,7 +90,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
     }
     println!("\naudit trail:");
     for event in service.audit_trail(&staff, client.id).await? {
-        println!("  {} {:<24} {}", event.at, event.action.name(), event.failure.unwrap_or_default());
+        println!("  {:.0} {:<24} {}", event.at, event.action.name(), event.failure.unwrap_or_default());
     }
     Ok(())
 }

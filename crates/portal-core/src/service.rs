@@ -420,6 +420,32 @@ pub struct ClientSession {
 }
 
 /// The use cases, generic over storage, hashing, time and randomness.
+///
+/// ```
+/// use jiff::Timestamp;
+/// use portal_core::service::{NewClient, PortalService, StaffContext};
+/// use portal_core::testing::{InMemoryStore, ManualClock, SeededRandom};
+/// use portal_core::{LinkKey, Policy, PortalStatus, ScryptHasher, ScryptParams, TimeZoneName};
+///
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// let service = PortalService::new(
+///     InMemoryStore::new(),
+///     ScryptHasher::new(ScryptParams::INSECURE_FAST_FOR_TESTS)?, // ScryptParams::OWASP in production
+///     ManualClock::new(Timestamp::from_second(1_800_000_000)?),
+///     SeededRandom::new(7),
+///     Policy::default(),
+///     LinkKey::from_bytes([1; 32]),
+/// );
+/// let practice = service.create_practice("Sunrise Therapy", None, TimeZoneName::utc()).await?;
+/// let staff = StaffContext { staff: practice.staff, request: Default::default() };
+/// let new = NewClient { name: "Ada".into(), email: Some("ada@example.org".into()), ..Default::default() };
+/// let client = service.create_client(&staff, new).await?.client;
+/// let sent = service.send_invite(&staff, client.id).await?;
+/// assert_eq!(service.client(&staff, client.id).await?.portal,
+///            PortalStatus::Invited { sent_at: sent.sent_at, expires_at: sent.expires_at });
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # }).unwrap();
+/// ```
 pub struct PortalService<S, H, C, R> {
     store: S,
     hasher: H,
@@ -701,13 +727,13 @@ where
         filter: Option<&str>,
     ) -> Result<Vec<ClientView>, ClientError> {
         const FILTERS: [&str; 5] = ["no_account", "invited", "invite_expired", "active", "disabled"];
-        if let Some(filter) = filter {
-            if !FILTERS.contains(&filter) {
-                return Err(ClientError::Invalid(InvalidInput::Malformed {
-                    field: "portal",
-                    why: "expected one of no_account, invited, invite_expired, active, disabled",
-                }));
-            }
+        if let Some(filter) = filter
+            && !FILTERS.contains(&filter)
+        {
+            return Err(ClientError::Invalid(InvalidInput::Malformed {
+                field: "portal",
+                why: "expected one of no_account, invited, invite_expired, active, disabled",
+            }));
         }
         let now = self.clock.now();
         let rows = self.store.list_clients(staff.practice()).await?;
@@ -1058,10 +1084,10 @@ where
             account.complete_reset(&verified.hash(), password_hash.clone(), now)?;
             let client_id = account.client_id();
             let mut mail = Vec::new();
-            if let Some(client) = client.as_ref().filter(|c| c.email_consent) {
-                if let Some(email) = &client.email {
-                    mail.push(self.mail(client, email, MailKind::PasswordChanged, now)?);
-                }
+            if let Some(client) = client.as_ref().filter(|c| c.email_consent)
+                && let Some(email) = &client.email
+            {
+                mail.push(self.mail(client, email, MailKind::PasswordChanged, now)?);
             }
             let audit = vec![
                 self.audit(now, practice.id, Some(client_id), Actor::Client, AuditAction::ResetCompleted, context)?,

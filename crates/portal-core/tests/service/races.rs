@@ -2,7 +2,7 @@ use std::sync::Arc;
 
 use portal_core::account::InviteRedeemRefused;
 use portal_core::service::RegisterError;
-use portal_core::{AccountStore, AccountState, TokenPurpose};
+use portal_core::{AccountState, AccountStore, TokenPurpose};
 
 use crate::helpers::*;
 
