@@ -173,3 +173,28 @@ impl World {
 }
 
 use portal_core::AccountStore as _;
+
+/// A session whose bearer secret is `secret` (stored only as its hash).
+pub fn session(client: &Client, secret: &str, when: Timestamp) -> portal_core::Session {
+    portal_core::Session {
+        id: portal_core::SessionId::from_uuid(id()),
+        token_hash: TokenHash::of(secret.as_bytes()),
+        practice_id: client.practice_id,
+        client_id: client.id,
+        created_at: when,
+        last_seen_at: when,
+    }
+}
+
+/// Queues `mail` through a commit of `client`'s (otherwise unchanged) account.
+pub async fn queue(db: &TestDb, client: &Client, mail: Vec<OutgoingMail>, when: Timestamp) {
+    let account = db.store.account(client.practice_id, client.id).await.unwrap();
+    let mut commit = change(account, when);
+    commit.mail = mail;
+    db.store.commit(commit).await.unwrap();
+}
+
+/// A "your password was changed" mail (no token).
+pub fn notice(client: &Client, when: Timestamp) -> OutgoingMail {
+    mail(client, MailKind::PasswordChanged, when)
+}
