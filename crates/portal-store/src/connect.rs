@@ -32,10 +32,44 @@ pub enum ConnectError {
     UnsupportedUrl,
     /// The database could not be reached or opened.
     #[error("could not connect to the database")]
-    Connect(#[source] DbErr),
+    Connect(#[source] DatabaseError),
     /// Applying or rolling back migrations failed; nothing of the failed migration remains.
     #[error("database migration failed")]
-    Migrate(#[source] DbErr),
+    Migrate(#[source] DatabaseError),
+}
+
+/// The database's own error text, with the connection URL and any password in it removed
+/// (sqlx repeats an unparsable URL verbatim).
+#[derive(Debug)]
+pub struct DatabaseError(String);
+
+impl DatabaseError {
+    fn redacted(err: &DbErr, url: &str) -> Self {
+        let url = url.trim();
+        let mut text = err.to_string();
+        if !url.is_empty() {
+            text = text.replace(url, "[database URL]");
+        }
+        if let Some(password) = password_of(url).filter(|p| !p.is_empty()) {
+            text = text.replace(password, "[password]");
+        }
+        Self(text)
+    }
+}
+
+impl std::fmt::Display for DatabaseError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for DatabaseError {}
+
+/// The password in `scheme://user:password@host…`, if any.
+fn password_of(url: &str) -> Option<&str> {
+    let rest = &url[url.find("://")? + 3..];
+    let userinfo = &rest[..rest.find('@')?];
+    userinfo.split_once(':').map(|(_, password)| password)
 }
 
 /// Which database a URL names.
@@ -96,7 +130,12 @@ fn options(url: &str, target: Target) -> ConnectOptions {
 
 async fn open(url: &str) -> Result<DatabaseConnection, ConnectError> {
     let target = Target::of(url)?;
-    Database::connect(options(url, target)).await.map_err(ConnectError::Connect)
+    Database::connect(options(url, target)).await.map_err(|e| ConnectError::Connect(DatabaseError::redacted(&e, url)))
+}
+
+/// Migrates `db` (opened from `url`), reporting errors without the URL.
+async fn migrate_with(db: &DatabaseConnection, url: &str, direction: Direction) -> Result<(), ConnectError> {
+    run_migrations(db, direction).await.map_err(|e| ConnectError::Migrate(DatabaseError::redacted(&e, url)))
 }
 
 /// Which way to migrate.
@@ -131,7 +170,7 @@ async fn run_migrations(db: &DatabaseConnection, direction: Direction) -> Result
 /// database cannot be opened, [`ConnectError::Migrate`] when a migration fails.
 pub async fn connect(url: &str) -> Result<SeaOrmStore, ConnectError> {
     let db = open(url).await?;
-    run_migrations(&db, Direction::Up).await.map_err(ConnectError::Migrate)?;
+    migrate_with(&db, url, Direction::Up).await?;
     Ok(SeaOrmStore::from_migrated(db))
 }
 
@@ -142,7 +181,7 @@ pub async fn connect(url: &str) -> Result<SeaOrmStore, ConnectError> {
 /// As [`connect`].
 pub async fn migrate(url: &str) -> Result<(), ConnectError> {
     let db = open(url).await?;
-    let outcome = run_migrations(&db, Direction::Up).await.map_err(ConnectError::Migrate);
+    let outcome = migrate_with(&db, url, Direction::Up).await;
     // Closing only releases the pool; a failure there changes nothing already committed.
     let _ = db.close().await;
     outcome
@@ -155,7 +194,7 @@ pub async fn migrate(url: &str) -> Result<(), ConnectError> {
 /// As [`connect`].
 pub async fn rollback(url: &str, steps: Option<u32>) -> Result<(), ConnectError> {
     let db = open(url).await?;
-    let outcome = run_migrations(&db, Direction::Down(steps)).await.map_err(ConnectError::Migrate);
+    let outcome = migrate_with(&db, url, Direction::Down(steps)).await;
     let _ = db.close().await;
     outcome
 }
@@ -171,5 +210,19 @@ mod tests {
         assert_eq!(Target::of("postgres://postgres@127.0.0.1:5432/portal").unwrap(), Target::Postgres);
         assert_eq!(Target::of("postgresql://u:p@db/portal").unwrap(), Target::Postgres);
         assert!(matches!(Target::of("mysql://root@localhost/portal"), Err(ConnectError::UnsupportedUrl)));
+    }
+
+    #[test]
+    fn database_errors_lose_the_url_and_its_password() {
+        let url = "postgres://portal:s3cret@db:notaport/portal";
+        let err =
+            DbErr::Conn(sea_orm::RuntimeErr::Internal(format!("The connection string '{url}' cannot be parsed.")));
+        let redacted = DatabaseError::redacted(&err, url).to_string();
+        assert!(!redacted.contains("s3cret"), "{redacted}");
+        assert!(redacted.contains("[database URL]"), "{redacted}");
+        let elsewhere = DbErr::Conn(sea_orm::RuntimeErr::Internal("password s3cret rejected".into()));
+        assert!(!DatabaseError::redacted(&elsewhere, url).to_string().contains("s3cret"));
+        assert_eq!(password_of("postgres://u@h/db"), None);
+        assert_eq!(password_of("sqlite::memory:"), None);
     }
 }

@@ -52,7 +52,7 @@ impl ThrottleStore for SeaOrmStore {
         )
         .exec_with_returning(&self.db)
         .await
-        .map_err(|e| write_error(e, |_| StoreError::Conflict, "practice"))?;
+        .map_err(|e| write_error(e, |_| StoreError::Duplicate("throttle counter"), "practice"))?;
         Ok(state_from(row))
     }
 

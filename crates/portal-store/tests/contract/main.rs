@@ -13,12 +13,12 @@ mod harness;
 mod accounts;
 mod audit;
 mod concurrency;
+mod connecting;
 mod directory;
 mod migrations;
 mod outbox;
 mod safety;
 mod sessions;
-mod sqlite_only;
 mod throttle;
 
 /// Declares each contract test twice: `sqlite::name` and `postgres::name`.

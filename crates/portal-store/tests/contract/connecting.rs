@@ -1,5 +1,5 @@
-//! What only SQLite needs checking: the connection set-up of every pooled connection and the
-//! in-memory URL.
+//! Connecting: URL handling, errors that never repeat a password, and the SQLite connection
+//! set-up of every pooled connection.
 
 use portal_core::Directory;
 use sea_orm::{ConnectionTrait, DbBackend, Statement, TransactionTrait};
@@ -51,6 +51,19 @@ async fn an_unsupported_url_is_refused_without_repeating_it() {
     let err = portal_store::connect("mysql://root:hunter2@localhost/portal").await.unwrap_err();
     assert!(matches!(err, portal_store::ConnectError::UnsupportedUrl));
     assert!(!err.to_string().contains("hunter2"));
+}
+
+#[tokio::test]
+async fn an_unparsable_url_is_reported_without_its_password() {
+    let err = portal_store::connect("postgres://portal:s3cret-pw@db.internal:notaport/portal").await.unwrap_err();
+    assert!(matches!(err, portal_store::ConnectError::Connect(_)), "{err:?}");
+    let mut chain = format!("{err} {err:?}");
+    let mut source = std::error::Error::source(&err);
+    while let Some(cause) = source {
+        chain.push_str(&format!(" <- {cause} {cause:?}"));
+        source = cause.source();
+    }
+    assert!(!chain.contains("s3cret-pw"), "{chain}");
 }
 
 #[tokio::test]
