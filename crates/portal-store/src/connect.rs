@@ -68,7 +68,8 @@ impl std::error::Error for DatabaseError {}
 /// The password in `scheme://user:password@host…`, if any.
 fn password_of(url: &str) -> Option<&str> {
     let rest = &url[url.find("://")? + 3..];
-    let userinfo = &rest[..rest.find('@')?];
+    let authority = rest.split(['/', '?']).next().unwrap_or(rest);
+    let userinfo = &authority[..authority.rfind('@')?];
     userinfo.split_once(':').map(|(_, password)| password)
 }
 
@@ -223,6 +224,7 @@ mod tests {
         let elsewhere = DbErr::Conn(sea_orm::RuntimeErr::Internal("password s3cret rejected".into()));
         assert!(!DatabaseError::redacted(&elsewhere, url).to_string().contains("s3cret"));
         assert_eq!(password_of("postgres://u@h/db"), None);
+        assert_eq!(password_of("postgres://u:p@ss@h/db?x=@"), Some("p@ss"));
         assert_eq!(password_of("sqlite::memory:"), None);
     }
 }

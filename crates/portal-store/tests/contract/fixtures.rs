@@ -2,10 +2,10 @@
 
 use jiff::{SignedDuration, Timestamp};
 use portal_core::{
-    AccountCommit, Actor, AuditAction, AuditEvent, AuditId, Client, ClientId, Directory, DisplayName, EmailAddress,
-    IssuedToken, Language, MailId, MailKind, OutgoingMail, PasswordHash, PortalAccount, Practice, PracticeId,
-    PracticeSlug, RequestContext, StaffId, StaffMember, TimeZoneName, TokenHash, TokenId, TokenPurpose, TokenState,
-    Username,
+    AccountCommit, AccountStore, Actor, AuditAction, AuditEvent, AuditId, Client, ClientId, Directory, DisplayName,
+    EmailAddress, IssuedToken, Language, MailId, MailKind, OutgoingMail, PasswordHash, PortalAccount, Practice,
+    PracticeId, PracticeSlug, RequestContext, StaffId, StaffMember, TimeZoneName, TokenHash, TokenId, TokenPurpose,
+    TokenState, Username,
 };
 use uuid::Uuid;
 
@@ -171,8 +171,6 @@ impl World {
         db.store.account(self.practice.id, client.id).await.unwrap()
     }
 }
-
-use portal_core::AccountStore as _;
 
 /// A session whose bearer secret is `secret` (stored only as its hash).
 pub fn session(client: &Client, secret: &str, when: Timestamp) -> portal_core::Session {
