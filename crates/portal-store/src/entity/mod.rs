@@ -1,0 +1,15 @@
+//! sea-orm entities, one per table. They mirror the schema the [`crate::migration`] module
+//! creates; the adapter converts them to and from `portal-core` records at the edge.
+//!
+//! Ids are UUIDs (PostgreSQL `uuid`, SQLite 16-byte blobs), hashes are 32-byte blobs (`bytea`),
+//! timestamps are BIGINT Unix microseconds ([`UnixMicros`](crate::time::UnixMicros)).
+
+pub mod audit_event;
+pub mod client;
+pub mod mail_outbox;
+pub mod portal_account;
+pub mod practice;
+pub mod session;
+pub mod sign_in_throttle;
+pub mod staff_key;
+pub mod token;

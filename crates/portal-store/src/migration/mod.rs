@@ -1,0 +1,21 @@
+//! Schema migrations (sea-orm-migration). [`Migrator`] lists them in order; the store runs
+//! pending ones on connect, and [`crate::migrate`] / [`crate::rollback`] run them on demand.
+
+use sea_orm_migration::prelude::*;
+
+mod m20261127_000001_create_tables;
+
+/// Every migration of the portal schema, oldest first.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261127_000001_create_tables::Migration)]
+    }
+
+    fn migration_table_name() -> DynIden {
+        "portal_migrations".into_iden()
+    }
+}

@@ -1,0 +1,174 @@
+//! [`Directory`]: practices, staff keys and clients.
+
+use std::cmp::Ordering;
+
+use async_trait::async_trait;
+use portal_core::{
+    AuditEvent, Client, ClientId, Directory, PortalAccount, Practice, PracticeId, PracticeSlug, StaffMember,
+    StoreError, TokenHash,
+};
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter};
+
+use super::{SeaOrmStore, accounts, audit, finish};
+use crate::convert::{client_from, client_row, hash_bytes, practice_from, practice_row, staff_from, staff_row};
+use crate::entity::{client, practice, staff_key};
+use crate::error::{unavailable, write_error};
+
+/// Names the unique key a directory write collided with.
+fn duplicate(what: &str) -> StoreError {
+    if what.contains("slug") {
+        StoreError::Duplicate("slug")
+    } else if what.contains("key_hash") {
+        StoreError::Duplicate("staff key")
+    } else if what.contains("staff_keys") {
+        StoreError::Duplicate("staff member")
+    } else if what.contains("clients") {
+        StoreError::Duplicate("client")
+    } else {
+        StoreError::Duplicate("practice")
+    }
+}
+
+async fn insert_staff(db: &impl ConnectionTrait, staff: &StaffMember, key_hash: &TokenHash) -> Result<(), StoreError> {
+    staff_key::Entity::insert(staff_row(staff, key_hash))
+        .exec_without_returning(db)
+        .await
+        .map_err(|e| write_error(e, duplicate, "practice"))?;
+    Ok(())
+}
+
+/// The client, only if it belongs to `practice`.
+pub(super) async fn client_in(
+    db: &impl ConnectionTrait,
+    practice: PracticeId,
+    id: ClientId,
+) -> Result<Option<Client>, StoreError> {
+    client::Entity::find_by_id(id.as_uuid())
+        .filter(client::Column::PracticeId.eq(practice.as_uuid()))
+        .one(db)
+        .await
+        .map_err(unavailable)?
+        .map(client_from)
+        .transpose()
+}
+
+#[async_trait]
+impl Directory for SeaOrmStore {
+    async fn create_practice(
+        &self,
+        practice: &Practice,
+        first_staff: &StaffMember,
+        key_hash: &TokenHash,
+    ) -> Result<(), StoreError> {
+        let txn = self.begin_write().await?;
+        let outcome = async {
+            practice::Entity::insert(practice_row(practice))
+                .exec_without_returning(&txn)
+                .await
+                .map_err(|e| write_error(e, duplicate, "practice"))?;
+            insert_staff(&txn, first_staff, key_hash).await
+        }
+        .await;
+        finish(txn, outcome).await
+    }
+
+    async fn practice_by_slug(&self, slug: &PracticeSlug) -> Result<Option<Practice>, StoreError> {
+        practice::Entity::find()
+            .filter(practice::Column::Slug.eq(slug.as_str()))
+            .one(&self.db)
+            .await
+            .map_err(unavailable)?
+            .map(practice_from)
+            .transpose()
+    }
+
+    async fn practice(&self, id: PracticeId) -> Result<Option<Practice>, StoreError> {
+        practice::Entity::find_by_id(id.as_uuid())
+            .one(&self.db)
+            .await
+            .map_err(unavailable)?
+            .map(practice_from)
+            .transpose()
+    }
+
+    async fn practice_count(&self) -> Result<u64, StoreError> {
+        practice::Entity::find().count(&self.db).await.map_err(unavailable)
+    }
+
+    async fn add_staff_key(&self, staff: &StaffMember, key_hash: &TokenHash) -> Result<(), StoreError> {
+        insert_staff(&self.db, staff, key_hash).await
+    }
+
+    async fn staff_by_key_hash(&self, key_hash: &TokenHash) -> Result<Option<StaffMember>, StoreError> {
+        staff_key::Entity::find()
+            .filter(staff_key::Column::KeyHash.eq(hash_bytes(key_hash)))
+            .one(&self.db)
+            .await
+            .map_err(unavailable)?
+            .map(staff_from)
+            .transpose()
+    }
+
+    async fn create_client(&self, client: &Client, audit: &AuditEvent) -> Result<(), StoreError> {
+        let txn = self.begin_write().await?;
+        let outcome = async {
+            client::Entity::insert(client_row(client))
+                .exec_without_returning(&txn)
+                .await
+                .map_err(|e| write_error(e, duplicate, "practice"))?;
+            audit::insert(&txn, std::slice::from_ref(audit)).await
+        }
+        .await;
+        finish(txn, outcome).await
+    }
+
+    async fn update_client(&self, client: &Client, audit: &AuditEvent) -> Result<(), StoreError> {
+        let txn = self.begin_write().await?;
+        let outcome = async {
+            let updated = client::Entity::update_many()
+                .col_expr(client::Column::Name, Expr::value(client.name.as_str()))
+                .col_expr(client::Column::Email, Expr::value(client.email.as_ref().map(|e| e.as_str().to_owned())))
+                .col_expr(client::Column::Language, Expr::value(client.language.code()))
+                .col_expr(client::Column::EmailConsent, Expr::value(client.email_consent))
+                .filter(client::Column::Id.eq(client.id.as_uuid()))
+                .filter(client::Column::PracticeId.eq(client.practice_id.as_uuid()))
+                .exec(&txn)
+                .await
+                .map_err(unavailable)?;
+            if updated.rows_affected == 0 {
+                return Err(StoreError::NotFound("client"));
+            }
+            audit::insert(&txn, std::slice::from_ref(audit)).await
+        }
+        .await;
+        finish(txn, outcome).await
+    }
+
+    async fn client(&self, practice: PracticeId, id: ClientId) -> Result<Option<Client>, StoreError> {
+        client_in(&self.db, practice, id).await
+    }
+
+    async fn list_clients(&self, practice: PracticeId) -> Result<Vec<(Client, PortalAccount)>, StoreError> {
+        let rows = client::Entity::find()
+            .filter(client::Column::PracticeId.eq(practice.as_uuid()))
+            .all(&self.db)
+            .await
+            .map_err(unavailable)?;
+        let mut accounts = accounts::load_practice(&self.db, practice).await?;
+        let mut clients = rows
+            .into_iter()
+            .map(|row| {
+                let client = client_from(row)?;
+                let account = accounts.remove(&client.id).unwrap_or_else(|| PortalAccount::new(practice, client.id));
+                Ok((client, account))
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        // Byte order of the name, then id: the same on every backend whatever its collation.
+        clients.sort_by(|(a, _), (b, _)| match a.name.as_str().cmp(b.name.as_str()) {
+            Ordering::Equal => a.id.cmp(&b.id),
+            other => other,
+        });
+        Ok(clients)
+    }
+}

@@ -1,0 +1,113 @@
+//! `Directory`: practices, staff keys, clients.
+
+use portal_core::{
+    AccountStore, AuditAction, AuditLog, Directory, Language, PortalAccount, PracticeId, PracticeSlug, StaffMember,
+    StoreError, TokenHash,
+};
+
+use crate::fixtures::{self, World, at, event, id, name};
+use crate::harness::TestDb;
+
+pub async fn a_practice_is_found_by_slug_and_by_id_and_counted(db: &TestDb) {
+    assert_eq!(db.store.practice_count().await.unwrap(), 0);
+    let world = World::new(db).await;
+    assert_eq!(db.store.practice_by_slug(&world.practice.slug).await.unwrap(), Some(world.practice.clone()));
+    assert_eq!(db.store.practice(world.practice.id).await.unwrap(), Some(world.practice.clone()));
+    assert_eq!(db.store.practice_count().await.unwrap(), 1);
+    assert_eq!(db.store.practice_by_slug(&PracticeSlug::parse("nowhere").unwrap()).await.unwrap(), None);
+    assert_eq!(db.store.practice(PracticeId::from_uuid(id())).await.unwrap(), None);
+}
+
+pub async fn a_taken_slug_is_a_duplicate_and_writes_nothing(db: &TestDb) {
+    World::new(db).await;
+    let second = fixtures::practice("sunrise");
+    let staff = fixtures::staff(&second, "Other desk");
+    let key = TokenHash::of(b"pst_second");
+    let err = db.store.create_practice(&second, &staff, &key).await.unwrap_err();
+    assert!(matches!(err, StoreError::Duplicate("slug")), "{err:?}");
+    assert_eq!(db.store.practice_count().await.unwrap(), 1);
+    assert_eq!(db.store.practice(second.id).await.unwrap(), None);
+    assert_eq!(db.store.staff_by_key_hash(&key).await.unwrap(), None);
+}
+
+pub async fn staff_keys_are_found_by_hash_and_need_an_existing_practice(db: &TestDb) {
+    let world = World::new(db).await;
+    assert_eq!(db.store.staff_by_key_hash(&TokenHash::of(b"pst_sunrise")).await.unwrap(), Some(world.staff.clone()));
+
+    let billing = fixtures::staff(&world.practice, "Billing");
+    let key = TokenHash::of(b"pst_billing");
+    db.store.add_staff_key(&billing, &key).await.unwrap();
+    assert_eq!(db.store.staff_by_key_hash(&key).await.unwrap(), Some(billing.clone()));
+    assert_eq!(db.store.staff_by_key_hash(&TokenHash::of(b"pst_unknown")).await.unwrap(), None);
+
+    let reused = fixtures::staff(&world.practice, "Reused");
+    let err = db.store.add_staff_key(&reused, &key).await.unwrap_err();
+    assert!(matches!(err, StoreError::Duplicate(_)), "{err:?}");
+
+    let orphan = StaffMember { practice_id: PracticeId::from_uuid(id()), ..fixtures::staff(&world.practice, "Ghost") };
+    let err = db.store.add_staff_key(&orphan, &TokenHash::of(b"pst_ghost")).await.unwrap_err();
+    assert!(matches!(err, StoreError::NotFound("practice")), "{err:?}");
+    assert_eq!(db.store.staff_by_key_hash(&TokenHash::of(b"pst_ghost")).await.unwrap(), None);
+}
+
+pub async fn clients_are_created_updated_and_only_visible_in_their_practice(db: &TestDb) {
+    let world = World::new(db).await;
+    let other = World::with_slug(db, "moonrise").await;
+    assert_eq!(db.store.client(world.practice.id, world.client.id).await.unwrap(), Some(world.client.clone()));
+    assert_eq!(db.store.client(other.practice.id, world.client.id).await.unwrap(), None);
+
+    let mut changed = world.client.clone();
+    changed.name = name("Ada King");
+    changed.email = None;
+    changed.language = Language::En;
+    changed.email_consent = false;
+    let updated = event(world.practice.id, Some(world.client.id), AuditAction::ClientUpdated, at(5));
+    db.store.update_client(&changed, &updated).await.unwrap();
+    assert_eq!(db.store.client(world.practice.id, world.client.id).await.unwrap(), Some(changed.clone()));
+
+    // Another practice cannot reach it, and the refused change writes no audit event.
+    let foreign = portal_core::Client { practice_id: other.practice.id, name: name("Mallory"), ..changed.clone() };
+    let attempt = event(other.practice.id, None, AuditAction::ClientUpdated, at(6));
+    let err = db.store.update_client(&foreign, &attempt).await.unwrap_err();
+    assert!(matches!(err, StoreError::NotFound("client")), "{err:?}");
+    assert_eq!(db.store.client(world.practice.id, world.client.id).await.unwrap(), Some(changed));
+
+    let ghost = fixtures::client(&fixtures::practice("ghost"), "Nobody");
+    let err = db
+        .store
+        .create_client(&ghost, &event(ghost.practice_id, None, AuditAction::ClientCreated, at(7)))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::NotFound("practice")), "{err:?}");
+
+    let err = db
+        .store
+        .create_client(&world.client, &event(world.practice.id, None, AuditAction::ClientCreated, at(8)))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Duplicate("client")), "{err:?}");
+
+    let trail: Vec<AuditAction> =
+        db.store.trail(world.practice.id, world.client.id).await.unwrap().into_iter().map(|e| e.action).collect();
+    assert_eq!(trail, [AuditAction::ClientCreated, AuditAction::ClientUpdated]);
+    assert_eq!(db.count("audit_events", "").await, 3, "no audit event from the refused writes");
+}
+
+pub async fn clients_are_listed_by_name_then_id_with_their_portal_accounts(db: &TestDb) {
+    let world = World::new(db).await;
+    let zed = world.add_client(db, "Zed").await;
+    let bob = world.add_client(db, "Bob").await;
+    let lower = world.add_client(db, "adam").await;
+    World::with_slug(db, "moonrise").await;
+    let invite = world.invite(db, &bob, "bob-secret", at(10)).await;
+
+    let rows = db.store.list_clients(world.practice.id).await.unwrap();
+    let names: Vec<&str> = rows.iter().map(|(c, _)| c.name.as_str()).collect();
+    // Byte order, whatever the database's collation: upper case sorts before lower case.
+    assert_eq!(names, ["Ada Lovelace", "Bob", "Zed", "adam"]);
+    assert_eq!(rows[0].1, PortalAccount::new(world.practice.id, world.client.id));
+    assert_eq!(rows[1].1, db.store.account(world.practice.id, bob.id).await.unwrap());
+    assert_eq!(rows[1].1.invite(), Some(&invite));
+    assert_eq!(rows[2].0, zed);
+    assert_eq!(rows[3].0, lower);
+}

@@ -1,0 +1,80 @@
+//! The store-contract suite: every port method's contract, concurrency, crash safety, secrecy
+//! and migrations. Each contract test runs against a fresh SQLite file, and against a fresh
+//! PostgreSQL database when `PORTAL_TEST_POSTGRES_URL` is set (e.g.
+//! `postgres://postgres@127.0.0.1:5432/postgres`).
+
+// Test code: an unwrap is an assertion (clippy's `allow-unwrap-in-tests` covers only `#[test]`
+// functions, not the helpers and contract functions they call).
+#![allow(clippy::unwrap_used)]
+
+mod fixtures;
+mod harness;
+
+mod accounts;
+mod audit;
+mod concurrency;
+mod connecting;
+mod directory;
+mod migrations;
+mod outbox;
+mod safety;
+mod sessions;
+mod throttle;
+
+/// Declares each contract test twice: `sqlite::name` and `postgres::name`.
+macro_rules! contract_tests {
+    ($($module:ident :: $name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $name() {
+                    crate::harness::run_sqlite(|db| async move { crate::$module::$name(&db).await }).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $name() {
+                    crate::harness::run_postgres(|db| async move { crate::$module::$name(&db).await }).await;
+                }
+            )*
+        }
+    };
+}
+
+contract_tests! {
+    directory::a_practice_is_found_by_slug_and_by_id_and_counted,
+    directory::a_taken_slug_is_a_duplicate_and_writes_nothing,
+    directory::staff_keys_are_found_by_hash_and_need_an_existing_practice,
+    directory::clients_are_created_updated_and_only_visible_in_their_practice,
+    directory::clients_are_listed_by_name_then_id_with_their_portal_accounts,
+    accounts::an_unknown_client_has_no_account_and_a_known_one_starts_at_version_zero,
+    accounts::an_invitation_commits_the_account_token_mail_and_audit_together,
+    accounts::a_commit_from_a_stale_version_is_a_conflict_and_writes_nothing,
+    accounts::a_resend_voids_the_previous_invitation,
+    accounts::registering_uses_the_invitation_and_the_username_is_found_case_insensitively,
+    accounts::a_username_taken_in_the_practice_is_refused_whatever_the_case,
+    accounts::disabling_voids_a_pending_reset_and_revokes_sessions_and_enabling_restores_neither,
+    accounts::completing_a_reset_replaces_the_password_and_clears_the_throttle,
+    accounts::a_token_id_of_another_client_is_refused,
+    accounts::a_commit_for_a_client_of_another_practice_is_not_found,
+    sessions::sessions_are_found_by_hash_touched_forwards_and_revoked,
+    sessions::a_session_needs_a_known_client_and_a_unique_secret,
+    throttle::failures_are_counted_per_key_and_cleared,
+    throttle::concurrent_failures_are_all_counted,
+    audit::the_trail_is_oldest_first_and_only_the_clients_own,
+    audit::an_audit_batch_with_a_reused_id_writes_nothing,
+    outbox::claimed_mail_is_leased_and_claimable_again_only_after_the_lease_lapses,
+    outbox::only_due_rows_are_claimed_oldest_first_up_to_the_limit,
+    outbox::a_sent_mail_is_purged_of_its_recipient_and_keeps_its_delivery_state,
+    outbox::a_retried_mail_counts_the_attempt_and_waits_for_its_next_attempt,
+    outbox::a_failed_mail_is_never_tried_again,
+    outbox::concurrent_claimers_never_receive_the_same_row,
+    concurrency::of_fifty_commits_from_one_loaded_version_exactly_one_wins,
+    concurrency::of_fifty_clients_registering_one_username_exactly_one_wins,
+    concurrency::fifty_concurrent_writers_all_succeed,
+    safety::a_commit_failing_midway_leaves_nothing_written,
+    safety::no_raw_secret_is_stored_anywhere_after_a_full_lifecycle,
+    migrations::migrations_round_trip_up_down_up,
+}
