@@ -18,6 +18,7 @@ mod directory;
 mod migrations;
 mod outbox;
 mod safety;
+mod service;
 mod sessions;
 mod throttle;
 
@@ -77,4 +78,6 @@ contract_tests! {
     safety::a_commit_failing_midway_leaves_nothing_written,
     safety::no_raw_secret_is_stored_anywhere_after_a_full_lifecycle,
     migrations::migrations_round_trip_up_down_up,
+    service::the_whole_lifecycle_runs_on_the_store_and_leaves_no_secret_in_it,
+    service::of_concurrent_registrations_with_one_link_exactly_one_wins,
 }

@@ -107,7 +107,7 @@ fn hex(bytes: &[u8]) -> String {
 
 /// Every row of every table as text (PostgreSQL: the row cast to text, bytea as hex; SQLite:
 /// `quote()` of each column, blobs as hex).
-async fn dump(db: &TestDb) -> String {
+pub async fn dump(db: &TestDb) -> String {
     let mut out = String::new();
     for table in db.tables().await {
         let sql = match db.backend() {
