@@ -177,3 +177,28 @@ async fn the_reset_mail_carries_no_username() {
     assert!(matches!(mail.kind, MailKind::PasswordReset { .. }));
     assert!(!format!("{mail:?}").contains("ada\""), "the queued reset holds no username");
 }
+
+#[tokio::test]
+async fn a_type_erased_service_runs_the_same_use_cases() {
+    use std::sync::Arc;
+
+    use portal_core::service::{NewClient, PortalService, StaffContext};
+    use portal_core::testing::{InMemoryStore, ManualClock, SeededRandom};
+    use portal_core::{DynPortalService, Policy, TimeZoneName};
+
+    let store = Arc::new(InMemoryStore::new());
+    let service: DynPortalService = PortalService::new(
+        store.clone(),
+        Arc::new(fast_hasher()),
+        Arc::new(ManualClock::new(start())),
+        Arc::new(SeededRandom::new(3)),
+        Policy::default(),
+        key(),
+    );
+    let practice = service.create_practice("Sunrise Therapy", None, TimeZoneName::utc()).await.unwrap();
+    let staff = StaffContext { staff: practice.staff, request: ctx() };
+    let new = NewClient { name: "Ada".into(), email: Some("ada@example.org".into()), ..Default::default() };
+    let client = service.create_client(&staff, new).await.unwrap().client.id;
+    service.send_invite(&staff, client).await.unwrap();
+    assert_eq!(store.outbox().len(), 1);
+}
