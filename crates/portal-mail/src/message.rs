@@ -1,0 +1,116 @@
+//! The RFC 5322 form of a [`RenderedEmail`], shared by both transports.
+
+use mail_send::mail_builder::MessageBuilder;
+use mail_send::mail_builder::headers::date::Date;
+use mail_send::mail_builder::headers::text::Text;
+use portal_core::{RenderedEmail, TransportError};
+
+/// Checks the header fields of a rendered email. The renderer builds them from validated domain
+/// types, but [`RenderedEmail`] has public fields and mail-builder writes Message-IDs verbatim,
+/// so a transport refuses anything that could break out of a header line.
+///
+/// # Errors
+/// [`TransportError::Permanent`] naming the bad field (never its value).
+pub(crate) fn check(email: &RenderedEmail) -> Result<(), TransportError> {
+    let bad = |field: &str| Err(TransportError::Permanent(format!("invalid message: bad {field}")));
+    let plain = |text: &str| !text.is_empty() && !text.chars().any(char::is_control);
+    let address = |text: &str| {
+        plain(text)
+            && text.len() <= 254
+            && !text.chars().any(|c| c.is_whitespace() || matches!(c, '<' | '>' | ',' | ';' | '"' | '(' | ')'))
+            && text.rsplit_once('@').is_some_and(|(local, domain)| !local.is_empty() && !domain.is_empty())
+    };
+    if !address(&email.from_address) {
+        return bad("sender address");
+    }
+    if !address(&email.to) {
+        return bad("recipient address");
+    }
+    if !plain(&email.from_name) {
+        return bad("sender name");
+    }
+    if !plain(&email.subject) {
+        return bad("subject");
+    }
+    let id_ok = email.message_id.len() <= 200
+        && email.message_id.split_once('@').is_some_and(|(left, right)| {
+            let atom =
+                |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'));
+            atom(left) && atom(right)
+        });
+    if !id_ok {
+        return bad("message id");
+    }
+    Ok(())
+}
+
+/// Serialises a checked email: `multipart/alternative` with the text and HTML parts, `From` with
+/// the display name, `To`, `Subject` (RFC 2047-encoded when not ASCII), the stable
+/// `Message-ID`, `Date` = `date_unix_seconds`, and `Auto-Submitted: auto-generated` (RFC 3834,
+/// so out-of-office robots do not answer).
+///
+/// # Errors
+/// [`TransportError::Permanent`] when the email fails [`check`].
+pub(crate) fn to_rfc5322(email: &RenderedEmail, date_unix_seconds: i64) -> Result<Vec<u8>, TransportError> {
+    check(email)?;
+    MessageBuilder::new()
+        .from((email.from_name.as_str(), email.from_address.as_str()))
+        .to(email.to.as_str())
+        .subject(email.subject.as_str())
+        .message_id(email.message_id.as_str())
+        .date(Date::new(date_unix_seconds))
+        .header("Auto-Submitted", Text::new("auto-generated"))
+        .text_body(email.text.as_str())
+        .html_body(email.html.as_str())
+        .write_to_vec()
+        .map_err(|_| TransportError::Permanent("the message could not be serialised".into()))
+}
+
+/// Now, for the `Date` header. Transports are adapters: reading the wall clock is theirs to do.
+pub(crate) fn now_unix_seconds() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| i64::try_from(elapsed.as_secs()).unwrap_or(i64::MAX))
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    pub(crate) fn sample() -> RenderedEmail {
+        RenderedEmail {
+            message_id: "0190-abc@example.org".into(),
+            from_name: "Account notifications".into(),
+            from_address: "no-reply@example.org".into(),
+            to: "ada@example.org".into(),
+            subject: "Invitación a su cuenta".into(),
+            text: "Hello\r\n.\r\nstill the body".into(),
+            html: "<p>Hello</p>".into(),
+        }
+    }
+
+    #[test]
+    fn header_injection_is_refused_without_echoing_the_value() {
+        for email in [
+            RenderedEmail { subject: "Hi\r\nBcc: evil@example.org".into(), ..sample() },
+            RenderedEmail { from_name: "A\nB".into(), ..sample() },
+            RenderedEmail { to: "a@b.c>\r\nBcc: <x@y.z".into(), ..sample() },
+            RenderedEmail { message_id: "x@y>\r\nBcc: x@y.z".into(), ..sample() },
+        ] {
+            match to_rfc5322(&email, 0) {
+                Err(TransportError::Permanent(why)) => assert!(!why.contains("evil") && !why.contains("Bcc"), "{why}"),
+                other => panic!("expected a permanent failure, got {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn a_message_has_both_parts_and_the_stable_id() {
+        let bytes = to_rfc5322(&sample(), 1_800_000_000).unwrap();
+        let text = String::from_utf8(bytes).unwrap();
+        assert!(text.contains("Message-ID: <0190-abc@example.org>"), "{text}");
+        assert!(text.contains("multipart/alternative"), "{text}");
+        assert!(text.contains("Auto-Submitted: auto-generated"), "{text}");
+        assert!(text.contains("Subject: =?utf-8?"), "{text}");
+    }
+}

@@ -1,0 +1,387 @@
+//! Rendering an outbox row into a [`RenderedEmail`]: templates, links, expiry wording.
+
+use jiff::tz::TimeZone;
+use jiff::{SignedDuration, Timestamp};
+use portal_core::{
+    DisplayName, EmailAddress, Language, LinkKey, MailKind, OutgoingMail, Practice, RenderedEmail, TimeZoneName,
+    TokenId, TokenPurpose,
+};
+use secrecy::ExposeSecret;
+
+use crate::ConfigError;
+use crate::templates::{self, Escape, Kind};
+
+/// Why a message could not be rendered. Never worth retrying: the dispatcher marks the row
+/// failed with this text.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RenderError {
+    /// A template is broken (unknown placeholder, missing string). Caught by the crate's tests.
+    #[error("mail template error: {0}")]
+    Template(String),
+    /// The practice given is not the mail's practice.
+    #[error("the mail belongs to another practice")]
+    PracticeMismatch,
+}
+
+/// The configured sender: the no-reply address, and optionally a neutral display name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MailFrom {
+    address: EmailAddress,
+    name: Option<DisplayName>,
+}
+
+impl MailFrom {
+    /// A sender with an address and an optional display name.
+    ///
+    /// The name is used as the sender name of *discreet* mail (instead of the template's
+    /// "Account notifications"), so it must itself be neutral: no practice name, no clinical
+    /// words. Mail of a practice that turned discreet mail off is sent in the practice's name.
+    #[must_use]
+    pub fn new(address: EmailAddress, name: Option<DisplayName>) -> Self {
+        Self { address, name }
+    }
+
+    /// Parses `no-reply@example.org` or `Portal <no-reply@example.org>` (the `--mail-from`
+    /// setting).
+    ///
+    /// ```
+    /// use portal_mail::MailFrom;
+    /// let from = MailFrom::parse("Client portal <no-reply@example.org>")?;
+    /// assert_eq!(from.address().as_str(), "no-reply@example.org");
+    /// assert_eq!(from.name().map(|n| n.as_str()), Some("Client portal"));
+    /// assert!(MailFrom::parse("no-reply@example.org")?.name().is_none());
+    /// # Ok::<(), portal_mail::ConfigError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`ConfigError`] when the address or the name is not valid.
+    pub fn parse(text: &str) -> Result<Self, ConfigError> {
+        let text = text.trim();
+        let (name, address) = match text.strip_suffix('>').and_then(|rest| rest.rsplit_once('<')) {
+            Some((name, address)) => (Some(name.trim().trim_matches('"').trim()), address),
+            None => (None, text),
+        };
+        let address =
+            EmailAddress::parse(address).map_err(|e| ConfigError::new("mail-from", format!("the address: {e}")))?;
+        let name = match name.filter(|name| !name.is_empty()) {
+            Some(name) => Some(
+                DisplayName::parse("mail-from", name)
+                    .map_err(|e| ConfigError::new("mail-from", format!("the name: {e}")))?,
+            ),
+            None => None,
+        };
+        Ok(Self { address, name })
+    }
+
+    /// The address.
+    #[must_use]
+    pub fn address(&self) -> &EmailAddress {
+        &self.address
+    }
+
+    /// The neutral display name, if configured.
+    #[must_use]
+    pub fn name(&self) -> Option<&DisplayName> {
+        self.name.as_ref()
+    }
+
+    /// The domain of the address (the right-hand side of Message-IDs).
+    fn domain(&self) -> &str {
+        self.address.as_str().rsplit_once('@').map_or("localhost", |(_, domain)| domain)
+    }
+}
+
+/// Turns outbox rows into emails. Links are built from the configured public URL only (never
+/// from a request), with the link secret re-derived from the token id by the [`LinkKey`].
+///
+/// ```
+/// use jiff::{SignedDuration, Timestamp};
+/// use portal_core::*;
+/// use portal_mail::{MailFrom, Renderer};
+/// use secrecy::ExposeSecret;
+///
+/// let renderer = Renderer::new("https://portal.example.org", MailFrom::parse("no-reply@example.org")?)?;
+/// let created_at = Timestamp::from_second(1_800_000_000)?;
+/// let practice = Practice {
+///     id: PracticeId::from_uuid(uuid::Uuid::from_u128(1)),
+///     slug: PracticeSlug::parse("sunrise")?,
+///     name: DisplayName::parse("name", "Sunrise Therapy")?,
+///     time_zone: TimeZoneName::parse("America/Chicago")?,
+///     discreet_mail: true,
+///     created_at,
+/// };
+/// let token_id = TokenId::from_uuid(uuid::Uuid::from_u128(2));
+/// let mail = OutgoingMail {
+///     id: MailId::from_uuid(uuid::Uuid::from_u128(3)),
+///     practice_id: practice.id,
+///     client_id: ClientId::from_uuid(uuid::Uuid::from_u128(4)),
+///     to: EmailAddress::parse("ada@example.org")?,
+///     recipient_name: DisplayName::parse("name", "Ada")?,
+///     language: Language::En,
+///     kind: MailKind::Invitation { token_id, expires_at: created_at + SignedDuration::from_hours(48) },
+///     created_at,
+/// };
+/// let key = LinkKey::from_bytes([7; 32]);
+/// let email = renderer.render(&mail, &practice, &key)?;
+/// assert_eq!(email.subject, "Your account invitation");
+/// assert_eq!(email.from_name, "Account notifications");
+/// let link = key.link_token(TokenPurpose::Invite, token_id);
+/// let url = format!("https://portal.example.org/portal/invitation?token={}", link.expose().expose_secret());
+/// assert!(email.text.contains(&url));
+/// assert!(email.text.contains("valid for 48 hours, until Sunday 17 January 2027, 02:00 (America/Chicago)"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct Renderer {
+    public_url: String,
+    from: MailFrom,
+}
+
+impl Renderer {
+    /// A renderer for a public base URL such as `https://portal.example.org` (a path prefix is
+    /// kept: `https://example.org/clinic`).
+    ///
+    /// # Errors
+    /// [`ConfigError`] when the URL is not an absolute `http`/`https` URL without credentials,
+    /// query or fragment.
+    pub fn new(public_url: &str, from: MailFrom) -> Result<Self, ConfigError> {
+        let bad = |why: &str| ConfigError::new("public-url", why.to_owned());
+        let url = url::Url::parse(public_url.trim()).map_err(|e| bad(&e.to_string()))?;
+        if !matches!(url.scheme(), "https" | "http") {
+            return Err(bad("the scheme must be https (or http for local use)"));
+        }
+        if url.host_str().is_none_or(str::is_empty) {
+            return Err(bad("a host is required"));
+        }
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err(bad("it must not hold credentials"));
+        }
+        if url.query().is_some() || url.fragment().is_some() {
+            return Err(bad("it must not have a query or fragment"));
+        }
+        let public_url = url.as_str().trim_end_matches('/').to_owned();
+        Ok(Self { public_url, from })
+    }
+
+    /// The public base URL, without a trailing slash.
+    #[must_use]
+    pub fn public_url(&self) -> &str {
+        &self.public_url
+    }
+
+    /// The configured sender.
+    #[must_use]
+    pub fn from(&self) -> &MailFrom {
+        &self.from
+    }
+
+    /// The Message-ID of an outbox row (without angle brackets): stable across attempts, so a
+    /// resend after a crash is recognisable as the same message.
+    #[must_use]
+    pub fn message_id(&self, mail: &OutgoingMail) -> String {
+        format!("{}@{}", mail.id, self.from.domain())
+    }
+
+    fn link(&self, path: &str, purpose: TokenPurpose, token: TokenId, key: &LinkKey) -> String {
+        let token = key.link_token(purpose, token);
+        // The token is URL-safe base64 without padding: nothing to percent-encode.
+        format!("{}/portal/{path}?token={}", self.public_url, token.expose().expose_secret())
+    }
+
+    /// Renders one outbox row for its practice.
+    ///
+    /// # Errors
+    /// [`RenderError::PracticeMismatch`] when `practice` is not the mail's practice;
+    /// [`RenderError::Template`] for a broken template.
+    pub fn render(
+        &self,
+        mail: &OutgoingMail,
+        practice: &Practice,
+        link_key: &LinkKey,
+    ) -> Result<RenderedEmail, RenderError> {
+        if mail.practice_id != practice.id {
+            return Err(RenderError::PracticeMismatch);
+        }
+        let language = mail.language;
+        let zone = PracticeZone::resolve(&practice.time_zone);
+        let (kind, link) = match &mail.kind {
+            MailKind::Invitation { token_id, expires_at } => (
+                Kind::Invitation,
+                Some((self.link("invitation", TokenPurpose::Invite, *token_id, link_key), expires_at)),
+            ),
+            MailKind::PasswordReset { token_id, expires_at } => (
+                Kind::PasswordReset,
+                Some((self.link("password-reset", TokenPurpose::Reset, *token_id, link_key), expires_at)),
+            ),
+            MailKind::PasswordChanged => (Kind::PasswordChanged, None),
+        };
+
+        let practice_name = practice.name.as_str();
+        let when = zone.moment(language, mail.created_at);
+        let mut values =
+            vec![("practice", practice_name), ("recipient", mail.recipient_name.as_str()), ("when", when.as_str())];
+        let link_values = link.map(|(url, expires_at)| {
+            let valid_for = duration_in_words(language, expires_at.duration_since(mail.created_at));
+            (url, valid_for, zone.moment(language, *expires_at))
+        });
+        if let Some((url, valid_for, expires)) = &link_values {
+            values.extend([("link", url.as_str()), ("valid_for", valid_for.as_str()), ("expires", expires.as_str())]);
+        }
+
+        let (text, html) = templates::bodies(language, kind);
+        let discreet = practice.discreet_mail;
+        let header_values = [("practice", practice_name)];
+        let subject = templates::fill(templates::subject(language, kind, discreet)?, &header_values, Escape::None)?;
+        let from_name = match (&self.from.name, discreet) {
+            (Some(neutral), true) => neutral.as_str().to_owned(),
+            _ => templates::fill(templates::sender(language, discreet)?, &header_values, Escape::None)?,
+        };
+        Ok(RenderedEmail {
+            message_id: self.message_id(mail),
+            from_name,
+            from_address: self.from.address.as_str().to_owned(),
+            to: mail.to.as_str().to_owned(),
+            subject,
+            text: templates::fill(text, &values, Escape::None)?,
+            html: templates::fill(html, &values, Escape::Html)?,
+        })
+    }
+}
+
+/// A practice's zone, resolved with the tz database, or UTC when the name is unknown.
+struct PracticeZone {
+    zone: TimeZone,
+    label: String,
+}
+
+impl PracticeZone {
+    fn resolve(name: &TimeZoneName) -> Self {
+        match TimeZone::get(name.as_str()) {
+            Ok(zone) => Self { zone, label: name.as_str().to_owned() },
+            Err(error) => {
+                tracing::warn!(time_zone = name.as_str(), %error, "unknown time zone; stating times in UTC");
+                Self { zone: TimeZone::UTC, label: "UTC".to_owned() }
+            }
+        }
+    }
+
+    /// "Sunday 29 November 2026, 14:05 (America/Chicago)" /
+    /// "domingo 29 de noviembre de 2026, 14:05 (America/Chicago)".
+    fn moment(&self, language: Language, at: Timestamp) -> String {
+        let local = at.to_zoned_datetime(self.zone.clone());
+        let weekday = usize::from(local.weekday().to_monday_zero_offset().unsigned_abs());
+        let month = usize::from(local.month().unsigned_abs()).saturating_sub(1);
+        let (day, year, hour, minute) = (local.day(), local.year(), local.hour(), local.minute());
+        let label = &self.label;
+        match language {
+            Language::En => {
+                let weekday = EN_WEEKDAYS.get(weekday).unwrap_or(&"");
+                let month = EN_MONTHS.get(month).unwrap_or(&"");
+                format!("{weekday} {day} {month} {year}, {hour:02}:{minute:02} ({label})")
+            }
+            Language::Es => {
+                let weekday = ES_WEEKDAYS.get(weekday).unwrap_or(&"");
+                let month = ES_MONTHS.get(month).unwrap_or(&"");
+                format!("{weekday} {day} de {month} de {year}, {hour:02}:{minute:02} ({label})")
+            }
+        }
+    }
+}
+
+const EN_WEEKDAYS: [&str; 7] = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"];
+const EN_MONTHS: [&str; 12] = [
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+];
+const ES_WEEKDAYS: [&str; 7] = ["lunes", "martes", "miércoles", "jueves", "viernes", "sábado", "domingo"];
+const ES_MONTHS: [&str; 12] = [
+    "enero",
+    "febrero",
+    "marzo",
+    "abril",
+    "mayo",
+    "junio",
+    "julio",
+    "agosto",
+    "septiembre",
+    "octubre",
+    "noviembre",
+    "diciembre",
+];
+
+/// "48 hours", "1 hour and 30 minutes", "30 minutes" (rounded to the minute, at least one).
+fn duration_in_words(language: Language, duration: SignedDuration) -> String {
+    let minutes = ((duration.as_secs().max(0) + 30) / 60).max(1);
+    let (hours, minutes) = (minutes / 60, minutes % 60);
+    let (hour, hours_word, minute, minutes_word, and) = match language {
+        Language::En => ("hour", "hours", "minute", "minutes", "and"),
+        Language::Es => ("hora", "horas", "minuto", "minutos", "y"),
+    };
+    let unit = |n: i64, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+    match (hours, minutes) {
+        (0, m) => unit(m, minute, minutes_word),
+        (h, 0) => unit(h, hour, hours_word),
+        (h, m) => format!("{} {and} {}", unit(h, hour, hours_word), unit(m, minute, minutes_word)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_naturally_in_both_languages() {
+        let d = SignedDuration::from_mins;
+        assert_eq!(duration_in_words(Language::En, d(48 * 60)), "48 hours");
+        assert_eq!(duration_in_words(Language::En, d(60)), "1 hour");
+        assert_eq!(duration_in_words(Language::En, d(90)), "1 hour and 30 minutes");
+        assert_eq!(duration_in_words(Language::En, d(1)), "1 minute");
+        assert_eq!(duration_in_words(Language::En, SignedDuration::ZERO), "1 minute");
+        assert_eq!(duration_in_words(Language::Es, d(48 * 60)), "48 horas");
+        assert_eq!(duration_in_words(Language::Es, d(61)), "1 hora y 1 minuto");
+    }
+
+    #[test]
+    fn an_unknown_zone_falls_back_to_utc_and_says_so() {
+        let at = Timestamp::from_second(1_800_000_000).unwrap();
+        let zone = PracticeZone::resolve(&TimeZoneName::parse("Mars/Olympus_Mons").unwrap());
+        assert_eq!(zone.moment(Language::En, at), "Friday 15 January 2027, 08:00 (UTC)");
+        let chicago = PracticeZone::resolve(&TimeZoneName::parse("America/Chicago").unwrap());
+        assert_eq!(chicago.moment(Language::Es, at), "viernes 15 de enero de 2027, 02:00 (America/Chicago)");
+    }
+
+    #[test]
+    fn the_public_url_must_be_a_plain_absolute_url() {
+        let from = || MailFrom::parse("no-reply@example.org").unwrap();
+        assert_eq!(
+            Renderer::new("https://portal.example.org/", from()).unwrap().public_url(),
+            "https://portal.example.org"
+        );
+        assert_eq!(
+            Renderer::new("https://example.org/clinic/", from()).unwrap().public_url(),
+            "https://example.org/clinic"
+        );
+        for bad in ["portal.example.org", "ftp://example.org", "https://u:p@example.org", "https://example.org/?a=1"] {
+            assert!(Renderer::new(bad, from()).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_mail_from_setting_parses_with_and_without_a_name() {
+        let from = MailFrom::parse("\"Portal\" <no-reply@example.org>").unwrap();
+        assert_eq!(from.name().map(DisplayName::as_str), Some("Portal"));
+        assert_eq!(from.domain(), "example.org");
+        assert!(MailFrom::parse("Portal <not an address>").is_err());
+        assert!(MailFrom::parse("no-reply@example.org\r\nBcc: x@y.z").is_err());
+    }
+}
