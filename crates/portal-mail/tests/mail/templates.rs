@@ -1,0 +1,202 @@
+//! What the rendered mail says: languages, discretion, escaping, links, expiry wording.
+
+use jiff::{SignedDuration, Timestamp};
+use portal_core::{
+    ClientId, DisplayName, EmailAddress, Language, LinkKey, MailId, MailKind, OutgoingMail, Practice, PracticeId,
+    PracticeSlug, RenderedEmail, TimeZoneName, TokenId, TokenPurpose,
+};
+use portal_mail::{MailFrom, RenderError, Renderer};
+
+use crate::helpers::{KEY, PUBLIC_URL, T0, TestResult, renderer, token_in};
+
+fn practice(discreet_mail: bool, time_zone: &str) -> TestResult<Practice> {
+    Ok(Practice {
+        id: PracticeId::from_uuid(uuid::Uuid::from_u128(1)),
+        slug: PracticeSlug::parse("sunrise")?,
+        name: DisplayName::parse("name", "Sunrise Therapy")?,
+        time_zone: TimeZoneName::parse(time_zone)?,
+        discreet_mail,
+        created_at: T0,
+    })
+}
+
+fn mail(language: Language, kind: MailKind, recipient: &str) -> TestResult<OutgoingMail> {
+    Ok(OutgoingMail {
+        id: MailId::from_uuid(uuid::Uuid::from_u128(0xabc)),
+        practice_id: PracticeId::from_uuid(uuid::Uuid::from_u128(1)),
+        client_id: ClientId::from_uuid(uuid::Uuid::from_u128(2)),
+        to: EmailAddress::parse("ada@example.org")?,
+        recipient_name: DisplayName::parse("name", recipient)?,
+        language,
+        kind,
+        created_at: T0,
+    })
+}
+
+const TOKEN: TokenId = TokenId::from_uuid(uuid::Uuid::from_u128(7));
+
+fn invitation() -> MailKind {
+    MailKind::Invitation { token_id: TOKEN, expires_at: T0 + SignedDuration::from_hours(48) }
+}
+
+fn reset() -> MailKind {
+    MailKind::PasswordReset { token_id: TOKEN, expires_at: T0 + SignedDuration::from_hours(48) }
+}
+
+fn render(language: Language, kind: MailKind, discreet: bool) -> TestResult<RenderedEmail> {
+    let practice = practice(discreet, "America/Chicago")?;
+    Ok(renderer().render(&mail(language, kind, "Ada Lovelace")?, &practice, &LinkKey::from_bytes(KEY))?)
+}
+
+#[test]
+fn discreet_mail_has_neutral_subjects_and_sender_in_both_languages() -> TestResult {
+    let expected = [
+        (Language::En, invitation(), "Your account invitation"),
+        (Language::En, reset(), "Account password reset"),
+        (Language::En, MailKind::PasswordChanged, "Your account password was changed"),
+        (Language::Es, invitation(), "Invitación a su cuenta"),
+        (Language::Es, reset(), "Restablecer la contraseña de su cuenta"),
+        (Language::Es, MailKind::PasswordChanged, "Se cambió la contraseña de su cuenta"),
+    ];
+    for (language, kind, subject) in expected {
+        let email = render(language, kind, true)?;
+        assert_eq!(email.subject, subject);
+        let sender = if language == Language::En { "Account notifications" } else { "Notificaciones de la cuenta" };
+        assert_eq!(email.from_name, sender);
+        assert_eq!(email.from_address, "no-reply@example.org");
+        // The body still says who is writing.
+        assert!(email.text.contains("Sunrise Therapy") && email.html.contains("Sunrise Therapy"));
+    }
+    Ok(())
+}
+
+#[test]
+fn non_discreet_mail_names_the_practice_in_subject_and_sender() -> TestResult {
+    let en = render(Language::En, invitation(), false)?;
+    assert_eq!(en.subject, "Your Sunrise Therapy client portal invitation");
+    assert_eq!(en.from_name, "Sunrise Therapy");
+    let es = render(Language::Es, reset(), false)?;
+    assert_eq!(es.subject, "Restablezca su contraseña del portal de clientes de Sunrise Therapy");
+    assert_eq!(es.from_name, "Sunrise Therapy");
+    Ok(())
+}
+
+#[test]
+fn a_configured_neutral_sender_name_is_used_for_discreet_mail_only() -> TestResult {
+    let renderer = Renderer::new(PUBLIC_URL, MailFrom::parse("Client portal <no-reply@example.org>")?)?;
+    let key = LinkKey::from_bytes(KEY);
+    let discreet = renderer.render(&mail(Language::En, invitation(), "Ada")?, &practice(true, "UTC")?, &key)?;
+    assert_eq!(discreet.from_name, "Client portal");
+    let named = renderer.render(&mail(Language::En, invitation(), "Ada")?, &practice(false, "UTC")?, &key)?;
+    assert_eq!(named.from_name, "Sunrise Therapy");
+    Ok(())
+}
+
+#[test]
+fn the_expiry_is_stated_in_the_practice_zone_and_in_plain_words() -> TestResult {
+    let en = render(Language::En, invitation(), true)?;
+    let sentence = "valid for 48 hours, until Sunday 17 January 2027, 02:00 (America/Chicago)";
+    assert!(en.text.contains(sentence), "{}", en.text);
+    assert!(
+        en.html.contains("valid for 48 hours, until <strong>Sunday 17 January 2027, 02:00 (America/Chicago)</strong>")
+    );
+    let es = render(Language::Es, reset(), true)?;
+    let frase = "válido durante 48 horas, hasta el domingo 17 de enero de 2027, 02:00 (America/Chicago)";
+    assert!(es.text.contains(frase), "{}", es.text);
+
+    // Summer time is the zone's business, not the template's.
+    let july = Timestamp::from_second(1_815_000_000)?; // 2027-07-07 22:40 UTC (CDT, UTC-5)
+    let summer = OutgoingMail {
+        created_at: july,
+        kind: MailKind::Invitation { token_id: TOKEN, expires_at: july + SignedDuration::from_mins(90) },
+        ..mail(Language::En, invitation(), "Ada")?
+    };
+    let email = renderer().render(&summer, &practice(true, "America/Chicago")?, &LinkKey::from_bytes(KEY))?;
+    assert!(
+        email.text.contains("valid for 1 hour and 30 minutes, until Wednesday 7 July 2027, 19:10 (America/Chicago)"),
+        "{}",
+        email.text
+    );
+
+    // An unknown zone: UTC, and the mail says so.
+    let utc = renderer().render(
+        &mail(Language::En, invitation(), "Ada")?,
+        &practice(true, "Nowhere/Atlantis")?,
+        &LinkKey::from_bytes(KEY),
+    )?;
+    assert!(utc.text.contains("until Sunday 17 January 2027, 08:00 (UTC)"), "{}", utc.text);
+    Ok(())
+}
+
+#[test]
+fn every_mail_tells_the_client_what_to_do_when_it_was_unexpected() -> TestResult {
+    for kind in [invitation(), reset(), MailKind::PasswordChanged] {
+        let en = render(Language::En, kind.clone(), true)?;
+        let es = render(Language::Es, kind, true)?;
+        for text in [&en.text, &en.html] {
+            assert!(text.contains("you can ignore"), "{text}");
+        }
+        for text in [&es.text, &es.html] {
+            assert!(text.contains("puede ignorar"), "{text}");
+        }
+    }
+    let changed = render(Language::En, MailKind::PasswordChanged, true)?;
+    assert!(changed.text.contains("If you did not, contact Sunrise Therapy right away"));
+    Ok(())
+}
+
+#[test]
+fn links_come_from_the_public_url_with_the_right_path_and_purpose() -> TestResult {
+    let key = LinkKey::from_bytes(KEY);
+    let invite = render(Language::En, invitation(), true)?;
+    let token = token_in(&invite.text, "invitation").ok_or("no invitation link")?;
+    assert_eq!(key.verify(TokenPurpose::Invite, &token)?.id(), TOKEN);
+    assert!(invite.html.contains(&format!("<a href=\"{PUBLIC_URL}/portal/invitation?token={token}\"")));
+
+    let reset = render(Language::Es, reset(), true)?;
+    let token = token_in(&reset.text, "password-reset").ok_or("no reset link")?;
+    assert_eq!(key.verify(TokenPurpose::Reset, &token)?.id(), TOKEN);
+    assert!(key.verify(TokenPurpose::Invite, &token).is_err());
+
+    let prefixed = Renderer::new("https://example.org/clinic/", MailFrom::parse("no-reply@example.org")?)?;
+    let email = prefixed.render(&mail(Language::En, invitation(), "Ada")?, &practice(true, "UTC")?, &key)?;
+    assert!(email.text.contains("https://example.org/clinic/portal/invitation?token="));
+    Ok(())
+}
+
+#[test]
+fn a_client_named_like_markup_stays_text_in_the_html_part() -> TestResult {
+    let practice = practice(false, "UTC")?;
+    let nasty = "<script>alert('x')</script> & \"Bob\"";
+    let email = renderer().render(&mail(Language::En, invitation(), nasty)?, &practice, &LinkKey::from_bytes(KEY))?;
+    assert!(!email.html.contains("<script>"), "{}", email.html);
+    assert!(email.html.contains("Hello &lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &quot;Bob&quot;,"));
+    // The plain-text part is plain text: the name as written.
+    assert!(email.text.contains(&format!("Hello {nasty},")));
+    Ok(())
+}
+
+#[test]
+fn the_message_id_is_stable_per_outbox_row() -> TestResult {
+    let first = render(Language::En, invitation(), true)?;
+    let again = render(Language::En, invitation(), true)?;
+    assert_eq!(first.message_id, "00000000-0000-0000-0000-000000000abc@example.org");
+    assert_eq!(first, again);
+    Ok(())
+}
+
+#[test]
+fn a_mail_is_never_rendered_for_another_practice() -> TestResult {
+    let other = Practice { id: PracticeId::from_uuid(uuid::Uuid::from_u128(99)), ..practice(true, "UTC")? };
+    let result = renderer().render(&mail(Language::En, invitation(), "Ada")?, &other, &LinkKey::from_bytes(KEY));
+    assert_eq!(result, Err(RenderError::PracticeMismatch));
+    Ok(())
+}
+
+#[test]
+fn the_debug_form_of_a_rendered_mail_hides_the_link() -> TestResult {
+    let email = render(Language::En, invitation(), true)?;
+    let token = token_in(&email.text, "invitation").ok_or("no link")?;
+    assert!(!format!("{email:?}").contains(&token));
+    Ok(())
+}
