@@ -114,13 +114,39 @@ enum Outcome {
 ///
 /// Generic over the ports like the core's service; `Arc<T>` implements every port, so the
 /// server shares one store between both.
+///
+/// ```
+/// use portal_core::testing::{InMemoryStore, RecordingTransport};
+/// use portal_core::{LinkKey, OsRandom, SystemClock};
+/// use portal_mail::{Dispatcher, DispatcherConfig, MailFrom, Renderer};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let store = InMemoryStore::new(); // the server passes its SeaOrmStore (or an Arc of it)
+/// let renderer = Renderer::new("https://portal.example.org", MailFrom::parse("no-reply@example.org")?)?;
+/// let dispatcher = Dispatcher::new(
+///     store.clone(),
+///     RecordingTransport::new(), // SmtpTransport or FileTransport in the server
+///     SystemClock,
+///     OsRandom,
+///     renderer,
+///     LinkKey::from_bytes([7; 32]), // the service's key
+///     DispatcherConfig::default(),
+/// )?;
+/// let handle = dispatcher.spawn();
+/// let waker = handle.waker(); // call waker.wake() after a commit that queued mail
+/// waker.wake();
+/// handle.shutdown().await; // on SIGTERM
+/// # Ok(())
+/// # }
+/// ```
 pub struct Dispatcher<S, T, C, R> {
     store: S,
     transport: T,
     clock: C,
     random: R,
     renderer: Renderer,
-    link_key: LinkKey,
+    link_key: Arc<LinkKey>,
     config: DispatcherConfig,
 }
 
@@ -140,7 +166,8 @@ where
     C: Clock,
     R: Randomness,
 {
-    /// Wires the dispatcher. `random` only spreads retry times (jitter).
+    /// Wires the dispatcher. `random` only spreads retry times (jitter). `link_key` is the
+    /// service's key (a `LinkKey` or an `Arc<LinkKey>`): links are re-derived with it.
     ///
     /// # Errors
     /// [`ConfigError`] when `config` fails [`DispatcherConfig::validate`].
@@ -150,11 +177,11 @@ where
         clock: C,
         random: R,
         renderer: Renderer,
-        link_key: LinkKey,
+        link_key: impl Into<Arc<LinkKey>>,
         config: DispatcherConfig,
     ) -> Result<Self, ConfigError> {
         config.validate()?;
-        Ok(Self { store, transport, clock, random, renderer, link_key, config })
+        Ok(Self { store, transport, clock, random, renderer, link_key: link_key.into(), config })
     }
 
     /// The configuration.

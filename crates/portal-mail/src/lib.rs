@@ -53,3 +53,13 @@ pub fn install_crypto_provider() {
     // Err means a provider is already installed: that is the idempotent case.
     let _ = rustls::crypto::ring::default_provider().install_default();
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn installing_the_crypto_provider_twice_is_fine() {
+        super::install_crypto_provider();
+        super::install_crypto_provider();
+        assert!(rustls::crypto::CryptoProvider::get_default().is_some());
+    }
+}

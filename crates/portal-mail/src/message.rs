@@ -105,6 +105,22 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn quotes_and_accents_in_the_sender_name_and_subject_survive_a_round_trip() {
+        let email = RenderedEmail {
+            from_name: "Clínica \"Sol\" <Norte>, S.A.".into(),
+            subject: "Restablezca su contraseña: \"Sol\" <Norte>".into(),
+            ..sample()
+        };
+        let bytes = to_rfc5322(&email, 0).unwrap();
+        let parsed = mail_parser::MessageParser::default().parse(&bytes).unwrap();
+        let from = parsed.from().and_then(|a| a.first()).unwrap();
+        assert_eq!(from.name(), Some(email.from_name.as_str()));
+        assert_eq!(from.address(), Some("no-reply@example.org"));
+        assert_eq!(parsed.subject(), Some(email.subject.as_str()));
+        assert_eq!(parsed.to().and_then(|a| a.first()).and_then(|a| a.address()), Some("ada@example.org"));
+    }
+
+    #[test]
     fn a_message_has_both_parts_and_the_stable_id() {
         let bytes = to_rfc5322(&sample(), 1_800_000_000).unwrap();
         let text = String::from_utf8(bytes).unwrap();
