@@ -47,8 +47,9 @@ impl Default for DispatcherConfig {
             lease: SignedDuration::from_mins(5),
             send_timeout: Duration::from_secs(90),
             poll_interval: Duration::from_secs(30),
-            // 30 s, 1, 2, 4, … 32 min, then hourly: about 13 hours of trying.
-            max_attempts: 18,
+            // 30 s, 1, 2, 4, … 32 min, then hourly: about 53 hours of trying, longer than the
+            // 48-hour links (a link mail fails as "expired" first) and a weekend-length outage.
+            max_attempts: 60,
             base_backoff: SignedDuration::from_secs(30),
             max_backoff: SignedDuration::from_hours(1),
             jitter_percent: 20,
