@@ -178,6 +178,12 @@ pub struct AccountCommit {
     pub clear_throttle: bool,
 }
 
+/// Why a queued mail was cancelled because its account was disabled (design §2: a disabled
+/// account receives no portal mail at all).
+pub const MAIL_CANCELLED_DISABLED: &str = "cancelled: the portal account was disabled";
+/// Why a queued mail was cancelled because its link was replaced (resend, new reset) or used.
+pub const MAIL_CANCELLED_SUPERSEDED: &str = "cancelled: the link it carried was replaced or used";
+
 /// Portal accounts and their tokens.
 #[cfg_attr(any(test, feature = "testing"), mockall::automock)]
 #[async_trait]
@@ -219,6 +225,11 @@ pub trait AccountStore: Send + Sync + 'static {
     /// `account.version()` (or, for version 0, when an account row already exists).
     /// MUST return [`StoreError::UsernameTaken`] and write nothing when another account of the
     /// practice has the same username. A failure midway MUST leave nothing written.
+    ///
+    /// In the same transaction, pending mail of the client that must no longer go out is marked
+    /// failed (and purged of its recipient): every pending mail when the committed account is
+    /// disabled, with the reason [`MAIL_CANCELLED_DISABLED`]; otherwise every pending mail that
+    /// carries a token other than the account's live tokens, with [`MAIL_CANCELLED_SUPERSEDED`].
     async fn commit(&self, change: AccountCommit) -> Result<(), StoreError>;
 }
 

@@ -315,6 +315,8 @@ impl State {
         self.check_new_mail(&mail)?;
         self.check_new_audit(&audit)?;
 
+        let live: Vec<TokenId> = current.iter().filter(|t| t.state == TokenState::Live).map(|t| t.id).collect();
+
         // Write. Nothing below can fail.
         for purpose in [TokenPurpose::Invite, TokenPurpose::Reset] {
             let keep = account.token(purpose).map(|t| t.id);
@@ -335,6 +337,14 @@ impl State {
         }
         if let Some(username) = account.username().filter(|_| clear_throttle) {
             self.throttle.remove(&(practice, username.as_str().to_owned()));
+        }
+        let disabled = matches!(account.state(), crate::AccountState::Disabled { .. });
+        for row in self.outbox.iter_mut().filter(|row| row.mail.client_id == client) {
+            let dead_link = row.mail.kind.token_id().is_some_and(|id| !live.contains(&id));
+            if matches!(row.delivery, DeliveryState::Pending { .. }) && (disabled || dead_link) {
+                let reason = if disabled { crate::MAIL_CANCELLED_DISABLED } else { crate::MAIL_CANCELLED_SUPERSEDED };
+                row.delivery = DeliveryState::Failed { at, reason: reason.to_owned() };
+            }
         }
         self.outbox.extend(mail.into_iter().map(OutboxRow::queued));
         self.push_audit(audit);

@@ -202,3 +202,27 @@ async fn a_type_erased_service_runs_the_same_use_cases() {
     service.send_invite(&staff, client).await.unwrap();
     assert_eq!(store.outbox().len(), 1);
 }
+
+#[tokio::test]
+async fn queued_mail_with_a_dead_link_or_for_a_disabled_account_is_never_sent() {
+    use portal_core::{DeliveryState, MAIL_CANCELLED_DISABLED, MAIL_CANCELLED_SUPERSEDED};
+
+    let w = world().await;
+    // The first invitation is still queued (say SMTP is down) when staff resend.
+    w.service.send_invite(&w.staff, w.client).await.unwrap();
+    w.service.send_invite(&w.staff, w.client).await.unwrap();
+    let outbox = w.store.outbox();
+    assert!(matches!(&outbox[0].1, DeliveryState::Failed { reason, .. } if reason == MAIL_CANCELLED_SUPERSEDED));
+    assert!(matches!(outbox[1].1, DeliveryState::Pending { .. }), "the new invitation goes out");
+
+    let link = w.latest_link(TokenPurpose::Invite);
+    w.service.register(&link, "ada", &password(GOOD_PASSWORD), &ctx()).await.unwrap();
+    w.service.send_reset(&w.staff, w.client).await.unwrap();
+    w.service.set_enabled(&w.staff, w.client, false, None).await.unwrap();
+    let outbox = w.store.outbox();
+    assert!(
+        outbox.iter().all(|(_, delivery)| !matches!(delivery, DeliveryState::Pending { .. })),
+        "a disabled account receives no portal mail at all"
+    );
+    assert!(matches!(&outbox[2].1, DeliveryState::Failed { reason, .. } if reason == MAIL_CANCELLED_DISABLED));
+}

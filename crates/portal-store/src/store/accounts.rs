@@ -4,7 +4,8 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 use portal_core::{
-    AccountCommit, AccountStore, ClientId, IssuedToken, PortalAccount, PracticeId, StoreError, TokenHash, TokenPurpose,
+    AccountCommit, AccountState, AccountStore, ClientId, IssuedToken, MAIL_CANCELLED_DISABLED,
+    MAIL_CANCELLED_SUPERSEDED, PortalAccount, PracticeId, StoreError, TokenHash, TokenId, TokenPurpose, TokenState,
     Username,
 };
 use sea_orm::ActiveValue::Set;
@@ -174,6 +175,24 @@ async fn commit_in(txn: &DatabaseTransaction, change: &AccountCommit) -> Result<
         .await
         .map_err(unavailable)?;
 
+    // 2b. Queued mail that would carry a dead link, or reach a disabled account, is never sent
+    //    (design §2: a disabled account receives no portal mail at all).
+    let cancelled = superseded_mail(account);
+    let mut cancel = mail_outbox::Entity::update_many()
+        .col_expr(mail_outbox::Column::Status, Expr::value(mail_outbox::STATUS_FAILED))
+        .col_expr(mail_outbox::Column::FailedAt, Expr::value(micros(change.at)))
+        .col_expr(mail_outbox::Column::LastError, Expr::value(cancelled.reason))
+        .col_expr(mail_outbox::Column::Recipient, Expr::value(Option::<String>::None))
+        .col_expr(mail_outbox::Column::RecipientName, Expr::value(Option::<String>::None))
+        .filter(mail_outbox::Column::ClientId.eq(client.as_uuid()))
+        .filter(mail_outbox::Column::Status.eq(mail_outbox::STATUS_PENDING));
+    if !cancelled.all_pending {
+        cancel = cancel
+            .filter(mail_outbox::Column::TokenId.is_not_null())
+            .filter(mail_outbox::Column::TokenId.is_not_in(cancelled.live_tokens.iter().map(|id| id.as_uuid())));
+    }
+    cancel.exec(txn).await.map_err(unavailable)?;
+
     // 3. Mail and audit.
     mail_outbox::Entity::insert_many(change.mail.iter().map(outbox_row))
         .exec_without_returning(txn)
@@ -201,6 +220,27 @@ async fn commit_in(txn: &DatabaseTransaction, change: &AccountCommit) -> Result<
             .map_err(unavailable)?;
     }
     Ok(())
+}
+
+/// Which pending mail of a client a commit cancels: all of it when the account is disabled,
+/// otherwise the mail whose token is no longer the account's live token.
+fn superseded_mail(account: &PortalAccount) -> SupersededMail {
+    if matches!(account.state(), AccountState::Disabled { .. }) {
+        return SupersededMail { all_pending: true, live_tokens: Vec::new(), reason: MAIL_CANCELLED_DISABLED };
+    }
+    let live_tokens = [account.invite(), account.reset()]
+        .into_iter()
+        .flatten()
+        .filter(|t| t.state == TokenState::Live)
+        .map(|t| t.id)
+        .collect();
+    SupersededMail { all_pending: false, live_tokens, reason: MAIL_CANCELLED_SUPERSEDED }
+}
+
+struct SupersededMail {
+    all_pending: bool,
+    live_tokens: Vec<TokenId>,
+    reason: &'static str,
 }
 
 #[async_trait]

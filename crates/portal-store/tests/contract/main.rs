@@ -80,4 +80,5 @@ contract_tests! {
     migrations::migrations_round_trip_up_down_up,
     service::the_whole_lifecycle_runs_on_the_store_and_leaves_no_secret_in_it,
     service::of_concurrent_registrations_with_one_link_exactly_one_wins,
+    service::queued_mail_with_a_dead_link_or_for_a_disabled_account_is_cancelled,
 }

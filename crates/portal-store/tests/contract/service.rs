@@ -138,3 +138,31 @@ pub async fn of_concurrent_registrations_with_one_link_exactly_one_wins(db: &Tes
     }
     assert_eq!(wins, 1);
 }
+
+pub async fn queued_mail_with_a_dead_link_or_for_a_disabled_account_is_cancelled(db: &TestDb) {
+    use portal_core::{AccountStore, DeliveryState, MAIL_CANCELLED_DISABLED, MAIL_CANCELLED_SUPERSEDED};
+
+    let clock = ManualClock::new(Timestamp::from_second(1_800_000_000).unwrap());
+    let (service, staff, client, _) = setup(db, &clock).await;
+    let first = service.send_invite(&staff, client).await.unwrap();
+    let second = service.send_invite(&staff, client).await.unwrap();
+    assert!(matches!(
+        service.store().delivery_for_token(first.token_id).await.unwrap(),
+        Some(DeliveryState::Failed { reason, .. }) if reason == MAIL_CANCELLED_SUPERSEDED
+    ));
+    assert!(matches!(
+        service.store().delivery_for_token(second.token_id).await.unwrap(),
+        Some(DeliveryState::Pending { .. })
+    ));
+    let link = latest_link(&service, TokenPurpose::Invite, clock.now()).await;
+    service.register(&link, "ada", &Password::new(PASSWORD), &RequestContext::default()).await.unwrap();
+    let reset = service.send_reset(&staff, client).await.unwrap();
+    service.set_enabled(&staff, client, false, None).await.unwrap();
+    assert!(matches!(
+        service.store().delivery_for_token(reset.token_id).await.unwrap(),
+        Some(DeliveryState::Failed { reason, .. }) if reason == MAIL_CANCELLED_DISABLED
+    ));
+    assert_eq!(service.store().pending_count().await.unwrap(), 0);
+    let account = service.store().account(staff.staff.practice_id, client).await.unwrap();
+    assert!(matches!(account.state(), portal_core::AccountState::Disabled { .. }));
+}
