@@ -1472,13 +1472,14 @@ mod tests {
         assert_eq!(world.store.throttle(practice, "grace").await?.failures, 1);
         assert_eq!(world.store.audit_events().last(), Some(&disabled));
 
-        // The invitation's mail was queued pending, due at once.
+        // The invitation's mail was still queued: a disabled account gets no mail, so it is
+        // cancelled in the same commit.
         let outbox = world.store.outbox();
         assert_eq!(outbox.len(), 1);
         let (mail, delivery) = &outbox[0];
         assert_eq!(mail.client_id, client.id);
-        assert_eq!(delivery, &DeliveryState::Pending { attempts: 0, next_attempt_at: at(0), last_error: None });
-        assert_eq!(world.store.pending_count().await?, 1);
+        assert_eq!(delivery, &DeliveryState::Failed { at: at(200), reason: crate::MAIL_CANCELLED_DISABLED.to_owned() });
+        assert_eq!(world.store.pending_count().await?, 0);
         Ok(())
     }
 
