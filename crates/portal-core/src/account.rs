@@ -272,6 +272,12 @@ impl PortalAccount {
         matches!(self.state, AccountState::Active(_))
     }
 
+    /// The account's current token of `purpose` when `presented` is its hash and it is unused
+    /// (it may still be expired: callers decide what that means).
+    fn unused_token(&self, purpose: TokenPurpose, presented: &TokenHash) -> Option<&IssuedToken> {
+        self.token(purpose).filter(|t| t.state == TokenState::Live && t.hash.matches(presented))
+    }
+
     /// What staff see at `now`.
     #[must_use]
     pub fn status(&self, now: Timestamp) -> PortalStatus {
@@ -311,16 +317,12 @@ impl PortalAccount {
     /// [`InviteRedeemRefused::InviteNotFound`] for a voided, used or foreign token (or once
     /// registered); [`InviteRedeemRefused::InviteExpired`] when `now >= expires_at`.
     pub fn check_invite(&self, presented: &TokenHash, now: Timestamp) -> Result<&IssuedToken, InviteRedeemRefused> {
-        let invite = self
-            .invite
-            .as_ref()
-            .filter(|t| t.hash.matches(presented) && t.state == TokenState::Live)
-            .filter(|_| matches!(self.state, AccountState::NoAccount))
-            .ok_or(InviteRedeemRefused::InviteNotFound)?;
-        if invite.is_expired_at(now) {
-            return Err(InviteRedeemRefused::InviteExpired);
+        match self.unused_token(TokenPurpose::Invite, presented) {
+            Some(_) if !matches!(self.state, AccountState::NoAccount) => Err(InviteRedeemRefused::InviteNotFound),
+            Some(invite) if invite.is_expired_at(now) => Err(InviteRedeemRefused::InviteExpired),
+            Some(invite) => Ok(invite),
+            None => Err(InviteRedeemRefused::InviteNotFound),
         }
-        Ok(invite)
     }
 
     /// Registers: consumes the invitation and sets the credentials. Username uniqueness within
@@ -407,16 +409,12 @@ impl PortalAccount {
         if matches!(self.state, AccountState::Disabled { .. }) {
             return Err(ResetRedeemRefused::AccountDisabled);
         }
-        let reset = self
-            .reset
-            .as_ref()
-            .filter(|t| t.hash.matches(presented) && t.state == TokenState::Live)
-            .filter(|_| self.is_active())
-            .ok_or(ResetRedeemRefused::ResetNotFound)?;
-        if reset.is_expired_at(now) {
-            return Err(ResetRedeemRefused::ResetExpired);
+        match self.unused_token(TokenPurpose::Reset, presented) {
+            Some(_) if !self.is_active() => Err(ResetRedeemRefused::ResetNotFound),
+            Some(reset) if reset.is_expired_at(now) => Err(ResetRedeemRefused::ResetExpired),
+            Some(reset) => Ok(reset),
+            None => Err(ResetRedeemRefused::ResetNotFound),
         }
-        Ok(reset)
     }
 
     /// Completes a reset: consumes the token and replaces the password hash.
