@@ -226,7 +226,7 @@ pub enum ApiError {
     #[oai(status_range = "4XX", content_type = "application/problem+json")]
     Client(
         StatusCode,
-        Json<Problem>,
+        Json<Box<Problem>>,
         /// Seconds to wait before retrying (`throttled`).
         #[oai(header = "Retry-After")]
         Option<u64>,
@@ -239,7 +239,7 @@ pub enum ApiError {
     #[oai(status_range = "5XX", content_type = "application/problem+json")]
     Server(
         StatusCode,
-        Json<Problem>,
+        Json<Box<Problem>>,
         /// Seconds to wait before retrying (`busy`, `unavailable`).
         #[oai(header = "Retry-After")]
         Option<u64>,
@@ -253,10 +253,10 @@ impl ApiError {
     pub fn from_problem(problem: Problem, retry_after: Option<u64>) -> Self {
         let status = problem.status_code();
         if status.is_server_error() {
-            Self::Server(status, Json(problem), retry_after)
+            Self::Server(status, Json(Box::new(problem)), retry_after)
         } else {
             let challenge = (problem.code == ErrorCode::Unauthenticated).then(|| "Bearer".to_owned());
-            Self::Client(status, Json(problem), retry_after, challenge)
+            Self::Client(status, Json(Box::new(problem)), retry_after, challenge)
         }
     }
 

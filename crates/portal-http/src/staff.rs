@@ -450,7 +450,7 @@ pub(crate) enum ClientResponse {
 pub(crate) enum PortalResponse {
     /// The portal panel: state, username, the latest invite or reset with its delivery.
     #[oai(status = 200)]
-    Ok(Json<PortalBody>),
+    Ok(Json<Box<PortalBody>>),
     /// `client_not_found`: no such client in your practice.
     #[oai(status = 404, content_type = "application/problem+json")]
     NotFound(Json<Problem>),
@@ -492,7 +492,7 @@ pub(crate) enum SendResetResponse {
 pub(crate) enum SetEnabledResponse {
     /// The portal panel after the change (repeating a toggle changes nothing).
     #[oai(status = 200)]
-    Ok(Json<PortalBody>),
+    Ok(Json<Box<PortalBody>>),
     /// `client_not_found`: no such client in your practice.
     #[oai(status = 404, content_type = "application/problem+json")]
     NotFound(Json<Problem>),
@@ -645,7 +645,7 @@ impl StaffApi {
         let staff = ctx.staff(&auth).await?;
         let Some(id) = client_id(&id.0) else { return Ok(PortalResponse::NotFound(ctx.client_not_found())) };
         match ctx.state.service.portal(&staff, id).await {
-            Ok(view) => Ok(PortalResponse::Ok(Json(PortalBody::of(&view)))),
+            Ok(view) => Ok(PortalResponse::Ok(Json(Box::new(PortalBody::of(&view))))),
             Err(ClientError::ClientNotFound) => Ok(PortalResponse::NotFound(ctx.client_not_found())),
             Err(error) => Err(ctx.client_error(&error)),
         }
@@ -741,7 +741,7 @@ impl StaffApi {
             Err(ToggleError::Infrastructure(error)) => return Err(ApiError::infrastructure(&error, ctx.rid())),
         }
         match ctx.state.service.portal(&staff, id).await {
-            Ok(view) => Ok(SetEnabledResponse::Ok(Json(PortalBody::of(&view)))),
+            Ok(view) => Ok(SetEnabledResponse::Ok(Json(Box::new(PortalBody::of(&view))))),
             Err(ClientError::ClientNotFound) => Ok(SetEnabledResponse::NotFound(ctx.client_not_found())),
             Err(error) => Err(ctx.client_error(&error)),
         }

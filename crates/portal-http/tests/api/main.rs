@@ -1,5 +1,8 @@
 //! Integration tests of the HTTP application: one binary, in-process (`poem::test::TestClient`
 //! over `app(...)`), with the in-memory store, a manual clock and seeded randomness.
 
+#![allow(clippy::unwrap_used)] // helpers are test code: a panic is the failure report
+
 mod helpers;
+mod lifecycle;
 mod ops;
