@@ -441,7 +441,7 @@ fn payload_problem(reason: &str) -> (StatusCode, ErrorCode, String) {
     let detail = if reason.contains(" at line ") && reason.contains(" column ") {
         // serde_json syntax errors name a position, never a value.
         format!("the body is not valid JSON: {reason}")
-    } else if reason.contains("expects an input value") {
+    } else if reason.contains("expects an input value") || reason.contains(", found null") {
         "a required field is missing or null".to_owned()
     } else if let Some(start) = reason.find("unknown field `") {
         let field = reason[start..].split('`').nth(1).unwrap_or_default();

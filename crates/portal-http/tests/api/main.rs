@@ -3,6 +3,8 @@
 
 #![allow(clippy::unwrap_used)] // helpers are test code: a panic is the failure report
 
+mod errors;
+mod failing_store;
 mod helpers;
 mod lifecycle;
 mod ops;
