@@ -3,8 +3,11 @@
 
 #![allow(clippy::unwrap_used)] // helpers are test code: a panic is the failure report
 
+mod edge;
 mod errors;
 mod failing_store;
+mod hashing;
 mod helpers;
+mod isolation;
 mod lifecycle;
 mod ops;
