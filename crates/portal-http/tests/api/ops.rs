@@ -25,6 +25,11 @@ async fn metrics_count_requests_per_operation_and_report_the_outbox_and_hash_poo
     app.sign_in("ada.l", "wrong password entirely").await.assert_status(StatusCode::UNAUTHORIZED);
     app.staff(Method::GET, &format!("/api/v1/clients/{id}")).send().await.assert_status_is_ok();
     app.client.get("/no/such/path/123").send().await.assert_status(StatusCode::NOT_FOUND);
+    // Registration cancelled the used invitation's mail; queue one reset mail to count.
+    app.staff(Method::POST, &format!("/api/v1/clients/{id}/portal/password-reset"))
+        .send()
+        .await
+        .assert_status(StatusCode::ACCEPTED);
 
     let response = app.client.get("/metrics").send().await;
     response.assert_status_is_ok();
@@ -36,7 +41,7 @@ async fn metrics_count_requests_per_operation_and_report_the_outbox_and_hash_poo
         r#"portal_http_requests_total{route="get_client",status="2xx"} 1"#,
         r#"portal_http_requests_total{route="unmatched",status="4xx"} 1"#,
         r#"portal_http_request_duration_seconds_bucket{le="0.001",route="sign_in",status="4xx"}"#,
-        // One invitation queued, not delivered (no dispatcher in these tests).
+        // One reset queued, not delivered (no dispatcher in these tests).
         "portal_outbox_pending 1",
         "portal_hash_pool_in_flight 0",
         "portal_hash_pool_queue_depth 0",
