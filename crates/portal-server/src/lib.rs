@@ -14,3 +14,8 @@ pub mod cli;
 pub mod commands;
 pub mod link_key;
 pub mod logging;
+pub mod server;
+
+/// The public URL in the committed `docs/openapi.json` (`cargo xtask openapi` passes it as
+/// `--public-url`): a placeholder, since every installation has its own.
+pub const OPENAPI_PUBLIC_URL: &str = "https://portal.example.org";

@@ -4,6 +4,8 @@
 //! so logs never mix with it. No crate of the workspace logs a password, a token, a session
 //! token, a staff key or the link key; the end-to-end tests scan captured logs to prove it.
 
+use std::io::IsTerminal as _;
+
 use tracing::Subscriber;
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::MakeWriter;
@@ -26,17 +28,26 @@ pub enum LogError {
     AlreadyInstalled,
 }
 
-/// A subscriber writing to `writer` with `filter` (tracing `EnvFilter` syntax) in `format`.
+/// A subscriber writing to `writer` with `filter` (tracing `EnvFilter` syntax) in `format`;
+/// text lines are coloured only when `ansi` is true (a terminal).
 ///
 /// # Errors
 /// [`LogError::BadFilter`].
-pub fn subscriber<W>(filter: &str, format: LogFormat, writer: W) -> Result<Box<dyn Subscriber + Send + Sync>, LogError>
+pub fn subscriber<W>(
+    filter: &str,
+    format: LogFormat,
+    ansi: bool,
+    writer: W,
+) -> Result<Box<dyn Subscriber + Send + Sync>, LogError>
 where
     W: for<'writer> MakeWriter<'writer> + Send + Sync + 'static,
 {
     let env_filter = EnvFilter::try_new(filter)
         .map_err(|error| LogError::BadFilter { filter: filter.to_owned(), why: error.to_string() })?;
-    let builder = tracing_subscriber::fmt().with_env_filter(env_filter).with_writer(writer);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(env_filter)
+        .with_ansi(ansi && format == LogFormat::Text)
+        .with_writer(writer);
     Ok(match format {
         LogFormat::Text => Box::new(builder.finish()),
         LogFormat::Json => Box::new(builder.json().flatten_event(true).with_current_span(true).finish()),
@@ -48,7 +59,8 @@ where
 /// # Errors
 /// [`LogError`].
 pub fn init(filter: &str, format: LogFormat) -> Result<(), LogError> {
-    let subscriber = subscriber(filter, format, std::io::stderr)?;
+    let ansi = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let subscriber = subscriber(filter, format, ansi, std::io::stderr)?;
     tracing::subscriber::set_global_default(subscriber).map_err(|_| LogError::AlreadyInstalled)
 }
 
@@ -58,9 +70,9 @@ mod tests {
 
     #[test]
     fn a_bad_filter_is_reported_with_the_variable_name() {
-        let error = subscriber("info,=[", LogFormat::Text, std::io::sink).err();
+        let error = subscriber("info,=[", LogFormat::Text, false, std::io::sink).err();
         assert!(matches!(error, Some(LogError::BadFilter { .. })));
         assert!(error.is_some_and(|e| e.to_string().contains("PORTAL_LOG")));
-        assert!(subscriber("info,portal_mail=debug", LogFormat::Json, std::io::sink).is_ok());
+        assert!(subscriber("info,portal_mail=debug", LogFormat::Json, false, std::io::sink).is_ok());
     }
 }

@@ -1,0 +1,181 @@
+//! # portal-http
+//!
+//! The HTTP adapter of portal (design §5): the staff API, the client-portal API, operations
+//! endpoints, authentication, errors as `application/problem+json`, request ids, security
+//! headers, body and rate limits, and a bounded blocking pool for password hashing. Built with
+//! poem and poem-openapi over `portal-core`'s [`PortalService`](portal_core::service::PortalService);
+//! it depends on no other adapter.
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use portal_core::service::PortalService;
+//! use portal_core::testing::{InMemoryStore, ManualClock, SeededRandom};
+//! use portal_core::{Clock, LinkKey, PasswordHasher, Policy, PortalStore, Randomness, ScryptHasher, ScryptParams};
+//! use portal_http::{BlockingHasher, HttpConfig, app};
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let config = HttpConfig::default();
+//! let hasher = Arc::new(BlockingHasher::new(ScryptHasher::new(ScryptParams::OWASP)?, config.hash_permits, config.hash_queue));
+//! let service = Arc::new(PortalService::new(
+//!     Arc::new(InMemoryStore::new()) as Arc<dyn PortalStore>,
+//!     Arc::clone(&hasher) as Arc<dyn PasswordHasher>,
+//!     Arc::new(ManualClock::new(jiff::Timestamp::UNIX_EPOCH)) as Arc<dyn Clock>,
+//!     Arc::new(SeededRandom::new(1)) as Arc<dyn Randomness>,
+//!     Policy::default(),
+//!     LinkKey::from_bytes([7; 32]),
+//! ));
+//! let endpoint = app(service, config, Arc::new(|| {}), &hasher);
+//! poem::Server::new(poem::listener::TcpListener::bind("127.0.0.1:8080")).run(endpoint).await?;
+//! # Ok(()) }
+//! ```
+
+mod auth;
+mod client;
+mod error;
+mod hashing;
+mod middleware;
+mod ops;
+mod staff;
+
+use std::sync::Arc;
+
+use poem::{Endpoint, IntoEndpoint, Response, Route};
+use poem_openapi::OpenApiService;
+use portal_core::DynPortalService;
+
+pub use error::{ApiError, ErrorCode, PROBLEM_JSON, Problem, Reason};
+pub use hashing::BlockingHasher;
+
+use crate::middleware::{BodyLimit, Edge, IpLimiter};
+use crate::ops::Metrics;
+
+/// Per-IP request budget for the client endpoints that hash passwords or check tokens (sign-in,
+/// registration, reset completion, link verification): a token bucket per client IP (IPv6 by
+/// /64), refilled at `per_minute` and holding at most `burst`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IpRateLimit {
+    /// Sustained requests per minute per IP (default 30). Zero turns the limit off.
+    pub per_minute: u32,
+    /// Requests an idle IP may make at once (default 10).
+    pub burst: u32,
+    /// Most IPs tracked at once (default 10 000); when full, the longest-idle entries are dropped
+    /// first, so memory stays bounded whatever the traffic.
+    pub max_tracked_ips: usize,
+}
+
+impl Default for IpRateLimit {
+    fn default() -> Self {
+        Self { per_minute: 30, burst: 10, max_tracked_ips: 10_000 }
+    }
+}
+
+/// Settings of the HTTP layer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpConfig {
+    /// The externally visible base URL, e.g. `http://127.0.0.1:8080` (no trailing slash needed).
+    /// Absolute URLs (the OpenAPI `servers` entry) come from here, never from the `Host` header.
+    pub public_url: String,
+    /// Password hashes that run at once (default: available parallelism). Used by whoever builds
+    /// the [`BlockingHasher`].
+    pub hash_permits: usize,
+    /// Callers that may wait for a hashing slot before the answer is 503 `busy` (default:
+    /// twice the permits).
+    pub hash_queue: usize,
+    /// Largest accepted request body in bytes (default 16 KiB); larger is 413
+    /// `payload_too_large` before anything is parsed or hashed.
+    pub max_body_bytes: usize,
+    /// Take the client IP (for rate limits and the audit trail) from the last hop of
+    /// `X-Forwarded-For` instead of the TCP peer. Only behind a trusted reverse proxy (default
+    /// false).
+    pub trust_forwarded_for: bool,
+    /// Per-IP limit on the client endpoints that hash or check tokens.
+    pub ip_rate_limit: IpRateLimit,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        let permits = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+        Self {
+            public_url: "http://127.0.0.1:8080".to_owned(),
+            hash_permits: permits,
+            hash_queue: permits.saturating_mul(2),
+            max_body_bytes: 16 * 1024,
+            trust_forwarded_for: false,
+            ip_rate_limit: IpRateLimit::default(),
+        }
+    }
+}
+
+/// Called after a use case queued mail (send invite, send reset, complete reset), so the mail
+/// dispatcher wakes at once.
+pub type MailQueuedHook = Arc<dyn Fn() + Send + Sync>;
+
+/// The OpenAPI tags.
+#[derive(poem_openapi::Tags)]
+pub(crate) enum ApiTags {
+    /// Client records and their portal accounts. Every operation takes a staff key.
+    Staff,
+    /// What clients do: check links, register, sign in, reset their password.
+    #[oai(rename = "Client portal")]
+    ClientPortal,
+    /// Liveness, readiness and metrics.
+    Operations,
+}
+
+/// What every handler reaches through the request's data.
+pub(crate) struct AppState {
+    pub(crate) service: Arc<DynPortalService>,
+    pub(crate) on_mail_queued: MailQueuedHook,
+    pub(crate) metrics: Metrics,
+    pub(crate) ip_limiter: IpLimiter,
+    pub(crate) hash_pool: BlockingHasher,
+    pub(crate) trust_forwarded_for: bool,
+}
+
+/// The OpenAPI service with every operation of design §5 plus the operations endpoints.
+fn api_service(public_url: &str) -> OpenApiService<(staff::StaffApi, client::ClientApi, ops::OpsApi), ()> {
+    OpenApiService::new((staff::StaffApi, client::ClientApi, ops::OpsApi), "portal", env!("CARGO_PKG_VERSION"))
+        .description(
+            "Client-portal credentials for clinical practice software: staff invite clients, see their \
+             portal status, turn accounts off and on and send password resets; clients register, sign \
+             in and reset their password. Errors are `application/problem+json` with a stable `code`.",
+        )
+        .server(public_url.trim_end_matches('/').to_owned())
+}
+
+/// Builds the whole HTTP application: the staff and client APIs under `/api/v1`,
+/// `/openapi.json`, Swagger UI at `/docs`, `/healthz`, `/readyz` and `/metrics`, wrapped in the
+/// edge middleware (request ids, security headers, problem+json for every error, metrics) and
+/// the body limit.
+///
+/// `hash_pool` is the [`BlockingHasher`] the service hashes with; `/metrics` reports its
+/// in-flight and queue depth.
+///
+/// Returns an endpoint (not a `Route`) because the middleware wraps the routes; nest it in
+/// another `Route` or hand it to `poem::Server::run` directly.
+pub fn app(
+    service: Arc<DynPortalService>,
+    config: HttpConfig,
+    on_mail_queued: MailQueuedHook,
+    hash_pool: &BlockingHasher,
+) -> impl Endpoint<Output = Response> + 'static {
+    let api = api_service(&config.public_url);
+    let spec = api.spec_endpoint();
+    let docs = api.swagger_ui();
+    let state = Arc::new(AppState {
+        service,
+        on_mail_queued,
+        metrics: Metrics::new(),
+        ip_limiter: IpLimiter::new(config.ip_rate_limit),
+        hash_pool: hash_pool.clone(),
+        trust_forwarded_for: config.trust_forwarded_for,
+    });
+    let routes = Route::new().at("/openapi.json", spec).nest("/docs", docs).nest("/", api);
+    Edge::new(BodyLimit::new(routes.into_endpoint(), config.max_body_bytes), state)
+}
+
+/// The OpenAPI document as JSON (for `portal-server openapi` and `cargo xtask openapi`).
+#[must_use]
+pub fn openapi_json(public_url: &str) -> String {
+    api_service(public_url).spec()
+}

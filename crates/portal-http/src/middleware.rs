@@ -1,0 +1,378 @@
+//! The edge of the application: request ids, the client IP, security headers, problem+json for
+//! every error, per-route metrics, the body limit and the per-IP rate limiter.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv6Addr};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use poem::error::ReadBodyError;
+use poem::http::header::{CACHE_CONTROL, CONTENT_LENGTH, HeaderName, HeaderValue};
+use poem::http::{Method, StatusCode};
+use poem::{Endpoint, IntoResponse, Middleware, Request, Response};
+use poem_openapi::OperationId;
+use portal_core::RequestContext;
+
+use crate::error::{ApiError, ErrorCode, problem_for_poem_error};
+use crate::{AppState, IpRateLimit};
+
+/// The request-id header, read and echoed.
+pub(crate) const REQUEST_ID: &str = "x-request-id";
+/// Longest incoming request id accepted (longer ones are replaced).
+const MAX_REQUEST_ID_LEN: usize = 64;
+
+/// Who is asking: the request id and the client IP, for errors, logs and the audit trail.
+#[derive(Debug, Clone)]
+pub(crate) struct RequestMeta {
+    pub(crate) request_id: String,
+    pub(crate) client_ip: Option<IpAddr>,
+}
+
+impl RequestMeta {
+    /// The core's view of it, for audit events.
+    pub(crate) fn context(&self) -> RequestContext {
+        RequestContext { request_id: Some(self.request_id.clone()), source_ip: self.client_ip }
+    }
+}
+
+/// A sane incoming request id: 1–64 characters of `[A-Za-z0-9_-]`.
+fn is_sane_request_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= MAX_REQUEST_ID_LEN
+        && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// 32 hex characters from the OS random source (a counter if that ever fails: ids need to be
+/// unique, not secret).
+fn generate_request_id() -> String {
+    static FALLBACK: AtomicU64 = AtomicU64::new(0);
+    let mut bytes = [0_u8; 16];
+    if getrandom::fill(&mut bytes).is_err() {
+        let n = FALLBACK.fetch_add(1, Ordering::Relaxed);
+        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+        return format!("{nanos:x}-{n:x}");
+    }
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The client IP: the last hop of `X-Forwarded-For` when trusted and parseable, else the TCP
+/// peer. IPv4-mapped IPv6 addresses are shown as IPv4.
+fn client_ip(req: &Request, trust_forwarded_for: bool) -> Option<IpAddr> {
+    if trust_forwarded_for {
+        let last_hop = req
+            .headers()
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|value| value.to_str().ok())
+            .next_back()
+            .and_then(|value| value.rsplit(',').next())
+            .and_then(|hop| hop.trim().parse::<IpAddr>().ok());
+        if let Some(ip) = last_hop {
+            return Some(ip.to_canonical());
+        }
+    }
+    req.remote_addr().as_socket_addr().map(|addr| addr.ip().to_canonical())
+}
+
+/// Metrics label for requests that matched no API operation (bounded: never the raw path).
+fn fallback_route(path: &str) -> &'static str {
+    match path {
+        "/openapi.json" => "openapi",
+        p if p == "/docs" || p.starts_with("/docs/") => "docs",
+        _ => "unmatched",
+    }
+}
+
+/// Marks the response produced for a panicking handler.
+#[derive(Debug, Clone, Copy)]
+struct Panicked;
+
+/// The outermost endpoint. Assigns the request id and client IP, renders every error as
+/// problem+json, adds the security headers and records metrics.
+pub(crate) struct Edge<E> {
+    inner: E,
+    state: Arc<AppState>,
+}
+
+impl<E: Endpoint> Edge<E> {
+    pub(crate) fn new(inner: E, state: Arc<AppState>) -> Edge<poem::middleware::CatchPanicEndpoint<E, PanicResponse>> {
+        let inner = poem::middleware::CatchPanic::new().with_handler(PanicResponse).transform(inner);
+        Edge { inner, state }
+    }
+}
+
+/// Answers a panic with a bare 500 that [`Edge`] turns into an `internal` problem.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct PanicResponse;
+
+impl poem::middleware::PanicHandler for PanicResponse {
+    type Response = Response;
+
+    fn get_response(&self, _panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
+        let mut response = StatusCode::INTERNAL_SERVER_ERROR.into_response();
+        response.set_data(Panicked);
+        response
+    }
+}
+
+impl<E: Endpoint> Endpoint for Edge<E> {
+    type Output = Response;
+
+    async fn call(&self, mut req: Request) -> poem::Result<Response> {
+        let started = Instant::now();
+        let request_id = req
+            .headers()
+            .get(REQUEST_ID)
+            .and_then(|value| value.to_str().ok())
+            .filter(|id| is_sane_request_id(id))
+            .map_or_else(generate_request_id, str::to_owned);
+        let meta = RequestMeta { request_id, client_ip: client_ip(&req, self.state.trust_forwarded_for) };
+        let fallback = fallback_route(req.uri().path());
+        let method = req.method().clone();
+        req.extensions_mut().insert(meta.clone());
+        req.extensions_mut().insert(Arc::clone(&self.state));
+
+        let mut response = match self.inner.call(req).await {
+            Ok(response) => response.into_response(),
+            // Handlers' `ApiError`s and response enums arrive rendered.
+            Err(error) if error.is_from_response() => error.into_response(),
+            Err(error) => {
+                let operation = error.data::<OperationId>().copied();
+                let mut response = problem_for_poem_error(&error, &meta.request_id).into_response();
+                if let Some(operation) = operation {
+                    response.set_data(operation);
+                }
+                response
+            }
+        };
+        if response.data::<Panicked>().is_some() {
+            tracing::error!(request_id = %meta.request_id, "a handler panicked");
+            let operation = response.data::<OperationId>().copied();
+            response =
+                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, ErrorCode::Internal, &meta.request_id).into_response();
+            if let Some(operation) = operation {
+                response.set_data(operation);
+            }
+        }
+
+        let route = response.data::<OperationId>().map_or(fallback, |operation| operation.0);
+        let headers = response.headers_mut();
+        if let Ok(value) = HeaderValue::from_str(&meta.request_id) {
+            headers.insert(HeaderName::from_static(REQUEST_ID), value);
+        }
+        headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        headers.insert(HeaderName::from_static("referrer-policy"), HeaderValue::from_static("no-referrer"));
+        headers.insert(HeaderName::from_static("x-content-type-options"), HeaderValue::from_static("nosniff"));
+        headers.insert(HeaderName::from_static("x-frame-options"), HeaderValue::from_static("DENY"));
+
+        let elapsed = started.elapsed();
+        let status = response.status();
+        self.state.metrics.observe(route, status, elapsed);
+        tracing::info!(
+            request_id = %meta.request_id,
+            method = %method,
+            route,
+            status = status.as_u16(),
+            elapsed_ms = elapsed.as_secs_f64() * 1000.0,
+            "request"
+        );
+        Ok(response)
+    }
+}
+
+/// Reads at most `max` bytes of body: a larger `Content-Length` is refused before reading, and
+/// a body that turns out larger (chunked, or a lying header) is refused as soon as it passes the
+/// limit. Nothing downstream (JSON parsing, hashing) ever sees an oversized body.
+pub(crate) struct BodyLimit<E> {
+    inner: E,
+    max: usize,
+}
+
+impl<E> BodyLimit<E> {
+    pub(crate) fn new(inner: E, max: usize) -> Self {
+        Self { inner, max }
+    }
+}
+
+impl<E: Endpoint> Endpoint for BodyLimit<E> {
+    type Output = Response;
+
+    async fn call(&self, mut req: Request) -> poem::Result<Response> {
+        let declared = req
+            .headers()
+            .get(CONTENT_LENGTH)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.trim().parse::<u64>().ok());
+        if declared.is_some_and(|length| length > self.max as u64) {
+            return Err(poem::Error::from_status(StatusCode::PAYLOAD_TOO_LARGE));
+        }
+        if !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
+            let body = req.take_body();
+            let bytes = body.into_bytes_limit(self.max).await.map_err(|error| match error {
+                ReadBodyError::PayloadTooLarge => poem::Error::from_status(StatusCode::PAYLOAD_TOO_LARGE),
+                _ => poem::Error::from_status(StatusCode::BAD_REQUEST),
+            })?;
+            req.set_body(bytes);
+        }
+        self.inner.call(req).await.map(IntoResponse::into_response)
+    }
+}
+
+/// Per-IP token buckets with a bounded number of tracked IPs.
+pub(crate) struct IpLimiter {
+    rule: IpRateLimit,
+    buckets: Mutex<HashMap<IpKey, Bucket>>,
+}
+
+/// IPv4 addresses as they are; IPv6 by /64 (one host usually holds a whole /64); unknown peers
+/// (tests, unix sockets) share one bucket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum IpKey {
+    Ip(IpAddr),
+    Unknown,
+}
+
+impl IpKey {
+    fn of(ip: Option<IpAddr>) -> Self {
+        match ip {
+            Some(IpAddr::V6(v6)) => {
+                let mask = u128::MAX << 64;
+                Self::Ip(IpAddr::V6(Ipv6Addr::from(u128::from(v6) & mask)))
+            }
+            Some(v4) => Self::Ip(v4),
+            None => Self::Unknown,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Bucket {
+    tokens: f64,
+    updated: Instant,
+}
+
+impl IpLimiter {
+    pub(crate) fn new(rule: IpRateLimit) -> Self {
+        Self { rule, buckets: Mutex::new(HashMap::new()) }
+    }
+
+    fn per_second(&self) -> f64 {
+        f64::from(self.rule.per_minute) / 60.0
+    }
+
+    fn burst(&self) -> f64 {
+        f64::from(self.rule.burst.max(1))
+    }
+
+    /// Takes one token for `ip`, or says how long until one is available.
+    pub(crate) fn check(&self, ip: Option<IpAddr>) -> Result<(), Duration> {
+        self.check_at(ip, Instant::now())
+    }
+
+    fn check_at(&self, ip: Option<IpAddr>, now: Instant) -> Result<(), Duration> {
+        if self.rule.per_minute == 0 {
+            return Ok(());
+        }
+        let (rate, burst) = (self.per_second(), self.burst());
+        let key = IpKey::of(ip);
+        let mut buckets = self.buckets.lock().unwrap_or_else(PoisonError::into_inner);
+        if !buckets.contains_key(&key) && buckets.len() >= self.rule.max_tracked_ips.max(1) {
+            // A full bucket is the same as no bucket: forget those first, then the longest idle.
+            buckets.retain(|_, bucket| bucket.level(now, rate, burst) < burst);
+            while buckets.len() >= self.rule.max_tracked_ips.max(1) {
+                let Some(oldest) = buckets.iter().min_by_key(|(_, bucket)| bucket.updated).map(|(key, _)| *key) else {
+                    break;
+                };
+                buckets.remove(&oldest);
+            }
+        }
+        let bucket = buckets.entry(key).or_insert(Bucket { tokens: burst, updated: now });
+        bucket.tokens = bucket.level(now, rate, burst);
+        bucket.updated = now;
+        if bucket.tokens >= 1.0 {
+            bucket.tokens -= 1.0;
+            Ok(())
+        } else {
+            Err(Duration::from_secs_f64((1.0 - bucket.tokens) / rate))
+        }
+    }
+
+    /// How many IPs are tracked now.
+    #[cfg(test)]
+    fn tracked(&self) -> usize {
+        self.buckets.lock().unwrap_or_else(PoisonError::into_inner).len()
+    }
+}
+
+impl Bucket {
+    fn level(&self, now: Instant, rate: f64, burst: f64) -> f64 {
+        let elapsed = now.saturating_duration_since(self.updated).as_secs_f64();
+        (self.tokens + elapsed * rate).min(burst)
+    }
+}
+
+/// 429 `throttled` for the per-IP limit.
+pub(crate) fn ip_throttled(retry_after: Duration, request_id: &str) -> ApiError {
+    let retry_after = jiff::SignedDuration::try_from(retry_after).unwrap_or(jiff::SignedDuration::from_secs(60));
+    let mut error = ApiError::throttled(retry_after, request_id);
+    if let ApiError::Client(_, poem_openapi::payload::Json(problem), ..) = &mut error {
+        problem.detail = Some("too many requests from this address; retry later".to_owned());
+    }
+    error
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_ids_are_checked_and_generated() {
+        assert!(is_sane_request_id("abc-DEF_123"));
+        assert!(!is_sane_request_id(""));
+        assert!(!is_sane_request_id("has space"));
+        assert!(!is_sane_request_id(&"x".repeat(65)));
+        let generated = generate_request_id();
+        assert_eq!(generated.len(), 32);
+        assert!(is_sane_request_id(&generated));
+        assert_ne!(generated, generate_request_id());
+    }
+
+    #[test]
+    fn the_limiter_allows_a_burst_then_refills() {
+        let limiter = IpLimiter::new(IpRateLimit { per_minute: 60, burst: 3, max_tracked_ips: 100 });
+        let ip = Some(IpAddr::from([192, 0, 2, 1]));
+        let t0 = Instant::now();
+        for _ in 0..3 {
+            assert!(limiter.check_at(ip, t0).is_ok());
+        }
+        let wait = limiter.check_at(ip, t0).err();
+        assert!(wait.is_some_and(|w| w <= Duration::from_secs(1) && w > Duration::ZERO), "{wait:?}");
+        // Another address has its own bucket.
+        assert!(limiter.check_at(Some(IpAddr::from([192, 0, 2, 2])), t0).is_ok());
+        // One token per second comes back.
+        assert!(limiter.check_at(ip, t0 + Duration::from_secs(1)).is_ok());
+        assert!(limiter.check_at(ip, t0 + Duration::from_secs(1)).is_err());
+    }
+
+    #[test]
+    fn the_limiter_tracks_a_bounded_number_of_ips() {
+        let limiter = IpLimiter::new(IpRateLimit { per_minute: 60, burst: 2, max_tracked_ips: 8 });
+        let t0 = Instant::now();
+        for i in 0..1000_u32 {
+            let ip = IpAddr::from(i.to_be_bytes());
+            assert!(limiter.check_at(Some(ip), t0 + Duration::from_millis(u64::from(i))).is_ok());
+            assert!(limiter.tracked() <= 8);
+        }
+    }
+
+    #[test]
+    fn ipv6_addresses_share_a_bucket_per_64() -> Result<(), std::net::AddrParseError> {
+        let a: IpAddr = "2001:db8:1:2::1".parse()?;
+        let b: IpAddr = "2001:db8:1:2:ffff::9".parse()?;
+        let c: IpAddr = "2001:db8:1:3::1".parse()?;
+        assert_eq!(IpKey::of(Some(a)), IpKey::of(Some(b)));
+        assert_ne!(IpKey::of(Some(a)), IpKey::of(Some(c)));
+        Ok(())
+    }
+}

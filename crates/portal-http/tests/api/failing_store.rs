@@ -1,0 +1,207 @@
+//! A store that fails on demand, wrapping the in-memory store: for the infrastructure answers.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, Ordering};
+
+use async_trait::async_trait;
+use jiff::{SignedDuration, Timestamp};
+use portal_core::testing::InMemoryStore;
+use portal_core::{
+    AccountCommit, AccountStore, AuditEvent, AuditLog, ClaimedMail, Client, ClientId, DeliveryState, Directory, MailId,
+    MailOutbox, PortalAccount, Practice, PracticeId, PracticeSlug, Session, SessionId, SessionStore, StaffMember,
+    StoreError, ThrottleState, ThrottleStore, TokenHash, TokenId, TokenPurpose, Username,
+};
+
+/// Text that must never reach a response body.
+pub const SECRET_TEXT: &str = "db.internal:5432 password=hunter2";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Mode {
+    /// Everything works.
+    Healthy = 0,
+    /// Every call fails as if the database were down.
+    Unavailable = 1,
+    /// Every call fails as if a row were unreadable.
+    Corrupt = 2,
+    /// Reads work; every account commit loses the optimistic-concurrency race.
+    CommitConflict = 3,
+}
+
+/// Wraps an [`InMemoryStore`]; fails according to the current [`Mode`].
+#[derive(Clone)]
+pub struct FailingStore {
+    inner: InMemoryStore,
+    mode: Arc<AtomicU8>,
+}
+
+impl FailingStore {
+    pub fn new(inner: InMemoryStore) -> Self {
+        Self { inner, mode: Arc::new(AtomicU8::new(Mode::Healthy as u8)) }
+    }
+
+    pub fn set(&self, mode: Mode) {
+        self.mode.store(mode as u8, Ordering::SeqCst);
+    }
+
+    fn check(&self) -> Result<(), StoreError> {
+        match self.mode.load(Ordering::SeqCst) {
+            1 => Err(StoreError::Unavailable(format!("connection to {SECRET_TEXT} refused").into())),
+            2 => Err(StoreError::Corrupt(format!("row 17 of accounts is unreadable near {SECRET_TEXT}"))),
+            _ => Ok(()),
+        }
+    }
+
+    fn check_commit(&self) -> Result<(), StoreError> {
+        self.check()?;
+        if self.mode.load(Ordering::SeqCst) == Mode::CommitConflict as u8 {
+            return Err(StoreError::Conflict);
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Directory for FailingStore {
+    async fn create_practice(&self, p: &Practice, s: &StaffMember, k: &TokenHash) -> Result<(), StoreError> {
+        self.check()?;
+        self.inner.create_practice(p, s, k).await
+    }
+    async fn practice_by_slug(&self, slug: &PracticeSlug) -> Result<Option<Practice>, StoreError> {
+        self.check()?;
+        self.inner.practice_by_slug(slug).await
+    }
+    async fn practice(&self, id: PracticeId) -> Result<Option<Practice>, StoreError> {
+        self.check()?;
+        self.inner.practice(id).await
+    }
+    async fn practice_count(&self) -> Result<u64, StoreError> {
+        self.check()?;
+        self.inner.practice_count().await
+    }
+    async fn add_staff_key(&self, s: &StaffMember, k: &TokenHash) -> Result<(), StoreError> {
+        self.check()?;
+        self.inner.add_staff_key(s, k).await
+    }
+    async fn staff_by_key_hash(&self, k: &TokenHash) -> Result<Option<StaffMember>, StoreError> {
+        self.check()?;
+        self.inner.staff_by_key_hash(k).await
+    }
+    async fn create_client(&self, c: &Client, a: &AuditEvent) -> Result<(), StoreError> {
+        self.check()?;
+        self.inner.create_client(c, a).await
+    }
+    async fn update_client(&self, c: &Client, a: &AuditEvent) -> Result<(), StoreError> {
+        self.check()?;
+        self.inner.update_client(c, a).await
+    }
+    async fn client(&self, p: PracticeId, id: ClientId) -> Result<Option<Client>, StoreError> {
+        self.check()?;
+        self.inner.client(p, id).await
+    }
+    async fn list_clients(&self, p: PracticeId) -> Result<Vec<(Client, PortalAccount)>, StoreError> {
+        self.check()?;
+        self.inner.list_clients(p).await
+    }
+}
+
+#[async_trait]
+impl AccountStore for FailingStore {
+    async fn account(&self, p: PracticeId, c: ClientId) -> Result<PortalAccount, StoreError> {
+        self.check()?;
+        self.inner.account(p, c).await
+    }
+    async fn account_by_username(&self, p: PracticeId, u: &Username) -> Result<Option<PortalAccount>, StoreError> {
+        self.check()?;
+        self.inner.account_by_username(p, u).await
+    }
+    async fn account_by_token(&self, t: TokenPurpose, h: &TokenHash) -> Result<Option<PortalAccount>, StoreError> {
+        self.check()?;
+        self.inner.account_by_token(t, h).await
+    }
+    async fn commit(&self, change: AccountCommit) -> Result<(), StoreError> {
+        self.check_commit()?;
+        self.inner.commit(change).await
+    }
+}
+
+#[async_trait]
+impl SessionStore for FailingStore {
+    async fn create_session(&self, s: &Session, a: &AuditEvent) -> Result<(), StoreError> {
+        self.check()?;
+        self.inner.create_session(s, a).await
+    }
+    async fn session_by_token(&self, h: &TokenHash) -> Result<Option<Session>, StoreError> {
+        self.check()?;
+        self.inner.session_by_token(h).await
+    }
+    async fn touch_session(&self, id: SessionId, at: Timestamp) -> Result<(), StoreError> {
+        self.check()?;
+        self.inner.touch_session(id, at).await
+    }
+    async fn revoke_session(&self, id: SessionId, a: &AuditEvent) -> Result<(), StoreError> {
+        self.check()?;
+        self.inner.revoke_session(id, a).await
+    }
+}
+
+#[async_trait]
+impl ThrottleStore for FailingStore {
+    async fn throttle(&self, p: PracticeId, key: &str) -> Result<ThrottleState, StoreError> {
+        self.check()?;
+        self.inner.throttle(p, key).await
+    }
+    async fn record_failure(&self, p: PracticeId, key: &str, at: Timestamp) -> Result<ThrottleState, StoreError> {
+        self.check()?;
+        self.inner.record_failure(p, key, at).await
+    }
+    async fn clear_throttle(&self, p: PracticeId, key: &str) -> Result<(), StoreError> {
+        self.check()?;
+        self.inner.clear_throttle(p, key).await
+    }
+}
+
+#[async_trait]
+impl AuditLog for FailingStore {
+    async fn append(&self, events: &[AuditEvent]) -> Result<(), StoreError> {
+        self.check()?;
+        self.inner.append(events).await
+    }
+    async fn trail(&self, p: PracticeId, c: ClientId) -> Result<Vec<AuditEvent>, StoreError> {
+        self.check()?;
+        self.inner.trail(p, c).await
+    }
+}
+
+#[async_trait]
+impl MailOutbox for FailingStore {
+    async fn claim_due(
+        &self,
+        now: Timestamp,
+        lease: SignedDuration,
+        limit: u32,
+    ) -> Result<Vec<ClaimedMail>, StoreError> {
+        self.check()?;
+        self.inner.claim_due(now, lease, limit).await
+    }
+    async fn mark_sent(&self, id: MailId, at: Timestamp) -> Result<(), StoreError> {
+        self.check()?;
+        self.inner.mark_sent(id, at).await
+    }
+    async fn retry_later(&self, id: MailId, next: Timestamp, error: &str) -> Result<(), StoreError> {
+        self.check()?;
+        self.inner.retry_later(id, next, error).await
+    }
+    async fn mark_failed(&self, id: MailId, at: Timestamp, reason: &str) -> Result<(), StoreError> {
+        self.check()?;
+        self.inner.mark_failed(id, at, reason).await
+    }
+    async fn delivery_for_token(&self, token: TokenId) -> Result<Option<DeliveryState>, StoreError> {
+        self.check()?;
+        self.inner.delivery_for_token(token).await
+    }
+    async fn pending_count(&self) -> Result<u64, StoreError> {
+        self.check()?;
+        self.inner.pending_count().await
+    }
+}

@@ -1,0 +1,121 @@
+//! The bounded hashing pool, tested directly.
+
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use portal_core::{HashError, Password, PasswordHash, PasswordHasher, ScryptHasher, ScryptParams, Verification};
+use portal_http::BlockingHasher;
+
+fn pool(permits: usize, queue: usize) -> BlockingHasher {
+    BlockingHasher::new(ScryptHasher::new(ScryptParams::INSECURE_FAST_FOR_TESTS).unwrap(), permits, queue)
+}
+
+/// Occupies one permit until the returned sender is used (or dropped).
+async fn hog(pool: &BlockingHasher) -> (mpsc::Sender<()>, tokio::task::JoinHandle<Result<(), HashError>>) {
+    let (release, wait) = mpsc::channel::<()>();
+    let before = pool.in_flight();
+    let pool_clone = pool.clone();
+    let task = tokio::spawn(async move {
+        pool_clone
+            .run(move || {
+                let _ = wait.recv_timeout(Duration::from_secs(30));
+                Ok(())
+            })
+            .await
+    });
+    while pool.in_flight() == before {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    (release, task)
+}
+
+#[tokio::test]
+async fn a_full_pool_with_no_queue_refuses_at_once() {
+    let pool = pool(1, 0);
+    let (release, task) = hog(&pool).await;
+    assert_eq!(pool.in_flight(), 1);
+
+    let started = Instant::now();
+    let refused = pool.hash(&Password::new("violet kettles hum at dawn")).await;
+    assert!(matches!(refused, Err(HashError::Saturated)), "{refused:?}");
+    assert!(started.elapsed() < Duration::from_secs(1), "it must fail fast, not wait");
+    assert!(matches!(pool.verify_dummy(&Password::new("x")).await, Err(HashError::Saturated)));
+
+    release.send(()).unwrap();
+    task.await.unwrap().unwrap();
+    assert_eq!(pool.in_flight(), 0);
+    assert!(pool.hash(&Password::new("violet kettles hum at dawn")).await.is_ok());
+}
+
+#[tokio::test]
+async fn callers_wait_in_a_bounded_queue() {
+    let pool = pool(1, 1);
+    let (release, task) = hog(&pool).await;
+
+    let waiter = {
+        let pool = pool.clone();
+        tokio::spawn(async move { pool.hash(&Password::new("violet kettles hum at dawn")).await })
+    };
+    while pool.queue_depth() == 0 {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    assert_eq!(pool.queue_depth(), 1);
+    // The queue is full: the next caller is refused.
+    assert!(matches!(pool.verify_dummy(&Password::new("x")).await, Err(HashError::Saturated)));
+
+    release.send(()).unwrap();
+    task.await.unwrap().unwrap();
+    assert!(waiter.await.unwrap().is_ok());
+    assert_eq!((pool.in_flight(), pool.queue_depth()), (0, 0));
+}
+
+#[tokio::test]
+async fn an_abandoned_request_keeps_its_slot_until_the_work_ends() {
+    let pool = pool(1, 0);
+    let (release, task) = hog(&pool).await;
+    // The request awaiting the job goes away (a client hung up)...
+    task.abort();
+    let _ = task.await;
+    // ...but the hash still runs, so the slot is still taken.
+    assert_eq!(pool.in_flight(), 1);
+    assert!(matches!(pool.verify_dummy(&Password::new("x")).await, Err(HashError::Saturated)));
+    release.send(()).unwrap();
+    while pool.in_flight() == 1 {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    assert!(pool.verify_dummy(&Password::new("x")).await.is_ok());
+}
+
+#[tokio::test]
+async fn a_cancelled_waiter_leaves_the_queue() {
+    let pool = pool(1, 1);
+    let (release, task) = hog(&pool).await;
+    let waiter = {
+        let pool = pool.clone();
+        tokio::spawn(async move { pool.verify_dummy(&Password::new("x")).await })
+    };
+    while pool.queue_depth() == 0 {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    waiter.abort();
+    let _ = waiter.await;
+    assert_eq!(pool.queue_depth(), 0);
+    release.send(()).unwrap();
+    task.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn hashes_verify_and_a_memory_bomb_is_refused_before_queueing() {
+    let pool = pool(1, 0);
+    let password = Password::new("violet kettles hum at dawn");
+    let hash = pool.hash(&password).await.unwrap();
+    assert_eq!(pool.verify(&password, &hash).await.unwrap(), Verification::Match { needs_upgrade: false });
+    assert_eq!(pool.verify(&Password::new("wrong"), &hash).await.unwrap(), Verification::Mismatch);
+
+    // Even with the pool saturated, an out-of-bounds stored hash is refused without waiting.
+    let (release, task) = hog(&pool).await;
+    let bomb = PasswordHash::from_phc("$scrypt$ln=30,r=8,p=1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNo".to_owned());
+    assert!(matches!(pool.verify(&password, &bomb).await, Err(HashError::ParametersOutOfBounds(_))));
+    release.send(()).unwrap();
+    task.await.unwrap().unwrap();
+}
