@@ -254,6 +254,17 @@ impl Options {
         }
     }
 
+    /// The public URL: `--public-url` (checked), or `http://{bind}`.
+    ///
+    /// # Errors
+    /// When `--public-url` is not an absolute http(s) URL.
+    pub fn public_url(&self) -> Result<String, SettingError> {
+        match self.public_url.as_deref().map(str::trim).filter(|url| !url.is_empty()) {
+            Some(url) => check_public_url(url),
+            None => Ok(format!("http://{}", self.bind)),
+        }
+    }
+
     /// Checks every setting and fills in the defaults.
     ///
     /// # Errors

@@ -85,8 +85,7 @@ async fn run(cli: Cli) -> Result<(), String> {
             print_json(&created)
         }
         Command::Openapi => {
-            let resolved = options.resolve().map_err(|error| error.to_string())?;
-            let public_url = resolved.public_url.unwrap_or_else(|| format!("http://{}", resolved.bind));
+            let public_url = options.public_url().map_err(|error| error.to_string())?;
             print(&format!("{}\n", portal_http::openapi_json(&public_url)))
         }
     }
