@@ -179,3 +179,24 @@ pub fn app(
 pub fn openapi_json(public_url: &str) -> String {
     api_service(public_url).spec()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_follow_the_design() {
+        let config = HttpConfig::default();
+        assert_eq!(config.max_body_bytes, 16 * 1024);
+        assert!(config.hash_permits >= 1);
+        assert_eq!(config.hash_queue, 2 * config.hash_permits);
+        assert!(!config.trust_forwarded_for);
+        assert_eq!(config.ip_rate_limit, IpRateLimit { per_minute: 30, burst: 10, max_tracked_ips: 10_000 });
+    }
+
+    #[test]
+    fn the_document_names_the_public_url_as_its_server() {
+        let spec = openapi_json("https://portal.example.org/");
+        assert!(spec.contains(r#""url": "https://portal.example.org""#), "{spec}");
+    }
+}

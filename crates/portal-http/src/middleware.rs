@@ -169,14 +169,13 @@ impl<E: Endpoint> Endpoint for Edge<E> {
         let elapsed = started.elapsed();
         let status = response.status();
         self.state.metrics.observe(route, status, elapsed);
-        tracing::info!(
-            request_id = %meta.request_id,
-            method = %method,
-            route,
-            status = status.as_u16(),
-            elapsed_ms = elapsed.as_secs_f64() * 1000.0,
-            "request"
-        );
+        let elapsed_ms = elapsed.as_secs_f64() * 1000.0;
+        if matches!(route, "healthz" | "readyz" | "metrics") {
+            // Probes and scrapes every few seconds would drown the log.
+            tracing::debug!(request_id = %meta.request_id, %method, route, status = status.as_u16(), elapsed_ms, "request");
+        } else {
+            tracing::info!(request_id = %meta.request_id, %method, route, status = status.as_u16(), elapsed_ms, "request");
+        }
         Ok(response)
     }
 }
