@@ -473,6 +473,16 @@ mod tests {
     }
 
     #[test]
+    fn trusting_forwarded_headers_is_an_explicit_switch() -> Result<(), Box<dyn std::error::Error>> {
+        assert!(!parse(&[])?.options.trust_forwarded_for);
+        assert!(parse(&["--trust-forwarded-for"])?.options.trust_forwarded_for);
+        assert!(parse(&["--trust-forwarded-for=true"])?.options.trust_forwarded_for);
+        assert!(!parse(&["--trust-forwarded-for=false"])?.options.trust_forwarded_for);
+        assert!(parse(&["--trust-forwarded-for=maybe"]).is_err());
+        Ok(())
+    }
+
+    #[test]
     fn the_command_line_is_consistent() {
         use clap::CommandFactory as _;
         Cli::command().debug_assert();

@@ -76,9 +76,8 @@ async fn wait_until_ready(http: &reqwest::Client, base: &str, process: &mut Proc
 
 /// SIGTERM, then the exit status (within 30 s) and everything it logged.
 fn terminate(mut process: Process) -> (ExitStatus, String) {
-    let pid = process.child.id().to_string();
-    let killed = Command::new("kill").args(["-TERM", &pid]).status().expect("kill runs");
-    assert!(killed.success(), "kill -TERM {pid}");
+    let pid = i32::try_from(process.child.id()).expect("a pid");
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGTERM).expect("SIGTERM sent");
     let deadline = Instant::now() + Duration::from_secs(30);
     let status = loop {
         if let Some(status) = process.child.try_wait().expect("a status") {
