@@ -9,4 +9,5 @@ mod lifecycle;
 mod openapi;
 mod secrets;
 mod security;
+mod shutdown;
 mod smtp_sink;
