@@ -5,6 +5,7 @@
 //! of `help` goes to stdout.
 
 mod ci;
+mod openapi;
 mod tidy;
 
 use std::ffi::OsString;
@@ -22,6 +23,7 @@ commands:
             cargo test --workspace --all-features   (includes the tidy tests)
             cargo deny check licenses bans sources  (skipped with a notice if cargo-deny is missing)
   tidy    run only the architecture checks (dependency rule, lints, docs/ARCHITECTURE.md)
+  openapi regenerate docs/openapi.json from `portal-server openapi` (a test fails when it is stale)
   help    print this text
 ";
 
@@ -45,7 +47,8 @@ fn main() -> ExitCode {
         }
         Some("ci") => ci::run(),
         Some("tidy") => tidy::run(),
-        // Later: `openapi` (regenerate / diff docs/openapi.json), `bench`, `fuzz`.
+        Some("openapi") => openapi::run(),
+        // Later: `bench`, `fuzz`.
         // Add them here when they do real work; no placeholders.
         Some(other) => {
             eprintln!("xtask: unknown command `{other}`\n");

@@ -1,0 +1,490 @@
+//! The command line (design §6): every flag is also a `PORTAL_*` environment variable, and every
+//! flag may be given before or after the subcommand.
+//!
+//! Parsing is clap's; [`Options::resolve`] then checks what clap cannot (durations against the
+//! policy bounds, the sender address, the SMTP URL, the public URL) and fills in the defaults
+//! that depend on other settings. Errors name the flag. Values that may hold a password (the
+//! database and SMTP URLs) are never shown by `--help` and never repeated in an error.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use jiff::{SignedDuration, Span, SpanRelativeTo};
+use portal_core::{Policy, PolicyError, PolicySettings};
+use portal_mail::{MailFrom, SmtpConfig};
+
+/// The sender when `--mail-from` is not given: a neutral name and a no-reply address.
+pub const DEFAULT_MAIL_FROM: &str = "Account notifications <no-reply@portal.localhost>";
+
+/// The name of the practice created on an empty database.
+pub const DEFAULT_FIRST_PRACTICE: &str = "My Practice";
+
+/// `portal-server`: the bundled client-portal server.
+#[derive(Parser)]
+#[command(
+    name = "portal-server",
+    version,
+    about = "Client-portal credentials for clinical practice software: the bundled server.",
+    long_about = "Client-portal credentials for clinical practice software: the bundled server.\n\n\
+        With no arguments it serves on 127.0.0.1:8080 with a SQLite database and mail written as \
+        .eml files, both under ./portal-data/. On an empty database it creates a first practice \
+        and prints its staff key once.\n\n\
+        Every option can also be set through the environment variable shown with it."
+)]
+pub struct Cli {
+    /// Settings shared by every command.
+    #[command(flatten)]
+    pub options: Options,
+    /// What to do (default: `serve`).
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// The subcommands.
+#[derive(Debug, Clone, Subcommand)]
+pub enum Command {
+    /// Run the server (the default): migrations, mail dispatcher, HTTP API.
+    Serve,
+    /// Apply pending database migrations, then exit.
+    Migrate,
+    /// Manage practices.
+    #[command(subcommand)]
+    Practice(PracticeCommand),
+    /// Manage staff API keys.
+    #[command(name = "staff-key", subcommand)]
+    StaffKey(StaffKeyCommand),
+    /// Print the OpenAPI document (JSON) of the HTTP API.
+    Openapi,
+}
+
+/// `practice …`
+#[derive(Debug, Clone, Subcommand)]
+pub enum PracticeCommand {
+    /// Create a practice and its first staff key; prints JSON with `slug` and `staff_key`.
+    Create {
+        /// The practice's display name.
+        #[arg(long)]
+        name: String,
+        /// The URL slug clients sign in with (default: derived from the name).
+        #[arg(long)]
+        slug: Option<String>,
+        /// IANA time zone that emails state expiry times in.
+        #[arg(long, default_value = "UTC")]
+        time_zone: String,
+    },
+}
+
+/// `staff-key …`
+#[derive(Debug, Clone, Subcommand)]
+pub enum StaffKeyCommand {
+    /// Create another staff key for a practice; prints JSON with `staff_key`.
+    Create {
+        /// The practice's slug.
+        #[arg(long)]
+        practice: String,
+        /// Who or what the key is for (it names the actor in the audit trail).
+        #[arg(long)]
+        label: String,
+    },
+}
+
+/// How log lines are written (to stderr).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line, for log collectors.
+    Json,
+}
+
+/// Settings shared by every command, each also an environment variable.
+#[derive(Args)]
+pub struct Options {
+    /// Directory for the SQLite database, the link key and the .eml files.
+    #[arg(long, env = "PORTAL_DATA_DIR", default_value = "./portal-data", value_name = "DIR", global = true)]
+    pub data_dir: PathBuf,
+
+    /// Database URL: sqlite://PATH?mode=rwc or postgres://USER:PASSWORD@HOST:5432/DB
+    /// [default: sqlite://{data-dir}/portal.db?mode=rwc]
+    #[arg(long, env = "PORTAL_DATABASE_URL", hide_env_values = true, value_name = "URL", global = true)]
+    pub database_url: Option<String>,
+
+    /// Address and port to listen on.
+    #[arg(long, env = "PORTAL_BIND", default_value = "127.0.0.1:8080", value_name = "ADDR:PORT", global = true)]
+    pub bind: SocketAddr,
+
+    /// The externally visible base URL; emailed links are built from it, never from a request
+    /// [default: http://{bind}]
+    #[arg(long, env = "PORTAL_PUBLIC_URL", value_name = "URL", global = true)]
+    pub public_url: Option<String>,
+
+    /// SMTP relay: smtps://USER:PASSWORD@HOST[:465] or smtp://USER:PASSWORD@HOST[:587] (STARTTLS
+    /// required; add ?tls=none only for a relay on this host). Without it, mail is written as
+    /// .eml files under {data-dir}/mail/.
+    #[arg(long, env = "PORTAL_SMTP_URL", hide_env_values = true, value_name = "URL", global = true)]
+    pub smtp_url: Option<String>,
+
+    /// The no-reply sender of every email: "Name <address>" or "address". The name is used for
+    /// discreet mail, so keep it neutral.
+    #[arg(long, env = "PORTAL_MAIL_FROM", default_value = DEFAULT_MAIL_FROM, value_name = "SENDER", global = true)]
+    pub mail_from: String,
+
+    /// How long an invitation link works (1m to 7d; e.g. 48h, 30m, 90s, 2d).
+    #[arg(long, env = "PORTAL_INVITE_TTL", default_value = "48h", value_name = "DURATION", global = true)]
+    pub invite_ttl: String,
+
+    /// How long a password-reset link works (1m to 7d; NIST SP 800-63B-4 asks at most 24h).
+    #[arg(long, env = "PORTAL_RESET_TTL", default_value = "48h", value_name = "DURATION", global = true)]
+    pub reset_ttl: String,
+
+    /// Name of the practice created when the database is empty.
+    #[arg(long, env = "PORTAL_FIRST_PRACTICE", default_value = DEFAULT_FIRST_PRACTICE, value_name = "NAME", global = true)]
+    pub first_practice: String,
+
+    /// Take the client IP from X-Forwarded-For (only behind a trusted reverse proxy).
+    #[arg(long, env = "PORTAL_TRUST_FORWARDED_FOR", value_name = "BOOL", num_args = 0..=1,
+          default_value_t = false, default_missing_value = "true", global = true)]
+    pub trust_forwarded_for: bool,
+
+    /// On SIGTERM or Ctrl-C, how long in-flight requests may take to finish.
+    #[arg(long, env = "PORTAL_SHUTDOWN_TIMEOUT", default_value = "30s", value_name = "DURATION", global = true)]
+    pub shutdown_timeout: String,
+
+    /// Log filter (tracing EnvFilter syntax, e.g. `info` or `info,portal_mail=debug`).
+    #[arg(long = "log", env = "PORTAL_LOG", default_value = "info", value_name = "FILTER", global = true)]
+    pub log_filter: String,
+
+    /// Log format.
+    #[arg(long, env = "PORTAL_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true)]
+    pub log_format: LogFormat,
+}
+
+/// A setting that cannot be used. The message names the flag and never repeats a password.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid --{flag}: {why}")]
+pub struct SettingError {
+    /// The flag, without the dashes (`invite-ttl`).
+    pub flag: &'static str,
+    /// What is wrong.
+    pub why: String,
+}
+
+impl SettingError {
+    fn new(flag: &'static str, why: impl Into<String>) -> Self {
+        Self { flag, why: why.into() }
+    }
+}
+
+/// Where mail goes.
+#[derive(Debug, Clone)]
+pub enum MailSettings {
+    /// `.eml` files in this directory (the embedded default).
+    Files(PathBuf),
+    /// An SMTP relay.
+    Smtp(SmtpConfig),
+}
+
+/// The options, checked and with every default filled in. `Debug` leaves out the database URL
+/// (it may hold a password).
+#[derive(Clone)]
+pub struct Resolved {
+    /// The data directory.
+    pub data_dir: PathBuf,
+    /// The database URL (may hold a password: never log it).
+    pub database_url: String,
+    /// Where to listen.
+    pub bind: SocketAddr,
+    /// The public URL, when given; otherwise it is `http://{the bound address}`.
+    pub public_url: Option<String>,
+    /// Where mail goes.
+    pub mail: MailSettings,
+    /// The sender.
+    pub mail_from: MailFrom,
+    /// The policy, with the configured link lifetimes.
+    pub policy: Policy,
+    /// Name of the first practice.
+    pub first_practice: String,
+    /// Whether to trust `X-Forwarded-For`.
+    pub trust_forwarded_for: bool,
+    /// Grace period for in-flight requests at shutdown.
+    pub shutdown_timeout: Duration,
+}
+
+impl std::fmt::Debug for Resolved {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Resolved")
+            .field("data_dir", &self.data_dir)
+            .field("database", &database_kind(&self.database_url))
+            .field("bind", &self.bind)
+            .field("public_url", &self.public_url)
+            .field("mail", &self.mail)
+            .field("mail_from", &self.mail_from)
+            .field("policy", &self.policy)
+            .field("first_practice", &self.first_practice)
+            .field("trust_forwarded_for", &self.trust_forwarded_for)
+            .field("shutdown_timeout", &self.shutdown_timeout)
+            .finish()
+    }
+}
+
+/// What a database URL names, without anything that could be secret: `sqlite` or `postgres`.
+#[must_use]
+pub fn database_kind(url: &str) -> &'static str {
+    let url = url.trim_start();
+    if url.starts_with("sqlite:") {
+        "sqlite"
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        "postgres"
+    } else {
+        "unknown"
+    }
+}
+
+impl Options {
+    /// The database URL: `--database-url`, or the SQLite file under the data directory.
+    ///
+    /// # Errors
+    /// When the data directory is not valid UTF-8 (it has to fit in a URL).
+    pub fn database_url(&self) -> Result<String, SettingError> {
+        match &self.database_url {
+            Some(url) if !url.trim().is_empty() => Ok(url.trim().to_owned()),
+            _ => sqlite_url(&self.data_dir.join("portal.db")),
+        }
+    }
+
+    /// The public URL: `--public-url` (checked), or `http://{bind}`.
+    ///
+    /// # Errors
+    /// When `--public-url` is not an absolute http(s) URL.
+    pub fn public_url(&self) -> Result<String, SettingError> {
+        match self.public_url.as_deref().map(str::trim).filter(|url| !url.is_empty()) {
+            Some(url) => check_public_url(url),
+            None => Ok(format!("http://{}", self.bind)),
+        }
+    }
+
+    /// Checks every setting and fills in the defaults.
+    ///
+    /// # Errors
+    /// [`SettingError`] naming the first flag that cannot be used.
+    pub fn resolve(&self) -> Result<Resolved, SettingError> {
+        let invite_ttl = parse_duration(&self.invite_ttl).map_err(|why| SettingError::new("invite-ttl", why))?;
+        let reset_ttl = parse_duration(&self.reset_ttl).map_err(|why| SettingError::new("reset-ttl", why))?;
+        let policy =
+            Policy::new(PolicySettings { invite_ttl, reset_ttl, ..PolicySettings::default() }).map_err(policy_error)?;
+        let shutdown_timeout = parse_duration(&self.shutdown_timeout)
+            .ok()
+            .and_then(|d| Duration::try_from(d).ok())
+            .ok_or_else(|| SettingError::new("shutdown-timeout", "expected a duration such as 30s"))?;
+        let mail_from = MailFrom::parse(&self.mail_from).map_err(|error| SettingError::new("mail-from", error.why))?;
+        let mail = match self.smtp_url.as_deref().map(str::trim).filter(|url| !url.is_empty()) {
+            Some(url) => {
+                MailSettings::Smtp(SmtpConfig::from_url(url).map_err(|error| SettingError::new("smtp-url", error.why))?)
+            }
+            None => MailSettings::Files(self.data_dir.join("mail")),
+        };
+        let public_url = match self.public_url.as_deref().map(str::trim).filter(|url| !url.is_empty()) {
+            Some(url) => Some(check_public_url(url)?),
+            None => None,
+        };
+        if self.first_practice.trim().is_empty() {
+            return Err(SettingError::new("first-practice", "must not be empty"));
+        }
+        Ok(Resolved {
+            data_dir: self.data_dir.clone(),
+            database_url: self.database_url()?,
+            bind: self.bind,
+            public_url,
+            mail,
+            mail_from,
+            policy,
+            first_practice: self.first_practice.trim().to_owned(),
+            trust_forwarded_for: self.trust_forwarded_for,
+            shutdown_timeout,
+        })
+    }
+}
+
+/// `sqlite://PATH?mode=rwc` for a file path (`%`, `?` and `#` escaped: sqlx percent-decodes).
+///
+/// # Errors
+/// When the path is not valid UTF-8.
+pub fn sqlite_url(path: &Path) -> Result<String, SettingError> {
+    let text = path.to_str().ok_or_else(|| SettingError::new("data-dir", "the path must be valid UTF-8"))?;
+    let escaped = text.replace('%', "%25").replace('?', "%3F").replace('#', "%23");
+    Ok(format!("sqlite://{escaped}?mode=rwc"))
+}
+
+/// A friendly duration: `48h`, `30m`, `1m`, `90s`, `1h30m`, `2d` (a day is 24 hours), or ISO 8601
+/// (`PT48H`). Must be positive.
+///
+/// # Errors
+/// A sentence saying what is accepted.
+pub fn parse_duration(text: &str) -> Result<SignedDuration, String> {
+    let text = text.trim();
+    let parsed = text.parse::<SignedDuration>().ok().or_else(|| {
+        text.parse::<Span>().ok().and_then(|span| span.to_duration(SpanRelativeTo::days_are_24_hours()).ok())
+    });
+    match parsed {
+        Some(duration) if duration.is_positive() => Ok(duration),
+        _ => Err(format!("`{text}` is not a positive duration; use e.g. 48h, 30m, 90s, 1h30m or 2d")),
+    }
+}
+
+fn policy_error(error: PolicyError) -> SettingError {
+    match error {
+        PolicyError::OutOfRange { setting, min, max, got } => {
+            let flag = match setting {
+                "invite_ttl" => "invite-ttl",
+                "reset_ttl" => "reset-ttl",
+                _ => "policy",
+            };
+            SettingError::new(flag, format!("must be between {min} and {max}, got {got}"))
+        }
+        PolicyError::Inconsistent(why) => SettingError::new("policy", why),
+    }
+}
+
+/// The public URL must be an absolute http(s) URL without query or fragment; a trailing slash
+/// is dropped.
+fn check_public_url(url: &str) -> Result<String, SettingError> {
+    let bad = |why: &str| SettingError::new("public-url", why.to_owned());
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+        .ok_or_else(|| bad("must start with http:// or https://"))?;
+    if rest.is_empty() || rest.starts_with('/') {
+        return Err(bad("must name a host"));
+    }
+    if rest.contains(['?', '#', ' ', '@']) {
+        return Err(bad("must not contain a query, a fragment, spaces or credentials"));
+    }
+    Ok(url.trim_end_matches('/').to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("portal-server").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn friendly_durations_are_understood() {
+        for (text, seconds) in
+            [("48h", 172_800), ("30m", 1800), ("1m", 60), ("90s", 90), ("1h30m", 5400), ("2d", 172_800)]
+        {
+            assert_eq!(parse_duration(text), Ok(SignedDuration::from_secs(seconds)), "{text}");
+        }
+        for bad in ["", "10", "abc", "-5m", "0s", "1mo"] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn defaults_are_the_embedded_set_up() -> Result<(), Box<dyn std::error::Error>> {
+        let cli = parse(&[])?;
+        assert!(cli.command.is_none());
+        let resolved = cli.options.resolve()?;
+        assert_eq!(resolved.database_url, "sqlite://./portal-data/portal.db?mode=rwc");
+        assert_eq!(resolved.bind, "127.0.0.1:8080".parse()?);
+        assert_eq!(resolved.public_url, None);
+        assert!(matches!(resolved.mail, MailSettings::Files(ref dir) if dir == Path::new("./portal-data/mail")));
+        assert_eq!(resolved.mail_from.address().as_str(), "no-reply@portal.localhost");
+        assert_eq!(resolved.policy, Policy::default());
+        assert_eq!(resolved.first_practice, "My Practice");
+        assert!(!resolved.trust_forwarded_for);
+        Ok(())
+    }
+
+    #[test]
+    fn flags_work_before_and_after_the_subcommand() -> Result<(), Box<dyn std::error::Error>> {
+        let cli = parse(&[
+            "--data-dir",
+            "/srv/portal",
+            "serve",
+            "--invite-ttl",
+            "24h",
+            "--public-url",
+            "https://p.example.org/",
+        ])?;
+        assert!(matches!(cli.command, Some(Command::Serve)));
+        let resolved = cli.options.resolve()?;
+        assert_eq!(resolved.database_url, "sqlite:///srv/portal/portal.db?mode=rwc");
+        assert_eq!(resolved.policy.invite_ttl(), SignedDuration::from_hours(24));
+        assert_eq!(resolved.public_url.as_deref(), Some("https://p.example.org"));
+        let cli = parse(&["practice", "create", "--name", "Sunrise Therapy", "--slug", "sunrise"])?;
+        assert!(
+            matches!(cli.command, Some(Command::Practice(PracticeCommand::Create { ref slug, .. })) if slug.as_deref() == Some("sunrise"))
+        );
+        let cli = parse(&["staff-key", "create", "--practice", "sunrise", "--label", "Front desk"])?;
+        assert!(matches!(cli.command, Some(Command::StaffKey(StaffKeyCommand::Create { .. }))));
+        Ok(())
+    }
+
+    #[test]
+    fn link_lifetimes_outside_the_policy_name_their_flag() -> Result<(), Box<dyn std::error::Error>> {
+        let error = parse(&["--invite-ttl", "8d"])?.options.resolve().err().ok_or("8d accepted")?;
+        assert_eq!(error.flag, "invite-ttl");
+        assert!(error.to_string().starts_with("invalid --invite-ttl: must be between"), "{error}");
+        let error = parse(&["--reset-ttl", "30s"])?.options.resolve().err().ok_or("30s accepted")?;
+        assert_eq!(error.flag, "reset-ttl");
+        let error = parse(&["--reset-ttl", "soon"])?.options.resolve().err().ok_or("soon accepted")?;
+        assert_eq!(error.flag, "reset-ttl");
+        assert!(error.to_string().contains("48h"), "{error}");
+        Ok(())
+    }
+
+    #[test]
+    fn bad_mail_settings_name_their_flag_and_hide_passwords() -> Result<(), Box<dyn std::error::Error>> {
+        let error = parse(&["--mail-from", "not an address"])?.options.resolve().err().ok_or("accepted")?;
+        assert_eq!(error.flag, "mail-from");
+        let error = parse(&["--smtp-url", "smtp://mailer:hunter2@smtp.example.org:25?tls=none"])?
+            .options
+            .resolve()
+            .err()
+            .ok_or("accepted")?;
+        assert_eq!(error.flag, "smtp-url");
+        assert!(!error.to_string().contains("hunter2"), "{error}");
+        let resolved = parse(&["--smtp-url", "smtps://mailer:hunter2@smtp.example.org"])?.options.resolve()?;
+        assert!(matches!(resolved.mail, MailSettings::Smtp(ref config) if config.port == 465));
+        assert!(!format!("{resolved:?}").contains("hunter2"));
+        let resolved = parse(&["--database-url", "postgres://portal:hunter2@db/portal"])?.options.resolve()?;
+        assert!(!format!("{resolved:?}").contains("hunter2"));
+        Ok(())
+    }
+
+    #[test]
+    fn a_public_url_must_be_absolute_http() -> Result<(), Box<dyn std::error::Error>> {
+        for bad in ["portal.example.org", "ftp://x", "https://", "https://x/?a=b"] {
+            let error = parse(&["--public-url", bad])?.options.resolve().err().ok_or(bad)?;
+            assert_eq!(error.flag, "public-url", "{bad}");
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn unusual_data_directories_still_make_a_sqlite_url() -> Result<(), Box<dyn std::error::Error>> {
+        assert_eq!(sqlite_url(Path::new("/tmp/a?b#c%d/portal.db"))?, "sqlite:///tmp/a%3Fb%23c%25d/portal.db?mode=rwc");
+        Ok(())
+    }
+
+    #[test]
+    fn trusting_forwarded_headers_is_an_explicit_switch() -> Result<(), Box<dyn std::error::Error>> {
+        assert!(!parse(&[])?.options.trust_forwarded_for);
+        assert!(parse(&["--trust-forwarded-for"])?.options.trust_forwarded_for);
+        assert!(parse(&["--trust-forwarded-for=true"])?.options.trust_forwarded_for);
+        assert!(!parse(&["--trust-forwarded-for=false"])?.options.trust_forwarded_for);
+        assert!(parse(&["--trust-forwarded-for=maybe"]).is_err());
+        Ok(())
+    }
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        use clap::CommandFactory as _;
+        Cli::command().debug_assert();
+    }
+}

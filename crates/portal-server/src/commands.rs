@@ -1,0 +1,170 @@
+//! The administrative subcommands: `migrate`, `practice create`, `staff-key create`.
+//!
+//! Each opens the database (applying pending migrations, as the server does), does one thing,
+//! and returns what to print as a JSON object. Secrets in the result (a new staff key) are meant
+//! for stdout, once; they are never logged.
+
+use std::sync::Arc;
+
+use portal_core::service::{PortalService, PracticeError};
+use portal_core::{
+    Clock, DynPortalService, LinkKey, OsRandom, PasswordHasher, Policy, PortalStore, Randomness, ScryptHasher,
+    ScryptParams, SystemClock, TimeZoneName,
+};
+use secrecy::ExposeSecret as _;
+use serde_json::{Value, json};
+
+/// Why a command failed. Messages are for the operator; none holds a secret or the database URL.
+#[derive(Debug, thiserror::Error)]
+pub enum CommandError {
+    /// The database could not be opened or migrated.
+    #[error(transparent)]
+    Database(#[from] portal_store::ConnectError),
+    /// The practice or key was refused (bad name, taken slug, unknown practice, storage).
+    #[error("{0}")]
+    Refused(String),
+    /// The time zone is not in the time-zone database.
+    #[error("invalid --time-zone `{0}`: not an IANA time zone such as America/Chicago or Europe/Madrid")]
+    UnknownTimeZone(String),
+}
+
+impl From<PracticeError> for CommandError {
+    fn from(error: PracticeError) -> Self {
+        let text = match &error {
+            PracticeError::Invalid(invalid) => format!("invalid input: {invalid}"),
+            PracticeError::SlugTaken => {
+                "a practice with this slug already exists; choose another with --slug".to_owned()
+            }
+            PracticeError::PracticeNotFound => "no practice has this slug".to_owned(),
+            PracticeError::Infrastructure(infrastructure) => {
+                // The chain says which part failed (e.g. "storage failed: the store is unavailable").
+                let mut text = infrastructure.to_string();
+                let mut source = std::error::Error::source(infrastructure);
+                while let Some(cause) = source {
+                    text.push_str(": ");
+                    text.push_str(&cause.to_string());
+                    source = cause.source();
+                }
+                text
+            }
+        };
+        Self::Refused(text)
+    }
+}
+
+/// Applies pending migrations.
+///
+/// # Errors
+/// [`CommandError::Database`].
+pub async fn migrate(database_url: &str) -> Result<(), CommandError> {
+    portal_store::migrate(database_url).await?;
+    tracing::info!("database migrations applied");
+    Ok(())
+}
+
+/// A service good for creating practices and staff keys, which neither hash passwords nor
+/// derive links: the link key is a throwaway (the real one stays where it is, and these
+/// commands need neither the data directory's key file nor `PORTAL_LINK_KEY`).
+async fn admin_service(database_url: &str) -> Result<DynPortalService, CommandError> {
+    let store = portal_store::connect(database_url).await?;
+    let hasher = ScryptHasher::new(ScryptParams::OWASP)
+        .map_err(|error| CommandError::Refused(format!("cannot set up password hashing: {error}")))?;
+    let throwaway_key = LinkKey::generate(&OsRandom)
+        .map_err(|error| CommandError::Refused(format!("no secure randomness: {error}")))?;
+    Ok(PortalService::new(
+        Arc::new(store) as Arc<dyn PortalStore>,
+        Arc::new(hasher) as Arc<dyn PasswordHasher>,
+        Arc::new(SystemClock) as Arc<dyn Clock>,
+        Arc::new(OsRandom) as Arc<dyn Randomness>,
+        Policy::default(),
+        throwaway_key,
+    ))
+}
+
+/// Checks that the time-zone database knows `name` (emails state expiry times in it).
+///
+/// # Errors
+/// [`CommandError::UnknownTimeZone`].
+pub fn time_zone(name: &str) -> Result<TimeZoneName, CommandError> {
+    let unknown = || CommandError::UnknownTimeZone(name.to_owned());
+    let parsed = TimeZoneName::parse(name).map_err(|_| unknown())?;
+    jiff::tz::TimeZone::get(parsed.as_str()).map_err(|_| unknown())?;
+    Ok(parsed)
+}
+
+/// `practice create`: a practice and its first staff key, as
+/// `{"practice_id", "slug", "name", "time_zone", "staff_label", "staff_key"}`.
+///
+/// # Errors
+/// [`CommandError`].
+pub async fn create_practice(
+    database_url: &str,
+    name: &str,
+    slug: Option<&str>,
+    time_zone_name: &str,
+) -> Result<Value, CommandError> {
+    let time_zone = time_zone(time_zone_name)?;
+    let service = admin_service(database_url).await?;
+    let created = service.create_practice(name, slug, time_zone).await?;
+    tracing::info!(practice = %created.practice.slug, "practice created");
+    Ok(json!({
+        "practice_id": created.practice.id.to_string(),
+        "slug": created.practice.slug.as_str(),
+        "name": created.practice.name.as_str(),
+        "time_zone": created.practice.time_zone.as_str(),
+        "staff_label": created.staff.label.as_str(),
+        "staff_key": created.staff_key.expose().expose_secret(),
+    }))
+}
+
+/// `staff-key create`: another key for a practice, as `{"practice", "staff_id", "label",
+/// "staff_key"}`.
+///
+/// # Errors
+/// [`CommandError`].
+pub async fn create_staff_key(database_url: &str, practice: &str, label: &str) -> Result<Value, CommandError> {
+    let service = admin_service(database_url).await?;
+    let (staff, key) = service.create_staff_key(practice, label).await?;
+    tracing::info!(practice, staff_id = %staff.id, "staff key created");
+    Ok(json!({
+        "practice": practice.trim().to_lowercase(),
+        "staff_id": staff.id.to_string(),
+        "label": staff.label.as_str(),
+        "staff_key": key.expose().expose_secret(),
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn time_zones_must_exist() {
+        assert!(time_zone("America/Chicago").is_ok());
+        assert!(time_zone("UTC").is_ok());
+        assert!(matches!(time_zone("Mars/Olympus_Mons"), Err(CommandError::UnknownTimeZone(_))));
+        assert!(matches!(time_zone("../etc/passwd"), Err(CommandError::UnknownTimeZone(_))));
+    }
+
+    #[tokio::test]
+    async fn practices_and_staff_keys_are_created_in_the_database() -> Result<(), Box<dyn std::error::Error>> {
+        let dir = tempfile::tempdir()?;
+        let url = crate::cli::sqlite_url(&dir.path().join("portal.db"))?;
+        migrate(&url).await?;
+        let created = create_practice(&url, "Sunrise Therapy", None, "America/Chicago").await?;
+        assert_eq!(created["slug"], "sunrise-therapy");
+        assert_eq!(created["time_zone"], "America/Chicago");
+        let key = created["staff_key"].as_str().ok_or("no staff key")?;
+        assert!(key.starts_with("pst_"), "{key}");
+
+        let again = create_practice(&url, "Sunrise Therapy", None, "UTC").await;
+        assert!(matches!(again, Err(CommandError::Refused(ref why)) if why.contains("--slug")));
+
+        let second = create_staff_key(&url, "sunrise-therapy", "Front desk").await?;
+        assert_eq!(second["label"], "Front desk");
+        assert_ne!(second["staff_key"], created["staff_key"]);
+        let unknown = create_staff_key(&url, "nowhere", "Front desk").await;
+        assert!(matches!(unknown, Err(CommandError::Refused(ref why)) if why.contains("no practice")));
+        Ok(())
+    }
+}

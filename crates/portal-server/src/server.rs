@@ -1,0 +1,309 @@
+//! `serve`: the wiring. One [`SeaOrmStore`](portal_store::SeaOrmStore) shared by the service and
+//! the mail dispatcher, scrypt on the HTTP crate's bounded blocking pool, the outbox dispatcher
+//! woken by the HTTP layer whenever a use case queued mail, and poem with a graceful shutdown.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use portal_core::service::{CreatedPractice, PortalService};
+use portal_core::{
+    Clock, DynPortalService, LinkKey, MailTransport, OsRandom, PasswordHasher, Policy, PortalStore, Randomness,
+    ScryptHasher, ScryptParams, SystemClock,
+};
+use portal_http::{BlockingHasher, HttpConfig, MailQueuedHook};
+use portal_mail::{Dispatcher, DispatcherConfig, DispatcherHandle, FileTransport, MailFrom, Renderer, SmtpTransport};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use crate::bootstrap::{self, BootstrapError};
+use crate::cli::{MailSettings, Resolved, database_kind};
+
+/// Everything `serve` needs. [`ServerConfig::new`] builds the production set-up from the
+/// command line; tests adjust the public fields (port 0, a manual clock, cheap scrypt
+/// parameters, a generous per-IP limit).
+pub struct ServerConfig {
+    /// Database URL (may hold a password: never logged).
+    pub database_url: String,
+    /// Where to listen (port 0: any free port; see [`RunningServer::local_addr`]).
+    pub bind: SocketAddr,
+    /// The externally visible base URL; `None`: `http://{the bound address}`.
+    pub public_url: Option<String>,
+    /// Where mail goes.
+    pub mail: MailSettings,
+    /// The no-reply sender.
+    pub mail_from: MailFrom,
+    /// Link lifetimes and the other rules.
+    pub policy: Policy,
+    /// The link key.
+    pub link_key: LinkKey,
+    /// Name of the practice created on an empty database.
+    pub first_practice: String,
+    /// How long in-flight requests may take to finish after a stop was asked for.
+    pub shutdown_timeout: Duration,
+    /// The HTTP layer's settings (its `public_url` is overwritten with the resolved one).
+    pub http: HttpConfig,
+    /// scrypt parameters for new hashes ([`ScryptParams::OWASP`]).
+    pub scrypt: ScryptParams,
+    /// The clock ([`SystemClock`]).
+    pub clock: Arc<dyn Clock>,
+    /// Outbox delivery tuning.
+    pub dispatcher: DispatcherConfig,
+}
+
+impl ServerConfig {
+    /// The production set-up for resolved command-line options and a link key: OWASP scrypt on
+    /// one hashing slot per core, the system clock, the default dispatcher.
+    #[must_use]
+    pub fn new(resolved: Resolved, link_key: LinkKey) -> Self {
+        let http = HttpConfig { trust_forwarded_for: resolved.trust_forwarded_for, ..HttpConfig::default() };
+        Self {
+            database_url: resolved.database_url,
+            bind: resolved.bind,
+            public_url: resolved.public_url,
+            mail: resolved.mail,
+            mail_from: resolved.mail_from,
+            policy: resolved.policy,
+            link_key,
+            first_practice: resolved.first_practice,
+            shutdown_timeout: resolved.shutdown_timeout,
+            http,
+            scrypt: ScryptParams::OWASP,
+            clock: Arc::new(SystemClock),
+            dispatcher: DispatcherConfig::default(),
+        }
+    }
+}
+
+/// Why the server could not start or stopped on its own.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// The database could not be opened or migrated.
+    #[error(transparent)]
+    Database(#[from] portal_store::ConnectError),
+    /// A mail setting cannot be used.
+    #[error(transparent)]
+    Mail(#[from] portal_mail::ConfigError),
+    /// The scrypt parameters were refused.
+    #[error("invalid password-hashing parameters")]
+    Hashing(#[source] portal_core::HashError),
+    /// The first practice could not be created.
+    #[error(transparent)]
+    Bootstrap(#[from] BootstrapError),
+    /// The address could not be bound.
+    #[error("cannot listen on {addr}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The HTTP server failed while running.
+    #[error("the HTTP server failed")]
+    Http(#[source] std::io::Error),
+}
+
+/// A started server: listening, dispatching mail, serving requests.
+pub struct RunningServer {
+    local_addr: SocketAddr,
+    public_url: String,
+    first_run: Option<CreatedPractice>,
+    service: Arc<DynPortalService>,
+    stop: oneshot::Sender<()>,
+    http: JoinHandle<std::io::Result<()>>,
+    dispatcher: DispatcherHandle,
+}
+
+impl std::fmt::Debug for RunningServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunningServer")
+            .field("local_addr", &self.local_addr)
+            .field("public_url", &self.public_url)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Starts the server: installs the rustls *ring* provider, opens and migrates the database,
+/// wires the service, starts the mail dispatcher, binds the address, creates the first practice
+/// on an empty database, and serves. Nothing is created when binding fails.
+///
+/// # Errors
+/// [`ServeError`] for whatever part could not start.
+pub async fn start(config: ServerConfig) -> Result<RunningServer, ServeError> {
+    portal_mail::install_crypto_provider();
+
+    let transport: Arc<dyn MailTransport> = match &config.mail {
+        MailSettings::Files(dir) => Arc::new(FileTransport::new(dir)?),
+        MailSettings::Smtp(smtp) => Arc::new(SmtpTransport::new(smtp.clone())?),
+    };
+    let store = portal_store::connect(&config.database_url).await?;
+    tracing::info!(database = database_kind(&config.database_url), "database ready (migrations applied)");
+
+    let listener = tokio::net::TcpListener::bind(config.bind)
+        .await
+        .map_err(|source| ServeError::Bind { addr: config.bind, source })?;
+    let local_addr = listener.local_addr().map_err(|source| ServeError::Bind { addr: config.bind, source })?;
+    let public_url = config.public_url.clone().unwrap_or_else(|| format!("http://{local_addr}"));
+    if config.public_url.is_none() && local_addr.ip().is_unspecified() {
+        tracing::warn!(%public_url, "listening on all interfaces without --public-url: emailed links will not work from other machines");
+    }
+    if matches!(config.mail, MailSettings::Smtp(_)) && config.mail_from.address().as_str().ends_with(".localhost") {
+        tracing::warn!(
+            "mail goes through SMTP but --mail-from is the placeholder address; relays will likely refuse it"
+        );
+    }
+
+    let hasher = BlockingHasher::new(
+        ScryptHasher::new(config.scrypt).map_err(ServeError::Hashing)?,
+        config.http.hash_permits,
+        config.http.hash_queue,
+    );
+    let store: Arc<dyn PortalStore> = Arc::new(store);
+    let service: Arc<DynPortalService> = Arc::new(PortalService::new(
+        Arc::clone(&store),
+        Arc::new(hasher.clone()) as Arc<dyn PasswordHasher>,
+        Arc::clone(&config.clock),
+        Arc::new(OsRandom) as Arc<dyn Randomness>,
+        config.policy,
+        LinkKey::from_bytes(*config.link_key.expose()),
+    ));
+
+    let renderer = Renderer::new(&public_url, config.mail_from)?;
+    let dispatcher = Dispatcher::new(
+        store,
+        transport,
+        Arc::clone(&config.clock),
+        OsRandom,
+        renderer,
+        config.link_key,
+        config.dispatcher,
+    )?
+    .spawn();
+    let waker = dispatcher.waker();
+    let on_mail_queued: MailQueuedHook = Arc::new(move || waker.wake());
+
+    let first_run = match bootstrap::first_practice(&service, &config.first_practice).await {
+        Ok(first_run) => first_run,
+        Err(error) => {
+            dispatcher.shutdown().await;
+            return Err(error.into());
+        }
+    };
+    if let Some(created) = &first_run {
+        tracing::info!(practice = %created.practice.slug, "empty database: created the first practice");
+    }
+
+    let http_config = HttpConfig { public_url: public_url.clone(), ..config.http };
+    let endpoint = portal_http::app(Arc::clone(&service), http_config, on_mail_queued, &hasher);
+    let acceptor = match poem::listener::TcpAcceptor::from_tokio(listener) {
+        Ok(acceptor) => acceptor,
+        Err(source) => {
+            dispatcher.shutdown().await;
+            return Err(ServeError::Bind { addr: config.bind, source });
+        }
+    };
+    let (stop, stopped) = oneshot::channel::<()>();
+    let shutdown_timeout = config.shutdown_timeout;
+    let http = tokio::spawn(async move {
+        poem::Server::new_with_acceptor(acceptor)
+            .run_with_graceful_shutdown(
+                endpoint,
+                async move {
+                    // A dropped sender (the RunningServer was dropped) also stops the server.
+                    let _ = stopped.await;
+                },
+                Some(shutdown_timeout),
+            )
+            .await
+    });
+    tracing::info!(%local_addr, %public_url, "portal is listening");
+    Ok(RunningServer { local_addr, public_url, first_run, service, stop, http, dispatcher })
+}
+
+impl RunningServer {
+    /// The address the server listens on (the real port when bound to port 0).
+    #[must_use]
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// The public base URL links and the OpenAPI document use (no trailing slash).
+    #[must_use]
+    pub fn public_url(&self) -> &str {
+        &self.public_url
+    }
+
+    /// The first practice and its staff key, when this start created them; `None` afterwards
+    /// (the key is handed out once).
+    pub fn take_first_run(&mut self) -> Option<CreatedPractice> {
+        self.first_run.take()
+    }
+
+    /// The service the HTTP layer calls (for embedding and tests).
+    #[must_use]
+    pub fn service(&self) -> &Arc<DynPortalService> {
+        &self.service
+    }
+
+    /// Serves until `signal` completes, then stops gracefully (see [`RunningServer::stop`]).
+    ///
+    /// # Errors
+    /// [`ServeError::Http`] when the HTTP server failed on its own (the dispatcher is stopped
+    /// too).
+    pub async fn run_until(mut self, signal: impl Future<Output = ()>) -> Result<(), ServeError> {
+        tokio::select! {
+            () = signal => {
+                tracing::info!("shutting down: no new connections; finishing requests in flight and the current delivery");
+                self.stop().await
+            }
+            ended = &mut self.http => {
+                self.dispatcher.shutdown().await;
+                match ended {
+                    Ok(Ok(())) => Ok(()),
+                    Ok(Err(error)) => Err(ServeError::Http(error)),
+                    Err(join) => Err(ServeError::Http(std::io::Error::other(join))),
+                }
+            }
+        }
+    }
+
+    /// Stops accepting connections, lets requests in flight finish (up to the shutdown timeout),
+    /// then stops the mail dispatcher after the delivery in progress. Queued mail stays in the
+    /// outbox for the next start.
+    ///
+    /// # Errors
+    /// [`ServeError::Http`] when the HTTP server had failed.
+    pub async fn stop(self) -> Result<(), ServeError> {
+        let _ = self.stop.send(());
+        let ended = self.http.await;
+        self.dispatcher.shutdown().await;
+        tracing::info!("portal stopped");
+        match ended {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(error)) => Err(ServeError::Http(error)),
+            Err(join) => Err(ServeError::Http(std::io::Error::other(join))),
+        }
+    }
+}
+
+/// Resolves when the process receives SIGTERM or SIGINT (Ctrl-C).
+pub async fn shutdown_signal() {
+    let interrupt = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        () = interrupt => tracing::info!("received SIGINT"),
+        () = terminate => tracing::info!("received SIGTERM"),
+    }
+}

@@ -1,0 +1,13 @@
+//! End-to-end tests of the bundled server: the real wiring on port 0 over a fresh database,
+//! driven over TCP (one test binary; see `helpers.rs`).
+
+mod binary;
+mod dispatchers;
+mod errors;
+mod helpers;
+mod lifecycle;
+mod openapi;
+mod secrets;
+mod security;
+mod shutdown;
+mod smtp_sink;
