@@ -3,6 +3,7 @@
 use mail_send::mail_builder::MessageBuilder;
 use mail_send::mail_builder::headers::date::Date;
 use mail_send::mail_builder::headers::text::Text;
+use mail_send::mail_builder::mime::MimePart;
 use portal_core::{RenderedEmail, TransportError};
 
 /// Checks the header fields of a rendered email. The renderer builds them from validated domain
@@ -60,10 +61,25 @@ pub(crate) fn to_rfc5322(email: &RenderedEmail, date_unix_seconds: i64) -> Resul
         .message_id(email.message_id.as_str())
         .date(Date::new(date_unix_seconds))
         .header("Auto-Submitted", Text::new("auto-generated"))
-        .text_body(email.text.as_str())
-        .html_body(email.html.as_str())
+        .body(MimePart::new(
+            "multipart/alternative",
+            vec![text_part(&email.text), MimePart::new("text/html", email.html.as_str())],
+        ))
         .write_to_vec()
         .map_err(|_| TransportError::Permanent("the message could not be serialised".into()))
+}
+
+/// The plain-text part. ASCII text with short lines goes out as `7bit`, so the link in a raw
+/// `.eml` file (or a mail server's spool) reads and copies as it is; anything else is left to
+/// the builder, which picks quoted-printable or base64.
+fn text_part(text: &str) -> MimePart<'static> {
+    const MAX_LINE: usize = 998; // RFC 5322 §2.1.1
+    if text.is_ascii() && text.lines().all(|line| line.len() <= MAX_LINE) {
+        let crlf = text.replace("\r\n", "\n").replace('\n', "\r\n");
+        MimePart::new("text/plain", crlf).transfer_encoding("7bit")
+    } else {
+        MimePart::new("text/plain", text.to_owned())
+    }
 }
 
 /// Now, for the `Date` header. Transports are adapters: reading the wall clock is theirs to do.
@@ -118,6 +134,22 @@ pub(crate) mod tests {
         assert_eq!(from.address(), Some("no-reply@example.org"));
         assert_eq!(parsed.subject(), Some(email.subject.as_str()));
         assert_eq!(parsed.to().and_then(|a| a.first()).and_then(|a| a.address()), Some("ada@example.org"));
+    }
+
+    #[test]
+    fn an_ascii_text_part_keeps_its_link_readable_in_the_raw_message() {
+        let link = "https://portal.example.org/portal/invitation?token=Vb_to0t_R-OQluRAh1tQGjdtlfZxWYj273I1qcLQPAGAKyp8t1IxXJM4BrX8O2mX";
+        let email = RenderedEmail { text: format!("Hello,\n\nopen this link:\n\n{link}\n"), ..sample() };
+        let raw = String::from_utf8(to_rfc5322(&email, 0).unwrap()).unwrap();
+        assert!(raw.contains("Content-Transfer-Encoding: 7bit"), "{raw}");
+        assert!(raw.contains(&format!("\r\n{link}\r\n")), "the link is one unbroken line: {raw}");
+        let parsed = mail_parser::MessageParser::default().parse(raw.as_bytes()).unwrap();
+        assert!(parsed.body_text(0).unwrap().contains(link));
+
+        let accented = RenderedEmail { text: format!("Hola, contraseña: {link}"), ..sample() };
+        let raw = String::from_utf8(to_rfc5322(&accented, 0).unwrap()).unwrap();
+        let parsed = mail_parser::MessageParser::default().parse(raw.as_bytes()).unwrap();
+        assert!(parsed.body_text(0).unwrap().contains("contraseña"));
     }
 
     #[test]
