@@ -55,17 +55,17 @@ async fn repeated_failures_are_throttled_with_retry_after() {
     app.stop().await;
 }
 
-/// The fastest of `n` runs of `sign_in`.
-async fn fastest(app: &TestApp, username: &str, n: usize) -> Duration {
-    let mut best = Duration::MAX;
-    for _ in 0..n {
-        let started = Instant::now();
-        app.sign_in(username, "a wrong password, long enough").await.assert_problem(401, "invalid_credentials");
-        best = best.min(started.elapsed());
-    }
-    best
+/// How long one refused sign-in as `username` takes.
+async fn refused_sign_in(app: &TestApp, username: &str) -> Duration {
+    let started = Instant::now();
+    app.sign_in(username, "a wrong password, long enough").await.assert_problem(401, "invalid_credentials");
+    started.elapsed()
 }
 
+/// A loose security check, not a benchmark: the dummy hash must make an unknown username cost a
+/// real hash. Measurements alternate between the two cases so both see the same machine load,
+/// and only the fastest of each is compared, against a generous factor; the exact figures
+/// belong to the benchmarks.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unknown_username_costs_a_full_hash_like_a_wrong_password() {
     // Production scrypt parameters, so the cost of a hash is measurable.
@@ -73,11 +73,14 @@ async fn an_unknown_username_costs_a_full_hash_like_a_wrong_password() {
     let app = spawn_app_with(options).await.expect("SQLite");
     app.registered_client("Ada Lovelace", "ada@example.org", "ada").await;
 
-    let wrong_password = fastest(&app, "ada", 3).await;
-    let unknown_user = fastest(&app, "nobody-at-all", 3).await;
+    let (mut wrong_password, mut unknown_user) = (Duration::MAX, Duration::MAX);
+    for _ in 0..4 {
+        wrong_password = wrong_password.min(refused_sign_in(&app, "ada").await);
+        unknown_user = unknown_user.min(refused_sign_in(&app, "nobody-at-all").await);
+    }
     assert!(wrong_password >= Duration::from_millis(30), "a real hash ran: {wrong_password:?}");
     assert!(
-        unknown_user * 2 >= wrong_password,
+        unknown_user * 3 >= wrong_password,
         "the dummy hash makes an unknown user as slow as a wrong password: {unknown_user:?} vs {wrong_password:?}"
     );
     app.stop().await;
