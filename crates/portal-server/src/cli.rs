@@ -6,6 +6,10 @@
 //! that depend on other settings. Errors name the flag. Values that may hold a password (the
 //! database and SMTP URLs) are never shown by `--help` and never repeated in an error.
 
+// The field doc comments below are also clap's `--help` text, written for a terminal:
+// `HOST[:465]` and `Name <address>` are meant literally, not as rustdoc links or HTML.
+#![allow(rustdoc::broken_intra_doc_links, rustdoc::invalid_html_tags)]
+
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
