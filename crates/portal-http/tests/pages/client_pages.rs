@@ -5,7 +5,7 @@ use poem::http::StatusCode;
 use portal_core::TimeZoneName;
 
 use crate::browser::{Browser, escaped};
-use crate::helpers::{NEW_PASSWORD, PASSWORD, TestApp, spawn_app};
+use crate::helpers::{NEW_PASSWORD, PASSWORD, TestApp, spawn_app, spawn_app_with, test_config};
 
 const CSP: &str =
     "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
@@ -342,4 +342,41 @@ async fn a_reset_link_of_a_disabled_account_says_so() {
     // Disabling voids the pending reset, so the link no longer works.
     let page = browser.get("/portal/password-reset").await;
     assert!(matches!(page.status, StatusCode::NOT_FOUND | StatusCode::FORBIDDEN), "{}", page.body);
+}
+
+#[tokio::test]
+async fn disabling_the_account_signs_the_browser_out_at_its_next_request() {
+    let app = spawn_app().await;
+    let id = app.registered_client("Ada Client", "ada").await;
+    let browser = Browser::new(&app);
+    sign_in(&browser, "ada", PASSWORD).await.assert(StatusCode::SEE_OTHER, "");
+    browser.get("/portal/home").await.assert(StatusCode::OK, "Ada Client");
+
+    app.set_enabled(&id, false).await.assert_status(StatusCode::OK);
+    let home = browser.get("/portal/home").await;
+    home.assert(StatusCode::UNAUTHORIZED, "You are signed out");
+    assert!(home.set_cookie("__Host-portal_session").unwrap().contains("Max-Age=0"));
+    assert!(!home.body.contains("Ada Client"), "{}", home.body);
+
+    // Enabling brings the session back no more than it did the API's.
+    app.set_enabled(&id, true).await.assert_status(StatusCode::OK);
+    browser.get("/portal/home").await.assert(StatusCode::UNAUTHORIZED, "You are signed out");
+}
+
+#[tokio::test]
+async fn the_per_ip_limit_answers_with_a_page() {
+    let mut config = test_config();
+    config.ip_rate_limit.per_minute = 1;
+    config.ip_rate_limit.burst = 2;
+    let app = spawn_app_with(config).await;
+    let browser = Browser::new(&app);
+    let path = sign_in_path(&app);
+    let mut last = None;
+    for _ in 0..3 {
+        last = Some(browser.submit(&path, &path, &[("username", "ada"), ("password", PASSWORD)]).await);
+    }
+    let last = last.unwrap();
+    last.assert(StatusCode::TOO_MANY_REQUESTS, "Too many requests from your network. Try again in ");
+    assert!(last.header("retry-after").is_some());
+    assert_eq!(last.header("content-type"), Some("text/html; charset=utf-8"));
 }
