@@ -18,6 +18,7 @@
 
 mod client;
 mod html;
+mod staff;
 
 use poem::http::header::{CONTENT_TYPE, COOKIE, RETRY_AFTER, SET_COOKIE};
 use poem::http::{HeaderValue, StatusCode};
@@ -56,6 +57,17 @@ pub(crate) fn mount(route: Route) -> Route {
         .at("/portal/:practice/sign-in", get(client::sign_in_page).post(client::sign_in_submit))
         .at("/portal/home", get(client::home))
         .at("/portal/sign-out", poem::post(client::sign_out))
+        .at("/staff", get(staff_home))
+        .at("/staff/sign-in", get(staff::staff_sign_in_page).post(staff::staff_sign_in))
+        .at("/staff/sign-out", poem::post(staff::staff_sign_out))
+        .at("/staff/clients", get(staff::client_list))
+        .at("/staff/clients/:id", get(staff::client_page))
+        .at("/staff/clients/:id/:action", poem::post(staff::client_action))
+}
+
+#[handler]
+fn staff_home() -> Response {
+    see_other("page_staff_clients", "/staff/clients", Vec::new())
 }
 
 #[handler]
@@ -76,12 +88,23 @@ pub(crate) struct Page {
     cookies: Vec<String>,
     retry_after: Option<u64>,
     route: &'static str,
+    /// The wide layout of the staff pages.
+    wide: bool,
 }
 
 impl Page {
     /// A page whose `main` is safe HTML.
     pub(crate) fn new(route: &'static str, status: StatusCode, title: &str, main: String) -> Self {
-        Self { status, title: title.to_owned(), brand: None, main, cookies: Vec::new(), retry_after: None, route }
+        Self {
+            status,
+            title: title.to_owned(),
+            brand: None,
+            main,
+            cookies: Vec::new(),
+            retry_after: None,
+            route,
+            wide: false,
+        }
     }
 
     /// A short message page: a heading, a paragraph of text and an optional link.
@@ -105,6 +128,12 @@ impl Page {
         self
     }
 
+    /// Uses the wide layout (staff pages).
+    pub(crate) fn wide(mut self) -> Self {
+        self.wide = true;
+        self
+    }
+
     /// Adds a `Set-Cookie` header.
     pub(crate) fn cookie(mut self, cookie: String) -> Self {
         self.cookies.push(cookie);
@@ -121,7 +150,15 @@ impl Page {
 impl IntoResponse for Page {
     fn into_response(self) -> Response {
         let brand = escape(self.brand.as_deref().unwrap_or("Client portal"));
-        let body = html::fill(LAYOUT, &[("title", &escape(&self.title)), ("brand", &brand), ("main", &self.main)]);
+        let body = html::fill(
+            LAYOUT,
+            &[
+                ("title", &escape(&self.title)),
+                ("brand", &brand),
+                ("main", &self.main),
+                ("body_class", if self.wide { "wide" } else { "narrow" }),
+            ],
+        );
         let mut response = Response::builder()
             .status(self.status)
             .header(CONTENT_TYPE, "text/html; charset=utf-8")

@@ -9,3 +9,4 @@ mod helpers;
 
 mod browser;
 mod client_pages;
+mod staff_pages;
