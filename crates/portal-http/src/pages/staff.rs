@@ -49,6 +49,9 @@ pub(crate) struct ActionForm {
     csrf: String,
     #[serde(default)]
     enabled: String,
+    /// Why the account is turned off (optional).
+    #[serde(default)]
+    reason: String,
 }
 
 #[derive(Deserialize)]
@@ -238,8 +241,14 @@ fn action_button(id: &str, action: &str, label: &str, csrf: &str) -> String {
 }
 
 fn toggle(id: &str, on: bool, csrf: &str) -> String {
+    // Turning access off may record why (shown on the panel and in the audit trail).
+    let reason = if on {
+        "<label for=\"reason\">Reason for turning off (optional)</label><input type=\"text\" id=\"reason\" name=\"reason\" maxlength=\"500\">"
+    } else {
+        ""
+    };
     format!(
-        "<form method=\"post\" action=\"/staff/clients/{id}/enabled\">{csrf}<input type=\"hidden\" name=\"enabled\" value=\"{next}\">\
+        "<form method=\"post\" action=\"/staff/clients/{id}/enabled\">{csrf}{reason}<input type=\"hidden\" name=\"enabled\" value=\"{next}\">\
          <button type=\"submit\" class=\"toggle {class}\" role=\"switch\" aria-checked=\"{on}\"><span class=\"knob\" aria-hidden=\"true\"></span>Portal access {state}</button></form>",
         csrf = csrf_field(csrf),
         next = !on,
@@ -422,12 +431,30 @@ pub(crate) async fn client_action(
             Err(SendResetError::Infrastructure(error)) => return trouble(&ctx, &error).into_response(),
             Err(error) => Some(error.to_string()),
         },
-        "enabled" => match ctx.state.service.set_enabled(&staff, id, form.enabled == "true", None).await {
-            Ok(_) => None,
-            Err(ToggleError::ClientNotFound) => return not_found().into_response(),
-            Err(ToggleError::Infrastructure(error)) => return trouble(&ctx, &error).into_response(),
-            Err(error) => Some(error.to_string()),
-        },
+        "enabled" => {
+            let enabled = form.enabled == "true";
+            let reason = match form.reason.trim() {
+                "" => None,
+                text => match portal_core::DisableReason::parse(text) {
+                    Ok(reason) => Some(reason),
+                    Err(invalid) => {
+                        let notice = format!(
+                            "<div class=\"errors\" role=\"alert\"><p>Not done: {}.</p></div>",
+                            escape(&invalid.to_string())
+                        );
+                        return profile(&ctx, req, &staff, id, StatusCode::UNPROCESSABLE_ENTITY, &notice)
+                            .await
+                            .into_response();
+                    }
+                },
+            };
+            match ctx.state.service.set_enabled(&staff, id, enabled, if enabled { None } else { reason }).await {
+                Ok(_) => None,
+                Err(ToggleError::ClientNotFound) => return not_found().into_response(),
+                Err(ToggleError::Infrastructure(error)) => return trouble(&ctx, &error).into_response(),
+                Err(error) => Some(error.to_string()),
+            }
+        }
         _ => return not_found().into_response(),
     };
     if let Some(reason) = refused {

@@ -86,12 +86,13 @@ async fn the_panel_shows_the_three_looks_and_its_buttons_work() {
     browser.get(&profile).await.assert(StatusCode::OK, "Password reset");
 
     // Disabled: the client's session ends.
-    let off = press(&browser, &id, "enabled", &[("enabled", "false")]).await;
+    let off = press(&browser, &id, "enabled", &[("enabled", "false"), ("reason", "moved <away>")]).await;
     assert_eq!(off.header("location"), Some(format!("{profile}?done=disabled").as_str()));
     let page = browser.get(&profile).await;
     page.assert(StatusCode::OK, "<p class=\"state\">Disabled</p>");
     assert!(page.body.contains("class=\"toggle off\" role=\"switch\" aria-checked=\"false\""), "{}", page.body);
     assert!(!page.body.contains("Reset password"), "{}", page.body);
+    assert!(page.body.contains("<dt>Reason</dt><dd>moved &lt;away&gt;</dd>"), "{}", page.body);
     app.me(&session).await.assert_status(StatusCode::UNAUTHORIZED);
 
     // A refused action says why, on the profile.
