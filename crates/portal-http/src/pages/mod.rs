@@ -1,4 +1,4 @@
-//! The client pages (issue 6), server-rendered HTML without JavaScript, served next to the API:
+//! The client and staff pages (issue 6), server-rendered HTML without JavaScript, served next to the API:
 //!
 //! | path | page |
 //! |---|---|
@@ -10,6 +10,11 @@
 //! | `GET /portal/home` | the signed-in landing page |
 //! | `POST /portal/sign-out` | ends the session |
 //! | `GET /portal/static/portal.css` | the stylesheet |
+//! | `GET /staff` | 303 to the client list |
+//! | `GET/POST /staff/sign-in`, `POST /staff/sign-out` | staff sign in with a staff key |
+//! | `GET /staff/clients[?portal=…]` | the client list, filtered by portal status |
+//! | `GET /staff/clients/{id}` | a client's profile, portal panel and audit trail |
+//! | `POST /staff/clients/{id}/{invite,reset,enabled}` | the panel's buttons |
 //!
 //! Opening a page never consumes a token: only the form POSTs redeem. Every page carries a strict
 //! Content-Security-Policy (the edge adds `Cache-Control: no-store` and `Referrer-Policy:
