@@ -26,13 +26,30 @@ use serde_json::{Value, json};
 const PASSWORD: &str = "violet kettles hum at dawn";
 const NEW_PASSWORD: &str = "seven quiet herons wade slowly";
 
-/// chromedriver, stopped on drop.
-struct Driver(Child);
+/// chromedriver, stopped on drop (also when the test fails half-way).
+struct Driver {
+    child: Child,
+    port: u16,
+}
 
 impl Drop for Driver {
     fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+        // `/shutdown` makes chromedriver quit its browsers too; a plain kill would leave them
+        // running without a parent.
+        if let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", self.port)) {
+            use std::io::{Read as _, Write as _};
+            let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+            let _ = stream.write_all(b"GET /shutdown HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+            let _ = stream.read_to_end(&mut Vec::new());
+        }
+        for _ in 0..50 {
+            if matches!(self.child.try_wait(), Ok(Some(_))) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
@@ -172,14 +189,15 @@ async fn staff_invite_and_the_client_registers_signs_in_is_disabled_and_resets_i
 
     // chromedriver.
     let port = free_port().await;
-    let _driver = Driver(
-        Command::new(&chromedriver)
+    let _driver = Driver {
+        child: Command::new(&chromedriver)
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {chromedriver}: {e}")),
-    );
+        port,
+    };
     let driver = format!("http://127.0.0.1:{port}");
     let http = reqwest::Client::new();
     let mut ready = false;
