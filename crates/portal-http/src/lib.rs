@@ -35,6 +35,7 @@ mod error;
 mod hashing;
 mod middleware;
 mod ops;
+mod pages;
 mod staff;
 
 use std::sync::Arc;
@@ -170,7 +171,7 @@ pub fn app(
         hash_pool: hash_pool.clone(),
         trust_forwarded_for: config.trust_forwarded_for,
     });
-    let routes = Route::new().at("/openapi.json", spec).nest("/docs", docs).nest("/", api);
+    let routes = pages::mount(Route::new()).at("/openapi.json", spec).nest("/docs", docs).nest("/", api);
     Edge::new(BodyLimit::new(routes.into_endpoint(), config.max_body_bytes), state)
 }
 

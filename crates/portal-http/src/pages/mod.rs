@@ -1,0 +1,302 @@
+//! The client and staff pages (issue 6), server-rendered HTML without JavaScript, served next to the API:
+//!
+//! | path | page |
+//! |---|---|
+//! | `GET /portal/invitation?token=…` | moves the token into a cookie, 303 to `/portal/invitation` |
+//! | `GET/POST /portal/invitation` | the registration form; the POST redeems the invitation |
+//! | `GET /portal/password-reset?token=…` | same for reset links |
+//! | `GET/POST /portal/password-reset` | the new-password form; the POST redeems the link |
+//! | `GET/POST /portal/{practice}/sign-in` | sign-in for one practice (named by its slug) |
+//! | `GET /portal/home` | the signed-in landing page |
+//! | `POST /portal/sign-out` | ends the session |
+//! | `GET /portal/static/portal.css` | the stylesheet |
+//! | `GET /staff` | 303 to the client list |
+//! | `GET/POST /staff/sign-in`, `POST /staff/sign-out` | staff sign in with a staff key |
+//! | `GET /staff/clients[?portal=…]` | the client list, filtered by portal status |
+//! | `GET /staff/clients/{id}` | a client's profile, portal panel and audit trail |
+//! | `POST /staff/clients/{id}/{invite,reset,enabled}` | the panel's buttons |
+//!
+//! Opening a page never consumes a token: only the form POSTs redeem. Every page carries a strict
+//! Content-Security-Policy (the edge adds `Cache-Control: no-store` and `Referrer-Policy:
+//! no-referrer` to every response). Every form carries a CSRF token that must equal the
+//! `__Host-portal_csrf` cookie (double submit), on top of `SameSite=Strict`.
+
+mod client;
+mod html;
+mod staff;
+
+use poem::http::header::{CONTENT_TYPE, COOKIE, RETRY_AFTER, SET_COOKIE};
+use poem::http::{HeaderValue, StatusCode};
+use poem::{IntoResponse, Request, Response, Route, get, handler};
+use poem_openapi::OperationId;
+
+pub(crate) use html::escape;
+
+/// The page layout (header, main, footer) every page is rendered into.
+const LAYOUT: &str = include_str!("../../pages/layout.html");
+/// The stylesheet.
+const STYLESHEET: &str = include_str!("../../pages/portal.css");
+
+/// The Content-Security-Policy of every page: no scripts at all, styles and images only from
+/// this origin, forms only to this origin, never framed.
+pub(crate) const CONTENT_SECURITY_POLICY: &str =
+    "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+/// The session cookie (holds the session bearer token).
+pub(crate) const SESSION_COOKIE: &str = "__Host-portal_session";
+/// The CSRF cookie (double submit: every form repeats its value in a hidden field).
+pub(crate) const CSRF_COOKIE: &str = "__Host-portal_csrf";
+/// The invitation link's token, moved out of the URL.
+pub(crate) const INVITE_COOKIE: &str = "__Host-portal_invite";
+/// The reset link's token, moved out of the URL.
+pub(crate) const RESET_COOKIE: &str = "__Host-portal_reset";
+/// How long a link token may wait in its cookie (15 minutes): long enough to fill the form.
+const LINK_COOKIE_MAX_AGE: u32 = 15 * 60;
+
+/// Adds the page routes to the application's routes.
+pub(crate) fn mount(route: Route) -> Route {
+    route
+        .at("/portal/static/portal.css", get(stylesheet))
+        .at("/portal/invitation", get(client::invitation_page).post(client::invitation_submit))
+        .at("/portal/password-reset", get(client::reset_page).post(client::reset_submit))
+        .at("/portal/:practice/sign-in", get(client::sign_in_page).post(client::sign_in_submit))
+        .at("/portal/home", get(client::home))
+        .at("/portal/sign-out", poem::post(client::sign_out))
+        .at("/staff", get(staff_home))
+        .at("/staff/sign-in", get(staff::staff_sign_in_page).post(staff::staff_sign_in))
+        .at("/staff/sign-out", poem::post(staff::staff_sign_out))
+        .at("/staff/clients", get(staff::client_list))
+        .at("/staff/clients/:id", get(staff::client_page))
+        .at("/staff/clients/:id/:action", poem::post(staff::client_action))
+}
+
+#[handler]
+fn staff_home() -> Response {
+    see_other("page_staff_clients", "/staff/clients", Vec::new())
+}
+
+#[handler]
+fn stylesheet() -> Response {
+    let mut response = Response::builder().content_type("text/css; charset=utf-8").body(STYLESHEET);
+    response.set_data(OperationId("page_stylesheet"));
+    response
+}
+
+/// A rendered page on its way out.
+pub(crate) struct Page {
+    status: StatusCode,
+    title: String,
+    /// The practice's name for the header (plain text), if known.
+    brand: Option<String>,
+    /// The `<main>` content (already safe HTML).
+    main: String,
+    cookies: Vec<String>,
+    retry_after: Option<u64>,
+    route: &'static str,
+    /// The wide layout of the staff pages.
+    wide: bool,
+}
+
+impl Page {
+    /// A page whose `main` is safe HTML.
+    pub(crate) fn new(route: &'static str, status: StatusCode, title: &str, main: String) -> Self {
+        Self {
+            status,
+            title: title.to_owned(),
+            brand: None,
+            main,
+            cookies: Vec::new(),
+            retry_after: None,
+            route,
+            wide: false,
+        }
+    }
+
+    /// A short message page: a heading, a paragraph of text and an optional link.
+    pub(crate) fn message(
+        route: &'static str,
+        status: StatusCode,
+        title: &str,
+        text: &str,
+        link: Option<(&str, &str)>,
+    ) -> Self {
+        let mut main = format!("<h1>{}</h1>\n<p>{}</p>", escape(title), escape(text));
+        if let Some((href, label)) = link {
+            main.push_str(&format!("\n<p><a href=\"{}\">{}</a></p>", escape(href), escape(label)));
+        }
+        Self::new(route, status, title, main)
+    }
+
+    /// Shows the practice's name in the header.
+    pub(crate) fn brand(mut self, practice_name: &str) -> Self {
+        self.brand = Some(practice_name.to_owned());
+        self
+    }
+
+    /// Uses the wide layout (staff pages).
+    pub(crate) fn wide(mut self) -> Self {
+        self.wide = true;
+        self
+    }
+
+    /// Adds a `Set-Cookie` header.
+    pub(crate) fn cookie(mut self, cookie: String) -> Self {
+        self.cookies.push(cookie);
+        self
+    }
+
+    /// Adds a `Retry-After` header.
+    pub(crate) fn retry_after(mut self, seconds: u64) -> Self {
+        self.retry_after = Some(seconds);
+        self
+    }
+}
+
+impl IntoResponse for Page {
+    fn into_response(self) -> Response {
+        let brand = escape(self.brand.as_deref().unwrap_or("Client portal"));
+        let body = html::fill(
+            LAYOUT,
+            &[
+                ("title", &escape(&self.title)),
+                ("brand", &brand),
+                ("main", &self.main),
+                ("body_class", if self.wide { "wide" } else { "narrow" }),
+            ],
+        );
+        let mut response = Response::builder()
+            .status(self.status)
+            .header(CONTENT_TYPE, "text/html; charset=utf-8")
+            .header("content-security-policy", CONTENT_SECURITY_POLICY)
+            .body(body);
+        for cookie in self.cookies {
+            if let Ok(value) = HeaderValue::from_str(&cookie) {
+                response.headers_mut().append(SET_COOKIE, value);
+            }
+        }
+        if let Some(seconds) = self.retry_after {
+            response.headers_mut().insert(RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        response.set_data(OperationId(self.route));
+        response
+    }
+}
+
+/// A redirect (303 See Other) with cookies.
+pub(crate) fn see_other(route: &'static str, location: &str, cookies: Vec<String>) -> Response {
+    let mut response = Response::builder()
+        .status(StatusCode::SEE_OTHER)
+        .header("location", location)
+        .header("content-security-policy", CONTENT_SECURITY_POLICY)
+        .finish();
+    for cookie in cookies {
+        if let Ok(value) = HeaderValue::from_str(&cookie) {
+            response.headers_mut().append(SET_COOKIE, value);
+        }
+    }
+    response.set_data(OperationId(route));
+    response
+}
+
+/// The value of a request cookie.
+pub(crate) fn read_cookie(req: &Request, name: &str) -> Option<String> {
+    req.headers()
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(key, _)| *key == name)
+        .map(|(_, value)| value.trim().to_owned())
+        .filter(|value| !value.is_empty())
+}
+
+/// A `__Host-` cookie: `Secure`, `HttpOnly`, `Path=/`, no `Domain`.
+///
+/// `SameSite=Strict` for the session and CSRF cookies. Link cookies are `SameSite=Lax`: they are
+/// set on the answer to a click in a mail client (a cross-site navigation), and browsers do not
+/// send `Strict` cookies on the redirect that follows such a click. They only carry the link's
+/// token, which the URL carried anyway, and they live 15 minutes.
+pub(crate) fn set_cookie(name: &str, value: &str, same_site: &str, max_age: Option<u32>) -> String {
+    let max_age = max_age.map_or_else(String::new, |seconds| format!("; Max-Age={seconds}"));
+    format!("{name}={value}; Path=/; Secure; HttpOnly; SameSite={same_site}{max_age}")
+}
+
+/// Deletes a cookie.
+pub(crate) fn clear_cookie(name: &str) -> String {
+    format!("{name}=; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age=0")
+}
+
+/// Stores a link token out of the URL.
+pub(crate) fn link_cookie(name: &str, token: &str) -> String {
+    set_cookie(name, token, "Lax", Some(LINK_COOKIE_MAX_AGE))
+}
+
+/// 32 random bytes as hex, for the CSRF cookie.
+fn random_hex() -> Option<String> {
+    let mut bytes = [0_u8; 32];
+    getrandom::fill(&mut bytes).ok()?;
+    Some(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// The CSRF value of this browser: the cookie's when it has a sane one, else a new one (and the
+/// cookie that sets it).
+pub(crate) fn csrf_token(req: &Request) -> (String, Option<String>) {
+    if let Some(existing) = read_cookie(req, CSRF_COOKIE).filter(|value| is_sane_csrf(value)) {
+        return (existing, None);
+    }
+    let fresh = random_hex().unwrap_or_default();
+    let cookie = set_cookie(CSRF_COOKIE, &fresh, "Strict", None);
+    (fresh, Some(cookie))
+}
+
+fn is_sane_csrf(value: &str) -> bool {
+    value.len() == 64 && value.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// Whether a submitted form's CSRF field matches the cookie (compared in constant time).
+pub(crate) fn csrf_ok(req: &Request, submitted: &str) -> bool {
+    let Some(cookie) = read_cookie(req, CSRF_COOKIE).filter(|value| is_sane_csrf(value)) else {
+        return false;
+    };
+    if cookie.len() != submitted.len() {
+        return false;
+    }
+    cookie.bytes().zip(submitted.bytes()).fold(0_u8, |acc, (a, b)| acc | (a ^ b)) == 0
+}
+
+/// The hidden CSRF field of a form.
+pub(crate) fn csrf_field(token: &str) -> String {
+    format!("<input type=\"hidden\" name=\"csrf\" value=\"{}\">", escape(token))
+}
+
+/// The 403 page for a form whose CSRF token does not match.
+pub(crate) fn csrf_refused() -> Page {
+    Page::message(
+        "page_csrf",
+        StatusCode::FORBIDDEN,
+        "This form has expired",
+        "For your security the form could not be accepted. Go back, reload the page and try again.",
+        None,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cookies_carry_the_host_prefix_rules() {
+        let cookie = set_cookie(SESSION_COOKIE, "abc", "Strict", None);
+        assert_eq!(cookie, "__Host-portal_session=abc; Path=/; Secure; HttpOnly; SameSite=Strict");
+        assert!(link_cookie(INVITE_COOKIE, "t").ends_with("SameSite=Lax; Max-Age=900"));
+        assert!(clear_cookie(RESET_COOKIE).ends_with("Max-Age=0"));
+    }
+
+    #[test]
+    fn csrf_values_are_checked_strictly() {
+        assert!(is_sane_csrf(&"a".repeat(64)));
+        assert!(!is_sane_csrf(&"a".repeat(63)));
+        assert!(!is_sane_csrf(&"g".repeat(64)));
+    }
+}

@@ -1,0 +1,148 @@
+//! The staff pages: sign-in with a staff key, the client list and its filters, the portal panel
+//! in its three looks, the panel's buttons.
+
+use poem::http::StatusCode;
+
+use crate::browser::{Answer, Browser};
+use crate::helpers::{PASSWORD, TestApp, spawn_app};
+
+async fn staff_browser(app: &TestApp) -> Browser<'_> {
+    let browser = Browser::new(app);
+    let signed_in = browser.submit("/staff/sign-in", "/staff/sign-in", &[("key", &app.staff_key)]).await;
+    assert_eq!(signed_in.status, StatusCode::SEE_OTHER, "{}", signed_in.body);
+    browser
+}
+
+/// Presses one of the profile's buttons.
+async fn press(browser: &Browser<'_>, id: &str, action: &str, extra: &[(&str, &str)]) -> Answer {
+    let profile = format!("/staff/clients/{id}");
+    browser.submit(&profile, &format!("{profile}/{action}"), extra).await
+}
+
+#[tokio::test]
+async fn staff_pages_need_a_valid_staff_key_kept_in_a_host_cookie() {
+    let app = spawn_app().await;
+    let browser = Browser::new(&app);
+    let away = browser.get("/staff/clients").await;
+    assert_eq!(away.status, StatusCode::SEE_OTHER);
+    assert_eq!(away.header("location"), Some("/staff/sign-in"));
+
+    let wrong = browser.submit("/staff/sign-in", "/staff/sign-in", &[("key", "pst_not_a_key")]).await;
+    wrong.assert(StatusCode::UNAUTHORIZED, "This staff key is not valid.");
+
+    let signed_in = browser.submit("/staff/sign-in", "/staff/sign-in", &[("key", &app.staff_key)]).await;
+    assert_eq!(signed_in.header("location"), Some("/staff/clients"));
+    assert_eq!(
+        signed_in.set_cookie("__Host-portal_staff").unwrap(),
+        format!("__Host-portal_staff={}; Path=/; Secure; HttpOnly; SameSite=Strict", app.staff_key)
+    );
+    let list = browser.get("/staff/clients").await;
+    list.assert(StatusCode::OK, "<h1>Clients</h1>");
+    assert!(!list.body.contains(&app.staff_key), "the key never appears in a page");
+
+    let csrf = list.csrf();
+    let out = browser.post("/staff/sign-out", &[("csrf", &csrf)]).await;
+    assert_eq!(out.header("location"), Some("/staff/sign-in"));
+    assert_eq!(browser.get("/staff/clients").await.status, StatusCode::SEE_OTHER);
+}
+
+#[tokio::test]
+async fn the_panel_shows_the_three_looks_and_its_buttons_work() {
+    let app = spawn_app().await;
+    let id = app.create_client("Ada <Client>", Some("ada@example.org")).await;
+    let browser = staff_browser(&app).await;
+    let profile = format!("/staff/clients/{id}");
+
+    // No account, not invited.
+    let page = browser.get(&profile).await;
+    page.assert(StatusCode::OK, "<p class=\"state\">No account</p>");
+    assert!(page.body.contains("Send portal invite") && page.body.contains("Ada &lt;Client&gt;"), "{}", page.body);
+    assert!(!page.body.contains("role=\"switch\""));
+
+    let sent = press(&browser, &id, "invite", &[]).await;
+    assert_eq!(sent.status, StatusCode::SEE_OTHER, "{}", sent.body);
+    assert_eq!(sent.header("location"), Some(format!("{profile}?done=invite").as_str()));
+    let token = app.link_token(&id, portal_core::TokenPurpose::Invite);
+    let page = browser.get(&format!("{profile}?done=invite")).await;
+    page.assert(StatusCode::OK, "Invitation queued.");
+    for text in ["Resend invite", "Invitation", "Sent", "Expires", "queued", "invite_sent"] {
+        assert!(page.body.contains(text), "{text:?} not in {}", page.body);
+    }
+    assert!(!page.body.contains(&token), "staff never see a token");
+
+    // Active.
+    app.register(&token, "ada", PASSWORD).await.assert_status(StatusCode::CREATED);
+    let session = app.session("ada", PASSWORD).await;
+    let page = browser.get(&profile).await;
+    page.assert(StatusCode::OK, "<p class=\"state\">Active</p>");
+    for text in ["<dd>ada</dd>", "class=\"toggle on\" role=\"switch\" aria-checked=\"true\"", "Reset password"] {
+        assert!(page.body.contains(text), "{text:?} not in {}", page.body);
+    }
+    assert!(!page.body.contains("invite</button>"), "{}", page.body);
+    assert!(!page.body.contains(PASSWORD));
+
+    let reset = press(&browser, &id, "reset", &[]).await;
+    assert_eq!(reset.status, StatusCode::SEE_OTHER, "{}", reset.body);
+    browser.get(&profile).await.assert(StatusCode::OK, "Password reset");
+
+    // Disabled: the client's session ends.
+    let off = press(&browser, &id, "enabled", &[("enabled", "false"), ("reason", "moved <away>")]).await;
+    assert_eq!(off.header("location"), Some(format!("{profile}?done=disabled").as_str()));
+    let page = browser.get(&profile).await;
+    page.assert(StatusCode::OK, "<p class=\"state\">Disabled</p>");
+    assert!(page.body.contains("class=\"toggle off\" role=\"switch\" aria-checked=\"false\""), "{}", page.body);
+    assert!(!page.body.contains("Reset password"), "{}", page.body);
+    assert!(page.body.contains("<dt>Reason</dt><dd>moved &lt;away&gt;</dd>"), "{}", page.body);
+    app.me(&session).await.assert_status(StatusCode::UNAUTHORIZED);
+
+    // A refused action says why, on the profile.
+    let refused = press(&browser, &id, "reset", &[]).await;
+    refused.assert(StatusCode::CONFLICT, "Not done:");
+
+    let on = press(&browser, &id, "enabled", &[("enabled", "true")]).await;
+    assert_eq!(on.status, StatusCode::SEE_OTHER);
+    browser.get(&profile).await.assert(StatusCode::OK, "aria-checked=\"true\"");
+}
+
+#[tokio::test]
+async fn the_client_list_filters_by_portal_status() {
+    let app = spawn_app().await;
+    app.registered_client("Active <One>", "active1").await;
+    app.create_client("Never Invited", Some("n@example.org")).await;
+    let browser = staff_browser(&app).await;
+
+    let all = browser.get("/staff/clients").await;
+    assert!(all.body.contains("Active &lt;One&gt;") && all.body.contains("Never Invited"), "{}", all.body);
+    assert!(all.body.contains("<a href=\"/staff/clients\" aria-current=\"page\">All</a>"), "{}", all.body);
+
+    let active = browser.get("/staff/clients?portal=active").await;
+    assert!(active.body.contains("Active &lt;One&gt;") && !active.body.contains("Never Invited"), "{}", active.body);
+    assert!(active.body.contains("portal=active\" aria-current=\"page\""), "{}", active.body);
+    let none = browser.get("/staff/clients?portal=no_account").await;
+    assert!(!none.body.contains("Active &lt;One&gt;") && none.body.contains("Never Invited"), "{}", none.body);
+}
+
+#[tokio::test]
+async fn staff_actions_need_the_csrf_value_and_a_client_of_the_practice() {
+    let app = spawn_app().await;
+    let id = app.create_client("Ada Client", Some("ada@example.org")).await;
+    let browser = staff_browser(&app).await;
+    let wrong = "0".repeat(64);
+    browser
+        .post(&format!("/staff/clients/{id}/invite"), &[("csrf", &wrong)])
+        .await
+        .assert(StatusCode::FORBIDDEN, "This form has expired");
+    assert!(app.store.outbox().is_empty(), "nothing was sent");
+
+    let other = app.service.create_practice("Other Practice", Some("other"), portal_core::TimeZoneName::utc()).await;
+    let other_key = secrecy::ExposeSecret::expose_secret(other.unwrap().staff_key.expose()).to_owned();
+    let stranger = Browser::new(&app);
+    stranger.submit("/staff/sign-in", "/staff/sign-in", &[("key", &other_key)]).await;
+    stranger.get(&format!("/staff/clients/{id}")).await.assert(StatusCode::NOT_FOUND, "No such client");
+    let csrf = stranger.get("/staff/clients").await.csrf();
+    stranger
+        .post(&format!("/staff/clients/{id}/invite"), &[("csrf", &csrf)])
+        .await
+        .assert(StatusCode::NOT_FOUND, "No such client");
+    assert!(app.store.outbox().is_empty(), "nothing was sent");
+}
