@@ -84,6 +84,9 @@ try:
     go("/portal/my-practice/sign-in"); shot("client-sign-in")
     type_("#username", "grace"); type_("#password", PW); click("button[type=submit]")
     go("/portal/home"); shot("client-home")
+    go("/portal/invitation?token=" + "A" * 64); shot("client-link-invalid")
+    call("POST", f"{BASE}/api/v1/clients/{active}/portal/password-reset", None, staff)
+    go(f"/portal/password-reset?token={latest_token('password-reset')}"); shot("client-password-reset")
     call("DELETE", S)
 finally:
     driver.terminate()

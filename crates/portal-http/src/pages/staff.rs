@@ -316,7 +316,7 @@ fn audit_table(events: &[AuditEvent]) -> String {
         out.push_str("<p>Nothing yet.</p></section>");
         return out;
     }
-    out.push_str("<div class=\"scroll\"><table><thead><tr><th scope=\"col\">When</th><th scope=\"col\">What</th><th scope=\"col\">Who</th><th scope=\"col\">Outcome</th></tr></thead><tbody>");
+    out.push_str("<div class=\"scroll\"><table class=\"stack\"><thead><tr><th scope=\"col\">When</th><th scope=\"col\">What</th><th scope=\"col\">Who</th><th scope=\"col\">Outcome</th></tr></thead><tbody>");
     for event in events.iter().rev() {
         let who = match &event.actor {
             portal_core::Actor::Staff { label, .. } => format!("staff: {label}"),
@@ -330,7 +330,7 @@ fn audit_table(events: &[AuditEvent]) -> String {
         }
         let _ = write!(
             out,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            "<tr><td data-label=\"When\">{}</td><td data-label=\"What\">{}</td><td data-label=\"Who\">{}</td><td data-label=\"Outcome\">{}</td></tr>",
             escape(&when(event.at)),
             escape(event.action.name()),
             escape(&who),
