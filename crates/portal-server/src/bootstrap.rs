@@ -68,6 +68,8 @@ pub fn first_run_message(created: &CreatedPractice, public_url: &str, mail: &Mai
          \x20 The staff key is shown only this once and is not stored anywhere; keep it safe.\n\
          \x20 More keys: portal-server staff-key create --practice {slug} --label \"Front desk\"\n\
          \n\
+         \x20 staff pages  {base}/staff  (sign in with the staff key)\n\
+         \x20 client login {base}/portal/{slug}/sign-in\n\
          \x20 API          {base}/api/v1\n\
          \x20 API docs     {base}/docs\n\
          \x20 OpenAPI      {base}/openapi.json\n\
