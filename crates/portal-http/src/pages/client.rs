@@ -246,15 +246,29 @@ fn registration_page(
     page
 }
 
+/// The link token a page works with. A token in the query moves into its cookie and the answer is
+/// a 303 to the bare `/portal/{kind}` (so the token leaves the address bar); otherwise it is the
+/// token in the cookie, or the "open the link from your email" page.
+fn link_token(
+    req: &Request,
+    query: LinkQuery,
+    route: &'static str,
+    kind: &'static str,
+    cookie: &'static str,
+) -> Result<String, Box<Response>> {
+    if let Some(token) = query.token.filter(|t| !t.is_empty() && t.len() <= MAX_TOKEN_LEN && is_token_text(t)) {
+        return Err(Box::new(see_other(route, &format!("/portal/{kind}"), vec![link_cookie(cookie, &token)])));
+    }
+    read_cookie(req, cookie).ok_or_else(|| Box::new(no_link(route, kind).into_response()))
+}
+
 /// `GET /portal/invitation[?token=…]`: with a token, moves it into a cookie and redirects to the
 /// bare URL; without, shows the registration form for the token in the cookie. Never consumes.
 #[handler]
 pub(crate) async fn invitation_page(ctx: Ctx, req: &Request, Query(query): Query<LinkQuery>) -> Response {
-    if let Some(token) = query.token.filter(|t| !t.is_empty() && t.len() <= MAX_TOKEN_LEN && is_token_text(t)) {
-        return see_other("page_invitation", "/portal/invitation", vec![link_cookie(INVITE_COOKIE, &token)]);
-    }
-    let Some(token) = read_cookie(req, INVITE_COOKIE) else {
-        return no_link("page_invitation", "invitation").into_response();
+    let token = match link_token(req, query, "page_invitation", "invitation", INVITE_COOKIE) {
+        Ok(token) => token,
+        Err(answer) => return *answer,
     };
     if let Some(page) = ip_refusal(&ctx) {
         return page.into_response();
@@ -363,11 +377,9 @@ fn reset_form_page(
 /// `GET /portal/password-reset[?token=…]`: like the invitation page.
 #[handler]
 pub(crate) async fn reset_page(ctx: Ctx, req: &Request, Query(query): Query<LinkQuery>) -> Response {
-    if let Some(token) = query.token.filter(|t| !t.is_empty() && t.len() <= MAX_TOKEN_LEN && is_token_text(t)) {
-        return see_other("page_reset", "/portal/password-reset", vec![link_cookie(RESET_COOKIE, &token)]);
-    }
-    let Some(token) = read_cookie(req, RESET_COOKIE) else {
-        return no_link("page_reset", "password-reset").into_response();
+    let token = match link_token(req, query, "page_reset", "password-reset", RESET_COOKIE) {
+        Ok(token) => token,
+        Err(answer) => return *answer,
     };
     if let Some(page) = ip_refusal(&ctx) {
         return page.into_response();
