@@ -288,18 +288,33 @@ fn is_token_text(token: &str) -> bool {
     token.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
+/// The checks every link form submission starts with: the CSRF token, the link token from its
+/// cookie, and the per-IP limit. `Err` holds the page to answer with instead.
+fn submitted_link(
+    ctx: &Ctx,
+    req: &Request,
+    csrf: &str,
+    route: &'static str,
+    kind: &'static str,
+    cookie: &'static str,
+) -> Result<String, Box<Response>> {
+    if !csrf_ok(req, csrf) {
+        return Err(Box::new(csrf_refused().into_response()));
+    }
+    let token = read_cookie(req, cookie).ok_or_else(|| Box::new(no_link(route, kind).into_response()))?;
+    match ip_refusal(ctx) {
+        Some(page) => Err(Box::new(page.into_response())),
+        None => Ok(token),
+    }
+}
+
 /// `POST /portal/invitation`: registers with the token from the cookie.
 #[handler]
 pub(crate) async fn invitation_submit(ctx: Ctx, req: &Request, Form(form): Form<RegistrationForm>) -> Response {
-    if !csrf_ok(req, &form.csrf) {
-        return csrf_refused().into_response();
-    }
-    let Some(token) = read_cookie(req, INVITE_COOKIE) else {
-        return no_link("page_invitation", "invitation").into_response();
+    let token = match submitted_link(&ctx, req, &form.csrf, "page_invitation", "invitation", INVITE_COOKIE) {
+        Ok(token) => token,
+        Err(answer) => return *answer,
     };
-    if let Some(page) = ip_refusal(&ctx) {
-        return page.into_response();
-    }
     // The practice and expiry for re-rendering the form; checking does not consume.
     let info = match ctx.state.service.verify_invite(&token).await {
         Ok(info) => info,
@@ -396,15 +411,10 @@ pub(crate) async fn reset_page(ctx: Ctx, req: &Request, Query(query): Query<Link
 /// client is not signed in afterwards.
 #[handler]
 pub(crate) async fn reset_submit(ctx: Ctx, req: &Request, Form(form): Form<ResetForm>) -> Response {
-    if !csrf_ok(req, &form.csrf) {
-        return csrf_refused().into_response();
-    }
-    let Some(token) = read_cookie(req, RESET_COOKIE) else {
-        return no_link("page_reset", "password-reset").into_response();
+    let token = match submitted_link(&ctx, req, &form.csrf, "page_reset", "password-reset", RESET_COOKIE) {
+        Ok(token) => token,
+        Err(answer) => return *answer,
     };
-    if let Some(page) = ip_refusal(&ctx) {
-        return page.into_response();
-    }
     let info = match ctx.state.service.verify_reset(&token).await {
         Ok(info) => info,
         Err(ResetError::Refused(refused)) => return reset_refused(&refused).into_response(),
