@@ -4,6 +4,7 @@
 //! workspace root, whatever the current directory is. Progress goes to stderr; the usage text
 //! of `help` goes to stdout.
 
+mod bench;
 mod ci;
 mod openapi;
 mod tidy;
@@ -24,6 +25,8 @@ commands:
             cargo deny check licenses bans sources  (skipped with a notice if cargo-deny is missing)
   tidy    run only the architecture checks (dependency rule, lints, docs/ARCHITECTURE.md)
   openapi regenerate docs/openapi.json from `portal-server openapi` (a test fails when it is stale)
+  bench   load the release server with wrk (SQLite; PostgreSQL with --postgres URL) and write
+          docs/benchmarks.md; `cargo xtask bench --help` for its options (needs `apt-get install wrk`)
   help    print this text
 ";
 
@@ -33,7 +36,8 @@ fn main() -> ExitCode {
         Some((command, rest)) => (Some(command.as_str()), rest),
         None => (None, &[][..]),
     };
-    if !rest.is_empty() {
+    let takes_arguments = matches!(command, Some("bench"));
+    if !takes_arguments && !rest.is_empty() {
         eprintln!("xtask: unexpected arguments after `{}`: {}", command.unwrap_or_default(), rest.join(" "));
         eprint!("{USAGE}");
         return ExitCode::from(2);
@@ -48,8 +52,7 @@ fn main() -> ExitCode {
         Some("ci") => ci::run(),
         Some("tidy") => tidy::run(),
         Some("openapi") => openapi::run(),
-        // Later: `bench`, `fuzz`.
-        // Add them here when they do real work; no placeholders.
+        Some("bench") => bench::run(rest),
         Some(other) => {
             eprintln!("xtask: unknown command `{other}`\n");
             eprint!("{USAGE}");

@@ -196,6 +196,8 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServeError> {
 
     let http_config = HttpConfig { public_url: public_url.clone(), ..config.http };
     let endpoint = portal_http::app(Arc::clone(&service), http_config, on_mail_queued, &hasher);
+    #[cfg(feature = "bench-baseline")]
+    let endpoint = bench_baseline::mount(endpoint);
     let acceptor = match poem::listener::TcpAcceptor::from_tokio(listener) {
         Ok(acceptor) => acceptor,
         Err(source) => {
@@ -305,5 +307,25 @@ pub async fn shutdown_signal() {
     tokio::select! {
         () = interrupt => tracing::info!("received SIGINT"),
         () = terminate => tracing::info!("received SIGTERM"),
+    }
+}
+
+/// The yardstick of `cargo xtask bench`: a plain poem JSON handler, with none of the portal's
+/// middleware, served by the same binary and runtime as the real API, so the bench can say how
+/// close a staff lookup comes to what the framework alone can do on this machine. Only built with
+/// the `bench-baseline` feature; never in the default build.
+#[cfg(feature = "bench-baseline")]
+mod bench_baseline {
+    use poem::web::Json;
+    use poem::{Endpoint, EndpointExt as _, Response, Route, get, handler};
+
+    /// `GET /__bench/plain` answers `{"status":"ok"}`; everything else goes to the portal.
+    pub(super) fn mount(portal: impl Endpoint<Output = Response> + 'static) -> impl Endpoint<Output = Response> {
+        Route::new().at("/__bench/plain", get(plain)).nest("/", portal).map_to_response()
+    }
+
+    #[handler]
+    fn plain() -> Json<serde_json::Value> {
+        Json(serde_json::json!({ "status": "ok" }))
     }
 }

@@ -1,0 +1,281 @@
+//! The data a run measures against, made through the public API exactly as a clinic would make
+//! it: clients, invitations, registrations from the emailed links, sign-ins.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use reqwest::blocking::Client;
+use serde_json::{Value, json};
+
+use super::server::Server;
+use crate::Result;
+
+/// Clients whose portal status the `status` scenario looks up (some active, some invited, most
+/// without an account, as in a real practice).
+const LOOKUP_CLIENTS: usize = 500;
+/// Of those, clients with an active account (the sign-in scenarios cycle through them).
+const ACCOUNTS: usize = 16;
+/// Of those, clients with a pending invitation.
+const PENDING_INVITES: usize = 100;
+/// Clients without an account that the `invite` scenario sends (and resends) invitations to.
+const INVITE_CLIENTS: usize = 300;
+
+/// What the wrk script reads, as files in the run directory.
+pub(crate) struct Fixture {
+    pub(crate) staff_key: String,
+    pub(crate) practice: String,
+    pub(crate) status_ids: PathBuf,
+    pub(crate) invite_ids: PathBuf,
+    pub(crate) accounts: PathBuf,
+    pub(crate) sessions: PathBuf,
+    pub(crate) registrations: PathBuf,
+}
+
+impl Fixture {
+    /// The environment the wrk script reads.
+    pub(crate) fn environment(&self) -> Vec<(&'static str, String)> {
+        let path = |file: &PathBuf| file.display().to_string();
+        vec![
+            ("BENCH_STAFF_KEY", self.staff_key.clone()),
+            ("BENCH_PRACTICE", self.practice.clone()),
+            ("BENCH_STATUS_IDS", path(&self.status_ids)),
+            ("BENCH_INVITE_IDS", path(&self.invite_ids)),
+            ("BENCH_ACCOUNTS", path(&self.accounts)),
+            ("BENCH_SESSIONS", path(&self.sessions)),
+            ("BENCH_REGISTRATIONS", path(&self.registrations)),
+        ]
+    }
+}
+
+/// A password that passes the production policy and is unique per account.
+fn password_of(number: usize) -> String {
+    // Never containing the username (the policy refuses that), always 15+ characters.
+    format!("violet kettles hum at dawn {}", number * 7919 + 13)
+}
+
+/// Seeds the server: `registrations` invitation links are left unused for the `register`
+/// scenario.
+pub(crate) fn prepare(
+    server: &Server,
+    run_dir: &Path,
+    staff_key: &str,
+    practice: &str,
+    registrations: usize,
+) -> Result<Fixture> {
+    let api = Api::new(server.base_url(), staff_key)?;
+    let started = Instant::now();
+    let lookup_ids = api.create_clients("lookup", LOOKUP_CLIENTS)?;
+    let invite_ids = api.create_clients("invite", INVITE_CLIENTS)?;
+    let registration_ids = api.create_clients("register", registrations)?;
+
+    let mut invited: Vec<&str> = lookup_ids[..ACCOUNTS + PENDING_INVITES].iter().map(String::as_str).collect();
+    invited.extend(registration_ids.iter().map(String::as_str));
+    for id in &invited {
+        api.invite(id)?;
+    }
+    let tokens = invitation_tokens(server.mail_dir(), invited.len())?;
+
+    let mut accounts = Vec::new();
+    let mut sessions = Vec::new();
+    for number in 0..ACCOUNTS {
+        let token = tokens.get(&email_of("lookup", number)).ok_or("an invitation email is missing")?;
+        let username = format!("user-{number}");
+        let password = password_of(number);
+        api.register(token, &username, &password)?;
+        sessions.push(api.sign_in(practice, &username, &password)?);
+        accounts.push(format!("{username}\t{password}"));
+    }
+    let mut registration_lines = Vec::new();
+    for number in 0..registrations {
+        let token = tokens.get(&email_of("register", number)).ok_or("an invitation email is missing")?;
+        let username = format!("reg-{number}");
+        registration_lines.push(format!("{token}\t{username}\t{}", password_of(ACCOUNTS + number)));
+    }
+    eprintln!(
+        "bench: seeded {} clients, {ACCOUNTS} accounts, {registrations} unused invitation links in {:.1} s",
+        LOOKUP_CLIENTS + INVITE_CLIENTS + registrations,
+        started.elapsed().as_secs_f64()
+    );
+
+    let write = |name: &str, lines: &[String]| -> Result<PathBuf> {
+        let path = run_dir.join(name);
+        std::fs::write(&path, lines.join("\n") + "\n").map_err(|error| format!("{}: {error}", path.display()))?;
+        Ok(path)
+    };
+    Ok(Fixture {
+        staff_key: staff_key.to_owned(),
+        practice: practice.to_owned(),
+        status_ids: write("status-ids.txt", &lookup_ids)?,
+        invite_ids: write("invite-ids.txt", &invite_ids)?,
+        accounts: write("accounts.txt", &accounts)?,
+        sessions: write("sessions.txt", &sessions)?,
+        registrations: write("registrations.txt", &registration_lines)?,
+    })
+}
+
+fn email_of(group: &str, number: usize) -> String {
+    format!("{group}-{number}@bench.example.org")
+}
+
+/// The newest invitation token per recipient, once `expected` emails are in the mail directory.
+fn invitation_tokens(mail_dir: &Path, expected: usize) -> Result<HashMap<String, String>> {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let files = eml_files(mail_dir)?;
+        if files.len() >= expected {
+            let mut tokens = HashMap::new();
+            for file in files {
+                let text = std::fs::read_to_string(&file).map_err(|error| format!("{}: {error}", file.display()))?;
+                if let (Some(to), Some(token)) = (recipient(&text), link_token(&text, "/portal/invitation?token=")) {
+                    tokens.insert(to, token);
+                }
+            }
+            return Ok(tokens);
+        }
+        if Instant::now() > deadline {
+            return Err(format!("only {} of {expected} invitation emails arrived within 120 s", files.len()));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn eml_files(mail_dir: &Path) -> Result<Vec<PathBuf>> {
+    let Ok(entries) = std::fs::read_dir(mail_dir) else { return Ok(Vec::new()) };
+    let mut files = Vec::new();
+    for entry in entries {
+        let path = entry.map_err(|error| format!("{}: {error}", mail_dir.display()))?.path();
+        if path.extension().is_some_and(|extension| extension == "eml") {
+            files.push(path);
+        }
+    }
+    Ok(files)
+}
+
+/// The address in the `To:` header.
+fn recipient(eml: &str) -> Option<String> {
+    let to = eml.lines().find_map(|line| line.strip_prefix("To:"))?.trim();
+    let address = match (to.rfind('<'), to.rfind('>')) {
+        (Some(open), Some(close)) if open < close => &to[open + 1..close],
+        _ => to,
+    };
+    Some(address.to_owned())
+}
+
+/// The token after `marker` (the link's path and query) in the text part.
+fn link_token(eml: &str, marker: &str) -> Option<String> {
+    let start = eml.find(marker)? + marker.len();
+    let token: String =
+        eml[start..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_').collect();
+    (!token.is_empty()).then_some(token)
+}
+
+/// The few API calls the seeding makes.
+struct Api {
+    client: Client,
+    base: String,
+    staff_key: String,
+    next_address: std::cell::Cell<u32>,
+}
+
+impl Api {
+    fn new(base_url: &str, staff_key: &str) -> Result<Self> {
+        let client = Client::builder()
+            .timeout(Duration::from_secs(60))
+            .build()
+            .map_err(|error| format!("HTTP client: {error}"))?;
+        Ok(Self {
+            client,
+            base: format!("{base_url}/api/v1"),
+            staff_key: staff_key.to_owned(),
+            next_address: std::cell::Cell::new(1),
+        })
+    }
+
+    /// A different client address for each client call, as the load itself does (the server
+    /// trusts X-Forwarded-For in the bench), so the per-IP limit does not slow the seeding.
+    fn forwarded_for(&self) -> String {
+        let n = self.next_address.get();
+        self.next_address.set(n + 1);
+        format!("10.200.{}.{}", (n >> 8) & 0xff, n & 0xff)
+    }
+
+    fn expect(answer: reqwest::Result<reqwest::blocking::Response>, what: &str, status: u16) -> Result<Value> {
+        let answer = answer.map_err(|error| format!("{what}: {error}"))?;
+        let got = answer.status().as_u16();
+        let body = answer.text().unwrap_or_default();
+        if got != status {
+            return Err(format!("{what}: expected {status}, got {got}: {body}"));
+        }
+        if body.is_empty() {
+            Ok(Value::Null)
+        } else {
+            serde_json::from_str(&body).map_err(|error| format!("{what}: {error}"))
+        }
+    }
+
+    fn create_clients(&self, group: &str, count: usize) -> Result<Vec<String>> {
+        (0..count)
+            .map(|number| {
+                let body = json!({ "name": format!("Bench {group} {number}"), "email": email_of(group, number) });
+                let answer =
+                    self.client.post(format!("{}/clients", self.base)).bearer_auth(&self.staff_key).json(&body).send();
+                let created = Self::expect(answer, "create client", 201)?;
+                created["id"].as_str().map(str::to_owned).ok_or_else(|| format!("create client: no id in {created}"))
+            })
+            .collect()
+    }
+
+    fn invite(&self, id: &str) -> Result {
+        let answer = self
+            .client
+            .post(format!("{}/clients/{id}/portal/invitation", self.base))
+            .bearer_auth(&self.staff_key)
+            .send();
+        Self::expect(answer, "send invitation", 202).map(drop)
+    }
+
+    fn register(&self, token: &str, username: &str, password: &str) -> Result {
+        let body = json!({ "token": token, "username": username, "password": password });
+        let answer = self
+            .client
+            .post(format!("{}/portal/registrations", self.base))
+            .header("X-Forwarded-For", self.forwarded_for())
+            .json(&body)
+            .send();
+        Self::expect(answer, "register", 201).map(drop)
+    }
+
+    fn sign_in(&self, practice: &str, username: &str, password: &str) -> Result<String> {
+        let body = json!({ "practice": practice, "username": username, "password": password });
+        let answer = self
+            .client
+            .post(format!("{}/portal/sessions", self.base))
+            .header("X-Forwarded-For", self.forwarded_for())
+            .json(&body)
+            .send();
+        let session = Self::expect(answer, "sign in", 201)?;
+        session["token"].as_str().map(str::to_owned).ok_or_else(|| format!("sign in: no token in {session}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recipient_and_token_come_from_an_eml_file() {
+        let eml = "From: Portal <no-reply@x>\r\nTo: \"Bench 1\" <lookup-1@bench.example.org>\r\n\r\n\
+                   Open http://127.0.0.1:9/portal/invitation?token=Ab_c-9\r\n";
+        assert_eq!(recipient(eml).as_deref(), Some("lookup-1@bench.example.org"));
+        assert_eq!(link_token(eml, "/portal/invitation?token=").as_deref(), Some("Ab_c-9"));
+        assert_eq!(recipient("To: plain@x.org\r\n").as_deref(), Some("plain@x.org"));
+        assert_eq!(link_token(eml, "/portal/password-reset?token="), None);
+    }
+
+    #[test]
+    fn bench_passwords_differ_per_account() {
+        assert_ne!(password_of(1), password_of(2));
+        assert!(password_of(0).chars().count() >= 15);
+    }
+}

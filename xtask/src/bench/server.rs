@@ -1,0 +1,248 @@
+//! The server under test: the release binary, its database, its process and its memory.
+
+use std::fs::File;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crate::Result;
+
+/// Where a run keeps its state.
+#[derive(Debug, Clone)]
+pub(crate) enum Database {
+    /// A fresh SQLite file in the run directory (the embedded default).
+    Sqlite,
+    /// A fresh database created on this PostgreSQL server (the URL names any database the user
+    /// may connect to; the bench creates and drops its own next to it).
+    Postgres { server_url: String },
+}
+
+impl Database {
+    /// The label used in the report.
+    pub(crate) fn label(&self) -> &'static str {
+        match self {
+            Self::Sqlite => "SQLite",
+            Self::Postgres { .. } => "PostgreSQL",
+        }
+    }
+}
+
+/// A database made for one run; a PostgreSQL one is dropped when this is dropped.
+pub(crate) struct RunDatabase {
+    pub(crate) url: String,
+    postgres: Option<(String, String)>,
+}
+
+impl RunDatabase {
+    /// Creates the run's database: a new SQLite file under `run_dir`, or a new PostgreSQL
+    /// database named after this process.
+    pub(crate) fn create(database: &Database, run_dir: &Path) -> Result<Self> {
+        match database {
+            Database::Sqlite => {
+                Ok(Self { url: format!("sqlite://{}?mode=rwc", run_dir.join("portal.db").display()), postgres: None })
+            }
+            Database::Postgres { server_url } => {
+                let name = format!("portal_bench_{}", std::process::id());
+                psql(server_url, &format!("DROP DATABASE IF EXISTS {name}"))?;
+                psql(server_url, &format!("CREATE DATABASE {name}"))?;
+                let url = with_database(server_url, &name)?;
+                Ok(Self { url, postgres: Some((server_url.clone(), name)) })
+            }
+        }
+    }
+}
+
+impl Drop for RunDatabase {
+    fn drop(&mut self) {
+        if let Some((server_url, name)) = &self.postgres
+            && let Err(error) = psql(server_url, &format!("DROP DATABASE IF EXISTS {name}"))
+        {
+            eprintln!("bench: could not drop the bench database {name}: {error}");
+        }
+    }
+}
+
+/// `postgres://user@host:5432/any` with its database replaced by `name` (a query string stays).
+fn with_database(server_url: &str, name: &str) -> Result<String> {
+    let (base, query) = server_url.split_once('?').map_or((server_url, None), |(base, query)| (base, Some(query)));
+    let authority_start = base.find("://").map(|at| at + 3).ok_or_else(|| format!("not a URL: {server_url}"))?;
+    let path_start = base[authority_start..].find('/').map_or(base.len(), |at| authority_start + at);
+    let mut url = format!("{}/{name}", &base[..path_start]);
+    if let Some(query) = query {
+        url.push('?');
+        url.push_str(query);
+    }
+    Ok(url)
+}
+
+fn psql(server_url: &str, sql: &str) -> Result {
+    crate::output_of(Command::new("psql").args([server_url, "-v", "ON_ERROR_STOP=1", "-q", "-c", sql]))
+        .map(drop)
+        .map_err(|error| {
+            format!("{error}\n(the PostgreSQL bench needs `psql` and a server URL it may create databases on)")
+        })
+}
+
+/// Builds the release server with the `bench-baseline` endpoint and returns the binary's path.
+pub(crate) fn build_release_server() -> Result<PathBuf> {
+    eprintln!("bench: building the release server (cargo build --release -p portal-server --features bench-baseline)");
+    let mut build = crate::cargo(["build", "--release", "-p", "portal-server", "--features", "bench-baseline"]);
+    let status = build.status().map_err(|error| format!("could not run cargo build: {error}"))?;
+    if !status.success() {
+        return Err(format!("`{}` failed ({status})", crate::display(&build)));
+    }
+    let metadata: serde_json::Value =
+        serde_json::from_str(&crate::output_of(&mut crate::cargo(["metadata", "--format-version", "1", "--no-deps"]))?)
+            .map_err(|error| format!("cargo metadata printed something else than JSON: {error}"))?;
+    let target_dir = metadata["target_directory"].as_str().ok_or("cargo metadata has no target_directory")?;
+    let binary = Path::new(target_dir).join("release").join("portal-server");
+    if binary.is_file() { Ok(binary) } else { Err(format!("{} was not built", binary.display())) }
+}
+
+/// Runs one `portal-server` command to completion and returns its stdout.
+pub(crate) fn command(binary: &Path, run_dir: &Path, database_url: &str, args: &[&str]) -> Result<String> {
+    crate::output_of(
+        Command::new(binary)
+            .args(args)
+            .arg("--data-dir")
+            .arg(run_dir)
+            .arg("--database-url")
+            .arg(database_url)
+            .arg("--log")
+            .arg("warn"),
+    )
+}
+
+/// A running server; killed when dropped.
+pub(crate) struct Server {
+    child: Child,
+    base_url: String,
+    mail_dir: PathBuf,
+}
+
+impl Server {
+    /// Starts `portal-server serve` on a free loopback port and waits until `/healthz` answers.
+    /// Logs go to `server.log` in the run directory.
+    pub(crate) fn start(binary: &Path, run_dir: &Path, database_url: &str) -> Result<Self> {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .map_err(|error| format!("no free loopback port: {error}"))?
+            .port();
+        let log = File::create(run_dir.join("server.log")).map_err(|error| format!("server.log: {error}"))?;
+        let child = Command::new(binary)
+            .arg("serve")
+            .arg("--data-dir")
+            .arg(run_dir)
+            .arg("--database-url")
+            .arg(database_url)
+            .args(["--bind", &format!("127.0.0.1:{port}"), "--trust-forwarded-for", "--log", "warn"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .map_err(|error| format!("could not start {}: {error}", binary.display()))?;
+        let server = Self { child, base_url: format!("http://127.0.0.1:{port}"), mail_dir: run_dir.join("mail") };
+        server.wait_until_healthy(run_dir)?;
+        Ok(server)
+    }
+
+    fn wait_until_healthy(&self, run_dir: &Path) -> Result {
+        let client = reqwest::blocking::Client::new();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while Instant::now() < deadline {
+            if client.get(format!("{}/healthz", self.base_url)).send().is_ok_and(|answer| answer.status().is_success())
+            {
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Err(format!("the server did not come up within 60 s; see {}", run_dir.join("server.log").display()))
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub(crate) fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    /// Where the server writes its `.eml` files.
+    pub(crate) fn mail_dir(&self) -> &Path {
+        &self.mail_dir
+    }
+
+    /// The server's resident memory now, in bytes.
+    pub(crate) fn rss_bytes(&self) -> Result<u64> {
+        resident_bytes(self.child.id()).ok_or_else(|| "cannot read the server's VmRSS from /proc".to_owned())
+    }
+
+    /// Starts sampling the server's resident memory every 10 ms until the sampler is stopped.
+    pub(crate) fn sample_rss(&self) -> RssSampler {
+        RssSampler::start(self.child.id())
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        // The bench is done with it; nothing of its state is needed.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `VmRSS` of a process, from `/proc/PID/status`.
+fn resident_bytes(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|line| line.starts_with("VmRSS:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
+/// The highest resident memory seen while it ran.
+pub(crate) struct RssSampler {
+    stop: Arc<AtomicBool>,
+    thread: JoinHandle<u64>,
+}
+
+impl RssSampler {
+    fn start(pid: u32) -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let stop_flag = Arc::clone(&stop);
+        let thread = std::thread::spawn(move || {
+            let mut peak = 0;
+            while !stop_flag.load(Ordering::Relaxed) {
+                peak = peak.max(resident_bytes(pid).unwrap_or(0));
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            peak.max(resident_bytes(pid).unwrap_or(0))
+        });
+        Self { stop, thread }
+    }
+
+    /// Stops sampling; the peak in bytes.
+    pub(crate) fn peak(self) -> u64 {
+        self.stop.store(true, Ordering::Relaxed);
+        self.thread.join().unwrap_or(0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_bench_database_replaces_only_the_path_of_the_server_url() {
+        assert_eq!(
+            with_database("postgres://postgres@127.0.0.1:5432/postgres", "b").unwrap(),
+            "postgres://postgres@127.0.0.1:5432/b"
+        );
+        assert_eq!(
+            with_database("postgres://u:p@h/db?sslmode=disable", "b").unwrap(),
+            "postgres://u:p@h/b?sslmode=disable"
+        );
+        assert_eq!(with_database("postgres://u@h:5432", "b").unwrap(), "postgres://u@h:5432/b");
+        assert!(with_database("nonsense", "b").is_err());
+    }
+}
