@@ -6,6 +6,7 @@ mod dispatchers;
 mod errors;
 mod helpers;
 mod lifecycle;
+mod log_secrets;
 mod openapi;
 mod secrets;
 mod security;
