@@ -5,6 +5,7 @@ mod binary;
 mod dispatchers;
 mod errors;
 mod helpers;
+mod hosts;
 mod lifecycle;
 mod log_secrets;
 mod openapi;
