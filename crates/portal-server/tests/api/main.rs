@@ -6,6 +6,7 @@ mod dispatchers;
 mod errors;
 mod helpers;
 mod hosts;
+mod injection;
 mod lifecycle;
 mod log_secrets;
 mod openapi;
