@@ -137,6 +137,16 @@ pub enum InvalidInput {
     },
 }
 
+/// Whether `c` changes the lines or the reading order of the text around it: Unicode's line and
+/// paragraph separators (a line break to many log viewers and mail clients, though not a control
+/// character) and the bidirectional embeddings, overrides and isolates (U+202A–U+202E,
+/// U+2066–U+2069), which make "Ada \u{202E}gro.live" display as "Ada evil.org" to staff and
+/// in mail. Zero-width joiners and the implicit direction marks stay allowed: names in several
+/// scripts need them, and they cannot reorder text.
+fn rearranges_text(c: char) -> bool {
+    matches!(c, '\u{2028}' | '\u{2029}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
 /// A portal username: 3–64 characters from `a–z`, `0–9`, `.`, `_`, `-`, `@`, starting with a
 /// letter or digit. Case-insensitive: it is stored and compared in lower case.
 ///
@@ -204,8 +214,9 @@ impl fmt::Debug for Username {
     }
 }
 
-/// An email address on file: one `@`, a non-empty local part, a dotted domain, no whitespace or
-/// control characters (which also rules out header injection), at most 254 characters.
+/// An email address on file: one `@`, a non-empty local part, a dotted domain, no whitespace,
+/// control characters or bidirectional overrides (which rules out header injection and
+/// addresses that display as another), at most 254 characters.
 ///
 /// ```
 /// use portal_core::EmailAddress;
@@ -229,7 +240,10 @@ impl EmailAddress {
         if raw.len() > Self::MAX_LEN {
             return Err(InvalidInput::TooLong { field: "email", max: Self::MAX_LEN });
         }
-        if raw.chars().any(|c| c.is_whitespace() || c.is_control() || matches!(c, '<' | '>' | ',' | ';' | '"')) {
+        let unsafe_char = |c: char| {
+            c.is_whitespace() || c.is_control() || rearranges_text(c) || matches!(c, '<' | '>' | ',' | ';' | '"')
+        };
+        if raw.chars().any(unsafe_char) {
             return Err(bad("it contains spaces or characters not allowed in an address"));
         }
         let (local, domain) = raw.rsplit_once('@').ok_or_else(|| bad("it needs an '@'"))?;
@@ -380,7 +394,8 @@ impl fmt::Debug for PracticeSlug {
 }
 
 /// A display name (of a practice, a client or a staff key): 1–200 characters, trimmed, no
-/// control characters (so it can never break a mail header or a log line).
+/// control characters, line separators or bidirectional overrides (so it can never break a mail
+/// header or a log line, nor read as something else).
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct DisplayName(String);
 
@@ -391,7 +406,8 @@ impl DisplayName {
     /// Parses a name.
     ///
     /// # Errors
-    /// [`InvalidInput`] when empty, too long or holding control characters.
+    /// [`InvalidInput`] when empty, too long, or holding control characters, line separators or
+    /// bidirectional overrides.
     pub fn parse(field: &'static str, raw: &str) -> Result<Self, InvalidInput> {
         let name = raw.trim();
         if name.is_empty() {
@@ -400,7 +416,7 @@ impl DisplayName {
         if name.chars().count() > Self::MAX_LEN {
             return Err(InvalidInput::TooLong { field, max: Self::MAX_LEN });
         }
-        if name.chars().any(char::is_control) {
+        if name.chars().any(|c| c.is_control() || rearranges_text(c)) {
             return Err(InvalidInput::BadCharacter { field, allowed: "printable characters (no line breaks)" });
         }
         Ok(Self(name.to_owned()))
@@ -586,6 +602,69 @@ mod tests {
         assert!(DisplayName::parse("name", "  ").is_err());
     }
 
+    #[test]
+    fn names_refuse_every_line_break_control_and_reordering_character() {
+        for bad in [
+            "Ada\nBcc: x@y.z",
+            "Ada\rBcc: x@y.z",
+            "Ada\0",
+            "Ada\u{7}",
+            "Ada\tLovelace",
+            "Ada\u{1b}[31m",
+            "Ada\u{85}Bcc: x@y.z",
+            "Ada\u{2028}Bcc: x@y.z",
+            "Ada\u{2029}Lovelace",
+            "Ada \u{202E}gro.live",
+            "Ada \u{202A}x",
+            "\u{2066}Ada\u{2069}",
+            "\u{2067}Ada",
+            "\u{2068}Ada",
+        ] {
+            assert!(
+                matches!(DisplayName::parse("name", bad), Err(InvalidInput::BadCharacter { field: "name", .. })),
+                "{bad:?} should be refused"
+            );
+        }
+        assert!(matches!(DisplayName::parse("name", &"é".repeat(201)), Err(InvalidInput::TooLong { .. })));
+        // What only looks like a header, quoting and scripts that need joiners are fine.
+        for good in [
+            "Ada \"Bcc: evil@example.org\"",
+            "Ada <evil@example.org>, Bcc: evil@example.org",
+            "=?utf-8?B?QmNjOiBldmls?=",
+            "Zoë \u{200d}Lovelace",
+            "\u{645}\u{62d}\u{645}\u{62f}\u{200f} Ada",
+            &"é".repeat(200),
+        ] {
+            assert!(DisplayName::parse("name", good).is_ok(), "{good:?} should be accepted");
+        }
+    }
+
+    #[test]
+    fn email_refuses_addresses_that_would_read_as_another() {
+        for bad in [
+            "ada\u{202E}gro.live@example.org",
+            "ada@exa\u{202E}mple.org",
+            "\u{2066}ada@example.org\u{2069}",
+            "ada@example.org\u{2028}Bcc: x@y.z",
+            "ada@example.org\u{85}Bcc: x@y.z",
+            "ada@example.org\0",
+            "ada@example.org\rBcc: x@y.z",
+            "ada@example.org, evil@example.org",
+            "ada@example.org;evil@example.org",
+            "Ada <ada@example.org>",
+            "\"Ada\" <ada@example.org>",
+        ] {
+            assert!(EmailAddress::parse(bad).is_err(), "{bad:?} should be refused");
+        }
+        assert!(matches!(
+            EmailAddress::parse(&format!("ada@{}.org", "d".repeat(250))),
+            Err(InvalidInput::TooLong { .. })
+        ));
+        for good in ["ada+bcc=evil@example.org", "o'brien@example.org"] {
+            assert!(EmailAddress::parse(good).is_ok(), "{good:?} should be accepted");
+        }
+    }
+
     proptest! {
         #[test]
         fn a_parsed_username_reparses_to_itself(raw in "[A-Za-z0-9][A-Za-z0-9._@-]{2,63}") {
@@ -604,7 +683,15 @@ mod tests {
         #[test]
         fn an_accepted_email_has_no_whitespace_or_control(raw in any::<String>()) {
             if let Ok(email) = EmailAddress::parse(&raw) {
-                prop_assert!(!email.as_str().chars().any(|c| c.is_whitespace() || c.is_control()));
+                prop_assert!(!email.as_str().chars().any(|c| c.is_whitespace() || c.is_control() || rearranges_text(c)));
+            }
+        }
+
+        #[test]
+        fn an_accepted_name_has_no_control_or_reordering_character(raw in any::<String>()) {
+            if let Ok(name) = DisplayName::parse("name", &raw) {
+                prop_assert!(!name.as_str().chars().any(|c| c.is_control() || rearranges_text(c)));
+                prop_assert!(name.as_str().chars().count() <= DisplayName::MAX_LEN);
             }
         }
     }

@@ -54,7 +54,8 @@ impl MailFrom {
     /// ```
     ///
     /// # Errors
-    /// [`ConfigError`] when the address or the name is not valid.
+    /// [`ConfigError`] when the address or the name is not valid, or the name holds `<` or `>`
+    /// (more than one address).
     pub fn parse(text: &str) -> Result<Self, ConfigError> {
         let text = text.trim();
         let (name, address) = match text.strip_suffix('>').and_then(|rest| rest.rsplit_once('<')) {
@@ -63,6 +64,14 @@ impl MailFrom {
         };
         let address =
             EmailAddress::parse(address).map_err(|e| ConfigError::new("mail-from", format!("the address: {e}")))?;
+        // Another `<` or `>` in the name means the text was not one `Name <address>`: a second
+        // address, or a typo that would send mail under a name that reads as an address.
+        if name.is_some_and(|name| name.contains(['<', '>'])) {
+            return Err(ConfigError::new(
+                "mail-from",
+                "write one sender as `Name <address>`; the name may not hold < or >",
+            ));
+        }
         let name = match name.filter(|name| !name.is_empty()) {
             Some(name) => Some(
                 DisplayName::parse("mail-from", name)
@@ -383,5 +392,26 @@ mod tests {
         assert_eq!(from.domain(), "example.org");
         assert!(MailFrom::parse("Portal <not an address>").is_err());
         assert!(MailFrom::parse("no-reply@example.org\r\nBcc: x@y.z").is_err());
+    }
+
+    #[test]
+    fn the_mail_from_setting_refuses_injection_and_a_second_address() {
+        for bad in [
+            "Portal <no-reply@example.org>\r\nBcc: evil@example.org",
+            "Portal\r\nBcc: evil@example.org <no-reply@example.org>",
+            "Portal\u{202E} <no-reply@example.org>",
+            "Por\u{2028}tal <no-reply@example.org>",
+            "no-reply@example.org, evil@example.org",
+            "Portal <evil@example.org>, <no-reply@example.org>",
+            "evil@example.org> <no-reply@example.org>",
+            "Portal <no-reply@example.org>>",
+        ] {
+            let refused = MailFrom::parse(bad).err();
+            assert!(refused.as_ref().is_some_and(|e| e.setting == "mail-from"), "{bad:?} was accepted");
+            assert!(refused.is_some_and(|e| !e.why.contains("evil")), "the refusal does not echo the value");
+        }
+        // Quotes, commas and accents in a name are fine: the builder quotes or encodes them.
+        let from = MailFrom::parse("\"Clínica Sol, S.A.\" <no-reply@example.org>").unwrap();
+        assert_eq!(from.name().map(DisplayName::as_str), Some("Clínica Sol, S.A."));
     }
 }

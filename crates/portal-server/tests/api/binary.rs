@@ -16,7 +16,8 @@ use serde_json::{Value, json};
 use crate::helpers::{parse_email, token_in};
 use crate::smtp_sink::free_port;
 
-struct Process {
+/// A running `portal-server` binary with its output captured.
+pub(crate) struct Process {
     child: Child,
     stdout: mpsc::Receiver<String>,
     stderr: Option<JoinHandle<String>>,
@@ -31,11 +32,17 @@ impl Drop for Process {
 }
 
 fn start(data_dir: &Path, bind: &str) -> Process {
+    start_with(data_dir, bind, &[("PORTAL_LOG", "debug")])
+}
+
+/// Starts the binary on `data_dir` and `bind`, configured by `env` on top (and nothing else from
+/// this process's environment).
+pub(crate) fn start_with(data_dir: &Path, bind: &str, env: &[(&str, &str)]) -> Process {
     let mut child = Command::new(env!("CARGO_BIN_EXE_portal-server"))
         .env_clear()
         .env("PORTAL_DATA_DIR", data_dir)
         .env("PORTAL_BIND", bind)
-        .env("PORTAL_LOG", "debug")
+        .envs(env.iter().copied())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -60,7 +67,7 @@ fn start(data_dir: &Path, bind: &str) -> Process {
 }
 
 /// Waits until the server answers `/healthz`.
-async fn wait_until_ready(http: &reqwest::Client, base: &str, process: &mut Process) {
+pub(crate) async fn wait_until_ready(http: &reqwest::Client, base: &str, process: &mut Process) {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         if http.get(format!("{base}/healthz")).send().await.is_ok_and(|r| r.status() == StatusCode::OK) {
@@ -75,7 +82,7 @@ async fn wait_until_ready(http: &reqwest::Client, base: &str, process: &mut Proc
 }
 
 /// SIGTERM, then the exit status (within 30 s) and everything it logged.
-fn terminate(mut process: Process) -> (ExitStatus, String) {
+pub(crate) fn terminate(mut process: Process) -> (ExitStatus, String) {
     let pid = i32::try_from(process.child.id()).expect("a pid");
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGTERM).expect("SIGTERM sent");
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -91,7 +98,7 @@ fn terminate(mut process: Process) -> (ExitStatus, String) {
 }
 
 /// Everything printed on stdout so far (waiting up to `wait` for the first-run block to end).
-fn stdout_lines(process: &Process, wait: Duration) -> Vec<String> {
+pub(crate) fn stdout_lines(process: &Process, wait: Duration) -> Vec<String> {
     let mut lines = Vec::new();
     let deadline = Instant::now() + wait;
     while let Some(left) = deadline.checked_duration_since(Instant::now()) {

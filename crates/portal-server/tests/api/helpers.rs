@@ -102,6 +102,8 @@ pub struct AppOptions {
     pub ip_rate_limit: IpRateLimit,
     pub max_body_bytes: Option<usize>,
     pub first_practice: String,
+    /// `--public-url`; `None` means the server's own `http://127.0.0.1:{port}`.
+    pub public_url: Option<String>,
 }
 
 impl Default for AppOptions {
@@ -114,6 +116,7 @@ impl Default for AppOptions {
             ip_rate_limit: IpRateLimit { per_minute: 60_000, burst: 10_000, max_tracked_ips: 100 },
             max_body_bytes: None,
             first_practice: "Sunrise Therapy".to_owned(),
+            public_url: None,
         }
     }
 }
@@ -228,6 +231,8 @@ pub fn parse_email(raw: &[u8]) -> Email {
 pub struct TestApp {
     /// `http://127.0.0.1:{port}`.
     pub base: String,
+    /// What emailed links start with: `--public-url`, or `base` when none is configured.
+    pub public_url: String,
     pub http: reqwest::Client,
     /// The first practice (created by the server's own first-run bootstrap).
     pub slug: String,
@@ -284,7 +289,7 @@ pub async fn spawn_app_with(options: AppOptions) -> Option<TestApp> {
     let config = ServerConfig {
         database_url: database_url.clone(),
         bind: "127.0.0.1:0".parse().expect("an address"),
-        public_url: None,
+        public_url: options.public_url.clone(),
         mail,
         mail_from: MailFrom::parse("Account notifications <no-reply@portal.example.org>").expect("a sender"),
         policy: options.policy,
@@ -299,9 +304,11 @@ pub async fn spawn_app_with(options: AppOptions) -> Option<TestApp> {
     let mut server = portal_server::server::start(config).await.expect("the server starts");
     let first = server.take_first_run().expect("a fresh database gets a first practice");
     let base = format!("http://{}", server.local_addr());
-    assert_eq!(server.public_url(), base);
+    let public_url = server.public_url().to_owned();
+    assert_eq!(public_url, options.public_url.unwrap_or_else(|| base.clone()));
     Some(TestApp {
         base,
+        public_url,
         http: reqwest::Client::builder().no_proxy().build().expect("an HTTP client"),
         slug: first.practice.slug.as_str().to_owned(),
         staff_key: first.staff_key.expose().expose_secret().to_owned(),
@@ -455,7 +462,7 @@ impl TestApp {
     /// The token of the `/portal/{path}?token=` link in the next email to `to`.
     pub async fn next_link_token(&self, to: &str, path: &str) -> String {
         let email = self.next_email_to(to).await;
-        token_in(&email.text, &format!("{}/portal/{path}?token=", self.base))
+        token_in(&email.text, &format!("{}/portal/{path}?token=", self.public_url))
             .unwrap_or_else(|| panic!("no {path} link in {email:?}"))
     }
 

@@ -1,5 +1,5 @@
-//! A real SMTP server on loopback: Debian's `python3-aiosmtpd`, started as a child process,
-//! storing every message in a Maildir, killed on drop.
+//! A real SMTP server on loopback: Debian's `python3-aiosmtpd`, started as a child process (open,
+//! or requiring `AUTH` with one login), storing every message in a Maildir, killed on drop.
 
 use std::net::{Ipv4Addr, TcpListener, TcpStream};
 use std::path::PathBuf;
@@ -29,9 +29,48 @@ pub fn free_port() -> u16 {
     TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).and_then(|l| l.local_addr()).expect("a free port").port()
 }
 
+/// aiosmtpd requiring `AUTH` with one login (over plain SMTP: the sink is on loopback, where
+/// the server allows credentials without TLS), storing messages in a Maildir.
+/// Arguments: login, password, port, Maildir.
+const AUTH_SINK: &str = r#"
+import sys, time
+from aiosmtpd.controller import Controller
+from aiosmtpd.handlers import Mailbox
+from aiosmtpd.smtp import AuthResult, LoginPassword
+login, password, port, maildir = sys.argv[1:5]
+def check(server, session, envelope, mechanism, auth_data):
+    ok = isinstance(auth_data, LoginPassword) and auth_data.login == login.encode() \
+        and auth_data.password == password.encode()
+    return AuthResult(success=ok)
+controller = Controller(Mailbox(maildir), hostname="127.0.0.1", port=int(port), authenticator=check,
+                        auth_required=True, auth_require_tls=False)
+controller.start()
+while True:
+    time.sleep(3600)
+"#;
+
 impl SmtpSink {
     /// Starts aiosmtpd accepting everything into a Maildir.
     pub fn start() -> Self {
+        Self::spawn(|port, maildir| {
+            let mut command = Command::new(PYTHON);
+            command
+                .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}"), "-c", "aiosmtpd.handlers.Mailbox"])
+                .arg(maildir);
+            command
+        })
+    }
+
+    /// Starts aiosmtpd accepting mail only after `AUTH` as `login` with `password`.
+    pub fn start_with_auth(login: &str, password: &str) -> Self {
+        Self::spawn(|port, maildir| {
+            let mut command = Command::new(PYTHON);
+            command.args(["-c", AUTH_SINK, login, password, &port.to_string()]).arg(maildir);
+            command
+        })
+    }
+
+    fn spawn(command: impl FnOnce(u16, &std::path::Path) -> Command) -> Self {
         let found = Command::new(PYTHON)
             .args(["-c", "import aiosmtpd"])
             .stdout(Stdio::null())
@@ -44,9 +83,7 @@ impl SmtpSink {
             std::fs::create_dir(maildir.path().join(sub)).expect("a Maildir folder");
         }
         let port = free_port();
-        let mut child = Command::new(PYTHON)
-            .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}"), "-c", "aiosmtpd.handlers.Mailbox"])
-            .arg(maildir.path())
+        let mut child = command(port, maildir.path())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
