@@ -7,6 +7,7 @@ mod errors;
 mod helpers;
 mod lifecycle;
 mod openapi;
+mod process;
 mod secrets;
 mod security;
 mod shutdown;

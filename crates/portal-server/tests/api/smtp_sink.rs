@@ -30,8 +30,13 @@ pub fn free_port() -> u16 {
 }
 
 impl SmtpSink {
-    /// Starts aiosmtpd accepting everything into a Maildir.
+    /// Starts aiosmtpd accepting everything into a Maildir, on a free port.
     pub fn start() -> Self {
+        Self::start_on(free_port())
+    }
+
+    /// Starts aiosmtpd on `port` (a relay that comes back where the server expects it).
+    pub fn start_on(port: u16) -> Self {
         let found = Command::new(PYTHON)
             .args(["-c", "import aiosmtpd"])
             .stdout(Stdio::null())
@@ -43,7 +48,6 @@ impl SmtpSink {
         for sub in ["tmp", "new", "cur"] {
             std::fs::create_dir(maildir.path().join(sub)).expect("a Maildir folder");
         }
-        let port = free_port();
         let mut child = Command::new(PYTHON)
             .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}"), "-c", "aiosmtpd.handlers.Mailbox"])
             .arg(maildir.path())
