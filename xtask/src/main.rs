@@ -5,6 +5,7 @@
 //! of `help` goes to stdout.
 
 mod ci;
+mod faults;
 mod openapi;
 mod tidy;
 
@@ -23,6 +24,8 @@ commands:
             cargo test --workspace --all-features   (includes the tidy tests)
             cargo deny check licenses bans sources  (skipped with a notice if cargo-deny is missing)
   tidy    run only the architecture checks (dependency rule, lints, docs/ARCHITECTURE.md)
+  faults  run only the fault tests (kill -9 mid-burst, SMTP down, database down; docs/fault-tests.md),
+          against the local PostgreSQL unless PORTAL_TEST_POSTGRES_URL is set
   openapi regenerate docs/openapi.json from `portal-server openapi` (a test fails when it is stale)
   help    print this text
 ";
@@ -48,6 +51,7 @@ fn main() -> ExitCode {
         Some("ci") => ci::run(),
         Some("tidy") => tidy::run(),
         Some("openapi") => openapi::run(),
+        Some("faults") => faults::run(),
         // Later: `bench`, `fuzz`.
         // Add them here when they do real work; no placeholders.
         Some(other) => {
