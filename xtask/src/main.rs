@@ -6,6 +6,7 @@
 
 mod bench;
 mod ci;
+mod faults;
 mod openapi;
 mod tidy;
 
@@ -24,6 +25,8 @@ commands:
             cargo test --workspace --all-features   (includes the tidy tests)
             cargo deny check licenses bans sources  (skipped with a notice if cargo-deny is missing)
   tidy    run only the architecture checks (dependency rule, lints, docs/ARCHITECTURE.md)
+  faults  run only the fault tests (kill -9 mid-burst, SMTP down, database down; docs/fault-tests.md),
+          against the local PostgreSQL unless PORTAL_TEST_POSTGRES_URL is set
   openapi regenerate docs/openapi.json from `portal-server openapi` (a test fails when it is stale)
   bench   load the release server with wrk (SQLite; PostgreSQL with --postgres URL) and write
           docs/benchmarks.md; `cargo xtask bench --help` for its options (needs `apt-get install wrk`)
@@ -52,6 +55,7 @@ fn main() -> ExitCode {
         Some("ci") => ci::run(),
         Some("tidy") => tidy::run(),
         Some("openapi") => openapi::run(),
+        Some("faults") => faults::run(),
         Some("bench") => bench::run(rest),
         Some(other) => {
             eprintln!("xtask: unknown command `{other}`\n");

@@ -17,7 +17,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use jiff::{SignedDuration, Span, SpanRelativeTo};
 use portal_core::{Policy, PolicyError, PolicySettings};
-use portal_mail::{MailFrom, SmtpConfig};
+use portal_mail::{DispatcherConfig, MailFrom, SmtpConfig};
 
 /// The sender when `--mail-from` is not given: a neutral name and a no-reply address.
 pub const DEFAULT_MAIL_FROM: &str = "Account notifications <no-reply@portal.localhost>";
@@ -156,6 +156,21 @@ pub struct Options {
     #[arg(long, env = "PORTAL_SHUTDOWN_TIMEOUT", default_value = "30s", value_name = "DURATION", global = true)]
     pub shutdown_timeout: String,
 
+    /// How often the mail dispatcher looks for mail that became due (retries, mail left by a
+    /// stopped server) when nothing new was queued.
+    #[arg(long, env = "PORTAL_MAIL_POLL_INTERVAL", default_value = "30s", value_name = "DURATION", global = true)]
+    pub mail_poll_interval: String,
+
+    /// Longest wait between two delivery attempts of one email; waits double from 30s (or this,
+    /// if shorter) up to it. A mail is given up after 60 attempts.
+    #[arg(long, env = "PORTAL_MAIL_RETRY_MAX", default_value = "1h", value_name = "DURATION", global = true)]
+    pub mail_retry_max: String,
+
+    /// How long a server holds the mail it took for delivery: mail taken by a server that was
+    /// killed goes out this long after. One send may take at most half of it, up to 90s.
+    #[arg(long, env = "PORTAL_MAIL_LEASE", default_value = "5m", value_name = "DURATION", global = true)]
+    pub mail_lease: String,
+
     /// Log filter (tracing EnvFilter syntax, e.g. `info` or `info,portal_mail=debug`).
     #[arg(long = "log", env = "PORTAL_LOG", default_value = "info", value_name = "FILTER", global = true)]
     pub log_filter: String,
@@ -214,6 +229,8 @@ pub struct Resolved {
     pub trust_forwarded_for: bool,
     /// Grace period for in-flight requests at shutdown.
     pub shutdown_timeout: Duration,
+    /// Outbox delivery tuning (poll interval, retry ceiling, lease).
+    pub dispatcher: DispatcherConfig,
 }
 
 impl std::fmt::Debug for Resolved {
@@ -229,6 +246,7 @@ impl std::fmt::Debug for Resolved {
             .field("first_practice", &self.first_practice)
             .field("trust_forwarded_for", &self.trust_forwarded_for)
             .field("shutdown_timeout", &self.shutdown_timeout)
+            .field("dispatcher", &self.dispatcher)
             .finish()
     }
 }
@@ -293,6 +311,7 @@ impl Options {
             Some(url) => Some(check_public_url(url)?),
             None => None,
         };
+        let dispatcher = self.dispatcher()?;
         if self.first_practice.trim().is_empty() {
             return Err(SettingError::new("first-practice", "must not be empty"));
         }
@@ -307,8 +326,43 @@ impl Options {
             first_practice: self.first_practice.trim().to_owned(),
             trust_forwarded_for: self.trust_forwarded_for,
             shutdown_timeout,
+            dispatcher,
         })
     }
+
+    /// The dispatcher settings: the defaults with the three `--mail-*` durations applied.
+    fn dispatcher(&self) -> Result<DispatcherConfig, SettingError> {
+        let defaults = DispatcherConfig::default();
+        let poll_interval = std_duration("mail-poll-interval", &self.mail_poll_interval)?;
+        let max_backoff =
+            parse_duration(&self.mail_retry_max).map_err(|why| SettingError::new("mail-retry-max", why))?;
+        let lease = parse_duration(&self.mail_lease).map_err(|why| SettingError::new("mail-lease", why))?;
+        // Half the lease leaves the other half for recording the outcome before another
+        // dispatcher may take the row.
+        let send_timeout = Duration::try_from(lease / 2)
+            .ok()
+            .filter(|timeout| !timeout.is_zero())
+            .ok_or_else(|| SettingError::new("mail-lease", "must be at least 2ms"))?
+            .min(defaults.send_timeout);
+        let config = DispatcherConfig {
+            poll_interval,
+            base_backoff: defaults.base_backoff.min(max_backoff),
+            max_backoff,
+            lease,
+            send_timeout,
+            ..defaults
+        };
+        config.validate().map_err(|error| SettingError::new("mail-lease", error.why))?;
+        Ok(config)
+    }
+}
+
+/// A positive duration for a `std` timer setting, or an error naming `flag`.
+fn std_duration(flag: &'static str, text: &str) -> Result<Duration, SettingError> {
+    parse_duration(text)
+        .ok()
+        .and_then(|duration| Duration::try_from(duration).ok())
+        .ok_or_else(|| SettingError::new(flag, format!("`{}` is not a positive duration such as 30s", text.trim())))
 }
 
 /// `sqlite://PATH?mode=rwc` for a file path (`%`, `?` and `#` escaped: sqlx percent-decodes).
@@ -458,6 +512,30 @@ mod tests {
         assert!(!format!("{resolved:?}").contains("hunter2"));
         let resolved = parse(&["--database-url", "postgres://portal:hunter2@db/portal"])?.options.resolve()?;
         assert!(!format!("{resolved:?}").contains("hunter2"));
+        Ok(())
+    }
+
+    #[test]
+    fn mail_delivery_timing_defaults_to_the_dispatcher_defaults_and_can_be_shortened()
+    -> Result<(), Box<dyn std::error::Error>> {
+        assert_eq!(parse(&[])?.options.resolve()?.dispatcher, DispatcherConfig::default());
+        let short = parse(&["--mail-poll-interval", "200ms", "--mail-retry-max", "1s", "--mail-lease", "4s"])?
+            .options
+            .resolve()?
+            .dispatcher;
+        assert_eq!(short.poll_interval, Duration::from_millis(200));
+        assert_eq!(
+            (short.base_backoff, short.max_backoff),
+            (SignedDuration::from_secs(1), SignedDuration::from_secs(1))
+        );
+        assert_eq!((short.lease, short.send_timeout), (SignedDuration::from_secs(4), Duration::from_secs(2)));
+        let long = parse(&["--mail-retry-max", "6h", "--mail-lease", "1h"])?.options.resolve()?.dispatcher;
+        assert_eq!(long.base_backoff, DispatcherConfig::default().base_backoff);
+        assert_eq!(long.send_timeout, DispatcherConfig::default().send_timeout, "a long lease keeps the 90s cap");
+        for (flag, bad) in [("mail-poll-interval", "0s"), ("mail-retry-max", "soon"), ("mail-lease", "-1m")] {
+            let error = parse(&[&format!("--{flag}={bad}")])?.options.resolve().err().ok_or(bad)?;
+            assert_eq!(error.flag, flag, "{bad}");
+        }
         Ok(())
     }
 

@@ -53,7 +53,7 @@ pub struct ServerConfig {
 
 impl ServerConfig {
     /// The production set-up for resolved command-line options and a link key: OWASP scrypt on
-    /// one hashing slot per core, the system clock, the default dispatcher.
+    /// one hashing slot per core, the system clock, the dispatcher as the `--mail-*` flags say.
     #[must_use]
     pub fn new(resolved: Resolved, link_key: LinkKey) -> Self {
         let http = HttpConfig { trust_forwarded_for: resolved.trust_forwarded_for, ..HttpConfig::default() };
@@ -70,7 +70,7 @@ impl ServerConfig {
             http,
             scrypt: ScryptParams::OWASP,
             clock: Arc::new(SystemClock),
-            dispatcher: DispatcherConfig::default(),
+            dispatcher: resolved.dispatcher,
         }
     }
 }

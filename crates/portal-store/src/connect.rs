@@ -13,6 +13,12 @@ use crate::store::{SeaOrmStore, write_options};
 /// locked". Write transactions start `IMMEDIATE`, so waiting is the only way to contend.
 pub const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// Longest wait for a pooled connection, including opening a new one. sqlx's default (30 s)
+/// keeps retrying a refused PostgreSQL connection for that long, so a request would hang half
+/// a minute while the database is down; a few seconds is enough for a healthy pool under load,
+/// and the HTTP layer then answers 503 `unavailable` with `Retry-After`.
+pub const POOL_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
+
 /// Connections per pool for a SQLite file (WAL: readers run beside the one writer).
 const SQLITE_MAX_CONNECTIONS: u32 = 8;
 
@@ -104,7 +110,7 @@ impl Target {
 /// in WAL mode except for the last transactions on power loss; never corrupt).
 fn options(url: &str, target: Target) -> ConnectOptions {
     let mut options = ConnectOptions::new(url.trim());
-    options.sqlx_logging(false);
+    options.sqlx_logging(false).acquire_timeout(POOL_ACQUIRE_TIMEOUT);
     match target {
         Target::Postgres => {
             options.max_connections(POSTGRES_MAX_CONNECTIONS);
@@ -120,7 +126,13 @@ fn options(url: &str, target: Target) -> ConnectOptions {
             });
             if target == Target::SqliteMemory {
                 // An in-memory database lives as long as its connection: keep exactly one, forever.
-                options.max_connections(1).min_connections(1).idle_timeout(None).max_lifetime(None);
+                // Every caller queues for it, so the wait is sqlx's default, not the short one.
+                options
+                    .max_connections(1)
+                    .min_connections(1)
+                    .idle_timeout(None)
+                    .max_lifetime(None)
+                    .acquire_timeout(Duration::from_secs(30));
             } else {
                 options.max_connections(SQLITE_MAX_CONNECTIONS);
             }
@@ -211,6 +223,26 @@ mod tests {
         assert_eq!(Target::of("postgres://postgres@127.0.0.1:5432/portal").unwrap(), Target::Postgres);
         assert_eq!(Target::of("postgresql://u:p@db/portal").unwrap(), Target::Postgres);
         assert!(matches!(Target::of("mysql://root@localhost/portal"), Err(ConnectError::UnsupportedUrl)));
+    }
+
+    #[test]
+    fn pools_give_up_on_a_connection_within_a_few_seconds() {
+        for url in ["postgres://postgres@127.0.0.1:5432/portal", "sqlite://portal.db?mode=rwc"] {
+            let options = options(url, Target::of(url).unwrap());
+            assert_eq!(options.get_acquire_timeout(), Some(POOL_ACQUIRE_TIMEOUT), "{url}");
+        }
+    }
+
+    /// A database that refuses connections: sqlx retries a refused connection until the acquire
+    /// timeout, so without a short one this took 30 s.
+    #[tokio::test]
+    async fn a_refused_postgresql_connection_fails_after_the_acquire_timeout() {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let started = std::time::Instant::now();
+        let result = connect(&format!("postgres://postgres@127.0.0.1:{port}/portal")).await;
+        assert!(matches!(result, Err(ConnectError::Connect(_))), "{result:?}");
+        let took = started.elapsed();
+        assert!(took < POOL_ACQUIRE_TIMEOUT * 3, "gave up after {took:?}");
     }
 
     #[test]

@@ -36,7 +36,7 @@ pub mod migration;
 mod store;
 mod time;
 
-pub use connect::{ConnectError, DatabaseError, SQLITE_BUSY_TIMEOUT, connect, migrate, rollback};
+pub use connect::{ConnectError, DatabaseError, POOL_ACQUIRE_TIMEOUT, SQLITE_BUSY_TIMEOUT, connect, migrate, rollback};
 pub use migration::Migrator;
 pub use store::SeaOrmStore;
 pub use time::UnixMicros;

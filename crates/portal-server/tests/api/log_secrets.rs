@@ -12,8 +12,8 @@ use reqwest::StatusCode;
 use reqwest::redirect::Policy as RedirectPolicy;
 use serde_json::{Value, json};
 
-use crate::binary::{start_with, stdout_lines, terminate, wait_until_ready};
 use crate::helpers::{Email, NEW_PASSWORD, PASSWORD, parse_email, token_in};
+use crate::process::{start_with, stdout_lines, terminate, wait_until_ready};
 use crate::smtp_sink::{SmtpSink, free_port};
 
 /// The relay's login and password; the password has characters a URL must percent-encode.

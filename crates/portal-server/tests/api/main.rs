@@ -10,6 +10,7 @@ mod injection;
 mod lifecycle;
 mod log_secrets;
 mod openapi;
+mod process;
 mod secrets;
 mod security;
 mod shutdown;

@@ -50,9 +50,14 @@ while True:
 "#;
 
 impl SmtpSink {
-    /// Starts aiosmtpd accepting everything into a Maildir.
+    /// Starts aiosmtpd accepting everything into a Maildir, on a free port.
     pub fn start() -> Self {
-        Self::spawn(|port, maildir| {
+        Self::start_on(free_port())
+    }
+
+    /// Starts aiosmtpd on `port` (a relay that comes back where the server expects it).
+    pub fn start_on(port: u16) -> Self {
+        Self::spawn(port, |port, maildir| {
             let mut command = Command::new(PYTHON);
             command
                 .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}"), "-c", "aiosmtpd.handlers.Mailbox"])
@@ -63,14 +68,14 @@ impl SmtpSink {
 
     /// Starts aiosmtpd accepting mail only after `AUTH` as `login` with `password`.
     pub fn start_with_auth(login: &str, password: &str) -> Self {
-        Self::spawn(|port, maildir| {
+        Self::spawn(free_port(), |port, maildir| {
             let mut command = Command::new(PYTHON);
             command.args(["-c", AUTH_SINK, login, password, &port.to_string()]).arg(maildir);
             command
         })
     }
 
-    fn spawn(command: impl FnOnce(u16, &std::path::Path) -> Command) -> Self {
+    fn spawn(port: u16, command: impl FnOnce(u16, &std::path::Path) -> Command) -> Self {
         let found = Command::new(PYTHON)
             .args(["-c", "import aiosmtpd"])
             .stdout(Stdio::null())
@@ -82,7 +87,6 @@ impl SmtpSink {
         for sub in ["tmp", "new", "cur"] {
             std::fs::create_dir(maildir.path().join(sub)).expect("a Maildir folder");
         }
-        let port = free_port();
         let mut child = command(port, maildir.path())
             .stdin(Stdio::null())
             .stdout(Stdio::null())

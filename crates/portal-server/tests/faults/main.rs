@@ -1,0 +1,17 @@
+//! Fault tests (issue 7): the real `portal-server` binary under `kill -9` during a burst of
+//! invitations, with its SMTP relay down for a while, and with its database out of reach. Run
+//! alone with `cargo xtask faults`; `docs/fault-tests.md` says what each proves.
+
+#[path = "../api/helpers.rs"]
+mod helpers;
+#[path = "../api/process.rs"]
+mod process;
+#[path = "../api/smtp_sink.rs"]
+#[allow(dead_code)] // The fault tests need no relay that asks for a password.
+mod smtp_sink;
+
+mod common;
+mod database_outage;
+mod kill;
+mod smtp_outage;
+mod tcp_proxy;
