@@ -7,7 +7,9 @@ use poem::http::StatusCode;
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 use portal_core::account::{InviteRedeemRefused, ResetRedeemRefused};
-use portal_core::service::{LinkInfo, RegisterError, ResetError, SessionError, SignInError, VerifyInviteError};
+use portal_core::service::{
+    LinkInfo, RegisterError, ResetError, SESSION_TOKEN_PREFIX, SessionError, SignInError, VerifyInviteError,
+};
 use portal_core::{Password, Practice};
 use secrecy::ExposeSecret;
 
@@ -202,9 +204,22 @@ pub(crate) enum MeResponse {
 /// Answers of `DELETE /api/v1/portal/sessions/current`.
 #[derive(ApiResponse)]
 pub(crate) enum SignOutResponse {
-    /// Signed out (also when the session had already ended).
+    /// Signed out, also when the token names a session that had already ended (signed out,
+    /// expired, revoked): signing out is idempotent.
     #[oai(status = 204)]
     NoContent,
+}
+
+/// The length of a session token after its prefix: 32 random bytes in unpadded base64url.
+const SESSION_TOKEN_BODY_LEN: usize = 43;
+
+/// True when `token` has the shape of a session token this server issues (`pcs_` and 43
+/// base64url characters), whether or not it names a live session.
+fn is_session_token_shaped(token: &str) -> bool {
+    token.strip_prefix(SESSION_TOKEN_PREFIX).is_some_and(|body| {
+        body.len() == SESSION_TOKEN_BODY_LEN
+            && body.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    })
 }
 
 /// Answers of `POST /api/v1/portal/password-resets/verify`.
@@ -375,9 +390,17 @@ impl ClientApi {
 
     /// Sign out
     ///
-    /// Ends the session. Idempotent: an unknown or ended session is accepted too.
+    /// Ends the session. Idempotent: a session token that names an ended session (already
+    /// signed out, expired, revoked) is 204 too. No bearer token, or one that is not a session
+    /// token at all (a staff key, anything not `pcs_…`), is 401 `unauthenticated`, as for
+    /// `GET /api/v1/portal/me`.
     #[oai(path = "/api/v1/portal/sessions/current", method = "delete", operation_id = "sign_out")]
     async fn sign_out(&self, auth: ClientSessionToken, ctx: Ctx) -> Result<SignOutResponse, ApiError> {
+        // A repeated sign-out must stay 204, so an unknown session is not an error; but a
+        // credential that cannot be a session token is not a sign-out at all.
+        if !is_session_token_shaped(auth.token().trim()) {
+            return Err(ApiError::unauthenticated(ctx.rid()));
+        }
         match ctx.state.service.sign_out(auth.token(), &ctx.meta.context()).await {
             Ok(()) => Ok(SignOutResponse::NoContent),
             Err(SessionError::Unauthenticated) => Ok(SignOutResponse::NoContent),

@@ -3,7 +3,7 @@
 
 use poem::http::{Method, StatusCode};
 
-use crate::helpers::{assert_problem, spawn_app};
+use crate::helpers::{PASSWORD, assert_problem, spawn_app};
 
 #[tokio::test]
 async fn a_405_names_the_allowed_methods() {
@@ -31,4 +31,39 @@ async fn a_405_names_the_allowed_methods() {
             assert_ne!(status, StatusCode::METHOD_NOT_ALLOWED, "{allowed} {path}");
         }
     }
+}
+
+#[tokio::test]
+async fn sign_out_refuses_what_is_not_a_session_token_and_accepts_an_ended_session() {
+    let app = spawn_app().await;
+    let sign_out = |authorization: Option<String>| {
+        let mut request = app.client.delete("/api/v1/portal/sessions/current");
+        if let Some(value) = authorization {
+            request = request.header("authorization", value);
+        }
+        request.send()
+    };
+    let staff_key = app.staff_key.clone();
+    for authorization in [
+        None,
+        Some("Bearer".to_owned()),
+        Some("Basic YWRhOnB3".to_owned()),
+        Some("Bearer not-a-session".to_owned()),
+        Some(format!("Bearer {staff_key}")),
+        Some(format!("Bearer pcs_{}", "a".repeat(42))),
+        Some(format!("Bearer pcs_{}!", "a".repeat(42))),
+    ] {
+        let response = sign_out(authorization.clone()).await;
+        response.assert_header("www-authenticate", "Bearer");
+        assert_problem(response, StatusCode::UNAUTHORIZED, "unauthenticated").await;
+    }
+
+    // A session token that names no live session: signing out is idempotent.
+    sign_out(Some(format!("Bearer pcs_{}", "a".repeat(43)))).await.assert_status(StatusCode::NO_CONTENT);
+    app.registered_client("Ada", "ada.l").await;
+    let session = app.session("ada.l", PASSWORD).await;
+    for _ in 0..2 {
+        sign_out(Some(format!("Bearer {session}"))).await.assert_status(StatusCode::NO_CONTENT);
+    }
+    assert_problem(app.me(&session).await, StatusCode::UNAUTHORIZED, "unauthenticated").await;
 }
