@@ -67,8 +67,8 @@ pub(crate) struct RegistrationBody {
     #[oai(validator(min_length = 1, max_length = 256))]
     token: String,
     /// 3–64 characters: letters, digits, `.`, `_`, `-`, `@`, starting with a letter or digit;
-    /// case-insensitive; never changed afterwards.
-    #[oai(validator(max_length = 256))]
+    /// case-insensitive; never changed afterwards. Anything else is 422 `invalid_username`.
+    #[oai(validator(min_length = 3, max_length = 64, pattern = r"^[A-Za-z0-9][A-Za-z0-9._@-]*$"))]
     username: String,
     /// At least 15 characters by default; no composition rules; not a common password; must not
     /// contain the username or the practice's name.
