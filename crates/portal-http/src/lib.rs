@@ -37,6 +37,7 @@ mod middleware;
 mod ops;
 mod pages;
 mod staff;
+mod text;
 
 use std::sync::Arc;
 

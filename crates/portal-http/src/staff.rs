@@ -19,6 +19,7 @@ use portal_core::{
 use crate::ApiTags;
 use crate::auth::{Ctx, StaffKey};
 use crate::error::{ApiError, ErrorCode, Problem};
+use crate::text::Text;
 
 /// RFC 3339, UTC.
 pub(crate) fn rfc3339(at: Timestamp) -> String {
@@ -191,7 +192,7 @@ pub(crate) struct NewClientBody {
         max_length = 200,
         pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$"
     ))]
-    name: String,
+    name: Text,
     /// Email on file (`local@host.example`, at most 254 characters; an internationalised domain
     /// in its ASCII `xn--` form); omit, `null` or `""` for none.
     #[oai(
@@ -201,10 +202,10 @@ pub(crate) struct NewClientBody {
             pattern = r"^(|[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)$"
         )
     )]
-    email: Option<String>,
+    email: Option<Text>,
     /// `en` or `es`, optionally with a region (`es-MX` is read as `es`); omit or `null` for `en`.
     #[oai(nullable, validator(max_length = 35, pattern = r"^(en|es)(-[A-Za-z0-9]{1,8})*$"))]
-    language: Option<String>,
+    language: Option<Text>,
     /// Whether the client agreed to receive email; omit or `null` for true.
     #[oai(nullable)]
     email_consent: Option<bool>,
@@ -222,7 +223,7 @@ pub(crate) struct ClientPatchBody {
         max_length = 200,
         pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$"
     ))]
-    name: MaybeUndefined<String>,
+    name: MaybeUndefined<Text>,
     /// New email (same rules as for a new client); `null` or `""` removes it.
     #[oai(
         nullable,
@@ -231,10 +232,10 @@ pub(crate) struct ClientPatchBody {
             pattern = r"^(|[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)$"
         )
     )]
-    email: MaybeUndefined<String>,
+    email: MaybeUndefined<Text>,
     /// New language: `en` or `es`, optionally with a region.
     #[oai(validator(max_length = 35, pattern = r"^(en|es)(-[A-Za-z0-9]{1,8})*$"))]
-    language: MaybeUndefined<String>,
+    language: MaybeUndefined<Text>,
     /// New email consent.
     email_consent: MaybeUndefined<bool>,
 }
@@ -393,7 +394,7 @@ pub(crate) struct SetEnabledBody {
     /// Optional note when disabling (≤ 500 characters; line breaks allowed, no other control
     /// characters), shown to staff; omit or `null` for none. Ignored when enabling.
     #[oai(nullable, validator(max_length = 500, pattern = r"^[^\x00-\x09\x0B-\x1F\x7F-\x9F]*$"))]
-    reason: Option<String>,
+    reason: Option<Text>,
 }
 
 /// Who did something.
@@ -625,9 +626,9 @@ impl StaffApi {
         let staff = ctx.staff(&auth).await?;
         let Json(body) = body;
         let new = NewClient {
-            name: body.name,
-            email: body.email,
-            language: body.language,
+            name: body.name.0,
+            email: body.email.map(|email| email.0),
+            language: body.language.map(|language| language.0),
             email_consent: body.email_consent,
         };
         match ctx.state.service.create_client(&staff, new).await {
@@ -686,13 +687,13 @@ impl StaffApi {
         let Some(id) = client_id(&id.0) else { return Ok(ClientResponse::NotFound(ctx.client_not_found())) };
         let Json(body) = body;
         let patch = ClientPatch {
-            name: ctx.not_null("name", body.name)?,
+            name: ctx.not_null("name", body.name)?.map(|name| name.0),
             email: match body.email {
                 MaybeUndefined::Undefined => None,
                 MaybeUndefined::Null => Some(None),
-                MaybeUndefined::Value(email) => Some(Some(email)),
+                MaybeUndefined::Value(email) => Some(Some(email.0)),
             },
-            language: ctx.not_null("language", body.language)?,
+            language: ctx.not_null("language", body.language)?.map(|language| language.0),
             email_consent: ctx.not_null("email_consent", body.email_consent)?,
         };
         match ctx.state.service.update_client(&staff, id, patch).await {
@@ -795,7 +796,14 @@ impl StaffApi {
         let staff = ctx.staff(&auth).await?;
         let Some(id) = client_id(&id.0) else { return Ok(SetEnabledResponse::NotFound(ctx.client_not_found())) };
         let Json(body) = body;
-        let reason = match body.reason.as_deref().filter(|_| !body.enabled).map(DisableReason::parse).transpose() {
+        let reason = match body
+            .reason
+            .as_ref()
+            .map(Text::as_str)
+            .filter(|_| !body.enabled)
+            .map(DisableReason::parse)
+            .transpose()
+        {
             Ok(reason) => reason,
             Err(invalid) => return Err(ApiError::invalid_input(&invalid, ctx.rid())),
         };

@@ -188,3 +188,29 @@ async fn sign_out_refuses_what_is_not_a_session_token_and_accepts_an_ended_sessi
     }
     assert_problem(app.me(&session).await, StatusCode::UNAUTHORIZED, "unauthenticated").await;
 }
+
+#[tokio::test]
+async fn a_number_or_boolean_where_the_document_says_string_is_400() {
+    let app = spawn_app().await;
+    for body in [
+        json!({ "name": false }),
+        json!({ "name": 42 }),
+        json!({ "name": "Ada", "email": 1 }),
+        json!({ "name": "Ada", "language": true }),
+    ] {
+        let response = app.staff(Method::POST, "/api/v1/clients").body_json(&body).send().await;
+        assert_problem(response, StatusCode::BAD_REQUEST, "invalid_request").await;
+    }
+    let id = app.create_client("Ada", None).await;
+    let response =
+        app.staff(Method::PATCH, &format!("/api/v1/clients/{id}")).body_json(&json!({ "name": 7 })).send().await;
+    assert_problem(response, StatusCode::BAD_REQUEST, "invalid_request").await;
+    for (path, body) in [
+        ("/api/v1/portal/sessions", json!({ "practice": "sunrise", "username": 12345, "password": PASSWORD })),
+        ("/api/v1/portal/invitations/verify", json!({ "token": 1 })),
+        ("/api/v1/portal/password-resets", json!({ "token": "t", "password": true })),
+    ] {
+        assert_problem(app.client.post(path).body_json(&body).send().await, StatusCode::BAD_REQUEST, "invalid_request")
+            .await;
+    }
+}
