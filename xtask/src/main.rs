@@ -6,6 +6,7 @@
 
 mod ci;
 mod openapi;
+mod schemathesis;
 mod tidy;
 
 use std::ffi::OsString;
@@ -24,6 +25,10 @@ commands:
             cargo deny check licenses bans sources  (skipped with a notice if cargo-deny is missing)
   tidy    run only the architecture checks (dependency rule, lints, docs/ARCHITECTURE.md)
   openapi regenerate docs/openapi.json from `portal-server openapi` (a test fails when it is stale)
+  schemathesis
+          contract-fuzz the HTTP API: serve a fresh portal-server, seed it, run schemathesis
+          (every check, all phases) against /openapi.json; fails on any finding
+          (docs/contract-testing.md)
   help    print this text
 ";
 
@@ -48,6 +53,7 @@ fn main() -> ExitCode {
         Some("ci") => ci::run(),
         Some("tidy") => tidy::run(),
         Some("openapi") => openapi::run(),
+        Some("schemathesis") => schemathesis::run(),
         // Later: `bench`, `fuzz`.
         // Add them here when they do real work; no placeholders.
         Some(other) => {
