@@ -8,6 +8,7 @@ mod bench;
 mod ci;
 mod faults;
 mod openapi;
+mod schemathesis;
 mod tidy;
 
 use std::ffi::OsString;
@@ -30,6 +31,10 @@ commands:
   openapi regenerate docs/openapi.json from `portal-server openapi` (a test fails when it is stale)
   bench   load the release server with wrk (SQLite; PostgreSQL with --postgres URL) and write
           docs/benchmarks.md; `cargo xtask bench --help` for its options (needs `apt-get install wrk`)
+  schemathesis
+          contract-fuzz the HTTP API: serve a fresh portal-server, seed it, run schemathesis
+          (every check, all phases) against /openapi.json; fails on any finding
+          (docs/contract-testing.md)
   help    print this text
 ";
 
@@ -57,6 +62,7 @@ fn main() -> ExitCode {
         Some("openapi") => openapi::run(),
         Some("faults") => faults::run(),
         Some("bench") => bench::run(rest),
+        Some("schemathesis") => schemathesis::run(),
         Some(other) => {
             eprintln!("xtask: unknown command `{other}`\n");
             eprint!("{USAGE}");

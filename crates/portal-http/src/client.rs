@@ -7,7 +7,9 @@ use poem::http::StatusCode;
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 use portal_core::account::{InviteRedeemRefused, ResetRedeemRefused};
-use portal_core::service::{LinkInfo, RegisterError, ResetError, SessionError, SignInError, VerifyInviteError};
+use portal_core::service::{
+    LinkInfo, RegisterError, ResetError, SESSION_TOKEN_PREFIX, SessionError, SignInError, VerifyInviteError,
+};
 use portal_core::{Password, Practice};
 use secrecy::ExposeSecret;
 
@@ -15,6 +17,7 @@ use crate::ApiTags;
 use crate::auth::{ClientSessionToken, Ctx};
 use crate::error::{ApiError, ErrorCode, Problem, weak_password};
 use crate::staff::rfc3339;
+use crate::text::Text;
 
 /// A practice as clients see it.
 #[derive(Object, Debug, Clone)]
@@ -38,7 +41,7 @@ impl PracticeBody {
 pub(crate) struct TokenBody {
     /// The token from the link.
     #[oai(validator(min_length = 1, max_length = 256))]
-    token: String,
+    token: Text,
 }
 
 /// What a usable link opens.
@@ -63,15 +66,15 @@ impl LinkInfoBody {
 pub(crate) struct RegistrationBody {
     /// The token from the invitation link.
     #[oai(validator(min_length = 1, max_length = 256))]
-    token: String,
+    token: Text,
     /// 3–64 characters: letters, digits, `.`, `_`, `-`, `@`, starting with a letter or digit;
-    /// case-insensitive; never changed afterwards.
-    #[oai(validator(max_length = 256))]
-    username: String,
+    /// case-insensitive; never changed afterwards. Anything else is 422 `invalid_username`.
+    #[oai(validator(min_length = 3, max_length = 64, pattern = r"^[A-Za-z0-9][A-Za-z0-9._@-]*$"))]
+    username: Text,
     /// At least 15 characters by default; no composition rules; not a common password; must not
     /// contain the username or the practice's name.
     #[oai(validator(max_length = 1024))]
-    password: String,
+    password: Text,
 }
 
 /// A registered account.
@@ -90,13 +93,13 @@ pub(crate) struct RegisteredBody {
 pub(crate) struct SignInBody {
     /// The practice's slug.
     #[oai(validator(max_length = 128))]
-    practice: String,
+    practice: Text,
     /// The username.
     #[oai(validator(max_length = 256))]
-    username: String,
+    username: Text,
     /// The password.
     #[oai(validator(max_length = 1024))]
-    password: String,
+    password: Text,
 }
 
 /// A new session.
@@ -127,10 +130,10 @@ pub(crate) struct MeBody {
 pub(crate) struct ResetBody {
     /// The token from the reset link.
     #[oai(validator(min_length = 1, max_length = 256))]
-    token: String,
+    token: Text,
     /// The new password (same rules as at registration).
     #[oai(validator(max_length = 1024))]
-    password: String,
+    password: Text,
 }
 
 /// Answers of `POST /api/v1/portal/invitations/verify`.
@@ -202,9 +205,22 @@ pub(crate) enum MeResponse {
 /// Answers of `DELETE /api/v1/portal/sessions/current`.
 #[derive(ApiResponse)]
 pub(crate) enum SignOutResponse {
-    /// Signed out (also when the session had already ended).
+    /// Signed out, also when the token names a session that had already ended (signed out,
+    /// expired, revoked): signing out is idempotent.
     #[oai(status = 204)]
     NoContent,
+}
+
+/// The length of a session token after its prefix: 32 random bytes in unpadded base64url.
+const SESSION_TOKEN_BODY_LEN: usize = 43;
+
+/// True when `token` has the shape of a session token this server issues (`pcs_` and 43
+/// base64url characters), whether or not it names a live session.
+fn is_session_token_shaped(token: &str) -> bool {
+    token.strip_prefix(SESSION_TOKEN_PREFIX).is_some_and(|body| {
+        body.len() == SESSION_TOKEN_BODY_LEN
+            && body.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    })
 }
 
 /// Answers of `POST /api/v1/portal/password-resets/verify`.
@@ -284,7 +300,7 @@ impl ClientApi {
     #[oai(path = "/api/v1/portal/invitations/verify", method = "post", operation_id = "verify_invitation")]
     async fn verify_invitation(&self, ctx: Ctx, body: Json<TokenBody>) -> Result<VerifyInviteResponse, ApiError> {
         ctx.ip_budget()?;
-        match ctx.state.service.verify_invite(&body.0.token).await {
+        match ctx.state.service.verify_invite(body.0.token.as_str()).await {
             Ok(info) => Ok(VerifyInviteResponse::Ok(Json(LinkInfoBody::of(&info)))),
             Err(VerifyInviteError::Refused(InviteRedeemRefused::InviteNotFound)) => {
                 Ok(VerifyInviteResponse::NotFound(ctx.client_problem(StatusCode::NOT_FOUND, ErrorCode::InviteNotFound)))
@@ -303,9 +319,9 @@ impl ClientApi {
     async fn register(&self, ctx: Ctx, body: Json<RegistrationBody>) -> Result<RegisterResponse, ApiError> {
         ctx.ip_budget()?;
         let Json(body) = body;
-        let password = Password::new(&body.password);
+        let password = Password::new(body.password.as_str());
         let context = ctx.meta.context();
-        match ctx.state.service.register(&body.token, &body.username, &password, &context).await {
+        match ctx.state.service.register(body.token.as_str(), body.username.as_str(), &password, &context).await {
             Ok(registered) => Ok(RegisterResponse::Created(Json(RegisteredBody {
                 username: registered.username.to_string(),
                 practice: PracticeBody::of(&registered.practice),
@@ -339,9 +355,9 @@ impl ClientApi {
     async fn sign_in(&self, ctx: Ctx, body: Json<SignInBody>) -> Result<SignInResponse, ApiError> {
         ctx.ip_budget()?;
         let Json(body) = body;
-        let password = Password::new(&body.password);
+        let password = Password::new(body.password.as_str());
         let context = ctx.meta.context();
-        match ctx.state.service.sign_in(&body.practice, &body.username, &password, &context).await {
+        match ctx.state.service.sign_in(body.practice.as_str(), body.username.as_str(), &password, &context).await {
             Ok(signed_in) => Ok(SignInResponse::Created(Json(SessionBody {
                 token: signed_in.token.expose().expose_secret().to_owned(),
                 expires_at: rfc3339(signed_in.expires_at),
@@ -375,9 +391,17 @@ impl ClientApi {
 
     /// Sign out
     ///
-    /// Ends the session. Idempotent: an unknown or ended session is accepted too.
+    /// Ends the session. Idempotent: a session token that names an ended session (already
+    /// signed out, expired, revoked) is 204 too. No bearer token, or one that is not a session
+    /// token at all (a staff key, anything not `pcs_…`), is 401 `unauthenticated`, as for
+    /// `GET /api/v1/portal/me`.
     #[oai(path = "/api/v1/portal/sessions/current", method = "delete", operation_id = "sign_out")]
     async fn sign_out(&self, auth: ClientSessionToken, ctx: Ctx) -> Result<SignOutResponse, ApiError> {
+        // A repeated sign-out must stay 204, so an unknown session is not an error; but a
+        // credential that cannot be a session token is not a sign-out at all.
+        if !is_session_token_shaped(auth.token().trim()) {
+            return Err(ApiError::unauthenticated(ctx.rid()));
+        }
         match ctx.state.service.sign_out(auth.token(), &ctx.meta.context()).await {
             Ok(()) => Ok(SignOutResponse::NoContent),
             Err(SessionError::Unauthenticated) => Ok(SignOutResponse::NoContent),
@@ -391,7 +415,7 @@ impl ClientApi {
     #[oai(path = "/api/v1/portal/password-resets/verify", method = "post", operation_id = "verify_password_reset")]
     async fn verify_password_reset(&self, ctx: Ctx, body: Json<TokenBody>) -> Result<VerifyResetResponse, ApiError> {
         ctx.ip_budget()?;
-        match ctx.state.service.verify_reset(&body.0.token).await {
+        match ctx.state.service.verify_reset(body.0.token.as_str()).await {
             Ok(info) => Ok(VerifyResetResponse::Ok(Json(LinkInfoBody::of(&info)))),
             Err(ResetError::Refused(refused)) => Ok(match reset_refusal(&ctx, &refused) {
                 ResetRefusal::Forbidden(problem) => VerifyResetResponse::Forbidden(problem),
@@ -416,8 +440,8 @@ impl ClientApi {
     ) -> Result<CompleteResetResponse, ApiError> {
         ctx.ip_budget()?;
         let Json(body) = body;
-        let password = Password::new(&body.password);
-        match ctx.state.service.complete_reset(&body.token, &password, &ctx.meta.context()).await {
+        let password = Password::new(body.password.as_str());
+        match ctx.state.service.complete_reset(body.token.as_str(), &password, &ctx.meta.context()).await {
             Ok(()) => {
                 ctx.mail_queued();
                 Ok(CompleteResetResponse::NoContent)

@@ -436,7 +436,14 @@ fn payload_problem(reason: &str) -> (StatusCode, ErrorCode, String) {
         && reason[start..].contains("verification failed")
     {
         let detail = reason[start..].split(" (occurred while parsing").next().unwrap_or_default().trim().to_owned();
-        return (StatusCode::UNPROCESSABLE_ENTITY, ErrorCode::ValidationFailed, detail);
+        // The registration username rules are stated in the document as validators, but the
+        // contract names their refusal `invalid_username`, as when the core refuses one.
+        let code = if reason.contains("\"Registration\"") && reason[start..].starts_with("field `username`") {
+            ErrorCode::InvalidUsername
+        } else {
+            ErrorCode::ValidationFailed
+        };
+        return (StatusCode::UNPROCESSABLE_ENTITY, code, detail);
     }
     let detail = if reason.contains(" at line ") && reason.contains(" column ") {
         // serde_json syntax errors name a position, never a value.

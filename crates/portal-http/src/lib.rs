@@ -37,6 +37,7 @@ mod middleware;
 mod ops;
 mod pages;
 mod staff;
+mod text;
 
 use std::sync::Arc;
 
@@ -47,7 +48,7 @@ use portal_core::DynPortalService;
 pub use error::{ApiError, ErrorCode, PROBLEM_JSON, Problem, Reason};
 pub use hashing::BlockingHasher;
 
-use crate::middleware::{BodyLimit, Edge, IpLimiter};
+use crate::middleware::{AllowIndex, BodyLimit, Edge, IpLimiter};
 use crate::ops::Metrics;
 
 /// Per-IP request budget for the client endpoints that hash passwords or check tokens (sign-in,
@@ -171,8 +172,18 @@ pub fn app(
         hash_pool: hash_pool.clone(),
         trust_forwarded_for: config.trust_forwarded_for,
     });
+    let mut allow = AllowIndex::default();
+    match serde_json::from_str(&api.spec()) {
+        Ok(document) => allow.add_openapi(&document),
+        // The document is generated from our own types: this cannot happen without a bug there,
+        // and the only loss is the `Allow` header of API 405s, so it is logged, not fatal.
+        Err(error) => tracing::error!(%error, "the OpenAPI document is not JSON; 405s on API paths carry no Allow"),
+    }
+    for (template, methods) in pages::ROUTE_METHODS {
+        allow.add(template, *methods);
+    }
     let routes = pages::mount(Route::new()).at("/openapi.json", spec).nest("/docs", docs).nest("/", api);
-    Edge::new(BodyLimit::new(routes.into_endpoint(), config.max_body_bytes), state)
+    Edge::new(BodyLimit::new(routes.into_endpoint(), config.max_body_bytes), state, allow)
 }
 
 /// The OpenAPI document as JSON (for `portal-server openapi` and `cargo xtask openapi`).

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use poem::error::ReadBodyError;
-use poem::http::header::{CACHE_CONTROL, CONTENT_LENGTH, HeaderName, HeaderValue};
+use poem::http::header::{ALLOW, CACHE_CONTROL, CONTENT_LENGTH, HeaderName, HeaderValue};
 use poem::http::{Method, StatusCode};
 use poem::{Endpoint, IntoResponse, Middleware, Request, Response};
 use poem_openapi::OperationId;
@@ -84,6 +84,78 @@ fn fallback_route(path: &str) -> &'static str {
     }
 }
 
+/// The methods each route answers, for the `Allow` header of a 405 (RFC 9110 §15.5.6 requires
+/// it). The router knows the methods but does not say them, so the index is built from the
+/// same sources the routes are: the OpenAPI document's paths and the page routes' table.
+#[derive(Debug, Default)]
+pub(crate) struct AllowIndex {
+    routes: Vec<(Vec<Segment>, String)>,
+}
+
+/// One segment of a route template.
+#[derive(Debug, PartialEq, Eq)]
+enum Segment {
+    Literal(String),
+    /// `{id}` (OpenAPI) or `:id` (poem): any one non-empty segment.
+    Param,
+}
+
+impl AllowIndex {
+    /// Adds a route template (`/api/v1/clients/{id}` or `/staff/clients/:id`) and its methods.
+    /// A route that answers GET also answers HEAD (the router runs GET without a body).
+    pub(crate) fn add<'m>(&mut self, template: &str, methods: impl IntoIterator<Item = &'m Method>) {
+        let mut names: Vec<&str> = methods.into_iter().map(Method::as_str).collect();
+        if names.contains(&"GET") && !names.contains(&"HEAD") {
+            names.push("HEAD");
+        }
+        names.sort_unstable();
+        names.dedup();
+        let segments = template
+            .trim_matches('/')
+            .split('/')
+            .map(|segment| {
+                if segment.starts_with(':') || (segment.starts_with('{') && segment.ends_with('}')) {
+                    Segment::Param
+                } else {
+                    Segment::Literal(segment.to_owned())
+                }
+            })
+            .collect();
+        self.routes.push((segments, names.join(", ")));
+    }
+
+    /// Adds every path of an OpenAPI document with the methods it lists.
+    pub(crate) fn add_openapi(&mut self, document: &serde_json::Value) {
+        let Some(paths) = document.get("paths").and_then(serde_json::Value::as_object) else { return };
+        for (template, operations) in paths {
+            let methods: Vec<Method> = operations
+                .as_object()
+                .into_iter()
+                .flat_map(|operations| operations.keys())
+                .filter_map(|name| Method::from_bytes(name.to_ascii_uppercase().as_bytes()).ok())
+                .collect();
+            self.add(template, &methods);
+        }
+    }
+
+    /// The `Allow` value for a request path: of the templates that match it, the one with the
+    /// most literal segments (as the router prefers them).
+    pub(crate) fn allow(&self, path: &str) -> Option<&str> {
+        let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
+        self.routes
+            .iter()
+            .filter(|(segments, _)| {
+                segments.len() == parts.len()
+                    && segments.iter().zip(&parts).all(|(segment, part)| match segment {
+                        Segment::Literal(literal) => literal == part,
+                        Segment::Param => !part.is_empty(),
+                    })
+            })
+            .max_by_key(|(segments, _)| segments.iter().filter(|s| matches!(s, Segment::Literal(_))).count())
+            .map(|(_, allow)| allow.as_str())
+    }
+}
+
 /// Marks the response produced for a panicking handler.
 #[derive(Debug, Clone, Copy)]
 struct Panicked;
@@ -93,12 +165,17 @@ struct Panicked;
 pub(crate) struct Edge<E> {
     inner: E,
     state: Arc<AppState>,
+    allow: AllowIndex,
 }
 
 impl<E: Endpoint> Edge<E> {
-    pub(crate) fn new(inner: E, state: Arc<AppState>) -> Edge<poem::middleware::CatchPanicEndpoint<E, PanicResponse>> {
+    pub(crate) fn new(
+        inner: E,
+        state: Arc<AppState>,
+        allow: AllowIndex,
+    ) -> Edge<poem::middleware::CatchPanicEndpoint<E, PanicResponse>> {
         let inner = poem::middleware::CatchPanic::new().with_handler(PanicResponse).transform(inner);
-        Edge { inner, state }
+        Edge { inner, state, allow }
     }
 }
 
@@ -129,6 +206,7 @@ impl<E: Endpoint> Endpoint for Edge<E> {
             .map_or_else(generate_request_id, str::to_owned);
         let meta = RequestMeta { request_id, client_ip: client_ip(&req, self.state.trust_forwarded_for) };
         let fallback = fallback_route(req.uri().path());
+        let allow = self.allow.allow(req.uri().path());
         let method = req.method().clone();
         req.extensions_mut().insert(meta.clone());
         req.extensions_mut().insert(Arc::clone(&self.state));
@@ -157,7 +235,13 @@ impl<E: Endpoint> Endpoint for Edge<E> {
         }
 
         let route = response.data::<OperationId>().map_or(fallback, |operation| operation.0);
+        let status = response.status();
         let headers = response.headers_mut();
+        if status == StatusCode::METHOD_NOT_ALLOWED
+            && let Some(value) = allow.and_then(|allow| HeaderValue::from_str(allow).ok())
+        {
+            headers.insert(ALLOW, value);
+        }
         if let Ok(value) = HeaderValue::from_str(&meta.request_id) {
             headers.insert(HeaderName::from_static(REQUEST_ID), value);
         }
@@ -167,7 +251,6 @@ impl<E: Endpoint> Endpoint for Edge<E> {
         headers.insert(HeaderName::from_static("x-frame-options"), HeaderValue::from_static("DENY"));
 
         let elapsed = started.elapsed();
-        let status = response.status();
         self.state.metrics.observe(route, status, elapsed);
         let elapsed_ms = elapsed.as_secs_f64() * 1000.0;
         if matches!(route, "healthz" | "readyz" | "metrics") {
@@ -363,6 +446,19 @@ mod tests {
             assert!(limiter.check_at(Some(ip), t0 + Duration::from_millis(u64::from(i))).is_ok());
             assert!(limiter.tracked() <= 8);
         }
+    }
+
+    #[test]
+    fn the_allow_index_prefers_literal_segments_and_adds_head_to_get() {
+        let mut index = AllowIndex::default();
+        index.add("/api/v1/clients/{id}", &[Method::GET, Method::PATCH]);
+        index.add("/api/v1/clients/current", &[Method::DELETE]);
+        index.add("/staff/clients/:id/:action", &[Method::POST]);
+        assert_eq!(index.allow("/api/v1/clients/42"), Some("GET, HEAD, PATCH"));
+        assert_eq!(index.allow("/api/v1/clients/current"), Some("DELETE"));
+        assert_eq!(index.allow("/staff/clients/42/invite"), Some("POST"));
+        assert_eq!(index.allow("/api/v1/clients"), None);
+        assert_eq!(index.allow("/api/v1/clients//"), None);
     }
 
     #[test]

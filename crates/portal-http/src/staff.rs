@@ -12,13 +12,14 @@ use portal_core::service::{
     ToggleError, TokenView,
 };
 use portal_core::{
-    Actor, AuditEvent, ClientId, DeliveryState, DisableReason, PortalStatus,
+    Actor, AuditEvent, ClientId, DeliveryState, DisableReason, Language, PortalStatus,
     account::{ResetRefused, ToggleRefused},
 };
 
 use crate::ApiTags;
 use crate::auth::{Ctx, StaffKey};
 use crate::error::{ApiError, ErrorCode, Problem};
+use crate::text::Text;
 
 /// RFC 3339, UTC.
 pub(crate) fn rfc3339(at: Timestamp) -> String {
@@ -129,8 +130,8 @@ pub(crate) struct ClientBody {
     /// The email on file; absent when there is none (the client gets no mail).
     #[oai(skip_serializing_if_is_none)]
     email: Option<String>,
-    /// The language mail is written in: `en` or `es`.
-    language: String,
+    /// The language mail is written in.
+    language: LanguageCode,
     /// False when the client asked not to be emailed.
     email_consent: bool,
     /// When the record was created (RFC 3339).
@@ -146,7 +147,7 @@ impl ClientBody {
             id: client.id.to_string(),
             name: client.name.as_str().to_owned(),
             email: client.email.as_ref().map(|email| email.as_str().to_owned()),
-            language: client.language.code().to_owned(),
+            language: LanguageCode::of(client.language),
             email_consent: client.email_consent,
             created_at: rfc3339(client.created_at),
             portal: PortalSummary::of(&view.portal),
@@ -154,38 +155,89 @@ impl ClientBody {
     }
 }
 
-/// A new client record.
+/// The languages mail is written in.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+#[oai(rename = "Language", rename_all = "lowercase")]
+pub(crate) enum LanguageCode {
+    /// English.
+    En,
+    /// Spanish.
+    Es,
+}
+
+impl LanguageCode {
+    fn of(language: Language) -> Self {
+        match language {
+            Language::En => Self::En,
+            Language::Es => Self::Es,
+        }
+    }
+}
+
+// The field rules below are poem-openapi validators, so the OpenAPI document states them and
+// the HTTP layer enforces them before the core sees the request: what the document calls valid,
+// the server accepts, and what it calls invalid is a 422. Each pattern accepts a subset of what
+// the core's parser accepts (the core trims, lower-cases and re-checks), so a value the document
+// allows is never refused further in. `\x00-\x1F\x7F-\x9F` are the Unicode control characters
+// (`char::is_control`). The patterns use only syntax that Rust's `regex`, Python's `re` and
+// ECMA-262 read alike, so generated clients and contract fuzzers agree with the server.
+
+/// A new client record. A `null` optional field is the same as leaving it out.
 #[derive(Object, Debug)]
 #[oai(rename = "NewClient")]
 pub(crate) struct NewClientBody {
-    /// Full name (1–200 characters).
-    #[oai(validator(min_length = 1, max_length = 200))]
-    name: String,
-    /// Email on file; omit, null or empty for none.
-    #[oai(validator(max_length = 254))]
-    email: Option<String>,
-    /// `en` (default) or `es`; a regional tag such as `es-MX` is accepted.
-    #[oai(validator(max_length = 35))]
-    language: Option<String>,
-    /// Whether the client agreed to receive email (default true).
+    /// Full name: 1–200 characters, not only spaces, no control characters (line breaks, tabs).
+    #[oai(validator(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$"
+    ))]
+    name: Text,
+    /// Email on file (`local@host.example`, at most 254 characters; an internationalised domain
+    /// in its ASCII `xn--` form); omit, `null` or `""` for none.
+    #[oai(
+        nullable,
+        validator(
+            max_length = 254,
+            pattern = r"^(|[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)$"
+        )
+    )]
+    email: Option<Text>,
+    /// `en` or `es`, optionally with a region (`es-MX` is read as `es`); omit or `null` for `en`.
+    #[oai(nullable, validator(max_length = 35, pattern = r"^(en|es)(-[A-Za-z0-9]{1,8})*$"))]
+    language: Option<Text>,
+    /// Whether the client agreed to receive email; omit or `null` for true.
+    #[oai(nullable)]
     email_consent: Option<bool>,
 }
 
-/// Changes to a client record: absent fields stay as they are.
+/// Changes to a client record: absent fields stay as they are. Only `email` may be `null` (it
+/// removes the address); a `null` name, language or consent is refused with 422, since those
+/// cannot be removed and `null` must not silently mean "unchanged".
 #[derive(Object, Debug)]
 #[oai(rename = "ClientPatch")]
 pub(crate) struct ClientPatchBody {
-    /// New full name (1–200 characters).
-    #[oai(validator(min_length = 1, max_length = 200))]
-    name: Option<String>,
-    /// New email; `null` or `""` removes it.
-    #[oai(validator(max_length = 254))]
-    email: MaybeUndefined<String>,
-    /// New language: `en` or `es`.
-    #[oai(validator(max_length = 35))]
-    language: Option<String>,
+    /// New full name (same rules as for a new client).
+    #[oai(validator(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$"
+    ))]
+    name: MaybeUndefined<Text>,
+    /// New email (same rules as for a new client); `null` or `""` removes it.
+    #[oai(
+        nullable,
+        validator(
+            max_length = 254,
+            pattern = r"^(|[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)$"
+        )
+    )]
+    email: MaybeUndefined<Text>,
+    /// New language: `en` or `es`, optionally with a region.
+    #[oai(validator(max_length = 35, pattern = r"^(en|es)(-[A-Za-z0-9]{1,8})*$"))]
+    language: MaybeUndefined<Text>,
     /// New email consent.
-    email_consent: Option<bool>,
+    email_consent: MaybeUndefined<bool>,
 }
 
 /// Where the email carrying a link is in its delivery.
@@ -339,9 +391,10 @@ pub(crate) struct SetEnabledBody {
     /// True to enable, false to disable (disabling revokes every session and voids a pending
     /// reset).
     enabled: bool,
-    /// Optional note when disabling (≤ 500 characters), shown to staff.
-    #[oai(validator(max_length = 500))]
-    reason: Option<String>,
+    /// Optional note when disabling (≤ 500 characters; line breaks allowed, no other control
+    /// characters), shown to staff; omit or `null` for none. Ignored when enabling.
+    #[oai(nullable, validator(max_length = 500, pattern = r"^[^\x00-\x09\x0B-\x1F\x7F-\x9F]*$"))]
+    reason: Option<Text>,
 }
 
 /// Who did something.
@@ -528,6 +581,20 @@ impl Ctx {
         self.problem(StatusCode::CONFLICT, code)
     }
 
+    /// A patch field that may be left out but not set to `null`: 422 `validation_failed` for
+    /// `null`, so that nobody mistakes it for "remove" (as it means for `email`).
+    fn not_null<T>(&self, field: &str, value: MaybeUndefined<T>) -> Result<Option<T>, ApiError> {
+        match value {
+            MaybeUndefined::Undefined => Ok(None),
+            MaybeUndefined::Value(value) => Ok(Some(value)),
+            MaybeUndefined::Null => Err(ApiError::from_problem(
+                Problem::new(StatusCode::UNPROCESSABLE_ENTITY, ErrorCode::ValidationFailed, self.rid())
+                    .with_detail(format!("`{field}` cannot be null; leave it out to keep the current value")),
+                None,
+            )),
+        }
+    }
+
     /// Maps a [`ClientError`] that is not `ClientNotFound`.
     fn client_error(&self, error: &ClientError) -> ApiError {
         match error {
@@ -559,9 +626,9 @@ impl StaffApi {
         let staff = ctx.staff(&auth).await?;
         let Json(body) = body;
         let new = NewClient {
-            name: body.name,
-            email: body.email,
-            language: body.language,
+            name: body.name.0,
+            email: body.email.map(|email| email.0),
+            language: body.language.map(|language| language.0),
             email_consent: body.email_consent,
         };
         match ctx.state.service.create_client(&staff, new).await {
@@ -606,7 +673,8 @@ impl StaffApi {
     /// Change a client
     ///
     /// Changes the name, email, language or email consent on file; absent fields stay as they
-    /// are, and `"email": null` removes the email.
+    /// are, and `"email": null` removes the email. Any other field set to `null` is 422
+    /// `validation_failed`.
     #[oai(path = "/api/v1/clients/:id", method = "patch", operation_id = "update_client")]
     async fn update_client(
         &self,
@@ -619,14 +687,14 @@ impl StaffApi {
         let Some(id) = client_id(&id.0) else { return Ok(ClientResponse::NotFound(ctx.client_not_found())) };
         let Json(body) = body;
         let patch = ClientPatch {
-            name: body.name,
+            name: ctx.not_null("name", body.name)?.map(|name| name.0),
             email: match body.email {
                 MaybeUndefined::Undefined => None,
                 MaybeUndefined::Null => Some(None),
-                MaybeUndefined::Value(email) => Some(Some(email)),
+                MaybeUndefined::Value(email) => Some(Some(email.0)),
             },
-            language: body.language,
-            email_consent: body.email_consent,
+            language: ctx.not_null("language", body.language)?.map(|language| language.0),
+            email_consent: ctx.not_null("email_consent", body.email_consent)?,
         };
         match ctx.state.service.update_client(&staff, id, patch).await {
             Ok(view) => Ok(ClientResponse::Ok(Json(ClientBody::of(&view)))),
@@ -728,7 +796,14 @@ impl StaffApi {
         let staff = ctx.staff(&auth).await?;
         let Some(id) = client_id(&id.0) else { return Ok(SetEnabledResponse::NotFound(ctx.client_not_found())) };
         let Json(body) = body;
-        let reason = match body.reason.as_deref().filter(|_| !body.enabled).map(DisableReason::parse).transpose() {
+        let reason = match body
+            .reason
+            .as_ref()
+            .map(Text::as_str)
+            .filter(|_| !body.enabled)
+            .map(DisableReason::parse)
+            .transpose()
+        {
             Ok(reason) => reason,
             Err(invalid) => return Err(ApiError::invalid_input(&invalid, ctx.rid())),
         };

@@ -152,6 +152,12 @@ pub struct Options {
           default_value_t = false, default_missing_value = "true", global = true)]
     pub trust_forwarded_for: bool,
 
+    /// Requests per minute one client IP may make to the client endpoints that check links or
+    /// passwords (bursts of 10). 0 turns the limit off: only when a proxy in front limits
+    /// instead, or for a contract-test run from one address.
+    #[arg(long, env = "PORTAL_IP_RATE_LIMIT", default_value_t = 30, value_name = "PER_MINUTE", global = true)]
+    pub ip_rate_limit: u32,
+
     /// On SIGTERM or Ctrl-C, how long in-flight requests may take to finish.
     #[arg(long, env = "PORTAL_SHUTDOWN_TIMEOUT", default_value = "30s", value_name = "DURATION", global = true)]
     pub shutdown_timeout: String,
@@ -227,6 +233,8 @@ pub struct Resolved {
     pub first_practice: String,
     /// Whether to trust `X-Forwarded-For`.
     pub trust_forwarded_for: bool,
+    /// Per-IP requests per minute on the client endpoints that hash or check tokens (0: off).
+    pub ip_rate_limit: u32,
     /// Grace period for in-flight requests at shutdown.
     pub shutdown_timeout: Duration,
     /// Outbox delivery tuning (poll interval, retry ceiling, lease).
@@ -245,6 +253,7 @@ impl std::fmt::Debug for Resolved {
             .field("policy", &self.policy)
             .field("first_practice", &self.first_practice)
             .field("trust_forwarded_for", &self.trust_forwarded_for)
+            .field("ip_rate_limit", &self.ip_rate_limit)
             .field("shutdown_timeout", &self.shutdown_timeout)
             .field("dispatcher", &self.dispatcher)
             .finish()
@@ -325,6 +334,7 @@ impl Options {
             policy,
             first_practice: self.first_practice.trim().to_owned(),
             trust_forwarded_for: self.trust_forwarded_for,
+            ip_rate_limit: self.ip_rate_limit,
             shutdown_timeout,
             dispatcher,
         })
@@ -561,6 +571,14 @@ mod tests {
         assert!(parse(&["--trust-forwarded-for=true"])?.options.trust_forwarded_for);
         assert!(!parse(&["--trust-forwarded-for=false"])?.options.trust_forwarded_for);
         assert!(parse(&["--trust-forwarded-for=maybe"]).is_err());
+        Ok(())
+    }
+
+    #[test]
+    fn the_per_ip_limit_defaults_to_30_a_minute_and_0_turns_it_off() -> Result<(), Box<dyn std::error::Error>> {
+        assert_eq!(parse(&[])?.options.resolve()?.ip_rate_limit, 30);
+        assert_eq!(parse(&["--ip-rate-limit", "0"])?.options.resolve()?.ip_rate_limit, 0);
+        assert!(parse(&["--ip-rate-limit", "-1"]).is_err());
         Ok(())
     }
 

@@ -56,7 +56,8 @@ impl ServerConfig {
     /// one hashing slot per core, the system clock, the dispatcher as the `--mail-*` flags say.
     #[must_use]
     pub fn new(resolved: Resolved, link_key: LinkKey) -> Self {
-        let http = HttpConfig { trust_forwarded_for: resolved.trust_forwarded_for, ..HttpConfig::default() };
+        let mut http = HttpConfig { trust_forwarded_for: resolved.trust_forwarded_for, ..HttpConfig::default() };
+        http.ip_rate_limit.per_minute = resolved.ip_rate_limit;
         Self {
             database_url: resolved.database_url,
             bind: resolved.bind,

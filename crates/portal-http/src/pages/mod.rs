@@ -26,7 +26,7 @@ mod html;
 mod staff;
 
 use poem::http::header::{CONTENT_TYPE, COOKIE, RETRY_AFTER, SET_COOKIE};
-use poem::http::{HeaderValue, StatusCode};
+use poem::http::{HeaderValue, Method, StatusCode};
 use poem::{IntoResponse, Request, Response, Route, get, handler};
 use poem_openapi::OperationId;
 
@@ -52,6 +52,23 @@ pub(crate) const INVITE_COOKIE: &str = "__Host-portal_invite";
 pub(crate) const RESET_COOKIE: &str = "__Host-portal_reset";
 /// How long a link token may wait in its cookie (15 minutes): long enough to fill the form.
 const LINK_COOKIE_MAX_AGE: u32 = 15 * 60;
+
+/// The methods each page route answers, for the `Allow` header of a 405; keep it in step with
+/// [`mount`] (a test sends every listed method to every route and expects no 405).
+pub(crate) const ROUTE_METHODS: &[(&str, &[Method])] = &[
+    ("/portal/static/portal.css", &[Method::GET]),
+    ("/portal/invitation", &[Method::GET, Method::POST]),
+    ("/portal/password-reset", &[Method::GET, Method::POST]),
+    ("/portal/:practice/sign-in", &[Method::GET, Method::POST]),
+    ("/portal/home", &[Method::GET]),
+    ("/portal/sign-out", &[Method::POST]),
+    ("/staff", &[Method::GET]),
+    ("/staff/sign-in", &[Method::GET, Method::POST]),
+    ("/staff/sign-out", &[Method::POST]),
+    ("/staff/clients", &[Method::GET]),
+    ("/staff/clients/:id", &[Method::GET]),
+    ("/staff/clients/:id/:action", &[Method::POST]),
+];
 
 /// Adds the page routes to the application's routes.
 pub(crate) fn mount(route: Route) -> Route {
