@@ -5,6 +5,7 @@
 //! of `help` goes to stdout.
 
 mod ci;
+mod fuzz;
 mod openapi;
 mod tidy;
 
@@ -24,6 +25,10 @@ commands:
             cargo deny check licenses bans sources  (skipped with a notice if cargo-deny is missing)
   tidy    run only the architecture checks (dependency rule, lints, docs/ARCHITECTURE.md)
   openapi regenerate docs/openapi.json from `portal-server openapi` (a test fails when it is stale)
+  fuzz    run the cargo-fuzz targets under fuzz/ for a bounded time each (needs nightly and cargo-fuzz):
+            cargo xtask fuzz [--seconds N] [TARGET...]   (default: 60 s each, every target)
+            targets: link_token, phc, validation, lifecycle
+          a crash is copied to fuzz/regressions/<target>/, which `cargo test` replays (docs/fuzzing.md)
   help    print this text
 ";
 
@@ -33,7 +38,8 @@ fn main() -> ExitCode {
         Some((command, rest)) => (Some(command.as_str()), rest),
         None => (None, &[][..]),
     };
-    if !rest.is_empty() {
+    // Only `fuzz` takes arguments.
+    if !rest.is_empty() && command != Some("fuzz") {
         eprintln!("xtask: unexpected arguments after `{}`: {}", command.unwrap_or_default(), rest.join(" "));
         eprint!("{USAGE}");
         return ExitCode::from(2);
@@ -48,7 +54,8 @@ fn main() -> ExitCode {
         Some("ci") => ci::run(),
         Some("tidy") => tidy::run(),
         Some("openapi") => openapi::run(),
-        // Later: `bench`, `fuzz`.
+        Some("fuzz") => fuzz::run(rest),
+        // Later: `bench`.
         // Add them here when they do real work; no placeholders.
         Some(other) => {
             eprintln!("xtask: unknown command `{other}`\n");
