@@ -7,6 +7,7 @@
 mod bench;
 mod ci;
 mod faults;
+mod fuzz;
 mod openapi;
 mod schemathesis;
 mod tidy;
@@ -35,6 +36,10 @@ commands:
           contract-fuzz the HTTP API: serve a fresh portal-server, seed it, run schemathesis
           (every check, all phases) against /openapi.json; fails on any finding
           (docs/contract-testing.md)
+  fuzz    run the cargo-fuzz targets under fuzz/ for a bounded time each (needs nightly and cargo-fuzz):
+            cargo xtask fuzz [--seconds N] [TARGET...]   (default: 60 s each, every target)
+            targets: link_token, phc, validation, lifecycle
+          a crash is copied to fuzz/regressions/<target>/, which `cargo test` replays (docs/fuzzing.md)
   help    print this text
 ";
 
@@ -44,7 +49,7 @@ fn main() -> ExitCode {
         Some((command, rest)) => (Some(command.as_str()), rest),
         None => (None, &[][..]),
     };
-    let takes_arguments = matches!(command, Some("bench"));
+    let takes_arguments = matches!(command, Some("bench" | "fuzz"));
     if !takes_arguments && !rest.is_empty() {
         eprintln!("xtask: unexpected arguments after `{}`: {}", command.unwrap_or_default(), rest.join(" "));
         eprint!("{USAGE}");
@@ -63,6 +68,7 @@ fn main() -> ExitCode {
         Some("faults") => faults::run(),
         Some("bench") => bench::run(rest),
         Some("schemathesis") => schemathesis::run(),
+        Some("fuzz") => fuzz::run(rest),
         Some(other) => {
             eprintln!("xtask: unknown command `{other}`\n");
             eprint!("{USAGE}");

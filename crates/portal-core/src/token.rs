@@ -85,7 +85,9 @@ impl TokenHash {
     /// Parses [`TokenHash::to_hex`] output.
     #[must_use]
     pub fn from_hex(hex: &str) -> Option<Self> {
-        if hex.len() != 64 || !hex.is_ascii() {
+        // Hex digits only: `u8::from_str_radix` alone would also take a sign ("+f"), so a
+        // non-canonical text could name the same hash.
+        if hex.len() != 64 || !hex.bytes().all(|byte| byte.is_ascii_hexdigit()) {
             return None;
         }
         let mut out = [0u8; 32];
@@ -391,6 +393,15 @@ mod tests {
         let hash = TokenHash::of(b"abc");
         assert_eq!(TokenHash::from_hex(&hash.to_hex()), Some(hash));
         assert_eq!(TokenHash::from_hex("zz"), None);
+    }
+
+    #[test]
+    fn hex_with_a_sign_is_not_a_token_hash() {
+        // Found by the `link_token` fuzz target (fuzz/regressions/link_token/).
+        let canonical = TokenHash::of(b"abc").to_hex();
+        let signed = format!("+{}", &canonical[1..]);
+        assert_eq!(TokenHash::from_hex(&signed), None);
+        assert_eq!(TokenHash::from_hex(&canonical.to_uppercase()).map(|h| h.to_hex()), Some(canonical));
     }
 
     proptest! {

@@ -192,7 +192,12 @@ impl Username {
     /// lower-cased, capped so a hostile input cannot grow the key without bound.
     #[must_use]
     pub fn normalise(raw: &str) -> String {
-        raw.trim().chars().take(Self::MAX_LEN * 4).collect::<String>().to_lowercase()
+        let cap = Self::MAX_LEN * 4;
+        // Cap before lower-casing (bounded work), and again after it, since lower-casing may
+        // lengthen the text ('İ' becomes "i̇"); then trim the end the cap may have exposed. So
+        // the key is trimmed, at most `cap` characters, and normalising it again changes nothing.
+        let lower = raw.trim().chars().take(cap).collect::<String>().to_lowercase();
+        lower.chars().take(cap).collect::<String>().trim_end().to_owned()
     }
 
     /// The normalised (lower-case) username.
@@ -250,13 +255,19 @@ impl EmailAddress {
         if local.is_empty() || local.len() > 64 || local.contains('@') {
             return Err(bad("the part before '@' is missing, too long or has another '@'"));
         }
+        // The bounds hold for the stored (lower-cased) form, which storage parses again on
+        // every read: lower-casing may lengthen a domain ('İ' becomes "i̇").
+        let domain = domain.to_lowercase();
+        if local.len() + 1 + domain.len() > Self::MAX_LEN {
+            return Err(InvalidInput::TooLong { field: "email", max: Self::MAX_LEN });
+        }
         let labels_ok = domain
             .split('.')
             .all(|label| !label.is_empty() && label.len() <= 63 && !label.starts_with('-') && !label.ends_with('-'));
         if !domain.contains('.') || !labels_ok {
             return Err(bad("the domain after '@' is not a valid host name"));
         }
-        Ok(Self(format!("{local}@{}", domain.to_lowercase())))
+        Ok(Self(format!("{local}@{domain}")))
     }
 
     /// The address text.
@@ -582,6 +593,30 @@ mod tests {
             assert!(EmailAddress::parse(bad).is_err(), "{bad:?} should be refused");
         }
         assert_eq!(EmailAddress::parse("Ada@Example.ORG").unwrap().as_str(), "Ada@example.org");
+    }
+
+    #[test]
+    fn normalising_a_username_twice_changes_nothing() {
+        // Found by the `validation` fuzz target: a space right at the cap was left at the end.
+        for raw in [format!("{} b", "a".repeat(255)), "\u{130}".repeat(300), " Ada ".to_owned()] {
+            let once = Username::normalise(&raw);
+            assert_eq!(Username::normalise(&once), once, "{raw:?}");
+            assert_eq!(once.trim(), once);
+            assert!(once.chars().count() <= Username::MAX_LEN * 4);
+        }
+    }
+
+    #[test]
+    fn an_accepted_email_parses_back_to_itself_even_when_lower_casing_lengthens_it() {
+        // Found by the `validation` fuzz target: 'İ' lower-cases to two characters (three
+        // bytes), so a 250-byte address became 281 bytes that storage could not read back.
+        let domain = format!("{}a.{}.{}.org", "\u{130}".repeat(31), "b".repeat(60), "c".repeat(60));
+        let raw = format!("{}@{domain}", "x".repeat(60));
+        assert!(raw.len() <= EmailAddress::MAX_LEN);
+        assert!(matches!(EmailAddress::parse(&raw), Err(InvalidInput::TooLong { .. })));
+        let fits = format!("x@{}.org", "\u{130}".repeat(20));
+        let parsed = EmailAddress::parse(&fits).unwrap();
+        assert_eq!(EmailAddress::parse(parsed.as_str()), Ok(parsed));
     }
 
     #[test]
