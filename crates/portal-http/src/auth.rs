@@ -9,7 +9,7 @@ use poem_openapi::auth::Bearer;
 use portal_core::service::{ClientSession, SessionError, StaffContext};
 
 use crate::AppState;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode, Problem};
 use crate::middleware::{RequestMeta, ip_throttled};
 
 /// A staff key (`Authorization: Bearer pst_…`). Each key belongs to one practice and names a
@@ -79,6 +79,21 @@ impl Ctx {
             tracing::warn!(request_id = %self.meta.request_id, ip = ?self.meta.client_ip, "per-IP limit reached");
             ip_throttled(retry_after, self.rid())
         })
+    }
+
+    /// 503 `busy` (with `Retry-After`) when the hashing pool could not take this request, before
+    /// the request reads or writes anything: under a flood of sign-ins each refusal then costs
+    /// no database work, which keeps staff requests fast. Only for requests that hash.
+    pub(crate) fn hashing_room(&self) -> Result<(), ApiError> {
+        if self.state.hash_pool.is_saturated() {
+            // The 503s are counted in the metrics; a line per refusal would flood the log.
+            tracing::debug!(request_id = %self.meta.request_id, "request refused: busy (hashing pool full)");
+            return Err(ApiError::from_problem(
+                Problem::new(StatusCode::SERVICE_UNAVAILABLE, ErrorCode::Busy, self.rid()),
+                Some(1),
+            ));
+        }
+        Ok(())
     }
 
     /// Tells the mail dispatcher that mail was queued.

@@ -318,6 +318,7 @@ impl ClientApi {
     #[oai(path = "/api/v1/portal/registrations", method = "post", operation_id = "register")]
     async fn register(&self, ctx: Ctx, body: Json<RegistrationBody>) -> Result<RegisterResponse, ApiError> {
         ctx.ip_budget()?;
+        ctx.hashing_room()?;
         let Json(body) = body;
         let password = Password::new(body.password.as_str());
         let context = ctx.meta.context();
@@ -354,6 +355,7 @@ impl ClientApi {
     #[oai(path = "/api/v1/portal/sessions", method = "post", operation_id = "sign_in")]
     async fn sign_in(&self, ctx: Ctx, body: Json<SignInBody>) -> Result<SignInResponse, ApiError> {
         ctx.ip_budget()?;
+        ctx.hashing_room()?;
         let Json(body) = body;
         let password = Password::new(body.password.as_str());
         let context = ctx.meta.context();
@@ -439,6 +441,7 @@ impl ClientApi {
         body: Json<ResetBody>,
     ) -> Result<CompleteResetResponse, ApiError> {
         ctx.ip_budget()?;
+        ctx.hashing_room()?;
         let Json(body) = body;
         let password = Password::new(body.password.as_str());
         match ctx.state.service.complete_reset(body.token.as_str(), &password, &ctx.meta.context()).await {

@@ -86,6 +86,15 @@ impl BlockingHasher {
         self.pool.waiting.load(Ordering::Acquire)
     }
 
+    /// Whether a new caller would be refused right now: every permit is taken and the queue is
+    /// full. The HTTP layer asks this before a request that hashes does any other work, so a
+    /// flood of sign-ins is refused without touching the database; [`BlockingHasher::run`]
+    /// still enforces the bound (this is a snapshot, and a slot may free up a moment later).
+    #[must_use]
+    pub fn is_saturated(&self) -> bool {
+        self.pool.semaphore.available_permits() == 0 && self.queue_depth() >= self.pool.queue
+    }
+
     /// The most jobs that run at once.
     #[must_use]
     pub fn permits(&self) -> usize {

@@ -8,7 +8,7 @@ use poem::{IntoResponse, Request, Response, handler};
 use portal_core::account::{InviteRedeemRefused, ResetRedeemRefused};
 use portal_core::password_policy::WeakPassword;
 use portal_core::service::{Infrastructure, RegisterError, ResetError, SessionError, SignInError, VerifyInviteError};
-use portal_core::{Password, Practice};
+use portal_core::{HashError, Password, Practice};
 use secrecy::ExposeSecret as _;
 use serde::Deserialize;
 
@@ -78,7 +78,7 @@ fn when(timestamp: jiff::Timestamp) -> String {
 fn trouble(ctx: &Ctx, error: &Infrastructure) -> Page {
     tracing::error!(request_id = %ctx.rid(), error = %chain(error), "page failed");
     let status = match error {
-        Infrastructure::Busy => StatusCode::SERVICE_UNAVAILABLE,
+        Infrastructure::Busy | Infrastructure::Hashing(HashError::Saturated) => StatusCode::SERVICE_UNAVAILABLE,
         _ => StatusCode::INTERNAL_SERVER_ERROR,
     };
     let mut page = Page::message(
@@ -109,6 +109,22 @@ fn ip_refusal(ctx: &Ctx) -> Option<Page> {
             None,
         )
         .retry_after(seconds)
+    })
+}
+
+/// A 503 page when the hashing pool could not take this submission, before it reads or writes
+/// anything (see `Ctx::hashing_room`). Only for forms that hash a password.
+fn busy_refusal(ctx: &Ctx) -> Option<Page> {
+    ctx.state.hash_pool.is_saturated().then(|| {
+        tracing::debug!(request_id = %ctx.rid(), "page refused: busy (hashing pool full)");
+        Page::message(
+            "page_busy",
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Busy right now",
+            "Many people are signing in at the moment. Please try again in a few seconds.",
+            None,
+        )
+        .retry_after(1)
     })
 }
 
@@ -289,7 +305,8 @@ fn is_token_text(token: &str) -> bool {
 }
 
 /// The checks every link form submission starts with: the CSRF token, the link token from its
-/// cookie, and the per-IP limit. `Err` holds the page to answer with instead.
+/// cookie, the per-IP limit and room in the hashing pool (both forms hash a new password). `Err`
+/// holds the page to answer with instead.
 fn submitted_link(
     ctx: &Ctx,
     req: &Request,
@@ -302,7 +319,7 @@ fn submitted_link(
         return Err(Box::new(csrf_refused().into_response()));
     }
     let token = read_cookie(req, cookie).ok_or_else(|| Box::new(no_link(route, kind).into_response()))?;
-    match ip_refusal(ctx) {
+    match ip_refusal(ctx).or_else(|| busy_refusal(ctx)) {
         Some(page) => Err(Box::new(page.into_response())),
         None => Ok(token),
     }
@@ -514,7 +531,7 @@ pub(crate) async fn sign_in_submit(
     if !csrf_ok(req, &form.csrf) {
         return csrf_refused().into_response();
     }
-    if let Some(page) = ip_refusal(&ctx) {
+    if let Some(page) = ip_refusal(&ctx).or_else(|| busy_refusal(&ctx)) {
         return page.into_response();
     }
     let practice = match practice(&ctx, &slug).await {

@@ -322,6 +322,64 @@ async fn a_saturated_hashing_pool_is_503_busy_with_retry_after() {
 }
 
 #[tokio::test]
+async fn a_full_hashing_pool_refuses_before_any_store_work() {
+    // A refusal under a flood of sign-ins must cost no database work: with the store down, a
+    // request that reached it would be `unavailable`; `busy` proves it was refused first.
+    let memory = InMemoryStore::new();
+    let failing = FailingStore::new(memory.clone());
+    let mut config = test_config();
+    config.hash_permits = 1;
+    config.hash_queue = 0;
+    let app = spawn_app_over(Arc::new(failing.clone()), memory, config).await;
+    let id = app.registered_client("Ada", "ada.l").await;
+    let reset_token = app.send_reset(&id).await;
+    let invited = app.create_client("Grace", Some("grace@example.org")).await;
+    let invite_token = app.invite(&invited).await;
+
+    let (release, wait) = mpsc::channel::<()>();
+    let hasher = Arc::clone(&app.hasher);
+    let hog = tokio::spawn(async move {
+        hasher
+            .run(move || {
+                let _ = wait.recv_timeout(Duration::from_secs(30));
+                Ok(())
+            })
+            .await
+    });
+    while !app.hasher.is_saturated() {
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    failing.set(Mode::Unavailable);
+    let refused = [
+        app.sign_in("ada.l", PASSWORD).await,
+        app.register(&invite_token, "grace.h", PASSWORD).await,
+        app.client
+            .post("/api/v1/portal/password-resets")
+            .body_json(&serde_json::json!({ "token": reset_token, "password": NEW_PASSWORD }))
+            .send()
+            .await,
+    ];
+    for response in refused {
+        response.assert_header("retry-after", "1");
+        assert_problem(response, StatusCode::SERVICE_UNAVAILABLE, "busy").await;
+    }
+
+    failing.set(Mode::Healthy);
+    release.send(()).unwrap();
+    hog.await.unwrap().unwrap();
+    assert!(!app.hasher.is_saturated());
+    // Nothing was used up: the links and the password still work.
+    app.register(&invite_token, "grace.h", PASSWORD).await.assert_status(StatusCode::CREATED);
+    app.client
+        .post("/api/v1/portal/password-resets")
+        .body_json(&serde_json::json!({ "token": reset_token, "password": NEW_PASSWORD }))
+        .send()
+        .await
+        .assert_status(StatusCode::NO_CONTENT);
+    app.sign_in("ada.l", NEW_PASSWORD).await.assert_status(StatusCode::CREATED);
+}
+
+#[tokio::test]
 async fn malformed_requests_are_400_invalid_request_as_problem_json() {
     let app = spawn_app().await;
     let cases = [
