@@ -163,6 +163,31 @@ impl Server {
         Err(format!("the server did not come up within 60 s; see {}", run_dir.join("server.log").display()))
     }
 
+    /// Waits until the server's hashing pool is idle (from `/metrics`): requests a previous
+    /// scenario left behind (wrk closes its connections, the server finishes their hashes)
+    /// must not eat into the next scenario's pool.
+    pub(crate) fn wait_until_idle(&self) -> Result {
+        let client = reqwest::blocking::Client::new();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let metrics = client
+                .get(format!("{}/metrics", self.base_url))
+                .send()
+                .and_then(reqwest::blocking::Response::text)
+                .map_err(|error| format!("/metrics: {error}"))?;
+            let idle = ["portal_hash_pool_in_flight", "portal_hash_pool_queue_depth"].iter().all(|gauge| {
+                metrics.lines().any(|line| line.strip_prefix(gauge).is_some_and(|value| value.trim() == "0"))
+            });
+            if idle {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                return Err("the server's hashing pool stayed busy for 60 s after a scenario".to_owned());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     /// `http://127.0.0.1:PORT`.
     pub(crate) fn base_url(&self) -> &str {
         &self.base_url
