@@ -359,15 +359,9 @@ impl IpLimiter {
         let (rate, burst) = (self.per_second(), self.burst());
         let key = IpKey::of(ip);
         let mut buckets = self.buckets.lock().unwrap_or_else(PoisonError::into_inner);
-        if !buckets.contains_key(&key) && buckets.len() >= self.rule.max_tracked_ips.max(1) {
-            // A full bucket is the same as no bucket: forget those first, then the longest idle.
-            buckets.retain(|_, bucket| bucket.level(now, rate, burst) < burst);
-            while buckets.len() >= self.rule.max_tracked_ips.max(1) {
-                let Some(oldest) = buckets.iter().min_by_key(|(_, bucket)| bucket.updated).map(|(key, _)| *key) else {
-                    break;
-                };
-                buckets.remove(&oldest);
-            }
+        let capacity = self.rule.max_tracked_ips.max(1);
+        if !buckets.contains_key(&key) && buckets.len() >= capacity {
+            make_room(&mut buckets, capacity, now, rate, burst);
         }
         let bucket = buckets.entry(key).or_insert(Bucket { tokens: burst, updated: now });
         bucket.tokens = bucket.level(now, rate, burst);
@@ -384,6 +378,24 @@ impl IpLimiter {
     #[cfg(test)]
     fn tracked(&self) -> usize {
         self.buckets.lock().unwrap_or_else(PoisonError::into_inner).len()
+    }
+}
+
+/// Forgets buckets until at most nine tenths of `capacity` remain: first the full ones (a full
+/// bucket is the same as no bucket), then the longest idle. Freeing a tenth at once keeps a
+/// flood from ever-new addresses at amortised O(1) per request; scanning every tracked address
+/// on each new one, under the lock, made such a flood slow down every other request.
+fn make_room(buckets: &mut HashMap<IpKey, Bucket>, capacity: usize, now: Instant, rate: f64, burst: f64) {
+    buckets.retain(|_, bucket| bucket.level(now, rate, burst) < burst);
+    let keep = capacity - capacity.div_ceil(10);
+    if buckets.len() <= keep {
+        return;
+    }
+    let mut by_age: Vec<(Instant, IpKey)> = buckets.iter().map(|(key, bucket)| (bucket.updated, *key)).collect();
+    let excess = by_age.len() - keep;
+    by_age.select_nth_unstable_by_key(excess - 1, |(updated, _)| *updated);
+    for (_, key) in &by_age[..excess] {
+        buckets.remove(key);
     }
 }
 
@@ -446,6 +458,31 @@ mod tests {
             assert!(limiter.check_at(Some(ip), t0 + Duration::from_millis(u64::from(i))).is_ok());
             assert!(limiter.tracked() <= 8);
         }
+    }
+
+    #[test]
+    fn making_room_forgets_the_longest_idle_addresses_a_tenth_at_a_time() {
+        let limiter = IpLimiter::new(IpRateLimit { per_minute: 1, burst: 5, max_tracked_ips: 100 });
+        let t0 = Instant::now();
+        let at = |i: u32| t0 + Duration::from_millis(u64::from(i));
+        for i in 0..100_u32 {
+            assert!(limiter.check_at(Some(IpAddr::from(i.to_be_bytes())), at(i)).is_ok());
+        }
+        assert_eq!(limiter.tracked(), 100);
+        // The 101st address frees a tenth: the ten longest idle go, then it is added.
+        assert!(limiter.check_at(Some(IpAddr::from(100_u32.to_be_bytes())), at(100)).is_ok());
+        assert_eq!(limiter.tracked(), 91);
+        // The next nine new addresses need no eviction at all.
+        for i in 101..110_u32 {
+            assert!(limiter.check_at(Some(IpAddr::from(i.to_be_bytes())), at(i)).is_ok());
+        }
+        assert_eq!(limiter.tracked(), 100);
+        // A recent address kept its spent budget: it was not among the forgotten.
+        let recent = Some(IpAddr::from(99_u32.to_be_bytes()));
+        for _ in 0..4 {
+            assert!(limiter.check_at(recent, at(110)).is_ok());
+        }
+        assert!(limiter.check_at(recent, at(110)).is_err(), "address 99 was forgotten and got a fresh budget");
     }
 
     #[test]
