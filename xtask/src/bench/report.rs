@@ -87,6 +87,11 @@ fn number(value: f64) -> String {
     }
 }
 
+/// Two decimals, or three significant digits for the small ratios two decimals would show as 0.
+fn ratio_text(ratio: f64) -> String {
+    if ratio >= 0.1 || ratio == 0.0 { format!("{ratio:.2}") } else { format!("{ratio:.1e}") }
+}
+
 /// The whole report.
 pub(crate) fn markdown(machine: &str, ceiling: &HashCeiling, sections: &[Section]) -> String {
     let mut out = String::new();
@@ -133,7 +138,7 @@ pub(crate) fn markdown(machine: &str, ceiling: &HashCeiling, sections: &[Section
                 check.unit,
                 number(check.limit),
                 check.unit,
-                check.ratio().map_or_else(|| "–".to_owned(), |ratio| format!("{ratio:.2}")),
+                check.ratio().map_or_else(|| "–".to_owned(), ratio_text),
                 check.goal_text(),
                 check.verdict()
             );
@@ -218,6 +223,13 @@ mod tests {
             "# Benchmarks\nintro\n<!-- bench:begin -->\nnew\n<!-- bench:end -->\nafter\n"
         );
         assert!(replace_between_markers("no markers", "x").is_none());
+    }
+
+    #[test]
+    fn small_ratios_keep_their_digits() {
+        assert_eq!(ratio_text(0.95), "0.95");
+        assert_eq!(ratio_text(0.0039), "3.9e-3");
+        assert_eq!(ratio_text(0.0), "0.00");
     }
 
     #[test]
