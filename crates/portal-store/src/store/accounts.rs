@@ -301,8 +301,8 @@ impl AccountStore for SeaOrmStore {
     }
 
     async fn commit(&self, change: AccountCommit) -> Result<(), StoreError> {
-        let txn = self.begin_write().await?;
+        let (txn, turn) = self.begin_write().await?;
         let outcome = commit_in(&txn, &change).await;
-        finish(txn, outcome).await
+        finish((txn, turn), outcome).await
     }
 }

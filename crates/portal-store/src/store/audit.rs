@@ -21,6 +21,7 @@ pub(super) async fn insert(db: &impl ConnectionTrait, events: &[AuditEvent]) -> 
 impl AuditLog for SeaOrmStore {
     async fn append(&self, events: &[AuditEvent]) -> Result<(), StoreError> {
         // One multi-row INSERT: all of the events or none.
+        let _turn = self.write_turn().await?;
         insert(&self.db, events).await
     }
 

@@ -61,7 +61,7 @@ impl Directory for SeaOrmStore {
         first_staff: &StaffMember,
         key_hash: &TokenHash,
     ) -> Result<(), StoreError> {
-        let txn = self.begin_write().await?;
+        let (txn, turn) = self.begin_write().await?;
         let outcome = async {
             practice::Entity::insert(practice_row(practice))
                 .exec_without_returning(&txn)
@@ -70,7 +70,7 @@ impl Directory for SeaOrmStore {
             insert_staff(&txn, first_staff, key_hash).await
         }
         .await;
-        finish(txn, outcome).await
+        finish((txn, turn), outcome).await
     }
 
     async fn practice_by_slug(&self, slug: &PracticeSlug) -> Result<Option<Practice>, StoreError> {
@@ -97,6 +97,7 @@ impl Directory for SeaOrmStore {
     }
 
     async fn add_staff_key(&self, staff: &StaffMember, key_hash: &TokenHash) -> Result<(), StoreError> {
+        let _turn = self.write_turn().await?;
         insert_staff(&self.db, staff, key_hash).await
     }
 
@@ -111,7 +112,7 @@ impl Directory for SeaOrmStore {
     }
 
     async fn create_client(&self, client: &Client, audit: &AuditEvent) -> Result<(), StoreError> {
-        let txn = self.begin_write().await?;
+        let (txn, turn) = self.begin_write().await?;
         let outcome = async {
             client::Entity::insert(client_row(client))
                 .exec_without_returning(&txn)
@@ -120,11 +121,11 @@ impl Directory for SeaOrmStore {
             audit::insert(&txn, std::slice::from_ref(audit)).await
         }
         .await;
-        finish(txn, outcome).await
+        finish((txn, turn), outcome).await
     }
 
     async fn update_client(&self, client: &Client, audit: &AuditEvent) -> Result<(), StoreError> {
-        let txn = self.begin_write().await?;
+        let (txn, turn) = self.begin_write().await?;
         let outcome = async {
             let updated = client::Entity::update_many()
                 .col_expr(client::Column::Name, Expr::value(client.name.as_str()))
@@ -142,7 +143,7 @@ impl Directory for SeaOrmStore {
             audit::insert(&txn, std::slice::from_ref(audit)).await
         }
         .await;
-        finish(txn, outcome).await
+        finish((txn, turn), outcome).await
     }
 
     async fn client(&self, practice: PracticeId, id: ClientId) -> Result<Option<Client>, StoreError> {

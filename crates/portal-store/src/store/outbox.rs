@@ -23,6 +23,7 @@ fn pending_row(id: MailId) -> UpdateMany<mail_outbox::Entity> {
 
 impl SeaOrmStore {
     async fn exec(&self, update: UpdateMany<mail_outbox::Entity>) -> Result<(), StoreError> {
+        let _turn = self.write_turn().await?;
         update.exec(&self.db).await.map_err(unavailable)?;
         Ok(())
     }
@@ -40,7 +41,7 @@ impl MailOutbox for SeaOrmStore {
             return Ok(Vec::new());
         }
         let lease_until = now.checked_add(lease).unwrap_or(Timestamp::MAX);
-        let txn = self.begin_write().await?;
+        let (txn, turn) = self.begin_write().await?;
         let outcome = async {
             // PostgreSQL: rows another claimer holds are skipped, not waited for. SQLite ignores
             // the lock clause; its IMMEDIATE transaction already excludes every other writer.
@@ -68,7 +69,7 @@ impl MailOutbox for SeaOrmStore {
             rows.into_iter().map(|row| claimed_from(row, lease_until)).collect()
         }
         .await;
-        finish(txn, outcome).await
+        finish((txn, turn), outcome).await
     }
 
     async fn mark_sent(&self, id: MailId, at: Timestamp) -> Result<(), StoreError> {

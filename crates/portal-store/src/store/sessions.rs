@@ -14,7 +14,7 @@ use crate::error::{unavailable, write_error};
 #[async_trait]
 impl SessionStore for SeaOrmStore {
     async fn create_session(&self, session: &Session, audit: &AuditEvent) -> Result<(), StoreError> {
-        let txn = self.begin_write().await?;
+        let (txn, turn) = self.begin_write().await?;
         let outcome = async {
             session::Entity::insert(session_row(session))
                 .exec_without_returning(&txn)
@@ -23,7 +23,7 @@ impl SessionStore for SeaOrmStore {
             audit::insert(&txn, std::slice::from_ref(audit)).await
         }
         .await;
-        finish(txn, outcome).await
+        finish((txn, turn), outcome).await
     }
 
     async fn session_by_token(&self, hash: &TokenHash) -> Result<Option<Session>, StoreError> {
@@ -38,6 +38,7 @@ impl SessionStore for SeaOrmStore {
 
     async fn touch_session(&self, id: SessionId, at: Timestamp) -> Result<(), StoreError> {
         // Only ever forwards: a slow request finishing late cannot move the idle clock back.
+        let _turn = self.write_turn().await?;
         session::Entity::update_many()
             .col_expr(session::Column::LastSeenAt, Expr::value(micros(at)))
             .filter(session::Column::Id.eq(id.as_uuid()))
@@ -49,12 +50,12 @@ impl SessionStore for SeaOrmStore {
     }
 
     async fn revoke_session(&self, id: SessionId, audit: &AuditEvent) -> Result<(), StoreError> {
-        let txn = self.begin_write().await?;
+        let (txn, turn) = self.begin_write().await?;
         let outcome = async {
             session::Entity::delete_by_id(id.as_uuid()).exec(&txn).await.map_err(unavailable)?;
             audit::insert(&txn, std::slice::from_ref(audit)).await
         }
         .await;
-        finish(txn, outcome).await
+        finish((txn, turn), outcome).await
     }
 }

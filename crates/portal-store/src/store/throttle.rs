@@ -38,6 +38,7 @@ impl ThrottleStore for SeaOrmStore {
     ) -> Result<ThrottleState, StoreError> {
         // One atomic statement on both backends:
         // INSERT … ON CONFLICT (practice_id, key) DO UPDATE SET failures = failures + 1 … RETURNING *
+        let _turn = self.write_turn().await?;
         let row = sign_in_throttle::Entity::insert(sign_in_throttle::ActiveModel {
             practice_id: Set(practice.as_uuid()),
             key: Set(key.to_owned()),
@@ -57,6 +58,7 @@ impl ThrottleStore for SeaOrmStore {
     }
 
     async fn clear_throttle(&self, practice: PracticeId, key: &str) -> Result<(), StoreError> {
+        let _turn = self.write_turn().await?;
         sign_in_throttle::Entity::delete_many()
             .filter(Column::PracticeId.eq(practice.as_uuid()))
             .filter(Column::Key.eq(key))
