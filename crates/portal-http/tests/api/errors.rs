@@ -1,8 +1,6 @@
 //! Every error code of the contract, with its status, as `application/problem+json`.
 
 use std::sync::Arc;
-use std::sync::mpsc;
-use std::time::Duration;
 
 use jiff::SignedDuration;
 use poem::Body;
@@ -11,6 +9,7 @@ use portal_core::testing::InMemoryStore;
 use serde_json::json;
 
 use crate::failing_store::{FailingStore, Mode, SECRET_TEXT};
+use crate::hashing::occupy_one_permit;
 use crate::helpers::{
     NEW_PASSWORD, PASSWORD, assert_problem, json_body, spawn_app, spawn_app_over, spawn_app_with, test_config,
 };
@@ -299,19 +298,7 @@ async fn a_saturated_hashing_pool_is_503_busy_with_retry_after() {
     let app = spawn_app_with(config).await;
     app.registered_client("Ada", "ada.l").await;
 
-    let (release, wait) = mpsc::channel::<()>();
-    let hasher = Arc::clone(&app.hasher);
-    let hog = tokio::spawn(async move {
-        hasher
-            .run(move || {
-                let _ = wait.recv_timeout(Duration::from_secs(30));
-                Ok(())
-            })
-            .await
-    });
-    while app.hasher.in_flight() == 0 {
-        tokio::time::sleep(Duration::from_millis(2)).await;
-    }
+    let (release, hog) = occupy_one_permit(&app.hasher).await;
     let response = app.sign_in("ada.l", PASSWORD).await;
     response.assert_header("retry-after", "1");
     assert_problem(response, StatusCode::SERVICE_UNAVAILABLE, "busy").await;
@@ -336,19 +323,8 @@ async fn a_full_hashing_pool_refuses_before_any_store_work() {
     let invited = app.create_client("Grace", Some("grace@example.org")).await;
     let invite_token = app.invite(&invited).await;
 
-    let (release, wait) = mpsc::channel::<()>();
-    let hasher = Arc::clone(&app.hasher);
-    let hog = tokio::spawn(async move {
-        hasher
-            .run(move || {
-                let _ = wait.recv_timeout(Duration::from_secs(30));
-                Ok(())
-            })
-            .await
-    });
-    while !app.hasher.is_saturated() {
-        tokio::time::sleep(Duration::from_millis(2)).await;
-    }
+    let (release, hog) = occupy_one_permit(&app.hasher).await;
+    assert!(app.hasher.is_saturated());
     failing.set(Mode::Unavailable);
     let refused = [
         app.sign_in("ada.l", PASSWORD).await,

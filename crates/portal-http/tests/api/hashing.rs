@@ -11,7 +11,9 @@ fn pool(permits: usize, queue: usize) -> BlockingHasher {
 }
 
 /// Occupies one permit until the returned sender is used (or dropped).
-async fn hog(pool: &BlockingHasher) -> (mpsc::Sender<()>, tokio::task::JoinHandle<Result<(), HashError>>) {
+pub(crate) async fn occupy_one_permit(
+    pool: &BlockingHasher,
+) -> (mpsc::Sender<()>, tokio::task::JoinHandle<Result<(), HashError>>) {
     let (release, wait) = mpsc::channel::<()>();
     let before = pool.in_flight();
     let pool_clone = pool.clone();
@@ -32,7 +34,7 @@ async fn hog(pool: &BlockingHasher) -> (mpsc::Sender<()>, tokio::task::JoinHandl
 #[tokio::test]
 async fn a_full_pool_with_no_queue_refuses_at_once() {
     let pool = pool(1, 0);
-    let (release, task) = hog(&pool).await;
+    let (release, task) = occupy_one_permit(&pool).await;
     assert_eq!(pool.in_flight(), 1);
 
     let started = Instant::now();
@@ -50,7 +52,7 @@ async fn a_full_pool_with_no_queue_refuses_at_once() {
 #[tokio::test]
 async fn callers_wait_in_a_bounded_queue() {
     let pool = pool(1, 1);
-    let (release, task) = hog(&pool).await;
+    let (release, task) = occupy_one_permit(&pool).await;
 
     let waiter = {
         let pool = pool.clone();
@@ -72,7 +74,7 @@ async fn callers_wait_in_a_bounded_queue() {
 #[tokio::test]
 async fn an_abandoned_request_keeps_its_slot_until_the_work_ends() {
     let pool = pool(1, 0);
-    let (release, task) = hog(&pool).await;
+    let (release, task) = occupy_one_permit(&pool).await;
     // The request awaiting the job goes away (a client hung up)...
     task.abort();
     let _ = task.await;
@@ -89,7 +91,7 @@ async fn an_abandoned_request_keeps_its_slot_until_the_work_ends() {
 #[tokio::test]
 async fn a_cancelled_waiter_leaves_the_queue() {
     let pool = pool(1, 1);
-    let (release, task) = hog(&pool).await;
+    let (release, task) = occupy_one_permit(&pool).await;
     let waiter = {
         let pool = pool.clone();
         tokio::spawn(async move { pool.verify_dummy(&Password::new("x")).await })
@@ -113,7 +115,7 @@ async fn hashes_verify_and_a_memory_bomb_is_refused_before_queueing() {
     assert_eq!(pool.verify(&Password::new("wrong"), &hash).await.unwrap(), Verification::Mismatch);
 
     // Even with the pool saturated, an out-of-bounds stored hash is refused without waiting.
-    let (release, task) = hog(&pool).await;
+    let (release, task) = occupy_one_permit(&pool).await;
     let bomb = PasswordHash::from_phc("$scrypt$ln=30,r=8,p=1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNo".to_owned());
     assert!(matches!(pool.verify(&password, &bomb).await, Err(HashError::ParametersOutOfBounds(_))));
     release.send(()).unwrap();
