@@ -10,6 +10,7 @@ mod faults;
 mod fuzz;
 mod openapi;
 mod schemathesis;
+mod served;
 mod tidy;
 
 use std::ffi::OsString;

@@ -17,7 +17,9 @@ use std::path::{Path, PathBuf};
 
 use hash::HashCeiling;
 use report::{Check, Goal, Measured, Section};
-use server::{Database, RunDatabase, Server};
+use server::{Database, RunDatabase, rss_bytes, sample_rss, wait_until_idle};
+
+use crate::served::Deployment;
 use wrk::{Figures, Load};
 
 use crate::Result;
@@ -79,7 +81,7 @@ pub(crate) fn run(args: &[String]) -> Result {
         .arg("--version")
         .output()
         .map_err(|_| "wrk is not installed: apt-get install -y wrk".to_owned())?;
-    let binary = server::build_release_server()?;
+    let binary = crate::served::build(true, &["bench-baseline"])?;
 
     eprintln!("bench: measuring the hash ceiling in-process (scrypt at the production setting)");
     let ceiling = hash::measure(8)?;
@@ -116,18 +118,16 @@ pub(crate) fn run(args: &[String]) -> Result {
 fn run_on(database: &Database, binary: &Path, ceiling: &HashCeiling, seconds: u32, root: &Path) -> Result<Section> {
     let run_dir = fresh_dir(&root.join(database.label().to_lowercase()))?;
     let db = RunDatabase::create(database, &run_dir)?;
-    server::command(binary, &run_dir, &db.url, &["migrate"])?;
-    let practice: serde_json::Value = serde_json::from_str(&server::command(
-        binary,
-        &run_dir,
-        &db.url,
-        &["practice", "create", "--name", "Bench Clinic"],
-    )?)
-    .map_err(|error| format!("practice create printed no JSON: {error}"))?;
+    let deployment = Deployment { binary, data_dir: &run_dir, database_url: Some(&db.url) };
+    deployment.command(&["migrate"])?;
+    let practice: serde_json::Value =
+        serde_json::from_str(&deployment.command(&["practice", "create", "--name", "Bench Clinic"])?)
+            .map_err(|error| format!("practice create printed no JSON: {error}"))?;
     let (Some(slug), Some(staff_key)) = (practice["slug"].as_str(), practice["staff_key"].as_str()) else {
         return Err(format!("practice create: no slug or staff key in {practice}"));
     };
-    let server = Server::start(binary, &run_dir, &db.url)?;
+    let server =
+        deployment.serve(crate::served::free_port()?, &["--trust-forwarded-for"], &run_dir.join("server.log"))?;
     // Enough unused links that the registration scenario runs its full time (twice what the
     // hash ceiling allows, plus room for the first seconds).
     let registrations = (ceiling.parallel_per_second * f64::from(seconds) * 2.0).ceil() as usize + 20;
@@ -137,8 +137,8 @@ fn run_on(database: &Database, binary: &Path, ceiling: &HashCeiling, seconds: u3
     let load = |mix, threads, connections| Load { mix, threads, connections, seconds, timeout_seconds: 5 };
     let scenario = |name: &'static str, load: Load| -> Result<Measured> {
         eprintln!("bench: {name} ({}, {seconds} s)", load.describe());
-        server.wait_until_idle()?;
-        let sampler = server.sample_rss();
+        wait_until_idle(&server)?;
+        let sampler = sample_rss(&server);
         let figures = wrk::run(load, &base_url, &fixture, &run_dir)?;
         Ok(Measured { name, load: load.describe(), peak_rss: sampler.peak(), figures })
     };
@@ -155,8 +155,8 @@ fn run_on(database: &Database, binary: &Path, ceiling: &HashCeiling, seconds: u3
 
     // What 200 connections cost without any hashing: the same connection count on the plain
     // handler, so the flood's memory can be read as connections + hashes.
-    server.wait_until_idle()?;
-    let connections_sampler = server.sample_rss();
+    wait_until_idle(&server)?;
+    let connections_sampler = sample_rss(&server);
     wrk::run(
         Load { mix: "plain:1", threads: 1, connections: 200, seconds: 3, timeout_seconds: 5 },
         &base_url,
@@ -166,9 +166,9 @@ fn run_on(database: &Database, binary: &Path, ceiling: &HashCeiling, seconds: u3
     let connections_rss = connections_sampler.peak();
 
     eprintln!("bench: flood of 200 concurrent sign-ins with status lookups beside it ({seconds} s)");
-    server.wait_until_idle()?;
-    let base_rss = server.rss_bytes()?;
-    let sampler = server.sample_rss();
+    wait_until_idle(&server)?;
+    let base_rss = rss_bytes(&server)?;
+    let sampler = sample_rss(&server);
     let flood_load = Load { mix: "signin:1", threads: 1, connections: 200, seconds, timeout_seconds: 10 };
     let lookups_load = Load { mix: "status:1", threads: 1, connections: 4, seconds, timeout_seconds: 10 };
     let flood_run = wrk::start(flood_load, &base_url, &fixture, &run_dir)?;
@@ -192,10 +192,10 @@ fn run_on(database: &Database, binary: &Path, ceiling: &HashCeiling, seconds: u3
     // Staff and clients at work, with sign-ins trickling in beside them (one at a time: a
     // closed-loop generator would otherwise overload the hash pool with any fixed share).
     eprintln!("bench: mixed clinic load with a sign-in trickle beside it ({seconds} s)");
-    server.wait_until_idle()?;
+    wait_until_idle(&server)?;
     let mix_load = load("status:70,me:20,invite:10", 2, 16);
     let trickle_load = Load { mix: "signin:1", threads: 1, connections: 1, seconds, timeout_seconds: 5 };
-    let sampler = server.sample_rss();
+    let sampler = sample_rss(&server);
     let mix_run = wrk::start(mix_load, &base_url, &fixture, &run_dir)?;
     let trickle_run = wrk::start(trickle_load, &base_url, &fixture, &run_dir)?;
     let mix_figures = mix_run.finish()?;

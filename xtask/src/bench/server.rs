@@ -1,15 +1,14 @@
 //! The server under test: the release binary, its database, its process and its memory.
 
-use std::fs::File;
-use std::net::TcpListener;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crate::Result;
+use crate::served::Served;
 
 /// Where a run keeps its state.
 #[derive(Debug, Clone)]
@@ -87,134 +86,39 @@ fn psql(server_url: &str, sql: &str) -> Result {
         })
 }
 
-/// Builds the release server with the `bench-baseline` endpoint and returns the binary's path.
-pub(crate) fn build_release_server() -> Result<PathBuf> {
-    eprintln!("bench: building the release server (cargo build --release -p portal-server --features bench-baseline)");
-    let mut build = crate::cargo(["build", "--release", "-p", "portal-server", "--features", "bench-baseline"]);
-    let status = build.status().map_err(|error| format!("could not run cargo build: {error}"))?;
-    if !status.success() {
-        return Err(format!("`{}` failed ({status})", crate::display(&build)));
-    }
-    let metadata: serde_json::Value =
-        serde_json::from_str(&crate::output_of(&mut crate::cargo(["metadata", "--format-version", "1", "--no-deps"]))?)
-            .map_err(|error| format!("cargo metadata printed something else than JSON: {error}"))?;
-    let target_dir = metadata["target_directory"].as_str().ok_or("cargo metadata has no target_directory")?;
-    let binary = Path::new(target_dir).join("release").join("portal-server");
-    if binary.is_file() { Ok(binary) } else { Err(format!("{} was not built", binary.display())) }
-}
-
-/// Runs one `portal-server` command to completion and returns its stdout.
-pub(crate) fn command(binary: &Path, run_dir: &Path, database_url: &str, args: &[&str]) -> Result<String> {
-    crate::output_of(
-        Command::new(binary)
-            .args(args)
-            .arg("--data-dir")
-            .arg(run_dir)
-            .arg("--database-url")
-            .arg(database_url)
-            .arg("--log")
-            .arg("warn"),
-    )
-}
-
-/// A running server; killed when dropped.
-pub(crate) struct Server {
-    child: Child,
-    base_url: String,
-    mail_dir: PathBuf,
-}
-
-impl Server {
-    /// Starts `portal-server serve` on a free loopback port and waits until `/healthz` answers.
-    /// Logs go to `server.log` in the run directory.
-    pub(crate) fn start(binary: &Path, run_dir: &Path, database_url: &str) -> Result<Self> {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|listener| listener.local_addr())
-            .map_err(|error| format!("no free loopback port: {error}"))?
-            .port();
-        let log = File::create(run_dir.join("server.log")).map_err(|error| format!("server.log: {error}"))?;
-        let child = Command::new(binary)
-            .arg("serve")
-            .arg("--data-dir")
-            .arg(run_dir)
-            .arg("--database-url")
-            .arg(database_url)
-            .args(["--bind", &format!("127.0.0.1:{port}"), "--trust-forwarded-for", "--log", "warn"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .map_err(|error| format!("could not start {}: {error}", binary.display()))?;
-        let server = Self { child, base_url: format!("http://127.0.0.1:{port}"), mail_dir: run_dir.join("mail") };
-        server.wait_until_healthy(run_dir)?;
-        Ok(server)
-    }
-
-    fn wait_until_healthy(&self, run_dir: &Path) -> Result {
-        let client = reqwest::blocking::Client::new();
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while Instant::now() < deadline {
-            if client.get(format!("{}/healthz", self.base_url)).send().is_ok_and(|answer| answer.status().is_success())
-            {
-                return Ok(());
-            }
-            std::thread::sleep(Duration::from_millis(100));
+/// Waits until the server's hashing pool is idle (from `/metrics`): requests a previous
+/// scenario left behind (wrk closes its connections, the server finishes their hashes) must
+/// not eat into the next scenario's pool.
+pub(crate) fn wait_until_idle(server: &Served) -> Result {
+    let client = reqwest::blocking::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let metrics = client
+            .get(format!("{}/metrics", server.base_url()))
+            .send()
+            .and_then(reqwest::blocking::Response::text)
+            .map_err(|error| format!("/metrics: {error}"))?;
+        let idle = ["portal_hash_pool_in_flight", "portal_hash_pool_queue_depth"]
+            .iter()
+            .all(|gauge| metrics.lines().any(|line| line.strip_prefix(gauge).is_some_and(|value| value.trim() == "0")));
+        if idle {
+            return Ok(());
         }
-        Err(format!("the server did not come up within 60 s; see {}", run_dir.join("server.log").display()))
-    }
-
-    /// Waits until the server's hashing pool is idle (from `/metrics`): requests a previous
-    /// scenario left behind (wrk closes its connections, the server finishes their hashes)
-    /// must not eat into the next scenario's pool.
-    pub(crate) fn wait_until_idle(&self) -> Result {
-        let client = reqwest::blocking::Client::new();
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            let metrics = client
-                .get(format!("{}/metrics", self.base_url))
-                .send()
-                .and_then(reqwest::blocking::Response::text)
-                .map_err(|error| format!("/metrics: {error}"))?;
-            let idle = ["portal_hash_pool_in_flight", "portal_hash_pool_queue_depth"].iter().all(|gauge| {
-                metrics.lines().any(|line| line.strip_prefix(gauge).is_some_and(|value| value.trim() == "0"))
-            });
-            if idle {
-                return Ok(());
-            }
-            if Instant::now() > deadline {
-                return Err("the server's hashing pool stayed busy for 60 s after a scenario".to_owned());
-            }
-            std::thread::sleep(Duration::from_millis(50));
+        if Instant::now() > deadline {
+            return Err("the server's hashing pool stayed busy for 60 s after a scenario".to_owned());
         }
-    }
-
-    /// `http://127.0.0.1:PORT`.
-    pub(crate) fn base_url(&self) -> &str {
-        &self.base_url
-    }
-
-    /// Where the server writes its `.eml` files.
-    pub(crate) fn mail_dir(&self) -> &Path {
-        &self.mail_dir
-    }
-
-    /// The server's resident memory now, in bytes.
-    pub(crate) fn rss_bytes(&self) -> Result<u64> {
-        resident_bytes(self.child.id()).ok_or_else(|| "cannot read the server's VmRSS from /proc".to_owned())
-    }
-
-    /// Starts sampling the server's resident memory every 10 ms until the sampler is stopped.
-    pub(crate) fn sample_rss(&self) -> RssSampler {
-        RssSampler::start(self.child.id())
+        std::thread::sleep(Duration::from_millis(50));
     }
 }
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        // The bench is done with it; nothing of its state is needed.
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// The server's resident memory now, in bytes.
+pub(crate) fn rss_bytes(server: &Served) -> Result<u64> {
+    resident_bytes(server.pid()).ok_or_else(|| "cannot read the server's VmRSS from /proc".to_owned())
+}
+
+/// Starts sampling the server's resident memory every 10 ms until the sampler is stopped.
+pub(crate) fn sample_rss(server: &Served) -> RssSampler {
+    RssSampler::start(server.pid())
 }
 
 /// `VmRSS` of a process, from `/proc/PID/status`.
