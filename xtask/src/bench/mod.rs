@@ -133,6 +133,7 @@ fn run_on(database: &Database, binary: &Path, ceiling: &HashCeiling, seconds: u3
     let registrations = (ceiling.parallel_per_second * f64::from(seconds) * 2.0).ceil() as usize + 20;
     let fixture = fixture::prepare(&server, &run_dir, staff_key, slug, registrations)?;
     let base_url = server.base_url().to_owned();
+    // The server's default: one hashing permit per core (and a queue of twice that).
     let permits = ceiling.cores;
     let load = |mix, threads, connections| Load { mix, threads, connections, seconds, timeout_seconds: 5 };
     let scenario = |name: &'static str, load: Load| -> Result<Measured> {
@@ -168,51 +169,39 @@ fn run_on(database: &Database, binary: &Path, ceiling: &HashCeiling, seconds: u3
     eprintln!("bench: flood of 200 concurrent sign-ins with status lookups beside it ({seconds} s)");
     wait_until_idle(&server)?;
     let base_rss = rss_bytes(&server)?;
-    let sampler = sample_rss(&server);
-    let flood_load = Load { mix: "signin:1", threads: 1, connections: 200, seconds, timeout_seconds: 10 };
-    let lookups_load = Load { mix: "status:1", threads: 1, connections: 4, seconds, timeout_seconds: 10 };
-    let flood_run = wrk::start(flood_load, &base_url, &fixture, &run_dir)?;
-    let lookups_run = wrk::start(lookups_load, &base_url, &fixture, &run_dir)?;
-    let flood_figures = flood_run.finish()?;
-    let lookup_figures = lookups_run.finish()?;
-    let flood_peak = sampler.peak();
-    let flood = Measured {
-        name: "flood: 200 concurrent sign-ins",
-        load: flood_load.describe(),
-        peak_rss: flood_peak,
-        figures: flood_figures,
+    let side_by_side = |first: (&'static str, Load), second: (&'static str, Load)| -> Result<(Measured, Measured)> {
+        let sampler = sample_rss(&server);
+        let first_run = wrk::start(first.1, &base_url, &fixture, &run_dir)?;
+        let second_run = wrk::start(second.1, &base_url, &fixture, &run_dir)?;
+        let (first_figures, second_figures) = (first_run.finish()?, second_run.finish()?);
+        let peak_rss = sampler.peak();
+        Ok((
+            Measured { name: first.0, load: first.1.describe(), peak_rss, figures: first_figures },
+            Measured { name: second.0, load: second.1.describe(), peak_rss, figures: second_figures },
+        ))
     };
-    let flood_lookups = Measured {
-        name: "flood: status lookups beside it",
-        load: lookups_load.describe(),
-        peak_rss: flood_peak,
-        figures: lookup_figures,
-    };
+    let (flood, flood_lookups) = side_by_side(
+        (
+            "flood: 200 concurrent sign-ins",
+            Load { mix: "signin:1", threads: 1, connections: 200, seconds, timeout_seconds: 10 },
+        ),
+        (
+            "flood: status lookups beside it",
+            Load { mix: "status:1", threads: 1, connections: 4, seconds, timeout_seconds: 10 },
+        ),
+    )?;
 
     // Staff and clients at work, with sign-ins trickling in beside them (one at a time: a
     // closed-loop generator would otherwise overload the hash pool with any fixed share).
     eprintln!("bench: mixed clinic load with a sign-in trickle beside it ({seconds} s)");
     wait_until_idle(&server)?;
-    let mix_load = load("status:70,me:20,invite:10", 2, 16);
-    let trickle_load = Load { mix: "signin:1", threads: 1, connections: 1, seconds, timeout_seconds: 5 };
-    let sampler = sample_rss(&server);
-    let mix_run = wrk::start(mix_load, &base_url, &fixture, &run_dir)?;
-    let trickle_run = wrk::start(trickle_load, &base_url, &fixture, &run_dir)?;
-    let mix_figures = mix_run.finish()?;
-    let trickle_figures = trickle_run.finish()?;
-    let mix_peak = sampler.peak();
-    let mixed = Measured {
-        name: "mixed clinic load: 70% status, 20% /me, 10% invite",
-        load: mix_load.describe(),
-        peak_rss: mix_peak,
-        figures: mix_figures,
-    };
-    let trickle = Measured {
-        name: "mixed: sign-ins beside it, one at a time",
-        load: trickle_load.describe(),
-        peak_rss: mix_peak,
-        figures: trickle_figures,
-    };
+    let (mixed, trickle) = side_by_side(
+        ("mixed clinic load: 70% status, 20% /me, 10% invite", load("status:70,me:20,invite:10", 2, 16)),
+        (
+            "mixed: sign-ins beside it, one at a time",
+            Load { mix: "signin:1", threads: 1, connections: 1, seconds, timeout_seconds: 5 },
+        ),
+    )?;
     drop(server);
 
     let checks = checks(
