@@ -749,8 +749,13 @@ where
     /// # Errors
     /// `ClientNotFound`, or infrastructure.
     pub async fn portal(&self, staff: &StaffContext, id: ClientId) -> Result<PortalView, ClientError> {
-        self.client_of(staff.practice(), id).await?.ok_or(ClientError::ClientNotFound)?;
-        let account = self.store.account(staff.practice(), id).await?;
+        // The account read checks that the client is in the practice (the port's contract), so
+        // the hottest staff read does not fetch the client record first.
+        let account = match self.store.account(staff.practice(), id).await {
+            Ok(account) => account,
+            Err(StoreError::NotFound("client")) => return Err(ClientError::ClientNotFound),
+            Err(error) => return Err(error.into()),
+        };
         let now = self.clock.now();
         let status = account.status(now);
         let invite = match (account.state(), account.invite()) {
