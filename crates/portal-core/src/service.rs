@@ -614,6 +614,15 @@ where
         Ok(self.store.staff_by_key_hash(&key.hash()).await?)
     }
 
+    /// The practice a staff member works for (its name and time zone, for staff pages that state
+    /// times in the practice's zone).
+    ///
+    /// # Errors
+    /// Infrastructure only; a practice that is gone (its key outlived it) is `Ok(None)`.
+    pub async fn staff_practice(&self, staff: &StaffContext) -> Result<Option<Practice>, Infrastructure> {
+        Ok(self.store.practice(staff.practice()).await?)
+    }
+
     /// A practice by slug (for pages).
     ///
     /// # Errors
