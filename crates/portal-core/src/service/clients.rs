@@ -1,0 +1,248 @@
+//! Client records as staff see them: create, change, list, the portal panel and the audit trail.
+
+use jiff::Timestamp;
+
+use crate::account::PortalStatus;
+use crate::ports::{Clock, PasswordHasher, PortalStore, Randomness, StoreError};
+use crate::records::{AuditAction, AuditEvent, Client, DeliveryState};
+use crate::token::{IssuedToken, TokenState};
+use crate::types::{ClientId, DisplayName, EmailAddress, InvalidInput, Language};
+
+use super::{Infrastructure, PortalService, StaffContext};
+
+/// Refusals of client-record operations.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// No such client in the staff member's practice.
+    #[error("client not found")]
+    ClientNotFound,
+    /// A field is invalid.
+    #[error(transparent)]
+    Invalid(#[from] InvalidInput),
+    /// Infrastructure.
+    #[error(transparent)]
+    Infrastructure(#[from] Infrastructure),
+}
+
+/// A new client record, as typed by staff.
+#[derive(Debug, Clone, Default)]
+pub struct NewClient {
+    /// Full name.
+    pub name: String,
+    /// Email on file (`None` or empty: no email).
+    pub email: Option<String>,
+    /// `en` or `es` (default `en`).
+    pub language: Option<String>,
+    /// Whether the client agreed to receive email (default true when an email is given).
+    pub email_consent: Option<bool>,
+}
+
+/// Changes to a client record; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct ClientPatch {
+    /// New name.
+    pub name: Option<String>,
+    /// New email: `Some(None)` or `Some(Some(""))` removes it.
+    pub email: Option<Option<String>>,
+    /// New language.
+    pub language: Option<String>,
+    /// New consent.
+    pub email_consent: Option<bool>,
+}
+
+/// A client with its portal status.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientView {
+    /// The record.
+    pub client: Client,
+    /// The status at the time of the request.
+    pub portal: PortalStatus,
+}
+
+/// A token as staff see it: when it was sent, when it stops working, and its mail's delivery.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenView {
+    /// When it was issued.
+    pub sent_at: Timestamp,
+    /// When it stops (or stopped) working.
+    pub expires_at: Timestamp,
+    /// True once redeemed.
+    pub used: bool,
+    /// Delivery of the email that carried it.
+    pub delivery: Option<DeliveryState>,
+}
+
+/// The portal panel of a client's profile.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PortalView {
+    /// The status.
+    pub status: PortalStatus,
+    /// The latest invitation, while the client has no account.
+    pub invite: Option<TokenView>,
+    /// The latest reset, while the account is active.
+    pub reset: Option<TokenView>,
+}
+
+impl<S, H, C, R> PortalService<S, H, C, R>
+where
+    S: PortalStore,
+    H: PasswordHasher,
+    C: Clock,
+    R: Randomness,
+{
+    fn parse_email(raw: Option<&str>) -> Result<Option<EmailAddress>, InvalidInput> {
+        match raw.map(str::trim) {
+            None | Some("") => Ok(None),
+            Some(email) => EmailAddress::parse(email).map(Some),
+        }
+    }
+
+    /// Creates a client record. Needs no portal set-up.
+    ///
+    /// # Errors
+    /// `Invalid` for a bad field, or infrastructure.
+    pub async fn create_client(&self, staff: &StaffContext, new: NewClient) -> Result<ClientView, ClientError> {
+        let now = self.clock.now();
+        let email = Self::parse_email(new.email.as_deref())?;
+        let client = Client {
+            id: ClientId::generate(&self.random)?,
+            practice_id: staff.practice(),
+            name: DisplayName::parse("name", &new.name)?,
+            email_consent: new.email_consent.unwrap_or(true),
+            email,
+            language: new.language.as_deref().map(Language::parse).transpose()?.unwrap_or_default(),
+            created_at: now,
+        };
+        let audit = self.audit(
+            now,
+            client.practice_id,
+            Some(client.id),
+            staff.actor(),
+            AuditAction::ClientCreated,
+            &staff.request,
+        )?;
+        self.store.create_client(&client, &audit).await?;
+        Ok(ClientView { client, portal: PortalStatus::NotInvited })
+    }
+
+    /// Changes a client's name, email, language or consent.
+    ///
+    /// # Errors
+    /// `ClientNotFound` (also for another practice's client), `Invalid`, or infrastructure.
+    pub async fn update_client(
+        &self,
+        staff: &StaffContext,
+        id: ClientId,
+        patch: ClientPatch,
+    ) -> Result<ClientView, ClientError> {
+        let now = self.clock.now();
+        let mut client = self.client_of(staff.practice(), id).await?.ok_or(ClientError::ClientNotFound)?;
+        if let Some(name) = patch.name {
+            client.name = DisplayName::parse("name", &name)?;
+        }
+        if let Some(email) = patch.email {
+            client.email = Self::parse_email(email.as_deref())?;
+        }
+        if let Some(language) = patch.language {
+            client.language = Language::parse(&language)?;
+        }
+        if let Some(consent) = patch.email_consent {
+            client.email_consent = consent;
+        }
+        let audit = self.audit(
+            now,
+            client.practice_id,
+            Some(client.id),
+            staff.actor(),
+            AuditAction::ClientUpdated,
+            &staff.request,
+        )?;
+        match self.store.update_client(&client, &audit).await {
+            Err(StoreError::NotFound(_)) => return Err(ClientError::ClientNotFound),
+            other => other?,
+        }
+        let account = self.store.account(staff.practice(), id).await?;
+        Ok(ClientView { client, portal: account.status(now) })
+    }
+
+    /// One client with its portal status.
+    ///
+    /// # Errors
+    /// `ClientNotFound` (also for another practice's client), or infrastructure.
+    pub async fn client(&self, staff: &StaffContext, id: ClientId) -> Result<ClientView, ClientError> {
+        let client = self.client_of(staff.practice(), id).await?.ok_or(ClientError::ClientNotFound)?;
+        let account = self.store.account(staff.practice(), id).await?;
+        Ok(ClientView { client, portal: account.status(self.clock.now()) })
+    }
+
+    /// Every client of the staff member's practice, optionally only those whose status has the
+    /// given filter name (`no_account`, `invited`, `invite_expired`, `active`, `disabled`).
+    ///
+    /// # Errors
+    /// `Invalid` for an unknown filter, or infrastructure.
+    pub async fn list_clients(
+        &self,
+        staff: &StaffContext,
+        filter: Option<&str>,
+    ) -> Result<Vec<ClientView>, ClientError> {
+        const FILTERS: [&str; 5] = ["no_account", "invited", "invite_expired", "active", "disabled"];
+        if let Some(filter) = filter
+            && !FILTERS.contains(&filter)
+        {
+            return Err(ClientError::Invalid(InvalidInput::Malformed {
+                field: "portal",
+                why: "expected one of no_account, invited, invite_expired, active, disabled",
+            }));
+        }
+        let now = self.clock.now();
+        let rows = self.store.list_clients(staff.practice()).await?;
+        Ok(rows
+            .into_iter()
+            .map(|(client, account)| ClientView { client, portal: account.status(now) })
+            .filter(|view| filter.is_none_or(|f| view.portal.filter_name() == f))
+            .collect())
+    }
+
+    /// The portal panel: status plus the latest invite or reset and its mail's delivery.
+    ///
+    /// # Errors
+    /// `ClientNotFound`, or infrastructure.
+    pub async fn portal(&self, staff: &StaffContext, id: ClientId) -> Result<PortalView, ClientError> {
+        // The account read checks that the client is in the practice (the port's contract), so
+        // the hottest staff read does not fetch the client record first.
+        let account = match self.store.account(staff.practice(), id).await {
+            Ok(account) => account,
+            Err(StoreError::NotFound("client")) => return Err(ClientError::ClientNotFound),
+            Err(error) => return Err(error.into()),
+        };
+        let now = self.clock.now();
+        let status = account.status(now);
+        let invite = match (account.state(), account.invite()) {
+            (crate::AccountState::NoAccount, Some(token)) => Some(self.token_view(token).await?),
+            _ => None,
+        };
+        let reset = match (account.is_active(), account.reset()) {
+            (true, Some(token)) => Some(self.token_view(token).await?),
+            _ => None,
+        };
+        Ok(PortalView { status, invite, reset })
+    }
+
+    async fn token_view(&self, token: &IssuedToken) -> Result<TokenView, StoreError> {
+        Ok(TokenView {
+            sent_at: token.issued_at,
+            expires_at: token.expires_at,
+            used: matches!(token.state, TokenState::Used { .. }),
+            delivery: self.store.delivery_for_token(token.id).await?,
+        })
+    }
+
+    /// The client's audit trail, oldest first.
+    ///
+    /// # Errors
+    /// `ClientNotFound`, or infrastructure.
+    pub async fn audit_trail(&self, staff: &StaffContext, id: ClientId) -> Result<Vec<AuditEvent>, ClientError> {
+        self.client_of(staff.practice(), id).await?.ok_or(ClientError::ClientNotFound)?;
+        Ok(self.store.trail(staff.practice(), id).await?)
+    }
+}

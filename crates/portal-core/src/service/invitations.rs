@@ -1,0 +1,101 @@
+//! Portal invitations: staff send (or resend) the link; the client's page checks it.
+
+use crate::account::{InviteRedeemRefused, InviteRefused};
+use crate::ports::{AccountCommit, Clock, PasswordHasher, PortalStore, Randomness, StoreError};
+use crate::records::{AuditAction, MailKind};
+use crate::token::TokenPurpose;
+use crate::types::ClientId;
+
+use super::{CONFLICT_ATTEMPTS, Infrastructure, LinkInfo, LinkSent, PortalService, StaffContext};
+
+/// Refusals of sending or resending an invitation.
+#[derive(Debug, thiserror::Error)]
+pub enum SendInviteError {
+    /// No such client in the staff member's practice.
+    #[error("client not found")]
+    ClientNotFound,
+    /// The client registered already: send a password reset instead.
+    #[error(transparent)]
+    AccountExists(#[from] InviteRefused),
+    /// No email address on file.
+    #[error("the client has no email address on file")]
+    NoEmailOnFile,
+    /// The client asked not to be emailed.
+    #[error("the client has asked not to be emailed")]
+    EmailNotPermitted,
+    /// Infrastructure.
+    #[error(transparent)]
+    Infrastructure(#[from] Infrastructure),
+}
+
+/// Refusals of checking an invitation link (never consumes it).
+#[derive(Debug, thiserror::Error)]
+pub enum VerifyInviteError {
+    /// Unknown, voided or used; or expired.
+    #[error(transparent)]
+    Refused(#[from] InviteRedeemRefused),
+    /// Infrastructure.
+    #[error(transparent)]
+    Infrastructure(#[from] Infrastructure),
+}
+
+impl<S, H, C, R> PortalService<S, H, C, R>
+where
+    S: PortalStore,
+    H: PasswordHasher,
+    C: Clock,
+    R: Randomness,
+{
+    /// Sends the portal invitation, or resends it (voiding the previous link).
+    ///
+    /// # Errors
+    /// `ClientNotFound`, `AccountExists` (send a reset instead), `NoEmailOnFile`,
+    /// `EmailNotPermitted`, or infrastructure.
+    pub async fn send_invite(&self, staff: &StaffContext, id: ClientId) -> Result<LinkSent, SendInviteError> {
+        let client = self.client_of(staff.practice(), id).await?.ok_or(SendInviteError::ClientNotFound)?;
+        let email = client.email.clone().ok_or(SendInviteError::NoEmailOnFile)?;
+        if !client.email_consent {
+            return Err(SendInviteError::EmailNotPermitted);
+        }
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let now = self.clock.now();
+            let mut account = self.store.account(staff.practice(), id).await?;
+            let replaced_previous = account.invite().is_some();
+            let token = self.issue_token(TokenPurpose::Invite, now)?;
+            let sent = LinkSent { token_id: token.id, sent_at: now, expires_at: token.expires_at, replaced_previous };
+            account.issue_invite(token)?;
+            let action = if replaced_previous { AuditAction::InviteResent } else { AuditAction::InviteSent };
+            let change = AccountCommit {
+                at: now,
+                mail: vec![self.mail(
+                    &client,
+                    &email,
+                    MailKind::Invitation { token_id: sent.token_id, expires_at: sent.expires_at },
+                    now,
+                )?],
+                audit: vec![self.audit(now, client.practice_id, Some(id), staff.actor(), action, &staff.request)?],
+                account,
+                revoke_sessions: false,
+                clear_throttle: false,
+            };
+            match self.store.commit(change).await {
+                Err(StoreError::Conflict) if attempt < CONFLICT_ATTEMPTS => continue,
+                other => other?,
+            }
+            return Ok(sent);
+        }
+    }
+
+    /// Checks an invitation link without consuming it (page loads, link previews).
+    ///
+    /// # Errors
+    /// `InviteNotFound`, `InviteExpired`, or infrastructure.
+    pub async fn verify_invite(&self, token: &str) -> Result<LinkInfo, VerifyInviteError> {
+        let (verified, account) =
+            self.account_for_link(TokenPurpose::Invite, token).await?.ok_or(InviteRedeemRefused::InviteNotFound)?;
+        let expires_at = account.check_invite(&verified.hash(), self.clock.now())?.expires_at;
+        Ok(LinkInfo { practice: self.practice_of(&account).await?, expires_at })
+    }
+}

@@ -1,0 +1,301 @@
+//! The application service: every use case of design §2–3, generic over the ports.
+//!
+//! Each use case loads what it needs, asks the [`PortalAccount`] state machine whether the rule
+//! allows the change, and commits the new state together with the mail and audit events it
+//! causes in one [`AccountCommit`](crate::AccountCommit). A version conflict (someone else
+//! changed the account in the meantime) is retried from a fresh load a few times, so the loser
+//! of a race sees the winner's result (e.g. "this link was already used") rather than an opaque
+//! conflict.
+//!
+//! One file per concern, each with its use cases, their errors and their views: `practices`,
+//! `clients`, `invitations`, `registration`, `access`, `resets`, `sessions`. This file holds the
+//! service itself, the infrastructure error they share and the helpers every use case uses.
+
+mod access;
+mod clients;
+mod invitations;
+mod practices;
+mod registration;
+mod resets;
+mod sessions;
+
+use jiff::Timestamp;
+
+use crate::account::PortalAccount;
+use crate::hashing::HashError;
+use crate::policy::Policy;
+use crate::ports::{Clock, PasswordHasher, PortalStore, Randomness, RandomnessError, StoreError};
+use crate::records::{
+    Actor, AuditAction, AuditEvent, Client, MailKind, OutgoingMail, Practice, RequestContext, StaffMember,
+};
+use crate::token::{IssuedToken, LinkKey, TokenPurpose, TokenState, VerifiedToken};
+use crate::types::{AuditId, ClientId, EmailAddress, MailId, PracticeId, TokenId};
+
+pub use access::ToggleError;
+pub use clients::{ClientError, ClientPatch, ClientView, NewClient, PortalView, TokenView};
+pub use invitations::{SendInviteError, VerifyInviteError};
+pub use practices::{CreatedPractice, PracticeError};
+pub use registration::{RegisterError, Registered};
+pub use resets::{ResetError, SendResetError};
+pub use sessions::{ClientSession, SessionError, SignInError, SignedIn};
+
+/// How many times a use case reloads and retries after a version conflict.
+const CONFLICT_ATTEMPTS: usize = 4;
+
+/// Prefix of staff keys, so leaked keys are recognisable by secret scanners.
+pub const STAFF_KEY_PREFIX: &str = "pst_";
+/// Prefix of client session tokens.
+pub const SESSION_TOKEN_PREFIX: &str = "pcs_";
+
+/// Failures outside the domain's rules: storage, hashing, randomness.
+#[derive(Debug, thiserror::Error)]
+pub enum Infrastructure {
+    /// Storage failed.
+    #[error("storage failed")]
+    Store(#[source] StoreError),
+    /// The password-hashing pool is saturated: answer "busy, retry later".
+    #[error("password hashing is saturated")]
+    Busy,
+    /// Hashing failed for another reason (including a refused stored hash).
+    #[error("password hashing failed")]
+    Hashing(#[source] HashError),
+    /// No secure randomness.
+    #[error(transparent)]
+    Randomness(#[from] RandomnessError),
+    /// The account kept changing under concurrent updates; the caller may retry.
+    #[error("the account is being changed concurrently; retry")]
+    Contended,
+}
+
+impl From<StoreError> for Infrastructure {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::Conflict => Self::Contended,
+            other => Self::Store(other),
+        }
+    }
+}
+
+impl From<HashError> for Infrastructure {
+    fn from(error: HashError) -> Self {
+        match error {
+            HashError::Saturated => Self::Busy,
+            other => Self::Hashing(other),
+        }
+    }
+}
+
+/// A staff member acting through a request.
+#[derive(Debug, Clone)]
+pub struct StaffContext {
+    /// Who (already authenticated by their key).
+    pub staff: StaffMember,
+    /// Request id and source IP for the audit trail.
+    pub request: RequestContext,
+}
+
+impl StaffContext {
+    fn actor(&self) -> Actor {
+        Actor::Staff { id: self.staff.id, label: self.staff.label.clone() }
+    }
+    fn practice(&self) -> PracticeId {
+        self.staff.practice_id
+    }
+}
+
+macro_rules! infra_from {
+    ($($error:ty),*) => {$(
+        impl From<StoreError> for $error {
+            fn from(error: StoreError) -> Self {
+                Self::Infrastructure(error.into())
+            }
+        }
+        impl From<RandomnessError> for $error {
+            fn from(error: RandomnessError) -> Self {
+                Self::Infrastructure(error.into())
+            }
+        }
+        impl From<HashError> for $error {
+            fn from(error: HashError) -> Self {
+                Self::Infrastructure(error.into())
+            }
+        }
+    )*};
+}
+infra_from!(
+    PracticeError,
+    ClientError,
+    SendInviteError,
+    VerifyInviteError,
+    RegisterError,
+    ToggleError,
+    SendResetError,
+    ResetError,
+    SignInError,
+    SessionError
+);
+
+/// The outcome of sending an invitation or reset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LinkSent {
+    /// The token id (its link is derived when the mail is sent).
+    pub token_id: TokenId,
+    /// When it was sent.
+    pub sent_at: Timestamp,
+    /// When it stops working.
+    pub expires_at: Timestamp,
+    /// True when it replaced (voided) an earlier one.
+    pub replaced_previous: bool,
+}
+
+/// What an invitation or reset link opens (shown on the page before the form).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkInfo {
+    /// The practice.
+    pub practice: Practice,
+    /// When the link stops working.
+    pub expires_at: Timestamp,
+}
+
+/// The use cases, generic over storage, hashing, time and randomness.
+///
+/// ```
+/// use jiff::Timestamp;
+/// use portal_core::service::{NewClient, PortalService, StaffContext};
+/// use portal_core::testing::{InMemoryStore, ManualClock, SeededRandom};
+/// use portal_core::{LinkKey, Policy, PortalStatus, ScryptHasher, ScryptParams, TimeZoneName};
+///
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// let service = PortalService::new(
+///     InMemoryStore::new(),
+///     ScryptHasher::new(ScryptParams::INSECURE_FAST_FOR_TESTS)?, // ScryptParams::OWASP in production
+///     ManualClock::new(Timestamp::from_second(1_800_000_000)?),
+///     SeededRandom::new(7),
+///     Policy::default(),
+///     LinkKey::from_bytes([1; 32]),
+/// );
+/// let practice = service.create_practice("Sunrise Therapy", None, TimeZoneName::utc()).await?;
+/// let staff = StaffContext { staff: practice.staff, request: Default::default() };
+/// let new = NewClient { name: "Ada".into(), email: Some("ada@example.org".into()), ..Default::default() };
+/// let client = service.create_client(&staff, new).await?.client;
+/// let sent = service.send_invite(&staff, client.id).await?;
+/// assert_eq!(service.client(&staff, client.id).await?.portal,
+///            PortalStatus::Invited { sent_at: sent.sent_at, expires_at: sent.expires_at });
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # }).unwrap();
+/// ```
+pub struct PortalService<S, H, C, R> {
+    store: S,
+    hasher: H,
+    clock: C,
+    random: R,
+    policy: Policy,
+    link_key: LinkKey,
+}
+
+impl<S, H, C, R> PortalService<S, H, C, R>
+where
+    S: PortalStore,
+    H: PasswordHasher,
+    C: Clock,
+    R: Randomness,
+{
+    /// Wires the ports together.
+    pub fn new(store: S, hasher: H, clock: C, random: R, policy: Policy, link_key: LinkKey) -> Self {
+        Self { store, hasher, clock, random, policy, link_key }
+    }
+
+    /// The policy in force.
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+    /// The store (for adapters that need read access, e.g. readiness checks).
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+    /// The link key (the mail dispatcher derives links with it).
+    pub fn link_key(&self) -> &LinkKey {
+        &self.link_key
+    }
+    /// The clock.
+    pub fn clock(&self) -> &C {
+        &self.clock
+    }
+
+    fn audit(
+        &self,
+        at: Timestamp,
+        practice_id: PracticeId,
+        client_id: Option<ClientId>,
+        actor: Actor,
+        action: AuditAction,
+        context: &RequestContext,
+    ) -> Result<AuditEvent, RandomnessError> {
+        Ok(AuditEvent {
+            id: AuditId::generate(&self.random)?,
+            at,
+            practice_id,
+            client_id,
+            actor,
+            action,
+            failure: None,
+            detail: None,
+            context: context.clone(),
+        })
+    }
+
+    fn issue_token(&self, purpose: TokenPurpose, now: Timestamp) -> Result<IssuedToken, RandomnessError> {
+        let id = TokenId::generate(&self.random)?;
+        let ttl = match purpose {
+            TokenPurpose::Invite => self.policy.invite_ttl(),
+            TokenPurpose::Reset => self.policy.reset_ttl(),
+        };
+        Ok(IssuedToken {
+            id,
+            purpose,
+            hash: self.link_key.token_hash(purpose, id),
+            issued_at: now,
+            // `Policy` bounds the ttl to seven days, so this cannot overflow for any real clock.
+            expires_at: now.saturating_add(ttl).unwrap_or(now),
+            state: TokenState::Live,
+        })
+    }
+
+    fn mail(
+        &self,
+        client: &Client,
+        to: &EmailAddress,
+        kind: MailKind,
+        now: Timestamp,
+    ) -> Result<OutgoingMail, RandomnessError> {
+        Ok(OutgoingMail {
+            id: MailId::generate(&self.random)?,
+            practice_id: client.practice_id,
+            client_id: client.id,
+            to: to.clone(),
+            recipient_name: client.name.clone(),
+            language: client.language,
+            kind,
+            created_at: now,
+        })
+    }
+
+    async fn client_of(&self, practice: PracticeId, id: ClientId) -> Result<Option<Client>, StoreError> {
+        self.store.client(practice, id).await
+    }
+
+    async fn account_for_link(
+        &self,
+        purpose: TokenPurpose,
+        presented: &str,
+    ) -> Result<Option<(VerifiedToken, PortalAccount)>, StoreError> {
+        let Ok(verified) = self.link_key.verify(purpose, presented) else {
+            return Ok(None);
+        };
+        Ok(self.store.account_by_token(purpose, &verified.hash()).await?.map(|account| (verified, account)))
+    }
+
+    async fn practice_of(&self, account: &PortalAccount) -> Result<Practice, StoreError> {
+        self.store.practice(account.practice_id()).await?.ok_or(StoreError::NotFound("practice"))
+    }
+}

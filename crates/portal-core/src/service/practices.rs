@@ -1,0 +1,134 @@
+//! Practices and their staff keys: creating them, and finding who a key or slug names.
+
+use crate::ports::{Clock, PasswordHasher, PortalStore, Randomness, StoreError};
+use crate::records::{Practice, StaffMember};
+use crate::token::BearerSecret;
+use crate::types::{DisplayName, InvalidInput, PracticeId, PracticeSlug, StaffId, TimeZoneName};
+
+use super::{Infrastructure, PortalService, STAFF_KEY_PREFIX, StaffContext};
+
+/// Refusals of creating a practice or a staff key.
+#[derive(Debug, thiserror::Error)]
+pub enum PracticeError {
+    /// A field is invalid.
+    #[error(transparent)]
+    Invalid(#[from] InvalidInput),
+    /// The slug is taken.
+    #[error("a practice with this slug already exists")]
+    SlugTaken,
+    /// No practice has this slug.
+    #[error("no practice has this slug")]
+    PracticeNotFound,
+    /// Infrastructure.
+    #[error(transparent)]
+    Infrastructure(#[from] Infrastructure),
+}
+
+/// A practice created with its first staff key (shown once).
+#[derive(Debug)]
+pub struct CreatedPractice {
+    /// The practice.
+    pub practice: Practice,
+    /// The first staff member (key).
+    pub staff: StaffMember,
+    /// The key itself: show it once, it is not stored.
+    pub staff_key: BearerSecret,
+}
+
+impl<S, H, C, R> PortalService<S, H, C, R>
+where
+    S: PortalStore,
+    H: PasswordHasher,
+    C: Clock,
+    R: Randomness,
+{
+    /// Creates a practice with a first staff key (CLI and first-run bootstrap).
+    ///
+    /// # Errors
+    /// `Invalid` for a bad name or slug, `SlugTaken`, or infrastructure.
+    pub async fn create_practice(
+        &self,
+        name: &str,
+        slug: Option<&str>,
+        time_zone: TimeZoneName,
+    ) -> Result<CreatedPractice, PracticeError> {
+        let now = self.clock.now();
+        let name = DisplayName::parse("name", name)?;
+        let slug = match slug {
+            Some(slug) => PracticeSlug::parse(slug)?,
+            None => PracticeSlug::from_name(name.as_str())?,
+        };
+        let practice = Practice {
+            id: PracticeId::generate(&self.random)?,
+            slug,
+            name,
+            time_zone,
+            discreet_mail: true,
+            created_at: now,
+        };
+        let staff = StaffMember {
+            id: StaffId::generate(&self.random)?,
+            practice_id: practice.id,
+            label: DisplayName::parse("label", "First administrator key")?,
+            created_at: now,
+        };
+        let staff_key = BearerSecret::generate(STAFF_KEY_PREFIX, &self.random)?;
+        match self.store.create_practice(&practice, &staff, &staff_key.hash()).await {
+            Err(StoreError::Duplicate(_)) => Err(PracticeError::SlugTaken),
+            other => other.map_err(PracticeError::from),
+        }?;
+        Ok(CreatedPractice { practice, staff, staff_key })
+    }
+
+    /// Creates another staff key for a practice.
+    ///
+    /// # Errors
+    /// `PracticeNotFound`, `Invalid` label, or infrastructure.
+    pub async fn create_staff_key(
+        &self,
+        slug: &str,
+        label: &str,
+    ) -> Result<(StaffMember, BearerSecret), PracticeError> {
+        let slug = PracticeSlug::parse(slug)?;
+        let label = DisplayName::parse("label", label)?;
+        let practice = self.store.practice_by_slug(&slug).await?.ok_or(PracticeError::PracticeNotFound)?;
+        let staff = StaffMember {
+            id: StaffId::generate(&self.random)?,
+            practice_id: practice.id,
+            label,
+            created_at: self.clock.now(),
+        };
+        let key = BearerSecret::generate(STAFF_KEY_PREFIX, &self.random)?;
+        self.store.add_staff_key(&staff, &key.hash()).await?;
+        Ok((staff, key))
+    }
+
+    /// The staff member a presented key belongs to.
+    ///
+    /// # Errors
+    /// Infrastructure only; an unknown key is `Ok(None)`.
+    pub async fn authenticate_staff(&self, presented_key: &str) -> Result<Option<StaffMember>, Infrastructure> {
+        let key = BearerSecret::presented(presented_key);
+        Ok(self.store.staff_by_key_hash(&key.hash()).await?)
+    }
+
+    /// The practice a staff member works for (its name and time zone, for staff pages that state
+    /// times in the practice's zone).
+    ///
+    /// # Errors
+    /// Infrastructure only; a practice that is gone (its key outlived it) is `Ok(None)`.
+    pub async fn staff_practice(&self, staff: &StaffContext) -> Result<Option<Practice>, Infrastructure> {
+        Ok(self.store.practice(staff.practice()).await?)
+    }
+
+    /// A practice by slug (for pages).
+    ///
+    /// # Errors
+    /// Infrastructure only.
+    pub async fn practice_by_slug(&self, slug: &str) -> Result<Option<Practice>, Infrastructure> {
+        match PracticeSlug::parse(slug) {
+            Ok(slug) => Ok(self.store.practice_by_slug(&slug).await?),
+            Err(_) => Ok(None),
+        }
+    }
+}

@@ -1,0 +1,167 @@
+//! Password resets: staff send the link; the client checks it and sets a new password.
+
+use crate::account::{ResetRedeemRefused, ResetRefused};
+use crate::password_policy::{PasswordContext, WeakPassword, check_password};
+use crate::ports::{AccountCommit, Clock, PasswordHasher, PortalStore, Randomness, StoreError};
+use crate::records::{Actor, AuditAction, MailKind, RequestContext};
+use crate::token::TokenPurpose;
+use crate::types::{ClientId, Password};
+
+use super::{CONFLICT_ATTEMPTS, Infrastructure, LinkInfo, LinkSent, PortalService, StaffContext};
+
+/// Refusals of sending a password reset.
+#[derive(Debug, thiserror::Error)]
+pub enum SendResetError {
+    /// No such client in the staff member's practice.
+    #[error("client not found")]
+    ClientNotFound,
+    /// No account (send an invite), or disabled (enable first).
+    #[error(transparent)]
+    Refused(#[from] ResetRefused),
+    /// No email address on file.
+    #[error("the client has no email address on file")]
+    NoEmailOnFile,
+    /// The client asked not to be emailed.
+    #[error("the client has asked not to be emailed")]
+    EmailNotPermitted,
+    /// Infrastructure.
+    #[error(transparent)]
+    Infrastructure(#[from] Infrastructure),
+}
+
+/// Refusals of checking or completing a reset.
+#[derive(Debug, thiserror::Error)]
+pub enum ResetError {
+    /// Unknown, voided, used, expired, or the account is disabled.
+    #[error(transparent)]
+    Refused(#[from] ResetRedeemRefused),
+    /// The new password breaks the rules.
+    #[error(transparent)]
+    WeakPassword(#[from] WeakPassword),
+    /// Infrastructure.
+    #[error(transparent)]
+    Infrastructure(#[from] Infrastructure),
+}
+
+impl<S, H, C, R> PortalService<S, H, C, R>
+where
+    S: PortalStore,
+    H: PasswordHasher,
+    C: Clock,
+    R: Randomness,
+{
+    /// Sends a password-reset link (voiding any earlier one). The mail never shows the username.
+    ///
+    /// # Errors
+    /// `ClientNotFound`, `NoAccount`, `AccountDisabled`, `NoEmailOnFile`, `EmailNotPermitted`,
+    /// or infrastructure.
+    pub async fn send_reset(&self, staff: &StaffContext, id: ClientId) -> Result<LinkSent, SendResetError> {
+        let client = self.client_of(staff.practice(), id).await?.ok_or(SendResetError::ClientNotFound)?;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let now = self.clock.now();
+            let mut account = self.store.account(staff.practice(), id).await?;
+            let replaced_previous = account.reset().is_some_and(|t| t.is_live_at(now));
+            let token = self.issue_token(TokenPurpose::Reset, now)?;
+            let sent = LinkSent { token_id: token.id, sent_at: now, expires_at: token.expires_at, replaced_previous };
+            // The account's state decides first: "no account" must win over "no email".
+            account.issue_reset(token)?;
+            let email = client.email.clone().ok_or(SendResetError::NoEmailOnFile)?;
+            if !client.email_consent {
+                return Err(SendResetError::EmailNotPermitted);
+            }
+            let change = AccountCommit {
+                at: now,
+                mail: vec![self.mail(
+                    &client,
+                    &email,
+                    MailKind::PasswordReset { token_id: sent.token_id, expires_at: sent.expires_at },
+                    now,
+                )?],
+                audit: vec![self.audit(
+                    now,
+                    client.practice_id,
+                    Some(id),
+                    staff.actor(),
+                    AuditAction::ResetSent,
+                    &staff.request,
+                )?],
+                account,
+                revoke_sessions: false,
+                clear_throttle: false,
+            };
+            match self.store.commit(change).await {
+                Err(StoreError::Conflict) if attempt < CONFLICT_ATTEMPTS => continue,
+                other => other?,
+            }
+            return Ok(sent);
+        }
+    }
+
+    /// Checks a reset link without consuming it.
+    ///
+    /// # Errors
+    /// `ResetNotFound`, `ResetExpired`, `AccountDisabled`, or infrastructure.
+    pub async fn verify_reset(&self, token: &str) -> Result<LinkInfo, ResetError> {
+        let (verified, account) =
+            self.account_for_link(TokenPurpose::Reset, token).await?.ok_or(ResetRedeemRefused::ResetNotFound)?;
+        let expires_at = account.check_reset(&verified.hash(), self.clock.now())?.expires_at;
+        Ok(LinkInfo { practice: self.practice_of(&account).await?, expires_at })
+    }
+
+    /// Sets a new password from a reset link: consumes the link, revokes every session (the
+    /// client is not signed in), clears the sign-in throttle and mails a "password changed"
+    /// notice.
+    ///
+    /// # Errors
+    /// `ResetNotFound`, `ResetExpired`, `AccountDisabled`, `WeakPassword`, or infrastructure.
+    pub async fn complete_reset(
+        &self,
+        token: &str,
+        password: &Password,
+        context: &RequestContext,
+    ) -> Result<(), ResetError> {
+        let (verified, mut account) =
+            self.account_for_link(TokenPurpose::Reset, token).await?.ok_or(ResetRedeemRefused::ResetNotFound)?;
+        account.check_reset(&verified.hash(), self.clock.now())?;
+        let practice = self.practice_of(&account).await?;
+        check_password(
+            password,
+            self.policy.password(),
+            &PasswordContext { username: account.username(), practice_name: practice.name.as_str() },
+        )?;
+        let password_hash = self.hasher.hash(password).await?;
+        let client = self.store.client(practice.id, account.client_id()).await?;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let now = self.clock.now();
+            account.complete_reset(&verified.hash(), password_hash.clone(), now)?;
+            let client_id = account.client_id();
+            let mut mail = Vec::new();
+            if let Some(client) = client.as_ref().filter(|c| c.email_consent)
+                && let Some(email) = &client.email
+            {
+                mail.push(self.mail(client, email, MailKind::PasswordChanged, now)?);
+            }
+            let audit = vec![
+                self.audit(now, practice.id, Some(client_id), Actor::Client, AuditAction::ResetCompleted, context)?,
+                self.audit(now, practice.id, Some(client_id), Actor::Client, AuditAction::SessionsRevoked, context)?,
+            ];
+            let change = AccountCommit { at: now, account, mail, audit, revoke_sessions: true, clear_throttle: true };
+            match self.store.commit(change).await {
+                Err(StoreError::Conflict) if attempt < CONFLICT_ATTEMPTS => {
+                    account = self
+                        .store
+                        .account_by_token(TokenPurpose::Reset, &verified.hash())
+                        .await?
+                        .ok_or(ResetRedeemRefused::ResetNotFound)?;
+                    continue;
+                }
+                other => other?,
+            }
+            return Ok(());
+        }
+    }
+}
