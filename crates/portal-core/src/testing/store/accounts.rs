@@ -1,0 +1,51 @@
+//! [`AccountStore`] for [`InMemoryStore`]: accounts, loaded by client, token or username.
+
+use async_trait::async_trait;
+
+use crate::account::PortalAccount;
+use crate::ports::{AccountCommit, AccountStore, StoreError};
+use crate::token::{TokenHash, TokenPurpose};
+use crate::types::{ClientId, PracticeId, Username};
+
+use super::InMemoryStore;
+
+#[async_trait]
+impl AccountStore for InMemoryStore {
+    async fn account(&self, practice: PracticeId, client: ClientId) -> Result<PortalAccount, StoreError> {
+        self.with(|s| {
+            s.client_in(practice, client).ok_or(StoreError::NotFound("client"))?;
+            Ok(s.account_or_new(practice, client))
+        })
+    }
+
+    async fn account_by_username(
+        &self,
+        practice: PracticeId,
+        username: &Username,
+    ) -> Result<Option<PortalAccount>, StoreError> {
+        Ok(self.with(|s| {
+            s.accounts
+                .values()
+                .find(|a| {
+                    a.practice_id() == practice
+                        && a.username().is_some_and(|u| u.as_str().eq_ignore_ascii_case(username.as_str()))
+                })
+                .cloned()
+        }))
+    }
+
+    async fn account_by_token(
+        &self,
+        purpose: TokenPurpose,
+        hash: &TokenHash,
+    ) -> Result<Option<PortalAccount>, StoreError> {
+        Ok(self.with(|s| {
+            let stored = s.tokens.iter().find(|t| t.token.purpose == purpose && t.token.hash.matches(hash))?;
+            s.accounts.get(&stored.client_id).cloned()
+        }))
+    }
+
+    async fn commit(&self, change: AccountCommit) -> Result<(), StoreError> {
+        self.with(|s| s.commit(change))
+    }
+}

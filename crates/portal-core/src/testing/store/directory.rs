@@ -1,0 +1,117 @@
+//! [`Directory`] for [`InMemoryStore`]: practices, staff keys and client records.
+
+use async_trait::async_trait;
+
+use crate::account::PortalAccount;
+use crate::ports::{Directory, StoreError};
+use crate::records::{AuditEvent, Client, Practice, StaffMember};
+use crate::token::TokenHash;
+use crate::types::{ClientId, PracticeId, PracticeSlug};
+
+use super::InMemoryStore;
+
+#[async_trait]
+impl Directory for InMemoryStore {
+    async fn create_practice(
+        &self,
+        practice: &Practice,
+        first_staff: &StaffMember,
+        key_hash: &TokenHash,
+    ) -> Result<(), StoreError> {
+        self.with(|s| {
+            if s.practices.values().any(|p| p.slug == practice.slug) {
+                return Err(StoreError::Duplicate("slug"));
+            }
+            if s.practices.contains_key(&practice.id) {
+                return Err(StoreError::Duplicate("practice"));
+            }
+            if first_staff.practice_id != practice.id && !s.practices.contains_key(&first_staff.practice_id) {
+                return Err(StoreError::NotFound("practice"));
+            }
+            if s.staff_keys.contains_key(key_hash) {
+                return Err(StoreError::Duplicate("staff key"));
+            }
+            s.practices.insert(practice.id, practice.clone());
+            s.staff_keys.insert(*key_hash, first_staff.clone());
+            Ok(())
+        })
+    }
+
+    async fn practice_by_slug(&self, slug: &PracticeSlug) -> Result<Option<Practice>, StoreError> {
+        Ok(self.with(|s| s.practices.values().find(|p| &p.slug == slug).cloned()))
+    }
+
+    async fn practice(&self, id: PracticeId) -> Result<Option<Practice>, StoreError> {
+        Ok(self.with(|s| s.practices.get(&id).cloned()))
+    }
+
+    async fn practice_count(&self) -> Result<u64, StoreError> {
+        Ok(self.with(|s| s.practices.len() as u64))
+    }
+
+    async fn add_staff_key(&self, staff: &StaffMember, key_hash: &TokenHash) -> Result<(), StoreError> {
+        self.with(|s| {
+            if !s.practices.contains_key(&staff.practice_id) {
+                return Err(StoreError::NotFound("practice"));
+            }
+            if s.staff_keys.contains_key(key_hash) {
+                return Err(StoreError::Duplicate("staff key"));
+            }
+            s.staff_keys.insert(*key_hash, staff.clone());
+            Ok(())
+        })
+    }
+
+    async fn staff_by_key_hash(&self, key_hash: &TokenHash) -> Result<Option<StaffMember>, StoreError> {
+        Ok(self.with(|s| s.staff_keys.get(key_hash).cloned()))
+    }
+
+    async fn create_client(&self, client: &Client, audit: &AuditEvent) -> Result<(), StoreError> {
+        self.with(|s| {
+            if !s.practices.contains_key(&client.practice_id) {
+                return Err(StoreError::NotFound("practice"));
+            }
+            if s.clients.contains_key(&client.id) {
+                return Err(StoreError::Duplicate("client"));
+            }
+            s.check_new_audit(std::slice::from_ref(audit))?;
+            s.clients.insert(client.id, client.clone());
+            s.push_audit([audit.clone()]);
+            Ok(())
+        })
+    }
+
+    async fn update_client(&self, client: &Client, audit: &AuditEvent) -> Result<(), StoreError> {
+        self.with(|s| {
+            if s.client_in(client.practice_id, client.id).is_none() {
+                return Err(StoreError::NotFound("client"));
+            }
+            s.check_new_audit(std::slice::from_ref(audit))?;
+            if let Some(stored) = s.clients.get_mut(&client.id) {
+                stored.name = client.name.clone();
+                stored.email = client.email.clone();
+                stored.language = client.language;
+                stored.email_consent = client.email_consent;
+            }
+            s.push_audit([audit.clone()]);
+            Ok(())
+        })
+    }
+
+    async fn client(&self, practice: PracticeId, id: ClientId) -> Result<Option<Client>, StoreError> {
+        Ok(self.with(|s| s.client_in(practice, id).cloned()))
+    }
+
+    async fn list_clients(&self, practice: PracticeId) -> Result<Vec<(Client, PortalAccount)>, StoreError> {
+        let mut clients: Vec<(Client, PortalAccount)> = self.with(|s| {
+            s.clients
+                .values()
+                .filter(|c| c.practice_id == practice)
+                .map(|c| (c.clone(), s.account_or_new(practice, c.id)))
+                .collect()
+        });
+        // Byte order, as SQLite's default collation sorts.
+        clients.sort_by(|(a, _), (b, _)| a.name.as_str().cmp(b.name.as_str()).then(a.id.cmp(&b.id)));
+        Ok(clients)
+    }
+}
