@@ -1,4 +1,4 @@
-//! cargo-fuzz entry point of the `lifecycle` target; the checks live in `fuzz/src/lifecycle.rs`.
+//! cargo-fuzz entry point of the `lifecycle` target; the checks live in `fuzz/src/lifecycle/`.
 #![no_main]
 #![allow(unsafe_code)] // `fuzz_target!` exports the `#[no_mangle]` entry point libFuzzer calls.
 

@@ -7,7 +7,7 @@
 
 use std::path::{Path, PathBuf};
 
-#[path = "../../../fuzz/src/lifecycle.rs"]
+#[path = "../../../fuzz/src/lifecycle/mod.rs"]
 mod lifecycle;
 #[path = "../../../fuzz/src/link_token.rs"]
 mod link_token;
