@@ -5,7 +5,8 @@
 //!
 //! The rules come from `design.md` §1: arrows point inward only. The core does no IO and knows
 //! no adapter; adapters never import each other; every crate uses the workspace lints; the
-//! architecture document names every crate.
+//! architecture document names every crate. One house rule joins them: no hand-written source
+//! file grows past [`MAX_FILE_LINES`] lines.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -24,6 +25,21 @@ const ADAPTERS: &[&str] = &["portal-store", "portal-mail", "portal-http"];
 
 /// Where the architecture document lives, relative to the workspace root.
 const ARCHITECTURE_DOC: &str = "docs/ARCHITECTURE.md";
+
+/// The most lines a hand-written `.rs` file may have: past it, a file holds more than one
+/// concern and is split by concern (a module directory, tests in a sibling file).
+const MAX_FILE_LINES: usize = 600;
+
+/// Source directories (relative to the workspace root) whose `.rs` files the length rule covers,
+/// besides every crate's `crates/<name>/src` and `crates/<name>/examples`. Missing ones are
+/// skipped.
+const LENGTH_RULE_ROOTS: &[&str] = &["xtask/src", "fuzz/src", "examples"];
+
+/// Files allowed past [`MAX_FILE_LINES`] for now, as paths relative to the workspace root.
+/// Both are being split on other branches of issue 11 (`staff.rs` into a module directory,
+/// `pages/client.rs` shrunk); the entries go when those branches merge. An entry whose file is
+/// back under the limit, or gone, fails the check, so the list cannot go stale.
+const LONG_FILE_ALLOWANCE: &[&str] = &["crates/portal-http/src/staff.rs", "crates/portal-http/src/pages/client.rs"];
 
 /// The outcome of one check.
 #[derive(Debug)]
@@ -53,9 +69,12 @@ const WORKSPACE_LINTS: Check =
     Check { name: "every crates/*/Cargo.toml has `[lints] workspace = true`", run: crates_use_workspace_lints };
 const ARCHITECTURE_DOC_COMPLETE: Check =
     Check { name: "docs/ARCHITECTURE.md names every crate", run: architecture_doc_names_every_crate };
+const FILES_STAY_SHORT: Check =
+    Check { name: "no hand-written .rs file is over 600 lines", run: source_files_stay_short };
 
 /// Every check, in the order `cargo xtask tidy` reports them.
-pub(crate) const CHECKS: &[Check] = &[CORE_IS_PURE, ADAPTERS_STAY_APART, WORKSPACE_LINTS, ARCHITECTURE_DOC_COMPLETE];
+pub(crate) const CHECKS: &[Check] =
+    &[CORE_IS_PURE, ADAPTERS_STAY_APART, WORKSPACE_LINTS, ARCHITECTURE_DOC_COMPLETE, FILES_STAY_SHORT];
 
 pub(crate) fn run() -> Result {
     let workspace = Workspace::load()?;
@@ -211,6 +230,64 @@ fn architecture_doc_names_every_crate(workspace: &Workspace) -> Result<Verdict> 
     Ok(Verdict::from_violations(violations))
 }
 
+/// No hand-written source file is longer than [`MAX_FILE_LINES`], except the ones in
+/// [`LONG_FILE_ALLOWANCE`] (which must still need their allowance).
+fn source_files_stay_short(workspace: &Workspace) -> Result<Verdict> {
+    let mut roots: Vec<PathBuf> = Vec::new();
+    for (_, dir) in workspace.crate_dirs()? {
+        roots.extend([dir.join("src"), dir.join("examples")]);
+    }
+    roots.extend(LENGTH_RULE_ROOTS.iter().map(|root| workspace.root.join(root)));
+    let mut files = Vec::new();
+    for root in roots.iter().filter(|root| root.is_dir()) {
+        rust_files(root, &mut files)?;
+    }
+    let mut lengths = Vec::new();
+    for file in files {
+        let relative = file.strip_prefix(&workspace.root).unwrap_or(&file);
+        let relative = relative.components().map(|part| part.as_os_str().to_string_lossy()).collect::<Vec<_>>();
+        lengths.push((relative.join("/"), read(&file)?.lines().count()));
+    }
+    Ok(Verdict::from_violations(overlong_files(&lengths, MAX_FILE_LINES, LONG_FILE_ALLOWANCE)))
+}
+
+/// The violations of the length rule among `(path, lines)` pairs: files over `limit` that are not
+/// allowed, and allowances no longer needed (the file is within the limit or gone). Sorted.
+fn overlong_files(lengths: &[(String, usize)], limit: usize, allowance: &[&str]) -> Vec<String> {
+    let mut violations: Vec<String> = lengths
+        .iter()
+        .filter_map(|(path, lines)| match (*lines > limit, allowance.contains(&path.as_str())) {
+            (true, false) => Some(format!("{path} has {lines} lines (at most {limit}); split it by concern")),
+            (false, true) => Some(format!(
+                "{path} has {lines} lines, within the limit of {limit}: remove it from LONG_FILE_ALLOWANCE"
+            )),
+            _ => None,
+        })
+        .collect();
+    violations.extend(
+        allowance
+            .iter()
+            .filter(|allowed| !lengths.iter().any(|(path, _)| path == *allowed))
+            .map(|allowed| format!("{allowed} does not exist: remove it from LONG_FILE_ALLOWANCE")),
+    );
+    violations.sort();
+    violations
+}
+
+/// Every `.rs` file under `dir`, recursively, appended to `files`.
+fn rust_files(dir: &Path, files: &mut Vec<PathBuf>) -> Result {
+    let entries = std::fs::read_dir(dir).map_err(|error| format!("cannot read {}: {error}", dir.display()))?;
+    for entry in entries {
+        let path = entry.map_err(|error| format!("cannot read {}: {error}", dir.display()))?.path();
+        if path.is_dir() {
+            rust_files(&path, files)?;
+        } else if path.extension().is_some_and(|extension| extension == "rs") {
+            files.push(path);
+        }
+    }
+    Ok(())
+}
+
 fn read(path: &Path) -> Result<String> {
     std::fs::read_to_string(path).map_err(|error| format!("cannot read {}: {error}", path.display()))
 }
@@ -299,6 +376,30 @@ mod tests {
     #[test]
     fn the_architecture_document_names_every_crate() {
         enforce(&ARCHITECTURE_DOC_COMPLETE);
+    }
+
+    #[test]
+    fn no_hand_written_source_file_is_over_600_lines() {
+        enforce(&FILES_STAY_SHORT);
+    }
+
+    #[test]
+    fn long_files_are_reported_unless_allowed_and_allowances_must_be_needed() {
+        let lengths = [
+            ("crates/a/src/long.rs".to_owned(), 601),
+            ("crates/a/src/limit.rs".to_owned(), 600),
+            ("crates/a/src/allowed.rs".to_owned(), 900),
+            ("crates/a/src/fixed.rs".to_owned(), 120),
+        ];
+        let allowance = ["crates/a/src/allowed.rs", "crates/a/src/fixed.rs", "crates/a/src/gone.rs"];
+        assert_eq!(
+            overlong_files(&lengths, 600, &allowance),
+            [
+                "crates/a/src/fixed.rs has 120 lines, within the limit of 600: remove it from LONG_FILE_ALLOWANCE",
+                "crates/a/src/gone.rs does not exist: remove it from LONG_FILE_ALLOWANCE",
+                "crates/a/src/long.rs has 601 lines (at most 600); split it by concern",
+            ]
+        );
     }
 
     #[test]
