@@ -39,10 +39,6 @@ pub(super) fn sign_in_path(practice: &Practice) -> String {
     format!("/portal/{}/sign-in", practice.slug.as_str())
 }
 
-pub(super) fn when(timestamp: jiff::Timestamp) -> String {
-    timestamp.strftime("%Y-%m-%d %H:%M UTC").to_string()
-}
-
 /// A 500 (or 503 when busy) page with the request id; the cause goes to the log only.
 pub(super) fn trouble(ctx: &Ctx, error: &Infrastructure) -> Page {
     tracing::error!(request_id = %ctx.rid(), error = %chain(error), "page failed");

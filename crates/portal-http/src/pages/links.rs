@@ -11,7 +11,8 @@ use portal_core::service::{RegisterError, ResetError, VerifyInviteError};
 use portal_core::{InvalidInput, Password, Practice};
 use serde::Deserialize;
 
-use super::client::{busy_refusal, disabled_page, ip_refusal, sign_in_path, trouble, when};
+use super::client::{busy_refusal, disabled_page, ip_refusal, sign_in_path, trouble};
+use super::zone::PracticeZone;
 use super::{
     INVITE_COOKIE, Message, Page, RESET_COOKIE, SESSION_COOKIE, clear_cookie, csrf_ok, csrf_refused, csrf_token,
     link_cookie, read_cookie, see_other,
@@ -188,7 +189,7 @@ fn registration_page(
     let (csrf, csrf_cookie) = csrf_token(req);
     let page = RegistrationPage {
         practice: practice.name.as_str(),
-        expires: when(expires_at),
+        expires: PracticeZone::of(Some(practice)).at(expires_at),
         csrf,
         username,
         min_password_chars: ctx.state.service.policy().password().min_chars,
@@ -283,7 +284,7 @@ fn reset_form_page(
     let (csrf, csrf_cookie) = csrf_token(req);
     let page = ResetPage {
         practice: practice.name.as_str(),
-        expires: when(expires_at),
+        expires: PracticeZone::of(Some(practice)).at(expires_at),
         csrf,
         min_password_chars: ctx.state.service.policy().password().min_chars,
         weak,

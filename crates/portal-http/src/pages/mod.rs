@@ -30,6 +30,7 @@ mod links;
 mod message;
 mod staff;
 mod staff_views;
+mod zone;
 
 use poem::http::header::{CONTENT_TYPE, COOKIE, RETRY_AFTER, SET_COOKIE};
 use poem::http::{HeaderValue, Method, StatusCode};

@@ -14,6 +14,7 @@ use portal_core::{ClientId, InvalidInput};
 use serde::Deserialize;
 
 use super::staff_views::{AuditRow, ClientRow, Delivery, Panel, PortalFilter, audit_rows, client_rows, panel};
+use super::zone::PracticeZone;
 use super::{
     CSRF_COOKIE, Message, Page, clear_cookie, csrf_ok, csrf_refused, csrf_token, read_cookie, see_other, set_cookie,
 };
@@ -91,6 +92,14 @@ struct StaffSignInPage {
     problem: Option<StaffSignInProblem>,
 }
 
+/// The time zone of the staff member's practice, for every time on the staff pages.
+async fn practice_zone(ctx: &Ctx, staff: &StaffContext) -> Result<PracticeZone, Page> {
+    match ctx.state.service.staff_practice(staff).await {
+        Ok(practice) => Ok(PracticeZone::of(practice.as_ref())),
+        Err(error) => Err(trouble(ctx, &error)),
+    }
+}
+
 fn sign_in_form(req: &Request, problem: Option<StaffSignInProblem>) -> Page {
     let status = if problem.is_some() { StatusCode::UNAUTHORIZED } else { StatusCode::OK };
     let (csrf, cookie) = csrf_token(req);
@@ -141,6 +150,7 @@ pub(crate) fn staff_sign_out(req: &Request, Form(form): Form<ActionForm>) -> Res
 #[template(path = "staff_clients.html", ext = "html")]
 struct ClientListPage {
     csrf: String,
+    zone: PracticeZone,
     current: Option<PortalFilter>,
     rows: Vec<ClientRow>,
 }
@@ -167,8 +177,12 @@ pub(crate) async fn client_list(ctx: Ctx, req: &Request, Query(query): Query<Lis
         Ok(clients) => clients,
         Err(error) => return trouble(&ctx, &error).into_response(),
     };
+    let zone = match practice_zone(&ctx, &staff).await {
+        Ok(zone) => zone,
+        Err(page) => return page.into_response(),
+    };
     let (csrf, cookie) = csrf_token(req);
-    let page = ClientListPage { csrf, current, rows: client_rows(&clients) };
+    let page = ClientListPage { csrf, current, rows: client_rows(&clients, &zone), zone };
     Page::render("page_staff_clients", StatusCode::OK, &page).csrf_cookie(cookie).into_response()
 }
 
@@ -210,6 +224,7 @@ struct ClientPage<'a> {
     audit: Vec<AuditRow>,
     panel: Panel,
     csrf: String,
+    zone: PracticeZone,
 }
 
 async fn profile(
@@ -230,6 +245,10 @@ async fn profile(
             (Ok(portal), Ok(events)) => (portal, events),
             (Err(error), _) | (_, Err(error)) => return trouble(ctx, &error),
         };
+    let zone = match practice_zone(ctx, staff).await {
+        Ok(zone) => zone,
+        Err(page) => return page,
+    };
     let (csrf, cookie) = csrf_token(req);
     let page = ClientPage {
         id: id.to_string(),
@@ -237,9 +256,10 @@ async fn profile(
         email: client.client.email.as_ref().map(ToString::to_string),
         language: if client.client.language.code() == "es" { "Spanish" } else { "English" },
         notice,
-        audit: audit_rows(&events),
-        panel: panel(&portal),
+        audit: audit_rows(&events, &zone),
+        panel: panel(&portal, &zone),
         csrf,
+        zone,
     };
     Page::render("page_staff_client", status, &page).csrf_cookie(cookie)
 }

@@ -1,12 +1,11 @@
-//! What the staff pages show, in the shape their templates read: the client list's rows and
-//! filters, the audit trail's rows and the portal panel in its three looks.
+//! What the staff pages show, in the shape their templates read and in words rather than codes:
+//! the client list's rows and filters, the audit trail's rows and the portal panel in its three
+//! looks. Times are in the practice's zone ([`PracticeZone`]). The API keeps the codes and UTC.
 
 use portal_core::service::{ClientView, PortalView, TokenView};
-use portal_core::{Actor, AuditEvent, DeliveryState, PortalStatus};
+use portal_core::{Actor, AuditAction, AuditEvent, DeliveryState, PortalStatus};
 
-fn when(at: jiff::Timestamp) -> String {
-    at.strftime("%Y-%m-%d %H:%M UTC").to_string()
-}
+use super::zone::PracticeZone;
 
 /// The client list's filters by portal status (`?portal=…`), in the order of the tabs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,28 +56,28 @@ pub(crate) struct ClientRow {
     pub(crate) status: String,
 }
 
-pub(crate) fn client_rows(clients: &[ClientView]) -> Vec<ClientRow> {
+pub(crate) fn client_rows(clients: &[ClientView], zone: &PracticeZone) -> Vec<ClientRow> {
     clients
         .iter()
         .map(|view| ClientRow {
             id: view.client.id.to_string(),
             name: view.client.name.as_str().to_owned(),
-            status: status_label(&view.portal),
+            status: status_label(&view.portal, zone),
         })
         .collect()
 }
 
-fn status_label(status: &PortalStatus) -> String {
+fn status_label(status: &PortalStatus, zone: &PracticeZone) -> String {
     match status {
         PortalStatus::NotInvited => "No account".to_owned(),
-        PortalStatus::Invited { expires_at, .. } => format!("Invited, expires {}", when(*expires_at)),
+        PortalStatus::Invited { expires_at, .. } => format!("Invited, expires {}", zone.at(*expires_at)),
         PortalStatus::InviteExpired { .. } => "Invite expired".to_owned(),
         PortalStatus::Active { username } => format!("Active ({username})"),
         PortalStatus::Disabled { username, .. } => format!("Disabled ({username})"),
     }
 }
 
-/// One row of the audit trail.
+/// One row of the audit trail, in words.
 pub(crate) struct AuditRow {
     pub(crate) when: String,
     pub(crate) what: String,
@@ -87,24 +86,69 @@ pub(crate) struct AuditRow {
 }
 
 /// The audit trail, newest first.
-pub(crate) fn audit_rows(events: &[AuditEvent]) -> Vec<AuditRow> {
+pub(crate) fn audit_rows(events: &[AuditEvent], zone: &PracticeZone) -> Vec<AuditRow> {
     events
         .iter()
         .rev()
         .map(|event| {
-            let who = match &event.actor {
-                Actor::Staff { label, .. } => format!("staff: {label}"),
-                Actor::Client => "client".to_owned(),
-                Actor::Anonymous => "anonymous".to_owned(),
-                Actor::System => "system".to_owned(),
+            let action = action_words(event.action);
+            // The detail is a disable reason or the username chosen at registration.
+            let what = match &event.detail {
+                Some(detail) => format!("{action}: {detail}"),
+                None => action.to_owned(),
             };
-            let mut outcome = event.failure.clone().map_or_else(|| "ok".to_owned(), |f| format!("refused: {f}"));
-            if let Some(detail) = &event.detail {
-                outcome = format!("{outcome} ({detail})");
+            AuditRow {
+                when: zone.at(event.at),
+                what,
+                who: actor_words(&event.actor),
+                outcome: event.failure.as_deref().map_or_else(|| "Done".to_owned(), failure_words),
             }
-            AuditRow { when: when(event.at), what: event.action.name().to_owned(), who, outcome }
         })
         .collect()
+}
+
+/// What happened, in words. Every action is named here, so a new one does not compile until it
+/// has its words.
+const fn action_words(action: AuditAction) -> &'static str {
+    match action {
+        AuditAction::ClientCreated => "Client record created",
+        AuditAction::ClientUpdated => "Client record changed",
+        AuditAction::InviteSent => "Invitation sent",
+        AuditAction::InviteResent => "Invitation resent",
+        AuditAction::Registered => "Portal account created",
+        AuditAction::AccountDisabled => "Portal access turned off",
+        AuditAction::AccountEnabled => "Portal access turned on",
+        AuditAction::ResetSent => "Password reset sent",
+        AuditAction::ResetCompleted => "Password changed with a reset link",
+        AuditAction::SignInSucceeded => "Signed in",
+        AuditAction::SignInFailed => "Sign-in failed",
+        AuditAction::SignInLocked => "Sign-in locked after repeated failures",
+        AuditAction::SignedOut => "Signed out",
+        AuditAction::SessionsRevoked => "Sessions revoked",
+        AuditAction::PasswordHashUpgraded => "Stored password upgraded to stronger hashing",
+    }
+}
+
+/// Who acted, in words.
+fn actor_words(actor: &Actor) -> String {
+    match actor {
+        Actor::Staff { label, .. } => format!("Staff: {label}"),
+        Actor::Client => "The client".to_owned(),
+        Actor::Anonymous => "Someone not signed in".to_owned(),
+        Actor::System => "The portal".to_owned(),
+    }
+}
+
+/// Why something was refused, in words. The core records a short code as text: the codes it
+/// writes today are named; any other is shown as it is rather than hidden.
+fn failure_words(code: &str) -> String {
+    match code {
+        "invalid_credentials" => "Refused: wrong username or password".to_owned(),
+        "account_disabled" => "Refused: portal access is off".to_owned(),
+        "throttled" => "Refused: too soon after a failed attempt".to_owned(),
+        "locked" => "Refused: locked after too many failed attempts".to_owned(),
+        other => format!("Refused ({other})"),
+    }
 }
 
 /// The portal panel in its three looks (`templates/_panel*.html`).
@@ -140,29 +184,30 @@ pub(crate) enum Delivery {
     Failed { at: String, reason: String },
 }
 
-fn token_facts(view: &TokenView) -> TokenFacts {
+fn token_facts(view: &TokenView, zone: &PracticeZone) -> TokenFacts {
     let delivery = match &view.delivery {
         None => Delivery::NotQueued,
         Some(DeliveryState::Pending { attempts: 0, .. }) => Delivery::Queued,
         Some(DeliveryState::Pending { attempts, .. }) => Delivery::Retrying { attempts: *attempts },
-        Some(DeliveryState::Sent { at }) => Delivery::Sent { at: when(*at) },
-        Some(DeliveryState::Failed { at, reason }) => Delivery::Failed { at: when(*at), reason: reason.clone() },
+        Some(DeliveryState::Sent { at }) => Delivery::Sent { at: zone.at(*at) },
+        Some(DeliveryState::Failed { at, reason }) => Delivery::Failed { at: zone.at(*at), reason: reason.clone() },
     };
-    TokenFacts { sent: when(view.sent_at), expires: when(view.expires_at), delivery }
+    TokenFacts { sent: zone.at(view.sent_at), expires: zone.at(view.expires_at), delivery }
 }
 
-pub(crate) fn panel(view: &PortalView) -> Panel {
+pub(crate) fn panel(view: &PortalView, zone: &PracticeZone) -> Panel {
     match &view.status {
         PortalStatus::NotInvited | PortalStatus::Invited { .. } | PortalStatus::InviteExpired { .. } => {
             Panel::NoAccount {
-                status: status_label(&view.status),
-                invite: view.invite.as_ref().map(token_facts),
+                status: status_label(&view.status, zone),
+                invite: view.invite.as_ref().map(|token| token_facts(token, zone)),
                 first: matches!(view.status, PortalStatus::NotInvited),
             }
         }
-        PortalStatus::Active { username } => {
-            Panel::Active { username: username.to_string(), reset: view.reset.as_ref().map(token_facts) }
-        }
+        PortalStatus::Active { username } => Panel::Active {
+            username: username.to_string(),
+            reset: view.reset.as_ref().map(|token| token_facts(token, zone)),
+        },
         PortalStatus::Disabled { username, reason } => Panel::Disabled {
             username: username.to_string(),
             reason: reason.as_ref().map(|reason| reason.as_str().to_owned()),
