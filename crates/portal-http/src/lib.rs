@@ -60,8 +60,9 @@ pub struct IpRateLimit {
     pub per_minute: u32,
     /// Requests an idle IP may make at once (default 10).
     pub burst: u32,
-    /// Most IPs tracked at once (default 10 000); when full, the longest-idle entries are dropped
-    /// first, so memory stays bounded whatever the traffic.
+    /// Most IPs tracked at once (default 10 000), so memory stays bounded whatever the traffic.
+    /// An IP is forgotten once its budget has refilled; while the table is full of IPs that
+    /// still have a spent budget, an IP not in it is judged as a first visit and not remembered.
     pub max_tracked_ips: usize,
 }
 

@@ -1,11 +1,18 @@
 //! The edge of the application: request ids, the client IP, security headers, problem+json for
 //! every error, per-route metrics, the body limit and the per-IP rate limiter.
 
-use std::collections::HashMap;
 use std::net::{IpAddr, Ipv6Addr};
+use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, TryLockError};
 use std::time::{Duration, Instant};
+
+use governor::clock::{Clock, DefaultClock, Reference};
+use governor::middleware::NoOpMiddleware;
+use governor::nanos::Nanos;
+use governor::state::StateStore;
+use governor::state::keyed::{DashMapStateStore, ShrinkableKeyedStateStore};
+use governor::{Quota, RateLimiter};
 
 use poem::error::ReadBodyError;
 use poem::http::header::{ALLOW, CACHE_CONTROL, CONTENT_LENGTH, HeaderName, HeaderValue};
@@ -301,11 +308,25 @@ impl<E: Endpoint> Endpoint for BodyLimit<E> {
     }
 }
 
-/// Per-IP token buckets with a bounded number of tracked IPs.
-pub(crate) struct IpLimiter {
-    rule: IpRateLimit,
-    buckets: Mutex<HashMap<IpKey, Bucket>>,
+/// Per-IP request budgets: governor's keyed GCRA limiter (the token bucket of
+/// [`IpRateLimit`]: `burst` at once, refilled at `per_minute`) over a store that tracks at most
+/// `max_tracked_ips` addresses. `None` when the limit is off (`per_minute` 0).
+pub(crate) struct IpLimiter<C: Clock = DefaultClock> {
+    limiter: Option<KeyedLimiter<C>>,
+    /// Most addresses tracked at once (`max_tracked_ips`, at least 1).
+    capacity: usize,
+    /// When stale entries were last dropped (see [`IpLimiter::sweep_if_due`]).
+    last_sweep: Mutex<C::Instant>,
 }
+
+/// governor's limiter over [`BoundedStore`], reading clock `C`.
+type KeyedLimiter<C> = RateLimiter<IpKey, BoundedStore, C, NoOpMiddleware<<C as Clock>::Instant>>;
+
+/// A full table is swept at most this often: a sweep visits every tracked address, so doing it
+/// for each request of a flood from ever-new addresses would slow down every other request.
+const SWEEP_WHEN_FULL_EVERY: Duration = Duration::from_secs(1);
+/// Any table is swept this often, so the memory of a past flood is given back.
+const SWEEP_EVERY: Duration = Duration::from_secs(60);
 
 /// IPv4 addresses as they are; IPv6 by /64 (one host usually holds a whole /64); unknown peers
 /// (tests, unix sockets) share one bucket.
@@ -328,81 +349,98 @@ impl IpKey {
     }
 }
 
-#[derive(Debug, Clone, Copy)]
-struct Bucket {
-    tokens: f64,
-    updated: Instant,
+/// governor's concurrent keyed store with a cap on the addresses it remembers. While it is full
+/// (every entry still within its refill time, so a sweep frees nothing), an address it does not
+/// track is judged as a first-time visitor and not remembered: memory stays bounded whatever the
+/// traffic, and an address that spent its budget stays refused, since tracked entries are only
+/// dropped once their budget has refilled.
+struct BoundedStore {
+    tracked: DashMapStateStore<IpKey>,
+    capacity: usize,
+}
+
+impl StateStore for BoundedStore {
+    type Key = IpKey;
+
+    fn measure_and_replace<T, F, E>(&self, key: &IpKey, decide: F) -> Result<T, E>
+    where
+        F: Fn(Option<Nanos>) -> Result<(T, Nanos), E>,
+    {
+        if !self.tracked.contains_key(key) && self.tracked.len() >= self.capacity {
+            return decide(None).map(|(outcome, _)| outcome);
+        }
+        self.tracked.measure_and_replace(key, decide)
+    }
+}
+
+impl ShrinkableKeyedStateStore<IpKey> for BoundedStore {
+    fn retain_recent(&self, drop_below: Nanos) {
+        ShrinkableKeyedStateStore::retain_recent(&self.tracked, drop_below);
+    }
+
+    fn shrink_to_fit(&self) {
+        self.tracked.shrink_to_fit();
+    }
+
+    fn len(&self) -> usize {
+        self.tracked.len()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.tracked.is_empty()
+    }
 }
 
 impl IpLimiter {
+    /// A limiter on the monotonic clock (`std::time::Instant`).
     pub(crate) fn new(rule: IpRateLimit) -> Self {
-        Self { rule, buckets: Mutex::new(HashMap::new()) }
+        Self::with_clock(rule, DefaultClock::default())
+    }
+}
+
+impl<C: Clock> IpLimiter<C> {
+    fn with_clock(rule: IpRateLimit, clock: C) -> Self {
+        let capacity = rule.max_tracked_ips.max(1);
+        let last_sweep = Mutex::new(clock.now());
+        let limiter = NonZeroU32::new(rule.per_minute).map(|per_minute| {
+            let burst = NonZeroU32::new(rule.burst).unwrap_or(NonZeroU32::MIN);
+            let store = BoundedStore { tracked: DashMapStateStore::default(), capacity };
+            RateLimiter::new(Quota::per_minute(per_minute).allow_burst(burst), store, clock)
+        });
+        Self { limiter, capacity, last_sweep }
     }
 
-    fn per_second(&self) -> f64 {
-        f64::from(self.rule.per_minute) / 60.0
-    }
-
-    fn burst(&self) -> f64 {
-        f64::from(self.rule.burst.max(1))
-    }
-
-    /// Takes one token for `ip`, or says how long until one is available.
+    /// Takes one request from `ip`'s budget, or says how long until it has one again.
     pub(crate) fn check(&self, ip: Option<IpAddr>) -> Result<(), Duration> {
-        self.check_at(ip, Instant::now())
+        let Some(limiter) = &self.limiter else { return Ok(()) };
+        // Sweep first, so an address that arrives when a sweep makes room is remembered.
+        self.sweep_if_due(limiter);
+        limiter.check_key(&IpKey::of(ip)).map_err(|not_until| not_until.wait_time_from(limiter.clock().now()))
     }
 
-    fn check_at(&self, ip: Option<IpAddr>, now: Instant) -> Result<(), Duration> {
-        if self.rule.per_minute == 0 {
-            return Ok(());
-        }
-        let (rate, burst) = (self.per_second(), self.burst());
-        let key = IpKey::of(ip);
-        let mut buckets = self.buckets.lock().unwrap_or_else(PoisonError::into_inner);
-        let capacity = self.rule.max_tracked_ips.max(1);
-        if !buckets.contains_key(&key) && buckets.len() >= capacity {
-            make_room(&mut buckets, capacity, now, rate, burst);
-        }
-        let bucket = buckets.entry(key).or_insert(Bucket { tokens: burst, updated: now });
-        bucket.tokens = bucket.level(now, rate, burst);
-        bucket.updated = now;
-        if bucket.tokens >= 1.0 {
-            bucket.tokens -= 1.0;
-            Ok(())
-        } else {
-            Err(Duration::from_secs_f64((1.0 - bucket.tokens) / rate))
+    /// Drops the addresses whose budget has refilled (they are the same as untracked ones) and
+    /// gives the memory back: when the table is full, at most once a second, else once a minute.
+    /// One request sweeps; the others do not wait for it.
+    fn sweep_if_due(&self, limiter: &KeyedLimiter<C>) {
+        let now = limiter.clock().now();
+        let mut last_sweep = match self.last_sweep.try_lock() {
+            Ok(guard) => guard,
+            Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
+            Err(TryLockError::WouldBlock) => return,
+        };
+        let since: Duration = now.duration_since(*last_sweep).into();
+        let full = || limiter.len() >= self.capacity;
+        if since >= SWEEP_EVERY || (since >= SWEEP_WHEN_FULL_EVERY && full()) {
+            limiter.retain_recent();
+            limiter.shrink_to_fit();
+            *last_sweep = now;
         }
     }
 
-    /// How many IPs are tracked now.
+    /// How many addresses are tracked now.
     #[cfg(test)]
     fn tracked(&self) -> usize {
-        self.buckets.lock().unwrap_or_else(PoisonError::into_inner).len()
-    }
-}
-
-/// Forgets buckets until at most nine tenths of `capacity` remain: first the full ones (a full
-/// bucket is the same as no bucket), then the longest idle. Freeing a tenth at once keeps a
-/// flood from ever-new addresses at amortised O(1) per request; scanning every tracked address
-/// on each new one, under the lock, made such a flood slow down every other request.
-fn make_room(buckets: &mut HashMap<IpKey, Bucket>, capacity: usize, now: Instant, rate: f64, burst: f64) {
-    buckets.retain(|_, bucket| bucket.level(now, rate, burst) < burst);
-    let keep = capacity - capacity.div_ceil(10);
-    if buckets.len() <= keep {
-        return;
-    }
-    let mut by_age: Vec<(Instant, IpKey)> = buckets.iter().map(|(key, bucket)| (bucket.updated, *key)).collect();
-    let excess = by_age.len() - keep;
-    by_age.select_nth_unstable_by_key(excess - 1, |(updated, _)| *updated);
-    for (_, key) in &by_age[..excess] {
-        buckets.remove(key);
-    }
-}
-
-impl Bucket {
-    fn level(&self, now: Instant, rate: f64, burst: f64) -> f64 {
-        let elapsed = now.saturating_duration_since(self.updated).as_secs_f64();
-        (self.tokens + elapsed * rate).min(burst)
+        self.limiter.as_ref().map_or(0, RateLimiter::len)
     }
 }
 
@@ -418,6 +456,8 @@ pub(crate) fn ip_throttled(retry_after: Duration, request_id: &str) -> ApiError 
 
 #[cfg(test)]
 mod tests {
+    use governor::clock::FakeRelativeClock;
+
     use super::*;
 
     #[test]
@@ -432,57 +472,73 @@ mod tests {
         assert_ne!(generated, generate_request_id());
     }
 
+    /// A limiter and the clock it reads (clones of a fake clock share its time).
+    fn limiter_on_a_fake_clock(
+        per_minute: u32,
+        burst: u32,
+        max_tracked_ips: usize,
+    ) -> (IpLimiter<FakeRelativeClock>, FakeRelativeClock) {
+        let clock = FakeRelativeClock::default();
+        (IpLimiter::with_clock(IpRateLimit { per_minute, burst, max_tracked_ips }, clock.clone()), clock)
+    }
+
+    fn nth_address(n: u32) -> Option<IpAddr> {
+        Some(IpAddr::from(n.to_be_bytes()))
+    }
+
     #[test]
     fn the_limiter_allows_a_burst_then_refills() {
-        let limiter = IpLimiter::new(IpRateLimit { per_minute: 60, burst: 3, max_tracked_ips: 100 });
+        let (limiter, clock) = limiter_on_a_fake_clock(60, 3, 100);
         let ip = Some(IpAddr::from([192, 0, 2, 1]));
-        let t0 = Instant::now();
         for _ in 0..3 {
-            assert!(limiter.check_at(ip, t0).is_ok());
+            assert!(limiter.check(ip).is_ok());
         }
-        let wait = limiter.check_at(ip, t0).err();
+        let wait = limiter.check(ip).err();
         assert!(wait.is_some_and(|w| w <= Duration::from_secs(1) && w > Duration::ZERO), "{wait:?}");
         // Another address has its own bucket.
-        assert!(limiter.check_at(Some(IpAddr::from([192, 0, 2, 2])), t0).is_ok());
-        // One token per second comes back.
-        assert!(limiter.check_at(ip, t0 + Duration::from_secs(1)).is_ok());
-        assert!(limiter.check_at(ip, t0 + Duration::from_secs(1)).is_err());
+        assert!(limiter.check(Some(IpAddr::from([192, 0, 2, 2]))).is_ok());
+        // One request per second comes back.
+        clock.advance(Duration::from_secs(1));
+        assert!(limiter.check(ip).is_ok());
+        assert!(limiter.check(ip).is_err());
     }
 
     #[test]
-    fn the_limiter_tracks_a_bounded_number_of_ips() {
-        let limiter = IpLimiter::new(IpRateLimit { per_minute: 60, burst: 2, max_tracked_ips: 8 });
-        let t0 = Instant::now();
-        for i in 0..1000_u32 {
-            let ip = IpAddr::from(i.to_be_bytes());
-            assert!(limiter.check_at(Some(ip), t0 + Duration::from_millis(u64::from(i))).is_ok());
-            assert!(limiter.tracked() <= 8);
+    fn a_zero_rate_turns_the_limit_off() {
+        let (limiter, _clock) = limiter_on_a_fake_clock(0, 1, 100);
+        for _ in 0..1000 {
+            assert!(limiter.check(nth_address(1)).is_ok());
         }
+        assert_eq!(limiter.tracked(), 0);
     }
 
     #[test]
-    fn making_room_forgets_the_longest_idle_addresses_a_tenth_at_a_time() {
-        let limiter = IpLimiter::new(IpRateLimit { per_minute: 1, burst: 5, max_tracked_ips: 100 });
-        let t0 = Instant::now();
-        let at = |i: u32| t0 + Duration::from_millis(u64::from(i));
-        for i in 0..100_u32 {
-            assert!(limiter.check_at(Some(IpAddr::from(i.to_be_bytes())), at(i)).is_ok());
+    fn a_flood_from_new_addresses_stays_bounded_and_the_repeat_offender_stays_refused() {
+        let (limiter, clock) = limiter_on_a_fake_clock(1, 3, 100);
+        let offender = Some(IpAddr::from([198, 51, 100, 7]));
+        for _ in 0..3 {
+            assert!(limiter.check(offender).is_ok());
         }
-        assert_eq!(limiter.tracked(), 100);
-        // The 101st address frees a tenth: the ten longest idle go, then it is added.
-        assert!(limiter.check_at(Some(IpAddr::from(100_u32.to_be_bytes())), at(100)).is_ok());
-        assert_eq!(limiter.tracked(), 91);
-        // The next nine new addresses need no eviction at all.
-        for i in 101..110_u32 {
-            assert!(limiter.check_at(Some(IpAddr::from(i.to_be_bytes())), at(i)).is_ok());
+        assert!(limiter.check(offender).is_err());
+        // Ten thousand new addresses over ten seconds: each is let through (it is new), the table
+        // never grows past its cap, and the sweeps of the full table keep the offender.
+        for n in 0..10_000_u32 {
+            clock.advance(Duration::from_millis(1));
+            assert!(limiter.check(nth_address(n)).is_ok());
+            assert!(limiter.tracked() <= 100, "{} addresses tracked", limiter.tracked());
+            if n % 500 == 0 {
+                assert!(limiter.check(offender).is_err(), "the offender got a fresh budget during the flood");
+            }
         }
-        assert_eq!(limiter.tracked(), 100);
-        // A recent address kept its spent budget: it was not among the forgotten.
-        let recent = Some(IpAddr::from(99_u32.to_be_bytes()));
-        for _ in 0..4 {
-            assert!(limiter.check_at(recent, at(110)).is_ok());
+        // Once the flood's budgets have refilled, a sweep forgets them, and a new address is
+        // tracked (so limited) again.
+        clock.advance(Duration::from_secs(180));
+        let newcomer = nth_address(1_000_000);
+        for _ in 0..3 {
+            assert!(limiter.check(newcomer).is_ok());
         }
-        assert!(limiter.check_at(recent, at(110)).is_err(), "address 99 was forgotten and got a fresh budget");
+        assert!(limiter.tracked() <= 2, "{} addresses tracked", limiter.tracked());
+        assert!(limiter.check(newcomer).is_err());
     }
 
     #[test]
