@@ -137,7 +137,7 @@ pub(crate) struct AppState {
 
 /// The OpenAPI service with every operation of design §5 plus the operations endpoints.
 fn api_service(public_url: &str) -> OpenApiService<(staff::StaffApi, client::ClientApi, ops::OpsApi), ()> {
-    OpenApiService::new((staff::StaffApi, client::ClientApi, ops::OpsApi), "portal", env!("CARGO_PKG_VERSION"))
+    OpenApiService::new((staff::STAFF_API, client::ClientApi, ops::OpsApi), "portal", env!("CARGO_PKG_VERSION"))
         .description(
             "Client-portal credentials for clinical practice software: staff invite clients, see their \
              portal status, turn accounts off and on and send password resets; clients register, sign \
