@@ -10,7 +10,7 @@ use governor::clock::{Clock, DefaultClock, Reference};
 use governor::middleware::NoOpMiddleware;
 use governor::nanos::Nanos;
 use governor::state::StateStore;
-use governor::state::keyed::{DashMapStateStore, ShrinkableKeyedStateStore};
+use governor::state::keyed::{HashMapStateStore, ShrinkableKeyedStateStore};
 use governor::{Quota, RateLimiter};
 
 use crate::IpRateLimit;
@@ -57,13 +57,13 @@ impl IpKey {
     }
 }
 
-/// governor's concurrent keyed store with a cap on the addresses it remembers. While it is full
+/// governor's keyed store (a locked map) with a cap on the addresses it remembers. While it is full
 /// (every entry still within its refill time, so a sweep frees nothing), an address it does not
 /// track is judged as a first-time visitor and not remembered: memory stays bounded whatever the
 /// traffic, and an address that spent its budget stays refused, since tracked entries are only
 /// dropped once their budget has refilled.
 struct BoundedStore {
-    tracked: DashMapStateStore<IpKey>,
+    tracked: HashMapStateStore<IpKey>,
     capacity: usize,
 }
 
@@ -74,7 +74,13 @@ impl StateStore for BoundedStore {
     where
         F: Fn(Option<Nanos>) -> Result<(T, Nanos), E>,
     {
-        if !self.tracked.contains_key(key) && self.tracked.len() >= self.capacity {
+        let full = {
+            let tracked = self.tracked.lock();
+            !tracked.contains_key(key) && tracked.len() >= self.capacity
+        };
+        // The lock is not held across the store's own, which takes it again: requests racing
+        // here can pass the cap by at most their number.
+        if full {
             return decide(None).map(|(outcome, _)| outcome);
         }
         self.tracked.measure_and_replace(key, decide)
@@ -83,19 +89,19 @@ impl StateStore for BoundedStore {
 
 impl ShrinkableKeyedStateStore<IpKey> for BoundedStore {
     fn retain_recent(&self, drop_below: Nanos) {
-        ShrinkableKeyedStateStore::retain_recent(&self.tracked, drop_below);
+        self.tracked.retain_recent(drop_below);
     }
 
     fn shrink_to_fit(&self) {
-        self.tracked.shrink_to_fit();
+        ShrinkableKeyedStateStore::shrink_to_fit(&self.tracked);
     }
 
     fn len(&self) -> usize {
-        self.tracked.len()
+        ShrinkableKeyedStateStore::len(&self.tracked)
     }
 
     fn is_empty(&self) -> bool {
-        self.tracked.is_empty()
+        ShrinkableKeyedStateStore::is_empty(&self.tracked)
     }
 }
 
@@ -112,7 +118,7 @@ impl<C: Clock> IpLimiter<C> {
         let last_sweep = Mutex::new(clock.now());
         let limiter = NonZeroU32::new(rule.per_minute).map(|per_minute| {
             let burst = NonZeroU32::new(rule.burst).unwrap_or(NonZeroU32::MIN);
-            let store = BoundedStore { tracked: DashMapStateStore::default(), capacity };
+            let store = BoundedStore { tracked: HashMapStateStore::default(), capacity };
             RateLimiter::new(Quota::per_minute(per_minute).allow_burst(burst), store, clock)
         });
         Self { limiter, capacity, last_sweep }
