@@ -60,8 +60,9 @@ pub struct IpRateLimit {
     pub per_minute: u32,
     /// Requests an idle IP may make at once (default 10).
     pub burst: u32,
-    /// Most IPs tracked at once (default 10 000); when full, the longest-idle entries are dropped
-    /// first, so memory stays bounded whatever the traffic.
+    /// Most IPs tracked at once (default 10 000), so memory stays bounded whatever the traffic.
+    /// An IP is forgotten once its budget has refilled; while the table is full of IPs that
+    /// still have a spent budget, an IP not in it is judged as a first visit and not remembered.
     pub max_tracked_ips: usize,
 }
 
@@ -136,7 +137,7 @@ pub(crate) struct AppState {
 
 /// The OpenAPI service with every operation of design §5 plus the operations endpoints.
 fn api_service(public_url: &str) -> OpenApiService<(staff::StaffApi, client::ClientApi, ops::OpsApi), ()> {
-    OpenApiService::new((staff::StaffApi, client::ClientApi, ops::OpsApi), "portal", env!("CARGO_PKG_VERSION"))
+    OpenApiService::new((staff::STAFF_API, client::ClientApi, ops::OpsApi), "portal", env!("CARGO_PKG_VERSION"))
         .description(
             "Client-portal credentials for clinical practice software: staff invite clients, see their \
              portal status, turn accounts off and on and send password resets; clients register, sign \

@@ -105,6 +105,37 @@ async fn the_per_ip_limit_answers_429_with_retry_after() {
 }
 
 #[tokio::test]
+async fn a_flood_from_many_addresses_does_not_free_the_repeat_offender() {
+    let mut config = test_config();
+    config.ip_rate_limit.per_minute = 1;
+    config.ip_rate_limit.burst = 2;
+    config.ip_rate_limit.max_tracked_ips = 8;
+    config.trust_forwarded_for = true;
+    let app = spawn_app_with(config).await;
+    let verify = |ip: String| {
+        let client = &app.client;
+        async move {
+            client
+                .post("/api/v1/portal/invitations/verify")
+                .header("x-forwarded-for", ip)
+                .body_json(&json!({ "token": "nonsense" }))
+                .send()
+                .await
+        }
+    };
+    let offender = || "203.0.113.7".to_owned();
+    for _ in 0..2 {
+        verify(offender()).await.assert_status(StatusCode::NOT_FOUND);
+    }
+    assert_problem(verify(offender()).await, StatusCode::TOO_MANY_REQUESTS, "throttled").await;
+    // Far more addresses than the limiter tracks, each new, each answered.
+    for n in 0..64_u8 {
+        verify(format!("198.51.100.{n}")).await.assert_status(StatusCode::NOT_FOUND);
+    }
+    assert_problem(verify(offender()).await, StatusCode::TOO_MANY_REQUESTS, "throttled").await;
+}
+
+#[tokio::test]
 async fn forwarded_for_is_ignored_unless_trusted() {
     let mut config = test_config();
     config.ip_rate_limit.burst = 2;

@@ -1,11 +1,14 @@
 //! The edge of the application: request ids, the client IP, security headers, problem+json for
-//! every error, per-route metrics, the body limit and the per-IP rate limiter.
+//! every error, per-route metrics, the body limit and (in `ip_limit`) the per-IP rate limiter.
 
-use std::collections::HashMap;
-use std::net::{IpAddr, Ipv6Addr};
+mod ip_limit;
+
+pub(crate) use ip_limit::{IpLimiter, ip_throttled};
+
+use std::net::IpAddr;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use poem::error::ReadBodyError;
 use poem::http::header::{ALLOW, CACHE_CONTROL, CONTENT_LENGTH, HeaderName, HeaderValue};
@@ -14,8 +17,8 @@ use poem::{Endpoint, IntoResponse, Middleware, Request, Response};
 use poem_openapi::OperationId;
 use portal_core::RequestContext;
 
+use crate::AppState;
 use crate::error::{ApiError, ErrorCode, problem_for_poem_error};
-use crate::{AppState, IpRateLimit};
 
 /// The request-id header, read and echoed.
 pub(crate) const REQUEST_ID: &str = "x-request-id";
@@ -301,121 +304,6 @@ impl<E: Endpoint> Endpoint for BodyLimit<E> {
     }
 }
 
-/// Per-IP token buckets with a bounded number of tracked IPs.
-pub(crate) struct IpLimiter {
-    rule: IpRateLimit,
-    buckets: Mutex<HashMap<IpKey, Bucket>>,
-}
-
-/// IPv4 addresses as they are; IPv6 by /64 (one host usually holds a whole /64); unknown peers
-/// (tests, unix sockets) share one bucket.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-enum IpKey {
-    Ip(IpAddr),
-    Unknown,
-}
-
-impl IpKey {
-    fn of(ip: Option<IpAddr>) -> Self {
-        match ip {
-            Some(IpAddr::V6(v6)) => {
-                let mask = u128::MAX << 64;
-                Self::Ip(IpAddr::V6(Ipv6Addr::from(u128::from(v6) & mask)))
-            }
-            Some(v4) => Self::Ip(v4),
-            None => Self::Unknown,
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy)]
-struct Bucket {
-    tokens: f64,
-    updated: Instant,
-}
-
-impl IpLimiter {
-    pub(crate) fn new(rule: IpRateLimit) -> Self {
-        Self { rule, buckets: Mutex::new(HashMap::new()) }
-    }
-
-    fn per_second(&self) -> f64 {
-        f64::from(self.rule.per_minute) / 60.0
-    }
-
-    fn burst(&self) -> f64 {
-        f64::from(self.rule.burst.max(1))
-    }
-
-    /// Takes one token for `ip`, or says how long until one is available.
-    pub(crate) fn check(&self, ip: Option<IpAddr>) -> Result<(), Duration> {
-        self.check_at(ip, Instant::now())
-    }
-
-    fn check_at(&self, ip: Option<IpAddr>, now: Instant) -> Result<(), Duration> {
-        if self.rule.per_minute == 0 {
-            return Ok(());
-        }
-        let (rate, burst) = (self.per_second(), self.burst());
-        let key = IpKey::of(ip);
-        let mut buckets = self.buckets.lock().unwrap_or_else(PoisonError::into_inner);
-        let capacity = self.rule.max_tracked_ips.max(1);
-        if !buckets.contains_key(&key) && buckets.len() >= capacity {
-            make_room(&mut buckets, capacity, now, rate, burst);
-        }
-        let bucket = buckets.entry(key).or_insert(Bucket { tokens: burst, updated: now });
-        bucket.tokens = bucket.level(now, rate, burst);
-        bucket.updated = now;
-        if bucket.tokens >= 1.0 {
-            bucket.tokens -= 1.0;
-            Ok(())
-        } else {
-            Err(Duration::from_secs_f64((1.0 - bucket.tokens) / rate))
-        }
-    }
-
-    /// How many IPs are tracked now.
-    #[cfg(test)]
-    fn tracked(&self) -> usize {
-        self.buckets.lock().unwrap_or_else(PoisonError::into_inner).len()
-    }
-}
-
-/// Forgets buckets until at most nine tenths of `capacity` remain: first the full ones (a full
-/// bucket is the same as no bucket), then the longest idle. Freeing a tenth at once keeps a
-/// flood from ever-new addresses at amortised O(1) per request; scanning every tracked address
-/// on each new one, under the lock, made such a flood slow down every other request.
-fn make_room(buckets: &mut HashMap<IpKey, Bucket>, capacity: usize, now: Instant, rate: f64, burst: f64) {
-    buckets.retain(|_, bucket| bucket.level(now, rate, burst) < burst);
-    let keep = capacity - capacity.div_ceil(10);
-    if buckets.len() <= keep {
-        return;
-    }
-    let mut by_age: Vec<(Instant, IpKey)> = buckets.iter().map(|(key, bucket)| (bucket.updated, *key)).collect();
-    let excess = by_age.len() - keep;
-    by_age.select_nth_unstable_by_key(excess - 1, |(updated, _)| *updated);
-    for (_, key) in &by_age[..excess] {
-        buckets.remove(key);
-    }
-}
-
-impl Bucket {
-    fn level(&self, now: Instant, rate: f64, burst: f64) -> f64 {
-        let elapsed = now.saturating_duration_since(self.updated).as_secs_f64();
-        (self.tokens + elapsed * rate).min(burst)
-    }
-}
-
-/// 429 `throttled` for the per-IP limit.
-pub(crate) fn ip_throttled(retry_after: Duration, request_id: &str) -> ApiError {
-    let retry_after = jiff::SignedDuration::try_from(retry_after).unwrap_or(jiff::SignedDuration::from_secs(60));
-    let mut error = ApiError::throttled(retry_after, request_id);
-    if let ApiError::Client(_, poem_openapi::payload::Json(problem), ..) = &mut error {
-        problem.detail = Some("too many requests from this address; retry later".to_owned());
-    }
-    error
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -432,59 +320,7 @@ mod tests {
         assert_ne!(generated, generate_request_id());
     }
 
-    #[test]
-    fn the_limiter_allows_a_burst_then_refills() {
-        let limiter = IpLimiter::new(IpRateLimit { per_minute: 60, burst: 3, max_tracked_ips: 100 });
-        let ip = Some(IpAddr::from([192, 0, 2, 1]));
-        let t0 = Instant::now();
-        for _ in 0..3 {
-            assert!(limiter.check_at(ip, t0).is_ok());
-        }
-        let wait = limiter.check_at(ip, t0).err();
-        assert!(wait.is_some_and(|w| w <= Duration::from_secs(1) && w > Duration::ZERO), "{wait:?}");
-        // Another address has its own bucket.
-        assert!(limiter.check_at(Some(IpAddr::from([192, 0, 2, 2])), t0).is_ok());
-        // One token per second comes back.
-        assert!(limiter.check_at(ip, t0 + Duration::from_secs(1)).is_ok());
-        assert!(limiter.check_at(ip, t0 + Duration::from_secs(1)).is_err());
-    }
-
-    #[test]
-    fn the_limiter_tracks_a_bounded_number_of_ips() {
-        let limiter = IpLimiter::new(IpRateLimit { per_minute: 60, burst: 2, max_tracked_ips: 8 });
-        let t0 = Instant::now();
-        for i in 0..1000_u32 {
-            let ip = IpAddr::from(i.to_be_bytes());
-            assert!(limiter.check_at(Some(ip), t0 + Duration::from_millis(u64::from(i))).is_ok());
-            assert!(limiter.tracked() <= 8);
-        }
-    }
-
-    #[test]
-    fn making_room_forgets_the_longest_idle_addresses_a_tenth_at_a_time() {
-        let limiter = IpLimiter::new(IpRateLimit { per_minute: 1, burst: 5, max_tracked_ips: 100 });
-        let t0 = Instant::now();
-        let at = |i: u32| t0 + Duration::from_millis(u64::from(i));
-        for i in 0..100_u32 {
-            assert!(limiter.check_at(Some(IpAddr::from(i.to_be_bytes())), at(i)).is_ok());
-        }
-        assert_eq!(limiter.tracked(), 100);
-        // The 101st address frees a tenth: the ten longest idle go, then it is added.
-        assert!(limiter.check_at(Some(IpAddr::from(100_u32.to_be_bytes())), at(100)).is_ok());
-        assert_eq!(limiter.tracked(), 91);
-        // The next nine new addresses need no eviction at all.
-        for i in 101..110_u32 {
-            assert!(limiter.check_at(Some(IpAddr::from(i.to_be_bytes())), at(i)).is_ok());
-        }
-        assert_eq!(limiter.tracked(), 100);
-        // A recent address kept its spent budget: it was not among the forgotten.
-        let recent = Some(IpAddr::from(99_u32.to_be_bytes()));
-        for _ in 0..4 {
-            assert!(limiter.check_at(recent, at(110)).is_ok());
-        }
-        assert!(limiter.check_at(recent, at(110)).is_err(), "address 99 was forgotten and got a fresh budget");
-    }
-
+    /// A limiter and the clock it reads (clones of a fake clock share its time).
     #[test]
     fn the_allow_index_prefers_literal_segments_and_adds_head_to_get() {
         let mut index = AllowIndex::default();
@@ -496,15 +332,5 @@ mod tests {
         assert_eq!(index.allow("/staff/clients/42/invite"), Some("POST"));
         assert_eq!(index.allow("/api/v1/clients"), None);
         assert_eq!(index.allow("/api/v1/clients//"), None);
-    }
-
-    #[test]
-    fn ipv6_addresses_share_a_bucket_per_64() -> Result<(), std::net::AddrParseError> {
-        let a: IpAddr = "2001:db8:1:2::1".parse()?;
-        let b: IpAddr = "2001:db8:1:2:ffff::9".parse()?;
-        let c: IpAddr = "2001:db8:1:3::1".parse()?;
-        assert_eq!(IpKey::of(Some(a)), IpKey::of(Some(b)));
-        assert_ne!(IpKey::of(Some(a)), IpKey::of(Some(c)));
-        Ok(())
     }
 }

@@ -1,0 +1,58 @@
+//! The staff API (design §5): client records and their portal accounts. Every operation takes a
+//! staff key; a client of another practice is a 404. One module per concern: `clients` (the
+//! records), `portal` (the portal panel and its actions: invitation, password reset, on/off),
+//! `audit` (the trail); `status` is the portal state they share.
+
+mod audit;
+mod clients;
+mod portal;
+mod status;
+
+use jiff::Timestamp;
+use poem::http::StatusCode;
+use poem_openapi::payload::Json;
+use portal_core::ClientId;
+use portal_core::service::ClientError;
+
+use crate::auth::Ctx;
+use crate::error::{ApiError, ErrorCode, Problem};
+
+/// The staff API: its operations in document order (clients, then the portal, then the audit
+/// trail), which is the order of the tuple.
+pub(crate) type StaffApi = (clients::ClientsApi, portal::PortalApi, audit::AuditApi);
+
+/// The staff API, to combine with the other APIs.
+pub(crate) const STAFF_API: StaffApi = (clients::ClientsApi, portal::PortalApi, audit::AuditApi);
+
+/// RFC 3339, UTC.
+pub(crate) fn rfc3339(at: Timestamp) -> String {
+    at.to_string()
+}
+
+impl Ctx {
+    fn problem(&self, status: StatusCode, code: ErrorCode) -> Json<Problem> {
+        Json(Problem::new(status, code, self.rid()))
+    }
+
+    fn client_not_found(&self) -> Json<Problem> {
+        self.problem(StatusCode::NOT_FOUND, ErrorCode::ClientNotFound)
+    }
+
+    fn conflict(&self, code: ErrorCode) -> Json<Problem> {
+        self.problem(StatusCode::CONFLICT, code)
+    }
+
+    /// Maps a [`ClientError`] that is not `ClientNotFound`.
+    fn client_error(&self, error: &ClientError) -> ApiError {
+        match error {
+            ClientError::Invalid(invalid) => ApiError::invalid_input(invalid, self.rid()),
+            ClientError::Infrastructure(infra) => ApiError::infrastructure(infra, self.rid()),
+            ClientError::ClientNotFound => ApiError::new(StatusCode::NOT_FOUND, ErrorCode::ClientNotFound, self.rid()),
+        }
+    }
+}
+
+/// A path id that is not a UUID names no client.
+fn client_id(raw: &str) -> Option<ClientId> {
+    ClientId::parse(raw).ok()
+}
