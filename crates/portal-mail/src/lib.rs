@@ -24,7 +24,9 @@ mod templates;
 pub use dispatcher::{DispatchReport, Dispatcher, DispatcherConfig, DispatcherHandle, MailWaker};
 pub use file::FileTransport;
 pub use render::{MailFrom, RenderError, Renderer};
-pub use smtp::{SmtpConfig, SmtpTransport, TlsMode};
+pub use smtp::{
+    ProbeAuth, ProbeError, ProbeReport, ProbeTls, SmtpConfig, SmtpFailure, SmtpStep, SmtpTransport, TlsMode,
+};
 
 /// A setting that cannot be used (a malformed URL, a bad address, an unreadable CA file).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

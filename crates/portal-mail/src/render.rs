@@ -192,6 +192,27 @@ impl Renderer {
         format!("{}@{}", mail.id, self.from.domain())
     }
 
+    /// The test message `portal-server mail check --send-to` sends: from the configured sender,
+    /// with a Message-ID of its own (`mail-check-…`), saying that the mail settings work.
+    ///
+    /// # Errors
+    /// [`RenderError::Template`] when a template fails to write.
+    pub fn test_message(&self, to: &EmailAddress, at: Timestamp) -> Result<RenderedEmail, RenderError> {
+        let (text, html) = templates::mail_check_bodies()?;
+        Ok(RenderedEmail {
+            message_id: format!("mail-check-{}-{}@{}", at.as_second(), at.subsec_nanosecond(), self.from.domain()),
+            from_name: match &self.from.name {
+                Some(name) => name.as_str().to_owned(),
+                None => templates::sender(Language::En, "", true),
+            },
+            from_address: self.from.address.as_str().to_owned(),
+            to: to.as_str().to_owned(),
+            subject: "Mail check: the portal can send mail".to_owned(),
+            text,
+            html,
+        })
+    }
+
     fn link(&self, path: &str, purpose: TokenPurpose, token: TokenId, key: &LinkKey) -> String {
         let token = key.link_token(purpose, token);
         // The token is URL-safe base64 without padding: nothing to percent-encode.

@@ -90,6 +90,23 @@ pub(crate) fn bodies(language: Language, message: &Message<'_>) -> Result<(Strin
     }
 }
 
+/// The test message of `portal-server mail check` (English: it goes to the operator).
+#[derive(Template)]
+#[template(path = "mail_check.txt")]
+struct MailCheckText;
+
+#[derive(Template)]
+#[template(path = "mail_check.html")]
+struct MailCheckHtml;
+
+/// The plain-text and HTML bodies of the mail-check test message.
+///
+/// # Errors
+/// [`RenderError::Template`] when askama fails to write.
+pub(crate) fn mail_check_bodies() -> Result<(String, String), RenderError> {
+    parts(&MailCheckText, &MailCheckHtml)
+}
+
 fn parts(text: &impl Template, html: &impl Template) -> Result<(String, String), RenderError> {
     Ok((part(text)?, part(html)?))
 }
