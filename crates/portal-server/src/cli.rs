@@ -61,6 +61,22 @@ pub enum Command {
     StaffKey(StaffKeyCommand),
     /// Print the OpenAPI document (JSON) of the HTTP API.
     Openapi,
+    /// Check the mail settings.
+    #[command(subcommand)]
+    Mail(MailCommand),
+}
+
+/// `mail …`
+#[derive(Debug, Clone, Subcommand)]
+pub enum MailCommand {
+    /// Connect to the configured relay and say, step by step, what works: the connection, TLS,
+    /// AUTH and, with --send-to, a test message. Exits non-zero when mail cannot go out. With no
+    /// --smtp-url, checks that the folder of .eml files is writable.
+    Check {
+        /// Also send a test message to this address.
+        #[arg(long, value_name = "ADDRESS")]
+        send_to: Option<String>,
+    },
 }
 
 /// `practice …`
@@ -498,6 +514,10 @@ mod tests {
         );
         let cli = parse(&["staff-key", "create", "--practice", "sunrise", "--label", "Front desk"])?;
         assert!(matches!(cli.command, Some(Command::StaffKey(StaffKeyCommand::Create { .. }))));
+        let cli = parse(&["mail", "check", "--send-to", "ops@example.org"])?;
+        assert!(
+            matches!(cli.command, Some(Command::Mail(MailCommand::Check { ref send_to })) if send_to.as_deref() == Some("ops@example.org"))
+        );
         Ok(())
     }
 

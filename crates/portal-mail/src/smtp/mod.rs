@@ -317,6 +317,9 @@ impl Failure {
                 SmtpFailure::Reply { code: reply.code, text: reply_text(&reply, recipient) }
             }
             Cause::Smtp(mail_send::Error::Timeout) => SmtpFailure::Timeout,
+            Cause::Smtp(mail_send::Error::Io(e)) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
+                SmtpFailure::Connection("connection refused: nothing is listening at that host and port".into())
+            }
             Cause::Smtp(mail_send::Error::Io(e)) => SmtpFailure::Connection(mask(&e.to_string(), recipient)),
             // mail-send's own texts hold no message content; the address is masked anyway.
             Cause::Smtp(other) => SmtpFailure::Connection(mask(&other.to_string(), recipient)),
