@@ -5,6 +5,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
+use crate::process::{start_with, terminate, wait_until_ready};
 use crate::smtp_sink::{SmtpSink, free_port};
 
 /// Runs `portal-server mail check ARGS` with only these `PORTAL_*` variables.
@@ -108,4 +109,24 @@ fn mail_check_without_a_relay_checks_the_folder_of_eml_files() {
     let (output, stdout, stderr) = mail_check(blocked.path(), &[], &[]);
     assert_eq!(output.status.code(), Some(1), "{stdout}{stderr}");
     assert!(stdout.contains("FAILED  ") && stdout.contains("Mail cannot go out."), "{stdout}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_warns_at_start_up_when_mail_cannot_go_out_and_keeps_serving() {
+    let data = tempfile::tempdir().expect("a temporary directory");
+    let bind = format!("127.0.0.1:{}", free_port());
+    let base = format!("http://{bind}");
+    let url = format!("smtp://127.0.0.1:{}", free_port());
+    let mut process = start_with(data.path(), &bind, &[("PORTAL_LOG", "info"), ("PORTAL_SMTP_URL", &url)]);
+    let http = reqwest::Client::builder().no_proxy().build().expect("an HTTP client");
+    wait_until_ready(&http, &base, &mut process).await;
+    // The probe runs beside the listener; a refused connection on loopback takes milliseconds.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(process.is_running(), "a relay that is down is no reason to stop");
+    let (status, log) = terminate(process);
+    assert_eq!(status.code(), Some(0), "{log}");
+    let warning = log.lines().find(|line| line.contains("WARN") && line.contains("mail cannot go out"));
+    let warning = warning.unwrap_or_else(|| panic!("no start-up warning in:\n{log}"));
+    assert!(warning.contains("nothing is listening"), "{warning}");
+    assert!(warning.contains("portal-server mail check"), "{warning}");
 }
