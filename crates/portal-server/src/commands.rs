@@ -190,7 +190,7 @@ async fn check_relay(config: &SmtpConfig, test: Option<&RenderedEmail>, text: &m
                 let _ = writeln!(text, "        what to do: {advice}");
             }
             let _ = writeln!(text, "Mail cannot go out.");
-            Err(startup_words(&error))
+            Err(cannot_go_out(&error))
         }
     }
 }
@@ -247,7 +247,7 @@ fn steps(report: &ProbeReport, text: &mut String) {
 
 /// Why mail cannot go out, in one line, for the log and the exit message.
 #[must_use]
-pub fn startup_words(error: &ProbeError) -> String {
+pub fn cannot_go_out(error: &ProbeError) -> String {
     format!("mail cannot go out through {}: {error}", error.report.relay)
 }
 

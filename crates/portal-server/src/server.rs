@@ -120,12 +120,12 @@ pub struct RunningServer {
 /// The start-up check of the mail settings: one probe of the relay, or a test write in the
 /// folder of `.eml` files. A failure is a warning, not a crash: the server runs, mail waits in
 /// the outbox, and the warning says why and where to look.
-enum MailCheck {
+enum StartupMailCheck {
     Relay(Arc<SmtpTransport>),
     Files(Arc<FileTransport>),
 }
 
-impl MailCheck {
+impl StartupMailCheck {
     async fn run(self) {
         match self {
             Self::Relay(relay) => match relay.probe(None).await {
@@ -171,14 +171,14 @@ impl std::fmt::Debug for RunningServer {
 pub async fn start(config: ServerConfig) -> Result<RunningServer, ServeError> {
     portal_mail::install_crypto_provider();
 
-    let (transport, mail_check): (Arc<dyn MailTransport>, MailCheck) = match &config.mail {
+    let (transport, mail_check): (Arc<dyn MailTransport>, StartupMailCheck) = match &config.mail {
         MailSettings::Files(dir) => {
             let files = Arc::new(FileTransport::new(dir)?);
-            (Arc::clone(&files) as Arc<dyn MailTransport>, MailCheck::Files(files))
+            (Arc::clone(&files) as Arc<dyn MailTransport>, StartupMailCheck::Files(files))
         }
         MailSettings::Smtp(smtp) => {
             let relay = Arc::new(SmtpTransport::new(smtp.clone())?);
-            (Arc::clone(&relay) as Arc<dyn MailTransport>, MailCheck::Relay(relay))
+            (Arc::clone(&relay) as Arc<dyn MailTransport>, StartupMailCheck::Relay(relay))
         }
     };
     let store = portal_store::connect(&config.database_url).await?;
