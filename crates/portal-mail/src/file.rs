@@ -70,6 +70,18 @@ impl FileTransport {
         &self.dir
     }
 
+    /// Checks that a file can be created in the folder (`portal-server mail check`): writes an
+    /// empty hidden file and removes it.
+    ///
+    /// # Errors
+    /// The I/O error of creating, or removing, the file.
+    pub fn check_writable(&self) -> std::io::Result<()> {
+        let n = self.counter.fetch_add(1, Ordering::Relaxed);
+        let probe = self.dir.join(format!(".mail-check.{}.{n}.tmp", std::process::id()));
+        fs::OpenOptions::new().write(true).create_new(true).open(&probe)?;
+        fs::remove_file(&probe)
+    }
+
     /// The file a message is written to: the Message-ID (already restricted to letters, digits,
     /// `.`, `-`, `_` and one `@` by the message check) plus `.eml`.
     #[must_use]

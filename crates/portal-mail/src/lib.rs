@@ -3,11 +3,12 @@
 //! The mail adapter of portal: it fills the core's [`MailTransport`](portal_core::MailTransport)
 //! port and delivers the core's [`MailOutbox`](portal_core::MailOutbox).
 //!
-//! - [`Renderer`]: turns an outbox row into an email from compiled-in templates (English and
-//!   Spanish, plain text and HTML, discreet or not), re-deriving the link from the token id with
-//!   the [`LinkKey`](portal_core::LinkKey): the database never holds a usable link.
+//! - [`Renderer`]: turns an outbox row into an email from compiled-in askama templates (English
+//!   and Spanish, plain text and HTML, discreet or not), re-deriving the link from the token id
+//!   with the [`LinkKey`](portal_core::LinkKey): the database never holds a usable link.
 //! - [`SmtpTransport`]: SMTP through mail-send (implicit TLS, STARTTLS, or plain for loopback;
-//!   optional AUTH; timeouts), classifying failures as transient or permanent.
+//!   optional AUTH, never without TLS; timeouts), classifying failures as transient or
+//!   permanent; [`SmtpTransport::probe`] checks the relay step by step.
 //! - [`FileTransport`]: RFC 5322 `.eml` files in a folder, the embedded default.
 //! - [`Dispatcher`]: the background task that claims due outbox rows, renders and sends them,
 //!   retries with capped exponential backoff and jitter, and marks permanent failures.
@@ -24,7 +25,9 @@ mod templates;
 pub use dispatcher::{DispatchReport, Dispatcher, DispatcherConfig, DispatcherHandle, MailWaker};
 pub use file::FileTransport;
 pub use render::{MailFrom, RenderError, Renderer};
-pub use smtp::{SmtpConfig, SmtpTransport, TlsMode};
+pub use smtp::{
+    ProbeAuth, ProbeError, ProbeReport, ProbeTls, SmtpConfig, SmtpFailure, SmtpStep, SmtpTransport, TlsMode,
+};
 
 /// A setting that cannot be used (a malformed URL, a bad address, an unreadable CA file).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

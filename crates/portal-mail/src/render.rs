@@ -9,13 +9,14 @@ use portal_core::{
 use secrecy::ExposeSecret;
 
 use crate::ConfigError;
-use crate::templates::{self, Escape, Kind};
+use crate::templates::{self, ChangeNotice, LinkMail, Message};
 
 /// Why a message could not be rendered. Never worth retrying: the dispatcher marks the row
 /// failed with this text.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RenderError {
-    /// A template is broken (unknown placeholder, missing string). Caught by the crate's tests.
+    /// A template failed to write. askama checks every template against its struct at compile
+    /// time, so this is left for a formatting failure.
     #[error("mail template error: {0}")]
     Template(String),
     /// The practice given is not the mail's practice.
@@ -191,6 +192,27 @@ impl Renderer {
         format!("{}@{}", mail.id, self.from.domain())
     }
 
+    /// The test message `portal-server mail check --send-to` sends: from the configured sender,
+    /// with a Message-ID of its own (`mail-check-…`), saying that the mail settings work.
+    ///
+    /// # Errors
+    /// [`RenderError::Template`] when a template fails to write.
+    pub fn test_message(&self, to: &EmailAddress, at: Timestamp) -> Result<RenderedEmail, RenderError> {
+        let (text, html) = templates::mail_check_bodies()?;
+        Ok(RenderedEmail {
+            message_id: format!("mail-check-{}-{}@{}", at.as_second(), at.subsec_nanosecond(), self.from.domain()),
+            from_name: match &self.from.name {
+                Some(name) => name.as_str().to_owned(),
+                None => templates::sender(Language::En, "", true),
+            },
+            from_address: self.from.address.as_str().to_owned(),
+            to: to.as_str().to_owned(),
+            subject: "Mail check: the portal can send mail".to_owned(),
+            text,
+            html,
+        })
+    }
+
     fn link(&self, path: &str, purpose: TokenPurpose, token: TokenId, key: &LinkKey) -> String {
         let token = key.link_token(purpose, token);
         // The token is URL-safe base64 without padding: nothing to percent-encode.
@@ -201,7 +223,7 @@ impl Renderer {
     ///
     /// # Errors
     /// [`RenderError::PracticeMismatch`] when `practice` is not the mail's practice;
-    /// [`RenderError::Template`] for a broken template.
+    /// [`RenderError::Template`] when a template fails to write.
     pub fn render(
         &self,
         mail: &OutgoingMail,
@@ -213,37 +235,39 @@ impl Renderer {
         }
         let language = mail.language;
         let zone = PracticeZone::resolve(&practice.time_zone);
-        let (kind, link) = match &mail.kind {
-            MailKind::Invitation { token_id, expires_at } => (
-                Kind::Invitation,
-                Some((self.link("invitation", TokenPurpose::Invite, *token_id, link_key), expires_at)),
-            ),
-            MailKind::PasswordReset { token_id, expires_at } => (
-                Kind::PasswordReset,
-                Some((self.link("password-reset", TokenPurpose::Reset, *token_id, link_key), expires_at)),
-            ),
-            MailKind::PasswordChanged => (Kind::PasswordChanged, None),
+        let practice_name = practice.name.as_str();
+        let recipient = mail.recipient_name.as_str();
+        // The link and its wording live here so the message can borrow them.
+        let link_facts = |path: &str, purpose: TokenPurpose, token_id: TokenId, expires_at: Timestamp| {
+            let valid_for = duration_in_words(language, expires_at.duration_since(mail.created_at));
+            (self.link(path, purpose, token_id, link_key), valid_for, zone.moment(language, expires_at))
+        };
+        let (link, valid_for, expires) = match &mail.kind {
+            MailKind::Invitation { token_id, expires_at } => {
+                link_facts("invitation", TokenPurpose::Invite, *token_id, *expires_at)
+            }
+            MailKind::PasswordReset { token_id, expires_at } => {
+                link_facts("password-reset", TokenPurpose::Reset, *token_id, *expires_at)
+            }
+            MailKind::PasswordChanged => Default::default(),
+        };
+        let when = zone.moment(language, mail.created_at);
+        let link_mail =
+            || LinkMail { recipient, practice: practice_name, link: &link, valid_for: &valid_for, expires: &expires };
+        let message = match &mail.kind {
+            MailKind::Invitation { .. } => Message::Invitation(link_mail()),
+            MailKind::PasswordReset { .. } => Message::PasswordReset(link_mail()),
+            MailKind::PasswordChanged => {
+                Message::PasswordChanged(ChangeNotice { recipient, practice: practice_name, when: &when })
+            }
         };
 
-        let practice_name = practice.name.as_str();
-        let when = zone.moment(language, mail.created_at);
-        let mut values =
-            vec![("practice", practice_name), ("recipient", mail.recipient_name.as_str()), ("when", when.as_str())];
-        let link_values = link.map(|(url, expires_at)| {
-            let valid_for = duration_in_words(language, expires_at.duration_since(mail.created_at));
-            (url, valid_for, zone.moment(language, *expires_at))
-        });
-        if let Some((url, valid_for, expires)) = &link_values {
-            values.extend([("link", url.as_str()), ("valid_for", valid_for.as_str()), ("expires", expires.as_str())]);
-        }
-
-        let (text, html) = templates::bodies(language, kind);
+        let (text, html) = templates::bodies(language, &message)?;
         let discreet = practice.discreet_mail;
-        let header_values = [("practice", practice_name)];
-        let subject = templates::fill(templates::subject(language, kind, discreet)?, &header_values, Escape::None)?;
+        let subject = templates::subject(language, &message, practice_name, discreet);
         let from_name = match (&self.from.name, discreet) {
             (Some(neutral), true) => neutral.as_str().to_owned(),
-            _ => templates::fill(templates::sender(language, discreet)?, &header_values, Escape::None)?,
+            _ => templates::sender(language, practice_name, discreet),
         };
         Ok(RenderedEmail {
             message_id: self.message_id(mail),
@@ -251,8 +275,8 @@ impl Renderer {
             from_address: self.from.address.as_str().to_owned(),
             to: mail.to.as_str().to_owned(),
             subject,
-            text: templates::fill(text, &values, Escape::None)?,
-            html: templates::fill(html, &values, Escape::Html)?,
+            text,
+            html,
         })
     }
 }

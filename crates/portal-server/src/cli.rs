@@ -61,6 +61,22 @@ pub enum Command {
     StaffKey(StaffKeyCommand),
     /// Print the OpenAPI document (JSON) of the HTTP API.
     Openapi,
+    /// Check the mail settings.
+    #[command(subcommand)]
+    Mail(MailCommand),
+}
+
+/// `mail …`
+#[derive(Debug, Clone, Subcommand)]
+pub enum MailCommand {
+    /// Connect to the configured relay and say, step by step, what works: the connection, TLS,
+    /// AUTH and, with --send-to, a test message. Exits non-zero when mail cannot go out. With no
+    /// --smtp-url, checks that the folder of .eml files is writable.
+    Check {
+        /// Also send a test message to this address.
+        #[arg(long, value_name = "ADDRESS")]
+        send_to: Option<String>,
+    },
 }
 
 /// `practice …`
@@ -124,9 +140,17 @@ pub struct Options {
     #[arg(long, env = "PORTAL_PUBLIC_URL", value_name = "URL", global = true)]
     pub public_url: Option<String>,
 
-    /// SMTP relay: smtps://USER:PASSWORD@HOST[:465] or smtp://USER:PASSWORD@HOST[:587] (STARTTLS
-    /// required; add ?tls=none only for a relay on this host). Without it, mail is written as
-    /// .eml files under {data-dir}/mail/.
+    /// SMTP relay URL; without it, mail is written as .eml files under {data-dir}/mail/.
+    /// Check it with `portal-server mail check`.
+    ///
+    /// smtps://[USER:PASSWORD@]HOST[:465] speaks TLS from the first byte.
+    /// smtp://[USER:PASSWORD@]HOST[:587] upgrades with STARTTLS and requires it, except to a
+    /// loopback host (localhost, 127.0.0.0/8, ::1) without USER:PASSWORD: there STARTTLS is used
+    /// when offered and plain SMTP otherwise (a local relay, a development mail catcher).
+    /// Choose for smtp:// with ?tls=required, ?tls=opportunistic (STARTTLS when offered) or
+    /// ?tls=none. A password is never sent without TLS, except with ?tls=none to a loopback
+    /// host. Write @ : / % in USER or PASSWORD as %40 %3A %2F %25. Other settings, joined with
+    /// &: timeout=SECONDS (per reply), helo=NAME, ca_file=PATH (a private CA).
     #[arg(long, env = "PORTAL_SMTP_URL", hide_env_values = true, value_name = "URL", global = true)]
     pub smtp_url: Option<String>,
 
@@ -490,6 +514,10 @@ mod tests {
         );
         let cli = parse(&["staff-key", "create", "--practice", "sunrise", "--label", "Front desk"])?;
         assert!(matches!(cli.command, Some(Command::StaffKey(StaffKeyCommand::Create { .. }))));
+        let cli = parse(&["mail", "check", "--send-to", "ops@example.org"])?;
+        assert!(
+            matches!(cli.command, Some(Command::Mail(MailCommand::Check { ref send_to })) if send_to.as_deref() == Some("ops@example.org"))
+        );
         Ok(())
     }
 

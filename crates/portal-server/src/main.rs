@@ -4,7 +4,7 @@ use std::io::Write as _;
 use std::process::ExitCode;
 
 use clap::Parser as _;
-use portal_server::cli::{Cli, Command, Options, PracticeCommand, StaffKeyCommand};
+use portal_server::cli::{Cli, Command, MailCommand, MailSettings, Options, PracticeCommand, StaffKeyCommand};
 use portal_server::link_key::{self, KeySource, LINK_KEY_ENV};
 use portal_server::server::{self, ServerConfig};
 use portal_server::{bootstrap, commands, logging};
@@ -83,6 +83,17 @@ async fn run(cli: Cli) -> Result<(), String> {
             let url = options.database_url().map_err(|error| error.to_string())?;
             let created = commands::create_staff_key(&url, &practice, &label).await.map_err(|error| chain(&error))?;
             print_json(&created)
+        }
+        Command::Mail(MailCommand::Check { send_to }) => {
+            let resolved = options.resolve().map_err(|error| error.to_string())?;
+            if matches!(resolved.mail, MailSettings::Files(_)) {
+                prepare_data_dir(&options, false)?;
+            }
+            let public_url = options.public_url().map_err(|error| error.to_string())?;
+            portal_mail::install_crypto_provider();
+            let check = commands::mail_check(&resolved, &public_url, send_to.as_deref()).await;
+            print(&check.text)?;
+            check.outcome
         }
         Command::Openapi => {
             let public_url = options.public_url().map_err(|error| error.to_string())?;

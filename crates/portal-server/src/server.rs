@@ -114,6 +114,43 @@ pub struct RunningServer {
     stop: oneshot::Sender<()>,
     http: JoinHandle<std::io::Result<()>>,
     dispatcher: DispatcherHandle,
+    mail_check: JoinHandle<()>,
+}
+
+/// The start-up check of the mail settings: one probe of the relay, or a test write in the
+/// folder of `.eml` files. A failure is a warning, not a crash: the server runs, mail waits in
+/// the outbox, and the warning says why and where to look.
+enum StartupMailCheck {
+    Relay(Arc<SmtpTransport>),
+    Files(Arc<FileTransport>),
+}
+
+impl StartupMailCheck {
+    async fn run(self) {
+        match self {
+            Self::Relay(relay) => match relay.probe(None).await {
+                Ok(report) => {
+                    tracing::info!(relay = %report.relay, tls = ?report.tls, auth = ?report.auth, "mail relay reachable")
+                }
+                Err(error) => tracing::warn!(
+                    relay = %error.report.relay,
+                    step = %error.step,
+                    advice = error.advice().unwrap_or_default(),
+                    "mail cannot go out: {}; queued mail waits in the outbox until this is fixed. \
+                     Run `portal-server mail check` with the same settings for details",
+                    error.failure,
+                ),
+            },
+            Self::Files(files) => match files.check_writable() {
+                Ok(()) => tracing::info!(folder = %files.dir().display(), "mail goes to .eml files"),
+                Err(error) => tracing::warn!(
+                    folder = %files.dir().display(),
+                    "mail cannot be written: {error}; queued mail waits in the outbox until this is fixed. \
+                     Run `portal-server mail check` with the same settings for details",
+                ),
+            },
+        }
+    }
 }
 
 impl std::fmt::Debug for RunningServer {
@@ -134,9 +171,15 @@ impl std::fmt::Debug for RunningServer {
 pub async fn start(config: ServerConfig) -> Result<RunningServer, ServeError> {
     portal_mail::install_crypto_provider();
 
-    let transport: Arc<dyn MailTransport> = match &config.mail {
-        MailSettings::Files(dir) => Arc::new(FileTransport::new(dir)?),
-        MailSettings::Smtp(smtp) => Arc::new(SmtpTransport::new(smtp.clone())?),
+    let (transport, mail_check): (Arc<dyn MailTransport>, StartupMailCheck) = match &config.mail {
+        MailSettings::Files(dir) => {
+            let files = Arc::new(FileTransport::new(dir)?);
+            (Arc::clone(&files) as Arc<dyn MailTransport>, StartupMailCheck::Files(files))
+        }
+        MailSettings::Smtp(smtp) => {
+            let relay = Arc::new(SmtpTransport::new(smtp.clone())?);
+            (Arc::clone(&relay) as Arc<dyn MailTransport>, StartupMailCheck::Relay(relay))
+        }
     };
     let store = portal_store::connect(&config.database_url).await?;
     tracing::info!(database = database_kind(&config.database_url), "database ready (migrations applied)");
@@ -221,7 +264,9 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServeError> {
             .await
     });
     tracing::info!(%local_addr, %public_url, "portal is listening");
-    Ok(RunningServer { local_addr, public_url, first_run, service, stop, http, dispatcher })
+    // In the background: a slow or absent relay must not delay the listener.
+    let mail_check = tokio::spawn(mail_check.run());
+    Ok(RunningServer { local_addr, public_url, first_run, service, stop, http, dispatcher, mail_check })
 }
 
 impl RunningServer {
@@ -261,6 +306,7 @@ impl RunningServer {
                 self.stop().await
             }
             ended = &mut self.http => {
+                self.mail_check.abort();
                 self.dispatcher.shutdown().await;
                 match ended {
                     Ok(Ok(())) => Ok(()),
@@ -278,6 +324,7 @@ impl RunningServer {
     /// # Errors
     /// [`ServeError::Http`] when the HTTP server had failed.
     pub async fn stop(self) -> Result<(), ServeError> {
+        self.mail_check.abort();
         let _ = self.stop.send(());
         let ended = self.http.await;
         self.dispatcher.shutdown().await;

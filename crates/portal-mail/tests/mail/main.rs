@@ -4,6 +4,7 @@
 
 mod dispatcher;
 mod helpers;
+mod relay;
 mod smtp;
 mod smtp_server;
 mod templates;

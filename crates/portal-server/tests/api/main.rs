@@ -9,6 +9,7 @@ mod hosts;
 mod injection;
 mod lifecycle;
 mod log_secrets;
+mod mail_check;
 mod openapi;
 mod process;
 mod secrets;
