@@ -23,6 +23,9 @@ const CORE_FORBIDDEN: &[&str] = &["tokio", "sea-orm", "sqlx", "poem", "poem-open
 /// The adapters; none of them may depend on another.
 const ADAPTERS: &[&str] = &["portal-store", "portal-mail", "portal-http"];
 
+/// The dev-only test-support crate: a dev-dependency of the crates, a normal one of xtask only.
+const TESTKIT: &str = "portal-testkit";
+
 /// Where the architecture document lives, relative to the workspace root.
 const ARCHITECTURE_DOC: &str = "docs/ARCHITECTURE.md";
 
@@ -65,6 +68,8 @@ pub(crate) struct Check {
 
 const CORE_IS_PURE: Check = Check { name: "portal-core has no IO, runtime, ORM or web dependency", run: core_is_pure };
 const ADAPTERS_STAY_APART: Check = Check { name: "adapters never depend on each other", run: adapters_stay_apart };
+const TESTKIT_STAYS_IN_TESTS: Check =
+    Check { name: "portal-testkit is never a normal dependency of a shipped crate", run: testkit_stays_in_tests };
 const WORKSPACE_LINTS: Check =
     Check { name: "every crates/*/Cargo.toml has `[lints] workspace = true`", run: crates_use_workspace_lints };
 const ARCHITECTURE_DOC_COMPLETE: Check =
@@ -73,8 +78,14 @@ const FILES_STAY_SHORT: Check =
     Check { name: "no hand-written .rs file is over 600 lines", run: source_files_stay_short };
 
 /// Every check, in the order `cargo xtask tidy` reports them.
-pub(crate) const CHECKS: &[Check] =
-    &[CORE_IS_PURE, ADAPTERS_STAY_APART, WORKSPACE_LINTS, ARCHITECTURE_DOC_COMPLETE, FILES_STAY_SHORT];
+pub(crate) const CHECKS: &[Check] = &[
+    CORE_IS_PURE,
+    ADAPTERS_STAY_APART,
+    TESTKIT_STAYS_IN_TESTS,
+    WORKSPACE_LINTS,
+    ARCHITECTURE_DOC_COMPLETE,
+    FILES_STAY_SHORT,
+];
 
 pub(crate) fn run() -> Result {
     let workspace = Workspace::load()?;
@@ -195,6 +206,22 @@ fn adapters_stay_apart(workspace: &Workspace) -> Result<Verdict> {
             violations.push(format!(
                 "{adapter} depends on {other}; adapters meet only through portal-core's ports \
                  (see `cargo tree -p {adapter} -e normal -i {other}`)"
+            ));
+        }
+    }
+    Ok(Verdict::from_violations(violations))
+}
+
+/// **Architecture Invariant:** the test kit (which starts processes and panics with
+/// instructions) ships in no binary: no `portal-*` crate depends on it outside
+/// `[dev-dependencies]`, even transitively.
+fn testkit_stays_in_tests(workspace: &Workspace) -> Result<Verdict> {
+    let mut violations = Vec::new();
+    for shipped in workspace.members.iter().filter(|name| name.starts_with("portal-") && *name != TESTKIT) {
+        if workspace.normal_dependencies(shipped)?.contains(TESTKIT) {
+            violations.push(format!(
+                "{shipped} depends on {TESTKIT} outside [dev-dependencies] \
+                 (see `cargo tree -p {shipped} -e normal -i {TESTKIT}`)"
             ));
         }
     }
@@ -366,6 +393,11 @@ mod tests {
     #[test]
     fn adapters_never_depend_on_each_other() {
         enforce(&ADAPTERS_STAY_APART);
+    }
+
+    #[test]
+    fn the_test_kit_is_never_a_normal_dependency_of_a_shipped_crate() {
+        enforce(&TESTKIT_STAYS_IN_TESTS);
     }
 
     #[test]

@@ -6,5 +6,4 @@ mod dispatcher;
 mod helpers;
 mod relay;
 mod smtp;
-mod smtp_server;
 mod templates;

@@ -7,7 +7,7 @@ use portal_core::{DeliveryState, EmailAddress, Language, MailTransport, Transpor
 use portal_mail::{DispatchReport, ProbeAuth, ProbeTls, SmtpConfig, SmtpFailure, SmtpStep, SmtpTransport, TlsMode};
 
 use crate::helpers::{TestResult, World, renderer};
-use crate::smtp_server::{Behaviour, ServerTls, SmtpServer, TestCertificate, free_port};
+use portal_testkit::{SinkBehaviour, SinkOptions, SinkTls, SmtpSink, TestCertificate, free_port};
 
 fn transport(url: &str) -> TestResult<SmtpTransport> {
     Ok(SmtpTransport::new(SmtpConfig::from_url(url)?)?)
@@ -19,8 +19,8 @@ fn test_message(to: &str) -> TestResult<portal_core::RenderedEmail> {
 
 #[tokio::test]
 async fn a_loopback_relay_without_starttls_gets_mail_with_the_plain_smtp_url() -> TestResult {
-    let server = SmtpServer::start(Behaviour::Accept);
-    let url = format!("smtp://127.0.0.1:{}", server.port);
+    let server = SmtpSink::start();
+    let url = format!("smtp://127.0.0.1:{}", server.port());
     assert_eq!(SmtpConfig::from_url(&url)?.tls, TlsMode::Opportunistic);
     let world = World::new().await?;
     let ada = world.client("Ada", "ada@example.org", Language::En).await?;
@@ -35,11 +35,11 @@ async fn a_loopback_relay_without_starttls_gets_mail_with_the_plain_smtp_url() -
 
 #[tokio::test]
 async fn credentials_are_never_sent_to_a_relay_that_offers_no_starttls() -> TestResult {
-    let server = SmtpServer::start(Behaviour::Accept);
+    let server = SmtpSink::start();
     let email = test_message("ada@example.org")?;
 
     // Opportunistic TLS with a login: the missing offer stops the session before AUTH.
-    let opportunistic = transport(&format!("smtp://mailer:hunter2@127.0.0.1:{}?tls=opportunistic", server.port))?;
+    let opportunistic = transport(&format!("smtp://mailer:hunter2@127.0.0.1:{}?tls=opportunistic", server.port()))?;
     let error = opportunistic.probe(Some(&email)).await.err().ok_or("the probe passed")?;
     assert_eq!((error.step, &error.failure), (SmtpStep::Tls, &SmtpFailure::CredentialsNeedTls));
     assert!(error.report.greeting.is_some() && error.report.auth.is_none(), "{error:?}");
@@ -52,7 +52,7 @@ async fn credentials_are_never_sent_to_a_relay_that_offers_no_starttls() -> Test
     }
 
     // Without `tls=`, a login to a loopback host keeps TLS required.
-    let default = transport(&format!("smtp://mailer:hunter2@127.0.0.1:{}", server.port))?;
+    let default = transport(&format!("smtp://mailer:hunter2@127.0.0.1:{}", server.port()))?;
     let error = default.probe(None).await.err().ok_or("the probe passed")?;
     assert_eq!((error.step, &error.failure), (SmtpStep::Tls, &SmtpFailure::StartTlsNotOffered));
     assert!(error.advice().is_some_and(|advice| advice.contains("tls=opportunistic")));
@@ -63,11 +63,11 @@ async fn credentials_are_never_sent_to_a_relay_that_offers_no_starttls() -> Test
 
 #[tokio::test]
 async fn a_probe_reports_each_step_and_delivers_a_test_message() -> TestResult {
-    let server = SmtpServer::start(Behaviour::Accept);
-    let relay = transport(&format!("smtp://localhost:{}?timeout=5", server.port))?;
+    let server = SmtpSink::start();
+    let relay = transport(&format!("smtp://localhost:{}?timeout=5", server.port()))?;
 
     let report = relay.probe(None).await?;
-    assert_eq!(report.relay, format!("localhost:{}", server.port));
+    assert_eq!(report.relay, format!("localhost:{}", server.port()));
     assert!(report.connected.is_some_and(|address| address.ip().is_loopback()), "{report:?}");
     assert!(report.greeting.as_deref().is_some_and(|greeting| greeting.starts_with("220 ")), "{report:?}");
     assert_eq!(report.tls, Some(ProbeTls::NotOffered));
@@ -88,14 +88,14 @@ async fn a_probe_reports_each_step_and_delivers_a_test_message() -> TestResult {
 async fn a_probe_over_starttls_names_the_tls_session() -> TestResult {
     let certificate = TestCertificate::generate();
     let cert = certificate.cert();
-    let server = SmtpServer::start_on(free_port(), Behaviour::Accept, ServerTls::StartTls(&cert, &certificate.key()));
-    let url = format!("smtp://127.0.0.1:{}?tls=required&timeout=5&ca_file={}", server.port, cert.display());
+    let server = SmtpSink::start_with(SinkOptions { tls: SinkTls::StartTls(&certificate), ..SinkOptions::default() });
+    let url = format!("smtp://127.0.0.1:{}?tls=required&timeout=5&ca_file={}", server.port(), cert.display());
     let report = transport(&url)?.probe(None).await?;
     let Some(ProbeTls::StartTls { session }) = &report.tls else { panic!("no STARTTLS in {report:?}") };
     assert!(session.starts_with("TLS 1."), "{session}");
 
     // Without the test CA the certificate is not trusted: the probe says so at the TLS step.
-    let untrusting = transport(&format!("smtp://127.0.0.1:{}?tls=required&timeout=5", server.port))?;
+    let untrusting = transport(&format!("smtp://127.0.0.1:{}?tls=required&timeout=5", server.port()))?;
     let error = untrusting.probe(None).await.err().ok_or("an untrusted certificate passed")?;
     assert_eq!(error.step, SmtpStep::Tls);
     assert!(matches!(error.failure, SmtpFailure::Connection(_)), "{error:?}");
@@ -111,8 +111,9 @@ async fn a_probe_names_the_step_that_failed() -> TestResult {
     assert!(error.to_string().starts_with("SMTP connect: "), "{error}");
     assert_eq!(error.report.connected, None);
 
-    let refusing = SmtpServer::start(Behaviour::RejectRecipients);
-    let relay = transport(&format!("smtp://127.0.0.1:{}?timeout=5", refusing.port))?;
+    let refusing =
+        SmtpSink::start_with(SinkOptions { behaviour: SinkBehaviour::RejectRecipients, ..SinkOptions::default() });
+    let relay = transport(&format!("smtp://127.0.0.1:{}?timeout=5", refusing.port()))?;
     let error = relay.probe(Some(&test_message("nobody@example.org")?)).await.err().ok_or("the recipient passed")?;
     assert_eq!(error.step, SmtpStep::RcptTo);
     assert_eq!(error.failure, SmtpFailure::Reply { code: 550, text: "550 5.1.1 no such user".into() });

@@ -5,8 +5,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 use std::time::Duration;
 
-use crate::process::{start_with, terminate, wait_until_ready};
-use crate::smtp_sink::{SmtpSink, free_port};
+use portal_testkit::{ServerBuilder, SinkBehaviour, SinkOptions, SmtpSink, free_port};
 
 /// Runs `portal-server mail check ARGS` with only these `PORTAL_*` variables.
 fn mail_check(data_dir: &Path, args: &[&str], env: &[(&str, &str)]) -> (Output, String, String) {
@@ -28,13 +27,13 @@ fn mail_check(data_dir: &Path, args: &[&str], env: &[(&str, &str)]) -> (Output, 
 fn mail_check_against_a_local_relay_without_starttls_says_what_works_and_sends_a_test_message() {
     let data = tempfile::tempdir().expect("a temporary directory");
     let sink = SmtpSink::start();
-    let url = format!("smtp://127.0.0.1:{}", sink.port);
+    let url = format!("smtp://127.0.0.1:{}", sink.port());
     let (output, stdout, stderr) =
         mail_check(data.path(), &["--send-to", "ops@example.org"], &[("PORTAL_SMTP_URL", &url)]);
     assert_eq!(output.status.code(), Some(0), "{stdout}{stderr}");
     for words in [
-        &format!("Mail relay 127.0.0.1:{} (on this machine: STARTTLS when offered, plain otherwise)", sink.port),
-        &format!("ok      connect: connected to 127.0.0.1:{}", sink.port),
+        &format!("Mail relay 127.0.0.1:{} (on this machine: STARTTLS when offered, plain otherwise)", sink.port()),
+        &format!("ok      connect: connected to 127.0.0.1:{}", sink.port()),
         "ok      greeting: 220 ",
         "ok      TLS: none; the relay offers no STARTTLS",
         "ok      AUTH: not used",
@@ -54,8 +53,11 @@ fn mail_check_against_a_local_relay_without_starttls_says_what_works_and_sends_a
 #[test]
 fn mail_check_with_a_login_says_auth_was_accepted_and_never_prints_the_password() {
     let data = tempfile::tempdir().expect("a temporary directory");
-    let sink = SmtpSink::start_with_auth("mailer", "relay pass/word");
-    let url = format!("smtp://mailer:relay%20pass%2Fword@127.0.0.1:{}?tls=none", sink.port);
+    let sink = SmtpSink::start_with(SinkOptions {
+        behaviour: SinkBehaviour::RequireAuth { login: "mailer", password: "relay pass/word" },
+        ..SinkOptions::default()
+    });
+    let url = format!("smtp://mailer:relay%20pass%2Fword@127.0.0.1:{}?tls=none", sink.port());
     let (output, stdout, stderr) = mail_check(data.path(), &[], &[("PORTAL_SMTP_URL", &url)]);
     assert_eq!(output.status.code(), Some(0), "{stdout}{stderr}");
     assert!(stdout.contains("ok      TLS: none, as tls=none asks"), "{stdout}");
@@ -101,19 +103,17 @@ fn mail_check_without_a_relay_checks_the_folder_of_eml_files() {
     assert!(stdout.contains("FAILED  ") && stdout.contains("Mail cannot go out."), "{stdout}");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn serve_warns_at_start_up_when_mail_cannot_go_out_and_keeps_serving() {
-    let data = tempfile::tempdir().expect("a temporary directory");
-    let bind = format!("127.0.0.1:{}", free_port());
-    let base = format!("http://{bind}");
+#[test]
+fn serve_warns_at_start_up_when_mail_cannot_go_out_and_keeps_serving() {
     let url = format!("smtp://127.0.0.1:{}", free_port());
-    let mut process = start_with(data.path(), &bind, &[("PORTAL_LOG", "info"), ("PORTAL_SMTP_URL", &url)]);
-    let http = reqwest::Client::builder().no_proxy().build().expect("an HTTP client");
-    wait_until_ready(&http, &base, &mut process).await;
+    let mut server = ServerBuilder::new(env!("CARGO_BIN_EXE_portal-server"))
+        .envs([("PORTAL_LOG", "info"), ("PORTAL_SMTP_URL", url.as_str())])
+        .start()
+        .expect("the server starts although mail cannot go out");
     // The probe runs beside the listener; a refused connection on loopback takes milliseconds.
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    assert!(process.is_running(), "a relay that is down is no reason to stop");
-    let (status, log) = terminate(process);
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(server.is_running(), "a relay that is down is no reason to stop");
+    let (status, log) = server.terminate().expect("the server stops");
     assert_eq!(status.code(), Some(0), "{log}");
     let warning = log.lines().find(|line| line.contains("WARN") && line.contains("mail cannot go out"));
     let warning = warning.unwrap_or_else(|| panic!("no start-up warning in:\n{log}"));

@@ -11,8 +11,6 @@ mod lifecycle;
 mod log_secrets;
 mod mail_check;
 mod openapi;
-mod process;
 mod secrets;
 mod security;
 mod shutdown;
-mod smtp_sink;

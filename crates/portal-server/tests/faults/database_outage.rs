@@ -10,13 +10,13 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use portal_testkit::EmlDir;
 use reqwest::{Method, StatusCode};
 use sea_orm::{SqliteTransactionMode, TransactionOptions, TransactionTrait as _};
 use serde_json::json;
 
-use crate::common::{Answer, Deployment, invite_rows};
-use crate::helpers::Backend;
-use crate::process::terminate;
+use crate::common::{Deployment, invite_rows};
+use crate::helpers::{Answer, Backend};
 use crate::tcp_proxy::TcpProxy;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -64,7 +64,7 @@ async fn postgresql_out_of_reach_gets_quick_503s_and_the_same_process_recovers()
     // The dispatcher recovered too: both invitations are written out as .eml files.
     wait_for_mail_files(&deployment, 2).await;
     assert!(server.is_running(), "the same process, never restarted");
-    let (status, log) = terminate(server);
+    let (status, log) = server.terminate().expect("a stop");
     assert_eq!(status.code(), Some(0), "log:\n{log}");
     assert!(!log.contains("panicked"), "{log}");
 
@@ -115,7 +115,7 @@ async fn a_sqlite_database_locked_by_another_process_refuses_writes_with_503_and
         let answer = deployment.send_invite(&key, client).await.expect("an answer");
         assert_eq!(answer.status, StatusCode::ACCEPTED, "{answer:?}");
     }
-    let (status, log) = terminate(server);
+    let (status, log) = server.terminate().expect("a stop");
     assert_eq!(status.code(), Some(0), "log:\n{log}");
     let rows = invite_rows(&other).await;
     for client in [&first, &second] {
@@ -131,22 +131,14 @@ async fn a_sqlite_database_locked_by_another_process_refuses_writes_with_503_and
 
 async fn readyz(deployment: &Deployment) -> Answer {
     let response = deployment.http.get(format!("{}/readyz", deployment.base)).send().await.expect("/readyz answers");
-    let status = response.status();
-    let headers = response.headers().clone();
-    let body = response.json().await.unwrap_or_default();
-    Answer { status, headers, body }
+    Answer::read(response).await.expect("a body")
 }
 
 async fn wait_for_mail_files(deployment: &Deployment, count: usize) {
-    let mail_dir = deployment.data.path().join("mail");
+    let mail = EmlDir::new(deployment.data.path().join("mail"));
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
-        let found = std::fs::read_dir(&mail_dir)
-            .into_iter()
-            .flatten()
-            .filter_map(Result::ok)
-            .filter(|entry| entry.path().extension().is_some_and(|ext| ext == "eml"))
-            .count();
+        let found = mail.files().len();
         if found >= count {
             return;
         }
