@@ -9,6 +9,7 @@
 //! `docs/lifecycle.md` in the repository.
 
 pub mod account;
+mod delivery;
 mod hashing;
 pub mod password_policy;
 mod policy;
@@ -23,6 +24,7 @@ mod token;
 mod types;
 
 pub use account::{AccountState, Credentials, PortalAccount, PortalStatus};
+pub use delivery::{DeliveryCause, DeliveryProblem};
 pub use hashing::{HashError, PasswordHash, Verification};
 pub use policy::{MAX_LINK_TTL, MIN_LINK_TTL, PasswordRules, Policy, PolicyError, PolicySettings, ThrottleRules};
 pub use ports::{

@@ -7,6 +7,7 @@ use async_trait::async_trait;
 use jiff::{SignedDuration, Timestamp};
 
 use crate::account::PortalAccount;
+use crate::delivery::DeliveryProblem;
 use crate::hashing::{HashError, PasswordHash, Verification};
 use crate::records::{
     AuditEvent, ClaimedMail, Client, DeliveryState, OutgoingMail, Practice, Session, StaffMember, ThrottleState,
@@ -178,10 +179,16 @@ pub struct AccountCommit {
     pub clear_throttle: bool,
 }
 
-/// Why a queued mail was cancelled because its account was disabled (design §2: a disabled
-/// account receives no portal mail at all).
+/// The detail of a queued mail cancelled because its account was disabled (design §2: a
+/// disabled account receives no portal mail at all); its cause is
+/// [`DeliveryCause::CancelledAccountDisabled`].
+///
+/// [`DeliveryCause::CancelledAccountDisabled`]: crate::DeliveryCause::CancelledAccountDisabled
 pub const MAIL_CANCELLED_DISABLED: &str = "cancelled: the portal account was disabled";
-/// Why a queued mail was cancelled because its link was replaced (resend, new reset) or used.
+/// The detail of a queued mail cancelled because its link was replaced (resend, new reset) or
+/// used; its cause is [`DeliveryCause::CancelledLinkSuperseded`].
+///
+/// [`DeliveryCause::CancelledLinkSuperseded`]: crate::DeliveryCause::CancelledLinkSuperseded
 pub const MAIL_CANCELLED_SUPERSEDED: &str = "cancelled: the link it carried was replaced or used";
 
 /// Portal accounts and their tokens.
@@ -228,8 +235,13 @@ pub trait AccountStore: Send + Sync + 'static {
     ///
     /// In the same transaction, pending mail of the client that must no longer go out is marked
     /// failed (and purged of its recipient): every pending mail when the committed account is
-    /// disabled, with the reason [`MAIL_CANCELLED_DISABLED`]; otherwise every pending mail that
-    /// carries a token other than the account's live tokens, with [`MAIL_CANCELLED_SUPERSEDED`].
+    /// disabled, as [`DeliveryCause::CancelledAccountDisabled`] with the detail
+    /// [`MAIL_CANCELLED_DISABLED`]; otherwise every pending mail that carries a token other than
+    /// the account's live tokens, as [`DeliveryCause::CancelledLinkSuperseded`] with the detail
+    /// [`MAIL_CANCELLED_SUPERSEDED`].
+    ///
+    /// [`DeliveryCause::CancelledAccountDisabled`]: crate::DeliveryCause::CancelledAccountDisabled
+    /// [`DeliveryCause::CancelledLinkSuperseded`]: crate::DeliveryCause::CancelledLinkSuperseded
     async fn commit(&self, change: AccountCommit) -> Result<(), StoreError>;
 }
 
@@ -332,17 +344,35 @@ pub trait MailOutbox: Send + Sync + 'static {
     async fn mark_sent(&self, id: MailId, at: Timestamp) -> Result<(), StoreError>;
 
     /// Releases a row for another attempt at `next_attempt_at`, counting the attempt and
-    /// keeping `error` (which MUST hold no secret) for staff.
+    /// keeping the `problem` for staff: its cause and its detail (which MUST hold no secret)
+    /// read back unchanged as [`DeliveryState::Pending`]'s `last_problem`.
     ///
     /// # Errors
     /// Only infrastructure failures.
-    async fn retry_later(&self, id: MailId, next_attempt_at: Timestamp, error: &str) -> Result<(), StoreError>;
+    async fn retry_later(
+        &self,
+        id: MailId,
+        next_attempt_at: Timestamp,
+        problem: &DeliveryProblem,
+    ) -> Result<(), StoreError>;
 
-    /// Marks a row permanently failed with the reason; it is never tried again.
+    /// Marks a row permanently failed; it is never tried again, and its recipient is purged as
+    /// for a sent row. The `problem` and `gave_up_after` (the attempts made, when the
+    /// dispatcher gave up on temporary failures) read back unchanged as
+    /// [`DeliveryState::Failed`]. A stored cause code this version does not know reads back as
+    /// [`DeliveryCause::Other`] with its detail.
     ///
     /// # Errors
     /// Only infrastructure failures.
-    async fn mark_failed(&self, id: MailId, at: Timestamp, reason: &str) -> Result<(), StoreError>;
+    ///
+    /// [`DeliveryCause::Other`]: crate::DeliveryCause::Other
+    async fn mark_failed(
+        &self,
+        id: MailId,
+        at: Timestamp,
+        problem: &DeliveryProblem,
+        gave_up_after: Option<u32>,
+    ) -> Result<(), StoreError>;
 
     /// The delivery state of the mail that carried a token (for the staff view).
     ///
@@ -393,15 +423,24 @@ impl std::fmt::Debug for RenderedEmail {
     }
 }
 
-/// Why a transport could not deliver.
+/// Why a transport could not deliver: whether to try again, and the typed problem.
 #[derive(Debug, thiserror::Error)]
 pub enum TransportError {
     /// Worth retrying later (connection refused, timeout, 4xx).
     #[error("temporary delivery failure: {0}")]
-    Transient(String),
+    Transient(DeliveryProblem),
     /// Never worth retrying (5xx, rejected address).
     #[error("permanent delivery failure: {0}")]
-    Permanent(String),
+    Permanent(DeliveryProblem),
+}
+
+impl TransportError {
+    /// The problem, whether temporary or permanent.
+    pub fn problem(&self) -> &DeliveryProblem {
+        match self {
+            Self::Transient(problem) | Self::Permanent(problem) => problem,
+        }
+    }
 }
 
 /// Something that delivers a rendered email (SMTP, a folder of `.eml` files).
@@ -412,7 +451,11 @@ pub trait MailTransport: Send + Sync + 'static {
     ///
     /// # Errors
     /// [`TransportError::Transient`] when a later attempt may succeed,
-    /// [`TransportError::Permanent`] when it never will. Errors MUST NOT contain the body.
+    /// [`TransportError::Permanent`] when it never will, each with the [`DeliveryCause`] the
+    /// transport knows and a detail that MUST NOT contain the body, a secret or the recipient
+    /// unmasked.
+    ///
+    /// [`DeliveryCause`]: crate::DeliveryCause
     async fn send(&self, email: &RenderedEmail) -> Result<(), TransportError>;
 }
 
@@ -568,11 +611,22 @@ impl<T: MailOutbox + ?Sized> MailOutbox for Arc<T> {
     async fn mark_sent(&self, id: MailId, at: Timestamp) -> Result<(), StoreError> {
         (**self).mark_sent(id, at).await
     }
-    async fn retry_later(&self, id: MailId, next_attempt_at: Timestamp, error: &str) -> Result<(), StoreError> {
-        (**self).retry_later(id, next_attempt_at, error).await
+    async fn retry_later(
+        &self,
+        id: MailId,
+        next_attempt_at: Timestamp,
+        problem: &DeliveryProblem,
+    ) -> Result<(), StoreError> {
+        (**self).retry_later(id, next_attempt_at, problem).await
     }
-    async fn mark_failed(&self, id: MailId, at: Timestamp, reason: &str) -> Result<(), StoreError> {
-        (**self).mark_failed(id, at, reason).await
+    async fn mark_failed(
+        &self,
+        id: MailId,
+        at: Timestamp,
+        problem: &DeliveryProblem,
+        gave_up_after: Option<u32>,
+    ) -> Result<(), StoreError> {
+        (**self).mark_failed(id, at, problem, gave_up_after).await
     }
     async fn delivery_for_token(&self, token: TokenId) -> Result<Option<DeliveryState>, StoreError> {
         (**self).delivery_for_token(token).await

@@ -5,6 +5,7 @@ use std::net::IpAddr;
 
 use jiff::{SignedDuration, Timestamp};
 
+use crate::delivery::DeliveryProblem;
 use crate::policy::{Policy, ThrottleRules};
 use crate::token::TokenHash;
 use crate::types::{
@@ -179,19 +180,23 @@ pub enum DeliveryState {
         /// Next try.
         next_attempt_at: Timestamp,
         /// Why the last attempt failed, if one did.
-        last_error: Option<String>,
+        last_problem: Option<DeliveryProblem>,
     },
     /// Handed to the mail server.
     Sent {
         /// When.
         at: Timestamp,
     },
-    /// Given up: the reason is permanent (a rejected address, a 5xx).
+    /// Given up: the reason is permanent (a rejected address, a 5xx), the dispatcher ran out of
+    /// attempts, or the core cancelled the mail ([`crate::DeliveryCause::is_cancellation`]).
     Failed {
         /// When.
         at: Timestamp,
-        /// Why.
-        reason: String,
+        /// Why: for a delivery given up after repeated temporary failures, the last one.
+        problem: DeliveryProblem,
+        /// How many attempts the dispatcher made before it gave up on temporary failures;
+        /// `None` when the failure itself was final.
+        gave_up_after: Option<u32>,
     },
 }
 

@@ -5,6 +5,7 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 
+use crate::delivery::{DeliveryCause, DeliveryProblem};
 use crate::ports::{MailTransport, RenderedEmail, TransportError};
 
 use super::lock;
@@ -91,12 +92,18 @@ impl MailTransport for RecordingTransport {
         let mut state = lock(&self.state);
         state.attempts += 1;
         match state.failures.pop_front() {
-            Some(Failure::Transient) => Err(TransportError::Transient("simulated temporary failure".into())),
-            Some(Failure::Permanent) => Err(TransportError::Permanent("simulated permanent failure".into())),
+            Some(Failure::Transient) => Err(TransportError::Transient(simulated("simulated temporary failure"))),
+            Some(Failure::Permanent) => Err(TransportError::Permanent(simulated("simulated permanent failure"))),
             None => {
                 state.sent.push(email.clone());
                 Ok(())
             }
         }
     }
+}
+
+/// A simulated failure has no real cause: it reads as [`DeliveryCause::Other`], as an
+/// unclassified failure of a real transport would.
+fn simulated(detail: &str) -> DeliveryProblem {
+    DeliveryProblem::new(DeliveryCause::Other, detail)
 }

@@ -205,14 +205,18 @@ async fn a_type_erased_service_runs_the_same_use_cases() {
 
 #[tokio::test]
 async fn queued_mail_with_a_dead_link_or_for_a_disabled_account_is_never_sent() {
-    use portal_core::{DeliveryState, MAIL_CANCELLED_DISABLED, MAIL_CANCELLED_SUPERSEDED};
+    use portal_core::{DeliveryCause, DeliveryState, MAIL_CANCELLED_DISABLED, MAIL_CANCELLED_SUPERSEDED};
 
     let w = world().await;
     // The first invitation is still queued (say SMTP is down) when staff resend.
     w.service.send_invite(&w.staff, w.client).await.unwrap();
     w.service.send_invite(&w.staff, w.client).await.unwrap();
     let outbox = w.store.outbox();
-    assert!(matches!(&outbox[0].1, DeliveryState::Failed { reason, .. } if reason == MAIL_CANCELLED_SUPERSEDED));
+    assert!(matches!(
+        &outbox[0].1,
+        DeliveryState::Failed { problem, gave_up_after: None, .. }
+            if problem.cause == DeliveryCause::CancelledLinkSuperseded && problem.detail == MAIL_CANCELLED_SUPERSEDED
+    ));
     assert!(matches!(outbox[1].1, DeliveryState::Pending { .. }), "the new invitation goes out");
 
     let link = w.latest_link(TokenPurpose::Invite);
@@ -224,5 +228,9 @@ async fn queued_mail_with_a_dead_link_or_for_a_disabled_account_is_never_sent() 
         outbox.iter().all(|(_, delivery)| !matches!(delivery, DeliveryState::Pending { .. })),
         "a disabled account receives no portal mail at all"
     );
-    assert!(matches!(&outbox[2].1, DeliveryState::Failed { reason, .. } if reason == MAIL_CANCELLED_DISABLED));
+    assert!(matches!(
+        &outbox[2].1,
+        DeliveryState::Failed { problem, gave_up_after: None, .. }
+            if problem.cause == DeliveryCause::CancelledAccountDisabled && problem.detail == MAIL_CANCELLED_DISABLED
+    ));
 }

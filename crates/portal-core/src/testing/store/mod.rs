@@ -16,6 +16,7 @@ use std::sync::{Arc, Mutex};
 use jiff::Timestamp;
 
 use crate::account::PortalAccount;
+use crate::delivery::DeliveryProblem;
 use crate::ports::{AccountCommit, StoreError};
 use crate::records::{
     AuditEvent, Client, DeliveryState, MailKind, OutgoingMail, Practice, Session, StaffMember, ThrottleState,
@@ -65,7 +66,7 @@ struct OutboxRow {
 
 impl OutboxRow {
     fn queued(mail: OutgoingMail) -> Self {
-        let delivery = DeliveryState::Pending { attempts: 0, next_attempt_at: mail.created_at, last_error: None };
+        let delivery = DeliveryState::Pending { attempts: 0, next_attempt_at: mail.created_at, last_problem: None };
         Self { token_id: mail.kind.token_id(), mail, delivery, lease_until: None }
     }
 
@@ -202,8 +203,9 @@ impl State {
         for row in self.outbox.iter_mut().filter(|row| row.mail.client_id == client) {
             let dead_link = row.mail.kind.token_id().is_some_and(|id| !live.contains(&id));
             if matches!(row.delivery, DeliveryState::Pending { .. }) && (disabled || dead_link) {
-                let reason = if disabled { crate::MAIL_CANCELLED_DISABLED } else { crate::MAIL_CANCELLED_SUPERSEDED };
-                row.delivery = DeliveryState::Failed { at, reason: reason.to_owned() };
+                let problem =
+                    if disabled { DeliveryProblem::account_disabled() } else { DeliveryProblem::link_superseded() };
+                row.delivery = DeliveryState::Failed { at, problem, gave_up_after: None };
             }
         }
         self.outbox.extend(mail.into_iter().map(OutboxRow::queued));

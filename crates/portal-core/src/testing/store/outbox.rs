@@ -4,6 +4,7 @@
 use async_trait::async_trait;
 use jiff::{SignedDuration, Timestamp};
 
+use crate::delivery::DeliveryProblem;
 use crate::ports::{MailOutbox, StoreError};
 use crate::records::{ClaimedMail, DeliveryState};
 use crate::types::{MailId, TokenId};
@@ -60,14 +61,19 @@ impl MailOutbox for InMemoryStore {
         Ok(())
     }
 
-    async fn retry_later(&self, id: MailId, next_attempt_at: Timestamp, error: &str) -> Result<(), StoreError> {
+    async fn retry_later(
+        &self,
+        id: MailId,
+        next_attempt_at: Timestamp,
+        problem: &DeliveryProblem,
+    ) -> Result<(), StoreError> {
         self.with(|s| {
             if let Some(row) = s.pending_row(id) {
                 if let DeliveryState::Pending { attempts, .. } = row.delivery {
                     row.delivery = DeliveryState::Pending {
                         attempts: attempts.saturating_add(1),
                         next_attempt_at,
-                        last_error: Some(error.to_owned()),
+                        last_problem: Some(problem.clone()),
                     };
                 }
                 row.lease_until = None;
@@ -76,10 +82,16 @@ impl MailOutbox for InMemoryStore {
         Ok(())
     }
 
-    async fn mark_failed(&self, id: MailId, at: Timestamp, reason: &str) -> Result<(), StoreError> {
+    async fn mark_failed(
+        &self,
+        id: MailId,
+        at: Timestamp,
+        problem: &DeliveryProblem,
+        gave_up_after: Option<u32>,
+    ) -> Result<(), StoreError> {
         self.with(|s| {
             if let Some(row) = s.pending_row(id) {
-                row.delivery = DeliveryState::Failed { at, reason: reason.to_owned() };
+                row.delivery = DeliveryState::Failed { at, problem: problem.clone(), gave_up_after };
                 row.lease_until = None;
             }
         });

@@ -205,7 +205,7 @@ async fn a_commit_queues_mail_and_audit_and_revokes_sessions_and_clears_the_thro
     let (mail, delivery) = &outbox[0];
     assert_eq!(mail.client_id, client.id);
     assert!(
-        matches!(delivery, DeliveryState::Failed { reason, .. } if reason == crate::MAIL_CANCELLED_SUPERSEDED),
+        matches!(delivery, DeliveryState::Failed { problem, .. } if *problem == DeliveryProblem::link_superseded()),
         "{delivery:?}"
     );
     assert_eq!(world.store.pending_count().await?, 0);

@@ -10,6 +10,7 @@ mod transport;
 use jiff::{SignedDuration, Timestamp};
 
 use crate::account::{AccountState, InviteRedeemRefused, PortalAccount, PortalStatus};
+use crate::delivery::{DeliveryCause, DeliveryProblem};
 use crate::hashing::PasswordHash;
 use crate::ports::{
     AccountCommit, AccountStore, AuditLog, Clock, Directory, MailOutbox, MailTransport, PortalStore, Randomness,

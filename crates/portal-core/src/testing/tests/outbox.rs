@@ -47,10 +47,10 @@ async fn retry_later_counts_the_attempt_and_releases_the_lease() -> TestResult {
     let lease = SignedDuration::from_secs(60);
     let claimed = world.store.claim_due(at(1), lease, 10).await?;
     let id = claimed[0].mail.id;
-    world.store.retry_later(id, at(300), "connection refused").await?;
+    let refused = DeliveryProblem::new(DeliveryCause::Unreachable, "connection refused");
+    world.store.retry_later(id, at(300), &refused).await?;
 
-    let expected =
-        DeliveryState::Pending { attempts: 1, next_attempt_at: at(300), last_error: Some("connection refused".into()) };
+    let expected = DeliveryState::Pending { attempts: 1, next_attempt_at: at(300), last_problem: Some(refused) };
     assert_eq!(world.store.delivery_for_token(token.id).await?, Some(expected));
     assert!(world.store.claim_due(at(299), lease, 10).await?.is_empty());
     let again = world.store.claim_due(at(300), lease, 10).await?;
@@ -80,8 +80,9 @@ async fn a_sent_mail_is_purged_and_never_claimed_again() -> TestResult {
     );
 
     // Late reports about a finished row change nothing.
-    world.store.retry_later(original.id, at(20), "late").await?;
-    world.store.mark_failed(original.id, at(20), "late").await?;
+    let late = DeliveryProblem::new(DeliveryCause::Other, "late");
+    world.store.retry_later(original.id, at(20), &late).await?;
+    world.store.mark_failed(original.id, at(20), &late, Some(3)).await?;
     assert_eq!(world.store.delivery_for_token(token.id).await?, Some(DeliveryState::Sent { at: at(2) }));
     Ok(())
 }
@@ -91,9 +92,10 @@ async fn a_failed_mail_is_final() -> TestResult {
     let world = World::new().await?;
     let token = world.invite(&world.client, at(0)).await?;
     let claimed = world.store.claim_due(at(1), SignedDuration::from_secs(60), 10).await?;
-    world.store.mark_failed(claimed[0].mail.id, at(2), "550 mailbox unavailable").await?;
+    let problem = DeliveryProblem::new(DeliveryCause::AddressRefused, "550 mailbox unavailable");
+    world.store.mark_failed(claimed[0].mail.id, at(2), &problem, None).await?;
 
-    let failed = DeliveryState::Failed { at: at(2), reason: "550 mailbox unavailable".into() };
+    let failed = DeliveryState::Failed { at: at(2), problem, gave_up_after: None };
     assert_eq!(world.store.delivery_for_token(token.id).await?, Some(failed));
     assert_eq!(world.store.pending_count().await?, 0);
     assert!(world.store.claim_due(at(10_000), SignedDuration::from_secs(60), 10).await?.is_empty());
