@@ -353,6 +353,8 @@ pub(crate) fn outbox_row(mail: &OutgoingMail) -> mail_outbox::ActiveModel {
         next_attempt_at: Set(micros(mail.created_at)),
         lease_until: Set(None),
         last_error: Set(None),
+        last_error_cause: Set(None),
+        gave_up_after: Set(None),
         sent_at: Set(None),
         failed_at: Set(None),
         created_at: Set(micros(mail.created_at)),
@@ -398,15 +400,24 @@ pub(crate) fn delivery_from(row: mail_outbox::Model) -> Result<DeliveryState, St
         mail_outbox::STATUS_PENDING => Ok(DeliveryState::Pending {
             attempts: count("mail_outbox.attempts", row.attempts)?,
             next_attempt_at: row.next_attempt_at.into(),
-            last_error: row.last_error,
+            last_problem: row.last_error.map(|detail| problem(row.last_error_cause.as_deref(), detail)),
         }),
         mail_outbox::STATUS_SENT => {
             Ok(DeliveryState::Sent { at: required("mail_outbox.sent_at", row.sent_at)?.into() })
         }
         mail_outbox::STATUS_FAILED => Ok(DeliveryState::Failed {
             at: required("mail_outbox.failed_at", row.failed_at)?.into(),
-            reason: row.last_error.unwrap_or_default(),
+            problem: problem(row.last_error_cause.as_deref(), row.last_error.unwrap_or_default()),
+            gave_up_after: row.gave_up_after.map(|n| count("mail_outbox.gave_up_after", n)).transpose()?,
         }),
         other => Err(corrupt("mail_outbox.status", format!("unknown status {other:?}"))),
     }
+}
+
+/// A stored problem: a missing or unknown cause code (rows from before the cause was stored,
+/// codes from a newer version) is [`portal_core::DeliveryCause::Other`], with the text as the
+/// detail.
+fn problem(cause: Option<&str>, detail: String) -> portal_core::DeliveryProblem {
+    use portal_core::{DeliveryCause, DeliveryProblem};
+    DeliveryProblem { cause: cause.map_or(DeliveryCause::Other, DeliveryCause::from_code), detail }
 }

@@ -42,8 +42,14 @@ pub struct Model {
     pub next_attempt_at: UnixMicros,
     /// Claimed by a dispatcher until then.
     pub lease_until: Option<UnixMicros>,
-    /// Why the last attempt failed (or, for `failed`, why it was given up).
+    /// Why the last attempt failed (or, for `failed`, why it was given up): the detail text.
     pub last_error: Option<String>,
+    /// The stable code of the cause beside `last_error` (`DeliveryCause::as_str`); NULL for
+    /// rows written before the cause was stored, which read back as `other`.
+    pub last_error_cause: Option<String>,
+    /// For `failed`: the attempts made before the dispatcher gave up on temporary failures;
+    /// NULL when the failure itself was final.
+    pub gave_up_after: Option<i64>,
     /// Delivery time.
     pub sent_at: Option<UnixMicros>,
     /// Time it was given up.

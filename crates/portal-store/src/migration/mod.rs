@@ -4,6 +4,7 @@
 use sea_orm_migration::prelude::*;
 
 mod m20261127_000001_create_tables;
+mod m20261201_000001_mail_delivery_cause;
 
 /// Every migration of the portal schema, oldest first.
 #[derive(Debug, Clone, Copy, Default)]
@@ -12,7 +13,10 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261127_000001_create_tables::Migration)]
+        vec![
+            Box::new(m20261127_000001_create_tables::Migration),
+            Box::new(m20261201_000001_mail_delivery_cause::Migration),
+        ]
     }
 
     fn migration_table_name() -> DynIden {

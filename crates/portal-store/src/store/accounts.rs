@@ -4,8 +4,7 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 use portal_core::{
-    AccountCommit, AccountState, AccountStore, ClientId, IssuedToken, MAIL_CANCELLED_DISABLED,
-    MAIL_CANCELLED_SUPERSEDED, PortalAccount, PracticeId, StoreError, TokenHash, TokenId, TokenPurpose, TokenState,
+    AccountCommit, AccountState, AccountStore, ClientId, DeliveryProblem, IssuedToken, PortalAccount, PracticeId, StoreError, TokenHash, TokenId, TokenPurpose, TokenState,
     Username,
 };
 use sea_orm::ActiveValue::Set;
@@ -181,7 +180,8 @@ async fn commit_in(txn: &DatabaseTransaction, change: &AccountCommit) -> Result<
     let mut cancel = mail_outbox::Entity::update_many()
         .col_expr(mail_outbox::Column::Status, Expr::value(mail_outbox::STATUS_FAILED))
         .col_expr(mail_outbox::Column::FailedAt, Expr::value(micros(change.at)))
-        .col_expr(mail_outbox::Column::LastError, Expr::value(cancelled.reason))
+        .col_expr(mail_outbox::Column::LastError, Expr::value(cancelled.problem.detail))
+        .col_expr(mail_outbox::Column::LastErrorCause, Expr::value(cancelled.problem.cause.as_str()))
         .col_expr(mail_outbox::Column::Recipient, Expr::value(Option::<String>::None))
         .col_expr(mail_outbox::Column::RecipientName, Expr::value(Option::<String>::None))
         .filter(mail_outbox::Column::ClientId.eq(client.as_uuid()))
@@ -226,7 +226,11 @@ async fn commit_in(txn: &DatabaseTransaction, change: &AccountCommit) -> Result<
 /// otherwise the mail whose token is no longer the account's live token.
 fn superseded_mail(account: &PortalAccount) -> SupersededMail {
     if matches!(account.state(), AccountState::Disabled { .. }) {
-        return SupersededMail { all_pending: true, live_tokens: Vec::new(), reason: MAIL_CANCELLED_DISABLED };
+        return SupersededMail {
+            all_pending: true,
+            live_tokens: Vec::new(),
+            problem: DeliveryProblem::account_disabled(),
+        };
     }
     let live_tokens = [account.invite(), account.reset()]
         .into_iter()
@@ -234,13 +238,13 @@ fn superseded_mail(account: &PortalAccount) -> SupersededMail {
         .filter(|t| t.state == TokenState::Live)
         .map(|t| t.id)
         .collect();
-    SupersededMail { all_pending: false, live_tokens, reason: MAIL_CANCELLED_SUPERSEDED }
+    SupersededMail { all_pending: false, live_tokens, problem: DeliveryProblem::link_superseded() }
 }
 
 struct SupersededMail {
     all_pending: bool,
     live_tokens: Vec<TokenId>,
-    reason: &'static str,
+    problem: DeliveryProblem,
 }
 
 #[async_trait]

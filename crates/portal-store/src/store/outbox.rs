@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 use jiff::{SignedDuration, Timestamp};
-use portal_core::{ClaimedMail, DeliveryState, MailId, MailOutbox, StoreError, TokenId};
+use portal_core::{ClaimedMail, DeliveryProblem, DeliveryState, MailId, MailOutbox, StoreError, TokenId};
 use sea_orm::sea_query::{Condition, Expr, ExprTrait, LockBehavior, LockType};
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, UpdateMany};
 
@@ -85,23 +85,37 @@ impl MailOutbox for SeaOrmStore {
         .await
     }
 
-    async fn retry_later(&self, id: MailId, next_attempt_at: Timestamp, error: &str) -> Result<(), StoreError> {
+    async fn retry_later(
+        &self,
+        id: MailId,
+        next_attempt_at: Timestamp,
+        problem: &DeliveryProblem,
+    ) -> Result<(), StoreError> {
         self.exec(
             pending_row(id)
                 .col_expr(Column::Attempts, Expr::col(Column::Attempts).add(1))
                 .col_expr(Column::NextAttemptAt, Expr::value(micros(next_attempt_at)))
-                .col_expr(Column::LastError, Expr::value(error)),
+                .col_expr(Column::LastError, Expr::value(problem.detail.as_str()))
+                .col_expr(Column::LastErrorCause, Expr::value(problem.cause.as_str())),
         )
         .await
     }
 
-    async fn mark_failed(&self, id: MailId, at: Timestamp, reason: &str) -> Result<(), StoreError> {
+    async fn mark_failed(
+        &self,
+        id: MailId,
+        at: Timestamp,
+        problem: &DeliveryProblem,
+        gave_up_after: Option<u32>,
+    ) -> Result<(), StoreError> {
         // A failed row is never rendered again: purge its recipient as for a sent one.
         self.exec(
             pending_row(id)
                 .col_expr(Column::Status, Expr::value(STATUS_FAILED))
                 .col_expr(Column::FailedAt, Expr::value(micros(at)))
-                .col_expr(Column::LastError, Expr::value(reason))
+                .col_expr(Column::LastError, Expr::value(problem.detail.as_str()))
+                .col_expr(Column::LastErrorCause, Expr::value(problem.cause.as_str()))
+                .col_expr(Column::GaveUpAfter, Expr::value(gave_up_after.map(i64::from)))
                 .col_expr(Column::Recipient, Expr::value(Option::<String>::None))
                 .col_expr(Column::RecipientName, Expr::value(Option::<String>::None)),
         )

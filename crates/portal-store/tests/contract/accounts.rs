@@ -41,7 +41,7 @@ pub async fn an_invitation_commits_the_account_token_mail_and_audit_together(db:
     assert_eq!(db.store.pending_count().await.unwrap(), 1);
     assert_eq!(
         db.store.delivery_for_token(invite.id).await.unwrap(),
-        Some(DeliveryState::Pending { attempts: 0, next_attempt_at: at(10), last_error: None })
+        Some(DeliveryState::Pending { attempts: 0, next_attempt_at: at(10), last_problem: None })
     );
     assert_eq!(actions(db, &world, world.client.id).await, [AuditAction::ClientCreated, AuditAction::InviteSent]);
 }

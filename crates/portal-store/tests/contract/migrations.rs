@@ -2,7 +2,7 @@
 
 use portal_core::Directory;
 
-use crate::fixtures::World;
+use crate::fixtures::{World, at};
 use crate::harness::TestDb;
 
 const TABLES: [&str; 9] = [
@@ -38,4 +38,26 @@ pub async fn migrations_round_trip_up_down_up(db: &TestDb) {
     assert_eq!(db.store.practice_count().await.unwrap(), 0);
     World::new(db).await;
     assert_eq!(db.store.practice_count().await.unwrap(), 1);
+}
+
+pub async fn the_delivery_cause_migration_backfills_cancellations_and_rolls_back(db: &TestDb) {
+    use portal_core::{DeliveryProblem, DeliveryState, MailOutbox};
+
+    let world = World::new(db).await;
+    // A resend cancels the first invitation's queued mail.
+    let first = world.invite(db, &world.client, "first-link", at(0)).await;
+    world.invite(db, &world.client, "second-link", at(60)).await;
+
+    // Back to the schema before the cause column: the cancellation keeps only its text.
+    portal_store::rollback(&db.url, Some(1)).await.unwrap();
+    assert_eq!(db.count("mail_outbox", "status = 'failed' AND last_error IS NOT NULL").await, 1);
+    assert!(db.store.delivery_for_token(first.id).await.is_err(), "the entity needs the new columns");
+
+    // Up again: the old cancellation reads as one, from its fixed text.
+    portal_store::migrate(&db.url).await.unwrap();
+    assert!(matches!(
+        db.store.delivery_for_token(first.id).await.unwrap(),
+        Some(DeliveryState::Failed { problem, gave_up_after: None, .. }) if problem == DeliveryProblem::link_superseded()
+    ));
+    assert_eq!(db.count("mail_outbox", "last_error_cause IS NULL").await, 1, "the pending mail has no cause");
 }

@@ -3,7 +3,7 @@
 use std::collections::HashSet;
 
 use jiff::SignedDuration;
-use portal_core::{DeliveryState, MailOutbox};
+use portal_core::{DeliveryCause, DeliveryProblem, DeliveryState, MailOutbox};
 
 use crate::fixtures::{World, at, invitation, notice, queue};
 use crate::harness::TestDb;
@@ -66,8 +66,9 @@ pub async fn a_sent_mail_is_purged_of_its_recipient_and_keeps_its_delivery_state
     );
 
     // Late reports from a dispatcher whose lease lapsed change nothing.
-    db.store.retry_later(id, at(20), "late").await.unwrap();
-    db.store.mark_failed(id, at(21), "late").await.unwrap();
+    let late = DeliveryProblem::new(DeliveryCause::TimedOut, "late");
+    db.store.retry_later(id, at(20), &late).await.unwrap();
+    db.store.mark_failed(id, at(21), &late, Some(2)).await.unwrap();
     assert_eq!(db.store.delivery_for_token(invite.id).await.unwrap(), Some(DeliveryState::Sent { at: at(15) }));
 }
 
@@ -76,15 +77,13 @@ pub async fn a_retried_mail_counts_the_attempt_and_waits_for_its_next_attempt(db
     let invite = world.invite(db, &world.client, "invite-link", at(10)).await;
     let id = db.store.claim_due(at(10), LEASE, 10).await.unwrap()[0].mail.id;
 
-    db.store.retry_later(id, at(100), "connection refused").await.unwrap();
+    let refused = DeliveryProblem::new(DeliveryCause::Unreachable, "SMTP connect: connection refused");
+    db.store.retry_later(id, at(100), &refused).await.unwrap();
     assert_eq!(
         db.store.delivery_for_token(invite.id).await.unwrap(),
-        Some(DeliveryState::Pending {
-            attempts: 1,
-            next_attempt_at: at(100),
-            last_error: Some("connection refused".into())
-        })
+        Some(DeliveryState::Pending { attempts: 1, next_attempt_at: at(100), last_problem: Some(refused) })
     );
+    assert_eq!(db.count("mail_outbox", "last_error_cause = 'unreachable'").await, 1, "the cause has its own column");
     assert!(db.store.claim_due(at(99), LEASE, 10).await.unwrap().is_empty(), "not due before its next attempt");
     let again = db.store.claim_due(at(100), LEASE, 10).await.unwrap();
     assert_eq!(again.len(), 1);
@@ -97,14 +96,57 @@ pub async fn a_failed_mail_is_never_tried_again(db: &TestDb) {
     let invite = world.invite(db, &world.client, "invite-link", at(10)).await;
     let id = db.store.claim_due(at(10), LEASE, 10).await.unwrap()[0].mail.id;
 
-    db.store.mark_failed(id, at(12), "550 no such user").await.unwrap();
+    let refused = DeliveryProblem::new(DeliveryCause::AddressRefused, "SMTP RCPT TO: 550 no such user");
+    db.store.mark_failed(id, at(12), &refused, None).await.unwrap();
     assert_eq!(
         db.store.delivery_for_token(invite.id).await.unwrap(),
-        Some(DeliveryState::Failed { at: at(12), reason: "550 no such user".into() })
+        Some(DeliveryState::Failed { at: at(12), problem: refused, gave_up_after: None })
     );
     assert_eq!(db.store.pending_count().await.unwrap(), 0);
     assert!(db.store.claim_due(at(10_000), LEASE, 10).await.unwrap().is_empty());
     assert_eq!(db.count("mail_outbox", "recipient IS NULL AND status = 'failed'").await, 1);
+}
+
+pub async fn every_cause_and_a_give_up_count_read_back_as_written(db: &TestDb) {
+    let world = World::new(db).await;
+    for (n, cause) in (0..).zip(DeliveryCause::ALL) {
+        let invite = world.invite(db, &world.client, &format!("link-{n}"), at(n)).await;
+        let id = db.store.claim_due(at(n), LEASE, 1).await.unwrap()[0].mail.id;
+        let problem = DeliveryProblem::new(cause, format!("detail of {cause}"));
+        db.store.retry_later(id, at(n), &problem).await.unwrap();
+        let Some(DeliveryState::Pending { last_problem: Some(pending), .. }) =
+            db.store.delivery_for_token(invite.id).await.unwrap()
+        else {
+            panic!("{cause}: still pending");
+        };
+        assert_eq!(pending, problem);
+        let gave_up_after = (n % 2 == 0).then_some(8);
+        db.store.claim_due(at(n), LEASE, 1).await.unwrap();
+        db.store.mark_failed(id, at(n), &problem, gave_up_after).await.unwrap();
+        assert_eq!(
+            db.store.delivery_for_token(invite.id).await.unwrap(),
+            Some(DeliveryState::Failed { at: at(n), problem, gave_up_after })
+        );
+    }
+}
+
+pub async fn a_stored_cause_code_that_is_unknown_or_missing_reads_as_other_with_its_text(db: &TestDb) {
+    let world = World::new(db).await;
+    let invite = world.invite(db, &world.client, "invite-link", at(10)).await;
+    let id = db.store.claim_due(at(10), LEASE, 10).await.unwrap()[0].mail.id;
+    db.store.mark_failed(id, at(12), &DeliveryProblem::new(DeliveryCause::NotBuilt, "bad subject"), None).await.unwrap();
+
+    let other = Some(DeliveryState::Failed {
+        at: at(12),
+        problem: DeliveryProblem::new(DeliveryCause::Other, "bad subject"),
+        gave_up_after: None,
+    });
+    // A code written by a newer version.
+    db.query("UPDATE mail_outbox SET last_error_cause = 'a_cause_from_the_future'").await;
+    assert_eq!(db.store.delivery_for_token(invite.id).await.unwrap(), other);
+    // A row written before the cause was stored.
+    db.query("UPDATE mail_outbox SET last_error_cause = NULL").await;
+    assert_eq!(db.store.delivery_for_token(invite.id).await.unwrap(), other);
 }
 
 pub async fn concurrent_claimers_never_receive_the_same_row(db: &TestDb) {

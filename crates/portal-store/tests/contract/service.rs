@@ -140,7 +140,7 @@ pub async fn of_concurrent_registrations_with_one_link_exactly_one_wins(db: &Tes
 }
 
 pub async fn queued_mail_with_a_dead_link_or_for_a_disabled_account_is_cancelled(db: &TestDb) {
-    use portal_core::{AccountStore, DeliveryState, MAIL_CANCELLED_DISABLED, MAIL_CANCELLED_SUPERSEDED};
+    use portal_core::{AccountStore, DeliveryProblem, DeliveryState};
 
     let clock = ManualClock::new(Timestamp::from_second(1_800_000_000).unwrap());
     let (service, staff, client, _) = setup(db, &clock).await;
@@ -148,7 +148,7 @@ pub async fn queued_mail_with_a_dead_link_or_for_a_disabled_account_is_cancelled
     let second = service.send_invite(&staff, client).await.unwrap();
     assert!(matches!(
         service.store().delivery_for_token(first.token_id).await.unwrap(),
-        Some(DeliveryState::Failed { reason, .. }) if reason == MAIL_CANCELLED_SUPERSEDED
+        Some(DeliveryState::Failed { problem, gave_up_after: None, .. }) if problem == DeliveryProblem::link_superseded()
     ));
     assert!(matches!(
         service.store().delivery_for_token(second.token_id).await.unwrap(),
@@ -160,7 +160,7 @@ pub async fn queued_mail_with_a_dead_link_or_for_a_disabled_account_is_cancelled
     service.set_enabled(&staff, client, false, None).await.unwrap();
     assert!(matches!(
         service.store().delivery_for_token(reset.token_id).await.unwrap(),
-        Some(DeliveryState::Failed { reason, .. }) if reason == MAIL_CANCELLED_DISABLED
+        Some(DeliveryState::Failed { problem, gave_up_after: None, .. }) if problem == DeliveryProblem::account_disabled()
     ));
     assert_eq!(service.store().pending_count().await.unwrap(), 0);
     let account = service.store().account(staff.staff.practice_id, client).await.unwrap();
