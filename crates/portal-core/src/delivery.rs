@@ -159,9 +159,6 @@ mod tests {
     #[test]
     fn only_the_two_cancellations_are_cancellations() {
         let cancellations: Vec<_> = DeliveryCause::ALL.into_iter().filter(|cause| cause.is_cancellation()).collect();
-        assert_eq!(
-            cancellations,
-            [DeliveryCause::CancelledAccountDisabled, DeliveryCause::CancelledLinkSuperseded]
-        );
+        assert_eq!(cancellations, [DeliveryCause::CancelledAccountDisabled, DeliveryCause::CancelledLinkSuperseded]);
     }
 }

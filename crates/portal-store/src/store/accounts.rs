@@ -4,8 +4,8 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 use portal_core::{
-    AccountCommit, AccountState, AccountStore, ClientId, DeliveryProblem, IssuedToken, PortalAccount, PracticeId, StoreError, TokenHash, TokenId, TokenPurpose, TokenState,
-    Username,
+    AccountCommit, AccountState, AccountStore, ClientId, DeliveryProblem, IssuedToken, PortalAccount, PracticeId,
+    StoreError, TokenHash, TokenId, TokenPurpose, TokenState, Username,
 };
 use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::{Condition, Expr, Query};

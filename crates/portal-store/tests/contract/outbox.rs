@@ -134,7 +134,10 @@ pub async fn a_stored_cause_code_that_is_unknown_or_missing_reads_as_other_with_
     let world = World::new(db).await;
     let invite = world.invite(db, &world.client, "invite-link", at(10)).await;
     let id = db.store.claim_due(at(10), LEASE, 10).await.unwrap()[0].mail.id;
-    db.store.mark_failed(id, at(12), &DeliveryProblem::new(DeliveryCause::NotBuilt, "bad subject"), None).await.unwrap();
+    db.store
+        .mark_failed(id, at(12), &DeliveryProblem::new(DeliveryCause::NotBuilt, "bad subject"), None)
+        .await
+        .unwrap();
 
     let other = Some(DeliveryState::Failed {
         at: at(12),
