@@ -2,7 +2,8 @@
 //!
 //! Every claimed row ends an attempt in exactly one of three places: sent (and purged by the
 //! store), pending again with a later `next_attempt_at` (transient failure), or failed with a
-//! reason (permanent failure, too many attempts, practice gone, link expired). A row the
+//! typed [`portal_core::DeliveryProblem`] (permanent failure; too many attempts, with the count
+//! and the last problem; practice gone; link expired; not renderable). A row the
 //! dispatcher cannot finish safely (its lease is nearly over, the store failed, shutdown) is
 //! left alone: its lease lapses and it is claimed again. Nothing is dropped.
 
@@ -11,7 +12,8 @@ use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp};
 use portal_core::{
-    ClaimedMail, Clock, Directory, LinkKey, MailKind, MailOutbox, MailTransport, Randomness, StoreError, TransportError,
+    ClaimedMail, Clock, DeliveryCause, DeliveryProblem, Directory, LinkKey, MailKind, MailOutbox, MailTransport,
+    Randomness, StoreError, TransportError,
 };
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
@@ -250,7 +252,10 @@ where
         }
         let practice = match self.store.practice(mail.practice_id).await {
             Ok(Some(practice)) => practice,
-            Ok(None) => return self.fail(id, kind, "the practice no longer exists").await,
+            Ok(None) => {
+                let gone = DeliveryProblem::new(DeliveryCause::PracticeGone, "the practice no longer exists");
+                return self.fail(id, kind, &gone, None).await;
+            }
             Err(error) => {
                 tracing::warn!(mail_id = %id, kind, error = %error, "cannot read the practice; will try again");
                 return Outcome::Deferred;
@@ -259,29 +264,37 @@ where
         if let MailKind::Invitation { expires_at, .. } | MailKind::PasswordReset { expires_at, .. } = mail.kind
             && now >= expires_at
         {
-            return self.fail(id, kind, "the link expired before the mail could be delivered").await;
+            let expired =
+                DeliveryProblem::new(DeliveryCause::LinkExpired, "the link expired before the mail could be delivered");
+            return self.fail(id, kind, &expired, None).await;
         }
         let email = match self.renderer.render(&mail, &practice, &self.link_key) {
             Ok(email) => email,
-            Err(error) => return self.fail(id, kind, &error.to_string()).await,
+            Err(error) => {
+                let not_built = DeliveryProblem::new(DeliveryCause::NotBuilt, error.to_string());
+                return self.fail(id, kind, &not_built, None).await;
+            }
         };
-        let result = tokio::time::timeout(self.config.send_timeout, self.transport.send(&email))
-            .await
-            .unwrap_or_else(|_| Err(TransportError::Transient("the send timed out".into())));
+        let result =
+            tokio::time::timeout(self.config.send_timeout, self.transport.send(&email)).await.unwrap_or_else(|_| {
+                Err(TransportError::Transient(DeliveryProblem::new(DeliveryCause::TimedOut, "the send timed out")))
+            });
         drop(email);
         match result {
             Ok(()) => self.sent(id, kind).await,
-            Err(TransportError::Permanent(reason)) => self.fail(id, kind, &reason).await,
-            Err(TransportError::Transient(error)) => {
+            Err(TransportError::Permanent(problem)) => self.fail(id, kind, &problem, None).await,
+            Err(TransportError::Transient(problem)) => {
                 let made = attempts.saturating_add(1);
                 if made >= self.config.max_attempts {
-                    let reason = format!("gave up after {made} attempts; last error: {error}");
-                    return self.fail(id, kind, &reason).await;
+                    return self.fail(id, kind, &problem, Some(made)).await;
                 }
                 let delay = self.backoff(attempts);
                 let next = self.clock.now().checked_add(delay).unwrap_or(Timestamp::MAX);
-                tracing::warn!(mail_id = %id, kind, attempt = made, retry_at = %next, error = %error, "delivery failed; will retry");
-                if let Err(store_error) = self.store.retry_later(id, next, &error).await {
+                tracing::warn!(
+                    mail_id = %id, kind, attempt = made, retry_at = %next, cause = %problem.cause, error = %problem.detail,
+                    "delivery failed; will retry"
+                );
+                if let Err(store_error) = self.store.retry_later(id, next, &problem).await {
                     tracing::error!(mail_id = %id, error = %store_error, "cannot record the retry; the lease will lapse instead");
                 }
                 Outcome::Retried
@@ -310,9 +323,20 @@ where
         Outcome::Sent
     }
 
-    async fn fail(&self, id: portal_core::MailId, kind: &'static str, reason: &str) -> Outcome {
-        tracing::warn!(mail_id = %id, kind, reason, "mail failed permanently");
-        if let Err(error) = self.store.mark_failed(id, self.clock.now(), reason).await {
+    /// Gives a row up: `gave_up_after` is the attempts made when temporary failures ran out
+    /// the allowed attempts, `None` when the failure itself was final.
+    async fn fail(
+        &self,
+        id: portal_core::MailId,
+        kind: &'static str,
+        problem: &DeliveryProblem,
+        gave_up_after: Option<u32>,
+    ) -> Outcome {
+        tracing::warn!(
+            mail_id = %id, kind, cause = %problem.cause, reason = %problem.detail, gave_up_after,
+            "mail failed permanently"
+        );
+        if let Err(error) = self.store.mark_failed(id, self.clock.now(), problem, gave_up_after).await {
             tracing::error!(mail_id = %id, error = %error, "cannot mark the mail failed; the lease will lapse instead");
         }
         Outcome::Failed

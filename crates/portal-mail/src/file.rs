@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use async_trait::async_trait;
-use portal_core::{MailTransport, RenderedEmail, TransportError};
+use portal_core::{DeliveryCause, DeliveryProblem, MailTransport, RenderedEmail, TransportError};
 
 use crate::ConfigError;
 use crate::message;
@@ -100,9 +100,14 @@ impl MailTransport for FileTransport {
         let dir = self.dir.clone();
         tokio::task::spawn_blocking(move || write_atomically(&dir, &temp, &target, &bytes))
             .await
-            .map_err(|_| TransportError::Transient("the file writer stopped".into()))?
-            .map_err(|e| TransportError::Transient(format!("cannot write the message file: {e}")))
+            .map_err(|_| not_written("the file writer stopped".into()))?
+            .map_err(|e| not_written(format!("cannot write the message file: {e}")))
     }
+}
+
+/// A full disk or a folder made read-only may be fixed by the next attempt.
+fn not_written(detail: String) -> TransportError {
+    TransportError::Transient(DeliveryProblem::new(DeliveryCause::NotWritten, detail))
 }
 
 fn write_atomically(dir: &Path, temp: &Path, target: &Path, bytes: &[u8]) -> std::io::Result<()> {
@@ -154,11 +159,29 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_folder_that_is_gone_is_a_transient_not_written_failure() {
+        let dir = tempfile::tempdir().unwrap();
+        let folder = dir.path().join("mail");
+        let transport = FileTransport::new(folder.clone()).unwrap();
+        fs::remove_dir(&folder).unwrap();
+        match transport.send(&sample()).await {
+            Err(TransportError::Transient(DeliveryProblem { cause: DeliveryCause::NotWritten, detail })) => {
+                assert!(detail.starts_with("cannot write the message file:"), "{detail}");
+            }
+            other => panic!("expected a transient write failure, got {other:?}"),
+        }
+    }
+
+    #[tokio::test]
     async fn a_message_with_a_bad_id_is_refused_and_writes_nothing() {
         let dir = tempfile::tempdir().unwrap();
         let transport = FileTransport::new(dir.path()).unwrap();
         let email = RenderedEmail { message_id: "../../etc/passwd@x".into(), ..sample() };
-        assert!(matches!(transport.send(&email).await, Err(TransportError::Permanent(_))));
+        let refused = transport.send(&email).await;
+        assert!(
+            matches!(&refused, Err(TransportError::Permanent(p)) if p.cause == DeliveryCause::NotBuilt),
+            "{refused:?}"
+        );
         assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0);
     }
 

@@ -4,16 +4,17 @@ use mail_send::mail_builder::MessageBuilder;
 use mail_send::mail_builder::headers::date::Date;
 use mail_send::mail_builder::headers::text::Text;
 use mail_send::mail_builder::mime::MimePart;
-use portal_core::{RenderedEmail, TransportError};
+use portal_core::{DeliveryCause, DeliveryProblem, RenderedEmail, TransportError};
 
 /// Checks the header fields of a rendered email. The renderer builds them from validated domain
 /// types, but [`RenderedEmail`] has public fields and mail-builder writes Message-IDs verbatim,
 /// so a transport refuses anything that could break out of a header line.
 ///
 /// # Errors
-/// [`TransportError::Permanent`] naming the bad field (never its value).
+/// [`TransportError::Permanent`] ([`DeliveryCause::NotBuilt`]) naming the bad field (never its
+/// value).
 pub(crate) fn check(email: &RenderedEmail) -> Result<(), TransportError> {
-    let bad = |field: &str| Err(TransportError::Permanent(format!("invalid message: bad {field}")));
+    let bad = |field: &str| Err(not_built(format!("invalid message: bad {field}")));
     let plain = |text: &str| !text.is_empty() && !text.chars().any(char::is_control);
     let address = |text: &str| {
         plain(text)
@@ -66,7 +67,12 @@ pub(crate) fn to_rfc5322(email: &RenderedEmail, date_unix_seconds: i64) -> Resul
             vec![text_part(&email.text), MimePart::new("text/html", email.html.as_str())],
         ))
         .write_to_vec()
-        .map_err(|_| TransportError::Permanent("the message could not be serialised".into()))
+        .map_err(|_| not_built("the message could not be serialised".into()))
+}
+
+/// A message that cannot be built never will be: retrying cannot help.
+fn not_built(detail: String) -> TransportError {
+    TransportError::Permanent(DeliveryProblem::new(DeliveryCause::NotBuilt, detail))
 }
 
 /// The plain-text part. ASCII text with short lines goes out as `7bit`, so the link in a raw
@@ -114,7 +120,9 @@ pub(crate) mod tests {
             RenderedEmail { message_id: "x@y>\r\nBcc: x@y.z".into(), ..sample() },
         ] {
             match to_rfc5322(&email, 0) {
-                Err(TransportError::Permanent(why)) => assert!(!why.contains("evil") && !why.contains("Bcc"), "{why}"),
+                Err(TransportError::Permanent(DeliveryProblem { cause: DeliveryCause::NotBuilt, detail: why })) => {
+                    assert!(!why.contains("evil") && !why.contains("Bcc"), "{why}");
+                }
                 other => panic!("expected a permanent failure, got {other:?}"),
             }
         }

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use mail_send::smtp::message::Parameters;
 use mail_send::{Credentials, SmtpClient};
-use portal_core::{MailTransport, RenderedEmail, TransportError};
+use portal_core::{DeliveryCause, DeliveryProblem, MailTransport, RenderedEmail, TransportError};
 use secrecy::ExposeSecret;
 use smtp_proto::{EXT_START_TLS, EhloResponse};
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -266,9 +266,9 @@ impl MailTransport for SmtpTransport {
         {
             Ok(Ok(())) => Ok(()),
             Ok(Err(failure)) => Err(failure.classify(&email.to)),
-            Err(_) => Err(TransportError::Transient(format!(
-                "SMTP delivery took longer than {} s",
-                self.config.total_timeout.as_secs()
+            Err(_) => Err(TransportError::Transient(DeliveryProblem::new(
+                DeliveryCause::TimedOut,
+                format!("SMTP delivery took longer than {} s", self.config.total_timeout.as_secs()),
             ))),
         }
     }
@@ -327,16 +327,45 @@ impl Failure {
         (self.stage, failure)
     }
 
-    /// Transient or permanent, with a text safe to store and log (see [`Failure::describe`]).
+    /// Transient or permanent, with its cause and a text safe to store and log (see
+    /// [`Failure::describe`]).
     fn classify(self, recipient: &str) -> TransportError {
+        // The I/O error's kind is lost in its text once described.
+        let io_timed_out =
+            matches!(&self.cause, Cause::Smtp(mail_send::Error::Io(e)) if e.kind() == std::io::ErrorKind::TimedOut);
         let (stage, failure) = self.describe(recipient);
-        let text = format!("SMTP {stage}: {failure}");
+        let cause = if io_timed_out { DeliveryCause::TimedOut } else { delivery_cause(stage, &failure) };
+        let problem = DeliveryProblem::new(cause, format!("SMTP {stage}: {failure}"));
         match failure {
             SmtpFailure::Reply { code, .. } if (500..600).contains(&code) && in_transaction(stage) => {
-                TransportError::Permanent(text)
+                TransportError::Permanent(problem)
             }
-            _ => TransportError::Transient(text),
+            _ => TransportError::Transient(problem),
         }
+    }
+}
+
+/// The cause of a failure at a step, as staff are told it: a timeout anywhere is a timeout; a
+/// failure while connecting, securing or signing in is about that step; a 5xx in the mail
+/// transaction is about the address, sender or message it answered; any other 4xx asks to try
+/// later; a refusal at the greeting or `EHLO` turns the session away.
+fn delivery_cause(stage: Stage, failure: &SmtpFailure) -> DeliveryCause {
+    let code = match failure {
+        SmtpFailure::Reply { code, .. } => *code,
+        _ => 0,
+    };
+    let refused = (500..600).contains(&code);
+    match stage {
+        _ if *failure == SmtpFailure::Timeout => DeliveryCause::TimedOut,
+        Stage::Connect => DeliveryCause::Unreachable,
+        Stage::Tls => DeliveryCause::NoSecureConnection,
+        Stage::Auth => DeliveryCause::SignInRefused,
+        Stage::RcptTo if refused => DeliveryCause::AddressRefused,
+        Stage::MailFrom if refused => DeliveryCause::SenderRefused,
+        Stage::Data if refused => DeliveryCause::MessageRefused,
+        _ if (400..500).contains(&code) => DeliveryCause::Deferred,
+        Stage::Greeting | Stage::Ehlo => DeliveryCause::TurnedAway,
+        Stage::MailFrom | Stage::RcptTo | Stage::Data => DeliveryCause::Other,
     }
 }
 
@@ -380,17 +409,53 @@ mod tests {
     fn replies_are_classified_by_code_and_stage_and_mask_the_recipient() {
         let rcpt = Failure::new(Stage::RcptTo, reply(550, [5, 1, 1], "<ada@example.org>: no such user"));
         match rcpt.classify("ada@example.org") {
-            TransportError::Permanent(text) => {
-                assert_eq!(text, "SMTP RCPT TO: 550 5.1.1 <<recipient>>: no such user");
+            TransportError::Permanent(problem) => {
+                assert_eq!(problem.detail, "SMTP RCPT TO: 550 5.1.1 <<recipient>>: no such user");
+                assert_eq!(problem.cause, DeliveryCause::AddressRefused);
             }
             other => panic!("{other:?}"),
         }
         let busy = Failure::new(Stage::RcptTo, reply(451, [4, 3, 0], "try later"));
-        assert!(matches!(busy.classify("a@b.c"), TransportError::Transient(_)));
+        assert!(matches!(busy.classify("a@b.c"), TransportError::Transient(p) if p.cause == DeliveryCause::Deferred));
         let greeting = Failure::new(Stage::Greeting, reply(554, [0, 0, 0], "no service"));
-        assert!(matches!(greeting.classify("a@b.c"), TransportError::Transient(_)));
+        assert!(
+            matches!(greeting.classify("a@b.c"), TransportError::Transient(p) if p.cause == DeliveryCause::TurnedAway)
+        );
         let refused = Failure::new(Stage::Connect, mail_send::Error::Io(std::io::ErrorKind::ConnectionRefused.into()));
-        assert!(matches!(refused.classify("a@b.c"), TransportError::Transient(t) if t.starts_with("SMTP connect:")));
+        assert!(matches!(
+            refused.classify("a@b.c"),
+            TransportError::Transient(p) if p.detail.starts_with("SMTP connect:") && p.cause == DeliveryCause::Unreachable
+        ));
+    }
+
+    #[test]
+    fn each_step_and_reply_has_the_cause_staff_are_told() {
+        use DeliveryCause as C;
+        let io = |kind: std::io::ErrorKind| mail_send::Error::Io(kind.into());
+        let cases = [
+            (Failure::new(Stage::Connect, io(std::io::ErrorKind::ConnectionRefused)), C::Unreachable),
+            (Failure::new(Stage::Connect, mail_send::Error::Timeout), C::TimedOut),
+            (Failure::new(Stage::Greeting, io(std::io::ErrorKind::TimedOut)), C::TimedOut),
+            (Failure::known(Stage::Tls, SmtpFailure::StartTlsNotOffered), C::NoSecureConnection),
+            (Failure::known(Stage::Tls, SmtpFailure::CredentialsNeedTls), C::NoSecureConnection),
+            (Failure::new(Stage::Tls, io(std::io::ErrorKind::InvalidData)), C::NoSecureConnection),
+            (Failure::new(Stage::Greeting, reply(554, [0, 0, 0], "no service")), C::TurnedAway),
+            (Failure::new(Stage::Greeting, reply(421, [4, 3, 2], "busy")), C::Deferred),
+            (Failure::new(Stage::Ehlo, reply(502, [5, 5, 1], "no EHLO")), C::TurnedAway),
+            (Failure::known(Stage::Auth, SmtpFailure::AuthNotOffered), C::SignInRefused),
+            (Failure::known(Stage::Auth, SmtpFailure::AuthRefused("535 5.7.8 no".into())), C::SignInRefused),
+            (Failure::new(Stage::Auth, reply(454, [4, 7, 0], "later")), C::SignInRefused),
+            (Failure::new(Stage::MailFrom, reply(553, [5, 1, 8], "sender rejected")), C::SenderRefused),
+            (Failure::new(Stage::MailFrom, reply(451, [4, 3, 0], "later")), C::Deferred),
+            (Failure::new(Stage::RcptTo, reply(550, [5, 1, 1], "no such user")), C::AddressRefused),
+            (Failure::new(Stage::Data, reply(554, [5, 7, 1], "spam")), C::MessageRefused),
+            (Failure::known(Stage::Data, SmtpFailure::Timeout), C::TimedOut),
+            (Failure::new(Stage::Data, io(std::io::ErrorKind::ConnectionReset)), C::Other),
+        ];
+        for (failure, cause) in cases {
+            let described = format!("{failure:?}");
+            assert_eq!(failure.classify("a@b.c").problem().cause, cause, "{described}");
+        }
     }
 
     #[test]

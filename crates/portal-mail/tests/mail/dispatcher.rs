@@ -8,9 +8,9 @@ use jiff::{SignedDuration, Timestamp};
 use portal_core::testing::{InMemoryStore, RecordingTransport};
 use portal_core::{AuditEvent, Language};
 use portal_core::{
-    ClaimedMail, Client, ClientId, DeliveryState, Directory, LinkKey, MailId, MailOutbox, MailTransport, Password,
-    PortalAccount, Practice, PracticeId, PracticeSlug, RenderedEmail, RequestContext, StaffMember, StoreError,
-    TokenHash, TokenId, TokenPurpose, TransportError,
+    ClaimedMail, Client, ClientId, DeliveryCause, DeliveryProblem, DeliveryState, Directory, LinkKey, MailId,
+    MailOutbox, MailTransport, Password, PortalAccount, Practice, PracticeId, PracticeSlug, RenderedEmail,
+    RequestContext, StaffMember, StoreError, TokenHash, TokenId, TokenPurpose, TransportError,
 };
 use portal_mail::{DispatchReport, Dispatcher, DispatcherConfig};
 use tokio::sync::Notify;
@@ -66,11 +66,11 @@ async fn a_transient_failure_retries_later_with_growing_backoff_then_succeeds_ex
     for attempt in 1..=3u32 {
         let now = world.clock.now();
         assert_eq!(dispatcher.run_once().await?, report(1, 0, 1, 0), "attempt {attempt}");
-        let DeliveryState::Pending { attempts, next_attempt_at, last_error } = world.state_of(0) else {
+        let DeliveryState::Pending { attempts, next_attempt_at, last_problem } = world.state_of(0) else {
             panic!("still pending after a transient failure");
         };
         assert_eq!(attempts, attempt);
-        assert_eq!(last_error.as_deref(), Some("simulated temporary failure"));
+        assert_eq!(last_problem, Some(DeliveryProblem::new(DeliveryCause::Other, "simulated temporary failure")));
         // 30 s × 2^(attempt-1), ± 20 % jitter.
         let delay = next_attempt_at.duration_since(now);
         let nominal = SignedDuration::from_secs(30 * (1 << (attempt - 1)));
@@ -101,7 +101,11 @@ async fn a_permanent_failure_marks_the_row_failed_with_the_reason_and_it_is_neve
     let dispatcher = world.dispatcher(transport.clone());
 
     assert_eq!(dispatcher.run_once().await?, report(1, 0, 0, 1));
-    let failed = DeliveryState::Failed { at: T0, reason: "simulated permanent failure".into() };
+    let failed = DeliveryState::Failed {
+        at: T0,
+        problem: DeliveryProblem::new(DeliveryCause::Other, "simulated permanent failure"),
+        gave_up_after: None,
+    };
     assert_eq!(world.state_of(0), failed);
     assert_eq!(world.store.delivery_for_token(sent.token_id).await?, Some(failed));
     world.advance(SignedDuration::from_hours(2));
@@ -123,8 +127,11 @@ async fn after_the_last_allowed_attempt_a_transient_failure_becomes_failed_with_
     assert_eq!(dispatcher.run_once().await?, report(1, 0, 1, 0));
     world.advance(SignedDuration::from_mins(5));
     assert_eq!(dispatcher.run_once().await?, report(1, 0, 0, 1));
-    let DeliveryState::Failed { reason, .. } = world.state_of(0) else { panic!("failed after two attempts") };
-    assert_eq!(reason, "gave up after 2 attempts; last error: simulated temporary failure");
+    let DeliveryState::Failed { problem, gave_up_after, .. } = world.state_of(0) else {
+        panic!("failed after two attempts")
+    };
+    assert_eq!(gave_up_after, Some(2), "the attempts made, as a number");
+    assert_eq!(problem, DeliveryProblem::new(DeliveryCause::Other, "simulated temporary failure"), "the last error");
     Ok(())
 }
 
@@ -136,7 +143,11 @@ async fn a_link_that_expired_before_it_could_be_delivered_is_failed_not_sent() -
     world.advance(SignedDuration::from_hours(48));
     let transport = RecordingTransport::new();
     assert_eq!(world.dispatcher(transport.clone()).run_once().await?, report(1, 0, 0, 1));
-    assert!(matches!(world.state_of(0), DeliveryState::Failed { reason, .. } if reason.contains("expired")));
+    assert!(matches!(
+        world.state_of(0),
+        DeliveryState::Failed { problem, gave_up_after: None, .. }
+            if problem.cause == DeliveryCause::LinkExpired && problem.detail.contains("expired")
+    ));
     assert_eq!(transport.attempts(), 0);
     Ok(())
 }
@@ -239,11 +250,17 @@ impl MailOutbox for ForgetfulStore {
     async fn mark_sent(&self, id: MailId, at: Timestamp) -> Result<(), StoreError> {
         self.0.mark_sent(id, at).await
     }
-    async fn retry_later(&self, id: MailId, next: Timestamp, error: &str) -> Result<(), StoreError> {
-        self.0.retry_later(id, next, error).await
+    async fn retry_later(&self, id: MailId, next: Timestamp, problem: &DeliveryProblem) -> Result<(), StoreError> {
+        self.0.retry_later(id, next, problem).await
     }
-    async fn mark_failed(&self, id: MailId, at: Timestamp, reason: &str) -> Result<(), StoreError> {
-        self.0.mark_failed(id, at, reason).await
+    async fn mark_failed(
+        &self,
+        id: MailId,
+        at: Timestamp,
+        problem: &DeliveryProblem,
+        gave_up_after: Option<u32>,
+    ) -> Result<(), StoreError> {
+        self.0.mark_failed(id, at, problem, gave_up_after).await
     }
     async fn delivery_for_token(&self, token: TokenId) -> Result<Option<DeliveryState>, StoreError> {
         self.0.delivery_for_token(token).await
@@ -303,7 +320,8 @@ async fn mail_of_a_practice_that_no_longer_exists_is_failed_with_a_reason() -> T
         DispatcherConfig::default(),
     )?;
     assert_eq!(dispatcher.run_once().await?, report(1, 0, 0, 1));
-    assert_eq!(world.state_of(0), DeliveryState::Failed { at: T0, reason: "the practice no longer exists".into() });
+    let gone = DeliveryProblem::new(DeliveryCause::PracticeGone, "the practice no longer exists");
+    assert_eq!(world.state_of(0), DeliveryState::Failed { at: T0, problem: gone, gave_up_after: None });
     assert_eq!(transport.attempts(), 0);
     Ok(())
 }

@@ -3,7 +3,9 @@
 
 use jiff::Timestamp;
 use mail_parser::MessageParser;
-use portal_core::{DeliveryState, EmailAddress, Language, MailTransport, TransportError};
+use portal_core::{
+    DeliveryCause, DeliveryProblem, DeliveryState, EmailAddress, Language, MailTransport, TransportError,
+};
 use portal_mail::{DispatchReport, ProbeAuth, ProbeTls, SmtpConfig, SmtpFailure, SmtpStep, SmtpTransport, TlsMode};
 
 use crate::helpers::{TestResult, World, renderer};
@@ -44,7 +46,8 @@ async fn credentials_are_never_sent_to_a_relay_that_offers_no_starttls() -> Test
     assert_eq!((error.step, &error.failure), (SmtpStep::Tls, &SmtpFailure::CredentialsNeedTls));
     assert!(error.report.greeting.is_some() && error.report.auth.is_none(), "{error:?}");
     match opportunistic.send(&email).await {
-        Err(TransportError::Transient(text)) => {
+        Err(TransportError::Transient(DeliveryProblem { cause, detail: text })) => {
+            assert_eq!(cause, DeliveryCause::NoSecureConnection);
             assert!(text.starts_with("SMTP TLS:") && text.contains("not sent"), "{text}");
             assert!(!text.contains("hunter2"), "{text}");
         }

@@ -4,7 +4,7 @@ use std::collections::BTreeSet;
 
 use jiff::SignedDuration;
 use mail_parser::{MessageParser, MimeHeaders};
-use portal_core::{DeliveryState, Language, MailTransport, TransportError};
+use portal_core::{DeliveryCause, DeliveryProblem, DeliveryState, Language, MailTransport, TransportError};
 use portal_mail::{DispatchReport, FileTransport, SmtpConfig, SmtpTransport};
 use portal_testkit::{SinkBehaviour, SinkOptions, SinkTls, SmtpSink, TestCertificate, free_port};
 
@@ -71,10 +71,11 @@ async fn while_smtp_is_down_rows_stay_pending_then_each_is_delivered_exactly_onc
     // Nobody listens: both rows stay pending with a transient error.
     assert_eq!(dispatcher.run_once().await?, DispatchReport { claimed: 2, retried: 2, ..Default::default() });
     for (_, state) in world.outbox() {
-        let DeliveryState::Pending { attempts: 1, last_error: Some(error), .. } = state else {
+        let DeliveryState::Pending { attempts: 1, last_problem: Some(problem), .. } = state else {
             panic!("expected pending after one failed attempt, got {state:?}");
         };
-        assert!(error.starts_with("SMTP connect:"), "{error}");
+        assert!(problem.detail.starts_with("SMTP connect:"), "{problem:?}");
+        assert_eq!(problem.cause, DeliveryCause::Unreachable);
     }
 
     // The server comes up; once the backoff has passed, each row is delivered once.
@@ -103,10 +104,11 @@ async fn a_5xx_reply_marks_the_row_failed_with_the_servers_reason() -> TestResul
 
     let dispatcher = world.dispatcher(plain_transport(server.port())?);
     assert_eq!(dispatcher.run_once().await?, DispatchReport { claimed: 1, failed: 1, ..Default::default() });
-    let Some(DeliveryState::Failed { reason, .. }) = world.store_delivery(sent.token_id).await? else {
-        panic!("the row is failed");
+    let Some(DeliveryState::Failed { problem, gave_up_after: None, .. }) = world.store_delivery(sent.token_id).await?
+    else {
+        panic!("the row is failed at once");
     };
-    assert_eq!(reason, "SMTP RCPT TO: 550 5.1.1 no such user");
+    assert_eq!(problem, DeliveryProblem::new(DeliveryCause::AddressRefused, "SMTP RCPT TO: 550 5.1.1 no such user"));
     world.advance(SignedDuration::from_hours(2));
     assert_eq!(dispatcher.run_once().await?, DispatchReport::default(), "a failed row is never retried");
     Ok(())
@@ -138,7 +140,10 @@ async fn starttls_is_used_when_offered_and_a_relay_without_it_gets_nothing_when_
         &portal_core::LinkKey::from_bytes(crate::helpers::KEY),
     )?;
     match strict.send(&email).await {
-        Err(TransportError::Transient(error)) => assert!(error.contains("STARTTLS"), "{error}"),
+        Err(TransportError::Transient(problem)) => {
+            assert!(problem.detail.contains("STARTTLS"), "{problem:?}");
+            assert_eq!(problem.cause, DeliveryCause::NoSecureConnection);
+        }
         other => panic!("expected a transient STARTTLS failure, got {other:?}"),
     }
     assert!(plain.received().is_empty());
@@ -159,8 +164,9 @@ async fn implicit_tls_delivers_and_an_untrusted_certificate_is_a_transient_failu
         SmtpTransport::new(SmtpConfig::from_url(&format!("smtps://127.0.0.1:{}?timeout=5", server.port()))?)?;
     let dispatcher = world.dispatcher(untrusting);
     assert_eq!(dispatcher.run_once().await?, DispatchReport { claimed: 1, retried: 1, ..Default::default() });
-    let DeliveryState::Pending { last_error: Some(error), .. } = world.state_of(0) else { panic!("pending") };
-    assert!(error.starts_with("SMTP TLS:"), "{error}");
+    let DeliveryState::Pending { last_problem: Some(problem), .. } = world.state_of(0) else { panic!("pending") };
+    assert!(problem.detail.starts_with("SMTP TLS:"), "{problem:?}");
+    assert_eq!(problem.cause, DeliveryCause::NoSecureConnection);
 
     let url = format!("smtps://127.0.0.1:{}?timeout=5&ca_file={}", server.port(), cert.display());
     let dispatcher = world.dispatcher(SmtpTransport::new(SmtpConfig::from_url(&url)?)?);
