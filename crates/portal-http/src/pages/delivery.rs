@@ -1,11 +1,11 @@
 //! Where an invitation's or reset's email is, in words a receptionist can act on
 //! (`templates/_delivery.html`).
 //!
-//! The core keeps a delivery failure as the mail adapter's text ("SMTP RCPT TO: 550 5.1.1 …");
-//! [`Cause::of`] reads that text into a cause with its own words, and the text itself stays
-//! available as the technical detail.
+//! The core keeps a delivery failure as a typed [`DeliveryCause`] beside the mail adapter's
+//! text; [`Cause::of`] gives each cause its words, and the text stays available as the
+//! technical detail.
 
-use portal_core::{DeliveryState, MAIL_CANCELLED_DISABLED, MAIL_CANCELLED_SUPERSEDED};
+use portal_core::{DeliveryCause, DeliveryProblem, DeliveryState};
 
 use super::zone::PracticeZone;
 
@@ -38,18 +38,20 @@ impl Delivery {
         match state {
             None => Self::NotQueued,
             Some(DeliveryState::Pending { attempts: 0, .. }) => Self::Waiting,
-            Some(DeliveryState::Pending { attempts, next_attempt_at, last_error }) => Self::Retrying {
+            Some(DeliveryState::Pending { attempts, next_attempt_at, last_problem }) => Self::Retrying {
                 attempts: *attempts,
                 next: zone.at(*next_attempt_at),
-                why: last_error.as_deref().map(Why::of),
+                why: last_problem.as_ref().map(|problem| Why::of(problem, None)),
             },
             Some(DeliveryState::Sent { at }) => Self::Sent { at: zone.at(*at) },
-            Some(DeliveryState::Failed { at, reason }) => {
+            Some(DeliveryState::Failed { at, problem, gave_up_after }) => {
                 let at = zone.at(*at);
-                match reason.as_str() {
-                    MAIL_CANCELLED_DISABLED => Self::Cancelled { at, because: Cancelled::AccessTurnedOff },
-                    MAIL_CANCELLED_SUPERSEDED => Self::Cancelled { at, because: Cancelled::LinkReplaced },
-                    _ => Self::Failed { at, why: Why::of(reason) },
+                match problem.cause {
+                    DeliveryCause::CancelledAccountDisabled => {
+                        Self::Cancelled { at, because: Cancelled::AccessTurnedOff }
+                    }
+                    DeliveryCause::CancelledLinkSuperseded => Self::Cancelled { at, because: Cancelled::LinkReplaced },
+                    _ => Self::Failed { at, why: Why::of(problem, *gave_up_after) },
                 }
             }
         }
@@ -59,24 +61,15 @@ impl Delivery {
 /// Why a delivery failed: the cause in words, and the mail system's own text as the detail.
 pub(crate) struct Why {
     pub(crate) cause: Cause,
-    /// When the dispatcher gave up after repeated temporary failures.
+    /// When the dispatcher gave up after repeated temporary failures: the attempts it made.
     pub(crate) gave_up_after: Option<u32>,
     /// The text the mail adapter recorded (recipient already masked).
     pub(crate) detail: String,
 }
 
 impl Why {
-    fn of(text: &str) -> Self {
-        // "gave up after 8 attempts; last error: SMTP connect: …" (portal-mail's dispatcher).
-        let gave_up = text.strip_prefix("gave up after ").and_then(|rest| {
-            let (count, last) = rest.split_once(" attempts; last error: ")?;
-            Some((count.parse().ok()?, last))
-        });
-        let (gave_up_after, last) = match gave_up {
-            Some((count, last)) => (Some(count), last),
-            None => (None, text),
-        };
-        Self { cause: Cause::of(last), gave_up_after, detail: text.to_owned() }
+    fn of(problem: &DeliveryProblem, gave_up_after: Option<u32>) -> Self {
+        Self { cause: Cause::of(problem.cause), gave_up_after, detail: problem.detail.clone() }
     }
 }
 
@@ -112,44 +105,29 @@ pub(crate) enum Cause {
 }
 
 impl Cause {
-    /// Reads the mail adapter's text: `SMTP {stage}: {reply code} …` for SMTP, or the
-    /// dispatcher's and the file transport's own sentences.
-    fn of(text: &str) -> Self {
-        if let Some(rest) = text.strip_prefix("SMTP ") {
-            return Self::smtp(rest);
-        }
-        if text.contains("timed out") {
-            Self::TimedOut
-        } else if text.starts_with("the link expired") {
-            Self::LinkExpired
-        } else if text.contains("message file") || text.contains("file writer") {
-            Self::NotWritten
-        } else if text.starts_with("invalid message") || text.contains("could not be serialised") {
-            Self::NotBuilt
-        } else {
-            Self::Other
-        }
-    }
-
-    fn smtp(rest: &str) -> Self {
-        let Some((stage, reply)) = rest.split_once(": ") else {
-            // "SMTP delivery took longer than 60 s".
-            return if rest.contains("took longer") { Self::TimedOut } else { Self::Other };
-        };
-        let code = reply.get(..3).and_then(|code| code.parse::<u16>().ok());
-        let permanent = code.is_some_and(|code| (500..600).contains(&code));
-        let temporary = code.is_some_and(|code| (400..500).contains(&code));
-        match stage {
-            _ if reply.contains("timed out") => Self::TimedOut,
-            "connect" => Self::Unreachable,
-            "TLS" => Self::NoSecureConnection,
-            "AUTH" => Self::SignInRefused,
-            "RCPT TO" if permanent => Self::AddressRefused,
-            "MAIL FROM" if permanent => Self::SenderRefused,
-            "DATA" if permanent => Self::MessageRefused,
-            _ if temporary => Self::Deferred,
-            "greeting" | "EHLO" => Self::TurnedAway,
-            _ => Self::Other,
+    /// The words for the core's cause. Every cause is named here, so a new one cannot go
+    /// unworded by accident.
+    const fn of(cause: DeliveryCause) -> Self {
+        match cause {
+            DeliveryCause::Unreachable => Self::Unreachable,
+            DeliveryCause::NoSecureConnection => Self::NoSecureConnection,
+            DeliveryCause::TurnedAway => Self::TurnedAway,
+            DeliveryCause::SignInRefused => Self::SignInRefused,
+            DeliveryCause::Deferred => Self::Deferred,
+            DeliveryCause::AddressRefused => Self::AddressRefused,
+            DeliveryCause::SenderRefused => Self::SenderRefused,
+            DeliveryCause::MessageRefused => Self::MessageRefused,
+            DeliveryCause::TimedOut => Self::TimedOut,
+            DeliveryCause::LinkExpired => Self::LinkExpired,
+            DeliveryCause::NotWritten => Self::NotWritten,
+            DeliveryCause::NotBuilt => Self::NotBuilt,
+            // Cancellations have their own words ([`Delivery::Cancelled`]) and are never the
+            // cause of a retry; a practice that is gone has no staff to read its panel. Should
+            // either reach here, the detail still says what happened.
+            DeliveryCause::PracticeGone
+            | DeliveryCause::CancelledAccountDisabled
+            | DeliveryCause::CancelledLinkSuperseded
+            | DeliveryCause::Other => Self::Other,
         }
     }
 }
@@ -158,30 +136,32 @@ impl Cause {
 mod tests {
     use super::*;
 
+    fn zone() -> PracticeZone {
+        PracticeZone::of(None)
+    }
+
     #[test]
-    fn the_mail_adapters_texts_read_as_causes() {
-        let cases = [
-            ("SMTP connect: Connection refused (os error 111)", Cause::Unreachable),
-            ("SMTP TLS: STARTTLS extension unavailable", Cause::NoSecureConnection),
-            ("SMTP greeting: 554 no service", Cause::TurnedAway),
-            ("SMTP AUTH: 535 5.7.8 bad credentials", Cause::SignInRefused),
-            ("SMTP RCPT TO: 550 5.1.1 <<recipient>>: no such user", Cause::AddressRefused),
-            ("SMTP RCPT TO: 451 4.3.0 try later", Cause::Deferred),
-            ("SMTP MAIL FROM: 553 sender rejected", Cause::SenderRefused),
-            ("SMTP DATA: 554 5.7.1 spam", Cause::MessageRefused),
-            ("SMTP DATA: timed out", Cause::TimedOut),
-            ("SMTP delivery took longer than 60 s", Cause::TimedOut),
-            ("the send timed out", Cause::TimedOut),
-            ("the link expired before the mail could be delivered", Cause::LinkExpired),
-            ("cannot write the message file: disk full", Cause::NotWritten),
-            ("invalid message: bad subject", Cause::NotBuilt),
-            ("something new", Cause::Other),
-        ];
-        for (text, cause) in cases {
-            assert_eq!(Cause::of(text), cause, "{text}");
+    fn a_failure_keeps_its_cause_its_detail_and_the_attempts_made() {
+        let problem = DeliveryProblem::new(DeliveryCause::Unreachable, "SMTP connect: refused");
+        let state = DeliveryState::Failed { at: jiff::Timestamp::UNIX_EPOCH, problem, gave_up_after: Some(8) };
+        let Delivery::Failed { why, .. } = Delivery::of(Some(&state), &zone()) else { panic!("failed") };
+        assert_eq!((why.cause, why.gave_up_after), (Cause::Unreachable, Some(8)));
+        assert_eq!(why.detail, "SMTP connect: refused");
+    }
+
+    #[test]
+    fn cancellations_read_as_cancelled_not_failed() {
+        for (problem, expected) in [
+            (DeliveryProblem::account_disabled(), "AccessTurnedOff"),
+            (DeliveryProblem::link_superseded(), "LinkReplaced"),
+        ] {
+            let state = DeliveryState::Failed { at: jiff::Timestamp::UNIX_EPOCH, problem, gave_up_after: None };
+            let because = match Delivery::of(Some(&state), &zone()) {
+                Delivery::Cancelled { because: Cancelled::AccessTurnedOff, .. } => "AccessTurnedOff",
+                Delivery::Cancelled { because: Cancelled::LinkReplaced, .. } => "LinkReplaced",
+                _ => "not cancelled",
+            };
+            assert_eq!(because, expected);
         }
-        let gave_up = Why::of("gave up after 8 attempts; last error: SMTP connect: refused");
-        assert_eq!((gave_up.cause, gave_up.gave_up_after), (Cause::Unreachable, Some(8)));
-        assert_eq!(gave_up.detail, "gave up after 8 attempts; last error: SMTP connect: refused");
     }
 }

@@ -54,12 +54,12 @@ pub(crate) struct DeliveryBody {
 impl DeliveryBody {
     fn of(delivery: &DeliveryState) -> Self {
         match delivery {
-            DeliveryState::Pending { attempts, next_attempt_at, last_error } => Self {
+            DeliveryState::Pending { attempts, next_attempt_at, last_problem } => Self {
                 state: DeliveryStatus::Pending,
                 at: None,
                 attempts: Some(*attempts),
                 next_attempt_at: Some(rfc3339(*next_attempt_at)),
-                last_error: last_error.clone(),
+                last_error: last_problem.as_ref().map(|problem| problem.detail.clone()),
             },
             DeliveryState::Sent { at } => Self {
                 state: DeliveryStatus::Sent,
@@ -68,12 +68,17 @@ impl DeliveryBody {
                 next_attempt_at: None,
                 last_error: None,
             },
-            DeliveryState::Failed { at, reason } => Self {
+            DeliveryState::Failed { at, problem, gave_up_after } => Self {
                 state: DeliveryStatus::Failed,
                 at: Some(rfc3339(*at)),
                 attempts: None,
                 next_attempt_at: None,
-                last_error: Some(reason.clone()),
+                // The API's text is unchanged since the core typed the cause: a give-up still
+                // reads as one sentence with the attempts made.
+                last_error: Some(match gave_up_after {
+                    Some(made) => format!("gave up after {made} attempts; last error: {}", problem.detail),
+                    None => problem.detail.clone(),
+                }),
             },
         }
     }

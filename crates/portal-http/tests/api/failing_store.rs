@@ -188,13 +188,24 @@ impl MailOutbox for FailingStore {
         self.check()?;
         self.inner.mark_sent(id, at).await
     }
-    async fn retry_later(&self, id: MailId, next: Timestamp, error: &str) -> Result<(), StoreError> {
+    async fn retry_later(
+        &self,
+        id: MailId,
+        next: Timestamp,
+        problem: &portal_core::DeliveryProblem,
+    ) -> Result<(), StoreError> {
         self.check()?;
-        self.inner.retry_later(id, next, error).await
+        self.inner.retry_later(id, next, problem).await
     }
-    async fn mark_failed(&self, id: MailId, at: Timestamp, reason: &str) -> Result<(), StoreError> {
+    async fn mark_failed(
+        &self,
+        id: MailId,
+        at: Timestamp,
+        problem: &portal_core::DeliveryProblem,
+        gave_up_after: Option<u32>,
+    ) -> Result<(), StoreError> {
         self.check()?;
-        self.inner.mark_failed(id, at, reason).await
+        self.inner.mark_failed(id, at, problem, gave_up_after).await
     }
     async fn delivery_for_token(&self, token: TokenId) -> Result<Option<DeliveryState>, StoreError> {
         self.check()?;

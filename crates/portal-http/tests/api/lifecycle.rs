@@ -209,3 +209,30 @@ async fn a_resent_invitation_voids_the_previous_link() {
     let second = app.link_token(&id, TokenPurpose::Invite);
     app.register(&second, "ada.l", PASSWORD).await.assert_status(StatusCode::CREATED);
 }
+
+#[tokio::test]
+async fn a_delivery_given_up_on_still_reads_as_one_sentence_with_the_attempts_made() {
+    use portal_core::{DeliveryCause, DeliveryProblem, MailOutbox as _};
+
+    let app = spawn_app().await;
+    let response = app
+        .staff(Method::POST, "/api/v1/clients")
+        .body_json(&json!({ "name": "Ada Lovelace", "email": "ada@example.org" }))
+        .send()
+        .await;
+    let id = json_body(response).await["id"].as_str().unwrap().to_owned();
+    app.staff(Method::POST, &format!("/api/v1/clients/{id}/portal/invitation"))
+        .send()
+        .await
+        .assert_status(StatusCode::ACCEPTED);
+    let mail = app.store.outbox().last().unwrap().0.id;
+    let refused = DeliveryProblem::new(DeliveryCause::Unreachable, "SMTP connect: Connection refused (os error 111)");
+    app.store.mark_failed(mail, jiff::Timestamp::from_second(1_800_000_000).unwrap(), &refused, Some(8)).await.unwrap();
+
+    let portal = json_body(app.staff(Method::GET, &format!("/api/v1/clients/{id}/portal")).send().await).await;
+    assert_eq!(portal["invite"]["delivery"]["state"], "failed");
+    assert_eq!(
+        portal["invite"]["delivery"]["last_error"],
+        "gave up after 8 attempts; last error: SMTP connect: Connection refused (os error 111)"
+    );
+}

@@ -3,7 +3,7 @@
 
 use jiff::SignedDuration;
 use poem::http::{Method, StatusCode};
-use portal_core::{MailOutbox as _, TimeZoneName, TokenPurpose};
+use portal_core::{DeliveryCause, DeliveryProblem, MailOutbox as _, TimeZoneName, TokenPurpose};
 
 use crate::browser::Browser;
 use crate::helpers::{NEW_PASSWORD, PASSWORD, TestApp, json_body, spawn_app, t0};
@@ -136,7 +136,8 @@ async fn a_delivery_failure_is_shown_in_words_on_the_panel() {
     let mail = app.store.outbox().last().unwrap().0.id;
 
     let next_try = t0() + SignedDuration::from_mins(5);
-    app.store.retry_later(mail, next_try, "SMTP connect: Connection refused (os error 111)").await.unwrap();
+    let refused = DeliveryProblem::new(DeliveryCause::Unreachable, "SMTP connect: Connection refused (os error 111)");
+    app.store.retry_later(mail, next_try, &refused).await.unwrap();
     let retrying = browser.get(&profile).await;
     retrying.assert(StatusCode::OK, "Not delivered yet: the mail server could not be reached; retrying");
     assert_contains(
@@ -147,7 +148,9 @@ async fn a_delivery_failure_is_shown_in_words_on_the_panel() {
         ],
     );
 
-    app.store.mark_failed(mail, next_try, "SMTP RCPT TO: 550 5.1.1 <<recipient>>: no such user").await.unwrap();
+    let no_such_user =
+        DeliveryProblem::new(DeliveryCause::AddressRefused, "SMTP RCPT TO: 550 5.1.1 <<recipient>>: no such user");
+    app.store.mark_failed(mail, next_try, &no_such_user, None).await.unwrap();
     let failed = browser.get(&profile).await;
     failed.assert(StatusCode::OK, "<strong>Could not be delivered: the address was refused</strong>");
     assert_contains(
@@ -157,6 +160,25 @@ async fn a_delivery_failure_is_shown_in_words_on_the_panel() {
             "<p>SMTP RCPT TO: 550 5.1.1 &#60;&#60;recipient&#62;&#62;: no such user</p>",
         ],
     );
+}
+
+#[tokio::test]
+async fn a_delivery_given_up_after_repeated_failures_says_how_many_attempts_were_made() {
+    let app = spawn_app().await;
+    let id = app.create_client("Ada Client", Some("ada@example.org")).await;
+    let browser = staff_browser(&app).await;
+    let profile = format!("/staff/clients/{id}");
+    press(&browser, &id, "invite", &[]).await;
+    let mail = app.store.outbox().last().unwrap().0.id;
+
+    let timed_out = DeliveryProblem::new(DeliveryCause::TimedOut, "SMTP DATA: timed out");
+    app.store.mark_failed(mail, t0(), &timed_out, Some(8)).await.unwrap();
+    let failed = browser.get(&profile).await;
+    failed.assert(
+        StatusCode::OK,
+        "<strong>Could not be delivered: the mail server did not answer in time</strong> (Jan 15, 2027, 8:00 AM (UTC), after 8 attempts)",
+    );
+    assert_contains(&failed.body, &["<summary>Technical detail</summary><p>SMTP DATA: timed out</p>"]);
 }
 
 #[tokio::test]
