@@ -2,8 +2,8 @@
 //! (`templates/_delivery.html`).
 //!
 //! The core keeps a delivery failure as a typed [`DeliveryCause`] beside the mail adapter's
-//! text; [`Cause::of`] gives each cause its words, and the text stays available as the
-//! technical detail.
+//! text: cancellations read as such here, `templates/_delivery_cause.html` gives every other
+//! cause its words, and the text stays available as the technical detail.
 
 use portal_core::{DeliveryCause, DeliveryProblem, DeliveryState};
 
@@ -60,7 +60,9 @@ impl Delivery {
 
 /// Why a delivery failed: the cause in words, and the mail system's own text as the detail.
 pub(crate) struct Why {
-    pub(crate) cause: Cause,
+    /// What went wrong: `templates/_delivery_cause.html` words every cause (askama compiles
+    /// its match, so a new cause cannot go unworded).
+    pub(crate) cause: DeliveryCause,
     /// When the dispatcher gave up after repeated temporary failures: the attempts it made.
     pub(crate) gave_up_after: Option<u32>,
     /// The text the mail adapter recorded (recipient already masked).
@@ -69,66 +71,7 @@ pub(crate) struct Why {
 
 impl Why {
     fn of(problem: &DeliveryProblem, gave_up_after: Option<u32>) -> Self {
-        Self { cause: Cause::of(problem.cause), gave_up_after, detail: problem.detail.clone() }
-    }
-}
-
-/// What went wrong, each with its words in `templates/_delivery.html`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Cause {
-    /// No connection to the mail server.
-    Unreachable,
-    /// TLS could not be set up (or the server offers none and the settings require it).
-    NoSecureConnection,
-    /// The server turned the session away at its greeting or EHLO.
-    TurnedAway,
-    /// The server refused the portal's credentials.
-    SignInRefused,
-    /// A temporary refusal (4xx): the server asked to try later.
-    Deferred,
-    /// The recipient's address was refused (5xx at RCPT TO).
-    AddressRefused,
-    /// The sender address was refused (5xx at MAIL FROM).
-    SenderRefused,
-    /// The message was refused (5xx at DATA).
-    MessageRefused,
-    /// The server did not answer in time.
-    TimedOut,
-    /// The link expired before the email went out.
-    LinkExpired,
-    /// The message could not be written to the mail folder (file delivery).
-    NotWritten,
-    /// The message could not be built.
-    NotBuilt,
-    /// Something else: the detail says what.
-    Other,
-}
-
-impl Cause {
-    /// The words for the core's cause. Every cause is named here, so a new one cannot go
-    /// unworded by accident.
-    const fn of(cause: DeliveryCause) -> Self {
-        match cause {
-            DeliveryCause::Unreachable => Self::Unreachable,
-            DeliveryCause::NoSecureConnection => Self::NoSecureConnection,
-            DeliveryCause::TurnedAway => Self::TurnedAway,
-            DeliveryCause::SignInRefused => Self::SignInRefused,
-            DeliveryCause::Deferred => Self::Deferred,
-            DeliveryCause::AddressRefused => Self::AddressRefused,
-            DeliveryCause::SenderRefused => Self::SenderRefused,
-            DeliveryCause::MessageRefused => Self::MessageRefused,
-            DeliveryCause::TimedOut => Self::TimedOut,
-            DeliveryCause::LinkExpired => Self::LinkExpired,
-            DeliveryCause::NotWritten => Self::NotWritten,
-            DeliveryCause::NotBuilt => Self::NotBuilt,
-            // Cancellations have their own words ([`Delivery::Cancelled`]) and are never the
-            // cause of a retry; a practice that is gone has no staff to read its panel. Should
-            // either reach here, the detail still says what happened.
-            DeliveryCause::PracticeGone
-            | DeliveryCause::CancelledAccountDisabled
-            | DeliveryCause::CancelledLinkSuperseded
-            | DeliveryCause::Other => Self::Other,
-        }
+        Self { cause: problem.cause, gave_up_after, detail: problem.detail.clone() }
     }
 }
 
@@ -145,7 +88,7 @@ mod tests {
         let problem = DeliveryProblem::new(DeliveryCause::Unreachable, "SMTP connect: refused");
         let state = DeliveryState::Failed { at: jiff::Timestamp::UNIX_EPOCH, problem, gave_up_after: Some(8) };
         let Delivery::Failed { why, .. } = Delivery::of(Some(&state), &zone()) else { panic!("failed") };
-        assert_eq!((why.cause, why.gave_up_after), (Cause::Unreachable, Some(8)));
+        assert_eq!((why.cause, why.gave_up_after), (DeliveryCause::Unreachable, Some(8)));
         assert_eq!(why.detail, "SMTP connect: refused");
     }
 

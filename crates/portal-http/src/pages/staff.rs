@@ -10,10 +10,10 @@ use poem::http::StatusCode;
 use poem::web::{Form, Path, Query};
 use poem::{IntoResponse, Request, Response, handler};
 use portal_core::service::{ClientError, ClientView, SendInviteError, SendResetError, StaffContext, ToggleError};
-use portal_core::{ClientId, InvalidInput};
+use portal_core::{ClientId, DeliveryCause, InvalidInput};
 use serde::Deserialize;
 
-use super::delivery::{Cancelled, Cause, Delivery};
+use super::delivery::{Cancelled, Delivery};
 use super::staff_views::{AuditRow, ClientRow, Panel, PortalFilter, audit_rows, client_rows, panel};
 use super::zone::PracticeZone;
 use super::{

@@ -3,7 +3,7 @@
 
 use jiff::SignedDuration;
 use poem::http::{Method, StatusCode};
-use portal_core::{DeliveryCause, DeliveryProblem, MailOutbox as _, TimeZoneName, TokenPurpose};
+use portal_core::{DeliveryCause, DeliveryProblem, MailId, MailOutbox as _, TimeZoneName, TokenPurpose};
 
 use crate::browser::Browser;
 use crate::helpers::{NEW_PASSWORD, PASSWORD, TestApp, json_body, spawn_app, t0};
@@ -125,15 +125,21 @@ async fn hostile_client_names_and_reasons_are_escaped_by_the_engine_on_staff_pag
     );
 }
 
+/// A client invited from the panel: the staff browser, the client's profile page, and the
+/// queued mail.
+async fn invited_client(app: &TestApp) -> (Browser<'_>, String, MailId) {
+    let id = app.create_client("Ada Client", Some("ada@example.org")).await;
+    let browser = staff_browser(app).await;
+    press(&browser, &id, "invite", &[]).await;
+    let mail = app.store.outbox().last().unwrap().0.id;
+    (browser, format!("/staff/clients/{id}"), mail)
+}
+
 #[tokio::test]
 async fn a_delivery_failure_is_shown_in_words_on_the_panel() {
     let app = spawn_app().await;
-    let id = app.create_client("Ada Client", Some("ada@example.org")).await;
-    let browser = staff_browser(&app).await;
-    let profile = format!("/staff/clients/{id}");
-    press(&browser, &id, "invite", &[]).await;
+    let (browser, profile, mail) = invited_client(&app).await;
     browser.get(&profile).await.assert(StatusCode::OK, "<dt>Email</dt><dd>Waiting to be sent</dd>");
-    let mail = app.store.outbox().last().unwrap().0.id;
 
     let next_try = t0() + SignedDuration::from_mins(5);
     let refused = DeliveryProblem::new(DeliveryCause::Unreachable, "SMTP connect: Connection refused (os error 111)");
@@ -165,11 +171,7 @@ async fn a_delivery_failure_is_shown_in_words_on_the_panel() {
 #[tokio::test]
 async fn a_delivery_given_up_after_repeated_failures_says_how_many_attempts_were_made() {
     let app = spawn_app().await;
-    let id = app.create_client("Ada Client", Some("ada@example.org")).await;
-    let browser = staff_browser(&app).await;
-    let profile = format!("/staff/clients/{id}");
-    press(&browser, &id, "invite", &[]).await;
-    let mail = app.store.outbox().last().unwrap().0.id;
+    let (browser, profile, mail) = invited_client(&app).await;
 
     let timed_out = DeliveryProblem::new(DeliveryCause::TimedOut, "SMTP DATA: timed out");
     app.store.mark_failed(mail, t0(), &timed_out, Some(8)).await.unwrap();
