@@ -31,8 +31,8 @@ pub use ports::{
     RenderedEmail, SessionStore, StoreError, ThrottleStore, TransportError,
 };
 pub use records::{
-    Actor, AuditAction, AuditEvent, ClaimedMail, Client, DeliveryState, MailKind, OutgoingMail, Practice,
-    RequestContext, Session, StaffMember, ThrottleDecision, ThrottleState,
+    Actor, AuditAction, AuditEvent, AuditFailure, ClaimedMail, Client, DeliveryState, MailKind, OutgoingMail, Practice,
+    RequestContext, Session, StaffMember, ThrottleDecision, ThrottleState, UnrecognisedFailure,
 };
 pub use scrypt_hasher::{ScryptHasher, ScryptParams};
 pub use system::{OsRandom, SystemClock};
