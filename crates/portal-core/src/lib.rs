@@ -22,7 +22,7 @@ pub mod testing;
 mod token;
 mod types;
 
-pub use account::{AccountState, Credentials, PortalAccount, PortalStatus};
+pub use account::{AccountState, Credentials, PortalAccount, PortalStatus, PortalStatusKind};
 pub use hashing::{HashError, PasswordHash, Verification};
 pub use policy::{MAX_LINK_TTL, MIN_LINK_TTL, PasswordRules, Policy, PolicyError, PolicySettings, ThrottleRules};
 pub use ports::{

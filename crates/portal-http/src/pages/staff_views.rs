@@ -3,50 +3,19 @@
 //! looks. Times are in the practice's zone ([`PracticeZone`]). The API keeps the codes and UTC.
 
 use portal_core::service::{ClientView, PortalView, TokenView};
-use portal_core::{Actor, AuditAction, AuditEvent, AuditFailure, PortalStatus};
+use portal_core::{Actor, AuditAction, AuditEvent, AuditFailure, PortalStatus, PortalStatusKind};
 
 use super::delivery::Delivery;
 use super::zone::PracticeZone;
 
-/// The client list's filters by portal status (`?portal=…`), in the order of the tabs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum PortalFilter {
-    NoAccount,
-    Invited,
-    InviteExpired,
-    Active,
-    Disabled,
-}
-
-impl PortalFilter {
-    pub(crate) const ALL: [Self; 5] =
-        [Self::NoAccount, Self::Invited, Self::InviteExpired, Self::Active, Self::Disabled];
-
-    /// The filter's name in the URL and for `list_clients`.
-    pub(crate) const fn name(self) -> &'static str {
-        match self {
-            Self::NoAccount => "no_account",
-            Self::Invited => "invited",
-            Self::InviteExpired => "invite_expired",
-            Self::Active => "active",
-            Self::Disabled => "disabled",
-        }
-    }
-
-    /// The tab's label.
-    pub(crate) const fn label(self) -> &'static str {
-        match self {
-            Self::NoAccount => "No account",
-            Self::Invited => "Invited",
-            Self::InviteExpired => "Invite expired",
-            Self::Active => "Active",
-            Self::Disabled => "Disabled",
-        }
-    }
-
-    /// The filter named in a URL; anything else lists every client.
-    pub(crate) fn parse(name: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|filter| filter.name() == name)
+/// The client list's tab for a portal status kind (`?portal=` and the kind's name), in words.
+pub(crate) const fn filter_label(kind: PortalStatusKind) -> &'static str {
+    match kind {
+        PortalStatusKind::NoAccount => "No account",
+        PortalStatusKind::Invited => "Invited",
+        PortalStatusKind::InviteExpired => "Invite expired",
+        PortalStatusKind::Active => "Active",
+        PortalStatusKind::Disabled => "Disabled",
     }
 }
 
