@@ -13,7 +13,8 @@ use portal_core::scrypt_hasher::{ScryptHasher, ScryptParams};
 use portal_core::service::{NewClient, PortalService, StaffContext};
 use portal_core::testing::{InMemoryStore, ManualClock, SeededRandom};
 use portal_core::{
-    Clock, LinkKey, MailKind, OsRandom, Password, Policy, RequestContext, SystemClock, TimeZoneName, TokenPurpose,
+    AuditFailure, Clock, LinkKey, MailKind, OsRandom, Password, Policy, RequestContext, SystemClock, TimeZoneName,
+    TokenPurpose,
 };
 use secrecy::ExposeSecret;
 
@@ -90,7 +91,12 @@ async fn main() -> Result<(), Box<dyn Error>> {
     }
     println!("\naudit trail:");
     for event in service.audit_trail(&staff, client.id).await? {
-        println!("  {:.0} {:<24} {}", event.at, event.action.name(), event.failure.unwrap_or_default());
+        println!(
+            "  {:.0} {:<24} {}",
+            event.at,
+            event.action.name(),
+            event.failure.as_ref().map_or("", AuditFailure::as_str)
+        );
     }
     Ok(())
 }

@@ -74,17 +74,57 @@ pub enum PortalStatus {
 }
 
 impl PortalStatus {
-    /// The filter name used by the staff API (`no_account`, `invited`, `invite_expired`,
-    /// `active`, `disabled`).
+    /// Which of the five statuses this is, without its details.
     #[must_use]
-    pub const fn filter_name(&self) -> &'static str {
+    pub const fn kind(&self) -> PortalStatusKind {
         match self {
-            Self::NotInvited => "no_account",
-            Self::Invited { .. } => "invited",
-            Self::InviteExpired { .. } => "invite_expired",
-            Self::Active { .. } => "active",
-            Self::Disabled { .. } => "disabled",
+            Self::NotInvited => PortalStatusKind::NoAccount,
+            Self::Invited { .. } => PortalStatusKind::Invited,
+            Self::InviteExpired { .. } => PortalStatusKind::InviteExpired,
+            Self::Active { .. } => PortalStatusKind::Active,
+            Self::Disabled { .. } => PortalStatusKind::Disabled,
         }
+    }
+}
+
+/// The kind of a [`PortalStatus`]: what staff filter the client list by. Its
+/// [`name`](PortalStatusKind::name) is the one wire name of each kind, for the staff API's
+/// `portal` field and filter and the staff pages' URLs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PortalStatusKind {
+    /// No account and no invitation sent.
+    NoAccount,
+    /// Invitation sent and still usable.
+    Invited,
+    /// Invitation sent but expired.
+    InviteExpired,
+    /// Registered and enabled.
+    Active,
+    /// Registered and disabled.
+    Disabled,
+}
+
+impl PortalStatusKind {
+    /// Every kind, in the order of design §2.
+    pub const ALL: [Self; 5] = [Self::NoAccount, Self::Invited, Self::InviteExpired, Self::Active, Self::Disabled];
+
+    /// The stable snake-case name (`no_account`, `invited`, `invite_expired`, `active`,
+    /// `disabled`).
+    #[must_use]
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::NoAccount => "no_account",
+            Self::Invited => "invited",
+            Self::InviteExpired => "invite_expired",
+            Self::Active => "active",
+            Self::Disabled => "disabled",
+        }
+    }
+
+    /// Inverse of [`PortalStatusKind::name`].
+    #[must_use]
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|kind| kind.name() == name)
     }
 }
 

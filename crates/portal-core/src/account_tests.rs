@@ -87,7 +87,7 @@ fn each_row_shows_staff_what_the_table_says() {
             Row::Active => "active",
             Row::Disabled => "disabled",
         };
-        assert_eq!(status.filter_name(), expected, "{row:?}");
+        assert_eq!(status.kind().name(), expected, "{row:?}");
         match (row, status) {
             (Row::Active, PortalStatus::Active { username })
             | (Row::Disabled, PortalStatus::Disabled { username, .. }) => {
@@ -192,12 +192,12 @@ fn toggling_needs_an_account() {
             Row::Active => {
                 assert_eq!(disabled, Ok(Toggled::Changed));
                 assert_eq!(enabled, Ok(Toggled::Unchanged));
-                assert_eq!(off.status(t0()).filter_name(), "disabled");
+                assert_eq!(off.status(t0()).kind(), PortalStatusKind::Disabled);
             }
             Row::Disabled => {
                 assert_eq!(disabled, Ok(Toggled::Unchanged));
                 assert_eq!(enabled, Ok(Toggled::Changed));
-                assert_eq!(on.status(t0()).filter_name(), "active");
+                assert_eq!(on.status(t0()).kind(), PortalStatusKind::Active);
             }
         }
     }
@@ -406,4 +406,13 @@ proptest! {
             prop_assert_eq!(account.username(), registered_as.as_ref());
         }
     }
+}
+
+#[test]
+fn every_portal_status_kind_is_found_by_its_name_and_nothing_else_is() {
+    for kind in PortalStatusKind::ALL {
+        assert_eq!(PortalStatusKind::from_name(kind.name()), Some(kind));
+    }
+    assert_eq!(PortalStatusKind::from_name("bogus"), None);
+    assert_eq!(PortalStatusKind::from_name("Active"), None, "names are exact");
 }

@@ -23,7 +23,7 @@ pub mod testing;
 mod token;
 mod types;
 
-pub use account::{AccountState, Credentials, PortalAccount, PortalStatus};
+pub use account::{AccountState, Credentials, PortalAccount, PortalStatus, PortalStatusKind};
 pub use delivery::{DeliveryCause, DeliveryProblem};
 pub use hashing::{HashError, PasswordHash, Verification};
 pub use policy::{MAX_LINK_TTL, MIN_LINK_TTL, PasswordRules, Policy, PolicyError, PolicySettings, ThrottleRules};
@@ -33,8 +33,8 @@ pub use ports::{
     RenderedEmail, SessionStore, StoreError, ThrottleStore, TransportError,
 };
 pub use records::{
-    Actor, AuditAction, AuditEvent, ClaimedMail, Client, DeliveryState, MailKind, OutgoingMail, Practice,
-    RequestContext, Session, StaffMember, ThrottleDecision, ThrottleState,
+    Actor, AuditAction, AuditEvent, AuditFailure, ClaimedMail, Client, DeliveryState, MailKind, OutgoingMail, Practice,
+    RequestContext, Session, StaffMember, ThrottleDecision, ThrottleState, UnrecognisedFailure,
 };
 pub use scrypt_hasher::{ScryptHasher, ScryptParams};
 pub use system::{OsRandom, SystemClock};

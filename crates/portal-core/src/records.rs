@@ -302,6 +302,70 @@ impl AuditAction {
     }
 }
 
+/// Why an audited attempt was refused: one variant per refusal the use cases record. Stored and
+/// shown to API callers as its [`code`](AuditFailure::as_str), which never changes for a variant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuditFailure {
+    /// Wrong password, or a username with no registered account.
+    InvalidCredentials,
+    /// The account is turned off.
+    AccountDisabled,
+    /// Too soon after the last failure (answered 429 without checking the password).
+    Throttled,
+    /// The username is locked after too many failures (written when the lock starts, and for
+    /// each attempt while it holds).
+    Locked,
+    /// A stored code this version does not know (written by another version of the portal):
+    /// kept as stored so the trail still reads. Only [`AuditFailure::parse`] makes one.
+    Unrecognised(UnrecognisedFailure),
+}
+
+/// A stored refusal code that is none of [`AuditFailure`]'s known ones. Its field is private so
+/// a use case cannot record free text, and a known code never hides in here.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnrecognisedFailure(String);
+
+impl UnrecognisedFailure {
+    /// The code as stored.
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl AuditFailure {
+    /// Every refusal this version records.
+    pub const KNOWN: [Self; 4] = [Self::InvalidCredentials, Self::AccountDisabled, Self::Throttled, Self::Locked];
+
+    /// The stable snake-case code, as stored and as the staff API shows it.
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::InvalidCredentials => "invalid_credentials",
+            Self::AccountDisabled => "account_disabled",
+            Self::Throttled => "throttled",
+            Self::Locked => "locked",
+            Self::Unrecognised(code) => code.as_str(),
+        }
+    }
+
+    /// The failure a stored code names; a code no variant has reads as
+    /// [`AuditFailure::Unrecognised`] rather than failing the whole trail.
+    ///
+    /// ```
+    /// use portal_core::AuditFailure;
+    /// assert_eq!(AuditFailure::parse("throttled"), AuditFailure::Throttled);
+    /// assert_eq!(AuditFailure::parse("from_a_later_version").as_str(), "from_a_later_version");
+    /// ```
+    #[must_use]
+    pub fn parse(code: &str) -> Self {
+        Self::KNOWN
+            .into_iter()
+            .find(|failure| failure.as_str() == code)
+            .unwrap_or_else(|| Self::Unrecognised(UnrecognisedFailure(code.to_owned())))
+    }
+}
+
 /// Where a request came from, for the audit trail.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RequestContext {
@@ -326,8 +390,8 @@ pub struct AuditEvent {
     pub actor: Actor,
     /// What happened.
     pub action: AuditAction,
-    /// `None` for success, or a short stable reason code for a refusal.
-    pub failure: Option<String>,
+    /// `None` for success, or why the attempt was refused.
+    pub failure: Option<AuditFailure>,
     /// Free detail safe to show staff (a disable reason, the username on registration).
     pub detail: Option<String>,
     /// Request id and source IP.
@@ -438,6 +502,21 @@ mod tests {
         let busy = Session { last_seen_at: at(12 * 3600 - 60), ..session };
         assert!(busy.is_valid_at(at(12 * 3600 - 1), &policy));
         assert!(!busy.is_valid_at(at(12 * 3600), &policy));
+    }
+
+    #[test]
+    fn every_known_audit_failure_code_parses_back_to_itself() {
+        for failure in AuditFailure::KNOWN {
+            assert_eq!(AuditFailure::parse(failure.as_str()), failure);
+        }
+    }
+
+    #[test]
+    fn an_unknown_stored_failure_code_still_reads_as_it_was_stored() {
+        let failure = AuditFailure::parse("password_expired");
+        assert!(matches!(&failure, AuditFailure::Unrecognised(code) if code.as_str() == "password_expired"));
+        assert_eq!(failure.as_str(), "password_expired");
+        assert_eq!(AuditFailure::parse(""), AuditFailure::Unrecognised(UnrecognisedFailure(String::new())));
     }
 
     #[test]

@@ -148,8 +148,8 @@ pub struct Options {
     /// loopback host (localhost, 127.0.0.0/8, ::1) without USER:PASSWORD: there STARTTLS is used
     /// when offered and plain SMTP otherwise (a local relay, a development mail catcher).
     /// Choose for smtp:// with ?tls=required, ?tls=opportunistic (STARTTLS when offered) or
-    /// ?tls=none. A password is never sent without TLS, except with ?tls=none to a loopback
-    /// host. Write @ : / % in USER or PASSWORD as %40 %3A %2F %25. Other settings, joined with
+    /// ?tls=none. A password is never sent without TLS (?tls=none with USER:PASSWORD is
+    /// refused). Write @ : / % in USER or PASSWORD as %40 %3A %2F %25. Other settings, joined with
     /// &: timeout=SECONDS (per reply), helo=NAME, ca_file=PATH (a private CA).
     #[arg(long, env = "PORTAL_SMTP_URL", hide_env_values = true, value_name = "URL", global = true)]
     pub smtp_url: Option<String>,

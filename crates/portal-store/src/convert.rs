@@ -6,10 +6,10 @@ use std::net::IpAddr;
 
 use jiff::Timestamp;
 use portal_core::{
-    AccountState, Actor, AuditAction, AuditEvent, AuditId, ClaimedMail, Client, ClientId, Credentials, DeliveryState,
-    DisableReason, DisplayName, EmailAddress, IssuedToken, Language, MailId, MailKind, OutgoingMail, PasswordHash,
-    PortalAccount, Practice, PracticeId, PracticeSlug, RequestContext, Session, SessionId, StaffId, StaffMember,
-    StoreError, TimeZoneName, TokenHash, TokenId, TokenPurpose, TokenState, Username,
+    AccountState, Actor, AuditAction, AuditEvent, AuditFailure, AuditId, ClaimedMail, Client, ClientId, Credentials,
+    DeliveryState, DisableReason, DisplayName, EmailAddress, IssuedToken, Language, MailId, MailKind, OutgoingMail,
+    PasswordHash, PortalAccount, Practice, PracticeId, PracticeSlug, RequestContext, Session, SessionId, StaffId,
+    StaffMember, StoreError, TimeZoneName, TokenHash, TokenId, TokenPurpose, TokenState, Username,
 };
 use sea_orm::ActiveValue::{NotSet, Set};
 
@@ -289,7 +289,7 @@ pub(crate) fn audit_row(event: &AuditEvent) -> audit_event::ActiveModel {
         actor_id: Set(id),
         actor_label: Set(label),
         action: Set(event.action.name().to_owned()),
-        failure: Set(event.failure.clone()),
+        failure: Set(event.failure.as_ref().map(|failure| failure.as_str().to_owned())),
         detail: Set(event.detail.clone()),
         request_id: Set(event.context.request_id.clone()),
         source_ip: Set(event.context.source_ip.map(|ip| ip.to_string())),
@@ -315,7 +315,8 @@ pub(crate) fn audit_from(row: audit_event::Model) -> Result<AuditEvent, StoreErr
         actor,
         action: AuditAction::from_name(&row.action)
             .ok_or_else(|| corrupt("audit_events.action", format!("unknown action {:?}", row.action)))?,
-        failure: row.failure,
+        // An unknown code (from another version) reads as `Unrecognised`, never as corruption.
+        failure: row.failure.as_deref().map(AuditFailure::parse),
         detail: row.detail,
         context: RequestContext {
             request_id: row.request_id,

@@ -479,7 +479,7 @@ impl Harness {
                     }
                 }
             };
-            assert_eq!(view.portal.filter_name(), expected, "{who:?} at {now}");
+            assert_eq!(view.portal.kind().name(), expected, "{who:?} at {now}");
             usernames.extend(account.username);
         }
         let count = usernames.len();

@@ -2,7 +2,7 @@
 
 use jiff::Timestamp;
 
-use crate::account::PortalStatus;
+use crate::account::{PortalStatus, PortalStatusKind};
 use crate::ports::{Clock, PasswordHasher, PortalStore, Randomness, StoreError};
 use crate::records::{AuditAction, AuditEvent, Client, DeliveryState};
 use crate::token::{IssuedToken, TokenState};
@@ -175,31 +175,22 @@ where
         Ok(ClientView { client, portal: account.status(self.clock.now()) })
     }
 
-    /// Every client of the staff member's practice, optionally only those whose status has the
-    /// given filter name (`no_account`, `invited`, `invite_expired`, `active`, `disabled`).
+    /// Every client of the staff member's practice, optionally only those whose status is of
+    /// the given kind.
     ///
     /// # Errors
-    /// `Invalid` for an unknown filter, or infrastructure.
+    /// Infrastructure.
     pub async fn list_clients(
         &self,
         staff: &StaffContext,
-        filter: Option<&str>,
+        kind: Option<PortalStatusKind>,
     ) -> Result<Vec<ClientView>, ClientError> {
-        const FILTERS: [&str; 5] = ["no_account", "invited", "invite_expired", "active", "disabled"];
-        if let Some(filter) = filter
-            && !FILTERS.contains(&filter)
-        {
-            return Err(ClientError::Invalid(InvalidInput::Malformed {
-                field: "portal",
-                why: "expected one of no_account, invited, invite_expired, active, disabled",
-            }));
-        }
         let now = self.clock.now();
         let rows = self.store.list_clients(staff.practice()).await?;
         Ok(rows
             .into_iter()
             .map(|(client, account)| ClientView { client, portal: account.status(now) })
-            .filter(|view| filter.is_none_or(|f| view.portal.filter_name() == f))
+            .filter(|view| kind.is_none_or(|kind| view.portal.kind() == kind))
             .collect())
     }
 

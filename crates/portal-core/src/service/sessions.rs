@@ -5,7 +5,9 @@ use jiff::{SignedDuration, Timestamp};
 use crate::account::{PortalAccount, SignInRefused};
 use crate::hashing::Verification;
 use crate::ports::{AccountCommit, Clock, PasswordHasher, PortalStore, Randomness, RandomnessError, StoreError};
-use crate::records::{Actor, AuditAction, AuditEvent, Practice, RequestContext, Session, ThrottleDecision};
+use crate::records::{
+    Actor, AuditAction, AuditEvent, AuditFailure, Practice, RequestContext, Session, ThrottleDecision,
+};
 use crate::token::BearerSecret;
 use crate::types::{DisplayName, Password, SessionId, Username};
 
@@ -104,27 +106,28 @@ where
         let key = Username::normalise(username);
         let rules = self.policy.throttle();
         let throttle = self.store.throttle(practice.id, &key).await?;
-        let failure_audit = |account: Option<&PortalAccount>, reason: &str| -> Result<AuditEvent, RandomnessError> {
-            let mut event = self.audit(
-                now,
-                practice.id,
-                account.map(PortalAccount::client_id),
-                Actor::Anonymous,
-                AuditAction::SignInFailed,
-                context,
-            )?;
-            event.failure = Some(reason.to_owned());
-            Ok(event)
-        };
+        let failure_audit =
+            |account: Option<&PortalAccount>, reason: AuditFailure| -> Result<AuditEvent, RandomnessError> {
+                let mut event = self.audit(
+                    now,
+                    practice.id,
+                    account.map(PortalAccount::client_id),
+                    Actor::Anonymous,
+                    AuditAction::SignInFailed,
+                    context,
+                )?;
+                event.failure = Some(reason);
+                Ok(event)
+            };
         match throttle.decide(now, rules) {
             ThrottleDecision::Allow => {}
             ThrottleDecision::Wait { retry_after } => {
-                self.store.append(&[failure_audit(None, "throttled")?]).await?;
+                self.store.append(&[failure_audit(None, AuditFailure::Throttled)?]).await?;
                 return Err(SignInError::Throttled { retry_after });
             }
             ThrottleDecision::Locked { .. } => {
                 self.hasher.verify_dummy(password).await?;
-                self.store.append(&[failure_audit(None, "locked")?]).await?;
+                self.store.append(&[failure_audit(None, AuditFailure::Locked)?]).await?;
                 return Err(SignInError::InvalidCredentials);
             }
         }
@@ -147,9 +150,9 @@ where
         match decision {
             Err(SignInRefused::InvalidCredentials) => {
                 let state = self.store.record_failure(practice.id, &key, now).await?;
-                let mut events = vec![failure_audit(account.as_ref(), "invalid_credentials")?];
+                let mut events = vec![failure_audit(account.as_ref(), AuditFailure::InvalidCredentials)?];
                 if state.failures == rules.hard_lock_after {
-                    let mut locked = failure_audit(account.as_ref(), "locked")?;
+                    let mut locked = failure_audit(account.as_ref(), AuditFailure::Locked)?;
                     locked.action = AuditAction::SignInLocked;
                     events.push(locked);
                 }
@@ -157,7 +160,7 @@ where
                 Err(SignInError::InvalidCredentials)
             }
             Err(SignInRefused::AccountDisabled) => {
-                self.store.append(&[failure_audit(account.as_ref(), "account_disabled")?]).await?;
+                self.store.append(&[failure_audit(account.as_ref(), AuditFailure::AccountDisabled)?]).await?;
                 Err(SignInError::AccountDisabled)
             }
             Ok(()) => {

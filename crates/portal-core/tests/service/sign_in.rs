@@ -4,7 +4,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use jiff::SignedDuration;
 use portal_core::ports::MockPasswordHasher;
 use portal_core::service::{Infrastructure, SessionError, SignInError};
-use portal_core::{AuditAction, HashError, PasswordHash, Verification};
+use portal_core::{AuditAction, AuditFailure, HashError, PasswordHash, Verification};
 use secrecy::ExposeSecret;
 
 use crate::helpers::*;
@@ -68,7 +68,11 @@ async fn the_hard_lock_refuses_even_the_right_password_until_staff_act() {
         Err(SignInError::InvalidCredentials)
     ));
     let trail = w.service.audit_trail(&w.staff, w.client).await.unwrap();
-    assert!(trail.iter().any(|e| e.action == AuditAction::SignInLocked));
+    let refusals: Vec<(AuditAction, AuditFailure)> =
+        trail.iter().filter_map(|e| Some((e.action, e.failure.clone()?))).collect();
+    let mut expected = vec![(AuditAction::SignInFailed, AuditFailure::InvalidCredentials); lock_after as usize];
+    expected.push((AuditAction::SignInLocked, AuditFailure::Locked));
+    assert_eq!(refusals, expected, "each wrong password, then the lock as it starts");
     // Staff toggle the account off and on: the lock is cleared.
     w.service.set_enabled(&w.staff, w.client, false, None).await.unwrap();
     w.service.set_enabled(&w.staff, w.client, true, None).await.unwrap();

@@ -10,11 +10,11 @@ use poem::http::StatusCode;
 use poem::web::{Form, Path, Query};
 use poem::{IntoResponse, Request, Response, handler};
 use portal_core::service::{ClientError, ClientView, SendInviteError, SendResetError, StaffContext, ToggleError};
-use portal_core::{ClientId, DeliveryCause, InvalidInput};
+use portal_core::{ClientId, DeliveryCause, InvalidInput, PortalStatusKind};
 use serde::Deserialize;
 
 use super::delivery::{Cancelled, Delivery};
-use super::staff_views::{AuditRow, ClientRow, Panel, PortalFilter, audit_rows, client_rows, panel};
+use super::staff_views::{AuditRow, ClientRow, Panel, audit_rows, client_rows, filter_label, panel};
 use super::zone::PracticeZone;
 use super::{
     CSRF_COOKIE, Message, Page, clear_cookie, csrf_ok, csrf_refused, csrf_token, read_cookie, see_other, set_cookie,
@@ -152,17 +152,21 @@ pub(crate) fn staff_sign_out(req: &Request, Form(form): Form<ActionForm>) -> Res
 struct ClientListPage {
     csrf: String,
     zone: PracticeZone,
-    current: Option<PortalFilter>,
+    current: Option<PortalStatusKind>,
     rows: Vec<ClientRow>,
 }
 
 impl ClientListPage {
-    fn filters(&self) -> &'static [PortalFilter] {
-        &PortalFilter::ALL
+    fn filters(&self) -> &'static [PortalStatusKind] {
+        &PortalStatusKind::ALL
     }
 
-    fn is_current(&self, filter: &PortalFilter) -> bool {
+    fn is_current(&self, filter: &PortalStatusKind) -> bool {
         self.current == Some(*filter)
+    }
+
+    fn label(&self, filter: &PortalStatusKind) -> &'static str {
+        filter_label(*filter)
     }
 }
 
@@ -173,8 +177,9 @@ pub(crate) async fn client_list(ctx: Ctx, req: &Request, Query(query): Query<Lis
         Ok(staff) => staff,
         Err(response) => return response,
     };
-    let current = query.portal.as_deref().and_then(PortalFilter::parse);
-    let clients: Vec<ClientView> = match ctx.state.service.list_clients(&staff, current.map(PortalFilter::name)).await {
+    // An unknown filter lists every client rather than refusing the page.
+    let current = query.portal.as_deref().and_then(PortalStatusKind::from_name);
+    let clients: Vec<ClientView> = match ctx.state.service.list_clients(&staff, current).await {
         Ok(clients) => clients,
         Err(error) => return trouble(&ctx, &error).into_response(),
     };

@@ -3,50 +3,19 @@
 //! looks. Times are in the practice's zone ([`PracticeZone`]). The API keeps the codes and UTC.
 
 use portal_core::service::{ClientView, PortalView, TokenView};
-use portal_core::{Actor, AuditAction, AuditEvent, PortalStatus};
+use portal_core::{Actor, AuditAction, AuditEvent, AuditFailure, PortalStatus, PortalStatusKind};
 
 use super::delivery::Delivery;
 use super::zone::PracticeZone;
 
-/// The client list's filters by portal status (`?portal=…`), in the order of the tabs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum PortalFilter {
-    NoAccount,
-    Invited,
-    InviteExpired,
-    Active,
-    Disabled,
-}
-
-impl PortalFilter {
-    pub(crate) const ALL: [Self; 5] =
-        [Self::NoAccount, Self::Invited, Self::InviteExpired, Self::Active, Self::Disabled];
-
-    /// The filter's name in the URL and for `list_clients`.
-    pub(crate) const fn name(self) -> &'static str {
-        match self {
-            Self::NoAccount => "no_account",
-            Self::Invited => "invited",
-            Self::InviteExpired => "invite_expired",
-            Self::Active => "active",
-            Self::Disabled => "disabled",
-        }
-    }
-
-    /// The tab's label.
-    pub(crate) const fn label(self) -> &'static str {
-        match self {
-            Self::NoAccount => "No account",
-            Self::Invited => "Invited",
-            Self::InviteExpired => "Invite expired",
-            Self::Active => "Active",
-            Self::Disabled => "Disabled",
-        }
-    }
-
-    /// The filter named in a URL; anything else lists every client.
-    pub(crate) fn parse(name: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|filter| filter.name() == name)
+/// The client list's tab for a portal status kind (`?portal=` and the kind's name), in words.
+pub(crate) const fn filter_label(kind: PortalStatusKind) -> &'static str {
+    match kind {
+        PortalStatusKind::NoAccount => "No account",
+        PortalStatusKind::Invited => "Invited",
+        PortalStatusKind::InviteExpired => "Invite expired",
+        PortalStatusKind::Active => "Active",
+        PortalStatusKind::Disabled => "Disabled",
     }
 }
 
@@ -102,7 +71,7 @@ pub(crate) fn audit_rows(events: &[AuditEvent], zone: &PracticeZone) -> Vec<Audi
                 when: zone.at(event.at),
                 what,
                 who: actor_words(&event.actor),
-                outcome: event.failure.as_deref().map_or_else(|| "Done".to_owned(), failure_words),
+                outcome: event.failure.as_ref().map_or_else(|| "Done".to_owned(), failure_words),
             }
         })
         .collect()
@@ -140,15 +109,16 @@ fn actor_words(actor: &Actor) -> String {
     }
 }
 
-/// Why something was refused, in words. The core records a short code as text: the codes it
-/// writes today are named; any other is shown as it is rather than hidden.
-fn failure_words(code: &str) -> String {
-    match code {
-        "invalid_credentials" => "Refused: wrong username or password".to_owned(),
-        "account_disabled" => "Refused: portal access is off".to_owned(),
-        "throttled" => "Refused: too soon after a failed attempt".to_owned(),
-        "locked" => "Refused: locked after too many failed attempts".to_owned(),
-        other => format!("Refused ({other})"),
+/// Why something was refused, in words. Every refusal the core records is named here, so a new
+/// one does not compile until it has its words; a code stored by another version of the portal is
+/// shown as it is rather than hidden.
+fn failure_words(failure: &AuditFailure) -> String {
+    match failure {
+        AuditFailure::InvalidCredentials => "Refused: wrong username or password".to_owned(),
+        AuditFailure::AccountDisabled => "Refused: portal access is off".to_owned(),
+        AuditFailure::Throttled => "Refused: too soon after a failed attempt".to_owned(),
+        AuditFailure::Locked => "Refused: locked after too many failed attempts".to_owned(),
+        AuditFailure::Unrecognised(code) => format!("Refused ({})", code.as_str()),
     }
 }
 
@@ -198,5 +168,22 @@ pub(crate) fn panel(view: &PortalView, zone: &PracticeZone) -> Panel {
             username: username.to_string(),
             reason: reason.as_ref().map(|reason| reason.as_str().to_owned()),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use portal_core::AuditFailure;
+
+    use super::failure_words;
+
+    #[test]
+    fn each_known_refusal_has_its_own_words_and_an_unknown_stored_code_is_shown_as_it_is() {
+        let words: BTreeSet<String> = AuditFailure::KNOWN.iter().map(failure_words).collect();
+        assert_eq!(words.len(), AuditFailure::KNOWN.len(), "two refusals read the same: {words:?}");
+        assert!(words.iter().all(|words| words.starts_with("Refused: ")), "{words:?}");
+        assert_eq!(failure_words(&AuditFailure::parse("mfa_required")), "Refused (mfa_required)");
     }
 }

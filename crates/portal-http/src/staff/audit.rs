@@ -77,7 +77,7 @@ impl AuditEntryBody {
             at: rfc3339(event.at),
             action: event.action.name().to_owned(),
             actor,
-            failure: event.failure.clone(),
+            failure: event.failure.as_ref().map(|failure| failure.as_str().to_owned()),
             detail: event.detail.clone(),
             request_id: event.context.request_id.clone(),
             source_ip: event.context.source_ip.map(|ip| ip.to_string()),

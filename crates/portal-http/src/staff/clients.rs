@@ -6,7 +6,7 @@ use poem_openapi::payload::Json;
 use poem_openapi::types::MaybeUndefined;
 use poem_openapi::{ApiResponse, Enum, Object, OpenApi};
 use portal_core::service::{ClientError, ClientPatch, ClientView, NewClient};
-use portal_core::{Language, PortalStatus};
+use portal_core::{Language, PortalStatus, PortalStatusKind};
 
 use super::status::{PortalState, StatusParts, status_parts};
 use super::{client_id, rfc3339};
@@ -264,8 +264,7 @@ impl ClientsApi {
         portal: Query<Option<PortalState>>,
     ) -> Result<ListClientsResponse, ApiError> {
         let staff = ctx.staff(&auth).await?;
-        let filter = portal.0.map(PortalState::filter_name);
-        match ctx.state.service.list_clients(&staff, filter).await {
+        match ctx.state.service.list_clients(&staff, portal.0.map(PortalStatusKind::from)).await {
             Ok(views) => Ok(ListClientsResponse::Ok(Json(views.iter().map(ClientBody::of).collect()))),
             Err(error) => Err(ctx.client_error(&error)),
         }

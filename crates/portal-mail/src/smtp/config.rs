@@ -88,9 +88,9 @@ impl SmtpConfig {
     /// it and plain SMTP otherwise, as a local relay or development mail catcher usually offers
     /// none. `tls=starttls` is accepted as another name for `tls=required`.
     ///
-    /// A password never crosses a network in the clear: credentials are refused with `tls=none`
-    /// unless the host is a loopback one, and with `tls=opportunistic` they are not sent when
-    /// the relay offers no STARTTLS.
+    /// A password is never sent without TLS, not even to a loopback host: credentials are
+    /// refused with `tls=none`, and with `tls=opportunistic` they are not sent when the relay
+    /// offers no STARTTLS.
     ///
     /// ```
     /// use portal_mail::{SmtpConfig, TlsMode};
@@ -103,6 +103,7 @@ impl SmtpConfig {
     /// let local_with_login = SmtpConfig::from_url("smtp://u:p@localhost:2525")?;
     /// assert_eq!(local_with_login.tls, TlsMode::StartTls);
     /// assert!(SmtpConfig::from_url("smtp://u:p@smtp.example.org:25?tls=none").is_err());
+    /// assert!(SmtpConfig::from_url("smtp://u:p@localhost:25?tls=none").is_err());
     /// # Ok::<(), portal_mail::ConfigError>(())
     /// ```
     ///
@@ -167,8 +168,8 @@ impl SmtpConfig {
                 (other, _) => return Err(bad(format!("unknown setting `{other}`"))),
             }
         }
-        if config.tls == TlsMode::None && config.credentials.is_some() && !config.is_loopback() {
-            return Err(bad("credentials over a connection without TLS are only allowed to a loopback host".into()));
+        if config.tls == TlsMode::None && config.credentials.is_some() {
+            return Err(bad("credentials are never sent without TLS: drop tls=none, or the user and password".into()));
         }
         Ok(config)
     }
@@ -233,7 +234,7 @@ mod tests {
         assert_eq!((user.as_str(), password.expose_secret()), ("user@x", "p:ss"));
         assert!(!format!("{c:?}").contains("p:ss"));
         assert_eq!(SmtpConfig::from_url("smtp://[::1]:25?tls=none").unwrap().host, "::1");
-        assert!(SmtpConfig::from_url("smtp://u:p@localhost:25?tls=none").is_ok());
+        assert!(SmtpConfig::from_url("smtp://u:p@localhost:25?tls=none").is_err(), "no password in the clear");
         for bad in
             ["http://x.org", "smtps://x.org?tls=none", "smtp://x.org?tls=maybe", "smtp://x.org?bogus=1", "smtp://"]
         {

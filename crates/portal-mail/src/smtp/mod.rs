@@ -198,16 +198,14 @@ impl SmtpTransport {
         client.ehlo(&self.config.helo_name).await.stage(Stage::Ehlo)
     }
 
-    /// `AUTH` with the configured credentials. A password goes only over TLS, or over a plain
-    /// connection that `tls=none` asked for, which the configuration allows only to a loopback
-    /// host: this is checked here, before anything is sent.
+    /// `AUTH` with the configured credentials. A password goes only over TLS (the configuration
+    /// refuses credentials with `tls=none`); this is checked here again, before anything is sent.
     async fn authenticate(&self, session: &mut Session) -> Result<ProbeAuth, Failure> {
         let offered = session.capabilities.auth_mechanisms != 0;
         let Some((user, password)) = &self.config.credentials else {
             return Ok(ProbeAuth::NotConfigured { offered });
         };
-        let plain_allowed = self.config.tls == TlsMode::None && self.config.is_loopback();
-        if !(session.encrypted || plain_allowed) {
+        if !session.encrypted {
             return Err(Failure::known(Stage::Tls, SmtpFailure::CredentialsNeedTls));
         }
         if !offered {

@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use portal_testkit::{Email, Inbox, ServerBuilder, SinkBehaviour, SinkOptions, SmtpSink, token_after};
+use portal_testkit::{
+    Email, Inbox, ServerBuilder, SinkBehaviour, SinkOptions, SinkTls, SmtpSink, TestCertificate, token_after,
+};
 use reqwest::StatusCode;
 use reqwest::redirect::Policy as RedirectPolicy;
 use serde_json::{Value, json};
@@ -104,9 +106,19 @@ impl Client {
 /// Runs the whole lifecycle against the binary with `format` and returns everything it printed
 /// and the secrets it used.
 async fn lifecycle_logged_in(format: &str, link_key: Option<[u8; 32]>) -> (String, Secrets) {
+    // A login goes only over TLS: the relay offers STARTTLS with a certificate of a test CA.
+    let certificate = TestCertificate::generate();
     let login = SinkBehaviour::RequireAuth { login: RELAY_LOGIN, password: RELAY_PASSWORD };
-    let sink = SmtpSink::start_with(SinkOptions { behaviour: login, ..SinkOptions::default() });
-    let smtp_url = format!("smtp://{RELAY_LOGIN}:{RELAY_PASSWORD_IN_URL}@127.0.0.1:{}?tls=none", sink.port());
+    let sink = SmtpSink::start_with(SinkOptions {
+        behaviour: login,
+        tls: SinkTls::StartTls(&certificate),
+        ..SinkOptions::default()
+    });
+    let smtp_url = format!(
+        "smtp://{RELAY_LOGIN}:{RELAY_PASSWORD_IN_URL}@127.0.0.1:{}?ca_file={}",
+        sink.port(),
+        certificate.cert().display()
+    );
     let encoded_key = link_key.map(|key| URL_SAFE_NO_PAD.encode(key));
     let mut env = vec![("PORTAL_LOG", "trace"), ("PORTAL_LOG_FORMAT", format), ("PORTAL_SMTP_URL", smtp_url.as_str())];
     if let Some(key) = &encoded_key {

@@ -5,7 +5,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 use std::time::Duration;
 
-use portal_testkit::{ServerBuilder, SinkBehaviour, SinkOptions, SmtpSink, free_port};
+use portal_testkit::{ServerBuilder, SinkBehaviour, SinkOptions, SinkTls, SmtpSink, TestCertificate, free_port};
 
 /// Runs `portal-server mail check ARGS` with only these `PORTAL_*` variables.
 fn mail_check(data_dir: &Path, args: &[&str], env: &[(&str, &str)]) -> (Output, String, String) {
@@ -51,21 +51,30 @@ fn mail_check_against_a_local_relay_without_starttls_says_what_works_and_sends_a
 }
 
 #[test]
-fn mail_check_with_a_login_says_auth_was_accepted_and_never_prints_the_password() {
+fn mail_check_with_a_login_says_auth_was_accepted_over_starttls_and_never_prints_the_password() {
     let data = tempfile::tempdir().expect("a temporary directory");
+    let certificate = TestCertificate::generate();
     let sink = SmtpSink::start_with(SinkOptions {
         behaviour: SinkBehaviour::RequireAuth { login: "mailer", password: "relay pass/word" },
+        tls: SinkTls::StartTls(&certificate),
         ..SinkOptions::default()
     });
-    let url = format!("smtp://mailer:relay%20pass%2Fword@127.0.0.1:{}?tls=none", sink.port());
+    let url =
+        format!("smtp://mailer:relay%20pass%2Fword@127.0.0.1:{}?ca_file={}", sink.port(), certificate.cert().display());
     let (output, stdout, stderr) = mail_check(data.path(), &[], &[("PORTAL_SMTP_URL", &url)]);
     assert_eq!(output.status.code(), Some(0), "{stdout}{stderr}");
-    assert!(stdout.contains("ok      TLS: none, as tls=none asks"), "{stdout}");
+    assert!(stdout.contains("ok      TLS: STARTTLS"), "{stdout}");
     assert!(stdout.contains("ok      AUTH: accepted for user mailer"), "{stdout}");
     for printed in [&stdout, &stderr] {
         assert!(!printed.contains("pass/word") && !printed.contains("pass%2Fword"), "{printed}");
     }
     assert!(sink.received().is_empty(), "without --send-to nothing is sent");
+
+    // The same login with tls=none is refused before any connection: no password in the clear.
+    let plain = format!("smtp://mailer:relay%20pass%2Fword@127.0.0.1:{}?tls=none", sink.port());
+    let (output, stdout, stderr) = mail_check(data.path(), &[], &[("PORTAL_SMTP_URL", &plain)]);
+    assert_ne!(output.status.code(), Some(0), "{stdout}{stderr}");
+    assert!(format!("{stdout}{stderr}").contains("never sent without TLS"), "{stdout}{stderr}");
 }
 
 #[test]

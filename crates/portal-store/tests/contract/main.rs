@@ -66,6 +66,7 @@ contract_tests! {
     throttle::concurrent_failures_are_all_counted,
     audit::the_trail_is_oldest_first_and_only_the_clients_own,
     audit::an_audit_batch_with_a_reused_id_writes_nothing,
+    audit::every_failure_code_round_trips_and_an_unknown_stored_one_still_reads,
     outbox::claimed_mail_is_leased_and_claimable_again_only_after_the_lease_lapses,
     outbox::only_due_rows_are_claimed_oldest_first_up_to_the_limit,
     outbox::a_sent_mail_is_purged_of_its_recipient_and_keeps_its_delivery_state,
