@@ -20,22 +20,27 @@
 //! Content-Security-Policy (the edge adds `Cache-Control: no-store` and `Referrer-Policy:
 //! no-referrer` to every response). Every form carries a CSRF token that must equal the
 //! `__Host-portal_csrf` cookie (double submit), on top of `SameSite=Strict`.
+//!
+//! Every page is an askama template in `crates/portal-http/templates/` (a base layout, one
+//! template per page, `_partial` pieces) filled from a typed struct; the engine escapes every
+//! value, so no handler assembles HTML.
 
 mod client;
-mod html;
+mod links;
+mod message;
 mod staff;
+mod staff_views;
+mod zone;
 
 use poem::http::header::{CONTENT_TYPE, COOKIE, RETRY_AFTER, SET_COOKIE};
 use poem::http::{HeaderValue, Method, StatusCode};
 use poem::{IntoResponse, Request, Response, Route, get, handler};
 use poem_openapi::OperationId;
 
-pub(crate) use html::escape;
+pub(crate) use message::Message;
 
-/// The page layout (header, main, footer) every page is rendered into.
-const LAYOUT: &str = include_str!("../../pages/layout.html");
 /// The stylesheet.
-const STYLESHEET: &str = include_str!("../../pages/portal.css");
+const STYLESHEET: &str = include_str!("../../static/portal.css");
 
 /// The Content-Security-Policy of every page: no scripts at all, styles and images only from
 /// this origin, forms only to this origin, never framed.
@@ -74,8 +79,8 @@ pub(crate) const ROUTE_METHODS: &[(&str, &[Method])] = &[
 pub(crate) fn mount(route: Route) -> Route {
     route
         .at("/portal/static/portal.css", get(stylesheet))
-        .at("/portal/invitation", get(client::invitation_page).post(client::invitation_submit))
-        .at("/portal/password-reset", get(client::reset_page).post(client::reset_submit))
+        .at("/portal/invitation", get(links::invitation_page).post(links::invitation_submit))
+        .at("/portal/password-reset", get(links::reset_page).post(links::reset_submit))
         .at("/portal/:practice/sign-in", get(client::sign_in_page).post(client::sign_in_submit))
         .at("/portal/home", get(client::home))
         .at("/portal/sign-out", poem::post(client::sign_out))
@@ -102,64 +107,39 @@ fn stylesheet() -> Response {
 /// A rendered page on its way out.
 pub(crate) struct Page {
     status: StatusCode,
-    title: String,
-    /// The practice's name for the header (plain text), if known.
-    brand: Option<String>,
-    /// The `<main>` content (already safe HTML).
-    main: String,
+    /// The HTML, rendered (and escaped) by the template engine.
+    body: String,
     cookies: Vec<String>,
     retry_after: Option<u64>,
     route: &'static str,
-    /// The wide layout of the staff pages.
-    wide: bool,
 }
 
 impl Page {
-    /// A page whose `main` is safe HTML.
-    pub(crate) fn new(route: &'static str, status: StatusCode, title: &str, main: String) -> Self {
-        Self {
-            status,
-            title: title.to_owned(),
-            brand: None,
-            main,
-            cookies: Vec::new(),
-            retry_after: None,
-            route,
-            wide: false,
-        }
-    }
-
-    /// A short message page: a heading, a paragraph of text and an optional link.
-    pub(crate) fn message(
-        route: &'static str,
-        status: StatusCode,
-        title: &str,
-        text: &str,
-        link: Option<(&str, &str)>,
-    ) -> Self {
-        let mut main = format!("<h1>{}</h1>\n<p>{}</p>", escape(title), escape(text));
-        if let Some((href, label)) = link {
-            main.push_str(&format!("\n<p><a href=\"{}\">{}</a></p>", escape(href), escape(label)));
-        }
-        Self::new(route, status, title, main)
-    }
-
-    /// Shows the practice's name in the header.
-    pub(crate) fn brand(mut self, practice_name: &str) -> Self {
-        self.brand = Some(practice_name.to_owned());
-        self
-    }
-
-    /// Uses the wide layout (staff pages).
-    pub(crate) fn wide(mut self) -> Self {
-        self.wide = true;
-        self
+    /// Renders a page template. A template that fails to render (only a formatting error can
+    /// make it) answers a bare 500 rather than half a page.
+    pub(crate) fn render(route: &'static str, status: StatusCode, template: &impl askama::Template) -> Self {
+        let (status, body) = match template.render() {
+            Ok(body) => (status, body),
+            Err(error) => {
+                tracing::error!(route, %error, "page template failed to render");
+                (StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong.".to_owned())
+            }
+        };
+        Self { status, body, cookies: Vec::new(), retry_after: None, route }
     }
 
     /// Adds a `Set-Cookie` header.
     pub(crate) fn cookie(mut self, cookie: String) -> Self {
         self.cookies.push(cookie);
         self
+    }
+
+    /// Adds the `Set-Cookie` header of a fresh CSRF value, when the browser needed one.
+    pub(crate) fn csrf_cookie(self, cookie: Option<String>) -> Self {
+        match cookie {
+            Some(cookie) => self.cookie(cookie),
+            None => self,
+        }
     }
 
     /// Adds a `Retry-After` header.
@@ -171,21 +151,11 @@ impl Page {
 
 impl IntoResponse for Page {
     fn into_response(self) -> Response {
-        let brand = escape(self.brand.as_deref().unwrap_or("Client portal"));
-        let body = html::fill(
-            LAYOUT,
-            &[
-                ("title", &escape(&self.title)),
-                ("brand", &brand),
-                ("main", &self.main),
-                ("body_class", if self.wide { "wide" } else { "narrow" }),
-            ],
-        );
         let mut response = Response::builder()
             .status(self.status)
             .header(CONTENT_TYPE, "text/html; charset=utf-8")
             .header("content-security-policy", CONTENT_SECURITY_POLICY)
-            .body(body);
+            .body(self.body);
         for cookie in self.cookies {
             if let Ok(value) = HeaderValue::from_str(&cookie) {
                 response.headers_mut().append(SET_COOKIE, value);
@@ -282,20 +252,14 @@ pub(crate) fn csrf_ok(req: &Request, submitted: &str) -> bool {
     cookie.bytes().zip(submitted.bytes()).fold(0_u8, |acc, (a, b)| acc | (a ^ b)) == 0
 }
 
-/// The hidden CSRF field of a form.
-pub(crate) fn csrf_field(token: &str) -> String {
-    format!("<input type=\"hidden\" name=\"csrf\" value=\"{}\">", escape(token))
-}
-
-/// The 403 page for a form whose CSRF token does not match.
-pub(crate) fn csrf_refused() -> Page {
-    Page::message(
-        "page_csrf",
-        StatusCode::FORBIDDEN,
+/// The 403 page for a form whose CSRF token does not match (`wide` on staff pages).
+pub(crate) fn csrf_refused(wide: bool) -> Page {
+    let message = Message::new(
         "This form has expired",
         "For your security the form could not be accepted. Go back, reload the page and try again.",
-        None,
-    )
+    );
+    let message = if wide { message.wide() } else { message };
+    message.page("page_csrf", StatusCode::FORBIDDEN)
 }
 
 #[cfg(test)]

@@ -5,35 +5,24 @@
 //! (`Secure`, `HttpOnly`, `SameSite=Strict`, ends with the browser session) and checked on every
 //! request, so revoking the key signs the browser out. Staff never see a password or a token.
 
-use std::fmt::Write as _;
-
+use askama::Template;
 use poem::http::StatusCode;
 use poem::web::{Form, Path, Query};
 use poem::{IntoResponse, Request, Response, handler};
-use portal_core::service::{
-    ClientError, ClientView, PortalView, SendInviteError, SendResetError, StaffContext, ToggleError, TokenView,
-};
-use portal_core::{AuditEvent, ClientId, DeliveryState, PortalStatus};
+use portal_core::service::{ClientError, ClientView, SendInviteError, SendResetError, StaffContext, ToggleError};
+use portal_core::{ClientId, InvalidInput};
 use serde::Deserialize;
 
+use super::staff_views::{AuditRow, ClientRow, Delivery, Panel, PortalFilter, audit_rows, client_rows, panel};
+use super::zone::PracticeZone;
 use super::{
-    CSRF_COOKIE, Page, clear_cookie, csrf_field, csrf_ok, csrf_refused, csrf_token, escape, read_cookie, see_other,
-    set_cookie,
+    CSRF_COOKIE, Message, Page, clear_cookie, csrf_ok, csrf_refused, csrf_token, read_cookie, see_other, set_cookie,
 };
 use crate::auth::Ctx;
 use crate::error::chain;
 
 /// The staff key, once signed in.
 pub(crate) const STAFF_COOKIE: &str = "__Host-portal_staff";
-
-/// The filters of the client list, with their labels.
-const FILTERS: [(&str, &str); 5] = [
-    ("no_account", "No account"),
-    ("invited", "Invited"),
-    ("invite_expired", "Invite expired"),
-    ("active", "Active"),
-    ("disabled", "Disabled"),
-];
 
 #[derive(Deserialize)]
 pub(crate) struct KeyForm {
@@ -64,31 +53,18 @@ pub(crate) struct DoneQuery {
     done: Option<String>,
 }
 
-fn when(at: jiff::Timestamp) -> String {
-    at.strftime("%Y-%m-%d %H:%M UTC").to_string()
-}
-
 fn trouble(ctx: &Ctx, error: &dyn std::error::Error) -> Page {
     tracing::error!(request_id = %ctx.rid(), error = %chain(error), "staff page failed");
-    Page::message(
-        "page_staff_error",
-        StatusCode::INTERNAL_SERVER_ERROR,
-        "Something went wrong",
-        &format!("Please try again. Reference: {}", ctx.rid()),
-        None,
-    )
-    .wide()
+    Message::new("Something went wrong", format!("Please try again. Reference: {}", ctx.rid()))
+        .wide()
+        .page("page_staff_error", StatusCode::INTERNAL_SERVER_ERROR)
 }
 
 fn not_found() -> Page {
-    Page::message(
-        "page_staff_client",
-        StatusCode::NOT_FOUND,
-        "No such client",
-        "This client does not exist in your practice.",
-        Some(("/staff/clients", "Back to clients")),
-    )
-    .wide()
+    Message::new("No such client", "This client does not exist in your practice.")
+        .link("/staff/clients".to_owned(), "Back to clients")
+        .wide()
+        .page("page_staff_client", StatusCode::NOT_FOUND)
 }
 
 /// The signed-in staff member, or the redirect to the staff sign-in page.
@@ -103,39 +79,44 @@ async fn staff(ctx: &Ctx, req: &Request) -> Result<StaffContext, Response> {
     }
 }
 
-fn with_csrf(page: Page, cookie: Option<String>) -> Page {
-    match cookie {
-        Some(cookie) => page.cookie(cookie),
-        None => page,
+/// Why the staff sign-in form came back.
+pub(crate) enum StaffSignInProblem {
+    InvalidKey,
+}
+
+/// `templates/staff_sign_in.html`.
+#[derive(Template)]
+#[template(path = "staff_sign_in.html", ext = "html")]
+struct StaffSignInPage {
+    csrf: String,
+    problem: Option<StaffSignInProblem>,
+}
+
+/// The time zone of the staff member's practice, for every time on the staff pages.
+async fn practice_zone(ctx: &Ctx, staff: &StaffContext) -> Result<PracticeZone, Page> {
+    match ctx.state.service.staff_practice(staff).await {
+        Ok(practice) => Ok(PracticeZone::of(practice.as_ref())),
+        Err(error) => Err(trouble(ctx, &error)),
     }
 }
 
-fn sign_in_form(req: &Request, status: StatusCode, error: Option<&str>) -> Page {
+fn sign_in_form(req: &Request, problem: Option<StaffSignInProblem>) -> Page {
+    let status = if problem.is_some() { StatusCode::UNAUTHORIZED } else { StatusCode::OK };
     let (csrf, cookie) = csrf_token(req);
-    let errors = error
-        .map_or_else(String::new, |e| format!("<div class=\"errors\" role=\"alert\"><p>{}</p></div>\n", escape(e)));
-    let main = format!(
-        "<h1>Staff sign-in</h1>\n{errors}<form method=\"post\" action=\"/staff/sign-in\" novalidate>\n{csrf}\n\
-         <label for=\"key\">Staff key</label>\n\
-         <input type=\"password\" id=\"key\" name=\"key\" autocomplete=\"off\" required aria-describedby=\"key-hint\">\n\
-         <p class=\"hint\" id=\"key-hint\">The <code>pst_…</code> key from <code>portal-server staff-key create</code>. It stays in this browser until you sign out or close it.</p>\n\
-         <button type=\"submit\">Sign in</button>\n</form>",
-        csrf = csrf_field(&csrf),
-    );
-    with_csrf(Page::new("page_staff_sign_in", status, "Staff sign-in", main), cookie)
+    Page::render("page_staff_sign_in", status, &StaffSignInPage { csrf, problem }).csrf_cookie(cookie)
 }
 
 /// `GET /staff/sign-in`.
 #[handler]
 pub(crate) fn staff_sign_in_page(req: &Request) -> Response {
-    sign_in_form(req, StatusCode::OK, None).into_response()
+    sign_in_form(req, None).into_response()
 }
 
 /// `POST /staff/sign-in`: checks the key and keeps it in the staff cookie.
 #[handler]
 pub(crate) async fn staff_sign_in(ctx: Ctx, req: &Request, Form(form): Form<KeyForm>) -> Response {
     if !csrf_ok(req, &form.csrf) {
-        return csrf_refused().into_response();
+        return csrf_refused(false).into_response();
     }
     let key = form.key.trim();
     let valid = key.len() <= 256 && key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
@@ -152,33 +133,36 @@ pub(crate) async fn staff_sign_in(ctx: Ctx, req: &Request, Form(form): Form<KeyF
             Err(error) => return trouble(&ctx, &error).into_response(),
         }
     }
-    sign_in_form(req, StatusCode::UNAUTHORIZED, Some("This staff key is not valid.")).into_response()
+    sign_in_form(req, Some(StaffSignInProblem::InvalidKey)).into_response()
 }
 
 /// `POST /staff/sign-out`.
 #[handler]
 pub(crate) fn staff_sign_out(req: &Request, Form(form): Form<ActionForm>) -> Response {
     if !csrf_ok(req, &form.csrf) {
-        return csrf_refused().into_response();
+        return csrf_refused(false).into_response();
     }
     see_other("page_staff_sign_out", "/staff/sign-in", vec![clear_cookie(STAFF_COOKIE), clear_cookie(CSRF_COOKIE)])
 }
 
-fn status_label(status: &PortalStatus) -> String {
-    match status {
-        PortalStatus::NotInvited => "No account".to_owned(),
-        PortalStatus::Invited { expires_at, .. } => format!("Invited, expires {}", when(*expires_at)),
-        PortalStatus::InviteExpired { .. } => "Invite expired".to_owned(),
-        PortalStatus::Active { username } => format!("Active ({username})"),
-        PortalStatus::Disabled { username, .. } => format!("Disabled ({username})"),
-    }
+/// `templates/staff_clients.html`.
+#[derive(Template)]
+#[template(path = "staff_clients.html", ext = "html")]
+struct ClientListPage {
+    csrf: String,
+    zone: PracticeZone,
+    current: Option<PortalFilter>,
+    rows: Vec<ClientRow>,
 }
 
-fn sign_out_form(csrf: &str) -> String {
-    format!(
-        "<form method=\"post\" action=\"/staff/sign-out\" class=\"inline\">{}<button type=\"submit\" class=\"secondary small\">Sign out</button></form>",
-        csrf_field(csrf)
-    )
+impl ClientListPage {
+    fn filters(&self) -> &'static [PortalFilter] {
+        &PortalFilter::ALL
+    }
+
+    fn is_current(&self, filter: &PortalFilter) -> bool {
+        self.current == Some(*filter)
+    }
 }
 
 /// `GET /staff/clients[?portal=filter]`.
@@ -188,169 +172,59 @@ pub(crate) async fn client_list(ctx: Ctx, req: &Request, Query(query): Query<Lis
         Ok(staff) => staff,
         Err(response) => return response,
     };
-    let filter = query.portal.filter(|f| FILTERS.iter().any(|(name, _)| name == f));
-    let clients: Vec<ClientView> = match ctx.state.service.list_clients(&staff, filter.as_deref()).await {
+    let current = query.portal.as_deref().and_then(PortalFilter::parse);
+    let clients: Vec<ClientView> = match ctx.state.service.list_clients(&staff, current.map(PortalFilter::name)).await {
         Ok(clients) => clients,
         Err(error) => return trouble(&ctx, &error).into_response(),
     };
-    let (csrf, cookie) = csrf_token(req);
-    let mut main =
-        format!("<h1>Clients</h1>\n{}\n<nav aria-label=\"Portal status\"><ul class=\"filters\">", sign_out_form(&csrf));
-    let current = |name: Option<&str>| if filter.as_deref() == name { " aria-current=\"page\"" } else { "" };
-    let _ = write!(main, "<li><a href=\"/staff/clients\"{}>All</a></li>", current(None));
-    for (name, label) in FILTERS {
-        let _ = write!(main, "<li><a href=\"/staff/clients?portal={name}\"{}>{label}</a></li>", current(Some(name)));
-    }
-    main.push_str("</ul></nav>\n");
-    if clients.is_empty() {
-        main.push_str("<p>No clients here.</p>");
-    } else {
-        main.push_str(
-            "<table>\n<thead><tr><th scope=\"col\">Name</th><th scope=\"col\">Portal</th></tr></thead>\n<tbody>\n",
-        );
-        for view in &clients {
-            let _ = writeln!(
-                main,
-                "<tr><td><a href=\"/staff/clients/{id}\">{name}</a></td><td>{status}</td></tr>",
-                id = escape(&view.client.id.to_string()),
-                name = escape(view.client.name.as_str()),
-                status = escape(&status_label(&view.portal)),
-            );
-        }
-        main.push_str("</tbody></table>");
-    }
-    with_csrf(Page::new("page_staff_clients", StatusCode::OK, "Clients", main).wide(), cookie).into_response()
-}
-
-fn delivery(view: &TokenView) -> String {
-    match &view.delivery {
-        None => "not queued".to_owned(),
-        Some(DeliveryState::Pending { attempts: 0, .. }) => "queued".to_owned(),
-        Some(DeliveryState::Pending { attempts, .. }) => format!("retrying ({attempts} attempts so far)"),
-        Some(DeliveryState::Sent { at }) => format!("sent {}", when(*at)),
-        Some(DeliveryState::Failed { at, reason }) => format!("failed {}: {reason}", when(*at)),
-    }
-}
-
-fn action_button(id: &str, action: &str, label: &str, csrf: &str) -> String {
-    format!(
-        "<form method=\"post\" action=\"/staff/clients/{id}/{action}\">{}<button type=\"submit\">{}</button></form>",
-        csrf_field(csrf),
-        escape(label)
-    )
-}
-
-fn toggle(id: &str, on: bool, csrf: &str) -> String {
-    // Turning access off may record why (shown on the panel and in the audit trail).
-    let reason = if on {
-        "<label for=\"reason\">Reason for turning off (optional)</label><input type=\"text\" id=\"reason\" name=\"reason\" maxlength=\"500\">"
-    } else {
-        ""
+    let zone = match practice_zone(&ctx, &staff).await {
+        Ok(zone) => zone,
+        Err(page) => return page.into_response(),
     };
-    format!(
-        "<form method=\"post\" action=\"/staff/clients/{id}/enabled\">{csrf}{reason}<input type=\"hidden\" name=\"enabled\" value=\"{next}\">\
-         <button type=\"submit\" class=\"toggle {class}\" role=\"switch\" aria-checked=\"{on}\"><span class=\"knob\" aria-hidden=\"true\"></span>Portal access {state}</button></form>",
-        csrf = csrf_field(csrf),
-        next = !on,
-        class = if on { "on" } else { "off" },
-        state = if on { "on" } else { "off" },
-    )
+    let (csrf, cookie) = csrf_token(req);
+    let page = ClientListPage { csrf, current, rows: client_rows(&clients, &zone), zone };
+    Page::render("page_staff_clients", StatusCode::OK, &page).csrf_cookie(cookie).into_response()
 }
 
-fn token_facts(title: &str, view: &TokenView) -> String {
-    format!(
-        "<h3>{}</h3><dl class=\"facts\"><dt>Sent</dt><dd>{}</dd><dt>Expires</dt><dd>{}</dd><dt>Email</dt><dd>{}</dd></dl>",
-        escape(title),
-        escape(&when(view.sent_at)),
-        escape(&when(view.expires_at)),
-        escape(&delivery(view)),
-    )
+/// What the profile says at its top: the outcome of the button just pressed. Each variant has
+/// its own words in `templates/_notice.html`.
+pub(crate) enum Notice {
+    InviteQueued,
+    ResetQueued,
+    Enabled,
+    Disabled,
+    InvalidReason(InvalidInput),
+    InviteRefused(SendInviteError),
+    ResetRefused(SendResetError),
+    ToggleRefused(ToggleError),
 }
 
-/// The portal side panel in its three looks.
-fn panel(id: &str, view: &PortalView, csrf: &str) -> String {
-    let mut out =
-        String::from("<aside class=\"panel\" aria-labelledby=\"panel-title\"><h2 id=\"panel-title\">Portal</h2>");
-    match &view.status {
-        PortalStatus::NotInvited | PortalStatus::Invited { .. } | PortalStatus::InviteExpired { .. } => {
-            let _ = write!(out, "<p class=\"state\">No account</p><p>{}</p>", escape(&status_label(&view.status)));
-            if let Some(invite) = &view.invite {
-                out.push_str(&token_facts("Invitation", invite));
-            }
-            let label =
-                if matches!(view.status, PortalStatus::NotInvited) { "Send portal invite" } else { "Resend invite" };
-            out.push_str(&action_button(id, "invite", label, csrf));
-        }
-        PortalStatus::Active { username } => {
-            let _ = write!(
-                out,
-                "<p class=\"state\">Active</p><dl class=\"facts\"><dt>Username</dt><dd>{}</dd></dl>",
-                escape(&username.to_string())
-            );
-            out.push_str(&toggle(id, true, csrf));
-            if let Some(reset) = &view.reset {
-                out.push_str(&token_facts("Password reset", reset));
-            }
-            out.push_str(&action_button(id, "reset", "Reset password", csrf));
-        }
-        PortalStatus::Disabled { username, reason } => {
-            let _ = write!(
-                out,
-                "<p class=\"state\">Disabled</p><dl class=\"facts\"><dt>Username</dt><dd>{}</dd>",
-                escape(&username.to_string())
-            );
-            if let Some(reason) = reason {
-                let _ = write!(out, "<dt>Reason</dt><dd>{}</dd>", escape(reason.as_str()));
-            }
-            out.push_str("</dl>");
-            out.push_str(&toggle(id, false, csrf));
+impl Notice {
+    /// The notice named by `?done=` after a button's redirect.
+    fn done(done: Option<&str>) -> Option<Self> {
+        match done? {
+            "invite" => Some(Self::InviteQueued),
+            "reset" => Some(Self::ResetQueued),
+            "enabled" => Some(Self::Enabled),
+            "disabled" => Some(Self::Disabled),
+            _ => None,
         }
     }
-    out.push_str("</aside>");
-    out
 }
 
-fn audit_table(events: &[AuditEvent]) -> String {
-    let mut out = String::from("<section aria-labelledby=\"audit-title\"><h2 id=\"audit-title\">Audit trail</h2>");
-    if events.is_empty() {
-        out.push_str("<p>Nothing yet.</p></section>");
-        return out;
-    }
-    out.push_str("<div class=\"scroll\"><table class=\"stack\"><thead><tr><th scope=\"col\">When</th><th scope=\"col\">What</th><th scope=\"col\">Who</th><th scope=\"col\">Outcome</th></tr></thead><tbody>");
-    for event in events.iter().rev() {
-        let who = match &event.actor {
-            portal_core::Actor::Staff { label, .. } => format!("staff: {label}"),
-            portal_core::Actor::Client => "client".to_owned(),
-            portal_core::Actor::Anonymous => "anonymous".to_owned(),
-            portal_core::Actor::System => "system".to_owned(),
-        };
-        let mut outcome = event.failure.clone().map_or_else(|| "ok".to_owned(), |f| format!("refused: {f}"));
-        if let Some(detail) = &event.detail {
-            let _ = write!(outcome, " ({detail})");
-        }
-        let _ = write!(
-            out,
-            "<tr><td data-label=\"When\">{}</td><td data-label=\"What\">{}</td><td data-label=\"Who\">{}</td><td data-label=\"Outcome\">{}</td></tr>",
-            escape(&when(event.at)),
-            escape(event.action.name()),
-            escape(&who),
-            escape(&outcome)
-        );
-    }
-    out.push_str("</tbody></table></div></section>");
-    out
-}
-
-fn done_notice(done: Option<&str>) -> &'static str {
-    match done {
-        Some("invite") => "<p class=\"notice\" role=\"status\">Invitation queued.</p>",
-        Some("reset") => "<p class=\"notice\" role=\"status\">Password-reset email queued.</p>",
-        Some("enabled") => "<p class=\"notice\" role=\"status\">Portal access turned on.</p>",
-        Some("disabled") => {
-            "<p class=\"notice\" role=\"status\">Portal access turned off; the client was signed out.</p>"
-        }
-        _ => "",
-    }
+/// `templates/staff_client.html`: the profile, its audit trail and the portal panel.
+#[derive(Template)]
+#[template(path = "staff_client.html", ext = "html")]
+struct ClientPage<'a> {
+    id: String,
+    name: &'a str,
+    email: Option<String>,
+    language: &'static str,
+    notice: Option<Notice>,
+    audit: Vec<AuditRow>,
+    panel: Panel,
+    csrf: String,
+    zone: PracticeZone,
 }
 
 async fn profile(
@@ -359,7 +233,7 @@ async fn profile(
     staff: &StaffContext,
     id: ClientId,
     status: StatusCode,
-    notice: &str,
+    notice: Option<Notice>,
 ) -> Page {
     let client = match ctx.state.service.client(staff, id).await {
         Ok(client) => client,
@@ -371,19 +245,23 @@ async fn profile(
             (Ok(portal), Ok(events)) => (portal, events),
             (Err(error), _) | (_, Err(error)) => return trouble(ctx, &error),
         };
+    let zone = match practice_zone(ctx, staff).await {
+        Ok(zone) => zone,
+        Err(page) => return page,
+    };
     let (csrf, cookie) = csrf_token(req);
-    let id_text = id.to_string();
-    let email = client.client.email.as_ref().map_or_else(|| "none on file".to_owned(), ToString::to_string);
-    let main = format!(
-        "<p><a href=\"/staff/clients\">← All clients</a></p>\n{notice}<div class=\"profile\">\n<div class=\"record\"><h1>{name}</h1>\
-         <dl class=\"facts\"><dt>Email</dt><dd>{email}</dd><dt>Language</dt><dd>{language}</dd></dl>\n{audit}</div>\n{panel}\n</div>",
-        name = escape(client.client.name.as_str()),
-        email = escape(&email),
-        language = escape(if client.client.language.code() == "es" { "Spanish" } else { "English" }),
-        audit = audit_table(&events),
-        panel = panel(&id_text, &portal, &csrf),
-    );
-    with_csrf(Page::new("page_staff_client", status, client.client.name.as_str(), main).wide(), cookie)
+    let page = ClientPage {
+        id: id.to_string(),
+        name: client.client.name.as_str(),
+        email: client.client.email.as_ref().map(ToString::to_string),
+        language: if client.client.language.code() == "es" { "Spanish" } else { "English" },
+        notice,
+        audit: audit_rows(&events, &zone),
+        panel: panel(&portal, &zone),
+        csrf,
+        zone,
+    };
+    Page::render("page_staff_client", status, &page).csrf_cookie(cookie)
 }
 
 /// `GET /staff/clients/{id}`.
@@ -399,7 +277,7 @@ pub(crate) async fn client_page(
         Err(response) => return response,
     };
     let Ok(id) = ClientId::parse(&id) else { return not_found().into_response() };
-    profile(&ctx, req, &staff, id, StatusCode::OK, done_notice(query.done.as_deref())).await.into_response()
+    profile(&ctx, req, &staff, id, StatusCode::OK, Notice::done(query.done.as_deref())).await.into_response()
 }
 
 /// `POST /staff/clients/{id}/{invite|reset|enabled}`: the panel's buttons.
@@ -411,25 +289,25 @@ pub(crate) async fn client_action(
     Form(form): Form<ActionForm>,
 ) -> Response {
     if !csrf_ok(req, &form.csrf) {
-        return csrf_refused().wide().into_response();
+        return csrf_refused(true).into_response();
     }
     let staff = match staff(&ctx, req).await {
         Ok(staff) => staff,
         Err(response) => return response,
     };
     let Ok(id) = ClientId::parse(&id) else { return not_found().into_response() };
-    let refused: Option<String> = match action.as_str() {
+    let refused: Option<Notice> = match action.as_str() {
         "invite" => match ctx.state.service.send_invite(&staff, id).await {
             Ok(_) => None,
             Err(SendInviteError::ClientNotFound) => return not_found().into_response(),
             Err(SendInviteError::Infrastructure(error)) => return trouble(&ctx, &error).into_response(),
-            Err(error) => Some(error.to_string()),
+            Err(error) => Some(Notice::InviteRefused(error)),
         },
         "reset" => match ctx.state.service.send_reset(&staff, id).await {
             Ok(_) => None,
             Err(SendResetError::ClientNotFound) => return not_found().into_response(),
             Err(SendResetError::Infrastructure(error)) => return trouble(&ctx, &error).into_response(),
-            Err(error) => Some(error.to_string()),
+            Err(error) => Some(Notice::ResetRefused(error)),
         },
         "enabled" => {
             let enabled = form.enabled == "true";
@@ -438,11 +316,8 @@ pub(crate) async fn client_action(
                 text => match portal_core::DisableReason::parse(text) {
                     Ok(reason) => Some(reason),
                     Err(invalid) => {
-                        let notice = format!(
-                            "<div class=\"errors\" role=\"alert\"><p>Not done: {}.</p></div>",
-                            escape(&invalid.to_string())
-                        );
-                        return profile(&ctx, req, &staff, id, StatusCode::UNPROCESSABLE_ENTITY, &notice)
+                        let notice = Some(Notice::InvalidReason(invalid));
+                        return profile(&ctx, req, &staff, id, StatusCode::UNPROCESSABLE_ENTITY, notice)
                             .await
                             .into_response();
                     }
@@ -452,14 +327,13 @@ pub(crate) async fn client_action(
                 Ok(_) => None,
                 Err(ToggleError::ClientNotFound) => return not_found().into_response(),
                 Err(ToggleError::Infrastructure(error)) => return trouble(&ctx, &error).into_response(),
-                Err(error) => Some(error.to_string()),
+                Err(error) => Some(Notice::ToggleRefused(error)),
             }
         }
         _ => return not_found().into_response(),
     };
-    if let Some(reason) = refused {
-        let notice = format!("<div class=\"errors\" role=\"alert\"><p>Not done: {}.</p></div>", escape(&reason));
-        return profile(&ctx, req, &staff, id, StatusCode::CONFLICT, &notice).await.into_response();
+    if refused.is_some() {
+        return profile(&ctx, req, &staff, id, StatusCode::CONFLICT, refused).await.into_response();
     }
     if action != "enabled" {
         ctx.mail_queued();

@@ -106,8 +106,3 @@ impl<'a> Browser<'a> {
         self.post(action, &all).await
     }
 }
-
-/// What a page must escape, escaped.
-pub fn escaped(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;")
-}

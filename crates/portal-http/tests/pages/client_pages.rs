@@ -4,7 +4,7 @@ use jiff::SignedDuration;
 use poem::http::StatusCode;
 use portal_core::TimeZoneName;
 
-use crate::browser::{Browser, escaped};
+use crate::browser::Browser;
 use crate::helpers::{NEW_PASSWORD, PASSWORD, TestApp, spawn_app, spawn_app_with, test_config};
 
 const CSP: &str =
@@ -120,12 +120,12 @@ async fn every_refusal_reason_is_shown_on_the_form() {
     let weak = register("adaclient", "adaclient").await;
     assert_eq!(weak.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", weak.body);
     for reason in ["use at least 15 characters", "the password must not contain your username"] {
-        assert!(weak.body.contains(&escaped(reason)), "{reason:?} not in {}", weak.body);
+        assert!(weak.body.contains(reason), "{reason:?} not in {}", weak.body);
     }
     let common = register("adaclient", "password").await;
-    assert!(common.body.contains(&escaped("this password is too common")), "{}", common.body);
+    assert!(common.body.contains("this password is too common"), "{}", common.body);
     let practice = register("adaclient", "i love sunrise therapy so much").await;
-    assert!(practice.body.contains(&escaped("the password must not contain the practice's name")), "{}", practice.body);
+    assert!(practice.body.contains("the password must not contain the practice&#39;s name"), "{}", practice.body);
     // The username typed is kept; the password never comes back.
     assert!(practice.body.contains("value=\"adaclient\""), "{}", practice.body);
     assert!(!practice.body.contains("i love sunrise"), "{}", practice.body);
@@ -293,10 +293,10 @@ async fn names_are_escaped_in_every_page() {
         .await;
     for page in [&form, &registered, &home, &typed] {
         assert!(!page.body.contains("<script>"), "{}", page.body);
-        assert!(page.body.contains("&lt;script&gt;"), "{}", page.body);
+        assert!(page.body.contains("&#60;script&#62;"), "{}", page.body);
     }
-    assert!(home.body.contains("&lt;script&gt;alert(1)&lt;/script&gt;"), "{}", home.body);
-    assert!(home.body.contains("&lt;script&gt;alert(&#39;p&#39;)&lt;/script&gt; &amp; Co"), "{}", home.body);
+    assert!(home.body.contains("&#60;script&#62;alert(1)&#60;/script&#62;"), "{}", home.body);
+    assert!(home.body.contains("&#60;script&#62;alert(&#39;p&#39;)&#60;/script&#62; &#38; Co"), "{}", home.body);
 }
 
 #[tokio::test]

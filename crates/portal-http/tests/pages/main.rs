@@ -10,3 +10,4 @@ mod helpers;
 mod browser;
 mod client_pages;
 mod staff_pages;
+mod staff_words;

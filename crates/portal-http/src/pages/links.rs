@@ -1,0 +1,344 @@
+//! The emailed links' pages: the invitation (registration form) and the password reset (new
+//! password form). Opening a link moves its token into a cookie; only the form POSTs redeem.
+
+use askama::Template;
+use poem::http::StatusCode;
+use poem::web::{Form, Query};
+use poem::{IntoResponse, Request, Response, handler};
+use portal_core::account::{InviteRedeemRefused, ResetRedeemRefused};
+use portal_core::password_policy::WeakPassword;
+use portal_core::service::{RegisterError, ResetError, VerifyInviteError};
+use portal_core::{InvalidInput, Password, Practice};
+use serde::Deserialize;
+
+use super::client::{busy_refusal, disabled_page, ip_refusal, sign_in_path, trouble};
+use super::zone::PracticeZone;
+use super::{
+    INVITE_COOKIE, Message, Page, RESET_COOKIE, SESSION_COOKIE, clear_cookie, csrf_ok, csrf_refused, csrf_token,
+    link_cookie, read_cookie, see_other,
+};
+use crate::auth::Ctx;
+
+/// `?token=…` of an emailed link.
+#[derive(Deserialize)]
+pub(crate) struct LinkQuery {
+    token: Option<String>,
+}
+
+/// The registration form.
+#[derive(Deserialize)]
+pub(crate) struct RegistrationForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    username: String,
+    #[serde(default)]
+    password: String,
+}
+
+/// The new-password form.
+#[derive(Deserialize)]
+pub(crate) struct ResetForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    password: String,
+}
+
+/// Longest link token taken from a URL (real ones are 43 characters).
+const MAX_TOKEN_LEN: usize = 256;
+
+/// The page for a link opened without a token (or after its cookie expired).
+fn no_link(route: &'static str, what: &str) -> Page {
+    Message::new(
+        "Open the link from your email",
+        format!(
+            "This page needs the {what} link from your email. Open that link again; if it no longer works, ask your provider to send a new one."
+        ),
+    )
+    .page(route, StatusCode::BAD_REQUEST)
+}
+
+fn invite_refused(refused: &InviteRedeemRefused) -> Page {
+    match refused {
+        InviteRedeemRefused::InviteExpired => Message::new(
+            "This invitation has expired",
+            "This invitation has expired — ask your provider to resend it.",
+        )
+        .page("page_invitation", StatusCode::GONE),
+        InviteRedeemRefused::InviteNotFound => Message::new(
+            "This invitation link no longer works",
+            "The link was already used, replaced by a newer invitation, or is incomplete. If you already created your account, sign in with the link your provider gave you; otherwise ask your provider to resend the invitation.",
+        )
+        .page("page_invitation", StatusCode::NOT_FOUND),
+    }
+}
+
+fn reset_refused(refused: &ResetRedeemRefused) -> Page {
+    match refused {
+        ResetRedeemRefused::ResetExpired => Message::new(
+            "This reset link has expired",
+            "This password-reset link has expired — ask your provider to send a new one.",
+        )
+        .page("page_reset", StatusCode::GONE),
+        ResetRedeemRefused::ResetNotFound => Message::new(
+            "This reset link no longer works",
+            "The link was already used, replaced by a newer one, or is incomplete — ask your provider to send a new one.",
+        )
+        .page("page_reset", StatusCode::NOT_FOUND),
+        ResetRedeemRefused::AccountDisabled => disabled_page().page("page_reset", StatusCode::FORBIDDEN),
+    }
+}
+
+/// The link token a page works with. A token in the query moves into its cookie and the answer is
+/// a 303 to the bare `/portal/{kind}` (so the token leaves the address bar); otherwise it is the
+/// token in the cookie, or the "open the link from your email" page.
+fn link_token(
+    req: &Request,
+    query: LinkQuery,
+    route: &'static str,
+    kind: &'static str,
+    cookie: &'static str,
+) -> Result<String, Box<Response>> {
+    if let Some(token) = query.token.filter(|t| !t.is_empty() && t.len() <= MAX_TOKEN_LEN && is_token_text(t)) {
+        return Err(Box::new(see_other(route, &format!("/portal/{kind}"), vec![link_cookie(cookie, &token)])));
+    }
+    read_cookie(req, cookie).ok_or_else(|| Box::new(no_link(route, kind).into_response()))
+}
+
+/// Link tokens are URL-safe base64; anything else is not stored in a cookie.
+fn is_token_text(token: &str) -> bool {
+    token.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// The checks every link form submission starts with: the CSRF token, the link token from its
+/// cookie, the per-IP limit and room in the hashing pool (both forms hash a new password). `Err`
+/// holds the page to answer with instead.
+fn submitted_link(
+    ctx: &Ctx,
+    req: &Request,
+    csrf: &str,
+    route: &'static str,
+    kind: &'static str,
+    cookie: &'static str,
+) -> Result<String, Box<Response>> {
+    if !csrf_ok(req, csrf) {
+        return Err(Box::new(csrf_refused(false).into_response()));
+    }
+    let token = read_cookie(req, cookie).ok_or_else(|| Box::new(no_link(route, kind).into_response()))?;
+    match ip_refusal(ctx).or_else(|| busy_refusal(ctx)) {
+        Some(page) => Err(Box::new(page.into_response())),
+        None => Ok(token),
+    }
+}
+
+// ---- Invitation -------------------------------------------------------------------------------
+
+/// Why the registration form came back: each variant has its own words in the template.
+pub(crate) enum RegistrationProblem {
+    InvalidUsername(InvalidInput),
+    UsernameTaken,
+    WeakPassword(WeakPassword),
+}
+
+/// `templates/registration.html`.
+#[derive(Template)]
+#[template(path = "registration.html", ext = "html")]
+struct RegistrationPage<'a> {
+    practice: &'a str,
+    expires: String,
+    csrf: String,
+    /// The username typed (the password never comes back).
+    username: &'a str,
+    min_password_chars: usize,
+    problem: Option<RegistrationProblem>,
+}
+
+impl RegistrationPage<'_> {
+    fn username_invalid(&self) -> bool {
+        matches!(self.problem, Some(RegistrationProblem::InvalidUsername(_) | RegistrationProblem::UsernameTaken))
+    }
+
+    fn password_invalid(&self) -> bool {
+        matches!(self.problem, Some(RegistrationProblem::WeakPassword(_)))
+    }
+}
+
+/// `templates/registered.html`.
+#[derive(Template)]
+#[template(path = "registered.html", ext = "html")]
+struct RegisteredPage<'a> {
+    practice: &'a str,
+    username: String,
+    sign_in_path: String,
+}
+
+fn registration_page(
+    ctx: &Ctx,
+    req: &Request,
+    practice: &Practice,
+    expires_at: jiff::Timestamp,
+    username: &str,
+    problem: Option<RegistrationProblem>,
+) -> Page {
+    let status = match &problem {
+        None => StatusCode::OK,
+        Some(RegistrationProblem::UsernameTaken) => StatusCode::CONFLICT,
+        Some(_) => StatusCode::UNPROCESSABLE_ENTITY,
+    };
+    let (csrf, csrf_cookie) = csrf_token(req);
+    let page = RegistrationPage {
+        practice: practice.name.as_str(),
+        expires: PracticeZone::of(Some(practice)).at(expires_at),
+        csrf,
+        username,
+        min_password_chars: ctx.state.service.policy().password().min_chars,
+        problem,
+    };
+    Page::render("page_invitation", status, &page).csrf_cookie(csrf_cookie)
+}
+
+/// `GET /portal/invitation[?token=…]`: with a token, moves it into a cookie and redirects to the
+/// bare URL; without, shows the registration form for the token in the cookie. Never consumes.
+#[handler]
+pub(crate) async fn invitation_page(ctx: Ctx, req: &Request, Query(query): Query<LinkQuery>) -> Response {
+    let token = match link_token(req, query, "page_invitation", "invitation", INVITE_COOKIE) {
+        Ok(token) => token,
+        Err(answer) => return *answer,
+    };
+    if let Some(page) = ip_refusal(&ctx) {
+        return page.into_response();
+    }
+    match ctx.state.service.verify_invite(&token).await {
+        Ok(info) => registration_page(&ctx, req, &info.practice, info.expires_at, "", None).into_response(),
+        Err(VerifyInviteError::Refused(refused)) => invite_refused(&refused).into_response(),
+        Err(VerifyInviteError::Infrastructure(error)) => trouble(&ctx, &error).into_response(),
+    }
+}
+
+/// `POST /portal/invitation`: registers with the token from the cookie.
+#[handler]
+pub(crate) async fn invitation_submit(ctx: Ctx, req: &Request, Form(form): Form<RegistrationForm>) -> Response {
+    let token = match submitted_link(&ctx, req, &form.csrf, "page_invitation", "invitation", INVITE_COOKIE) {
+        Ok(token) => token,
+        Err(answer) => return *answer,
+    };
+    // The practice and expiry for re-rendering the form; checking does not consume.
+    let info = match ctx.state.service.verify_invite(&token).await {
+        Ok(info) => info,
+        Err(VerifyInviteError::Refused(refused)) => return invite_refused(&refused).into_response(),
+        Err(VerifyInviteError::Infrastructure(error)) => return trouble(&ctx, &error).into_response(),
+    };
+    let password = Password::new(&form.password);
+    let context = ctx.meta.context();
+    let problem = match ctx.state.service.register(&token, &form.username, &password, &context).await {
+        Ok(registered) => {
+            let page = RegisteredPage {
+                practice: registered.practice.name.as_str(),
+                username: registered.username.to_string(),
+                sign_in_path: sign_in_path(&registered.practice),
+            };
+            return Page::render("page_invitation", StatusCode::OK, &page)
+                .cookie(clear_cookie(INVITE_COOKIE))
+                .into_response();
+        }
+        Err(RegisterError::Refused(refused)) => return invite_refused(&refused).into_response(),
+        Err(RegisterError::Infrastructure(error)) => return trouble(&ctx, &error).into_response(),
+        Err(RegisterError::InvalidUsername(invalid)) => RegistrationProblem::InvalidUsername(invalid),
+        Err(RegisterError::UsernameTaken) => RegistrationProblem::UsernameTaken,
+        Err(RegisterError::WeakPassword(weak)) => RegistrationProblem::WeakPassword(weak),
+    };
+    registration_page(&ctx, req, &info.practice, info.expires_at, &form.username, Some(problem)).into_response()
+}
+
+// ---- Password reset ---------------------------------------------------------------------------
+
+/// `templates/reset.html`.
+#[derive(Template)]
+#[template(path = "reset.html", ext = "html")]
+struct ResetPage<'a> {
+    practice: &'a str,
+    expires: String,
+    csrf: String,
+    min_password_chars: usize,
+    /// Why the last password was refused (the only way this form fails).
+    weak: Option<WeakPassword>,
+}
+
+/// `templates/reset_done.html`.
+#[derive(Template)]
+#[template(path = "reset_done.html", ext = "html")]
+struct ResetDonePage<'a> {
+    practice: &'a str,
+    sign_in_path: String,
+}
+
+fn reset_form_page(
+    ctx: &Ctx,
+    req: &Request,
+    practice: &Practice,
+    expires_at: jiff::Timestamp,
+    weak: Option<WeakPassword>,
+) -> Page {
+    let status = if weak.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
+    let (csrf, csrf_cookie) = csrf_token(req);
+    let page = ResetPage {
+        practice: practice.name.as_str(),
+        expires: PracticeZone::of(Some(practice)).at(expires_at),
+        csrf,
+        min_password_chars: ctx.state.service.policy().password().min_chars,
+        weak,
+    };
+    Page::render("page_reset", status, &page).csrf_cookie(csrf_cookie)
+}
+
+/// `GET /portal/password-reset[?token=…]`: like the invitation page.
+#[handler]
+pub(crate) async fn reset_page(ctx: Ctx, req: &Request, Query(query): Query<LinkQuery>) -> Response {
+    let token = match link_token(req, query, "page_reset", "password-reset", RESET_COOKIE) {
+        Ok(token) => token,
+        Err(answer) => return *answer,
+    };
+    if let Some(page) = ip_refusal(&ctx) {
+        return page.into_response();
+    }
+    match ctx.state.service.verify_reset(&token).await {
+        Ok(info) => reset_form_page(&ctx, req, &info.practice, info.expires_at, None).into_response(),
+        Err(ResetError::Refused(refused)) => reset_refused(&refused).into_response(),
+        Err(ResetError::WeakPassword(_)) => no_link("page_reset", "password-reset").into_response(),
+        Err(ResetError::Infrastructure(error)) => trouble(&ctx, &error).into_response(),
+    }
+}
+
+/// `POST /portal/password-reset`: sets the new password with the token from the cookie. The
+/// client is not signed in afterwards.
+#[handler]
+pub(crate) async fn reset_submit(ctx: Ctx, req: &Request, Form(form): Form<ResetForm>) -> Response {
+    let token = match submitted_link(&ctx, req, &form.csrf, "page_reset", "password-reset", RESET_COOKIE) {
+        Ok(token) => token,
+        Err(answer) => return *answer,
+    };
+    let info = match ctx.state.service.verify_reset(&token).await {
+        Ok(info) => info,
+        Err(ResetError::Refused(refused)) => return reset_refused(&refused).into_response(),
+        Err(ResetError::WeakPassword(_)) => return no_link("page_reset", "password-reset").into_response(),
+        Err(ResetError::Infrastructure(error)) => return trouble(&ctx, &error).into_response(),
+    };
+    let password = Password::new(&form.password);
+    match ctx.state.service.complete_reset(&token, &password, &ctx.meta.context()).await {
+        Ok(()) => {
+            ctx.mail_queued();
+            let page =
+                ResetDonePage { practice: info.practice.name.as_str(), sign_in_path: sign_in_path(&info.practice) };
+            Page::render("page_reset", StatusCode::OK, &page)
+                .cookie(clear_cookie(RESET_COOKIE))
+                .cookie(clear_cookie(SESSION_COOKIE))
+                .into_response()
+        }
+        Err(ResetError::Refused(refused)) => reset_refused(&refused).into_response(),
+        Err(ResetError::WeakPassword(weak)) => {
+            reset_form_page(&ctx, req, &info.practice, info.expires_at, Some(weak)).into_response()
+        }
+        Err(ResetError::Infrastructure(error)) => trouble(&ctx, &error).into_response(),
+    }
+}
