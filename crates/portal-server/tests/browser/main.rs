@@ -15,14 +15,13 @@
 mod axe;
 mod browser;
 mod chromedriver;
-mod server;
 
+use portal_testkit::{EmlDir, Inbox, LinkKind, PortalServer, ServerBuilder};
 use serde_json::{Value, json};
 
 use crate::axe::Axe;
 use crate::browser::Browser;
 use crate::chromedriver::Chromedriver;
-use crate::server::Server;
 
 /// The variable naming chromedriver; unset, the browser tests do not run.
 const CHROMEDRIVER_VAR: &str = "PORTAL_TEST_CHROMEDRIVER";
@@ -31,12 +30,21 @@ const PRACTICE: &str = "Sunrise Therapy";
 const PASSWORD: &str = "violet kettles hum at dawn";
 const NEW_PASSWORD: &str = "seven quiet herons wade slowly";
 
+/// One browser test at a time: each starts a server and two Chromiums, and together on a loaded
+/// two-core machine they starve each other (the server's first database connection included).
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// A server, chromedriver and axe-core: what each browser test starts with.
 struct Kit {
-    server: Server,
+    // Dropped before the server: the browsers go first.
     driver: Chromedriver,
     axe: Axe,
     http: reqwest::Client,
+    staff_key: String,
+    inbox: Inbox<EmlDir>,
+    server: PortalServer,
+    /// Held until everything above has stopped.
+    _turn: tokio::sync::MutexGuard<'static, ()>,
 }
 
 impl Kit {
@@ -48,25 +56,32 @@ impl Kit {
             return None;
         };
         let axe = Axe::from_env();
+        let turn = ONE_AT_A_TIME.lock().await;
         // fantoccini's rustls connector brings the aws-lc-rs provider next to sqlx's ring one.
         portal_mail::install_crypto_provider();
-        let server = Server::start(PRACTICE).await;
+        // As a clinic tries it first: SQLite and `.eml` files in the data directory, on loopback.
+        let server = ServerBuilder::new(env!("CARGO_BIN_EXE_portal-server"))
+            .env("PORTAL_FIRST_PRACTICE", PRACTICE)
+            .start()
+            .unwrap_or_else(|error| panic!("{error}"));
+        let staff_key = server.first_run().unwrap_or_else(|error| panic!("{error}")).staff_key;
+        let inbox = Inbox::new(server.mail());
         let driver = Chromedriver::start(&chromedriver).await;
         let http = reqwest::Client::builder().no_proxy().build().expect("an HTTP client");
-        Some(Self { server, driver, axe, http })
+        Some(Self { driver, axe, http, staff_key, inbox, server, _turn: turn })
     }
 
     /// A new browser with an empty profile.
     async fn browser(&self) -> Browser<'_> {
-        Browser::open(&self.driver, &self.server.base, &self.axe).await
+        Browser::open(&self.driver, self.server.base_url(), &self.axe).await
     }
 
     /// A client record, made through the staff API as the practice software would; its id.
     async fn create_client(&self, name: &str, email: &str) -> String {
         let made: Value = self
             .http
-            .post(format!("{}/api/v1/clients", self.server.base))
-            .bearer_auth(&self.server.staff_key)
+            .post(format!("{}/api/v1/clients", self.server.base_url()))
+            .bearer_auth(&self.staff_key)
             .json(&json!({ "name": name, "email": email }))
             .send()
             .await
@@ -77,26 +92,24 @@ impl Kit {
         made["id"].as_str().expect("the client's id").to_owned()
     }
 
-    /// The newest link emailed to `to` for `path` (`/portal/invitation` or
-    /// `/portal/password-reset`) that the test has not used yet.
-    async fn emailed_link(&self, to: &str, path: &str, used: &mut Vec<String>) -> String {
-        let link = self.server.emailed_link(to, &format!("{}{path}?token=", self.server.base), used).await;
-        used.push(link.clone());
-        link
+    /// The link of `kind` in the next email to `to`, as written in the `.eml` file.
+    async fn emailed_link(&self, to: &str, kind: LinkKind) -> String {
+        let link = self.inbox.next_link(to, kind).await;
+        assert!(link.url.starts_with(self.server.base_url()), "{} does not lead to the server", link.url);
+        link.url
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_is_invited_registers_is_turned_off_and_on_and_resets_the_password_in_a_real_browser() {
     let Some(kit) = Kit::start("the browser flow").await else { return };
-    let mut used_links = Vec::new();
 
     // Staff sign in with the key the first run printed.
     let staff = kit.browser().await;
     staff.go("/staff", "Staff sign-in").await;
     assert_eq!(staff.path().await, "/staff/sign-in");
     staff.screenshot("staff-sign-in").await;
-    staff.fill("#key", &kit.server.staff_key).await;
+    staff.fill("#key", &kit.staff_key).await;
     staff.click("main button[type=submit]", "Clients").await;
 
     // Client records come from the practice software, through the API.
@@ -111,7 +124,7 @@ async fn a_client_is_invited_registers_is_turned_off_and_on_and_resets_the_passw
     staff.screenshot("staff-panel-no-account").await;
 
     // The client opens the emailed link and registers.
-    let invitation = kit.emailed_link("ada@example.org", "/portal/invitation", &mut used_links).await;
+    let invitation = kit.emailed_link("ada@example.org", LinkKind::Invitation).await;
     let client = kit.browser().await;
     client.go(&invitation, &format!("{PRACTICE} invited you")).await;
     assert_eq!(client.path().await, "/portal/invitation", "the token left the address bar");
@@ -137,7 +150,7 @@ async fn a_client_is_invited_registers_is_turned_off_and_on_and_resets_the_passw
     assert_eq!(staff.attribute("button[role=switch]", "aria-checked").await.as_deref(), Some("true"));
     staff.screenshot("staff-panel-active").await;
     staff.fill("#reason", "moved away").await;
-    staff.click("button[role=switch]", "Portal access turned off").await;
+    staff.click("button[role=switch]", "Portal access turned off; the client was signed out.").await;
     staff.go(&profile, "Portal access off").await;
     assert_eq!(staff.attribute("button[role=switch]", "aria-checked").await.as_deref(), Some("false"));
     staff.screenshot("staff-panel-disabled").await;
@@ -151,11 +164,11 @@ async fn a_client_is_invited_registers_is_turned_off_and_on_and_resets_the_passw
 
     // On again, then a password reset from the panel.
     staff.go(&profile, "Portal access off").await;
-    staff.click("button[role=switch]", "Portal access turned on").await;
+    staff.click("button[role=switch]", "Portal access turned on.").await;
     staff.click("form[action$='/reset'] button", "Password-reset email queued.").await;
 
     // The client sets a new password from the emailed link and signs in with it.
-    let reset = kit.emailed_link("ada@example.org", "/portal/password-reset", &mut used_links).await;
+    let reset = kit.emailed_link("ada@example.org", LinkKind::PasswordReset).await;
     client.go(&reset, "Choose a new password").await;
     assert_eq!(client.path().await, "/portal/password-reset", "the token left the address bar");
     client.screenshot("client-password-reset").await;
@@ -198,7 +211,6 @@ const SKIP_LINK: &str = "\"Skip to content\"";
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_toggle_and_the_forms_work_with_the_keyboard_alone() {
     let Some(kit) = Kit::start("the keyboard pass").await else { return };
-    let mut used_links = Vec::new();
     let grace = kit.create_client("Grace Hopper", "grace@example.org").await;
     let profile = format!("/staff/clients/{grace}");
 
@@ -206,7 +218,7 @@ async fn the_toggle_and_the_forms_work_with_the_keyboard_alone() {
     let staff = kit.browser().await;
     staff.go("/staff/sign-in", "Staff sign-in").await;
     staff.tab_through(&[SKIP_LINK, "#key"], false).await;
-    staff.type_text(&kit.server.staff_key).await;
+    staff.type_text(&kit.staff_key).await;
     staff.tab_through(&["\"Sign in\""], false).await;
     staff.enter("Grace Hopper").await;
 
@@ -217,7 +229,7 @@ async fn the_toggle_and_the_forms_work_with_the_keyboard_alone() {
 
     // Registration: Tab through the fields, type, Shift+Tab back to the username (the focus
     // selects its text) and type it anew, Tab to the button, Enter.
-    let invitation = kit.emailed_link("grace@example.org", "/portal/invitation", &mut used_links).await;
+    let invitation = kit.emailed_link("grace@example.org", LinkKind::Invitation).await;
     let client = kit.browser().await;
     client.go(&invitation, "Create your portal account").await;
     client.tab_through(&[SKIP_LINK, "#username"], false).await;
@@ -245,13 +257,13 @@ async fn the_toggle_and_the_forms_work_with_the_keyboard_alone() {
         .tab_through(&[SKIP_LINK, "\"← All clients\"", "#reason", "\"Portal access on\"", "\"Reset password\""], false)
         .await;
     staff.tab_through(&["\"Portal access on\""], true).await;
-    staff.space("Portal access turned off").await;
+    staff.space("Portal access turned off; the client was signed out.").await;
     assert_eq!(staff.attribute("button[role=switch]", "aria-checked").await.as_deref(), Some("false"));
     client.reload("You are signed out").await;
 
     // Space turns it on again; Enter on "Reset password" sends the reset.
     staff.tab_through(&[SKIP_LINK, "\"← All clients\"", "\"Portal access off\""], false).await;
-    staff.space("Portal access turned on").await;
+    staff.space("Portal access turned on.").await;
     assert_eq!(staff.attribute("button[role=switch]", "aria-checked").await.as_deref(), Some("true"));
     staff
         .tab_through(&[SKIP_LINK, "\"← All clients\"", "#reason", "\"Portal access on\"", "\"Reset password\""], false)
@@ -259,7 +271,7 @@ async fn the_toggle_and_the_forms_work_with_the_keyboard_alone() {
     staff.enter("Password-reset email queued.").await;
 
     // The reset form.
-    let reset = kit.emailed_link("grace@example.org", "/portal/password-reset", &mut used_links).await;
+    let reset = kit.emailed_link("grace@example.org", LinkKind::PasswordReset).await;
     client.go(&reset, "Choose a new password").await;
     client.tab_through(&[SKIP_LINK, "#password"], false).await;
     client.type_text(NEW_PASSWORD).await;
