@@ -165,33 +165,41 @@ impl<'a> Browser<'a> {
         self.client.perform_actions(keys).await.expect("typing");
     }
 
-    /// What has the focus, as the test names controls: `#id` for a field, the text of a button
-    /// or link in quotes (`"Sign in"`), `body` for nothing.
-    pub async fn focused(&self) -> String {
+    /// What has the focus, as the test names controls (`#id` for a field, the text of a button
+    /// or link in quotes, `"Sign in"`, `body` for nothing), and whether it shows a focus ring
+    /// (an outline or a box shadow).
+    async fn focused(&self) -> (String, bool) {
         let script = "const e = document.activeElement;
-            if (!e || e === document.body) return 'body';
-            if (e.id && (e.tagName === 'INPUT' || e.tagName === 'TEXTAREA' || e.tagName === 'SELECT')) return '#' + e.id;
-            return '\"' + e.innerText.trim().replace(/\\s+/g, ' ') + '\"';";
-        match self.client.execute(script, Vec::new()).await.expect("the focus is read") {
-            Value::String(name) => name,
-            other => panic!("the focus read returned {other}"),
+            if (!e || e === document.body) return ['body', false];
+            const style = getComputedStyle(e);
+            const ring = (style.outlineStyle !== 'none' && parseFloat(style.outlineWidth) > 0)
+                || style.boxShadow !== 'none';
+            if (e.id && (e.tagName === 'INPUT' || e.tagName === 'TEXTAREA' || e.tagName === 'SELECT')) {
+                return ['#' + e.id, ring];
+            }
+            return ['\"' + e.innerText.trim().replace(/\\s+/g, ' ') + '\"', ring];";
+        let focus = self.client.execute(script, Vec::new()).await.expect("the focus is read");
+        match (focus[0].as_str(), focus[1].as_bool()) {
+            (Some(name), Some(ring)) => (name.to_owned(), ring),
+            _ => panic!("the focus read returned {focus}"),
         }
     }
 
     /// Presses Tab (or Shift+Tab when `back`) once per entry of `expected`, checking after each
-    /// press that the focus landed on that control.
+    /// press that the focus landed on that control and that it shows.
     pub async fn tab_through(&self, expected: &[&str], back: bool) {
+        let key = if back { "Shift+Tab" } else { "Tab" };
         for (step, control) in expected.iter().enumerate() {
             self.press(Key::Tab, back).await;
-            let focused = self.focused().await;
-            let key = if back { "Shift+Tab" } else { "Tab" };
+            let (focused, ring) = self.focused().await;
+            let path = self.path().await;
             assert_eq!(
                 &focused,
                 control,
-                "{key} #{} on {} focused {focused}, expected {control} (order expected: {expected:?})",
+                "{key} #{} on {path} focused {focused}, expected {control} (order expected: {expected:?})",
                 step + 1,
-                self.path().await
             );
+            assert!(ring, "{key} #{} on {path}: {focused} has the focus but no visible focus ring", step + 1);
         }
     }
 

@@ -187,6 +187,15 @@ async fn a_client_is_invited_registers_is_turned_off_and_on_and_resets_the_passw
     client.go(&invitation, "This invitation link no longer works").await;
     client.screenshot("client-link-invalid").await;
 
+    // The pages off the main path get the accessibility pass too.
+    staff.go("/portal/invitation", "Open the link from your email").await;
+    client.go("/portal/no-such-practice/sign-in", "No practice at this address").await;
+    staff.go("/staff/clients?portal=active", "Ada Lovelace").await;
+    staff.go("/staff/clients/00000000-0000-0000-0000-000000000000", "No such client").await;
+    staff.go("/staff/sign-in", "Staff sign-in").await;
+    staff.fill("#key", "pst_not-a-key").await;
+    staff.click("main button[type=submit]", "This staff key is not valid.").await;
+
     // The accessibility pass bites: an image without a text alternative and a field without a
     // label, added to this page, are both reported (and the page's CSP does not stop axe).
     assert!(client.accessibility_violations().await.is_empty());
