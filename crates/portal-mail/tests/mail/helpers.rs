@@ -126,9 +126,7 @@ pub fn renderer() -> Renderer {
 
 /// The token of the first link to `{PUBLIC_URL}/portal/{path}?token=` in `text`.
 pub fn token_in(text: &str, path: &str) -> Option<String> {
-    let prefix = format!("{PUBLIC_URL}/portal/{path}?token=");
-    let start = text.find(&prefix)? + prefix.len();
-    Some(text[start..].chars().take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_')).collect())
+    portal_testkit::token_after(text, &format!("{PUBLIC_URL}/portal/{path}?token="))
 }
 
 impl World {

@@ -5,5 +5,4 @@
 mod dispatcher;
 mod helpers;
 mod smtp;
-mod smtp_server;
 mod templates;

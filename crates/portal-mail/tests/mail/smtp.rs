@@ -6,9 +6,9 @@ use jiff::SignedDuration;
 use mail_parser::{MessageParser, MimeHeaders};
 use portal_core::{DeliveryState, Language, MailTransport, TransportError};
 use portal_mail::{DispatchReport, FileTransport, SmtpConfig, SmtpTransport};
+use portal_testkit::{SinkBehaviour, SinkOptions, SinkTls, SmtpSink, TestCertificate, free_port};
 
 use crate::helpers::{TestResult, World, token_in};
-use crate::smtp_server::{Behaviour, ServerTls, SmtpServer, TestCertificate, free_port};
 
 fn plain_transport(port: u16) -> TestResult<SmtpTransport> {
     Ok(SmtpTransport::new(SmtpConfig::from_url(&format!("smtp://127.0.0.1:{port}?tls=none&timeout=5"))?)?)
@@ -41,12 +41,12 @@ fn message_id(raw: &[u8]) -> Option<String> {
 
 #[tokio::test]
 async fn an_invitation_arrives_over_smtp_with_its_headers_parts_and_a_working_link() -> TestResult {
-    let server = SmtpServer::start(Behaviour::Accept);
+    let server = SmtpSink::start();
     let world = World::new().await?;
     let ada = world.client("Ada Lovelace", "ada@example.org", Language::En).await?;
     world.invite(ada).await?;
 
-    let dispatcher = world.dispatcher(plain_transport(server.port)?);
+    let dispatcher = world.dispatcher(plain_transport(server.port())?);
     assert_eq!(dispatcher.run_once().await?, DispatchReport { claimed: 1, sent: 1, ..Default::default() });
 
     let received = server.wait_for(1);
@@ -78,7 +78,7 @@ async fn while_smtp_is_down_rows_stay_pending_then_each_is_delivered_exactly_onc
     }
 
     // The server comes up; once the backoff has passed, each row is delivered once.
-    let server = SmtpServer::start_on(port, Behaviour::Accept, ServerTls::None);
+    let server = SmtpSink::start_with(SinkOptions { port: Some(port), ..SinkOptions::default() });
     world.advance(SignedDuration::from_mins(2));
     assert_eq!(dispatcher.run_once().await?, DispatchReport { claimed: 2, sent: 2, ..Default::default() });
     world.advance(SignedDuration::from_hours(2));
@@ -95,12 +95,13 @@ async fn while_smtp_is_down_rows_stay_pending_then_each_is_delivered_exactly_onc
 
 #[tokio::test]
 async fn a_5xx_reply_marks_the_row_failed_with_the_servers_reason() -> TestResult {
-    let server = SmtpServer::start(Behaviour::RejectRecipients);
+    let server =
+        SmtpSink::start_with(SinkOptions { behaviour: SinkBehaviour::RejectRecipients, ..SinkOptions::default() });
     let world = World::new().await?;
     let ada = world.client("Ada", "nobody@example.org", Language::En).await?;
     let sent = world.invite(ada).await?;
 
-    let dispatcher = world.dispatcher(plain_transport(server.port)?);
+    let dispatcher = world.dispatcher(plain_transport(server.port())?);
     assert_eq!(dispatcher.run_once().await?, DispatchReport { claimed: 1, failed: 1, ..Default::default() });
     let Some(DeliveryState::Failed { reason, .. }) = world.store_delivery(sent.token_id).await? else {
         panic!("the row is failed");
@@ -115,8 +116,8 @@ async fn a_5xx_reply_marks_the_row_failed_with_the_servers_reason() -> TestResul
 async fn starttls_is_used_when_offered_and_required_by_default() -> TestResult {
     let certificate = TestCertificate::generate();
     let cert = certificate.cert();
-    let server = SmtpServer::start_on(free_port(), Behaviour::Accept, ServerTls::StartTls(&cert, &certificate.key()));
-    let url = format!("smtp://127.0.0.1:{}?timeout=5&ca_file={}", server.port, cert.display());
+    let server = SmtpSink::start_with(SinkOptions { tls: SinkTls::StartTls(&certificate), ..SinkOptions::default() });
+    let url = format!("smtp://127.0.0.1:{}?timeout=5&ca_file={}", server.port(), cert.display());
     let world = World::new().await?;
     let ada = world.client("Ada", "ada@example.org", Language::En).await?;
     world.invite(ada).await?;
@@ -127,8 +128,8 @@ async fn starttls_is_used_when_offered_and_required_by_default() -> TestResult {
     check_invitation(&world, &received[0], "ada@example.org").await?;
 
     // A server that offers no STARTTLS gets nothing when STARTTLS is required (the default).
-    let plain = SmtpServer::start(Behaviour::Accept);
-    let strict = SmtpTransport::new(SmtpConfig::from_url(&format!("smtp://127.0.0.1:{}?timeout=5", plain.port))?)?;
+    let plain = SmtpSink::start();
+    let strict = SmtpTransport::new(SmtpConfig::from_url(&format!("smtp://127.0.0.1:{}?timeout=5", plain.port()))?)?;
     let email = crate::helpers::renderer().render(
         &world.outbox()[0].0,
         &world.practice,
@@ -146,20 +147,20 @@ async fn starttls_is_used_when_offered_and_required_by_default() -> TestResult {
 async fn implicit_tls_delivers_and_an_untrusted_certificate_is_a_transient_failure() -> TestResult {
     let certificate = TestCertificate::generate();
     let cert = certificate.cert();
-    let server = SmtpServer::start_on(free_port(), Behaviour::Accept, ServerTls::Implicit(&cert, &certificate.key()));
+    let server = SmtpSink::start_with(SinkOptions { tls: SinkTls::Implicit(&certificate), ..SinkOptions::default() });
     let world = World::new().await?;
     let ada = world.client("Ada", "ada@example.org", Language::En).await?;
     world.invite(ada).await?;
 
     // Without the test CA the certificate is not trusted: nothing is sent, the row waits.
     let untrusting =
-        SmtpTransport::new(SmtpConfig::from_url(&format!("smtps://127.0.0.1:{}?timeout=5", server.port))?)?;
+        SmtpTransport::new(SmtpConfig::from_url(&format!("smtps://127.0.0.1:{}?timeout=5", server.port()))?)?;
     let dispatcher = world.dispatcher(untrusting);
     assert_eq!(dispatcher.run_once().await?, DispatchReport { claimed: 1, retried: 1, ..Default::default() });
     let DeliveryState::Pending { last_error: Some(error), .. } = world.state_of(0) else { panic!("pending") };
     assert!(error.starts_with("SMTP TLS:"), "{error}");
 
-    let url = format!("smtps://127.0.0.1:{}?timeout=5&ca_file={}", server.port, cert.display());
+    let url = format!("smtps://127.0.0.1:{}?timeout=5&ca_file={}", server.port(), cert.display());
     let dispatcher = world.dispatcher(SmtpTransport::new(SmtpConfig::from_url(&url)?)?);
     world.advance(SignedDuration::from_mins(2));
     assert_eq!(dispatcher.run_once().await?, DispatchReport { claimed: 1, sent: 1, ..Default::default() });

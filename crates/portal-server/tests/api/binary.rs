@@ -5,14 +5,21 @@
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::Path;
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use portal_testkit::{Inbox, PortalServer, ServerBuilder, free_port, token_after};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{parse_email, token_in};
-use crate::process::{first_run_staff_key, start, stdout_lines, terminate, wait_until_ready};
-use crate::smtp_sink::free_port;
+/// The binary on `data_dir` and loopback `port`, answering, with a debug log.
+fn start(data_dir: &Path, port: u16) -> PortalServer {
+    ServerBuilder::new(env!("CARGO_BIN_EXE_portal-server"))
+        .data_dir(data_dir)
+        .port(port)
+        .env("PORTAL_LOG", "debug")
+        .start()
+        .expect("portal-server answers")
+}
 
 async fn post(http: &reqwest::Client, url: String, key: &str, body: Value) -> reqwest::Response {
     http.post(url).bearer_auth(key).json(&body).send().await.expect("an answer")
@@ -21,17 +28,18 @@ async fn post(http: &reqwest::Client, url: String, key: &str, body: Value) -> re
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_binary_runs_on_environment_variables_alone_and_stops_cleanly_on_sigterm() {
     let data = tempfile::tempdir().expect("a temporary directory");
-    let bind = format!("127.0.0.1:{}", free_port());
-    let base = format!("http://{bind}");
+    let port = free_port();
     let http = reqwest::Client::builder().no_proxy().build().expect("an HTTP client");
 
     // First run: the staff key is printed once, with the URLs.
-    let mut process = start(data.path(), &bind);
-    wait_until_ready(&http, &base, &mut process).await;
-    let (key, printed) = first_run_staff_key(&process);
+    let process = start(data.path(), port);
+    let base = process.base_url().to_owned();
+    let first = process.first_run().expect("a first-run block");
+    let key = first.staff_key;
     assert!(key.starts_with("pst_"), "{key}");
-    let text = printed.join("\n");
-    for expected in [format!("{base}/api/v1"), format!("{base}/docs"), "my-practice".to_owned(), "curl".to_owned()] {
+    assert_eq!(first.slug, "my-practice");
+    let text = first.printed.join("\n");
+    for expected in [format!("{base}/api/v1"), format!("{base}/docs"), "curl".to_owned()] {
         assert!(text.contains(&expected), "{expected} missing from {text}");
     }
     let link_key = data.path().join("link.key");
@@ -46,24 +54,9 @@ async fn the_binary_runs_on_environment_variables_alone_and_stops_cleanly_on_sig
     let id = client["id"].as_str().expect("an id");
     let sent = post(&http, format!("{base}/api/v1/clients/{id}/portal/invitation"), &key, Value::Null).await;
     assert_eq!(sent.status(), StatusCode::ACCEPTED);
-    let mail_dir = data.path().join("mail");
-    let deadline = Instant::now() + Duration::from_secs(15);
-    let eml = loop {
-        let found = std::fs::read_dir(&mail_dir)
-            .into_iter()
-            .flatten()
-            .filter_map(Result::ok)
-            .map(|entry| entry.path())
-            .find(|path| path.extension().is_some_and(|ext| ext == "eml"));
-        if let Some(path) = found {
-            break path;
-        }
-        assert!(Instant::now() < deadline, "no .eml file under {} within 15 s", mail_dir.display());
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
-    let email = parse_email(&std::fs::read(&eml).expect("the .eml file"));
-    assert_eq!(email.to, "ada@example.org");
-    let token = token_in(&email.text, &format!("{base}/portal/invitation?token=")).expect("a link to the public URL");
+    let email = Inbox::new(process.mail()).next_to("ada@example.org").await;
+    let token =
+        token_after(&email.text, &format!("{base}/portal/invitation?token=")).expect("a link to the public URL");
     let verified = http
         .post(format!("{base}/api/v1/portal/invitations/verify"))
         .json(&json!({"token": token}))
@@ -73,20 +66,19 @@ async fn the_binary_runs_on_environment_variables_alone_and_stops_cleanly_on_sig
     assert_eq!(verified.status(), StatusCode::OK);
 
     // SIGTERM: a clean exit, and nothing secret in the log.
-    let (status, log) = terminate(process);
+    let (status, log) = process.terminate().expect("a stop");
     assert_eq!(status.code(), Some(0), "exit status {status}; log:\n{log}");
     assert!(log.contains("shutting down"), "{log}");
     assert!(!log.contains(&key), "the staff key is in the log");
     assert!(!log.contains(&token), "the link token is in the log");
 
     // Second run on the same data: no new practice, no key printed, the old key still works.
-    let mut process = start(data.path(), &bind);
-    wait_until_ready(&http, &base, &mut process).await;
-    let printed = stdout_lines(&process, Duration::from_secs(2));
+    let process = start(data.path(), port);
+    let printed = process.stdout_lines(Duration::from_secs(2));
     assert!(printed.iter().all(|line| !line.contains("pst_")), "{printed:#?}");
     let listed = http.get(format!("{base}/api/v1/clients")).bearer_auth(&key).send().await.expect("an answer");
     assert_eq!(listed.status(), StatusCode::OK);
-    let (status, _) = terminate(process);
+    let (status, _) = process.terminate().expect("a stop");
     assert_eq!(status.code(), Some(0));
 }
 

@@ -13,8 +13,7 @@ use portal_core::{
 };
 use portal_mail::{Dispatcher, DispatcherConfig, MailFrom, Renderer, SmtpConfig, SmtpTransport};
 
-use crate::helpers::{PgDatabase, parse_email};
-use crate::smtp_sink::SmtpSink;
+use portal_testkit::{Email, PgDatabase, SmtpSink};
 
 const MAILS: usize = 60;
 const KEY: [u8; 32] = [3; 32];
@@ -39,7 +38,7 @@ fn dispatcher(
     sink: &SmtpSink,
     sent: &Arc<AtomicUsize>,
 ) -> Dispatcher<portal_store::SeaOrmStore, Counting, SystemClock, OsRandom> {
-    let smtp = SmtpConfig::from_url(&format!("smtp://127.0.0.1:{}?tls=none", sink.port)).expect("a URL");
+    let smtp = SmtpConfig::from_url(&sink.url()).expect("a URL");
     let renderer =
         Renderer::new("https://portal.example.org", MailFrom::parse("no-reply@portal.example.org").expect("a sender"))
             .expect("a renderer");
@@ -58,7 +57,7 @@ async fn two_dispatchers_on_one_postgresql_database_never_send_a_row_twice() {
     let sink = SmtpSink::start();
 
     // Queue many invitations before either dispatcher runs.
-    let store = portal_store::connect(&database.url).await.expect("the database");
+    let store = portal_store::connect(database.url()).await.expect("the database");
     let service = PortalService::new(
         store.clone(),
         ScryptHasher::new(ScryptParams::INSECURE_FAST_FOR_TESTS).expect("a hasher"),
@@ -82,8 +81,8 @@ async fn two_dispatchers_on_one_postgresql_database_never_send_a_row_twice() {
 
     // Two dispatchers, each with its own connection pool, as two server processes would have.
     let (sent_first, sent_second) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
-    let first = dispatcher(portal_store::connect(&database.url).await.expect("pool 1"), &sink, &sent_first);
-    let second = dispatcher(portal_store::connect(&database.url).await.expect("pool 2"), &sink, &sent_second);
+    let first = dispatcher(portal_store::connect(database.url()).await.expect("pool 1"), &sink, &sent_first);
+    let second = dispatcher(portal_store::connect(database.url()).await.expect("pool 2"), &sink, &sent_second);
     let (first, second) = (first.spawn(), second.spawn());
     let deadline = Instant::now() + Duration::from_secs(60);
     while store.pending_count().await.expect("a count") > 0 || sink.received().len() < MAILS {
@@ -97,7 +96,7 @@ async fn two_dispatchers_on_one_postgresql_database_never_send_a_row_twice() {
 
     let mut copies: HashMap<String, usize> = HashMap::new();
     for raw in sink.received() {
-        *copies.entry(parse_email(&raw).message_id).or_default() += 1;
+        *copies.entry(Email::parse(&raw).expect("a message").message_id).or_default() += 1;
     }
     let duplicated: Vec<_> = copies.iter().filter(|(_, n)| **n > 1).collect();
     assert!(duplicated.is_empty(), "sent more than once: {duplicated:?}");

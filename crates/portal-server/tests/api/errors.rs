@@ -2,6 +2,7 @@
 //! contract (malformed JSON, unknown paths, missing staff keys).
 
 use jiff::SignedDuration;
+use portal_testkit::LinkKind;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
@@ -60,9 +61,9 @@ async fn invitation_refusals_carry_their_codes() {
     // A resend voids the first link.
     let client = app.create_client("Ada Lovelace", "ada@example.org").await;
     assert_eq!(app.send_invite(&client).await.status, StatusCode::ACCEPTED);
-    let first = app.next_link_token("ada@example.org", "invitation").await;
+    let first = app.next_link_token("ada@example.org", LinkKind::Invitation).await;
     assert_eq!(app.send_invite(&client).await.status, StatusCode::ACCEPTED);
-    let second = app.next_link_token("ada@example.org", "invitation").await;
+    let second = app.next_link_token("ada@example.org", LinkKind::Invitation).await;
     app.verify_invite(&first).await.assert_problem(404, "invite_not_found");
 
     // Weak passwords and taken usernames.
@@ -91,7 +92,7 @@ async fn reset_refusals_carry_their_codes() {
 
     let client = app.registered_client("Ada Lovelace", "ada@example.org", "ada").await;
     assert_eq!(app.send_reset(&client).await.status, StatusCode::ACCEPTED);
-    let token = app.next_link_token("ada@example.org", "password-reset").await;
+    let token = app.next_link_token("ada@example.org", LinkKind::PasswordReset).await;
     app.complete_reset(&token, "short").await.assert_problem(422, "weak_password");
 
     // A disabled account cannot complete a reset (and disabling voided it anyway).
@@ -102,7 +103,7 @@ async fn reset_refusals_carry_their_codes() {
 
     // Expiry.
     assert_eq!(app.send_reset(&client).await.status, StatusCode::ACCEPTED);
-    let token = app.next_link_token("ada@example.org", "password-reset").await;
+    let token = app.next_link_token("ada@example.org", LinkKind::PasswordReset).await;
     app.advance(SignedDuration::from_hours(48));
     app.verify_reset(&token).await.assert_problem(410, "reset_expired");
     app.complete_reset(&token, NEW_PASSWORD).await.assert_problem(410, "reset_expired");

@@ -4,10 +4,9 @@
 //! sink, driven over TCP with reqwest.
 #![allow(dead_code)] // Each test module uses some of the helpers.
 
-use std::collections::HashSet;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp};
 use portal_core::testing::ManualClock;
@@ -16,18 +15,15 @@ use portal_http::{HttpConfig, IpRateLimit};
 use portal_mail::{DispatcherConfig, MailFrom, SmtpConfig};
 use portal_server::cli::{LogFormat, MailSettings, sqlite_url};
 use portal_server::server::{RunningServer, ServerConfig};
+use portal_testkit::{Email, EmlDir, Inbox, LinkKind, MailSource, PgDatabase, SmtpSink, token_after};
 use reqwest::{Method, StatusCode};
 use secrecy::ExposeSecret as _;
 use serde_json::{Value, json};
-
-use crate::smtp_sink::SmtpSink;
 
 /// A password the default policy accepts.
 pub const PASSWORD: &str = "violet kettles hum at dawn";
 /// Another one.
 pub const NEW_PASSWORD: &str = "seven quiet herons wade slowly";
-/// The variable naming a PostgreSQL server the tests may create databases on.
-pub const POSTGRES_URL_VAR: &str = "PORTAL_TEST_POSTGRES_URL";
 
 // ------------------------------------------------------------------------------------ logs
 
@@ -121,111 +117,10 @@ impl Default for AppOptions {
     }
 }
 
-// ---------------------------------------------------------------------------- PostgreSQL
-
-/// A fresh PostgreSQL database, dropped (`WITH (FORCE)`) when this value is dropped, also when
-/// the test panics.
-pub struct PgDatabase {
-    server_url: String,
-    pub name: String,
-    pub url: String,
-}
-
-impl PgDatabase {
-    /// `None` when `PORTAL_TEST_POSTGRES_URL` is not set.
-    pub async fn create() -> Option<Self> {
-        let Ok(server_url) = std::env::var(POSTGRES_URL_VAR) else {
-            eprintln!("{POSTGRES_URL_VAR} is not set: PostgreSQL run skipped");
-            return None;
-        };
-        let name = format!("portal_server_test_{}", uuid::Uuid::new_v4().simple());
-        let admin = sea_orm::Database::connect(server_url.as_str()).await.expect("the PostgreSQL server");
-        sea_orm::ConnectionTrait::execute_unprepared(&admin, &format!("CREATE DATABASE \"{name}\""))
-            .await
-            .expect("CREATE DATABASE");
-        let _ = admin.close().await;
-        let url = with_database(&server_url, &name);
-        Some(Self { server_url, name, url })
-    }
-}
-
-impl Drop for PgDatabase {
-    fn drop(&mut self) {
-        let server_url = self.server_url.clone();
-        let name = self.name.clone();
-        // Drop runs inside the test's runtime (perhaps while unwinding): use a thread of our own.
-        let dropped = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime");
-            runtime.block_on(async {
-                let admin = sea_orm::Database::connect(server_url.as_str()).await.expect("the PostgreSQL server");
-                let sql = format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)");
-                sea_orm::ConnectionTrait::execute_unprepared(&admin, &sql).await.expect("DROP DATABASE");
-                let _ = admin.close().await;
-            });
-        })
-        .join();
-        if dropped.is_err() {
-            eprintln!("could not drop the test database {}", self.name);
-        }
-    }
-}
-
-/// `url` with its database name replaced by `name`.
-pub fn with_database(url: &str, name: &str) -> String {
-    let (base, query) = url.split_once('?').map_or((url, None), |(base, query)| (base, Some(query)));
-    let authority_start = base.find("://").map_or(0, |i| i + 3);
-    let server = base[authority_start..].find('/').map_or(base, |slash| &base[..authority_start + slash]);
-    match query {
-        Some(query) => format!("{server}/{name}?{query}"),
-        None => format!("{server}/{name}"),
-    }
-}
-
 // ---------------------------------------------------------------------------- the app
 
-/// The mail the app delivered, wherever it went.
-pub enum Mailbox {
-    Files(PathBuf),
-    Smtp(SmtpSink),
-}
-
-impl Mailbox {
-    /// Every delivered message (raw RFC 5322), in no particular order.
-    pub fn messages(&self) -> Vec<Vec<u8>> {
-        match self {
-            Self::Files(dir) => read_dir_files(dir, |path| path.extension().is_some_and(|ext| ext == "eml")),
-            Self::Smtp(sink) => sink.received(),
-        }
-    }
-}
-
-fn read_dir_files(dir: &Path, keep: impl Fn(&Path) -> bool) -> Vec<Vec<u8>> {
-    let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };
-    let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| keep(p)).collect();
-    paths.sort();
-    paths.iter().filter_map(|p| std::fs::read(p).ok()).collect()
-}
-
-/// A delivered email, parsed.
-#[derive(Debug, Clone)]
-pub struct Email {
-    pub message_id: String,
-    pub to: String,
-    pub subject: String,
-    pub text: String,
-    pub html: String,
-}
-
-pub fn parse_email(raw: &[u8]) -> Email {
-    let message = mail_parser::MessageParser::default().parse(raw).expect("a parsable message");
-    Email {
-        message_id: message.message_id().unwrap_or_default().to_owned(),
-        to: message.to().and_then(|to| to.first()).and_then(|address| address.address()).unwrap_or_default().to_owned(),
-        subject: message.subject().unwrap_or_default().to_owned(),
-        text: message.body_text(0).map(|text| text.into_owned()).unwrap_or_default(),
-        html: message.body_html(0).map(|html| html.into_owned()).unwrap_or_default(),
-    }
-}
+/// Where the app's mail goes, read message by message.
+pub type Mailbox = Inbox<Box<dyn MailSource + Send + Sync>>;
 
 /// A running server and what the tests need to drive it.
 pub struct TestApp {
@@ -238,6 +133,7 @@ pub struct TestApp {
     pub slug: String,
     pub staff_key: String,
     pub clock: Arc<ManualClock>,
+    /// The delivered mail (`.eml` files or the SMTP sink).
     pub mailbox: Mailbox,
     pub database_url: String,
     pub backend: Backend,
@@ -245,7 +141,6 @@ pub struct TestApp {
     pub dir: tempfile::TempDir,
     pub link_key: [u8; 32],
     server: Option<RunningServer>,
-    seen: Mutex<HashSet<String>>,
     // Dropped last: the server must stop before its database goes.
     pg: Option<PgDatabase>,
 }
@@ -263,18 +158,18 @@ pub async fn spawn_app_with(options: AppOptions) -> Option<TestApp> {
         Backend::Sqlite => None,
     };
     let database_url = match &pg {
-        Some(pg) => pg.url.clone(),
+        Some(pg) => pg.url().to_owned(),
         None => sqlite_url(&dir.path().join("portal.db")).expect("a UTF-8 path"),
     };
-    let (mail, mailbox) = match options.mail {
+    let (mail, source): (_, Box<dyn MailSource + Send + Sync>) = match options.mail {
         Mail::Files => {
             let mail_dir = dir.path().join("mail");
-            (MailSettings::Files(mail_dir.clone()), Mailbox::Files(mail_dir))
+            (MailSettings::Files(mail_dir.clone()), Box::new(EmlDir::new(mail_dir)))
         }
         Mail::Smtp => {
             let sink = SmtpSink::start();
-            let config = SmtpConfig::from_url(&format!("smtp://127.0.0.1:{}?tls=none", sink.port)).expect("a URL");
-            (MailSettings::Smtp(config), Mailbox::Smtp(sink))
+            let config = SmtpConfig::from_url(&sink.url()).expect("a URL");
+            (MailSettings::Smtp(config), Box::new(sink))
         }
     };
     let mut link_key = [0u8; 32];
@@ -313,13 +208,12 @@ pub async fn spawn_app_with(options: AppOptions) -> Option<TestApp> {
         slug: first.practice.slug.as_str().to_owned(),
         staff_key: first.staff_key.expose().expose_secret().to_owned(),
         clock,
-        mailbox,
+        mailbox: Inbox::new(source),
         database_url,
         backend: options.backend,
         dir,
         link_key,
         server: Some(server),
-        seen: Mutex::new(HashSet::new()),
         pg,
     })
 }
@@ -442,28 +336,14 @@ impl TestApp {
 
     /// Waits (up to 15 s) for a delivered email to `to` that this test has not looked at yet.
     pub async fn next_email_to(&self, to: &str) -> Email {
-        let deadline = Instant::now() + Duration::from_secs(15);
-        loop {
-            let fresh = self
-                .mailbox
-                .messages()
-                .iter()
-                .map(|raw| parse_email(raw))
-                .find(|email| email.to == to && !self.seen.lock().expect("lock").contains(&email.message_id));
-            if let Some(email) = fresh {
-                self.seen.lock().expect("lock").insert(email.message_id.clone());
-                return email;
-            }
-            assert!(Instant::now() < deadline, "no new email to {to} within 15 s");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        self.mailbox.next_to(to).await
     }
 
     /// The token of the `/portal/{path}?token=` link in the next email to `to`.
-    pub async fn next_link_token(&self, to: &str, path: &str) -> String {
+    pub async fn next_link_token(&self, to: &str, kind: LinkKind) -> String {
         let email = self.next_email_to(to).await;
-        token_in(&email.text, &format!("{}/portal/{path}?token=", self.public_url))
-            .unwrap_or_else(|| panic!("no {path} link in {email:?}"))
+        token_after(&email.text, &format!("{}{}", self.public_url, kind.marker()))
+            .unwrap_or_else(|| panic!("no {kind:?} link in {email:?}"))
     }
 
     /// Creates a client, invites them, registers through the emailed link and returns the
@@ -471,7 +351,7 @@ impl TestApp {
     pub async fn registered_client(&self, name: &str, email: &str, username: &str) -> String {
         let client = self.create_client(name, email).await;
         assert_eq!(self.send_invite(&client).await.status, StatusCode::ACCEPTED);
-        let token = self.next_link_token(email, "invitation").await;
+        let token = self.next_link_token(email, LinkKind::Invitation).await;
         let answer = self.register(&token, username, PASSWORD).await;
         assert_eq!(answer.status, StatusCode::CREATED, "{answer:?}");
         client
@@ -506,12 +386,4 @@ impl TestApp {
         }
         self.dir
     }
-}
-
-/// The first token after `prefix` in `text`.
-pub fn token_in(text: &str, prefix: &str) -> Option<String> {
-    let start = text.find(prefix)? + prefix.len();
-    let token: String =
-        text[start..].chars().take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_')).collect();
-    (!token.is_empty()).then_some(token)
 }

@@ -7,11 +7,12 @@
 
 use std::collections::HashMap;
 
+use portal_testkit::{Email, token_after};
 use reqwest::header::{HeaderMap, HeaderValue};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::{AppOptions, Email, PASSWORD, TestApp, spawn_app_with, token_in};
+use crate::helpers::{AppOptions, PASSWORD, TestApp, spawn_app_with};
 
 const PUBLIC_URL: &str = "https://portal.example.org";
 const EVIL: &str = "evil.example";
@@ -71,7 +72,7 @@ impl Raw {
 
     /// The hidden CSRF field of the page's form.
     fn csrf_field(&self) -> String {
-        token_in(&self.body, "name=\"csrf\" value=\"").unwrap_or_else(|| panic!("no CSRF field in {}", self.body))
+        token_after(&self.body, "name=\"csrf\" value=\"").unwrap_or_else(|| panic!("no CSRF field in {}", self.body))
     }
 }
 
@@ -130,7 +131,7 @@ fn assert_links_on_public_url(email: &Email, path: &str) -> String {
             }
         }
     }
-    token_in(&email.text, &format!("{PUBLIC_URL}/portal/{path}?token="))
+    token_after(&email.text, &format!("{PUBLIC_URL}/portal/{path}?token="))
         .unwrap_or_else(|| panic!("no link in {email:?}"))
 }
 

@@ -6,6 +6,7 @@
 
 use std::process::Command;
 
+use portal_testkit::MailSource as _;
 use reqwest::{Method, StatusCode};
 use sea_orm::ConnectionTrait as _;
 use serde_json::{Value, json};
@@ -181,7 +182,7 @@ async fn look_alike_names_and_addresses_that_are_accepted_reach_the_relay_with_i
             expected.len()
         );
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        delivered = app.mailbox.messages();
+        delivered = app.mailbox.source().raw_messages();
     }
     assert_eq!(delivered.len(), expected.len(), "one message per invitation, no extra recipient");
     let mut recipients = Vec::new();

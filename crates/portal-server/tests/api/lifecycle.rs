@@ -1,9 +1,10 @@
 //! Design §2 end to end over HTTP: invite → register → sign in → disable → enable → reset →
 //! sign in with the new password, reading every link from the delivered email.
 
+use portal_testkit::token_after;
 use reqwest::{Method, StatusCode};
 
-use crate::helpers::{AppOptions, Backend, Mail, NEW_PASSWORD, PASSWORD, TestApp, spawn_app_with, token_in};
+use crate::helpers::{AppOptions, Backend, Mail, NEW_PASSWORD, PASSWORD, TestApp, spawn_app_with};
 
 /// What the lifecycle used, for the tests that look for secrets afterwards.
 #[derive(Debug, Default)]
@@ -43,7 +44,7 @@ pub async fn the_whole_lifecycle(app: &TestApp) -> Secrets {
     assert_eq!(app.portal(&client).await.body["state"], "invited");
     let invitation = app.next_email_to(email).await;
     assert!(!invitation.subject.is_empty(), "{invitation:?}");
-    let invite_token = token_in(&invitation.text, &format!("{}/portal/invitation?token=", app.base))
+    let invite_token = token_after(&invitation.text, &format!("{}/portal/invitation?token=", app.base))
         .unwrap_or_else(|| panic!("no invitation link in {invitation:?}"));
     assert!(invitation.html.contains(&invite_token), "the HTML part carries the same link");
     secrets.link_tokens.push(invite_token.clone());
@@ -104,7 +105,7 @@ pub async fn the_whole_lifecycle(app: &TestApp) -> Secrets {
     assert_eq!(app.send_reset(&client).await.status, StatusCode::ACCEPTED);
     let reset_email = app.next_email_to(email).await;
     assert!(!reset_email.text.contains("ada.l"), "the reset email never contains the username");
-    let reset_token = token_in(&reset_email.text, &format!("{}/portal/password-reset?token=", app.base))
+    let reset_token = token_after(&reset_email.text, &format!("{}/portal/password-reset?token=", app.base))
         .unwrap_or_else(|| panic!("no reset link in {reset_email:?}"));
     secrets.link_tokens.push(reset_token.clone());
     wait_until_delivered(app, &client, "reset").await;

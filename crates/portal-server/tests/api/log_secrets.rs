@@ -3,18 +3,16 @@
 //! password: no password, raw link token, session token, staff key, link key or relay password
 //! reaches stdout or stderr, raw or encoded.
 
-use std::collections::HashSet;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use portal_testkit::{Email, Inbox, ServerBuilder, SinkBehaviour, SinkOptions, SmtpSink, token_after};
 use reqwest::StatusCode;
 use reqwest::redirect::Policy as RedirectPolicy;
 use serde_json::{Value, json};
 
-use crate::helpers::{Email, NEW_PASSWORD, PASSWORD, parse_email, token_in};
-use crate::process::{start_with, stdout_lines, terminate, wait_until_ready};
-use crate::smtp_sink::{SmtpSink, free_port};
+use crate::helpers::{NEW_PASSWORD, PASSWORD};
 
 /// The relay's login and password; the password has characters a URL must percent-encode.
 const RELAY_LOGIN: &str = "relay-user";
@@ -56,8 +54,7 @@ struct Client {
     http: reqwest::Client,
     base: String,
     staff_key: String,
-    sink: SmtpSink,
-    seen: HashSet<String>,
+    relay: Inbox<SmtpSink>,
 }
 
 impl Client {
@@ -91,22 +88,9 @@ impl Client {
     }
 
     /// The next message the relay accepted whose text contains `marker`.
-    async fn next_email_with(&mut self, marker: &str) -> Email {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let fresh = self
-                .sink
-                .received()
-                .iter()
-                .map(|raw| parse_email(raw))
-                .find(|email| email.text.contains(marker) && !self.seen.contains(&email.message_id));
-            if let Some(email) = fresh {
-                self.seen.insert(email.message_id.clone());
-                return email;
-            }
-            assert!(Instant::now() < deadline, "the relay received no message with {marker} within 30 s");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+    async fn next_email_with(&self, marker: &str) -> Email {
+        let what = format!("with {marker} at the relay");
+        self.relay.next_matching(&what, Duration::from_secs(30), |email| email.text.contains(marker)).await
     }
 
     /// Opens the emailed link as a browser would (the page moves the token into a cookie).
@@ -120,26 +104,21 @@ impl Client {
 /// Runs the whole lifecycle against the binary with `format` and returns everything it printed
 /// and the secrets it used.
 async fn lifecycle_logged_in(format: &str, link_key: Option<[u8; 32]>) -> (String, Secrets) {
-    let data = tempfile::tempdir().expect("a temporary directory");
-    let bind = format!("127.0.0.1:{}", free_port());
-    let base = format!("http://{bind}");
-    let sink = SmtpSink::start_with_auth(RELAY_LOGIN, RELAY_PASSWORD);
-    let smtp_url = format!("smtp://{RELAY_LOGIN}:{RELAY_PASSWORD_IN_URL}@127.0.0.1:{}?tls=none", sink.port);
+    let login = SinkBehaviour::RequireAuth { login: RELAY_LOGIN, password: RELAY_PASSWORD };
+    let sink = SmtpSink::start_with(SinkOptions { behaviour: login, ..SinkOptions::default() });
+    let smtp_url = format!("smtp://{RELAY_LOGIN}:{RELAY_PASSWORD_IN_URL}@127.0.0.1:{}?tls=none", sink.port());
     let encoded_key = link_key.map(|key| URL_SAFE_NO_PAD.encode(key));
     let mut env = vec![("PORTAL_LOG", "trace"), ("PORTAL_LOG_FORMAT", format), ("PORTAL_SMTP_URL", smtp_url.as_str())];
     if let Some(key) = &encoded_key {
         env.push(("PORTAL_LINK_KEY", key.as_str()));
     }
-    let mut process = start_with(data.path(), &bind, &env);
+    let process =
+        ServerBuilder::new(env!("CARGO_BIN_EXE_portal-server")).envs(env).start().expect("portal-server answers");
     let http = reqwest::Client::builder().no_proxy().redirect(RedirectPolicy::none()).build().expect("a client");
-    wait_until_ready(&http, &base, &mut process).await;
-    let printed = stdout_lines(&process, Duration::from_secs(10));
-    let staff_key = printed
-        .iter()
-        .find_map(|line| line.trim().strip_prefix("staff key").map(|rest| rest.trim().to_owned()))
-        .unwrap_or_else(|| panic!("no staff key in {printed:#?}"));
-    let slug = "my-practice";
-    let mut client = Client { http, base, staff_key: staff_key.clone(), sink, seen: HashSet::new() };
+    let first_run = process.first_run().expect("a first-run block");
+    let (staff_key, slug, printed) = (first_run.staff_key, first_run.slug.as_str(), first_run.printed);
+    let base = process.base_url().to_owned();
+    let client = Client { http, base, staff_key: staff_key.clone(), relay: Inbox::new(sink) };
     let mut secrets = Secrets::default();
     secrets.add("the staff key", &staff_key);
     for (what, password) in
@@ -154,7 +133,7 @@ async fn lifecycle_logged_in(format: &str, link_key: Option<[u8; 32]>) -> (Strin
     secrets.add("the relay AUTH PLAIN answer", &STANDARD.encode(format!("\0{RELAY_LOGIN}\0{RELAY_PASSWORD}")));
     secrets.add("the relay URL", &smtp_url);
     let link_key = link_key.unwrap_or_else(|| {
-        std::fs::read(data.path().join("link.key")).expect("the key file").try_into().expect("32 bytes")
+        std::fs::read(process.data_dir().join("link.key")).expect("the key file").try_into().expect("32 bytes")
     });
     secrets.add_bytes("the link key", &link_key);
 
@@ -169,7 +148,7 @@ async fn lifecycle_logged_in(format: &str, link_key: Option<[u8; 32]>) -> (Strin
     assert_eq!(status, StatusCode::ACCEPTED);
     let invite_link = format!("{}/portal/invitation?token=", client.base);
     let invitation = client.next_email_with(&invite_link).await;
-    let invite_token = token_in(&invitation.text, &invite_link).expect("an invitation link");
+    let invite_token = token_after(&invitation.text, &invite_link).expect("an invitation link");
     secrets.add("the invitation token", &invite_token);
 
     // The client opens the link (page and API), registers, signs in, uses the session, and once
@@ -197,7 +176,7 @@ async fn lifecycle_logged_in(format: &str, link_key: Option<[u8; 32]>) -> (Strin
     assert_eq!(status, StatusCode::ACCEPTED);
     let reset_link = format!("{}/portal/password-reset?token=", client.base);
     let reset = client.next_email_with(&reset_link).await;
-    let reset_token = token_in(&reset.text, &reset_link).expect("a reset link");
+    let reset_token = token_after(&reset.text, &reset_link).expect("a reset link");
     secrets.add("the reset token", &reset_token);
     client.open_link("/portal/password-reset", &reset_token).await;
     let completion = json!({"token": reset_token, "password": NEW_PASSWORD});
@@ -214,7 +193,7 @@ async fn lifecycle_logged_in(format: &str, link_key: Option<[u8; 32]>) -> (Strin
         client.call(reqwest::Method::DELETE, "/api/v1/portal/sessions/current", Some(&session), None).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
 
-    let (exit, stderr) = terminate(process);
+    let (exit, stderr) = process.terminate().expect("a stop");
     assert_eq!(exit.code(), Some(0), "exit status {exit}");
     let stdout = printed.join("\n");
     // A positive control: the one place the key is printed on purpose is found by the scan.

@@ -10,8 +10,6 @@ mod injection;
 mod lifecycle;
 mod log_secrets;
 mod openapi;
-mod process;
 mod secrets;
 mod security;
 mod shutdown;
-mod smtp_sink;

@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 use jiff::SignedDuration;
 use portal_core::{Policy, PolicySettings, ScryptParams, ThrottleRules};
 use portal_http::IpRateLimit;
+use portal_testkit::LinkKind;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
@@ -191,7 +192,7 @@ async fn a_completed_reset_revokes_every_session_and_signs_nobody_in() {
     let client = app.registered_client("Ada Lovelace", "ada@example.org", "ada").await;
     let sessions = [app.session("ada", PASSWORD).await, app.session("ada", PASSWORD).await];
     assert_eq!(app.send_reset(&client).await.status, StatusCode::ACCEPTED);
-    let token = app.next_link_token("ada@example.org", "password-reset").await;
+    let token = app.next_link_token("ada@example.org", LinkKind::PasswordReset).await;
     // Sessions survive the request of a reset, not its completion.
     assert_eq!(app.me(&sessions[0]).await.status, StatusCode::OK);
     let completed = app.complete_reset(&token, NEW_PASSWORD).await;

@@ -5,13 +5,12 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use portal_server::cli::sqlite_url;
+use portal_testkit::{PgDatabase, PortalServer, ServerBuilder, free_port};
 use reqwest::{Method, StatusCode};
 use sea_orm::{ColumnTrait as _, DatabaseConnection, EntityTrait as _, PaginatorTrait as _, QueryFilter as _};
 use serde_json::{Value, json};
 
-use crate::helpers::{Backend, PgDatabase};
-use crate::process::{self, Process, first_run_staff_key, wait_until_ready};
-use crate::smtp_sink::free_port;
+use crate::helpers::Backend;
 
 /// The sender every fault test uses; Message-IDs end in its domain.
 pub const MAIL_FROM: &str = "Portal <no-reply@portal.example.org>";
@@ -29,7 +28,7 @@ pub struct Deployment {
     pub database_url: String,
     pub base: String,
     pub http: reqwest::Client,
-    bind: String,
+    port: u16,
     env: Vec<(String, String)>,
     // Dropped last: the server must be gone before its database is.
     _pg: Option<PgDatabase>,
@@ -45,40 +44,41 @@ impl Deployment {
             Backend::Sqlite => None,
         };
         let database_url = match &pg {
-            Some(pg) => pg.url.clone(),
+            Some(pg) => pg.url().to_owned(),
             None => sqlite_url(&data.path().join("portal.db")).expect("a UTF-8 path"),
         };
-        let bind = format!("127.0.0.1:{}", free_port());
+        let port = free_port();
         Some(Self {
-            base: format!("http://{bind}"),
+            base: format!("http://127.0.0.1:{port}"),
             http: reqwest::Client::builder().no_proxy().timeout(HANG).build().expect("an HTTP client"),
             server_database_url: database_url.clone(),
             database_url,
             data,
-            bind,
+            port,
             env: env.iter().map(|(name, value)| ((*name).to_owned(), (*value).to_owned())).collect(),
             _pg: pg,
         })
     }
 
     /// Starts the server and waits until it answers.
-    pub async fn start(&self) -> Process {
-        let mut env: Vec<(&str, &str)> = vec![
-            ("PORTAL_DATABASE_URL", self.server_database_url.as_str()),
-            ("PORTAL_MAIL_FROM", MAIL_FROM),
+    pub async fn start(&self) -> PortalServer {
+        let server = ServerBuilder::new(env!("CARGO_BIN_EXE_portal-server"))
+            .data_dir(self.data.path())
+            .port(self.port)
+            .env("PORTAL_DATABASE_URL", &self.server_database_url)
+            .env("PORTAL_MAIL_FROM", MAIL_FROM)
             // Warnings and errors only: a burst at `info` would be thousands of lines.
-            ("PORTAL_LOG", "warn"),
-        ];
-        env.extend(self.env.iter().map(|(name, value)| (name.as_str(), value.as_str())));
-        let mut server = process::start_with(self.data.path(), &self.bind, &env);
-        wait_until_ready(&self.http, &self.base, &mut server).await;
-        server
+            .env("PORTAL_LOG", "warn")
+            .envs(self.env.iter().map(|(name, value)| (name, value)));
+        // The start blocks while the server migrates, which may go through the test's own
+        // database proxy on this runtime.
+        tokio::task::spawn_blocking(move || server.start()).await.expect("the start").expect("portal-server answers")
     }
 
     /// Starts the server on its empty database; returns it with the first practice's staff key.
-    pub async fn first_start(&self) -> (Process, String) {
+    pub async fn first_start(&self) -> (PortalServer, String) {
         let server = self.start().await;
-        let (key, _) = first_run_staff_key(&server);
+        let key = server.first_run().expect("a first-run block").staff_key;
         (server, key)
     }
 

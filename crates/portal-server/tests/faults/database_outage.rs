@@ -16,7 +16,6 @@ use serde_json::json;
 
 use crate::common::{Answer, Deployment, invite_rows};
 use crate::helpers::Backend;
-use crate::process::terminate;
 use crate::tcp_proxy::TcpProxy;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -64,7 +63,7 @@ async fn postgresql_out_of_reach_gets_quick_503s_and_the_same_process_recovers()
     // The dispatcher recovered too: both invitations are written out as .eml files.
     wait_for_mail_files(&deployment, 2).await;
     assert!(server.is_running(), "the same process, never restarted");
-    let (status, log) = terminate(server);
+    let (status, log) = server.terminate().expect("a stop");
     assert_eq!(status.code(), Some(0), "log:\n{log}");
     assert!(!log.contains("panicked"), "{log}");
 
@@ -115,7 +114,7 @@ async fn a_sqlite_database_locked_by_another_process_refuses_writes_with_503_and
         let answer = deployment.send_invite(&key, client).await.expect("an answer");
         assert_eq!(answer.status, StatusCode::ACCEPTED, "{answer:?}");
     }
-    let (status, log) = terminate(server);
+    let (status, log) = server.terminate().expect("a stop");
     assert_eq!(status.code(), Some(0), "log:\n{log}");
     let rows = invite_rows(&other).await;
     for client in [&first, &second] {

@@ -8,15 +8,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use nix::sys::signal::Signal;
+use portal_testkit::{Email, SmtpSink};
 use reqwest::StatusCode;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 use crate::common::{Deployment, email_of, invite_rows, pending_mail};
-use crate::helpers::{Backend, parse_email};
-use crate::process::terminate;
-use crate::smtp_sink::SmtpSink;
+use crate::helpers::Backend;
 
 const INVITES: usize = 1_000;
 /// Requests on the wire at once: a busy front desk times a hundred, without running the test
@@ -48,7 +46,7 @@ async fn a_kill_9_during_a_burst_of_invitations_loses_no_mail_on_postgresql() {
 
 async fn kill_during_a_burst(backend: Backend) {
     let sink = SmtpSink::start();
-    let smtp_url = format!("smtp://127.0.0.1:{}?tls=none", sink.port);
+    let smtp_url = sink.url();
     let settings = [
         ("PORTAL_SMTP_URL", smtp_url.as_str()),
         // Rows the killed server had claimed are taken again this long after: the default
@@ -88,13 +86,12 @@ async fn kill_during_a_burst(backend: Backend) {
         assert!(Instant::now() < deadline, "only {} invitations accepted within 60 s", accepted.load(Ordering::SeqCst));
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
-    server.signal(Signal::SIGKILL);
-    let (status, _) = server.wait_for_exit();
+    let (status, _) = server.kill().expect("SIGKILL");
     assert_eq!(status.code(), None, "killed by a signal: {status}");
     // A message whose last byte was on the wire at the kill may still be landing in the Maildir.
     tokio::time::sleep(Duration::from_millis(300)).await;
     let delivered_before_restart: HashSet<String> =
-        sink.received().iter().map(|raw| parse_email(raw).message_id).collect();
+        sink.received().iter().map(|raw| Email::parse(raw).expect("a message").message_id).collect();
 
     let mut outcomes: BTreeMap<usize, Sent> = BTreeMap::new();
     while let Some(joined) = burst.join_next().await {
@@ -117,8 +114,11 @@ async fn kill_during_a_burst(backend: Backend) {
     let by_address: HashMap<String, usize> = (0..INVITES).map(|n| (email_of(n), n)).collect();
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        let delivered: HashSet<usize> =
-            sink.received().iter().filter_map(|raw| by_address.get(&parse_email(raw).to).copied()).collect();
+        let delivered: HashSet<usize> = sink
+            .received()
+            .iter()
+            .filter_map(|raw| by_address.get(&Email::parse(raw).expect("a message").to).copied())
+            .collect();
         let undelivered =
             outcomes.iter().filter(|(n, sent)| **sent == Sent::Accepted && !delivered.contains(*n)).count();
         if undelivered == 0 && pending_mail(&db).await == 0 {
@@ -129,7 +129,7 @@ async fn kill_during_a_burst(backend: Backend) {
     }
     // Time for a late duplicate to show itself before the books are closed.
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let (status, log) = terminate(restarted);
+    let (status, log) = restarted.terminate().expect("a stop");
     assert_eq!(status.code(), Some(0), "the restarted server stops cleanly; log:\n{log}");
 
     // Every invitation is whole in the database: token, outbox row, audit event and the
@@ -159,7 +159,7 @@ async fn kill_during_a_burst(backend: Backend) {
     }
     let mut copies: HashMap<String, usize> = HashMap::new();
     for raw in sink.received() {
-        let email = parse_email(&raw);
+        let email = Email::parse(&raw).expect("a message");
         let (_, n) = row_of_message
             .get(&email.message_id)
             .unwrap_or_else(|| panic!("{} is no outbox row's Message-ID", email.message_id));

@@ -4,11 +4,6 @@
 
 #[path = "../api/helpers.rs"]
 mod helpers;
-#[path = "../api/process.rs"]
-mod process;
-#[path = "../api/smtp_sink.rs"]
-#[allow(dead_code)] // The fault tests need no relay that asks for a password.
-mod smtp_sink;
 
 mod common;
 mod database_outage;

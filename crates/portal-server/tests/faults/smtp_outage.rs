@@ -5,13 +5,12 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use portal_store::entity::mail_outbox;
+use portal_testkit::{Email, SinkOptions, SmtpSink, free_port};
 use reqwest::StatusCode;
 use sea_orm::EntityTrait as _;
 
 use crate::common::{Deployment, email_of, pending_mail};
-use crate::helpers::{Backend, parse_email};
-use crate::process::terminate;
-use crate::smtp_sink::{SmtpSink, free_port};
+use crate::helpers::Backend;
 
 const INVITES: usize = 20;
 /// Failed attempts each mail must have had before the relay comes back: a retry, not just one
@@ -61,7 +60,7 @@ async fn relay_down_then_up(backend: Backend) {
     let attempts_while_down = rows.iter().map(|row| row.attempts).max().unwrap_or_default();
 
     // The relay comes back where the server expects it; no restart.
-    let sink = SmtpSink::start_on(relay_port);
+    let sink = SmtpSink::start_with(SinkOptions { port: Some(relay_port), ..SinkOptions::default() });
     let deadline = Instant::now() + Duration::from_secs(30);
     while sink.received().len() < INVITES || pending_mail(&db).await > 0 {
         assert!(
@@ -76,11 +75,11 @@ async fn relay_down_then_up(backend: Backend) {
 
     let mut copies: HashMap<String, usize> = HashMap::new();
     for raw in sink.received() {
-        *copies.entry(parse_email(&raw).to).or_default() += 1;
+        *copies.entry(Email::parse(&raw).expect("a message").to).or_default() += 1;
     }
     let expected: HashMap<String, usize> = (0..INVITES).map(|n| (email_of(n), 1)).collect();
     assert_eq!(copies, expected, "each client got its invitation once");
-    let (status, log) = terminate(server);
+    let (status, log) = server.terminate().expect("a stop");
     assert_eq!(status.code(), Some(0), "log:\n{log}");
     eprintln!(
         "SMTP down on {backend:?}: {INVITES} invitations queued (202), up to {attempts_while_down} failed attempts \
