@@ -17,15 +17,15 @@ use super::{
 use crate::auth::Ctx;
 use crate::error::{chain, retry_after_secs};
 
-/// The sign-in form.
+/// A form with a username and a password: sign-in, and registration from an invitation.
 #[derive(Deserialize)]
-pub(crate) struct SignInForm {
+pub(crate) struct CredentialsForm {
     #[serde(default)]
-    csrf: String,
+    pub(super) csrf: String,
     #[serde(default)]
-    username: String,
+    pub(super) username: String,
     #[serde(default)]
-    password: String,
+    pub(super) password: String,
 }
 
 /// A form with only the CSRF field (sign-out).
@@ -146,7 +146,7 @@ pub(crate) async fn sign_in_submit(
     ctx: Ctx,
     req: &Request,
     Path(slug): Path<String>,
-    Form(form): Form<SignInForm>,
+    Form(form): Form<CredentialsForm>,
 ) -> Response {
     if !csrf_ok(req, &form.csrf) {
         return csrf_refused(false).into_response();

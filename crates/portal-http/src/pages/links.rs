@@ -11,7 +11,7 @@ use portal_core::service::{RegisterError, ResetError, VerifyInviteError};
 use portal_core::{InvalidInput, Password, Practice};
 use serde::Deserialize;
 
-use super::client::{busy_refusal, disabled_page, ip_refusal, sign_in_path, trouble};
+use super::client::{CredentialsForm, busy_refusal, disabled_page, ip_refusal, sign_in_path, trouble};
 use super::zone::PracticeZone;
 use super::{
     INVITE_COOKIE, Message, Page, RESET_COOKIE, SESSION_COOKIE, clear_cookie, csrf_ok, csrf_refused, csrf_token,
@@ -23,17 +23,6 @@ use crate::auth::Ctx;
 #[derive(Deserialize)]
 pub(crate) struct LinkQuery {
     token: Option<String>,
-}
-
-/// The registration form.
-#[derive(Deserialize)]
-pub(crate) struct RegistrationForm {
-    #[serde(default)]
-    csrf: String,
-    #[serde(default)]
-    username: String,
-    #[serde(default)]
-    password: String,
 }
 
 /// The new-password form.
@@ -218,7 +207,7 @@ pub(crate) async fn invitation_page(ctx: Ctx, req: &Request, Query(query): Query
 
 /// `POST /portal/invitation`: registers with the token from the cookie.
 #[handler]
-pub(crate) async fn invitation_submit(ctx: Ctx, req: &Request, Form(form): Form<RegistrationForm>) -> Response {
+pub(crate) async fn invitation_submit(ctx: Ctx, req: &Request, Form(form): Form<CredentialsForm>) -> Response {
     let token = match submitted_link(&ctx, req, &form.csrf, "page_invitation", "invitation", INVITE_COOKIE) {
         Ok(token) => token,
         Err(answer) => return *answer,

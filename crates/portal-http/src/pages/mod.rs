@@ -26,6 +26,7 @@
 //! value, so no handler assembles HTML.
 
 mod client;
+mod delivery;
 mod links;
 mod message;
 mod staff;

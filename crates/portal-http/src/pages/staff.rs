@@ -13,7 +13,8 @@ use portal_core::service::{ClientError, ClientView, SendInviteError, SendResetEr
 use portal_core::{ClientId, InvalidInput};
 use serde::Deserialize;
 
-use super::staff_views::{AuditRow, ClientRow, Delivery, Panel, PortalFilter, audit_rows, client_rows, panel};
+use super::delivery::{Cancelled, Cause, Delivery};
+use super::staff_views::{AuditRow, ClientRow, Panel, PortalFilter, audit_rows, client_rows, panel};
 use super::zone::PracticeZone;
 use super::{
     CSRF_COOKIE, Message, Page, clear_cookie, csrf_ok, csrf_refused, csrf_token, read_cookie, see_other, set_cookie,

@@ -3,8 +3,9 @@
 //! looks. Times are in the practice's zone ([`PracticeZone`]). The API keeps the codes and UTC.
 
 use portal_core::service::{ClientView, PortalView, TokenView};
-use portal_core::{Actor, AuditAction, AuditEvent, DeliveryState, PortalStatus};
+use portal_core::{Actor, AuditAction, AuditEvent, PortalStatus};
 
+use super::delivery::Delivery;
 use super::zone::PracticeZone;
 
 /// The client list's filters by portal status (`?portal=…`), in the order of the tabs.
@@ -175,23 +176,8 @@ pub(crate) struct TokenFacts {
     pub(crate) delivery: Delivery,
 }
 
-/// Where the email of an invitation or reset is.
-pub(crate) enum Delivery {
-    NotQueued,
-    Queued,
-    Retrying { attempts: u32 },
-    Sent { at: String },
-    Failed { at: String, reason: String },
-}
-
 fn token_facts(view: &TokenView, zone: &PracticeZone) -> TokenFacts {
-    let delivery = match &view.delivery {
-        None => Delivery::NotQueued,
-        Some(DeliveryState::Pending { attempts: 0, .. }) => Delivery::Queued,
-        Some(DeliveryState::Pending { attempts, .. }) => Delivery::Retrying { attempts: *attempts },
-        Some(DeliveryState::Sent { at }) => Delivery::Sent { at: zone.at(*at) },
-        Some(DeliveryState::Failed { at, reason }) => Delivery::Failed { at: zone.at(*at), reason: reason.clone() },
-    };
+    let delivery = Delivery::of(view.delivery.as_ref(), zone);
     TokenFacts { sent: zone.at(view.sent_at), expires: zone.at(view.expires_at), delivery }
 }
 

@@ -1,10 +1,12 @@
 //! The staff pages speak in words, not codes, and state times in the practice's time zone; the
 //! engine escapes whatever a client record holds.
 
+use jiff::SignedDuration;
 use poem::http::{Method, StatusCode};
-use portal_core::{TimeZoneName, TokenPurpose};
+use portal_core::{MailOutbox as _, TimeZoneName, TokenPurpose};
 
-use crate::helpers::{NEW_PASSWORD, PASSWORD, TestApp, json_body, spawn_app};
+use crate::browser::Browser;
+use crate::helpers::{NEW_PASSWORD, PASSWORD, TestApp, json_body, spawn_app, t0};
 use crate::staff_pages::{press, staff_browser, staff_browser_with};
 
 /// A second practice in `zone`; returns its staff key.
@@ -121,4 +123,58 @@ async fn hostile_client_names_and_reasons_are_escaped_by_the_engine_on_staff_pag
             "Portal access turned off: &#60;b&#62;gone&#60;/b&#62;",
         ],
     );
+}
+
+#[tokio::test]
+async fn a_delivery_failure_is_shown_in_words_on_the_panel() {
+    let app = spawn_app().await;
+    let id = app.create_client("Ada Client", Some("ada@example.org")).await;
+    let browser = staff_browser(&app).await;
+    let profile = format!("/staff/clients/{id}");
+    press(&browser, &id, "invite", &[]).await;
+    browser.get(&profile).await.assert(StatusCode::OK, "<dt>Email</dt><dd>Waiting to be sent</dd>");
+    let mail = app.store.outbox().last().unwrap().0.id;
+
+    let next_try = t0() + SignedDuration::from_mins(5);
+    app.store.retry_later(mail, next_try, "SMTP connect: Connection refused (os error 111)").await.unwrap();
+    let retrying = browser.get(&profile).await;
+    retrying.assert(StatusCode::OK, "Not delivered yet: the mail server could not be reached; retrying");
+    assert_contains(
+        &retrying.body,
+        &[
+            "(next try Jan 15, 2027, 8:05 AM (UTC); 1 attempt so far)",
+            "<summary>Technical detail</summary><p>SMTP connect: Connection refused (os error 111)</p>",
+        ],
+    );
+
+    app.store.mark_failed(mail, next_try, "SMTP RCPT TO: 550 5.1.1 <<recipient>>: no such user").await.unwrap();
+    let failed = browser.get(&profile).await;
+    failed.assert(StatusCode::OK, "<strong>Could not be delivered: the address was refused</strong>");
+    assert_contains(
+        &failed.body,
+        &[
+            "(Jan 15, 2027, 8:05 AM (UTC))",
+            "<p>SMTP RCPT TO: 550 5.1.1 &#60;&#60;recipient&#62;&#62;: no such user</p>",
+        ],
+    );
+}
+
+#[tokio::test]
+async fn a_reset_email_cancelled_because_its_link_was_used_says_so() {
+    let app = spawn_app().await;
+    let id = app.registered_client("Ada Client", "ada").await;
+    let staff = staff_browser(&app).await;
+    press(&staff, &id, "reset", &[]).await;
+    let token = app.link_token(&id, TokenPurpose::Reset);
+
+    // The client uses the link before the dispatcher sent the email (say, from a resend).
+    let client = Browser::new(&app);
+    client.get(&format!("/portal/password-reset?token={token}")).await;
+    let done = client.submit("/portal/password-reset", "/portal/password-reset", &[("password", NEW_PASSWORD)]).await;
+    done.assert(StatusCode::OK, "Password changed");
+
+    let page = staff.get(&format!("/staff/clients/{id}")).await;
+    page.assert(StatusCode::OK, "<h3>Password reset</h3>");
+    assert_contains(&page.body, &["Not sent: a newer link replaced it, or it was used (Jan 15, 2027, 8:00 AM (UTC))"]);
+    assert!(!page.body.contains("cancelled:") && !page.body.contains("Could not be delivered"), "{}", page.body);
 }
