@@ -92,6 +92,18 @@ impl Kit {
         made["id"].as_str().expect("the client's id").to_owned()
     }
 
+    /// Sends the client's portal invitation through the staff API.
+    async fn invite_through_the_api(&self, id: &str) {
+        let sent = self
+            .http
+            .post(format!("{}/api/v1/clients/{id}/portal/invitation", self.server.base_url()))
+            .bearer_auth(&self.staff_key)
+            .send()
+            .await
+            .expect("the invitation is sent");
+        assert_eq!(sent.status(), reqwest::StatusCode::ACCEPTED, "the invitation through the API");
+    }
+
     /// The link of `kind` in the next email to `to`, as written in the `.eml` file.
     async fn emailed_link(&self, to: &str, kind: LinkKind) -> String {
         let link = self.inbox.next_link(to, kind).await;
@@ -115,6 +127,9 @@ async fn a_client_is_invited_registers_is_turned_off_and_on_and_resets_the_passw
     // Client records come from the practice software, through the API.
     let ada = kit.create_client("Ada Lovelace", "ada@example.org").await;
     kit.create_client("Edsger Dijkstra", "edsger@example.org").await;
+    // One more, invited through the API, so the client list shows one of each kind.
+    let grace = kit.create_client("Grace Hopper", "grace@example.org").await;
+    kit.invite_through_the_api(&grace).await;
     let profile = format!("/staff/clients/{ada}");
 
     // Staff invite from the panel.
