@@ -11,13 +11,15 @@
 //! version on first use (`python3 -m venv` and `pip`, so PyPI must be reachable once); set
 //! `PORTAL_SCHEMATHESIS` to the path of an `st` executable to use another one.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::served::{Deployment, Served, eml_files, link_tokens};
+use portal_testkit::{EmlDir, PortalServer};
+
+use crate::served::{Deployment, invitation_in};
 use crate::{Result, display, output_of, workspace_root};
 
 /// The schemathesis release the contract is checked with (its checks change between releases).
@@ -54,12 +56,12 @@ pub(crate) fn run() -> Result {
     // Every request comes from 127.0.0.1: the per-IP limit would answer most client calls (and
     // the session sign-in) 429 and hide the handlers from the fuzzer. Links are built from the
     // public URL, which is the served address.
-    let port = crate::served::free_port()?;
+    let port = portal_testkit::free_port();
     let base = format!("http://127.0.0.1:{port}");
     let server =
         deployment.serve(port, &["--public-url", &base, "--ip-rate-limit", "0"], &run_dir.join("server.log"))?;
     let api = Api::new(&server, staff_key)?;
-    seed(&api, server.mail_dir())?;
+    seed(&api, &server.mail())?;
 
     let config = run_dir.join("schemathesis.toml");
     std::fs::write(&config, config_toml(staff_key, slug))
@@ -136,7 +138,7 @@ struct Api {
 }
 
 impl Api {
-    fn new(server: &Served, staff_key: &str) -> Result<Self> {
+    fn new(server: &PortalServer, staff_key: &str) -> Result<Self> {
         let client = reqwest::blocking::Client::builder()
             .timeout(Duration::from_secs(60))
             .build()
@@ -173,20 +175,20 @@ impl Api {
 /// Clients in every portal state, so listings and the stateful phase's links reach every
 /// response shape: one never invited and without email, one invited, one registered (whose
 /// credentials the fuzzer signs in with) and one registered and then disabled.
-fn seed(api: &Api, mail_dir: &Path) -> Result {
+fn seed(api: &Api, mail: &EmlDir) -> Result {
     let create = |name: &str, email: Option<&str>| -> Result<String> {
         let client = api.staff("POST", "/api/v1/clients", Some(&json!({ "name": name, "email": email })), 201)?;
         client["id"].as_str().map(str::to_owned).ok_or_else(|| format!("seeding: a client without an id: {client}"))
     };
     create("Nadia No-Email", None)?;
     let invited = create("Iris Invited", Some("iris@example.org"))?;
-    invite(api, mail_dir, &invited)?;
+    invite(api, mail, &invited)?;
     for (name, email, username, disable) in [
         ("Ada Active", "ada@example.org", USERNAME, false),
         ("Dora Disabled", "dora@example.org", "dora.disabled", true),
     ] {
         let id = create(name, Some(email))?;
-        let token = invite(api, mail_dir, &id)?;
+        let token = invite(api, mail, &id)?;
         let registration = json!({ "token": token, "username": username, "password": PASSWORD });
         let (status, answer) = api.call("POST", "/api/v1/portal/registrations", None, Some(&registration))?;
         if status != 201 {
@@ -203,26 +205,20 @@ fn seed(api: &Api, mail_dir: &Path) -> Result {
 
 /// Sends the client's invitation and returns its link token, read from the `.eml` file the mail
 /// dispatcher writes (the only place a raw token exists).
-fn invite(api: &Api, mail_dir: &Path, client: &str) -> Result<String> {
-    let before = eml_files(mail_dir);
+fn invite(api: &Api, mail: &EmlDir, client: &str) -> Result<String> {
+    let before = mail.files();
     api.staff("POST", &format!("/api/v1/clients/{client}/portal/invitation"), None, 202)?;
     let deadline = Instant::now() + Duration::from_secs(20);
     while Instant::now() < deadline {
-        for file in eml_files(mail_dir).into_iter().filter(|file| !before.contains(file)) {
-            let text = std::fs::read_to_string(&file).unwrap_or_default();
-            // The HTML part is quoted-printable and may wrap or escape the link; the plain-text
-            // part holds it whole. Each candidate is checked with the server.
-            for candidate in link_tokens(&text, "/portal/invitation?token=") {
-                let (status, _) =
-                    api.call("POST", "/api/v1/portal/invitations/verify", None, Some(&json!({ "token": candidate })))?;
-                if status == 200 {
-                    return Ok(candidate);
-                }
+        for file in mail.files().into_iter().filter(|file| !before.contains(file)) {
+            let raw = std::fs::read(&file).unwrap_or_default();
+            if let Some((_, token)) = invitation_in(&raw) {
+                return Ok(token);
             }
         }
         std::thread::sleep(Duration::from_millis(100));
     }
-    Err(format!("seeding: no invitation for client {client} appeared in {}", mail_dir.display()))
+    Err(format!("seeding: no invitation for client {client} appeared in {}", mail.path().display()))
 }
 
 #[cfg(test)]

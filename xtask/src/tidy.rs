@@ -22,6 +22,9 @@ const CORE_FORBIDDEN: &[&str] = &["tokio", "sea-orm", "sqlx", "poem", "poem-open
 /// The adapters; none of them may depend on another.
 const ADAPTERS: &[&str] = &["portal-store", "portal-mail", "portal-http"];
 
+/// The dev-only test-support crate: a dev-dependency of the crates, a normal one of xtask only.
+const TESTKIT: &str = "portal-testkit";
+
 /// Where the architecture document lives, relative to the workspace root.
 const ARCHITECTURE_DOC: &str = "docs/ARCHITECTURE.md";
 
@@ -49,13 +52,16 @@ pub(crate) struct Check {
 
 const CORE_IS_PURE: Check = Check { name: "portal-core has no IO, runtime, ORM or web dependency", run: core_is_pure };
 const ADAPTERS_STAY_APART: Check = Check { name: "adapters never depend on each other", run: adapters_stay_apart };
+const TESTKIT_STAYS_IN_TESTS: Check =
+    Check { name: "portal-testkit is never a normal dependency of a shipped crate", run: testkit_stays_in_tests };
 const WORKSPACE_LINTS: Check =
     Check { name: "every crates/*/Cargo.toml has `[lints] workspace = true`", run: crates_use_workspace_lints };
 const ARCHITECTURE_DOC_COMPLETE: Check =
     Check { name: "docs/ARCHITECTURE.md names every crate", run: architecture_doc_names_every_crate };
 
 /// Every check, in the order `cargo xtask tidy` reports them.
-pub(crate) const CHECKS: &[Check] = &[CORE_IS_PURE, ADAPTERS_STAY_APART, WORKSPACE_LINTS, ARCHITECTURE_DOC_COMPLETE];
+pub(crate) const CHECKS: &[Check] =
+    &[CORE_IS_PURE, ADAPTERS_STAY_APART, TESTKIT_STAYS_IN_TESTS, WORKSPACE_LINTS, ARCHITECTURE_DOC_COMPLETE];
 
 pub(crate) fn run() -> Result {
     let workspace = Workspace::load()?;
@@ -182,6 +188,22 @@ fn adapters_stay_apart(workspace: &Workspace) -> Result<Verdict> {
     Ok(Verdict::from_violations(violations))
 }
 
+/// **Architecture Invariant:** the test kit (which starts processes and panics with
+/// instructions) ships in no binary: no `portal-*` crate depends on it outside
+/// `[dev-dependencies]`, even transitively.
+fn testkit_stays_in_tests(workspace: &Workspace) -> Result<Verdict> {
+    let mut violations = Vec::new();
+    for shipped in workspace.members.iter().filter(|name| name.starts_with("portal-") && *name != TESTKIT) {
+        if workspace.normal_dependencies(shipped)?.contains(TESTKIT) {
+            violations.push(format!(
+                "{shipped} depends on {TESTKIT} outside [dev-dependencies] \
+                 (see `cargo tree -p {shipped} -e normal -i {TESTKIT}`)"
+            ));
+        }
+    }
+    Ok(Verdict::from_violations(violations))
+}
+
 /// Every crate takes its lint levels from `[workspace.lints]`.
 fn crates_use_workspace_lints(workspace: &Workspace) -> Result<Verdict> {
     let mut violations = Vec::new();
@@ -289,6 +311,11 @@ mod tests {
     #[test]
     fn adapters_never_depend_on_each_other() {
         enforce(&ADAPTERS_STAY_APART);
+    }
+
+    #[test]
+    fn the_test_kit_is_never_a_normal_dependency_of_a_shipped_crate() {
+        enforce(&TESTKIT_STAYS_IN_TESTS);
     }
 
     #[test]

@@ -9,7 +9,9 @@ use reqwest::blocking::Client;
 use serde_json::{Value, json};
 
 use crate::Result;
-use crate::served::{Served, eml_files, link_tokens};
+use portal_testkit::{EmlDir, MailSource as _, PortalServer};
+
+use crate::served::invitation_in;
 
 /// Clients whose portal status the `status` scenario looks up (some active, some invited, most
 /// without an account, as in a real practice).
@@ -57,7 +59,7 @@ fn password_of(number: usize) -> String {
 /// Seeds the server: `registrations` invitation links are left unused for the `register`
 /// scenario.
 pub(crate) fn prepare(
-    server: &Served,
+    server: &PortalServer,
     run_dir: &Path,
     staff_key: &str,
     practice: &str,
@@ -74,7 +76,7 @@ pub(crate) fn prepare(
     for id in &invited {
         api.invite(id)?;
     }
-    let tokens = invitation_tokens(server.mail_dir(), invited.len())?;
+    let tokens = invitation_tokens(&server.mail(), invited.len())?;
 
     let mut accounts = Vec::new();
     let mut sessions = Vec::new();
@@ -119,36 +121,19 @@ fn email_of(group: &str, number: usize) -> String {
 }
 
 /// The newest invitation token per recipient, once `expected` emails are in the mail directory.
-fn invitation_tokens(mail_dir: &Path, expected: usize) -> Result<HashMap<String, String>> {
+fn invitation_tokens(mail: &EmlDir, expected: usize) -> Result<HashMap<String, String>> {
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
-        let files = eml_files(mail_dir);
-        if files.len() >= expected {
-            let mut tokens = HashMap::new();
-            for file in files {
-                let text = std::fs::read_to_string(&file).map_err(|error| format!("{}: {error}", file.display()))?;
-                let token = link_tokens(&text, "/portal/invitation?token=").into_iter().next();
-                if let (Some(to), Some(token)) = (recipient(&text), token) {
-                    tokens.insert(to, token);
-                }
-            }
-            return Ok(tokens);
+        let arrived = mail.files().len();
+        if arrived >= expected {
+            // Oldest first: a later invitation to the same address replaces an earlier one.
+            return Ok(mail.raw_messages().iter().filter_map(|raw| invitation_in(raw)).collect());
         }
         if Instant::now() > deadline {
-            return Err(format!("only {} of {expected} invitation emails arrived within 120 s", files.len()));
+            return Err(format!("only {arrived} of {expected} invitation emails arrived within 120 s"));
         }
         std::thread::sleep(Duration::from_millis(100));
     }
-}
-
-/// The address in the `To:` header.
-fn recipient(eml: &str) -> Option<String> {
-    let to = eml.lines().find_map(|line| line.strip_prefix("To:"))?.trim();
-    let address = match (to.rfind('<'), to.rfind('>')) {
-        (Some(open), Some(close)) if open < close => &to[open + 1..close],
-        _ => to,
-    };
-    Some(address.to_owned())
 }
 
 /// The few API calls the seeding makes.
@@ -243,13 +228,6 @@ impl Api {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_recipient_comes_from_the_to_header() {
-        let eml = "From: Portal <no-reply@x>\r\nTo: \"Bench 1\" <lookup-1@bench.example.org>\r\n\r\nbody\r\n";
-        assert_eq!(recipient(eml).as_deref(), Some("lookup-1@bench.example.org"));
-        assert_eq!(recipient("To: plain@x.org\r\n").as_deref(), Some("plain@x.org"));
-    }
 
     #[test]
     fn bench_passwords_differ_per_account() {

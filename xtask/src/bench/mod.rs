@@ -127,7 +127,7 @@ fn run_on(database: &Database, binary: &Path, ceiling: &HashCeiling, seconds: u3
         return Err(format!("practice create: no slug or staff key in {practice}"));
     };
     let server =
-        deployment.serve(crate::served::free_port()?, &["--trust-forwarded-for"], &run_dir.join("server.log"))?;
+        deployment.serve(portal_testkit::free_port(), &["--trust-forwarded-for"], &run_dir.join("server.log"))?;
     // Enough unused links that the registration scenario runs its full time (twice what the
     // hash ceiling allows, plus room for the first seconds).
     let registrations = (ceiling.parallel_per_second * f64::from(seconds) * 2.0).ceil() as usize + 20;

@@ -7,8 +7,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use portal_testkit::{PortalServer, with_database};
+
 use crate::Result;
-use crate::served::Served;
 
 /// Where a run keeps its state.
 #[derive(Debug, Clone)]
@@ -48,7 +49,10 @@ impl RunDatabase {
                 let name = format!("portal_bench_{}", std::process::id());
                 psql(server_url, &format!("DROP DATABASE IF EXISTS {name}"))?;
                 psql(server_url, &format!("CREATE DATABASE {name}"))?;
-                let url = with_database(server_url, &name)?;
+                if !server_url.contains("://") {
+                    return Err(format!("not a PostgreSQL URL: {server_url}"));
+                }
+                let url = with_database(server_url, &name);
                 Ok(Self { url, postgres: Some((server_url.clone(), name)) })
             }
         }
@@ -65,19 +69,6 @@ impl Drop for RunDatabase {
     }
 }
 
-/// `postgres://user@host:5432/any` with its database replaced by `name` (a query string stays).
-fn with_database(server_url: &str, name: &str) -> Result<String> {
-    let (base, query) = server_url.split_once('?').map_or((server_url, None), |(base, query)| (base, Some(query)));
-    let authority_start = base.find("://").map(|at| at + 3).ok_or_else(|| format!("not a URL: {server_url}"))?;
-    let path_start = base[authority_start..].find('/').map_or(base.len(), |at| authority_start + at);
-    let mut url = format!("{}/{name}", &base[..path_start]);
-    if let Some(query) = query {
-        url.push('?');
-        url.push_str(query);
-    }
-    Ok(url)
-}
-
 fn psql(server_url: &str, sql: &str) -> Result {
     crate::output_of(Command::new("psql").args([server_url, "-v", "ON_ERROR_STOP=1", "-q", "-c", sql]))
         .map(drop)
@@ -89,7 +80,7 @@ fn psql(server_url: &str, sql: &str) -> Result {
 /// Waits until the server's hashing pool is idle (from `/metrics`): requests a previous
 /// scenario left behind (wrk closes its connections, the server finishes their hashes) must
 /// not eat into the next scenario's pool.
-pub(crate) fn wait_until_idle(server: &Served) -> Result {
+pub(crate) fn wait_until_idle(server: &PortalServer) -> Result {
     let client = reqwest::blocking::Client::new();
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
@@ -112,12 +103,12 @@ pub(crate) fn wait_until_idle(server: &Served) -> Result {
 }
 
 /// The server's resident memory now, in bytes.
-pub(crate) fn rss_bytes(server: &Served) -> Result<u64> {
+pub(crate) fn rss_bytes(server: &PortalServer) -> Result<u64> {
     resident_bytes(server.pid()).ok_or_else(|| "cannot read the server's VmRSS from /proc".to_owned())
 }
 
 /// Starts sampling the server's resident memory every 10 ms until the sampler is stopped.
-pub(crate) fn sample_rss(server: &Served) -> RssSampler {
+pub(crate) fn sample_rss(server: &PortalServer) -> RssSampler {
     RssSampler::start(server.pid())
 }
 
@@ -154,24 +145,5 @@ impl RssSampler {
     pub(crate) fn peak(self) -> u64 {
         self.stop.store(true, Ordering::Relaxed);
         self.thread.join().unwrap_or(0)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_bench_database_replaces_only_the_path_of_the_server_url() {
-        assert_eq!(
-            with_database("postgres://postgres@127.0.0.1:5432/postgres", "b").unwrap(),
-            "postgres://postgres@127.0.0.1:5432/b"
-        );
-        assert_eq!(
-            with_database("postgres://u:p@h/db?sslmode=disable", "b").unwrap(),
-            "postgres://u:p@h/b?sslmode=disable"
-        );
-        assert_eq!(with_database("postgres://u@h:5432", "b").unwrap(), "postgres://u@h:5432/b");
-        assert!(with_database("nonsense", "b").is_err());
     }
 }

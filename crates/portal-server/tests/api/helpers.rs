@@ -232,6 +232,14 @@ pub struct Answer {
 }
 
 impl Answer {
+    /// Reads a response whole.
+    pub async fn read(response: reqwest::Response) -> reqwest::Result<Self> {
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = response.bytes().await?;
+        Ok(Self { status, headers, body: serde_json::from_slice(&bytes).unwrap_or(Value::Null) })
+    }
+
     /// The problem's `code` (empty when absent).
     pub fn code(&self) -> &str {
         self.body["code"].as_str().unwrap_or_default()
@@ -261,11 +269,7 @@ impl TestApp {
             request = request.json(&body);
         }
         let response = request.send().await.expect("the server answers");
-        let status = response.status();
-        let headers = response.headers().clone();
-        let bytes = response.bytes().await.expect("a body");
-        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-        Answer { status, headers, body }
+        Answer::read(response).await.expect("a body")
     }
 
     /// As staff of the first practice.

@@ -10,7 +10,7 @@ use reqwest::{Method, StatusCode};
 use sea_orm::{ColumnTrait as _, DatabaseConnection, EntityTrait as _, PaginatorTrait as _, QueryFilter as _};
 use serde_json::{Value, json};
 
-use crate::helpers::Backend;
+use crate::helpers::{Answer, Backend};
 
 /// The sender every fault test uses; Message-IDs end in its domain.
 pub const MAIL_FROM: &str = "Portal <no-reply@portal.example.org>";
@@ -93,7 +93,7 @@ impl Deployment {
         if let Some(body) = body {
             request = request.json(&body);
         }
-        Answer::of(request.send().await?).await
+        Answer::read(request.send().await?).await
     }
 
     /// Creates a client `n` (`client{n}@example.org`) and returns its id.
@@ -115,29 +115,11 @@ pub fn email_of(n: usize) -> String {
     format!("client{n}@example.org")
 }
 
-/// An HTTP answer, read whole.
-#[derive(Debug)]
-pub struct Answer {
-    pub status: StatusCode,
-    pub headers: reqwest::header::HeaderMap,
-    pub body: Value,
-}
-
 impl Answer {
-    async fn of(response: reqwest::Response) -> reqwest::Result<Self> {
-        let status = response.status();
-        let headers = response.headers().clone();
-        let bytes = response.bytes().await?;
-        Ok(Self { status, headers, body: serde_json::from_slice(&bytes).unwrap_or(Value::Null) })
-    }
-
     /// Asserts the store-down answer: 503 problem+json `unavailable` with a `Retry-After`.
     #[track_caller]
     pub fn assert_unavailable(&self) {
-        assert_eq!(self.status, StatusCode::SERVICE_UNAVAILABLE, "{self:?}");
-        assert_eq!(self.body["code"], "unavailable", "{self:?}");
-        let content_type = self.headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default();
-        assert!(content_type.starts_with("application/problem+json"), "{self:?}");
+        self.assert_problem(503, "unavailable");
         let retry_after = self.headers.get("retry-after").and_then(|v| v.to_str().ok()).unwrap_or_default();
         assert!(retry_after.parse::<u64>().is_ok_and(|seconds| seconds > 0), "{self:?}");
     }

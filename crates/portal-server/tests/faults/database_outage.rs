@@ -10,12 +10,13 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use portal_testkit::EmlDir;
 use reqwest::{Method, StatusCode};
 use sea_orm::{SqliteTransactionMode, TransactionOptions, TransactionTrait as _};
 use serde_json::json;
 
-use crate::common::{Answer, Deployment, invite_rows};
-use crate::helpers::Backend;
+use crate::common::{Deployment, invite_rows};
+use crate::helpers::{Answer, Backend};
 use crate::tcp_proxy::TcpProxy;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -130,22 +131,14 @@ async fn a_sqlite_database_locked_by_another_process_refuses_writes_with_503_and
 
 async fn readyz(deployment: &Deployment) -> Answer {
     let response = deployment.http.get(format!("{}/readyz", deployment.base)).send().await.expect("/readyz answers");
-    let status = response.status();
-    let headers = response.headers().clone();
-    let body = response.json().await.unwrap_or_default();
-    Answer { status, headers, body }
+    Answer::read(response).await.expect("a body")
 }
 
 async fn wait_for_mail_files(deployment: &Deployment, count: usize) {
-    let mail_dir = deployment.data.path().join("mail");
+    let mail = EmlDir::new(deployment.data.path().join("mail"));
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
-        let found = std::fs::read_dir(&mail_dir)
-            .into_iter()
-            .flatten()
-            .filter_map(Result::ok)
-            .filter(|entry| entry.path().extension().is_some_and(|ext| ext == "eml"))
-            .count();
+        let found = mail.files().len();
         if found >= count {
             return;
         }

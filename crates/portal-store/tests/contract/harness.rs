@@ -1,15 +1,12 @@
 //! Fresh databases for each test: a temporary SQLite file always, and a uniquely named
 //! PostgreSQL database when `PORTAL_TEST_POSTGRES_URL` is set (created before, dropped after).
 
-use std::any::Any;
 use std::future::Future;
 use std::path::PathBuf;
 
 use portal_store::SeaOrmStore;
-use sea_orm::{ConnectionTrait, Database, DbBackend, QueryResult, Statement};
-
-/// The environment variable naming a PostgreSQL server the suite may create databases on.
-pub const POSTGRES_URL_VAR: &str = "PORTAL_TEST_POSTGRES_URL";
+use portal_testkit::PgDatabase;
+use sea_orm::{ConnectionTrait, DbBackend, QueryResult, Statement};
 
 /// One test's database.
 pub struct TestDb {
@@ -67,53 +64,17 @@ where
     drop(dir);
 }
 
-/// `url` with its database name replaced by `name`.
-fn with_database(url: &str, name: &str) -> String {
-    let (base, query) = match url.split_once('?') {
-        Some((base, query)) => (base, Some(query)),
-        None => (url, None),
-    };
-    let authority_start = base.find("://").map_or(0, |i| i + 3);
-    let server = match base[authority_start..].find('/') {
-        Some(slash) => &base[..authority_start + slash],
-        None => base,
-    };
-    match query {
-        Some(query) => format!("{server}/{name}?{query}"),
-        None => format!("{server}/{name}"),
-    }
-}
-
 /// Runs `test` against a fresh PostgreSQL database, or does nothing when
-/// `PORTAL_TEST_POSTGRES_URL` is unset. The database is dropped afterwards, even when the test
-/// panics (the panic is then re-raised).
+/// `PORTAL_TEST_POSTGRES_URL` is unset. The database is dropped afterwards, also when the test
+/// panics.
 pub async fn run_postgres<F, Fut>(test: F)
 where
     F: FnOnce(TestDb) -> Fut,
-    Fut: Future<Output = ()> + Send + 'static,
+    Fut: Future<Output = ()>,
 {
-    let Ok(server_url) = std::env::var(POSTGRES_URL_VAR) else {
-        eprintln!("{POSTGRES_URL_VAR} is not set: PostgreSQL run skipped");
-        return;
-    };
-    let name = format!("portal_test_{}", uuid::Uuid::new_v4().simple());
-    let admin = Database::connect(server_url.as_str()).await.unwrap();
-    admin.execute_unprepared(&format!("CREATE DATABASE \"{name}\"")).await.unwrap();
-    let url = with_database(&server_url, &name);
-    let outcome: Result<(), Box<dyn Any + Send>> = match portal_store::connect(&url).await {
-        Ok(store) => tokio::spawn(test(TestDb { store, url, sqlite_path: None })).await.map_err(|e| e.into_panic()),
-        Err(err) => Err(Box::new(format!("cannot open the test database: {err:?}"))),
-    };
-    admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")).await.unwrap();
-    let _ = admin.close().await;
-    if let Err(panic) = outcome {
-        std::panic::resume_unwind(panic);
-    }
-}
-
-#[test]
-fn the_database_name_is_replaced_in_a_postgres_url() {
-    assert_eq!(with_database("postgres://u@h:5432/postgres", "t1"), "postgres://u@h:5432/t1");
-    assert_eq!(with_database("postgres://u:p@h/db?sslmode=disable", "t1"), "postgres://u:p@h/t1?sslmode=disable");
-    assert_eq!(with_database("postgres://h", "t1"), "postgres://h/t1");
+    let Some(database) = PgDatabase::create().await else { return };
+    let url = database.url().to_owned();
+    let store = portal_store::connect(&url).await.expect("the test database opens");
+    test(TestDb { store, url, sqlite_path: None }).await;
+    drop(database);
 }
