@@ -17,7 +17,7 @@ pub const FALLBACK_SLUG: &str = "practice";
 #[error("cannot create the first practice")]
 pub struct BootstrapError(#[source] pub PracticeError);
 
-/// Creates the first practice (named `name`, in UTC) when the database holds none. Returns the
+/// Creates the first practice (named `name`, in `time_zone`) when the database holds none. Returns the
 /// practice and its staff key, which exist nowhere else: show them once.
 ///
 /// Two servers starting at once on an empty PostgreSQL database race on the slug; the loser
@@ -25,13 +25,17 @@ pub struct BootstrapError(#[source] pub PracticeError);
 ///
 /// # Errors
 /// [`BootstrapError`] when the store fails or the name is not a valid practice name.
-pub async fn first_practice(service: &DynPortalService, name: &str) -> Result<Option<CreatedPractice>, BootstrapError> {
+pub async fn first_practice(
+    service: &DynPortalService,
+    name: &str,
+    time_zone: TimeZoneName,
+) -> Result<Option<CreatedPractice>, BootstrapError> {
     let count = service.store().practice_count().await.map_err(|error| BootstrapError(error.into()))?;
     if count > 0 {
         return Ok(None);
     }
     let slug = PracticeSlug::from_name(name).map_or_else(|_| FALLBACK_SLUG.to_owned(), |slug| slug.as_str().to_owned());
-    match service.create_practice(name, Some(&slug), TimeZoneName::utc()).await {
+    match service.create_practice(name, Some(&slug), time_zone).await {
         Ok(created) => Ok(Some(created)),
         Err(PracticeError::SlugTaken) => Ok(None),
         Err(error) => Err(BootstrapError(error)),
@@ -63,6 +67,7 @@ pub fn first_run_message(created: &CreatedPractice, public_url: &str, mail: &Mai
          portal is running. A first practice was created:\n\
          \n\
          \x20 practice     {name} (slug: {slug})\n\
+         \x20 time zone    {zone} (times in mail and on staff pages)\n\
          \x20 staff key    {key}\n\
          \n\
          \x20 The staff key is shown only this once and is not stored anywhere; keep it safe.\n\
@@ -86,6 +91,7 @@ pub fn first_run_message(created: &CreatedPractice, public_url: &str, mail: &Mai
          (the README walks through the rest).\n\n",
         name = created.practice.name,
         slug = created.practice.slug,
+        zone = created.practice.time_zone.as_str(),
         mail = mail_destination(mail),
     );
     text

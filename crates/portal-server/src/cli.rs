@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use jiff::{SignedDuration, Span, SpanRelativeTo};
-use portal_core::{Policy, PolicyError, PolicySettings};
+use portal_core::{Policy, PolicyError, PolicySettings, TimeZoneName};
 use portal_mail::{DispatcherConfig, MailFrom, SmtpConfig};
 
 /// The sender when `--mail-from` is not given: a neutral name and a no-reply address.
@@ -171,6 +171,12 @@ pub struct Options {
     #[arg(long, env = "PORTAL_FIRST_PRACTICE", default_value = DEFAULT_FIRST_PRACTICE, value_name = "NAME", global = true)]
     pub first_practice: String,
 
+    /// IANA time zone of the practice created when the database is empty: mail and staff pages
+    /// state times in it (e.g. America/Chicago). Default: this machine's zone, or UTC when the
+    /// machine names none.
+    #[arg(long, env = "PORTAL_FIRST_PRACTICE_TIME_ZONE", value_name = "ZONE", global = true)]
+    pub first_practice_time_zone: Option<String>,
+
     /// Take the client IP from X-Forwarded-For (only behind a trusted reverse proxy).
     #[arg(long, env = "PORTAL_TRUST_FORWARDED_FOR", value_name = "BOOL", num_args = 0..=1,
           default_value_t = false, default_missing_value = "true", global = true)]
@@ -255,6 +261,8 @@ pub struct Resolved {
     pub policy: Policy,
     /// Name of the first practice.
     pub first_practice: String,
+    /// Time zone of the first practice.
+    pub first_practice_time_zone: TimeZoneName,
     /// Whether to trust `X-Forwarded-For`.
     pub trust_forwarded_for: bool,
     /// Per-IP requests per minute on the client endpoints that hash or check tokens (0: off).
@@ -348,6 +356,16 @@ impl Options {
         if self.first_practice.trim().is_empty() {
             return Err(SettingError::new("first-practice", "must not be empty"));
         }
+        let first_practice_time_zone =
+            match self.first_practice_time_zone.as_deref().map(str::trim).filter(|zone| !zone.is_empty()) {
+                Some(zone) => crate::commands::time_zone(zone).map_err(|_| {
+                    SettingError::new(
+                        "first-practice-time-zone",
+                        "is not a known IANA time zone (e.g. America/Chicago)",
+                    )
+                })?,
+                None => machine_time_zone(),
+            };
         Ok(Resolved {
             data_dir: self.data_dir.clone(),
             database_url: self.database_url()?,
@@ -357,6 +375,7 @@ impl Options {
             mail_from,
             policy,
             first_practice: self.first_practice.trim().to_owned(),
+            first_practice_time_zone,
             trust_forwarded_for: self.trust_forwarded_for,
             ip_rate_limit: self.ip_rate_limit,
             shutdown_timeout,
@@ -454,6 +473,14 @@ fn check_public_url(url: &str) -> Result<String, SettingError> {
         return Err(bad("must not contain a query, a fragment, spaces or credentials"));
     }
     Ok(url.trim_end_matches('/').to_owned())
+}
+
+/// This machine's time zone when it has an IANA name (`/etc/localtime`, `TZ`), else UTC.
+fn machine_time_zone() -> TimeZoneName {
+    jiff::tz::TimeZone::system()
+        .iana_name()
+        .and_then(|name| crate::commands::time_zone(name).ok())
+        .unwrap_or_else(TimeZoneName::utc)
 }
 
 #[cfg(test)]

@@ -153,3 +153,17 @@ fn the_command_line_is_consistent() {
     use clap::CommandFactory as _;
     Cli::command().debug_assert();
 }
+
+#[test]
+fn the_first_practice_takes_the_named_time_zone_or_this_machines() -> Result<(), Box<dyn std::error::Error>> {
+    let resolved = parse(&["--first-practice-time-zone", "America/Chicago"])?.options.resolve()?;
+    assert_eq!(resolved.first_practice_time_zone.as_str(), "America/Chicago");
+
+    let error = parse(&["--first-practice-time-zone", "Mars/Olympus_Mons"])?.options.resolve().err();
+    assert!(error.is_some_and(|error| error.flag == "first-practice-time-zone"), "an unknown zone is refused");
+
+    // Unnamed, it is the machine's zone when the time-zone database knows it, else UTC.
+    let default = parse(&[])?.options.resolve()?.first_practice_time_zone;
+    assert!(jiff::tz::TimeZone::get(default.as_str()).is_ok(), "{default:?}");
+    Ok(())
+}

@@ -9,7 +9,7 @@ use std::time::Duration;
 use portal_core::service::{CreatedPractice, PortalService};
 use portal_core::{
     Clock, DynPortalService, LinkKey, MailTransport, OsRandom, PasswordHasher, Policy, PortalStore, Randomness,
-    ScryptHasher, ScryptParams, SystemClock,
+    ScryptHasher, ScryptParams, SystemClock, TimeZoneName,
 };
 use portal_http::{BlockingHasher, HttpConfig, MailQueuedHook};
 use portal_mail::{Dispatcher, DispatcherConfig, DispatcherHandle, FileTransport, MailFrom, Renderer, SmtpTransport};
@@ -39,6 +39,8 @@ pub struct ServerConfig {
     pub link_key: LinkKey,
     /// Name of the practice created on an empty database.
     pub first_practice: String,
+    /// Time zone of the first practice.
+    pub first_practice_time_zone: TimeZoneName,
     /// How long in-flight requests may take to finish after a stop was asked for.
     pub shutdown_timeout: Duration,
     /// The HTTP layer's settings (its `public_url` is overwritten with the resolved one).
@@ -67,6 +69,7 @@ impl ServerConfig {
             policy: resolved.policy,
             link_key,
             first_practice: resolved.first_practice,
+            first_practice_time_zone: resolved.first_practice_time_zone,
             shutdown_timeout: resolved.shutdown_timeout,
             http,
             scrypt: ScryptParams::OWASP,
@@ -227,7 +230,13 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServeError> {
     let waker = dispatcher.waker();
     let on_mail_queued: MailQueuedHook = Arc::new(move || waker.wake());
 
-    let first_run = match bootstrap::first_practice(&service, &config.first_practice).await {
+    let first_run = match bootstrap::first_practice(
+        &service,
+        &config.first_practice,
+        config.first_practice_time_zone.clone(),
+    )
+    .await
+    {
         Ok(first_run) => first_run,
         Err(error) => {
             dispatcher.shutdown().await;

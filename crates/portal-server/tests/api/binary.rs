@@ -39,7 +39,8 @@ async fn the_binary_runs_on_environment_variables_alone_and_stops_cleanly_on_sig
     assert!(key.starts_with("pst_"), "{key}");
     assert_eq!(first.slug, "my-practice");
     let text = first.printed.join("\n");
-    for expected in [format!("{base}/api/v1"), format!("{base}/docs"), "curl".to_owned()] {
+    for expected in [format!("{base}/api/v1"), format!("{base}/docs"), "curl".to_owned(), "  time zone    ".to_owned()]
+    {
         assert!(text.contains(&expected), "{expected} missing from {text}");
     }
     let link_key = data.path().join("link.key");

@@ -190,6 +190,7 @@ pub async fn spawn_app_with(options: AppOptions) -> Option<TestApp> {
         policy: options.policy,
         link_key: LinkKey::from_bytes(link_key),
         first_practice: options.first_practice,
+        first_practice_time_zone: portal_core::TimeZoneName::utc(),
         shutdown_timeout: Duration::from_secs(5),
         http,
         scrypt: options.scrypt,

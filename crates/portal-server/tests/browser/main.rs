@@ -27,6 +27,8 @@ use crate::chromedriver::Chromedriver;
 const CHROMEDRIVER_VAR: &str = "PORTAL_TEST_CHROMEDRIVER";
 /// The first practice's name, as a clinic would set it.
 const PRACTICE: &str = "Sunrise Therapy";
+/// Its time zone: staff pages state times in it, with the zone named.
+const ZONE: &str = "America/Chicago";
 const PASSWORD: &str = "violet kettles hum at dawn";
 const NEW_PASSWORD: &str = "seven quiet herons wade slowly";
 
@@ -62,6 +64,7 @@ impl Kit {
         // As a clinic tries it first: SQLite and `.eml` files in the data directory, on loopback.
         let server = ServerBuilder::new(env!("CARGO_BIN_EXE_portal-server"))
             .env("PORTAL_FIRST_PRACTICE", PRACTICE)
+            .env("PORTAL_FIRST_PRACTICE_TIME_ZONE", ZONE)
             .start()
             .unwrap_or_else(|error| panic!("{error}"));
         let staff_key = server.first_run().unwrap_or_else(|error| panic!("{error}")).staff_key;
@@ -169,6 +172,9 @@ async fn a_client_is_invited_registers_is_turned_off_and_on_and_resets_the_passw
     staff.go(&profile, "Portal access off").await;
     assert_eq!(staff.attribute("button[role=switch]", "aria-checked").await.as_deref(), Some("false"));
     staff.screenshot("staff-panel-disabled").await;
+    // The audit trail speaks in words, with times in the practice's zone, named.
+    staff.go(&profile, "Portal access turned off: moved away").await;
+    staff.go(&profile, &format!("({ZONE})")).await;
     staff.go("/staff/clients", "Edsger Dijkstra").await;
     staff.screenshot("staff-clients").await;
     client.reload("You are signed out").await;
