@@ -62,7 +62,8 @@ pub struct IpRateLimit {
     pub burst: u32,
     /// Most IPs tracked at once (default 10 000), so memory stays bounded whatever the traffic.
     /// An IP is forgotten once its budget has refilled; while the table is full of IPs that
-    /// still have a spent budget, an IP not in it is judged as a first visit and not remembered.
+    /// still have a spent budget, the IPs not in it share one budget (the limit fails closed
+    /// rather than letting a flood that filled the table guess without limit).
     pub max_tracked_ips: usize,
 }
 

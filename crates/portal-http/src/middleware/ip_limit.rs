@@ -42,6 +42,9 @@ const SWEEP_EVERY: Duration = Duration::from_secs(60);
 enum IpKey {
     Ip(IpAddr),
     Unknown,
+    /// The one bucket every untracked address shares while the table is full (see
+    /// [`BoundedStore`]).
+    Overflow,
 }
 
 impl IpKey {
@@ -58,10 +61,12 @@ impl IpKey {
 }
 
 /// governor's keyed store (a locked map) with a cap on the addresses it remembers. While it is full
-/// (every entry still within its refill time, so a sweep frees nothing), an address it does not
-/// track is judged as a first-time visitor and not remembered: memory stays bounded whatever the
-/// traffic, and an address that spent its budget stays refused, since tracked entries are only
-/// dropped once their budget has refilled.
+/// (every entry still within its refill time, so a sweep frees nothing), the addresses it does
+/// not track share one overflow budget: memory stays bounded whatever the traffic, a flood from
+/// ever-new addresses cannot buy unlimited password guesses by filling the table first (it
+/// fails closed, with 429 and Retry-After, until the table has room again), and an address that
+/// spent its budget stays refused, since tracked entries are only dropped once their budget has
+/// refilled.
 struct BoundedStore {
     tracked: HashMapStateStore<IpKey>,
     capacity: usize,
@@ -79,10 +84,8 @@ impl StateStore for BoundedStore {
             !tracked.contains_key(key) && tracked.len() >= self.capacity
         };
         // The lock is not held across the store's own, which takes it again: requests racing
-        // here can pass the cap by at most their number.
-        if full {
-            return decide(None).map(|(outcome, _)| outcome);
-        }
+        // here can pass the cap by at most their number (and the overflow bucket is one more).
+        let key = if full { &IpKey::Overflow } else { key };
         self.tracked.measure_and_replace(key, decide)
     }
 }
@@ -221,16 +224,23 @@ mod tests {
             assert!(limiter.check(offender).is_ok());
         }
         assert!(limiter.check(offender).is_err());
-        // Ten thousand new addresses over ten seconds: each is let through (it is new), the table
-        // never grows past its cap, and the sweeps of the full table keep the offender.
+        // Ten thousand new addresses over ten seconds: the first hundred are tracked; then the
+        // table is full and the rest share one overflow budget, which a burst uses up, so the
+        // flood is refused instead of guessing without limit. The table never grows past its cap
+        // (and the overflow bucket), and the sweeps of the full table keep the offender.
+        let mut let_through = 0;
         for n in 0..10_000_u32 {
             clock.advance(Duration::from_millis(1));
-            assert!(limiter.check(nth_address(n)).is_ok());
-            assert!(limiter.tracked() <= 100, "{} addresses tracked", limiter.tracked());
+            if limiter.check(nth_address(n)).is_ok() {
+                let_through += 1;
+            }
+            assert!(limiter.tracked() <= 101, "{} addresses tracked", limiter.tracked());
             if n % 500 == 0 {
                 assert!(limiter.check(offender).is_err(), "the offender got a fresh budget during the flood");
             }
         }
+        // 99 tracked addresses (the offender is the hundredth) and the overflow's burst of 3.
+        assert_eq!(let_through, 99 + 3, "untracked addresses share one budget while the table is full");
         // Once the flood's budgets have refilled, a sweep forgets them, and a new address is
         // tracked (so limited) again.
         clock.advance(Duration::from_secs(180));
@@ -238,7 +248,8 @@ mod tests {
         for _ in 0..3 {
             assert!(limiter.check(newcomer).is_ok());
         }
-        assert!(limiter.tracked() <= 2, "{} addresses tracked", limiter.tracked());
+        // The newcomer, and at most the offender and the overflow bucket: the flood is forgotten.
+        assert!(limiter.tracked() <= 3, "{} addresses tracked", limiter.tracked());
         assert!(limiter.check(newcomer).is_err());
     }
 
