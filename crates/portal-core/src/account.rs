@@ -261,8 +261,8 @@ impl PortalAccount {
     }
     /// The client.
     #[must_use]
-    pub fn client_id(&self) -> ClientId {
-        self.client_id
+    pub fn client_id(&self) -> &ClientId {
+        &self.client_id
     }
     /// The version this value was loaded at (0: never stored). Storage saves it as
     /// `version + 1` only if the stored version is still `version`.

@@ -28,9 +28,9 @@ pub use delivery::{DeliveryCause, DeliveryProblem};
 pub use hashing::{HashError, PasswordHash, Verification};
 pub use policy::{MAX_LINK_TTL, MIN_LINK_TTL, PasswordRules, Policy, PolicyError, PolicySettings, ThrottleRules};
 pub use ports::{
-    AccountCommit, AccountStore, AuditLog, BoxError, Clock, Directory, DynPortalService, MAIL_CANCELLED_DISABLED,
-    MAIL_CANCELLED_SUPERSEDED, MailOutbox, MailTransport, PasswordHasher, PortalStore, Randomness, RandomnessError,
-    RenderedEmail, SessionStore, StoreError, ThrottleStore, TransportError,
+    AccountCommit, AccountStore, AuditLog, BoxError, ClientDirectory, Clock, Directory, DynPortalService,
+    MAIL_CANCELLED_DISABLED, MAIL_CANCELLED_SUPERSEDED, MailOutbox, MailTransport, PasswordHasher, PortalStore,
+    Randomness, RandomnessError, RenderedEmail, SessionStore, StoreError, ThrottleStore, TransportError,
 };
 pub use records::{
     Actor, AuditAction, AuditEvent, AuditFailure, ClaimedMail, Client, DeliveryState, MailKind, OutgoingMail, Practice,

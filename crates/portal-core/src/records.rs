@@ -147,12 +147,10 @@ pub struct OutgoingMail {
     pub practice_id: PracticeId,
     /// The client it is about.
     pub client_id: ClientId,
-    /// The recipient.
+    /// The recipient: the email on file when the mail was queued, kept until delivery. The
+    /// name and language are read from the [`ClientDirectory`](crate::ClientDirectory) when
+    /// the mail is rendered, so the outbox holds no more personal data than delivery needs.
     pub to: EmailAddress,
-    /// The recipient's name, for the greeting.
-    pub recipient_name: DisplayName,
-    /// The language to render in.
-    pub language: Language,
     /// What to send.
     pub kind: MailKind,
     /// When it was queued.

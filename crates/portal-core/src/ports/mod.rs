@@ -91,7 +91,34 @@ pub enum StoreError {
     Corrupt(String),
 }
 
-/// Practices, staff keys and clients.
+/// The host's client records, read-only (design §7: the host owns clients, the portal owns
+/// credentials). An EHR implements it over its own patients; the bundled server's client table
+/// is the embedded default. The portal reads a client when staff act on it and when its mail is
+/// rendered, and never copies the name or the email into its own tables beyond the delivery of
+/// one message.
+///
+/// Ids are the host's own ([`ClientId`]); a client of another practice MUST read as absent.
+#[cfg_attr(any(test, feature = "testing"), mockall::automock)]
+#[async_trait]
+pub trait ClientDirectory: Send + Sync + 'static {
+    /// A client, only if it belongs to `practice` (another practice's client is `None`).
+    ///
+    /// # Errors
+    /// Only infrastructure failures ([`StoreError::Unavailable`] when the host's records cannot
+    /// be read); absence is `Ok(None)`.
+    async fn client(&self, practice: PracticeId, id: &ClientId) -> Result<Option<Client>, StoreError>;
+
+    /// The clients of `practice` among `ids`, in any order; ids that are unknown or belong to
+    /// another practice are left out. Callers pass at most a few hundred ids.
+    ///
+    /// # Errors
+    /// Only infrastructure failures.
+    async fn clients(&self, practice: PracticeId, ids: &[ClientId]) -> Result<Vec<Client>, StoreError>;
+}
+
+/// Practices, staff keys, and the bundled server's own client records (create, change, list).
+/// A host that owns its clients uses only the practice and staff part; the portal reads clients
+/// through [`ClientDirectory`].
 #[cfg_attr(any(test, feature = "testing"), mockall::automock)]
 #[async_trait]
 pub trait Directory: Send + Sync + 'static {
@@ -148,12 +175,6 @@ pub trait Directory: Send + Sync + 'static {
     /// [`StoreError::NotFound`]`("client")` when no such client exists in that practice.
     async fn update_client(&self, client: &Client, audit: &AuditEvent) -> Result<(), StoreError>;
 
-    /// A client, only if it belongs to `practice` (another practice's client is `None`).
-    ///
-    /// # Errors
-    /// Only infrastructure failures.
-    async fn client(&self, practice: PracticeId, id: ClientId) -> Result<Option<Client>, StoreError>;
-
     /// Every client of a practice with its portal account (a never-stored account is
     /// [`PortalAccount::new`]), ordered by name then id.
     ///
@@ -195,11 +216,22 @@ pub const MAIL_CANCELLED_SUPERSEDED: &str = "cancelled: the link it carried was 
 #[cfg_attr(any(test, feature = "testing"), mockall::automock)]
 #[async_trait]
 pub trait AccountStore: Send + Sync + 'static {
-    /// The account of a client; [`PortalAccount::new`] (version 0) when none was stored.
+    /// The account of a client; [`PortalAccount::new`] (version 0) when none was stored. The
+    /// store does not know the host's clients: whether the client exists is the
+    /// [`ClientDirectory`]'s answer.
     ///
     /// # Errors
-    /// [`StoreError::NotFound`]`("client")` when the client does not exist in that practice.
-    async fn account(&self, practice: PracticeId, client: ClientId) -> Result<PortalAccount, StoreError>;
+    /// Only infrastructure failures.
+    async fn account(&self, practice: PracticeId, client: &ClientId) -> Result<PortalAccount, StoreError>;
+
+    /// The stored accounts of `practice` among `clients`, each with its current tokens, in any
+    /// order; a client with no stored account is left out (its state is [`PortalAccount::new`]).
+    /// For a host's client lists: callers pass at most 500 ids, and an adapter SHOULD answer
+    /// in one query.
+    ///
+    /// # Errors
+    /// Only infrastructure failures.
+    async fn accounts(&self, practice: PracticeId, clients: &[ClientId]) -> Result<Vec<PortalAccount>, StoreError>;
 
     /// The registered account with this username in the practice (case-insensitive).
     ///
@@ -314,7 +346,7 @@ pub trait AuditLog: Send + Sync + 'static {
     ///
     /// # Errors
     /// Only infrastructure failures.
-    async fn trail(&self, practice: PracticeId, client: ClientId) -> Result<Vec<AuditEvent>, StoreError>;
+    async fn trail(&self, practice: PracticeId, client: &ClientId) -> Result<Vec<AuditEvent>, StoreError>;
 }
 
 /// The durable mail outbox, as the dispatcher sees it.
@@ -334,8 +366,8 @@ pub trait MailOutbox: Send + Sync + 'static {
         limit: u32,
     ) -> Result<Vec<ClaimedMail>, StoreError>;
 
-    /// Marks a row delivered at `at` and purges the personal data it needed for rendering (the
-    /// recipient's address and name). The delivery metadata and the token id stay, so staff can
+    /// Marks a row delivered at `at` and purges the personal data it needed for delivery (the
+    /// recipient's address). The delivery metadata and the token id stay, so staff can
     /// see the delivery state of a link; a token id is not secret without the link key, which
     /// never enters the database.
     ///
@@ -468,4 +500,5 @@ pub type DynPortalService = crate::service::PortalService<
     std::sync::Arc<dyn PasswordHasher>,
     std::sync::Arc<dyn Clock>,
     std::sync::Arc<dyn Randomness>,
+    std::sync::Arc<dyn ClientDirectory>,
 >;

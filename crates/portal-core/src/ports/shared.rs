@@ -8,8 +8,9 @@ use async_trait::async_trait;
 use jiff::{SignedDuration, Timestamp};
 
 use super::{
-    AccountCommit, AccountStore, AuditLog, Clock, Directory, MailOutbox, MailTransport, PasswordHasher, Randomness,
-    RandomnessError, RenderedEmail, SessionStore, StoreError, ThrottleStore, TransportError,
+    AccountCommit, AccountStore, AuditLog, ClientDirectory, Clock, Directory, MailOutbox, MailTransport,
+    PasswordHasher, Randomness, RandomnessError, RenderedEmail, SessionStore, StoreError, ThrottleStore,
+    TransportError,
 };
 use crate::account::PortalAccount;
 use crate::delivery::DeliveryProblem;
@@ -44,6 +45,16 @@ impl<T: PasswordHasher + ?Sized> PasswordHasher for Arc<T> {
 }
 
 #[async_trait]
+impl<T: ClientDirectory + ?Sized> ClientDirectory for Arc<T> {
+    async fn client(&self, practice: PracticeId, id: &ClientId) -> Result<Option<Client>, StoreError> {
+        (**self).client(practice, id).await
+    }
+    async fn clients(&self, practice: PracticeId, ids: &[ClientId]) -> Result<Vec<Client>, StoreError> {
+        (**self).clients(practice, ids).await
+    }
+}
+
+#[async_trait]
 impl<T: Directory + ?Sized> Directory for Arc<T> {
     async fn create_practice(
         &self,
@@ -74,9 +85,6 @@ impl<T: Directory + ?Sized> Directory for Arc<T> {
     async fn update_client(&self, client: &Client, audit: &AuditEvent) -> Result<(), StoreError> {
         (**self).update_client(client, audit).await
     }
-    async fn client(&self, practice: PracticeId, id: ClientId) -> Result<Option<Client>, StoreError> {
-        (**self).client(practice, id).await
-    }
     async fn list_clients(&self, practice: PracticeId) -> Result<Vec<(Client, PortalAccount)>, StoreError> {
         (**self).list_clients(practice).await
     }
@@ -84,8 +92,11 @@ impl<T: Directory + ?Sized> Directory for Arc<T> {
 
 #[async_trait]
 impl<T: AccountStore + ?Sized> AccountStore for Arc<T> {
-    async fn account(&self, practice: PracticeId, client: ClientId) -> Result<PortalAccount, StoreError> {
+    async fn account(&self, practice: PracticeId, client: &ClientId) -> Result<PortalAccount, StoreError> {
         (**self).account(practice, client).await
+    }
+    async fn accounts(&self, practice: PracticeId, clients: &[ClientId]) -> Result<Vec<PortalAccount>, StoreError> {
+        (**self).accounts(practice, clients).await
     }
     async fn account_by_username(
         &self,
@@ -145,7 +156,7 @@ impl<T: AuditLog + ?Sized> AuditLog for Arc<T> {
     async fn append(&self, events: &[AuditEvent]) -> Result<(), StoreError> {
         (**self).append(events).await
     }
-    async fn trail(&self, practice: PracticeId, client: ClientId) -> Result<Vec<AuditEvent>, StoreError> {
+    async fn trail(&self, practice: PracticeId, client: &ClientId) -> Result<Vec<AuditEvent>, StoreError> {
         (**self).trail(practice, client).await
     }
 }

@@ -1,7 +1,7 @@
 //! Enabling and disabling a portal account (staff).
 
 use crate::account::{PortalStatus, ToggleRefused, Toggled};
-use crate::ports::{AccountCommit, Clock, PasswordHasher, PortalStore, Randomness, StoreError};
+use crate::ports::{AccountCommit, ClientDirectory, Clock, PasswordHasher, PortalStore, Randomness, StoreError};
 use crate::records::AuditAction;
 use crate::types::{ClientId, DisableReason};
 
@@ -21,12 +21,13 @@ pub enum ToggleError {
     Infrastructure(#[from] Infrastructure),
 }
 
-impl<S, H, C, R> PortalService<S, H, C, R>
+impl<S, H, C, R, D> PortalService<S, H, C, R, D>
 where
     S: PortalStore,
     H: PasswordHasher,
     C: Clock,
     R: Randomness,
+    D: ClientDirectory,
 {
     /// Turns an account on or off. Disabling voids a pending reset and revokes every session;
     /// enabling clears the sign-in lock. Repeating a toggle changes nothing.
@@ -36,7 +37,7 @@ where
     pub async fn set_enabled(
         &self,
         staff: &StaffContext,
-        id: ClientId,
+        id: &ClientId,
         enabled: bool,
         reason: Option<DisableReason>,
     ) -> Result<PortalStatus, ToggleError> {
@@ -56,7 +57,7 @@ where
                 audit.push(self.audit(
                     now,
                     staff.practice(),
-                    Some(id),
+                    Some(id.clone()),
                     staff.actor(),
                     AuditAction::AccountEnabled,
                     &staff.request,
@@ -65,7 +66,7 @@ where
                 let mut disabled = self.audit(
                     now,
                     staff.practice(),
-                    Some(id),
+                    Some(id.clone()),
                     staff.actor(),
                     AuditAction::AccountDisabled,
                     &staff.request,
@@ -75,7 +76,7 @@ where
                 audit.push(self.audit(
                     now,
                     staff.practice(),
-                    Some(id),
+                    Some(id.clone()),
                     staff.actor(),
                     AuditAction::SessionsRevoked,
                     &staff.request,

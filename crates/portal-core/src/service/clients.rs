@@ -2,8 +2,8 @@
 
 use jiff::Timestamp;
 
-use crate::account::{PortalStatus, PortalStatusKind};
-use crate::ports::{Clock, PasswordHasher, PortalStore, Randomness, StoreError};
+use crate::account::{PortalAccount, PortalStatus, PortalStatusKind};
+use crate::ports::{ClientDirectory, Clock, PasswordHasher, PortalStore, Randomness, StoreError};
 use crate::records::{AuditAction, AuditEvent, Client, DeliveryState};
 use crate::token::{IssuedToken, TokenState};
 use crate::types::{ClientId, DisplayName, EmailAddress, InvalidInput, Language};
@@ -19,6 +19,23 @@ pub enum ClientError {
     /// A field is invalid.
     #[error(transparent)]
     Invalid(#[from] InvalidInput),
+    /// Infrastructure.
+    #[error(transparent)]
+    Infrastructure(#[from] Infrastructure),
+}
+
+/// The most clients [`PortalService::portal_states`] answers for in one call.
+pub const MAX_STATES_PER_CALL: usize = 500;
+
+/// Refusals of [`PortalService::portal_states`].
+#[derive(Debug, thiserror::Error)]
+pub enum PortalStatesError {
+    /// More ids than [`MAX_STATES_PER_CALL`] in one call.
+    #[error("at most {max} clients per call")]
+    TooManyClients {
+        /// The cap.
+        max: usize,
+    },
     /// Infrastructure.
     #[error(transparent)]
     Infrastructure(#[from] Infrastructure),
@@ -83,12 +100,13 @@ pub struct PortalView {
     pub reset: Option<TokenView>,
 }
 
-impl<S, H, C, R> PortalService<S, H, C, R>
+impl<S, H, C, R, D> PortalService<S, H, C, R, D>
 where
     S: PortalStore,
     H: PasswordHasher,
     C: Clock,
     R: Randomness,
+    D: ClientDirectory,
 {
     fn parse_email(raw: Option<&str>) -> Result<Option<EmailAddress>, InvalidInput> {
         match raw.map(str::trim) {
@@ -116,7 +134,7 @@ where
         let audit = self.audit(
             now,
             client.practice_id,
-            Some(client.id),
+            Some(client.id.clone()),
             staff.actor(),
             AuditAction::ClientCreated,
             &staff.request,
@@ -132,7 +150,7 @@ where
     pub async fn update_client(
         &self,
         staff: &StaffContext,
-        id: ClientId,
+        id: &ClientId,
         patch: ClientPatch,
     ) -> Result<ClientView, ClientError> {
         let now = self.clock.now();
@@ -152,7 +170,7 @@ where
         let audit = self.audit(
             now,
             client.practice_id,
-            Some(client.id),
+            Some(client.id.clone()),
             staff.actor(),
             AuditAction::ClientUpdated,
             &staff.request,
@@ -169,7 +187,7 @@ where
     ///
     /// # Errors
     /// `ClientNotFound` (also for another practice's client), or infrastructure.
-    pub async fn client(&self, staff: &StaffContext, id: ClientId) -> Result<ClientView, ClientError> {
+    pub async fn client(&self, staff: &StaffContext, id: &ClientId) -> Result<ClientView, ClientError> {
         let client = self.client_of(staff.practice(), id).await?.ok_or(ClientError::ClientNotFound)?;
         let account = self.store.account(staff.practice(), id).await?;
         Ok(ClientView { client, portal: account.status(self.clock.now()) })
@@ -194,18 +212,44 @@ where
             .collect())
     }
 
+    /// The portal state of many clients at once, for a host's client lists: one read of the
+    /// portal's own tables, however many ids (at most [`MAX_STATES_PER_CALL`]). The directory
+    /// is not consulted: the host asks about its own clients, and an id the portal has never
+    /// seen is simply a client with no account ([`PortalStatus::NotInvited`]). Answers follow the
+    /// order of `ids`; a repeated id is answered once.
+    ///
+    /// # Errors
+    /// `TooManyClients` above the cap, or infrastructure.
+    pub async fn portal_states(
+        &self,
+        staff: &StaffContext,
+        ids: &[ClientId],
+    ) -> Result<Vec<(ClientId, PortalStatus)>, PortalStatesError> {
+        if ids.len() > MAX_STATES_PER_CALL {
+            return Err(PortalStatesError::TooManyClients { max: MAX_STATES_PER_CALL });
+        }
+        let mut unique = std::collections::HashSet::with_capacity(ids.len());
+        let ids: Vec<ClientId> = ids.iter().filter(|id| unique.insert(*id)).cloned().collect();
+        let stored = self.store.accounts(staff.practice(), &ids).await.map_err(Infrastructure::from)?;
+        let now = self.clock.now();
+        let mut by_client: std::collections::HashMap<ClientId, PortalAccount> =
+            stored.into_iter().map(|account| (account.client_id().clone(), account)).collect();
+        Ok(ids
+            .into_iter()
+            .map(|id| {
+                let status = by_client.remove(&id).map_or(PortalStatus::NotInvited, |account| account.status(now));
+                (id, status)
+            })
+            .collect())
+    }
+
     /// The portal panel: status plus the latest invite or reset and its mail's delivery.
     ///
     /// # Errors
     /// `ClientNotFound`, or infrastructure.
-    pub async fn portal(&self, staff: &StaffContext, id: ClientId) -> Result<PortalView, ClientError> {
-        // The account read checks that the client is in the practice (the port's contract), so
-        // the hottest staff read does not fetch the client record first.
-        let account = match self.store.account(staff.practice(), id).await {
-            Ok(account) => account,
-            Err(StoreError::NotFound("client")) => return Err(ClientError::ClientNotFound),
-            Err(error) => return Err(error.into()),
-        };
+    pub async fn portal(&self, staff: &StaffContext, id: &ClientId) -> Result<PortalView, ClientError> {
+        self.client_of(staff.practice(), id).await?.ok_or(ClientError::ClientNotFound)?;
+        let account = self.store.account(staff.practice(), id).await?;
         let now = self.clock.now();
         let status = account.status(now);
         let invite = match (account.state(), account.invite()) {
@@ -232,7 +276,7 @@ where
     ///
     /// # Errors
     /// `ClientNotFound`, or infrastructure.
-    pub async fn audit_trail(&self, staff: &StaffContext, id: ClientId) -> Result<Vec<AuditEvent>, ClientError> {
+    pub async fn audit_trail(&self, staff: &StaffContext, id: &ClientId) -> Result<Vec<AuditEvent>, ClientError> {
         self.client_of(staff.practice(), id).await?.ok_or(ClientError::ClientNotFound)?;
         Ok(self.store.trail(staff.practice(), id).await?)
     }

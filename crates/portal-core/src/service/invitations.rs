@@ -1,7 +1,7 @@
 //! Portal invitations: staff send (or resend) the link; the client's page checks it.
 
 use crate::account::{InviteRedeemRefused, InviteRefused};
-use crate::ports::{AccountCommit, Clock, PasswordHasher, PortalStore, Randomness, StoreError};
+use crate::ports::{AccountCommit, ClientDirectory, Clock, PasswordHasher, PortalStore, Randomness, StoreError};
 use crate::records::{AuditAction, MailKind};
 use crate::token::TokenPurpose;
 use crate::types::ClientId;
@@ -39,19 +39,20 @@ pub enum VerifyInviteError {
     Infrastructure(#[from] Infrastructure),
 }
 
-impl<S, H, C, R> PortalService<S, H, C, R>
+impl<S, H, C, R, D> PortalService<S, H, C, R, D>
 where
     S: PortalStore,
     H: PasswordHasher,
     C: Clock,
     R: Randomness,
+    D: ClientDirectory,
 {
     /// Sends the portal invitation, or resends it (voiding the previous link).
     ///
     /// # Errors
     /// `ClientNotFound`, `AccountExists` (send a reset instead), `NoEmailOnFile`,
     /// `EmailNotPermitted`, or infrastructure.
-    pub async fn send_invite(&self, staff: &StaffContext, id: ClientId) -> Result<LinkSent, SendInviteError> {
+    pub async fn send_invite(&self, staff: &StaffContext, id: &ClientId) -> Result<LinkSent, SendInviteError> {
         let client = self.client_of(staff.practice(), id).await?.ok_or(SendInviteError::ClientNotFound)?;
         let email = client.email.clone().ok_or(SendInviteError::NoEmailOnFile)?;
         if !client.email_consent {
@@ -75,7 +76,14 @@ where
                     MailKind::Invitation { token_id: sent.token_id, expires_at: sent.expires_at },
                     now,
                 )?],
-                audit: vec![self.audit(now, client.practice_id, Some(id), staff.actor(), action, &staff.request)?],
+                audit: vec![self.audit(
+                    now,
+                    client.practice_id,
+                    Some(id.clone()),
+                    staff.actor(),
+                    action,
+                    &staff.request,
+                )?],
                 account,
                 revoke_sessions: false,
                 clear_throttle: false,

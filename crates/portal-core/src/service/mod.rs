@@ -24,7 +24,7 @@ use jiff::Timestamp;
 use crate::account::PortalAccount;
 use crate::hashing::HashError;
 use crate::policy::Policy;
-use crate::ports::{Clock, PasswordHasher, PortalStore, Randomness, RandomnessError, StoreError};
+use crate::ports::{ClientDirectory, Clock, PasswordHasher, PortalStore, Randomness, RandomnessError, StoreError};
 use crate::records::{
     Actor, AuditAction, AuditEvent, Client, MailKind, OutgoingMail, Practice, RequestContext, StaffMember,
 };
@@ -32,7 +32,9 @@ use crate::token::{IssuedToken, LinkKey, TokenPurpose, TokenState, VerifiedToken
 use crate::types::{AuditId, ClientId, EmailAddress, MailId, PracticeId, TokenId};
 
 pub use access::ToggleError;
-pub use clients::{ClientError, ClientPatch, ClientView, NewClient, PortalView, TokenView};
+pub use clients::{
+    ClientError, ClientPatch, ClientView, MAX_STATES_PER_CALL, NewClient, PortalStatesError, PortalView, TokenView,
+};
 pub use invitations::{SendInviteError, VerifyInviteError};
 pub use practices::{CreatedPractice, PracticeError};
 pub use registration::{RegisterError, Registered};
@@ -166,8 +168,12 @@ pub struct LinkInfo {
 /// use portal_core::{LinkKey, Policy, PortalStatus, ScryptHasher, ScryptParams, TimeZoneName};
 ///
 /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// // The in-memory store is also a client directory: the bundled server's arrangement, where
+/// // the portal keeps the client records too. An EHR passes its own `ClientDirectory`.
+/// let store = InMemoryStore::new();
 /// let service = PortalService::new(
-///     InMemoryStore::new(),
+///     store.clone(),
+///     store,
 ///     ScryptHasher::new(ScryptParams::INSECURE_FAST_FOR_TESTS)?, // ScryptParams::OWASP in production
 ///     ManualClock::new(Timestamp::from_second(1_800_000_000)?),
 ///     SeededRandom::new(7),
@@ -184,8 +190,9 @@ pub struct LinkInfo {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// # }).unwrap();
 /// ```
-pub struct PortalService<S, H, C, R> {
+pub struct PortalService<S, H, C, R, D> {
     store: S,
+    directory: D,
     hasher: H,
     clock: C,
     random: R,
@@ -193,16 +200,18 @@ pub struct PortalService<S, H, C, R> {
     link_key: LinkKey,
 }
 
-impl<S, H, C, R> PortalService<S, H, C, R>
+impl<S, H, C, R, D> PortalService<S, H, C, R, D>
 where
     S: PortalStore,
     H: PasswordHasher,
     C: Clock,
     R: Randomness,
+    D: ClientDirectory,
 {
-    /// Wires the ports together.
-    pub fn new(store: S, hasher: H, clock: C, random: R, policy: Policy, link_key: LinkKey) -> Self {
-        Self { store, hasher, clock, random, policy, link_key }
+    /// Wires the ports together: `store` holds what the portal owns (accounts, links,
+    /// sessions, throttle, audit, outbox), `directory` reads the host's clients.
+    pub fn new(store: S, directory: D, hasher: H, clock: C, random: R, policy: Policy, link_key: LinkKey) -> Self {
+        Self { store, directory, hasher, clock, random, policy, link_key }
     }
 
     /// The policy in force.
@@ -220,6 +229,10 @@ where
     /// The clock.
     pub fn clock(&self) -> &C {
         &self.clock
+    }
+    /// The host's client directory (the mail dispatcher renders from it).
+    pub fn directory(&self) -> &D {
+        &self.directory
     }
 
     fn audit(
@@ -271,17 +284,15 @@ where
         Ok(OutgoingMail {
             id: MailId::generate(&self.random)?,
             practice_id: client.practice_id,
-            client_id: client.id,
+            client_id: client.id.clone(),
             to: to.clone(),
-            recipient_name: client.name.clone(),
-            language: client.language,
             kind,
             created_at: now,
         })
     }
 
-    async fn client_of(&self, practice: PracticeId, id: ClientId) -> Result<Option<Client>, StoreError> {
-        self.store.client(practice, id).await
+    async fn client_of(&self, practice: PracticeId, id: &ClientId) -> Result<Option<Client>, StoreError> {
+        self.directory.client(practice, id).await
     }
 
     async fn account_for_link(

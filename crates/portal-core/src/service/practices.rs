@@ -1,6 +1,6 @@
 //! Practices and their staff keys: creating them, and finding who a key or slug names.
 
-use crate::ports::{Clock, PasswordHasher, PortalStore, Randomness, StoreError};
+use crate::ports::{ClientDirectory, Clock, PasswordHasher, PortalStore, Randomness, StoreError};
 use crate::records::{Practice, StaffMember};
 use crate::token::BearerSecret;
 use crate::types::{DisplayName, InvalidInput, PracticeId, PracticeSlug, StaffId, TimeZoneName};
@@ -35,12 +35,13 @@ pub struct CreatedPractice {
     pub staff_key: BearerSecret,
 }
 
-impl<S, H, C, R> PortalService<S, H, C, R>
+impl<S, H, C, R, D> PortalService<S, H, C, R, D>
 where
     S: PortalStore,
     H: PasswordHasher,
     C: Clock,
     R: Randomness,
+    D: ClientDirectory,
 {
     /// Creates a practice with a first staff key (CLI and first-run bootstrap).
     ///

@@ -2,7 +2,7 @@
 
 use crate::account::InviteRedeemRefused;
 use crate::password_policy::{PasswordContext, WeakPassword, check_password};
-use crate::ports::{AccountCommit, Clock, PasswordHasher, PortalStore, Randomness, StoreError};
+use crate::ports::{AccountCommit, ClientDirectory, Clock, PasswordHasher, PortalStore, Randomness, StoreError};
 use crate::records::{Actor, AuditAction, Practice, RequestContext};
 use crate::token::TokenPurpose;
 use crate::types::{ClientId, InvalidInput, Password, Username};
@@ -40,12 +40,13 @@ pub struct Registered {
     pub username: Username,
 }
 
-impl<S, H, C, R> PortalService<S, H, C, R>
+impl<S, H, C, R, D> PortalService<S, H, C, R, D>
 where
     S: PortalStore,
     H: PasswordHasher,
     C: Clock,
     R: Randomness,
+    D: ClientDirectory,
 {
     /// Registers a username and password from an invitation link (consumes it).
     ///
@@ -83,13 +84,13 @@ where
             let mut audit = self.audit(
                 now,
                 practice.id,
-                Some(account.client_id()),
+                Some(account.client_id().clone()),
                 Actor::Client,
                 AuditAction::Registered,
                 context,
             )?;
             audit.detail = Some(format!("username {username}"));
-            let client_id = account.client_id();
+            let client_id = account.client_id().clone();
             let change = AccountCommit {
                 at: now,
                 account,

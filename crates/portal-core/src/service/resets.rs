@@ -2,7 +2,7 @@
 
 use crate::account::{ResetRedeemRefused, ResetRefused};
 use crate::password_policy::{PasswordContext, WeakPassword, check_password};
-use crate::ports::{AccountCommit, Clock, PasswordHasher, PortalStore, Randomness, StoreError};
+use crate::ports::{AccountCommit, ClientDirectory, Clock, PasswordHasher, PortalStore, Randomness, StoreError};
 use crate::records::{Actor, AuditAction, MailKind, RequestContext};
 use crate::token::TokenPurpose;
 use crate::types::{ClientId, Password};
@@ -43,19 +43,20 @@ pub enum ResetError {
     Infrastructure(#[from] Infrastructure),
 }
 
-impl<S, H, C, R> PortalService<S, H, C, R>
+impl<S, H, C, R, D> PortalService<S, H, C, R, D>
 where
     S: PortalStore,
     H: PasswordHasher,
     C: Clock,
     R: Randomness,
+    D: ClientDirectory,
 {
     /// Sends a password-reset link (voiding any earlier one). The mail never shows the username.
     ///
     /// # Errors
     /// `ClientNotFound`, `NoAccount`, `AccountDisabled`, `NoEmailOnFile`, `EmailNotPermitted`,
     /// or infrastructure.
-    pub async fn send_reset(&self, staff: &StaffContext, id: ClientId) -> Result<LinkSent, SendResetError> {
+    pub async fn send_reset(&self, staff: &StaffContext, id: &ClientId) -> Result<LinkSent, SendResetError> {
         let client = self.client_of(staff.practice(), id).await?.ok_or(SendResetError::ClientNotFound)?;
         let mut attempt = 0;
         loop {
@@ -82,7 +83,7 @@ where
                 audit: vec![self.audit(
                     now,
                     client.practice_id,
-                    Some(id),
+                    Some(id.clone()),
                     staff.actor(),
                     AuditAction::ResetSent,
                     &staff.request,
@@ -132,7 +133,7 @@ where
             &PasswordContext { username: account.username(), practice_name: practice.name.as_str() },
         )?;
         let password_hash = self.hasher.hash(password).await?;
-        let client = self.store.client(practice.id, account.client_id()).await?;
+        let client = self.directory.client(practice.id, account.client_id()).await?;
         let mut attempt = 0;
         loop {
             attempt += 1;
@@ -146,8 +147,22 @@ where
                 mail.push(self.mail(client, email, MailKind::PasswordChanged, now)?);
             }
             let audit = vec![
-                self.audit(now, practice.id, Some(client_id), Actor::Client, AuditAction::ResetCompleted, context)?,
-                self.audit(now, practice.id, Some(client_id), Actor::Client, AuditAction::SessionsRevoked, context)?,
+                self.audit(
+                    now,
+                    practice.id,
+                    Some(client_id.clone()),
+                    Actor::Client,
+                    AuditAction::ResetCompleted,
+                    context,
+                )?,
+                self.audit(
+                    now,
+                    practice.id,
+                    Some(client_id.clone()),
+                    Actor::Client,
+                    AuditAction::SessionsRevoked,
+                    context,
+                )?,
             ];
             let change = AccountCommit { at: now, account, mail, audit, revoke_sessions: true, clear_throttle: true };
             match self.store.commit(change).await {

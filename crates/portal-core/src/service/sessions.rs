@@ -4,7 +4,9 @@ use jiff::{SignedDuration, Timestamp};
 
 use crate::account::{PortalAccount, SignInRefused};
 use crate::hashing::Verification;
-use crate::ports::{AccountCommit, Clock, PasswordHasher, PortalStore, Randomness, RandomnessError, StoreError};
+use crate::ports::{
+    AccountCommit, ClientDirectory, Clock, PasswordHasher, PortalStore, Randomness, RandomnessError, StoreError,
+};
 use crate::records::{
     Actor, AuditAction, AuditEvent, AuditFailure, Practice, RequestContext, Session, ThrottleDecision,
 };
@@ -77,12 +79,13 @@ pub struct ClientSession {
     pub client_name: DisplayName,
 }
 
-impl<S, H, C, R> PortalService<S, H, C, R>
+impl<S, H, C, R, D> PortalService<S, H, C, R, D>
 where
     S: PortalStore,
     H: PasswordHasher,
     C: Clock,
     R: Randomness,
+    D: ClientDirectory,
 {
     /// Signs a client in. Unknown practice, unknown user, wrong password and a locked key all
     /// answer `InvalidCredentials` after the same hashing work; a disabled account with the
@@ -111,7 +114,7 @@ where
                 let mut event = self.audit(
                     now,
                     practice.id,
-                    account.map(PortalAccount::client_id),
+                    account.map(|a| a.client_id().clone()),
                     Actor::Anonymous,
                     AuditAction::SignInFailed,
                     context,
@@ -186,7 +189,7 @@ where
         let audit = self.audit(
             now,
             account.practice_id(),
-            Some(account.client_id()),
+            Some(account.client_id().clone()),
             Actor::System,
             AuditAction::PasswordHashUpgraded,
             context,
@@ -217,14 +220,14 @@ where
             id: SessionId::generate(&self.random)?,
             token_hash: token.hash(),
             practice_id: account.practice_id(),
-            client_id: account.client_id(),
+            client_id: account.client_id().clone(),
             created_at: now,
             last_seen_at: now,
         };
         let audit = self.audit(
             now,
             account.practice_id(),
-            Some(account.client_id()),
+            Some(account.client_id().clone()),
             Actor::Client,
             AuditAction::SignInSucceeded,
             context,
@@ -246,14 +249,17 @@ where
         if !session.is_valid_at(now, &self.policy) {
             return Err(SessionError::Unauthenticated);
         }
-        let account = self.store.account(session.practice_id, session.client_id).await?;
+        let account = self.store.account(session.practice_id, &session.client_id).await?;
         let username = match account.state() {
             crate::AccountState::Active(credentials) => credentials.username.clone(),
             _ => return Err(SessionError::Unauthenticated),
         };
         let practice = self.store.practice(session.practice_id).await?.ok_or(SessionError::Unauthenticated)?;
-        let client =
-            self.store.client(session.practice_id, session.client_id).await?.ok_or(SessionError::Unauthenticated)?;
+        let client = self
+            .directory
+            .client(session.practice_id, &session.client_id)
+            .await?
+            .ok_or(SessionError::Unauthenticated)?;
         self.store.touch_session(session.id, now).await?;
         let session = Session { last_seen_at: now, ..session };
         Ok(ClientSession { session, username, practice, client_name: client.name })

@@ -11,11 +11,14 @@ use super::InMemoryStore;
 
 #[async_trait]
 impl AccountStore for InMemoryStore {
-    async fn account(&self, practice: PracticeId, client: ClientId) -> Result<PortalAccount, StoreError> {
-        self.with(|s| {
-            s.client_in(practice, client).ok_or(StoreError::NotFound("client"))?;
-            Ok(s.account_or_new(practice, client))
-        })
+    async fn account(&self, practice: PracticeId, client: &ClientId) -> Result<PortalAccount, StoreError> {
+        Ok(self.with(|s| s.account_or_new(practice, client)))
+    }
+
+    async fn accounts(&self, practice: PracticeId, clients: &[ClientId]) -> Result<Vec<PortalAccount>, StoreError> {
+        Ok(self.with(|s| {
+            clients.iter().filter_map(|client| s.accounts.get(&(practice, client.clone())).cloned()).collect()
+        }))
     }
 
     async fn account_by_username(
@@ -41,7 +44,7 @@ impl AccountStore for InMemoryStore {
     ) -> Result<Option<PortalAccount>, StoreError> {
         Ok(self.with(|s| {
             let stored = s.tokens.iter().find(|t| t.token.purpose == purpose && t.token.hash.matches(hash))?;
-            s.accounts.get(&stored.client_id).cloned()
+            s.accounts.get(&(stored.practice_id, stored.client_id.clone())).cloned()
         }))
     }
 

@@ -18,9 +18,13 @@ impl AuditLog for InMemoryStore {
         })
     }
 
-    async fn trail(&self, practice: PracticeId, client: ClientId) -> Result<Vec<AuditEvent>, StoreError> {
+    async fn trail(&self, practice: PracticeId, client: &ClientId) -> Result<Vec<AuditEvent>, StoreError> {
         let mut trail: Vec<AuditEvent> = self.with(|s| {
-            s.audit.iter().filter(|e| e.practice_id == practice && e.client_id == Some(client)).cloned().collect()
+            s.audit
+                .iter()
+                .filter(|e| e.practice_id == practice && e.client_id.as_ref() == Some(client))
+                .cloned()
+                .collect()
         });
         // Stable: events with the same time keep the order they were written in.
         trail.sort_by_key(|e| e.at);

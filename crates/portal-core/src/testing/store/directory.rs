@@ -1,9 +1,10 @@
-//! [`Directory`] for [`InMemoryStore`]: practices, staff keys and client records.
+//! [`Directory`] and [`ClientDirectory`] for [`InMemoryStore`]: practices, staff keys and the bundled
+//! client records.
 
 use async_trait::async_trait;
 
 use crate::account::PortalAccount;
-use crate::ports::{Directory, StoreError};
+use crate::ports::{ClientDirectory, Directory, StoreError};
 use crate::records::{AuditEvent, Client, Practice, StaffMember};
 use crate::token::TokenHash;
 use crate::types::{ClientId, PracticeId, PracticeSlug};
@@ -71,11 +72,12 @@ impl Directory for InMemoryStore {
             if !s.practices.contains_key(&client.practice_id) {
                 return Err(StoreError::NotFound("practice"));
             }
-            if s.clients.contains_key(&client.id) {
+            let key = (client.practice_id, client.id.clone());
+            if s.clients.contains_key(&key) {
                 return Err(StoreError::Duplicate("client"));
             }
             s.check_new_audit(std::slice::from_ref(audit))?;
-            s.clients.insert(client.id, client.clone());
+            s.clients.insert(key, client.clone());
             s.push_audit([audit.clone()]);
             Ok(())
         })
@@ -83,11 +85,11 @@ impl Directory for InMemoryStore {
 
     async fn update_client(&self, client: &Client, audit: &AuditEvent) -> Result<(), StoreError> {
         self.with(|s| {
-            if s.client_in(client.practice_id, client.id).is_none() {
+            if s.client_in(client.practice_id, &client.id).is_none() {
                 return Err(StoreError::NotFound("client"));
             }
             s.check_new_audit(std::slice::from_ref(audit))?;
-            if let Some(stored) = s.clients.get_mut(&client.id) {
+            if let Some(stored) = s.clients.get_mut(&(client.practice_id, client.id.clone())) {
                 stored.name = client.name.clone();
                 stored.email = client.email.clone();
                 stored.language = client.language;
@@ -98,20 +100,27 @@ impl Directory for InMemoryStore {
         })
     }
 
-    async fn client(&self, practice: PracticeId, id: ClientId) -> Result<Option<Client>, StoreError> {
-        Ok(self.with(|s| s.client_in(practice, id).cloned()))
-    }
-
     async fn list_clients(&self, practice: PracticeId) -> Result<Vec<(Client, PortalAccount)>, StoreError> {
         let mut clients: Vec<(Client, PortalAccount)> = self.with(|s| {
             s.clients
                 .values()
                 .filter(|c| c.practice_id == practice)
-                .map(|c| (c.clone(), s.account_or_new(practice, c.id)))
+                .map(|c| (c.clone(), s.account_or_new(practice, &c.id)))
                 .collect()
         });
         // Byte order, as SQLite's default collation sorts.
         clients.sort_by(|(a, _), (b, _)| a.name.as_str().cmp(b.name.as_str()).then(a.id.cmp(&b.id)));
         Ok(clients)
+    }
+}
+
+#[async_trait]
+impl ClientDirectory for InMemoryStore {
+    async fn client(&self, practice: PracticeId, id: &ClientId) -> Result<Option<Client>, StoreError> {
+        Ok(self.with(|s| s.client_in(practice, id).cloned()))
+    }
+
+    async fn clients(&self, practice: PracticeId, ids: &[ClientId]) -> Result<Vec<Client>, StoreError> {
+        Ok(self.with(|s| ids.iter().filter_map(|id| s.client_in(practice, id).cloned()).collect()))
     }
 }

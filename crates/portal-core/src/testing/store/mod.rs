@@ -22,7 +22,7 @@ use crate::records::{
     AuditEvent, Client, DeliveryState, MailKind, OutgoingMail, Practice, Session, StaffMember, ThrottleState,
 };
 use crate::token::{IssuedToken, TokenHash, TokenPurpose, TokenState};
-use crate::types::{AuditId, ClientId, DisplayName, EmailAddress, MailId, PracticeId, SessionId, TokenId};
+use crate::types::{AuditId, ClientId, EmailAddress, MailId, PracticeId, SessionId, TokenId};
 
 use super::lock;
 
@@ -30,6 +30,8 @@ use super::lock;
 /// with the state storage last saw it in.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredToken {
+    /// The practice of the account that held the token.
+    pub practice_id: PracticeId,
     /// The client whose account held the token.
     pub client_id: ClientId,
     /// The token as last committed (live or used).
@@ -48,9 +50,8 @@ impl StoredToken {
     }
 }
 
-/// What an address and a name are replaced with once a mail is delivered.
+/// What an address is replaced with once a mail is delivered.
 pub(super) const PURGED_ADDRESS: &str = "purged@purged.invalid";
-pub(super) const PURGED_NAME: &str = "(purged)";
 
 /// One outbox row.
 #[derive(Debug, Clone)]
@@ -70,12 +71,10 @@ impl OutboxRow {
         Self { token_id: mail.kind.token_id(), mail, delivery, lease_until: None }
     }
 
-    /// Drops what was needed only to render the message: the recipient's address and name, and
+    /// Drops what was needed only to render the message: the recipient's address, and
     /// the token id inside the body (the link could be re-derived from it).
     fn purge(&mut self) {
         self.mail.to = EmailAddress::parse(PURGED_ADDRESS).expect("the purged address is a valid address");
-        self.mail.recipient_name =
-            DisplayName::parse("recipient", PURGED_NAME).expect("the purged name is a valid name");
         let nil = TokenId::from_uuid(uuid::Uuid::nil());
         self.mail.kind = match self.mail.kind {
             MailKind::Invitation { expires_at, .. } => MailKind::Invitation { token_id: nil, expires_at },
@@ -90,9 +89,11 @@ impl OutboxRow {
 struct State {
     practices: HashMap<PracticeId, Practice>,
     staff_keys: HashMap<TokenHash, StaffMember>,
-    clients: HashMap<ClientId, Client>,
+    /// The bundled client records (the embedded default [`ClientDirectory`](crate::ClientDirectory)),
+    /// by practice and the client's id.
+    clients: HashMap<(PracticeId, ClientId), Client>,
     /// Stored accounts, at their stored version (`loaded version + 1`).
-    accounts: HashMap<ClientId, PortalAccount>,
+    accounts: HashMap<(PracticeId, ClientId), PortalAccount>,
     /// Every token ever committed, in the order first seen.
     tokens: Vec<StoredToken>,
     sessions: HashMap<SessionId, Session>,
@@ -118,12 +119,15 @@ fn check_unique<T: Copy + Eq + Hash>(
 }
 
 impl State {
-    fn client_in(&self, practice: PracticeId, client: ClientId) -> Option<&Client> {
-        self.clients.get(&client).filter(|c| c.practice_id == practice)
+    fn client_in(&self, practice: PracticeId, client: &ClientId) -> Option<&Client> {
+        self.clients.get(&(practice, client.clone()))
     }
 
-    fn account_or_new(&self, practice: PracticeId, client: ClientId) -> PortalAccount {
-        self.accounts.get(&client).cloned().unwrap_or_else(|| PortalAccount::new(practice, client))
+    fn account_or_new(&self, practice: PracticeId, client: &ClientId) -> PortalAccount {
+        self.accounts
+            .get(&(practice, client.clone()))
+            .cloned()
+            .unwrap_or_else(|| PortalAccount::new(practice, client.clone()))
     }
 
     fn check_new_audit(&self, events: &[AuditEvent]) -> Result<(), StoreError> {
@@ -148,13 +152,12 @@ impl State {
 
     fn commit(&mut self, change: AccountCommit) -> Result<(), StoreError> {
         let AccountCommit { at, account, mail, audit, revoke_sessions, clear_throttle } = change;
-        let (practice, client) = (account.practice_id(), account.client_id());
+        let (practice, client) = (account.practice_id(), account.client_id().clone());
+        let key = (practice, client.clone());
 
-        // Validate everything first: nothing is written unless all of it can be.
-        if self.client_in(practice, client).is_none() {
-            return Err(StoreError::NotFound("client"));
-        }
-        let stored_version = self.accounts.get(&client).map_or(0, PortalAccount::version);
+        // Validate everything first: nothing is written unless all of it can be. The client
+        // itself is the host's: the store neither knows nor checks it (design §7).
+        let stored_version = self.accounts.get(&key).map_or(0, PortalAccount::version);
         if stored_version != account.version() {
             return Err(StoreError::Conflict);
         }
@@ -163,7 +166,7 @@ impl State {
         if let Some(username) = account.username() {
             let taken = self.accounts.values().any(|other| {
                 other.practice_id() == practice
-                    && other.client_id() != client
+                    && *other.client_id() != client
                     && other.username().is_some_and(|u| u.as_str().eq_ignore_ascii_case(username.as_str()))
             });
             if taken {
@@ -171,7 +174,9 @@ impl State {
             }
         }
         let current: Vec<&IssuedToken> = [account.invite(), account.reset()].into_iter().flatten().collect();
-        let foreign = |id: TokenId| self.tokens.iter().any(|t| t.token.id == id && t.client_id != client);
+        let foreign = |id: TokenId| {
+            self.tokens.iter().any(|t| t.token.id == id && (t.practice_id, &t.client_id) != (practice, &client))
+        };
         check_unique(current.iter().map(|t| t.id), foreign, "token")?;
         self.check_new_mail(&mail)?;
         self.check_new_audit(&audit)?;
@@ -183,14 +188,20 @@ impl State {
             let keep = account.token(purpose).map(|t| t.id);
             self.tokens
                 .iter_mut()
-                .filter(|t| t.client_id == client && t.token.purpose == purpose && t.is_live())
+                .filter(|t| t.practice_id == practice && t.client_id == client)
+                .filter(|t| t.token.purpose == purpose && t.is_live())
                 .filter(|t| Some(t.token.id) != keep)
                 .for_each(|t| t.voided_at = Some(at));
         }
         for token in current {
             match self.tokens.iter_mut().find(|t| t.token.id == token.id) {
                 Some(stored) => stored.token = token.clone(),
-                None => self.tokens.push(StoredToken { client_id: client, token: token.clone(), voided_at: None }),
+                None => self.tokens.push(StoredToken {
+                    practice_id: practice,
+                    client_id: client.clone(),
+                    token: token.clone(),
+                    voided_at: None,
+                }),
             }
         }
         if revoke_sessions {
@@ -200,7 +211,8 @@ impl State {
             self.throttle.remove(&(practice, username.as_str().to_owned()));
         }
         let disabled = matches!(account.state(), crate::AccountState::Disabled { .. });
-        for row in self.outbox.iter_mut().filter(|row| row.mail.client_id == client) {
+        for row in self.outbox.iter_mut().filter(|row| row.mail.practice_id == practice && row.mail.client_id == client)
+        {
             let dead_link = row.mail.kind.token_id().is_some_and(|id| !live.contains(&id));
             if matches!(row.delivery, DeliveryState::Pending { .. }) && (disabled || dead_link) {
                 let problem =
@@ -212,13 +224,13 @@ impl State {
         self.push_audit(audit);
         let stored = PortalAccount::restore(
             practice,
-            client,
+            client.clone(),
             new_version,
             account.state().clone(),
             account.invite().cloned(),
             account.reset().cloned(),
         );
-        self.accounts.insert(client, stored);
+        self.accounts.insert(key, stored);
         Ok(())
     }
 }
@@ -391,13 +403,13 @@ impl InMemoryStore {
     /// The client's tokens that are neither used nor voided (possibly expired), oldest first.
     /// After any commit there is at most one per purpose.
     #[must_use]
-    pub fn live_tokens(&self, client: ClientId) -> Vec<IssuedToken> {
+    pub fn live_tokens(&self, client: &ClientId) -> Vec<IssuedToken> {
         self.token_history(client).into_iter().filter(StoredToken::is_live).map(|t| t.token).collect()
     }
 
     /// Every token the client's account ever held, in the order first committed.
     #[must_use]
-    pub fn token_history(&self, client: ClientId) -> Vec<StoredToken> {
-        self.with(|s| s.tokens.iter().filter(|t| t.client_id == client).cloned().collect())
+    pub fn token_history(&self, client: &ClientId) -> Vec<StoredToken> {
+        self.with(|s| s.tokens.iter().filter(|t| t.client_id == *client).cloned().collect())
     }
 }

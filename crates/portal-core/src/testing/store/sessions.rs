@@ -14,9 +14,6 @@ use super::InMemoryStore;
 impl SessionStore for InMemoryStore {
     async fn create_session(&self, session: &Session, audit: &AuditEvent) -> Result<(), StoreError> {
         self.with(|s| {
-            if s.client_in(session.practice_id, session.client_id).is_none() {
-                return Err(StoreError::NotFound("client"));
-            }
             let taken = s.sessions.contains_key(&session.id)
                 || s.sessions.values().any(|other| other.token_hash.matches(&session.token_hash));
             if taken {
