@@ -20,7 +20,7 @@ pub const T0: Timestamp = Timestamp::constant(1_800_000_000, 0);
 pub const KEY: [u8; 32] = [9; 32];
 pub const PUBLIC_URL: &str = "https://portal.example.org";
 
-pub type Service = PortalService<InMemoryStore, ScryptHasher, Arc<ManualClock>, SeededRandom>;
+pub type Service = PortalService<InMemoryStore, ScryptHasher, Arc<ManualClock>, SeededRandom, InMemoryStore>;
 pub type TestDispatcher<T> = Dispatcher<InMemoryStore, T, Arc<ManualClock>, SeededRandom>;
 
 pub struct World {
@@ -41,6 +41,7 @@ impl World {
         let store = InMemoryStore::new();
         let clock = Arc::new(ManualClock::new(T0));
         let service = PortalService::new(
+            store.clone(),
             store.clone(),
             ScryptHasher::new(ScryptParams::INSECURE_FAST_FOR_TESTS)?,
             Arc::clone(&clock),
