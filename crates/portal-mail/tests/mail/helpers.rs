@@ -21,7 +21,7 @@ pub const KEY: [u8; 32] = [9; 32];
 pub const PUBLIC_URL: &str = "https://portal.example.org";
 
 pub type Service = PortalService<InMemoryStore, ScryptHasher, Arc<ManualClock>, SeededRandom, InMemoryStore>;
-pub type TestDispatcher<T> = Dispatcher<InMemoryStore, T, Arc<ManualClock>, SeededRandom>;
+pub type TestDispatcher<T> = Dispatcher<InMemoryStore, InMemoryStore, T, Arc<ManualClock>, SeededRandom>;
 
 pub struct World {
     pub store: InMemoryStore,
@@ -78,7 +78,7 @@ impl World {
         Ok(self.service.create_client(&self.staff, new).await?.client.id)
     }
 
-    pub async fn invite(&self, client: ClientId) -> TestResult<LinkSent> {
+    pub async fn invite(&self, client: &ClientId) -> TestResult<LinkSent> {
         Ok(self.service.send_invite(&self.staff, client).await?)
     }
 
@@ -108,6 +108,7 @@ impl World {
 
     pub fn dispatcher_with<T: MailTransport>(&self, transport: T, config: DispatcherConfig) -> TestDispatcher<T> {
         Dispatcher::new(
+            self.store.clone(),
             self.store.clone(),
             transport,
             Arc::clone(&self.clock),
