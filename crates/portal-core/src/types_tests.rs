@@ -162,3 +162,17 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn client_ids_are_the_hosts_own_and_usable_as_a_path_segment() {
+    for id in ["1", "42", "MRN-0042", "a1b2c3d4-e5f6-4a7b-8c9d-0e1f2a3b4c5d", "dept:7@site", "x.y_z~(1)"] {
+        assert_eq!(ClientId::parse(id).map(|parsed| parsed.to_string()).as_deref(), Ok(id));
+    }
+    let longest = "9".repeat(ClientId::MAX_LEN);
+    assert!(ClientId::parse(&longest).is_ok());
+    for bad in ["", " 42", "42 ", "a/b", "a?b", "a#b", "a%20b", "a\\b", "<42>", "é", &format!("{longest}9")] {
+        assert_eq!(ClientId::parse(bad), Err(InvalidId), "{bad:?}");
+    }
+    // Exact comparison: host ids are case-sensitive.
+    assert_ne!(ClientId::parse("mrn-1"), ClientId::parse("MRN-1"));
+}

@@ -10,14 +10,18 @@
 //! use std::sync::Arc;
 //! use portal_core::service::PortalService;
 //! use portal_core::testing::{InMemoryStore, ManualClock, SeededRandom};
-//! use portal_core::{Clock, LinkKey, PasswordHasher, Policy, PortalStore, Randomness, ScryptHasher, ScryptParams};
+//! use portal_core::{
+//!     ClientDirectory, Clock, LinkKey, PasswordHasher, Policy, PortalStore, Randomness, ScryptHasher, ScryptParams,
+//! };
 //! use portal_http::{BlockingHasher, HttpConfig, app};
 //!
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 //! let config = HttpConfig::default();
 //! let hasher = Arc::new(BlockingHasher::new(ScryptHasher::new(ScryptParams::OWASP)?, config.hash_permits, config.hash_queue));
+//! let store = Arc::new(InMemoryStore::new());
 //! let service = Arc::new(PortalService::new(
-//!     Arc::new(InMemoryStore::new()) as Arc<dyn PortalStore>,
+//!     Arc::clone(&store) as Arc<dyn PortalStore>,
+//!     store as Arc<dyn ClientDirectory>, // an EHR passes its own patients here
 //!     Arc::clone(&hasher) as Arc<dyn PasswordHasher>,
 //!     Arc::new(ManualClock::new(jiff::Timestamp::UNIX_EPOCH)) as Arc<dyn Clock>,
 //!     Arc::new(SeededRandom::new(1)) as Arc<dyn Randomness>,
@@ -41,7 +45,8 @@ mod text;
 
 use std::sync::Arc;
 
-use poem::{Endpoint, IntoEndpoint, Response, Route};
+use poem::endpoint::BoxEndpoint;
+use poem::{Endpoint, EndpointExt, IntoEndpoint, Response, Route};
 use poem_openapi::OpenApiService;
 use portal_core::DynPortalService;
 
@@ -78,6 +83,10 @@ impl Default for IpRateLimit {
 pub struct HttpConfig {
     /// The externally visible base URL, e.g. `http://127.0.0.1:8080` (no trailing slash needed).
     /// Absolute URLs (the OpenAPI `servers` entry) come from here, never from the `Host` header.
+    ///
+    /// Its path is where the portal is mounted: a host that nests the application under
+    /// `/client-portal` sets `https://ehr.example.org/client-portal`, and every page link and
+    /// redirect starts with `/client-portal`. See [`HttpConfig::base_path`].
     pub public_url: String,
     /// Password hashes that run at once (default: available parallelism). Used by whoever builds
     /// the [`BlockingHasher`].
@@ -94,6 +103,31 @@ pub struct HttpConfig {
     pub trust_forwarded_for: bool,
     /// Per-IP limit on the client endpoints that hash or check tokens.
     pub ip_rate_limit: IpRateLimit,
+    /// Serve the bundled client records: `POST/GET /api/v1/clients`, `GET/PATCH
+    /// /api/v1/clients/{id}` and the staff client list page (default true). A host that owns
+    /// its clients (design §7) turns this off: its own screens list and edit patients, and the
+    /// portal reads them through its `ClientDirectory`.
+    pub client_records: bool,
+}
+
+impl HttpConfig {
+    /// Where the portal is mounted: the path of [`HttpConfig::public_url`] without its trailing
+    /// slash ("" at the root). Nest [`app`] at this path in the host's routes.
+    ///
+    /// ```
+    /// let mut config = portal_http::HttpConfig::default();
+    /// assert_eq!(config.base_path(), "");
+    /// config.public_url = "https://ehr.example.org/client-portal/".into();
+    /// assert_eq!(config.base_path(), "/client-portal");
+    /// ```
+    #[must_use]
+    pub fn base_path(&self) -> String {
+        let url = self.public_url.trim();
+        let after_scheme = url.split_once("://").map_or(url, |(_, rest)| rest);
+        let path = after_scheme.find('/').map_or("", |at| &after_scheme[at..]);
+        let path = path.split(['?', '#']).next().unwrap_or_default();
+        path.trim_end_matches('/').to_owned()
+    }
 }
 
 impl Default for HttpConfig {
@@ -106,6 +140,7 @@ impl Default for HttpConfig {
             max_body_bytes: 16 * 1024,
             trust_forwarded_for: false,
             ip_rate_limit: IpRateLimit::default(),
+            client_records: true,
         }
     }
 }
@@ -134,20 +169,52 @@ pub(crate) struct AppState {
     pub(crate) ip_limiter: IpLimiter,
     pub(crate) hash_pool: BlockingHasher,
     pub(crate) trust_forwarded_for: bool,
+    /// Where the application is mounted, for page links and redirects.
+    pub(crate) mount: pages::Mount,
 }
 
-/// The OpenAPI service with every operation of design §5 plus the operations endpoints.
-fn api_service(public_url: &str) -> OpenApiService<(staff::StaffApi, client::ClientApi, ops::OpsApi), ()> {
-    OpenApiService::new((staff::STAFF_API, client::ClientApi, ops::OpsApi), "portal", env!("CARGO_PKG_VERSION"))
-        .description(
-            "Client-portal credentials for clinical practice software: staff invite clients, see their \
-             portal status, turn accounts off and on and send password resets; clients register, sign \
-             in and reset their password. Errors are `application/problem+json` with a stable `code`.",
-        )
+const API_DESCRIPTION: &str = "Client-portal credentials for clinical practice software: staff invite clients, see \
+     their portal status, turn accounts off and on and send password resets; clients register, sign in and reset \
+     their password. Errors are `application/problem+json` with a stable `code`.";
+
+/// An OpenAPI service over `apis`, described and pointed at `public_url`.
+fn described<T: poem_openapi::OpenApi>(apis: T, public_url: &str) -> OpenApiService<T, ()> {
+    OpenApiService::new(apis, "portal", env!("CARGO_PKG_VERSION"))
+        .description(API_DESCRIPTION)
         .server(public_url.trim_end_matches('/').to_owned())
 }
 
-/// Builds the whole HTTP application: the staff and client APIs under `/api/v1`,
+/// The API as the application serves it: the document, and the endpoints that serve the
+/// operations, the document and Swagger UI.
+struct ApiParts {
+    document: String,
+    operations: BoxEndpoint<'static, Response>,
+    spec: BoxEndpoint<'static, Response>,
+    docs: BoxEndpoint<'static, Response>,
+}
+
+impl ApiParts {
+    fn of<T: poem_openapi::OpenApi + 'static>(api: OpenApiService<T, ()>) -> Self {
+        Self {
+            document: api.spec(),
+            spec: api.spec_endpoint().map_to_response().boxed(),
+            docs: api.swagger_ui().map_to_response().boxed(),
+            operations: api.into_endpoint().map_to_response().boxed(),
+        }
+    }
+
+    /// Every operation of design §5 plus the operations endpoints; without the bundled client
+    /// records when `client_records` is off.
+    fn new(public_url: &str, client_records: bool) -> Self {
+        if client_records {
+            Self::of(described((staff::STAFF_API, client::ClientApi, ops::OpsApi), public_url))
+        } else {
+            Self::of(described((staff::PORTAL_STAFF_API, client::ClientApi, ops::OpsApi), public_url))
+        }
+    }
+}
+
+/// Builds the whole HTTP application: the staff and client APIs under `/api/v1`, the pages,
 /// `/openapi.json`, Swagger UI at `/docs`, `/healthz`, `/readyz` and `/metrics`, wrapped in the
 /// edge middleware (request ids, security headers, problem+json for every error, metrics) and
 /// the body limit.
@@ -155,17 +222,23 @@ fn api_service(public_url: &str) -> OpenApiService<(staff::StaffApi, client::Cli
 /// `hash_pool` is the [`BlockingHasher`] the service hashes with; `/metrics` reports its
 /// in-flight and queue depth.
 ///
-/// Returns an endpoint (not a `Route`) because the middleware wraps the routes; nest it in
-/// another `Route` or hand it to `poem::Server::run` directly.
+/// Returns an endpoint (not a `Route`) because the middleware wraps the routes. Hand it to
+/// `poem::Server::run`, or nest it in a host's own routes at [`HttpConfig::base_path`]:
+///
+/// ```no_run
+/// # fn host(portal: impl poem::Endpoint<Output = poem::Response> + 'static, config: &portal_http::HttpConfig) {
+/// // config.public_url = "https://ehr.example.org/client-portal"
+/// let routes = poem::Route::new().nest(config.base_path(), portal); // beside the host's own routes
+/// # }
+/// ```
 pub fn app(
     service: Arc<DynPortalService>,
     config: HttpConfig,
     on_mail_queued: MailQueuedHook,
     hash_pool: &BlockingHasher,
 ) -> impl Endpoint<Output = Response> + 'static {
-    let api = api_service(&config.public_url);
-    let spec = api.spec_endpoint();
-    let docs = api.swagger_ui();
+    let api = ApiParts::new(&config.public_url, config.client_records);
+    let mount = pages::Mount { base_path: Arc::from(config.base_path()), client_list: config.client_records };
     let state = Arc::new(AppState {
         service,
         on_mail_queued,
@@ -173,25 +246,32 @@ pub fn app(
         ip_limiter: IpLimiter::new(config.ip_rate_limit),
         hash_pool: hash_pool.clone(),
         trust_forwarded_for: config.trust_forwarded_for,
+        mount,
     });
     let mut allow = AllowIndex::default();
-    match serde_json::from_str(&api.spec()) {
+    match serde_json::from_str(&api.document) {
         Ok(document) => allow.add_openapi(&document),
         // The document is generated from our own types: this cannot happen without a bug there,
         // and the only loss is the `Allow` header of API 405s, so it is logged, not fatal.
         Err(error) => tracing::error!(%error, "the OpenAPI document is not JSON; 405s on API paths carry no Allow"),
     }
     for (template, methods) in pages::ROUTE_METHODS {
-        allow.add(template, *methods);
+        if config.client_records || !pages::CLIENT_LIST_ROUTES.contains(template) {
+            allow.add(template, *methods);
+        }
     }
-    let routes = pages::mount(Route::new()).at("/openapi.json", spec).nest("/docs", docs).nest("/", api);
+    let routes = pages::mount(Route::new(), config.client_records)
+        .at("/openapi.json", api.spec)
+        .nest("/docs", api.docs)
+        .nest("/", api.operations);
     Edge::new(BodyLimit::new(routes.into_endpoint(), config.max_body_bytes), state, allow)
 }
 
-/// The OpenAPI document as JSON (for `portal-server openapi` and `cargo xtask openapi`).
+/// The OpenAPI document of the bundled server as JSON (for `portal-server openapi` and `cargo
+/// xtask openapi`).
 #[must_use]
 pub fn openapi_json(public_url: &str) -> String {
-    api_service(public_url).spec()
+    ApiParts::new(public_url, true).document
 }
 
 #[cfg(test)]

@@ -108,8 +108,9 @@ pub trait ClientDirectory: Send + Sync + 'static {
     /// be read); absence is `Ok(None)`.
     async fn client(&self, practice: PracticeId, id: &ClientId) -> Result<Option<Client>, StoreError>;
 
-    /// The clients of `practice` among `ids`, in any order; ids that are unknown or belong to
-    /// another practice are left out. Callers pass at most a few hundred ids.
+    /// The clients of `practice` among `ids`, in any order, each at most once; ids that are
+    /// unknown or belong to another practice are left out. Callers pass at most a few hundred
+    /// ids.
     ///
     /// # Errors
     /// Only infrastructure failures.
@@ -225,7 +226,8 @@ pub trait AccountStore: Send + Sync + 'static {
     async fn account(&self, practice: PracticeId, client: &ClientId) -> Result<PortalAccount, StoreError>;
 
     /// The stored accounts of `practice` among `clients`, each with its current tokens, in any
-    /// order; a client with no stored account is left out (its state is [`PortalAccount::new`]).
+    /// order, each at most once; a client with no stored account is left out (its state is
+    /// [`PortalAccount::new`]).
     /// For a host's client lists: callers pass at most 500 ids, and an adapter SHOULD answer
     /// in one query.
     ///

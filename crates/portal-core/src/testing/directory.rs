@@ -76,6 +76,11 @@ impl ClientDirectory for InMemoryDirectory {
 
     async fn clients(&self, practice: PracticeId, ids: &[ClientId]) -> Result<Vec<Client>, StoreError> {
         let clients = lock(&self.clients);
-        Ok(ids.iter().filter_map(|id| clients.get(&(practice, id.clone())).cloned()).collect())
+        let mut seen = std::collections::HashSet::new();
+        Ok(ids
+            .iter()
+            .filter(|id| seen.insert(*id))
+            .filter_map(|id| clients.get(&(practice, id.clone())).cloned())
+            .collect())
     }
 }

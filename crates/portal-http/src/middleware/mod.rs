@@ -214,7 +214,8 @@ impl<E: Endpoint> Endpoint for Edge<E> {
         req.extensions_mut().insert(meta.clone());
         req.extensions_mut().insert(Arc::clone(&self.state));
 
-        let mut response = match self.inner.call(req).await {
+        let answered = crate::pages::with_mount(self.state.mount.clone(), self.inner.call(req)).await;
+        let mut response = match answered {
             Ok(response) => response.into_response(),
             // Handlers' `ApiError`s and response enums arrive rendered.
             Err(error) if error.is_from_response() => error.into_response(),

@@ -32,7 +32,7 @@ impl Message {
         Self { title: title.to_owned(), text: text.into(), link: None, brand: None, wide: false }
     }
 
-    /// Adds a link under the text.
+    /// Adds a link under the text to a portal path (the template puts the mount point before it).
     pub(crate) fn link(mut self, href: String, label: &'static str) -> Self {
         self.link = Some(Link { href, label });
         self

@@ -37,6 +37,7 @@ use poem::http::header::{CONTENT_TYPE, COOKIE, RETRY_AFTER, SET_COOKIE};
 use poem::http::{HeaderValue, Method, StatusCode};
 use poem::{IntoResponse, Request, Response, Route, get, handler};
 use poem_openapi::OperationId;
+use std::sync::Arc;
 
 pub(crate) use message::Message;
 
@@ -76,8 +77,50 @@ pub(crate) const ROUTE_METHODS: &[(&str, &[Method])] = &[
     ("/staff/clients/:id/:action", &[Method::POST]),
 ];
 
-/// Adds the page routes to the application's routes.
-pub(crate) fn mount(route: Route) -> Route {
+/// Where the portal is mounted in the host's URL space, and whether it serves the bundled
+/// client list, for the links and redirects of the request being answered.
+#[derive(Debug, Clone)]
+pub(crate) struct Mount {
+    /// "" at the root, "/client-portal" under a prefix.
+    pub(crate) base_path: Arc<str>,
+    /// Whether `/staff/clients` (the bundled client list) exists.
+    pub(crate) client_list: bool,
+}
+
+tokio::task_local! {
+    /// The [`Mount`] of the request being answered. The edge middleware sets it around every
+    /// request from the configuration, so templates and redirects need not carry it through
+    /// every handler.
+    static MOUNT: Mount;
+}
+
+/// Answers `future` with `mount` as the mount point of its links and redirects.
+pub(crate) async fn with_mount<F: std::future::Future>(mount: Mount, future: F) -> F::Output {
+    MOUNT.scope(mount, future).await
+}
+
+/// The mount point of the request being answered ("" at the root). Templates write every
+/// portal link as `{{ crate::pages::base_path() }}/staff/…`.
+pub(crate) fn base_path() -> Arc<str> {
+    MOUNT.try_with(|mount| Arc::clone(&mount.base_path)).unwrap_or_else(|_| Arc::from(""))
+}
+
+/// Whether pages may link to the bundled client list (a host that owns its clients has none).
+pub(crate) fn client_list_shown() -> bool {
+    MOUNT.try_with(|mount| mount.client_list).unwrap_or(true)
+}
+
+/// The page routes of the bundled client records, left out when a host owns its clients.
+pub(crate) const CLIENT_LIST_ROUTES: &[&str] = &["/staff", "/staff/clients"];
+
+/// Adds the page routes to the application's routes (without [`CLIENT_LIST_ROUTES`] unless
+/// `client_list`).
+pub(crate) fn mount(route: Route, client_list: bool) -> Route {
+    let route = if client_list {
+        route.at("/staff", get(staff_home)).at("/staff/clients", get(staff::client_list))
+    } else {
+        route
+    };
     route
         .at("/portal/static/portal.css", get(stylesheet))
         .at("/portal/invitation", get(links::invitation_page).post(links::invitation_submit))
@@ -85,10 +128,8 @@ pub(crate) fn mount(route: Route) -> Route {
         .at("/portal/:practice/sign-in", get(client::sign_in_page).post(client::sign_in_submit))
         .at("/portal/home", get(client::home))
         .at("/portal/sign-out", poem::post(client::sign_out))
-        .at("/staff", get(staff_home))
         .at("/staff/sign-in", get(staff::staff_sign_in_page).post(staff::staff_sign_in))
         .at("/staff/sign-out", poem::post(staff::staff_sign_out))
-        .at("/staff/clients", get(staff::client_list))
         .at("/staff/clients/:id", get(staff::client_page))
         .at("/staff/clients/:id/:action", poem::post(staff::client_action))
 }
@@ -172,6 +213,8 @@ impl IntoResponse for Page {
 
 /// A redirect (303 See Other) with cookies.
 pub(crate) fn see_other(route: &'static str, location: &str, cookies: Vec<String>) -> Response {
+    // Every location is a portal path; under a prefix it lives below the mount point.
+    let location = format!("{}{location}", base_path());
     let mut response = Response::builder()
         .status(StatusCode::SEE_OTHER)
         .header("location", location)

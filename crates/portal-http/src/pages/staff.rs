@@ -62,10 +62,10 @@ fn trouble(ctx: &Ctx, error: &dyn std::error::Error) -> Page {
 }
 
 fn not_found() -> Page {
-    Message::new("No such client", "This client does not exist in your practice.")
-        .link("/staff/clients".to_owned(), "Back to clients")
-        .wide()
-        .page("page_staff_client", StatusCode::NOT_FOUND)
+    let message = Message::new("No such client", "This client does not exist in your practice.");
+    let message =
+        if super::client_list_shown() { message.link("/staff/clients".to_owned(), "Back to clients") } else { message };
+    message.wide().page("page_staff_client", StatusCode::NOT_FOUND)
 }
 
 /// The signed-in staff member, or the redirect to the staff sign-in page.
@@ -241,13 +241,13 @@ async fn profile(
     status: StatusCode,
     notice: Option<Notice>,
 ) -> Page {
-    let client = match ctx.state.service.client(staff, id).await {
+    let client = match ctx.state.service.client(staff, &id).await {
         Ok(client) => client,
         Err(ClientError::ClientNotFound) => return not_found(),
         Err(error) => return trouble(ctx, &error),
     };
     let (portal, events) =
-        match (ctx.state.service.portal(staff, id).await, ctx.state.service.audit_trail(staff, id).await) {
+        match (ctx.state.service.portal(staff, &id).await, ctx.state.service.audit_trail(staff, &id).await) {
             (Ok(portal), Ok(events)) => (portal, events),
             (Err(error), _) | (_, Err(error)) => return trouble(ctx, &error),
         };
@@ -303,13 +303,13 @@ pub(crate) async fn client_action(
     };
     let Ok(id) = ClientId::parse(&id) else { return not_found().into_response() };
     let refused: Option<Notice> = match action.as_str() {
-        "invite" => match ctx.state.service.send_invite(&staff, id).await {
+        "invite" => match ctx.state.service.send_invite(&staff, &id).await {
             Ok(_) => None,
             Err(SendInviteError::ClientNotFound) => return not_found().into_response(),
             Err(SendInviteError::Infrastructure(error)) => return trouble(&ctx, &error).into_response(),
             Err(error) => Some(Notice::InviteRefused(error)),
         },
-        "reset" => match ctx.state.service.send_reset(&staff, id).await {
+        "reset" => match ctx.state.service.send_reset(&staff, &id).await {
             Ok(_) => None,
             Err(SendResetError::ClientNotFound) => return not_found().into_response(),
             Err(SendResetError::Infrastructure(error)) => return trouble(&ctx, &error).into_response(),
@@ -329,7 +329,7 @@ pub(crate) async fn client_action(
                     }
                 },
             };
-            match ctx.state.service.set_enabled(&staff, id, enabled, if enabled { None } else { reason }).await {
+            match ctx.state.service.set_enabled(&staff, &id, enabled, if enabled { None } else { reason }).await {
                 Ok(_) => None,
                 Err(ToggleError::ClientNotFound) => return not_found().into_response(),
                 Err(ToggleError::Infrastructure(error)) => return trouble(&ctx, &error).into_response(),

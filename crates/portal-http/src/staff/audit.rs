@@ -114,7 +114,7 @@ impl AuditApi {
     ) -> Result<AuditTrailResponse, ApiError> {
         let staff = ctx.staff(&auth).await?;
         let Some(id) = client_id(&id.0) else { return Ok(AuditTrailResponse::NotFound(ctx.client_not_found())) };
-        match ctx.state.service.audit_trail(&staff, id).await {
+        match ctx.state.service.audit_trail(&staff, &id).await {
             Ok(events) => Ok(AuditTrailResponse::Ok(Json(events.iter().map(AuditEntryBody::of).collect()))),
             Err(ClientError::ClientNotFound) => Ok(AuditTrailResponse::NotFound(ctx.client_not_found())),
             Err(error) => Err(ctx.client_error(&error)),

@@ -277,7 +277,7 @@ impl ClientsApi {
     async fn get_client(&self, auth: StaffKey, ctx: Ctx, id: Path<String>) -> Result<ClientResponse, ApiError> {
         let staff = ctx.staff(&auth).await?;
         let Some(id) = client_id(&id.0) else { return Ok(ClientResponse::NotFound(ctx.client_not_found())) };
-        match ctx.state.service.client(&staff, id).await {
+        match ctx.state.service.client(&staff, &id).await {
             Ok(view) => Ok(ClientResponse::Ok(Json(ClientBody::of(&view)))),
             Err(ClientError::ClientNotFound) => Ok(ClientResponse::NotFound(ctx.client_not_found())),
             Err(error) => Err(ctx.client_error(&error)),
@@ -310,7 +310,7 @@ impl ClientsApi {
             language: ctx.not_null("language", body.language)?.map(|language| language.0),
             email_consent: ctx.not_null("email_consent", body.email_consent)?,
         };
-        match ctx.state.service.update_client(&staff, id, patch).await {
+        match ctx.state.service.update_client(&staff, &id, patch).await {
             Ok(view) => Ok(ClientResponse::Ok(Json(ClientBody::of(&view)))),
             Err(ClientError::ClientNotFound) => Ok(ClientResponse::NotFound(ctx.client_not_found())),
             Err(error) => Err(ctx.client_error(&error)),

@@ -6,6 +6,7 @@
 mod audit;
 mod clients;
 mod portal;
+mod states;
 mod status;
 
 use jiff::Timestamp;
@@ -17,12 +18,19 @@ use portal_core::service::ClientError;
 use crate::auth::Ctx;
 use crate::error::{ApiError, ErrorCode, Problem};
 
-/// The staff API: its operations in document order (clients, then the portal, then the audit
-/// trail), which is the order of the tuple.
-pub(crate) type StaffApi = (clients::ClientsApi, portal::PortalApi, audit::AuditApi);
+/// The staff API of the bundled server: its operations in document order (client records, then
+/// the portal, the states in bulk, the audit trail), which is the order of the tuple.
+pub(crate) type StaffApi = (clients::ClientsApi, PortalStaffApi);
 
 /// The staff API, to combine with the other APIs.
-pub(crate) const STAFF_API: StaffApi = (clients::ClientsApi, portal::PortalApi, audit::AuditApi);
+pub(crate) const STAFF_API: StaffApi = (clients::ClientsApi, PORTAL_STAFF_API);
+
+/// The staff operations on what the portal owns, without the bundled client records: what a
+/// host that owns its clients mounts (design §7).
+pub(crate) type PortalStaffApi = (portal::PortalApi, states::StatesApi, audit::AuditApi);
+
+/// The portal part of the staff API.
+pub(crate) const PORTAL_STAFF_API: PortalStaffApi = (portal::PortalApi, states::StatesApi, audit::AuditApi);
 
 /// RFC 3339, UTC.
 pub(crate) fn rfc3339(at: Timestamp) -> String {
@@ -52,7 +60,7 @@ impl Ctx {
     }
 }
 
-/// A path id that is not a UUID names no client.
+/// A path id that is not a valid client id (see [`ClientId::parse`]) names no client.
 fn client_id(raw: &str) -> Option<ClientId> {
     ClientId::parse(raw).ok()
 }

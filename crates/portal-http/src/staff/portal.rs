@@ -251,7 +251,7 @@ impl PortalApi {
     async fn get_portal(&self, auth: StaffKey, ctx: Ctx, id: Path<String>) -> Result<PortalResponse, ApiError> {
         let staff = ctx.staff(&auth).await?;
         let Some(id) = client_id(&id.0) else { return Ok(PortalResponse::NotFound(ctx.client_not_found())) };
-        match ctx.state.service.portal(&staff, id).await {
+        match ctx.state.service.portal(&staff, &id).await {
             Ok(view) => Ok(PortalResponse::Ok(Json(Box::new(PortalBody::of(&view))))),
             Err(ClientError::ClientNotFound) => Ok(PortalResponse::NotFound(ctx.client_not_found())),
             Err(error) => Err(ctx.client_error(&error)),
@@ -271,7 +271,7 @@ impl PortalApi {
     ) -> Result<SendInviteResponse, ApiError> {
         let staff = ctx.staff(&auth).await?;
         let Some(id) = client_id(&id.0) else { return Ok(SendInviteResponse::NotFound(ctx.client_not_found())) };
-        match ctx.state.service.send_invite(&staff, id).await {
+        match ctx.state.service.send_invite(&staff, &id).await {
             Ok(sent) => {
                 ctx.mail_queued();
                 Ok(SendInviteResponse::Accepted(Json(LinkSentBody::of(&sent))))
@@ -300,7 +300,7 @@ impl PortalApi {
     ) -> Result<SendResetResponse, ApiError> {
         let staff = ctx.staff(&auth).await?;
         let Some(id) = client_id(&id.0) else { return Ok(SendResetResponse::NotFound(ctx.client_not_found())) };
-        match ctx.state.service.send_reset(&staff, id).await {
+        match ctx.state.service.send_reset(&staff, &id).await {
             Ok(sent) => {
                 ctx.mail_queued();
                 Ok(SendResetResponse::Accepted(Json(LinkSentBody::of(&sent))))
@@ -346,7 +346,7 @@ impl PortalApi {
             Ok(reason) => reason,
             Err(invalid) => return Err(ApiError::invalid_input(&invalid, ctx.rid())),
         };
-        match ctx.state.service.set_enabled(&staff, id, body.enabled, reason).await {
+        match ctx.state.service.set_enabled(&staff, &id, body.enabled, reason).await {
             Ok(_status) => {}
             Err(ToggleError::ClientNotFound) => return Ok(SetEnabledResponse::NotFound(ctx.client_not_found())),
             Err(ToggleError::Refused(ToggleRefused::NoAccount)) => {
@@ -354,7 +354,7 @@ impl PortalApi {
             }
             Err(ToggleError::Infrastructure(error)) => return Err(ApiError::infrastructure(&error, ctx.rid())),
         }
-        match ctx.state.service.portal(&staff, id).await {
+        match ctx.state.service.portal(&staff, &id).await {
             Ok(view) => Ok(SetEnabledResponse::Ok(Json(Box::new(PortalBody::of(&view))))),
             Err(ClientError::ClientNotFound) => Ok(SetEnabledResponse::NotFound(ctx.client_not_found())),
             Err(error) => Err(ctx.client_error(&error)),

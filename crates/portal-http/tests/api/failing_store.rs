@@ -7,9 +7,9 @@ use async_trait::async_trait;
 use jiff::{SignedDuration, Timestamp};
 use portal_core::testing::InMemoryStore;
 use portal_core::{
-    AccountCommit, AccountStore, AuditEvent, AuditLog, ClaimedMail, Client, ClientId, DeliveryState, Directory, MailId,
-    MailOutbox, PortalAccount, Practice, PracticeId, PracticeSlug, Session, SessionId, SessionStore, StaffMember,
-    StoreError, ThrottleState, ThrottleStore, TokenHash, TokenId, TokenPurpose, Username,
+    AccountCommit, AccountStore, AuditEvent, AuditLog, ClaimedMail, Client, ClientDirectory, ClientId, DeliveryState,
+    Directory, MailId, MailOutbox, PortalAccount, Practice, PracticeId, PracticeSlug, Session, SessionId, SessionStore,
+    StaffMember, StoreError, ThrottleState, ThrottleStore, TokenHash, TokenId, TokenPurpose, Username,
 };
 
 /// Text that must never reach a response body.
@@ -95,10 +95,6 @@ impl Directory for FailingStore {
         self.check()?;
         self.inner.update_client(c, a).await
     }
-    async fn client(&self, p: PracticeId, id: ClientId) -> Result<Option<Client>, StoreError> {
-        self.check()?;
-        self.inner.client(p, id).await
-    }
     async fn list_clients(&self, p: PracticeId) -> Result<Vec<(Client, PortalAccount)>, StoreError> {
         self.check()?;
         self.inner.list_clients(p).await
@@ -106,10 +102,26 @@ impl Directory for FailingStore {
 }
 
 #[async_trait]
+impl ClientDirectory for FailingStore {
+    async fn client(&self, p: PracticeId, id: &ClientId) -> Result<Option<Client>, StoreError> {
+        self.check()?;
+        ClientDirectory::client(&self.inner, p, id).await
+    }
+    async fn clients(&self, p: PracticeId, ids: &[ClientId]) -> Result<Vec<Client>, StoreError> {
+        self.check()?;
+        self.inner.clients(p, ids).await
+    }
+}
+
+#[async_trait]
 impl AccountStore for FailingStore {
-    async fn account(&self, p: PracticeId, c: ClientId) -> Result<PortalAccount, StoreError> {
+    async fn account(&self, p: PracticeId, c: &ClientId) -> Result<PortalAccount, StoreError> {
         self.check()?;
         self.inner.account(p, c).await
+    }
+    async fn accounts(&self, p: PracticeId, c: &[ClientId]) -> Result<Vec<PortalAccount>, StoreError> {
+        self.check()?;
+        self.inner.accounts(p, c).await
     }
     async fn account_by_username(&self, p: PracticeId, u: &Username) -> Result<Option<PortalAccount>, StoreError> {
         self.check()?;
@@ -167,7 +179,7 @@ impl AuditLog for FailingStore {
         self.check()?;
         self.inner.append(events).await
     }
-    async fn trail(&self, p: PracticeId, c: ClientId) -> Result<Vec<AuditEvent>, StoreError> {
+    async fn trail(&self, p: PracticeId, c: &ClientId) -> Result<Vec<AuditEvent>, StoreError> {
         self.check()?;
         self.inner.trail(p, c).await
     }

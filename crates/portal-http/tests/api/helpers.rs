@@ -12,8 +12,8 @@ use poem::{EndpointExt, Response};
 use portal_core::service::PortalService;
 use portal_core::testing::{InMemoryStore, ManualClock, SeededRandom};
 use portal_core::{
-    ClientId, Clock, DynPortalService, LinkKey, MailKind, PasswordHasher, Policy, PortalStore, Randomness,
-    ScryptHasher, ScryptParams, TimeZoneName, TokenPurpose,
+    ClientDirectory, ClientId, Clock, DynPortalService, LinkKey, MailKind, PasswordHasher, Policy, PortalStore,
+    Randomness, ScryptHasher, ScryptParams, TimeZoneName, TokenPurpose,
 };
 use portal_http::{BlockingHasher, HttpConfig, app};
 use secrecy::ExposeSecret as _;
@@ -61,8 +61,13 @@ pub async fn spawn_app_with(config: HttpConfig) -> TestApp {
     spawn_app_over(Arc::new(memory.clone()), memory, config).await
 }
 
-/// `store` is what the service uses; `memory` is the in-memory store behind it.
-pub async fn spawn_app_over(store: Arc<dyn PortalStore>, memory: InMemoryStore, config: HttpConfig) -> TestApp {
+/// `store` is what the service uses, as the portal's store and as the client directory (the
+/// bundled arrangement); `memory` is the in-memory store behind it.
+pub async fn spawn_app_over<S: PortalStore + ClientDirectory>(
+    store: Arc<S>,
+    memory: InMemoryStore,
+    config: HttpConfig,
+) -> TestApp {
     let clock = Arc::new(ManualClock::new(t0()));
     let hasher = Arc::new(BlockingHasher::new(
         ScryptHasher::new(ScryptParams::INSECURE_FAST_FOR_TESTS).unwrap(),
@@ -70,7 +75,8 @@ pub async fn spawn_app_over(store: Arc<dyn PortalStore>, memory: InMemoryStore, 
         config.hash_queue,
     ));
     let service: Arc<DynPortalService> = Arc::new(PortalService::new(
-        store,
+        Arc::clone(&store) as Arc<dyn PortalStore>,
+        store as Arc<dyn ClientDirectory>,
         Arc::clone(&hasher) as Arc<dyn PasswordHasher>,
         Arc::clone(&clock) as Arc<dyn Clock>,
         Arc::new(SeededRandom::new(7)) as Arc<dyn Randomness>,

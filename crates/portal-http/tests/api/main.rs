@@ -9,6 +9,7 @@ mod errors;
 mod failing_store;
 mod hashing;
 mod helpers;
+mod host;
 mod isolation;
 mod lifecycle;
 mod ops;

@@ -17,7 +17,12 @@ impl AccountStore for InMemoryStore {
 
     async fn accounts(&self, practice: PracticeId, clients: &[ClientId]) -> Result<Vec<PortalAccount>, StoreError> {
         Ok(self.with(|s| {
-            clients.iter().filter_map(|client| s.accounts.get(&(practice, client.clone())).cloned()).collect()
+            let mut seen = std::collections::HashSet::new();
+            clients
+                .iter()
+                .filter(|client| seen.insert(*client))
+                .filter_map(|client| s.accounts.get(&(practice, client.clone())).cloned())
+                .collect()
         }))
     }
 

@@ -121,6 +121,9 @@ impl ClientDirectory for InMemoryStore {
     }
 
     async fn clients(&self, practice: PracticeId, ids: &[ClientId]) -> Result<Vec<Client>, StoreError> {
-        Ok(self.with(|s| ids.iter().filter_map(|id| s.client_in(practice, id).cloned()).collect()))
+        let mut seen = std::collections::HashSet::new();
+        Ok(self.with(|s| {
+            ids.iter().filter(|id| seen.insert(*id)).filter_map(|id| s.client_in(practice, id).cloned()).collect()
+        }))
     }
 }

@@ -390,6 +390,13 @@ impl InMemoryStore {
         self.with(|s| s.audit.clone())
     }
 
+    /// Every bundled client record, in no particular order. Empty when a host's own
+    /// [`ClientDirectory`](crate::ClientDirectory) holds the clients: the portal copies none.
+    #[must_use]
+    pub fn client_records(&self) -> Vec<Client> {
+        self.with(|s| s.clients.values().cloned().collect())
+    }
+
     /// Every stored (unrevoked) session, ordered by creation time then id.
     #[must_use]
     pub fn sessions(&self) -> Vec<Session> {
