@@ -25,8 +25,15 @@ async fn main() -> Result<(), Box<dyn Error>> {
     // The production hashing cost (scrypt ln=17), so the timings printed below are real.
     let hasher = ScryptHasher::new(ScryptParams::OWASP)?;
     let link_key = LinkKey::generate(&OsRandom)?;
-    let service =
-        PortalService::new(store.clone(), hasher, clock.clone(), SeededRandom::new(1), Policy::default(), link_key);
+    let service = PortalService::new(
+        store.clone(),
+        store.clone(),
+        hasher,
+        clock.clone(),
+        SeededRandom::new(1),
+        Policy::default(),
+        link_key,
+    );
     let request = RequestContext::default();
 
     let practice = service.create_practice("Sunrise Therapy", None, TimeZoneName::utc()).await?;
@@ -44,9 +51,9 @@ async fn main() -> Result<(), Box<dyn Error>> {
         )
         .await?
         .client;
-    println!("client {} created: portal status {:?}", client.name, service.portal(&staff, client.id).await?.status);
+    println!("client {} created: portal status {:?}", client.name, service.portal(&staff, &client.id).await?.status);
 
-    let sent = service.send_invite(&staff, client.id).await?;
+    let sent = service.send_invite(&staff, &client.id).await?;
     println!("invite sent at {:.0}, valid until {:.0}", sent.sent_at, sent.expires_at);
     let link = |purpose: TokenPurpose| -> Result<String, Box<dyn Error>> {
         let token_id = store
@@ -67,17 +74,17 @@ async fn main() -> Result<(), Box<dyn Error>> {
     println!("47 h later the client opens the link: {:?}", service.verify_invite(&invite).await.map(|i| i.expires_at));
     let password = Password::new("correct horse battery staple");
     service.register(&invite, "ada", &password, &request).await?;
-    println!("registered as 'ada': portal status {:?}", service.portal(&staff, client.id).await?.status);
+    println!("registered as 'ada': portal status {:?}", service.portal(&staff, &client.id).await?.status);
 
     let session = service.sign_in(practice.practice.slug.as_str(), "ada", &password, &request).await?;
     println!("signed in; session valid until {:.0}", session.expires_at);
 
-    service.set_enabled(&staff, client.id, false, None).await?;
+    service.set_enabled(&staff, &client.id, false, None).await?;
     let refused = service.sign_in(practice.practice.slug.as_str(), "ada", &password, &request).await;
     println!("disabled; sign-in with the right password: {:?}", refused.map(|_| ()).map_err(|e| e.to_string()));
-    service.set_enabled(&staff, client.id, true, None).await?;
+    service.set_enabled(&staff, &client.id, true, None).await?;
 
-    service.send_reset(&staff, client.id).await?;
+    service.send_reset(&staff, &client.id).await?;
     let new_password = Password::new("a completely different passphrase");
     service.complete_reset(&link(TokenPurpose::Reset)?, &new_password, &request).await?;
     let old = service.sign_in(practice.practice.slug.as_str(), "ada", &password, &request).await;
@@ -90,7 +97,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
         println!("  {} to {} ({delivery:?})", mail.kind.name(), mail.to);
     }
     println!("\naudit trail:");
-    for event in service.audit_trail(&staff, client.id).await? {
+    for event in service.audit_trail(&staff, &client.id).await? {
         println!(
             "  {:.0} {:<24} {}",
             event.at,

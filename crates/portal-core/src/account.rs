@@ -209,7 +209,7 @@ pub enum Toggled {
 /// use portal_core::{ClientId, IssuedToken, PracticeId, TokenHash, TokenId, TokenPurpose, TokenState};
 ///
 /// let now = Timestamp::from_second(1_800_000_000).unwrap();
-/// let mut account = PortalAccount::new(PracticeId::from_uuid(uuid::Uuid::from_u128(1)), ClientId::from_uuid(uuid::Uuid::from_u128(2)));
+/// let mut account = PortalAccount::new(PracticeId::from_uuid(uuid::Uuid::from_u128(1)), ClientId::parse("MRN-0042")?);
 /// let invite = IssuedToken {
 ///     id: TokenId::from_uuid(uuid::Uuid::from_u128(3)),
 ///     purpose: TokenPurpose::Invite,

@@ -57,7 +57,7 @@ const ROWS: [Row; 5] = [Row::NotInvited, Row::InvitePending, Row::InviteExpired,
 fn account_in(row: Row) -> PortalAccount {
     let mut account = PortalAccount::new(
         PracticeId::from_uuid(uuid::Uuid::from_u128(1)),
-        ClientId::from_uuid(uuid::Uuid::from_u128(2)),
+        ClientId::parse("MRN-0002").expect("a valid host id"),
     );
     let now = t0();
     match row {
@@ -256,7 +256,7 @@ fn a_disabled_account_cannot_complete_a_reset_even_with_a_live_token() {
     let credentials = active.credentials().cloned().unwrap();
     let account = PortalAccount::restore(
         active.practice_id(),
-        active.client_id(),
+        active.client_id().clone(),
         3,
         AccountState::Disabled { credentials, reason: None, since: t0() },
         active.invite().cloned(),
@@ -325,7 +325,7 @@ proptest! {
 
     #[test]
     fn lifecycle_invariants_hold_for_any_sequence(commands in prop::collection::vec(command(), 1..60)) {
-        let mut account = PortalAccount::new(PracticeId::from_uuid(uuid::Uuid::from_u128(1)), ClientId::from_uuid(uuid::Uuid::from_u128(2)));
+        let mut account = PortalAccount::new(PracticeId::from_uuid(uuid::Uuid::from_u128(1)), ClientId::parse("MRN-0002").expect("a valid host id"));
         let mut now = t0();
         let mut next_token = 100u128;
         // Every token ever issued, by purpose: (number, issued_at).

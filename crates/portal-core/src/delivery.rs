@@ -37,6 +37,9 @@ pub enum DeliveryCause {
     NotBuilt,
     /// The practice the email belongs to no longer exists.
     PracticeGone,
+    /// The client is no longer in the host's records (removed or merged) when the email was
+    /// to be rendered, so there is nobody to write to.
+    ClientGone,
     /// Cancelled by the core: the portal account was disabled (design §2: a disabled account
     /// receives no portal mail).
     CancelledAccountDisabled,
@@ -48,7 +51,7 @@ pub enum DeliveryCause {
 
 impl DeliveryCause {
     /// Every cause, for adapters that map codes back and for tests.
-    pub const ALL: [Self; 16] = [
+    pub const ALL: [Self; 17] = [
         Self::Unreachable,
         Self::NoSecureConnection,
         Self::TurnedAway,
@@ -62,6 +65,7 @@ impl DeliveryCause {
         Self::NotWritten,
         Self::NotBuilt,
         Self::PracticeGone,
+        Self::ClientGone,
         Self::CancelledAccountDisabled,
         Self::CancelledLinkSuperseded,
         Self::Other,
@@ -83,6 +87,7 @@ impl DeliveryCause {
             Self::NotWritten => "not_written",
             Self::NotBuilt => "not_built",
             Self::PracticeGone => "practice_gone",
+            Self::ClientGone => "client_gone",
             Self::CancelledAccountDisabled => "cancelled_account_disabled",
             Self::CancelledLinkSuperseded => "cancelled_link_superseded",
             Self::Other => "other",

@@ -491,7 +491,7 @@ mod tests {
             id: SessionId::from_uuid(uuid::Uuid::nil()),
             token_hash: TokenHash::of(b"x"),
             practice_id: PracticeId::from_uuid(uuid::Uuid::nil()),
-            client_id: ClientId::from_uuid(uuid::Uuid::nil()),
+            client_id: ClientId::parse("42").expect("a valid host id"),
             created_at: at(0),
             last_seen_at: at(0),
         };

@@ -12,8 +12,8 @@ use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp};
 use portal_core::{
-    ClaimedMail, Clock, DeliveryCause, DeliveryProblem, Directory, LinkKey, MailKind, MailOutbox, MailTransport,
-    Randomness, StoreError, TransportError,
+    ClaimedMail, ClientDirectory, Clock, DeliveryCause, DeliveryProblem, Directory, LinkKey, MailKind, MailOutbox,
+    MailTransport, Randomness, StoreError, TransportError,
 };
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
@@ -129,6 +129,7 @@ enum Outcome {
 /// let renderer = Renderer::new("https://portal.example.org", MailFrom::parse("no-reply@example.org")?)?;
 /// let dispatcher = Dispatcher::new(
 ///     store.clone(),
+///     store.clone(), // the client directory: an EHR passes its own
 ///     RecordingTransport::new(), // SmtpTransport or FileTransport in the server
 ///     SystemClock,
 ///     OsRandom,
@@ -143,8 +144,9 @@ enum Outcome {
 /// # Ok(())
 /// # }
 /// ```
-pub struct Dispatcher<S, T, C, R> {
+pub struct Dispatcher<S, D, T, C, R> {
     store: S,
+    directory: D,
     transport: T,
     clock: C,
     random: R,
@@ -153,7 +155,7 @@ pub struct Dispatcher<S, T, C, R> {
     config: DispatcherConfig,
 }
 
-impl<S, T, C, R> std::fmt::Debug for Dispatcher<S, T, C, R> {
+impl<S, D, T, C, R> std::fmt::Debug for Dispatcher<S, D, T, C, R> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Dispatcher")
             .field("renderer", &self.renderer)
@@ -162,20 +164,28 @@ impl<S, T, C, R> std::fmt::Debug for Dispatcher<S, T, C, R> {
     }
 }
 
-impl<S, T, C, R> Dispatcher<S, T, C, R>
+impl<S, D, T, C, R> Dispatcher<S, D, T, C, R>
 where
     S: MailOutbox + Directory,
+    D: ClientDirectory,
     T: MailTransport,
     C: Clock,
     R: Randomness,
 {
-    /// Wires the dispatcher. `random` only spreads retry times (jitter). `link_key` is the
-    /// service's key (a `LinkKey` or an `Arc<LinkKey>`): links are re-derived with it.
+    /// Wires the dispatcher. `store` holds the outbox and the practices; `directory` is the
+    /// host's client records, read when each mail is rendered (the greeting and the language
+    /// are the client's current ones). `random` only spreads retry times (jitter). `link_key`
+    /// is the service's key (a `LinkKey` or an `Arc<LinkKey>`): links are re-derived with it.
     ///
     /// # Errors
     /// [`ConfigError`] when `config` fails [`DispatcherConfig::validate`].
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "each is a distinct port or setting; a builder would only rename them"
+    )]
     pub fn new(
         store: S,
+        directory: D,
         transport: T,
         clock: C,
         random: R,
@@ -184,7 +194,7 @@ where
         config: DispatcherConfig,
     ) -> Result<Self, ConfigError> {
         config.validate()?;
-        Ok(Self { store, transport, clock, random, renderer, link_key: link_key.into(), config })
+        Ok(Self { store, directory, transport, clock, random, renderer, link_key: link_key.into(), config })
     }
 
     /// The configuration.
@@ -268,7 +278,21 @@ where
                 DeliveryProblem::new(DeliveryCause::LinkExpired, "the link expired before the mail could be delivered");
             return self.fail(id, kind, &expired, None).await;
         }
-        let email = match self.renderer.render(&mail, &practice, &self.link_key) {
+        let client = match self.directory.client(mail.practice_id, &mail.client_id).await {
+            Ok(Some(client)) => client,
+            Ok(None) => {
+                let gone = DeliveryProblem::new(
+                    DeliveryCause::ClientGone,
+                    "the client is no longer in the practice's records",
+                );
+                return self.fail(id, kind, &gone, None).await;
+            }
+            Err(error) => {
+                tracing::warn!(mail_id = %id, kind, error = %error, "cannot read the client record; will try again");
+                return Outcome::Deferred;
+            }
+        };
+        let email = match self.renderer.render(&mail, &practice, &client, &self.link_key) {
             Ok(email) => email,
             Err(error) => {
                 let not_built = DeliveryProblem::new(DeliveryCause::NotBuilt, error.to_string());
@@ -343,9 +367,10 @@ where
     }
 }
 
-impl<S, T, C, R> Dispatcher<S, T, C, R>
+impl<S, D, T, C, R> Dispatcher<S, D, T, C, R>
 where
     S: MailOutbox + Directory,
+    D: ClientDirectory,
     T: MailTransport,
     C: Clock,
     R: Randomness,

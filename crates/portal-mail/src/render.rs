@@ -3,8 +3,8 @@
 use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp};
 use portal_core::{
-    DisplayName, EmailAddress, Language, LinkKey, MailKind, OutgoingMail, Practice, RenderedEmail, TimeZoneName,
-    TokenId, TokenPurpose,
+    Client, DisplayName, EmailAddress, Language, LinkKey, MailKind, OutgoingMail, Practice, RenderedEmail,
+    TimeZoneName, TokenId, TokenPurpose,
 };
 use secrecy::ExposeSecret;
 
@@ -22,6 +22,9 @@ pub enum RenderError {
     /// The practice given is not the mail's practice.
     #[error("the mail belongs to another practice")]
     PracticeMismatch,
+    /// The client given is not the mail's client.
+    #[error("the mail is for another client")]
+    ClientMismatch,
 }
 
 /// The configured sender: the no-reply address, and optionally a neutral display name.
@@ -124,15 +127,23 @@ impl MailFrom {
 /// let mail = OutgoingMail {
 ///     id: MailId::from_uuid(uuid::Uuid::from_u128(3)),
 ///     practice_id: practice.id,
-///     client_id: ClientId::from_uuid(uuid::Uuid::from_u128(4)),
+///     client_id: ClientId::parse("1001")?,
 ///     to: EmailAddress::parse("ada@example.org")?,
-///     recipient_name: DisplayName::parse("name", "Ada")?,
-///     language: Language::En,
 ///     kind: MailKind::Invitation { token_id, expires_at: created_at + SignedDuration::from_hours(48) },
 ///     created_at,
 /// };
+/// // The host's record of the client, read from its directory when the mail goes out.
+/// let client = Client {
+///     id: ClientId::parse("1001")?,
+///     practice_id: practice.id,
+///     name: DisplayName::parse("name", "Ada")?,
+///     email: Some(EmailAddress::parse("ada@example.org")?),
+///     language: Language::En,
+///     email_consent: true,
+///     created_at,
+/// };
 /// let key = LinkKey::from_bytes([7; 32]);
-/// let email = renderer.render(&mail, &practice, &key)?;
+/// let email = renderer.render(&mail, &practice, &client, &key)?;
 /// assert_eq!(email.subject, "Your account invitation");
 /// assert_eq!(email.from_name, "Account notifications");
 /// let link = key.link_token(TokenPurpose::Invite, token_id);
@@ -219,24 +230,32 @@ impl Renderer {
         format!("{}/portal/{path}?token={}", self.public_url, token.expose().expose_secret())
     }
 
-    /// Renders one outbox row for its practice.
+    /// Renders one outbox row for its practice and its client, as the host's
+    /// [`ClientDirectory`](portal_core::ClientDirectory) knows the client now: the greeting
+    /// uses the current name and the body the current language. The address is the one the
+    /// row was queued for.
     ///
     /// # Errors
-    /// [`RenderError::PracticeMismatch`] when `practice` is not the mail's practice;
+    /// [`RenderError::PracticeMismatch`] or [`RenderError::ClientMismatch`] when `practice` or
+    /// `client` is not the mail's;
     /// [`RenderError::Template`] when a template fails to write.
     pub fn render(
         &self,
         mail: &OutgoingMail,
         practice: &Practice,
+        client: &Client,
         link_key: &LinkKey,
     ) -> Result<RenderedEmail, RenderError> {
         if mail.practice_id != practice.id {
             return Err(RenderError::PracticeMismatch);
         }
-        let language = mail.language;
+        if client.practice_id != mail.practice_id || client.id != mail.client_id {
+            return Err(RenderError::ClientMismatch);
+        }
+        let language = client.language;
         let zone = PracticeZone::resolve(&practice.time_zone);
         let practice_name = practice.name.as_str();
-        let recipient = mail.recipient_name.as_str();
+        let recipient = client.name.as_str();
         // The link and its wording live here so the message can borrow them.
         let link_facts = |path: &str, purpose: TokenPurpose, token_id: TokenId, expires_at: Timestamp| {
             let valid_for = duration_in_words(language, expires_at.duration_since(mail.created_at));

@@ -6,11 +6,11 @@ use super::*;
 impl Harness {
     pub(super) fn send_link(&mut self, who: Who, purpose: TokenPurpose) {
         let now = self.now();
-        let client = self.account(who).client;
+        let client = self.account(who).client.clone();
         let state = self.account(who).state;
         let (outcome, expected, ttl) = match purpose {
             TokenPurpose::Invite => {
-                let outcome = block_on(self.service.send_invite(&self.staff, client));
+                let outcome = block_on(self.service.send_invite(&self.staff, &client));
                 let expected = if state == State::NoAccount { Ok(()) } else { Err("AccountExists") };
                 let outcome = outcome.map_err(|error| match error {
                     SendInviteError::AccountExists(_) => "AccountExists",
@@ -19,7 +19,7 @@ impl Harness {
                 (outcome, expected, self.policy.invite_ttl())
             }
             TokenPurpose::Reset => {
-                let outcome = block_on(self.service.send_reset(&self.staff, client));
+                let outcome = block_on(self.service.send_reset(&self.staff, &client));
                 let expected = match state {
                     State::NoAccount => Err("NoAccount"),
                     State::Active => Ok(()),
@@ -116,9 +116,9 @@ impl Harness {
     }
 
     pub(super) fn toggle(&mut self, who: Who, enable: bool) {
-        let client = self.account(who).client;
+        let client = self.account(who).client.clone();
         let before = self.account(who).state;
-        let outcome = block_on(self.service.set_enabled(&self.staff, client, enable, None));
+        let outcome = block_on(self.service.set_enabled(&self.staff, &client, enable, None));
         match (&outcome, before) {
             (Err(ToggleError::Refused(_)), State::NoAccount) => return,
             (Ok(PortalStatus::Active { .. }), State::Active | State::Disabled) if enable => {}

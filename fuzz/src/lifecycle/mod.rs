@@ -44,7 +44,7 @@ use portal_core::{
 };
 use secrecy::ExposeSecret;
 
-type Service = PortalService<InMemoryStore, ScryptHasher, ManualClock, SeededRandom>;
+type Service = PortalService<InMemoryStore, ScryptHasher, ManualClock, SeededRandom, InMemoryStore>;
 
 /// Commands per input; longer sequences add little but slow every run down.
 const MAX_STEPS: usize = 48;
@@ -256,6 +256,7 @@ impl Harness {
         let clock = ManualClock::new(start());
         let service = PortalService::new(
             store.clone(),
+            store.clone(),
             hasher(),
             clock.clone(),
             SeededRandom::new(scenario.seed),
@@ -462,12 +463,12 @@ impl Harness {
         let now = self.now();
         let mut usernames = Vec::new();
         for (who, account) in &self.accounts {
-            let live = self.store.live_tokens(account.client);
+            let live = self.store.live_tokens(&account.client);
             for purpose in [TokenPurpose::Invite, TokenPurpose::Reset] {
                 let count = live.iter().filter(|t| t.purpose == purpose).count();
                 assert!(count <= 1, "{who:?} has {count} live {purpose:?} tokens");
             }
-            let view = block_on(self.service.client(&self.staff, account.client)).expect("the client exists");
+            let view = block_on(self.service.client(&self.staff, &account.client)).expect("the client exists");
             let expected = match account.state {
                 State::Active => "active",
                 State::Disabled => "disabled",

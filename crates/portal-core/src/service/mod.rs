@@ -184,8 +184,8 @@ pub struct LinkInfo {
 /// let staff = StaffContext { staff: practice.staff, request: Default::default() };
 /// let new = NewClient { name: "Ada".into(), email: Some("ada@example.org".into()), ..Default::default() };
 /// let client = service.create_client(&staff, new).await?.client;
-/// let sent = service.send_invite(&staff, client.id).await?;
-/// assert_eq!(service.client(&staff, client.id).await?.portal,
+/// let sent = service.send_invite(&staff, &client.id).await?;
+/// assert_eq!(service.client(&staff, &client.id).await?.portal,
 ///            PortalStatus::Invited { sent_at: sent.sent_at, expires_at: sent.expires_at });
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// # }).unwrap();

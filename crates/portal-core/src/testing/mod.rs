@@ -8,7 +8,11 @@
 //! - [`InMemoryStore`]: every storage port ([`Directory`](crate::Directory),
 //!   [`AccountStore`](crate::AccountStore), [`SessionStore`](crate::SessionStore),
 //!   [`ThrottleStore`](crate::ThrottleStore), [`AuditLog`](crate::AuditLog),
-//!   [`MailOutbox`](crate::MailOutbox)), so it is a [`PortalStore`](crate::PortalStore).
+//!   [`MailOutbox`](crate::MailOutbox)), so it is a [`PortalStore`](crate::PortalStore); and a
+//!   [`ClientDirectory`](crate::ClientDirectory) over its own client records, as the bundled
+//!   server's store is.
+//! - [`InMemoryDirectory`]: a [`ClientDirectory`](crate::ClientDirectory) standing for a host's
+//!   own client records, kept apart from the portal's state (design §7).
 //! - [`RecordingTransport`]: a [`MailTransport`](crate::MailTransport) that keeps what it was
 //!   given and fails on request.
 //!
@@ -23,10 +27,11 @@
 //! Every type is cheap to [`Clone`]; clones share one state (an `Arc`), so a test can keep a
 //! handle to inspect what the service under test did.
 //!
-//! One file per part: `clock`, `randomness`, `transport`, and `store` with one submodule per
+//! One file per part: `clock`, `directory`, `randomness`, `transport`, and `store` with one submodule per
 //! storage port beside the state and the commit they share.
 
 mod clock;
+mod directory;
 mod randomness;
 mod store;
 #[cfg(test)]
@@ -36,6 +41,7 @@ mod transport;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 pub use clock::ManualClock;
+pub use directory::InMemoryDirectory;
 pub use randomness::SeededRandom;
 pub use store::{InMemoryStore, StoredToken};
 pub use transport::RecordingTransport;

@@ -11,7 +11,7 @@ use secrecy::ExposeSecret;
 pub const GOOD_PASSWORD: &str = "correct horse battery staple";
 pub const OTHER_PASSWORD: &str = "a completely different passphrase";
 
-pub type Service<H = ScryptHasher> = PortalService<InMemoryStore, H, ManualClock, SeededRandom>;
+pub type Service<H = ScryptHasher> = PortalService<InMemoryStore, H, ManualClock, SeededRandom, InMemoryStore>;
 
 pub struct World<H: PasswordHasher = ScryptHasher> {
     pub service: Service<H>,
@@ -49,8 +49,15 @@ pub async fn world() -> World {
 pub async fn world_with<H: PasswordHasher>(hasher: H) -> World<H> {
     let store = InMemoryStore::default();
     let clock = ManualClock::new(start());
-    let service =
-        PortalService::new(store.clone(), hasher, clock.clone(), SeededRandom::new(7), Policy::default(), key());
+    let service = PortalService::new(
+        store.clone(),
+        store.clone(),
+        hasher,
+        clock.clone(),
+        SeededRandom::new(7),
+        Policy::default(),
+        key(),
+    );
     let created = service.create_practice("Sunrise Therapy", Some("sunrise"), TimeZoneName::utc()).await.unwrap();
     let staff = StaffContext { staff: created.staff, request: ctx() };
     let client = service
@@ -93,7 +100,7 @@ impl<H: PasswordHasher> World<H> {
 
     /// Invite and register the client as `ada` with [`GOOD_PASSWORD`].
     pub async fn registered(&self) {
-        self.service.send_invite(&self.staff, self.client).await.unwrap();
+        self.service.send_invite(&self.staff, &self.client).await.unwrap();
         let link = self.latest_link(TokenPurpose::Invite);
         self.service.register(&link, "ada", &password(GOOD_PASSWORD), &ctx()).await.unwrap();
     }

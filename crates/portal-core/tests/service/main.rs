@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used)] // helpers are test code: a panic is the failure report
 
 mod helpers;
+mod host;
 mod lifecycle;
 mod races;
 mod rules;

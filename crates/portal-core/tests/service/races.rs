@@ -9,7 +9,7 @@ use crate::helpers::*;
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn of_many_concurrent_registrations_with_one_link_exactly_one_wins_and_the_rest_see_it_used() {
     let w = Arc::new(world().await);
-    w.service.send_invite(&w.staff, w.client).await.unwrap();
+    w.service.send_invite(&w.staff, &w.client).await.unwrap();
     let link = Arc::new(w.latest_link(TokenPurpose::Invite));
     let attempts: Vec<_> = (0..16)
         .map(|i| {
@@ -28,7 +28,7 @@ async fn of_many_concurrent_registrations_with_one_link_exactly_one_wins_and_the
         }
     }
     assert_eq!(wins, 1);
-    let account = w.store.account(w.staff.staff.practice_id, w.client).await.unwrap();
+    let account = w.store.account(w.staff.staff.practice_id, &w.client).await.unwrap();
     assert!(matches!(account.state(), AccountState::Active(_)));
     assert_eq!(account.version(), 2, "one invite and one registration were committed, nothing else");
 }

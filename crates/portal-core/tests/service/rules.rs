@@ -11,7 +11,7 @@ async fn an_invite_is_refused_once_an_account_exists() {
     let w = world().await;
     w.registered().await;
     assert!(matches!(
-        w.service.send_invite(&w.staff, w.client).await,
+        w.service.send_invite(&w.staff, &w.client).await,
         Err(SendInviteError::AccountExists(InviteRefused::AccountExists))
     ));
 }
@@ -20,11 +20,11 @@ async fn an_invite_is_refused_once_an_account_exists() {
 async fn a_reset_is_refused_without_an_account_and_toggles_need_one() {
     let w = world().await;
     assert!(matches!(
-        w.service.send_reset(&w.staff, w.client).await,
+        w.service.send_reset(&w.staff, &w.client).await,
         Err(SendResetError::Refused(ResetRefused::NoAccount))
     ));
     assert!(matches!(
-        w.service.set_enabled(&w.staff, w.client, false, None).await,
+        w.service.set_enabled(&w.staff, &w.client, false, None).await,
         Err(ToggleError::Refused(ToggleRefused::NoAccount))
     ));
 }
@@ -33,9 +33,9 @@ async fn a_reset_is_refused_without_an_account_and_toggles_need_one() {
 async fn a_reset_to_a_disabled_account_is_refused() {
     let w = world().await;
     w.registered().await;
-    w.service.set_enabled(&w.staff, w.client, false, None).await.unwrap();
+    w.service.set_enabled(&w.staff, &w.client, false, None).await.unwrap();
     assert!(matches!(
-        w.service.send_reset(&w.staff, w.client).await,
+        w.service.send_reset(&w.staff, &w.client).await,
         Err(SendResetError::Refused(ResetRefused::AccountDisabled))
     ));
 }
@@ -45,11 +45,11 @@ async fn a_client_without_email_or_consent_gets_no_mail_and_staff_are_told_why()
     let w = world().await;
     let staff = &w.staff;
     let no_email = w.service.create_client(staff, NewClient { name: "Bo".into(), ..Default::default() }).await.unwrap();
-    assert!(matches!(w.service.send_invite(staff, no_email.client.id).await, Err(SendInviteError::NoEmailOnFile)));
+    assert!(matches!(w.service.send_invite(staff, &no_email.client.id).await, Err(SendInviteError::NoEmailOnFile)));
     let patch =
         ClientPatch { email: Some(Some("bo@example.org".into())), email_consent: Some(false), ..Default::default() };
-    w.service.update_client(staff, no_email.client.id, patch).await.unwrap();
-    assert!(matches!(w.service.send_invite(staff, no_email.client.id).await, Err(SendInviteError::EmailNotPermitted)));
+    w.service.update_client(staff, &no_email.client.id, patch).await.unwrap();
+    assert!(matches!(w.service.send_invite(staff, &no_email.client.id).await, Err(SendInviteError::EmailNotPermitted)));
     assert!(w.mail().is_empty());
 }
 
@@ -57,13 +57,13 @@ async fn a_client_without_email_or_consent_gets_no_mail_and_staff_are_told_why()
 async fn staff_work_on_clients_never_needs_the_portal() {
     let w = world().await;
     let patch = ClientPatch { name: Some("Ada King".into()), language: Some("es".into()), ..Default::default() };
-    let view = w.service.update_client(&w.staff, w.client, patch).await.unwrap();
+    let view = w.service.update_client(&w.staff, &w.client, patch).await.unwrap();
     assert_eq!(view.client.name.as_str(), "Ada King");
     assert_eq!(view.portal, PortalStatus::NotInvited);
     let bad = ClientPatch { email: Some(Some("not an email".into())), ..Default::default() };
-    assert!(matches!(w.service.update_client(&w.staff, w.client, bad).await, Err(ClientError::Invalid(_))));
+    assert!(matches!(w.service.update_client(&w.staff, &w.client, bad).await, Err(ClientError::Invalid(_))));
     assert_eq!(
-        w.service.client(&w.staff, w.client).await.unwrap().client.name.as_str(),
+        w.service.client(&w.staff, &w.client).await.unwrap().client.name.as_str(),
         "Ada King",
         "bad input loses nothing"
     );
@@ -74,10 +74,10 @@ async fn another_practices_client_does_not_exist() {
     let w = world().await;
     let other = w.service.create_practice("Elsewhere Clinic", None, TimeZoneName::utc()).await.unwrap();
     let outsider = StaffContext { staff: other.staff, request: ctx() };
-    assert!(matches!(w.service.client(&outsider, w.client).await, Err(ClientError::ClientNotFound)));
-    assert!(matches!(w.service.send_invite(&outsider, w.client).await, Err(SendInviteError::ClientNotFound)));
-    assert!(matches!(w.service.set_enabled(&outsider, w.client, false, None).await, Err(ToggleError::ClientNotFound)));
-    assert!(matches!(w.service.audit_trail(&outsider, w.client).await, Err(ClientError::ClientNotFound)));
+    assert!(matches!(w.service.client(&outsider, &w.client).await, Err(ClientError::ClientNotFound)));
+    assert!(matches!(w.service.send_invite(&outsider, &w.client).await, Err(SendInviteError::ClientNotFound)));
+    assert!(matches!(w.service.set_enabled(&outsider, &w.client, false, None).await, Err(ToggleError::ClientNotFound)));
+    assert!(matches!(w.service.audit_trail(&outsider, &w.client).await, Err(ClientError::ClientNotFound)));
     assert!(w.service.list_clients(&outsider, None).await.unwrap().is_empty());
 }
 
@@ -93,7 +93,7 @@ async fn usernames_are_unique_per_practice_regardless_of_case() {
         )
         .await
         .unwrap();
-    w.service.send_invite(&w.staff, second.client.id).await.unwrap();
+    w.service.send_invite(&w.staff, &second.client.id).await.unwrap();
     let link = w.latest_link(TokenPurpose::Invite);
     assert!(matches!(
         w.service.register(&link, "ADA", &password(GOOD_PASSWORD), &ctx()).await,
@@ -106,7 +106,7 @@ async fn usernames_are_unique_per_practice_regardless_of_case() {
 #[tokio::test]
 async fn a_weak_password_is_refused_with_reasons_and_keeps_the_link() {
     let w = world().await;
-    w.service.send_invite(&w.staff, w.client).await.unwrap();
+    w.service.send_invite(&w.staff, &w.client).await.unwrap();
     let link = w.latest_link(TokenPurpose::Invite);
     match w.service.register(&link, "ada", &password("short"), &ctx()).await {
         Err(RegisterError::WeakPassword(weak)) => assert!(!weak.0.is_empty()),
@@ -130,7 +130,7 @@ async fn the_list_filters_by_portal_status() {
         )
         .await
         .unwrap();
-    w.service.send_invite(&w.staff, bo.client.id).await.unwrap();
+    w.service.send_invite(&w.staff, &bo.client.id).await.unwrap();
     let names = |views: Vec<portal_core::service::ClientView>| -> Vec<String> {
         views.into_iter().map(|v| v.client.name.as_str().to_owned()).collect()
     };
@@ -146,8 +146,8 @@ async fn disabling_keeps_the_reason_for_staff() {
     let w = world().await;
     w.registered().await;
     let reason = DisableReason::parse("moved away").unwrap();
-    let status = w.service.set_enabled(&w.staff, w.client, false, Some(reason.clone())).await.unwrap();
+    let status = w.service.set_enabled(&w.staff, &w.client, false, Some(reason.clone())).await.unwrap();
     assert!(matches!(status, PortalStatus::Disabled { reason: Some(r), .. } if r == reason));
-    let trail = w.service.audit_trail(&w.staff, w.client).await.unwrap();
+    let trail = w.service.audit_trail(&w.staff, &w.client).await.unwrap();
     assert!(trail.iter().any(|e| e.detail.as_deref() == Some("moved away")));
 }

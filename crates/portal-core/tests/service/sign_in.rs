@@ -67,15 +67,15 @@ async fn the_hard_lock_refuses_even_the_right_password_until_staff_act() {
         w.service.sign_in("sunrise", "ada", &password(GOOD_PASSWORD), &ctx()).await,
         Err(SignInError::InvalidCredentials)
     ));
-    let trail = w.service.audit_trail(&w.staff, w.client).await.unwrap();
+    let trail = w.service.audit_trail(&w.staff, &w.client).await.unwrap();
     let refusals: Vec<(AuditAction, AuditFailure)> =
         trail.iter().filter_map(|e| Some((e.action, e.failure.clone()?))).collect();
     let mut expected = vec![(AuditAction::SignInFailed, AuditFailure::InvalidCredentials); lock_after as usize];
     expected.push((AuditAction::SignInLocked, AuditFailure::Locked));
     assert_eq!(refusals, expected, "each wrong password, then the lock as it starts");
     // Staff toggle the account off and on: the lock is cleared.
-    w.service.set_enabled(&w.staff, w.client, false, None).await.unwrap();
-    w.service.set_enabled(&w.staff, w.client, true, None).await.unwrap();
+    w.service.set_enabled(&w.staff, &w.client, false, None).await.unwrap();
+    w.service.set_enabled(&w.staff, &w.client, true, None).await.unwrap();
     w.service.sign_in("sunrise", "ada", &password(GOOD_PASSWORD), &ctx()).await.unwrap();
 }
 
@@ -96,7 +96,7 @@ async fn the_hard_lock_lapses_after_the_cooldown() {
 async fn a_disabled_account_with_a_wrong_password_is_just_invalid_credentials() {
     let w = world().await;
     w.registered().await;
-    w.service.set_enabled(&w.staff, w.client, false, None).await.unwrap();
+    w.service.set_enabled(&w.staff, &w.client, false, None).await.unwrap();
     assert!(matches!(
         w.service.sign_in("sunrise", "ada", &password("not the password at all"), &ctx()).await,
         Err(SignInError::InvalidCredentials)
@@ -113,7 +113,7 @@ async fn a_weak_stored_hash_is_upgraded_at_the_next_successful_sign_in() {
     assert_eq!(hashes.load(Ordering::SeqCst), 1);
     w.service.sign_in("sunrise", "ada", &password(GOOD_PASSWORD), &ctx()).await.unwrap();
     assert_eq!(hashes.load(Ordering::SeqCst), 2, "the password was rehashed");
-    let trail = w.service.audit_trail(&w.staff, w.client).await.unwrap();
+    let trail = w.service.audit_trail(&w.staff, &w.client).await.unwrap();
     assert!(trail.iter().any(|e| e.action == AuditAction::PasswordHashUpgraded));
 }
 

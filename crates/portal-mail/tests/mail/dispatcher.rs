@@ -8,9 +8,9 @@ use jiff::{SignedDuration, Timestamp};
 use portal_core::testing::{InMemoryStore, RecordingTransport};
 use portal_core::{AuditEvent, Language};
 use portal_core::{
-    ClaimedMail, Client, ClientId, DeliveryCause, DeliveryProblem, DeliveryState, Directory, LinkKey, MailId,
-    MailOutbox, MailTransport, Password, PortalAccount, Practice, PracticeId, PracticeSlug, RenderedEmail,
-    RequestContext, StaffMember, StoreError, TokenHash, TokenId, TokenPurpose, TransportError,
+    ClaimedMail, Client, DeliveryCause, DeliveryProblem, DeliveryState, Directory, LinkKey, MailId, MailOutbox,
+    MailTransport, Password, PortalAccount, Practice, PracticeId, PracticeSlug, RenderedEmail, RequestContext,
+    StaffMember, StoreError, TokenHash, TokenId, TokenPurpose, TransportError,
 };
 use portal_mail::{DispatchReport, Dispatcher, DispatcherConfig};
 use tokio::sync::Notify;
@@ -25,7 +25,7 @@ fn report(claimed: usize, sent: usize, retried: usize, failed: usize) -> Dispatc
 async fn a_queued_invitation_is_sent_once_marked_sent_and_purged_and_its_link_works() -> TestResult {
     let world = World::new().await?;
     let ada = world.client("Ada Lovelace", "ada@example.org", Language::En).await?;
-    let sent = world.invite(ada).await?;
+    let sent = world.invite(&ada).await?;
     let transport = RecordingTransport::new();
     let dispatcher = world.dispatcher(transport.clone());
 
@@ -57,7 +57,7 @@ async fn a_queued_invitation_is_sent_once_marked_sent_and_purged_and_its_link_wo
 async fn a_transient_failure_retries_later_with_growing_backoff_then_succeeds_exactly_once() -> TestResult {
     let world = World::new().await?;
     let ada = world.client("Ada", "ada@example.org", Language::En).await?;
-    world.invite(ada).await?;
+    world.invite(&ada).await?;
     let transport = RecordingTransport::new();
     transport.fail_next_transient(3);
     let dispatcher = world.dispatcher(transport.clone());
@@ -95,7 +95,7 @@ async fn a_transient_failure_retries_later_with_growing_backoff_then_succeeds_ex
 async fn a_permanent_failure_marks_the_row_failed_with_the_reason_and_it_is_never_retried() -> TestResult {
     let world = World::new().await?;
     let ada = world.client("Ada", "ada@example.org", Language::En).await?;
-    let sent = world.invite(ada).await?;
+    let sent = world.invite(&ada).await?;
     let transport = RecordingTransport::new();
     transport.fail_next_permanent(1);
     let dispatcher = world.dispatcher(transport.clone());
@@ -118,7 +118,7 @@ async fn a_permanent_failure_marks_the_row_failed_with_the_reason_and_it_is_neve
 async fn after_the_last_allowed_attempt_a_transient_failure_becomes_failed_with_the_last_error() -> TestResult {
     let world = World::new().await?;
     let ada = world.client("Ada", "ada@example.org", Language::En).await?;
-    world.invite(ada).await?;
+    world.invite(&ada).await?;
     let transport = RecordingTransport::new();
     transport.fail_next_transient(5);
     let dispatcher =
@@ -139,7 +139,7 @@ async fn after_the_last_allowed_attempt_a_transient_failure_becomes_failed_with_
 async fn a_link_that_expired_before_it_could_be_delivered_is_failed_not_sent() -> TestResult {
     let world = World::new().await?;
     let ada = world.client("Ada", "ada@example.org", Language::En).await?;
-    world.invite(ada).await?;
+    world.invite(&ada).await?;
     world.advance(SignedDuration::from_hours(48));
     let transport = RecordingTransport::new();
     assert_eq!(world.dispatcher(transport.clone()).run_once().await?, report(1, 0, 0, 1));
@@ -156,7 +156,7 @@ async fn a_link_that_expired_before_it_could_be_delivered_is_failed_not_sent() -
 async fn the_reset_mail_never_names_the_username_and_its_link_completes_the_reset() -> TestResult {
     let world = World::new().await?;
     let ada = world.client("Ada Lovelace", "ada@example.org", Language::En).await?;
-    world.invite(ada).await?;
+    world.invite(&ada).await?;
     let transport = RecordingTransport::new();
     let dispatcher = world.dispatcher(transport.clone());
     dispatcher.run_once().await?;
@@ -165,7 +165,7 @@ async fn the_reset_mail_never_names_the_username_and_its_link_completes_the_rese
     world.register(&invite, username).await?;
 
     world.advance(SignedDuration::from_hours(1));
-    let reset = world.service.send_reset(&world.staff, ada).await?;
+    let reset = world.service.send_reset(&world.staff, &ada).await?;
     assert_eq!(dispatcher.run_once().await?, report(1, 1, 0, 0));
     let email = transport.sent()[1].clone();
     for part in [&email.subject, &email.text, &email.html, &email.from_name] {
@@ -220,6 +220,7 @@ fn inconsistent_settings_are_refused() {
         DispatcherConfig { max_backoff: SignedDuration::from_secs(1), ..Default::default() },
     ] {
         let result = Dispatcher::new(
+            world.store.clone(),
             world.store.clone(),
             RecordingTransport::new(),
             Arc::clone(&world.clock),
@@ -296,9 +297,6 @@ impl Directory for ForgetfulStore {
     async fn update_client(&self, c: &Client, a: &AuditEvent) -> Result<(), StoreError> {
         self.0.update_client(c, a).await
     }
-    async fn client(&self, p: PracticeId, id: ClientId) -> Result<Option<Client>, StoreError> {
-        self.0.client(p, id).await
-    }
     async fn list_clients(&self, p: PracticeId) -> Result<Vec<(Client, PortalAccount)>, StoreError> {
         self.0.list_clients(p).await
     }
@@ -308,10 +306,11 @@ impl Directory for ForgetfulStore {
 async fn mail_of_a_practice_that_no_longer_exists_is_failed_with_a_reason() -> TestResult {
     let world = World::new().await?;
     let ada = world.client("Ada", "ada@example.org", Language::En).await?;
-    world.invite(ada).await?;
+    world.invite(&ada).await?;
     let transport = RecordingTransport::new();
     let dispatcher = Dispatcher::new(
         ForgetfulStore(world.store.clone()),
+        world.store.clone(),
         transport.clone(),
         Arc::clone(&world.clock),
         portal_core::testing::SeededRandom::new(3),
@@ -347,7 +346,7 @@ async fn a_wake_delivers_promptly_even_with_a_long_poll_interval() -> TestResult
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert_eq!(transport.attempts(), 0);
 
-    world.invite(ada).await?;
+    world.invite(&ada).await?;
     handle.waker().wake();
     eventually("the woken dispatcher delivered", || transport.sent().len() == 1).await;
     handle.shutdown().await;
@@ -363,7 +362,7 @@ async fn without_a_wake_polling_still_delivers() -> TestResult {
     let config = DispatcherConfig { poll_interval: Duration::from_millis(50), ..Default::default() };
     let handle = world.dispatcher_with(transport.clone(), config).spawn();
     tokio::time::sleep(Duration::from_millis(100)).await;
-    world.invite(ada).await?;
+    world.invite(&ada).await?;
     eventually("the polling dispatcher delivered", || transport.sent().len() == 1).await;
     handle.shutdown().await;
     Ok(())
@@ -391,7 +390,7 @@ async fn shutdown_lets_the_delivery_in_progress_finish_and_leaves_the_rest_pendi
     let world = World::new().await?;
     for (name, email) in [("Ada", "ada@example.org"), ("Grace", "grace@example.org")] {
         let client = world.client(name, email, Language::En).await?;
-        world.invite(client).await?;
+        world.invite(&client).await?;
     }
     let transport = GatedTransport::default();
     let handle = world.dispatcher(transport.clone()).spawn();
@@ -419,8 +418,50 @@ async fn dropping_the_handle_stops_the_task() -> TestResult {
     drop(handle);
     tokio::time::sleep(Duration::from_millis(100)).await;
     let ada = world.client("Ada", "ada@example.org", Language::En).await?;
-    world.invite(ada).await?;
+    world.invite(&ada).await?;
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert_eq!(transport.attempts(), 0, "a stopped dispatcher sends nothing");
+    Ok(())
+}
+
+// ------------------------------------------------------------- the host's client directory
+
+#[tokio::test]
+async fn mail_is_written_from_the_clients_current_record_and_failed_when_the_client_is_gone() -> TestResult {
+    let world = World::new().await?;
+    let ada = world.client("Ada Lovelace", "ada@example.org", Language::En).await?;
+    let grace = world.client("Grace Hopper", "grace@example.org", Language::En).await?;
+    world.invite(&ada).await?;
+    world.invite(&grace).await?;
+
+    // The host's records when the mail goes out: Ada renamed and now reading Spanish, Grace
+    // removed. The queued rows hold neither the name nor the language.
+    let directory = portal_core::testing::InMemoryDirectory::new();
+    let mut now_known = portal_core::ClientDirectory::client(&world.store, world.practice.id, &ada)
+        .await?
+        .ok_or("Ada is in the bundled records")?;
+    now_known.name = portal_core::DisplayName::parse("name", "Ada King")?;
+    now_known.language = Language::Es;
+    directory.insert(now_known);
+
+    let transport = RecordingTransport::new();
+    let dispatcher = Dispatcher::new(
+        world.store.clone(),
+        directory,
+        transport.clone(),
+        Arc::clone(&world.clock),
+        portal_core::testing::SeededRandom::new(3),
+        renderer(),
+        LinkKey::from_bytes(KEY),
+        DispatcherConfig::default(),
+    )?;
+    assert_eq!(dispatcher.run_once().await?, report(2, 1, 0, 1));
+    let sent = transport.sent();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].to, "ada@example.org");
+    assert_eq!(sent[0].subject, "Invitación a su cuenta");
+    assert!(sent[0].text.contains("Ada King"), "{}", sent[0].text);
+    let gone = DeliveryProblem::new(DeliveryCause::ClientGone, "the client is no longer in the practice's records");
+    assert_eq!(world.state_of(1), DeliveryState::Failed { at: T0, problem: gone, gave_up_after: None });
     Ok(())
 }

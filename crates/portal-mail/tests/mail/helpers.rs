@@ -20,8 +20,8 @@ pub const T0: Timestamp = Timestamp::constant(1_800_000_000, 0);
 pub const KEY: [u8; 32] = [9; 32];
 pub const PUBLIC_URL: &str = "https://portal.example.org";
 
-pub type Service = PortalService<InMemoryStore, ScryptHasher, Arc<ManualClock>, SeededRandom>;
-pub type TestDispatcher<T> = Dispatcher<InMemoryStore, T, Arc<ManualClock>, SeededRandom>;
+pub type Service = PortalService<InMemoryStore, ScryptHasher, Arc<ManualClock>, SeededRandom, InMemoryStore>;
+pub type TestDispatcher<T> = Dispatcher<InMemoryStore, InMemoryStore, T, Arc<ManualClock>, SeededRandom>;
 
 pub struct World {
     pub store: InMemoryStore,
@@ -41,6 +41,7 @@ impl World {
         let store = InMemoryStore::new();
         let clock = Arc::new(ManualClock::new(T0));
         let service = PortalService::new(
+            store.clone(),
             store.clone(),
             ScryptHasher::new(ScryptParams::INSECURE_FAST_FOR_TESTS)?,
             Arc::clone(&clock),
@@ -77,7 +78,7 @@ impl World {
         Ok(self.service.create_client(&self.staff, new).await?.client.id)
     }
 
-    pub async fn invite(&self, client: ClientId) -> TestResult<LinkSent> {
+    pub async fn invite(&self, client: &ClientId) -> TestResult<LinkSent> {
         Ok(self.service.send_invite(&self.staff, client).await?)
     }
 
@@ -107,6 +108,7 @@ impl World {
 
     pub fn dispatcher_with<T: MailTransport>(&self, transport: T, config: DispatcherConfig) -> TestDispatcher<T> {
         Dispatcher::new(
+            self.store.clone(),
             self.store.clone(),
             transport,
             Arc::clone(&self.clock),

@@ -26,7 +26,7 @@ async fn a_loopback_relay_without_starttls_gets_mail_with_the_plain_smtp_url() -
     assert_eq!(SmtpConfig::from_url(&url)?.tls, TlsMode::Opportunistic);
     let world = World::new().await?;
     let ada = world.client("Ada", "ada@example.org", Language::En).await?;
-    world.invite(ada).await?;
+    world.invite(&ada).await?;
 
     let dispatcher = world.dispatcher(transport(&url)?);
     assert_eq!(dispatcher.run_once().await?, DispatchReport { claimed: 1, sent: 1, ..Default::default() });

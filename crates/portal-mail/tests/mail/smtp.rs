@@ -44,7 +44,7 @@ async fn an_invitation_arrives_over_smtp_with_its_headers_parts_and_a_working_li
     let server = SmtpSink::start();
     let world = World::new().await?;
     let ada = world.client("Ada Lovelace", "ada@example.org", Language::En).await?;
-    world.invite(ada).await?;
+    world.invite(&ada).await?;
 
     let dispatcher = world.dispatcher(plain_transport(server.port())?);
     assert_eq!(dispatcher.run_once().await?, DispatchReport { claimed: 1, sent: 1, ..Default::default() });
@@ -64,7 +64,7 @@ async fn while_smtp_is_down_rows_stay_pending_then_each_is_delivered_exactly_onc
     let world = World::new().await?;
     for (name, email) in [("Ada", "ada@example.org"), ("Grace", "grace@example.org")] {
         let client = world.client(name, email, Language::En).await?;
-        world.invite(client).await?;
+        world.invite(&client).await?;
     }
     let dispatcher = world.dispatcher(plain_transport(port)?);
 
@@ -100,7 +100,7 @@ async fn a_5xx_reply_marks_the_row_failed_with_the_servers_reason() -> TestResul
         SmtpSink::start_with(SinkOptions { behaviour: SinkBehaviour::RejectRecipients, ..SinkOptions::default() });
     let world = World::new().await?;
     let ada = world.client("Ada", "nobody@example.org", Language::En).await?;
-    let sent = world.invite(ada).await?;
+    let sent = world.invite(&ada).await?;
 
     let dispatcher = world.dispatcher(plain_transport(server.port())?);
     assert_eq!(dispatcher.run_once().await?, DispatchReport { claimed: 1, failed: 1, ..Default::default() });
@@ -122,7 +122,7 @@ async fn starttls_is_used_when_offered_and_a_relay_without_it_gets_nothing_when_
     let url = format!("smtp://127.0.0.1:{}?timeout=5&ca_file={}", server.port(), cert.display());
     let world = World::new().await?;
     let ada = world.client("Ada", "ada@example.org", Language::En).await?;
-    world.invite(ada).await?;
+    world.invite(&ada).await?;
 
     let dispatcher = world.dispatcher(SmtpTransport::new(SmtpConfig::from_url(&url)?)?);
     assert_eq!(dispatcher.run_once().await?, DispatchReport { claimed: 1, sent: 1, ..Default::default() });
@@ -134,9 +134,12 @@ async fn starttls_is_used_when_offered_and_a_relay_without_it_gets_nothing_when_
     let plain = SmtpSink::start();
     let url = format!("smtp://127.0.0.1:{}?tls=required&timeout=5", plain.port());
     let strict = SmtpTransport::new(SmtpConfig::from_url(&url)?)?;
+    let queued = &world.outbox()[0].0;
+    let client = portal_core::ClientDirectory::client(&world.store, world.practice.id, &queued.client_id).await?;
     let email = crate::helpers::renderer().render(
-        &world.outbox()[0].0,
+        queued,
         &world.practice,
+        &client.ok_or("the client is in the directory")?,
         &portal_core::LinkKey::from_bytes(crate::helpers::KEY),
     )?;
     match strict.send(&email).await {
@@ -157,7 +160,7 @@ async fn implicit_tls_delivers_and_an_untrusted_certificate_is_a_transient_failu
     let server = SmtpSink::start_with(SinkOptions { tls: SinkTls::Implicit(&certificate), ..SinkOptions::default() });
     let world = World::new().await?;
     let ada = world.client("Ada", "ada@example.org", Language::En).await?;
-    world.invite(ada).await?;
+    world.invite(&ada).await?;
 
     // Without the test CA the certificate is not trusted: nothing is sent, the row waits.
     let untrusting =
@@ -181,7 +184,7 @@ async fn the_embedded_default_writes_a_readable_eml_file_with_a_working_link() -
     let dir = tempfile::tempdir()?;
     let world = World::new().await?;
     let ada = world.client("Ada Lovelace", "ada@example.org", Language::En).await?;
-    world.invite(ada).await?;
+    world.invite(&ada).await?;
     let transport = FileTransport::new(dir.path().join("mail"))?;
 
     let dispatcher = world.dispatcher(transport);

@@ -2,8 +2,8 @@
 
 use jiff::{SignedDuration, Timestamp};
 use portal_core::{
-    ClientId, DisplayName, EmailAddress, Language, LinkKey, MailId, MailKind, OutgoingMail, Practice, PracticeId,
-    PracticeSlug, RenderedEmail, TimeZoneName, TokenId, TokenPurpose,
+    Client, ClientId, DisplayName, EmailAddress, Language, LinkKey, MailId, MailKind, OutgoingMail, Practice,
+    PracticeId, PracticeSlug, RenderedEmail, TimeZoneName, TokenId, TokenPurpose,
 };
 use portal_mail::{MailFrom, RenderError, Renderer};
 
@@ -20,15 +20,27 @@ fn practice(discreet_mail: bool, time_zone: &str) -> TestResult<Practice> {
     })
 }
 
-fn mail(language: Language, kind: MailKind, recipient: &str) -> TestResult<OutgoingMail> {
+/// The mail as queued: the language and the greeting are not in it, but in the client record.
+fn mail(kind: MailKind) -> TestResult<OutgoingMail> {
     Ok(OutgoingMail {
         id: MailId::from_uuid(uuid::Uuid::from_u128(0xabc)),
         practice_id: PracticeId::from_uuid(uuid::Uuid::from_u128(1)),
-        client_id: ClientId::from_uuid(uuid::Uuid::from_u128(2)),
+        client_id: ClientId::parse("1001")?,
         to: EmailAddress::parse("ada@example.org")?,
-        recipient_name: DisplayName::parse("name", recipient)?,
-        language,
         kind,
+        created_at: T0,
+    })
+}
+
+/// The client as the host's directory has it when the mail is rendered.
+fn client(language: Language, name: &str) -> TestResult<Client> {
+    Ok(Client {
+        id: ClientId::parse("1001")?,
+        practice_id: PracticeId::from_uuid(uuid::Uuid::from_u128(1)),
+        name: DisplayName::parse("name", name)?,
+        email: Some(EmailAddress::parse("ada@example.org")?),
+        language,
+        email_consent: true,
         created_at: T0,
     })
 }
@@ -45,7 +57,7 @@ fn reset() -> MailKind {
 
 fn render(language: Language, kind: MailKind, discreet: bool) -> TestResult<RenderedEmail> {
     let practice = practice(discreet, "America/Chicago")?;
-    Ok(renderer().render(&mail(language, kind, "Ada Lovelace")?, &practice, &LinkKey::from_bytes(KEY))?)
+    Ok(renderer().render(&mail(kind)?, &practice, &client(language, "Ada Lovelace")?, &LinkKey::from_bytes(KEY))?)
 }
 
 #[test]
@@ -85,9 +97,10 @@ fn non_discreet_mail_names_the_practice_in_subject_and_sender() -> TestResult {
 fn a_configured_neutral_sender_name_is_used_for_discreet_mail_only() -> TestResult {
     let renderer = Renderer::new(PUBLIC_URL, MailFrom::parse("Client portal <no-reply@example.org>")?)?;
     let key = LinkKey::from_bytes(KEY);
-    let discreet = renderer.render(&mail(Language::En, invitation(), "Ada")?, &practice(true, "UTC")?, &key)?;
+    let discreet =
+        renderer.render(&mail(invitation())?, &practice(true, "UTC")?, &client(Language::En, "Ada")?, &key)?;
     assert_eq!(discreet.from_name, "Client portal");
-    let named = renderer.render(&mail(Language::En, invitation(), "Ada")?, &practice(false, "UTC")?, &key)?;
+    let named = renderer.render(&mail(invitation())?, &practice(false, "UTC")?, &client(Language::En, "Ada")?, &key)?;
     assert_eq!(named.from_name, "Sunrise Therapy");
     Ok(())
 }
@@ -109,9 +122,14 @@ fn the_expiry_is_stated_in_the_practice_zone_and_in_plain_words() -> TestResult 
     let summer = OutgoingMail {
         created_at: july,
         kind: MailKind::Invitation { token_id: TOKEN, expires_at: july + SignedDuration::from_mins(90) },
-        ..mail(Language::En, invitation(), "Ada")?
+        ..mail(invitation())?
     };
-    let email = renderer().render(&summer, &practice(true, "America/Chicago")?, &LinkKey::from_bytes(KEY))?;
+    let email = renderer().render(
+        &summer,
+        &practice(true, "America/Chicago")?,
+        &client(Language::En, "Ada")?,
+        &LinkKey::from_bytes(KEY),
+    )?;
     assert!(
         email.text.contains("valid for 1 hour and 30 minutes, until Wednesday 7 July 2027, 19:10 (America/Chicago)"),
         "{}",
@@ -120,8 +138,9 @@ fn the_expiry_is_stated_in_the_practice_zone_and_in_plain_words() -> TestResult 
 
     // An unknown zone: UTC, and the mail says so.
     let utc = renderer().render(
-        &mail(Language::En, invitation(), "Ada")?,
+        &mail(invitation())?,
         &practice(true, "Nowhere/Atlantis")?,
+        &client(Language::En, "Ada")?,
         &LinkKey::from_bytes(KEY),
     )?;
     assert!(utc.text.contains("until Sunday 17 January 2027, 08:00 (UTC)"), "{}", utc.text);
@@ -159,7 +178,7 @@ fn links_come_from_the_public_url_with_the_right_path_and_purpose() -> TestResul
     assert!(key.verify(TokenPurpose::Invite, &token).is_err());
 
     let prefixed = Renderer::new("https://example.org/clinic/", MailFrom::parse("no-reply@example.org")?)?;
-    let email = prefixed.render(&mail(Language::En, invitation(), "Ada")?, &practice(true, "UTC")?, &key)?;
+    let email = prefixed.render(&mail(invitation())?, &practice(true, "UTC")?, &client(Language::En, "Ada")?, &key)?;
     assert!(email.text.contains("https://example.org/clinic/portal/invitation?token="));
     Ok(())
 }
@@ -168,7 +187,8 @@ fn links_come_from_the_public_url_with_the_right_path_and_purpose() -> TestResul
 fn a_client_named_like_markup_stays_text_in_the_html_part() -> TestResult {
     let practice = practice(false, "UTC")?;
     let nasty = "<script>alert('x')</script> & \"Bob\"";
-    let email = renderer().render(&mail(Language::En, invitation(), nasty)?, &practice, &LinkKey::from_bytes(KEY))?;
+    let email =
+        renderer().render(&mail(invitation())?, &practice, &client(Language::En, nasty)?, &LinkKey::from_bytes(KEY))?;
     assert!(!email.html.contains("<script>"), "{}", email.html);
     // askama's escaper writes numeric character references.
     assert!(email.html.contains("Hello &#60;script&#62;alert(&#39;x&#39;)&#60;/script&#62; &#38; &#34;Bob&#34;,"));
@@ -189,8 +209,18 @@ fn the_message_id_is_stable_per_outbox_row() -> TestResult {
 #[test]
 fn a_mail_is_never_rendered_for_another_practice() -> TestResult {
     let other = Practice { id: PracticeId::from_uuid(uuid::Uuid::from_u128(99)), ..practice(true, "UTC")? };
-    let result = renderer().render(&mail(Language::En, invitation(), "Ada")?, &other, &LinkKey::from_bytes(KEY));
+    let result =
+        renderer().render(&mail(invitation())?, &other, &client(Language::En, "Ada")?, &LinkKey::from_bytes(KEY));
     assert_eq!(result, Err(RenderError::PracticeMismatch));
+    Ok(())
+}
+
+#[test]
+fn a_mail_is_never_rendered_with_another_clients_record() -> TestResult {
+    let someone_else = Client { id: ClientId::parse("1002")?, ..client(Language::En, "Grace")? };
+    let result =
+        renderer().render(&mail(invitation())?, &practice(true, "UTC")?, &someone_else, &LinkKey::from_bytes(KEY));
+    assert_eq!(result, Err(RenderError::ClientMismatch));
     Ok(())
 }
 

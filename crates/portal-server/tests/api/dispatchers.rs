@@ -60,6 +60,7 @@ async fn two_dispatchers_on_one_postgresql_database_never_send_a_row_twice() {
     let store = portal_store::connect(database.url()).await.expect("the database");
     let service = PortalService::new(
         store.clone(),
+        store.clone(),
         ScryptHasher::new(ScryptParams::INSECURE_FAST_FOR_TESTS).expect("a hasher"),
         SystemClock,
         OsRandom,

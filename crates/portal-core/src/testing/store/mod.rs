@@ -297,7 +297,7 @@ impl State {
 ///     id: AuditId::generate(&random)?,
 ///     at: now,
 ///     practice_id: practice.id,
-///     client_id: Some(client.id),
+///     client_id: Some(client.id.clone()),
 ///     actor: Actor::Staff { id: staff.id, label: staff.label.clone() },
 ///     action: AuditAction::ClientCreated,
 ///     failure: None,
@@ -307,7 +307,7 @@ impl State {
 /// store.create_client(&client, &created).await?;
 ///
 /// // Invite the client: the account, its token and the mail carrying it in one commit.
-/// let mut account = store.account(practice.id, client.id).await?;
+/// let mut account = store.account(practice.id, &client.id).await?;
 /// assert_eq!(account.version(), 0);
 /// let invite = IssuedToken {
 ///     id: TokenId::generate(&random)?,
@@ -321,10 +321,8 @@ impl State {
 /// let mail = OutgoingMail {
 ///     id: MailId::generate(&random)?,
 ///     practice_id: practice.id,
-///     client_id: client.id,
+///     client_id: client.id.clone(),
 ///     to: EmailAddress::parse("ada@example.org")?,
-///     recipient_name: client.name.clone(),
-///     language: client.language,
 ///     kind: MailKind::Invitation { token_id: invite.id, expires_at: invite.expires_at },
 ///     created_at: now,
 /// };
@@ -340,7 +338,7 @@ impl State {
 ///     .await?;
 ///
 /// // Read it back.
-/// let stored = store.account(practice.id, client.id).await?;
+/// let stored = store.account(practice.id, &client.id).await?;
 /// assert_eq!(stored.version(), 1);
 /// assert!(matches!(stored.status(now), PortalStatus::Invited { .. }));
 /// assert_eq!(store.account_by_token(TokenPurpose::Invite, &invite.hash).await?, Some(stored));

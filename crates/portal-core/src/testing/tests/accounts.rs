@@ -5,11 +5,11 @@ use super::*;
 #[tokio::test]
 async fn a_never_stored_account_is_new_at_version_zero() -> TestResult {
     let world = World::new().await?;
-    let account = world.store.account(world.practice.id, world.client.id).await?;
-    assert_eq!(account, PortalAccount::new(world.practice.id, world.client.id));
-    let unknown = ClientId::generate(&world.random)?;
-    let result = world.store.account(world.practice.id, unknown).await;
-    assert!(matches!(result, Err(StoreError::NotFound("client"))), "{result:?}");
+    let account = world.store.account(world.practice.id, &world.client.id).await?;
+    assert_eq!(account, PortalAccount::new(world.practice.id, world.client.id.clone()));
+    // The store does not know the host's clients: any id has an account, new until stored.
+    let unknown = ClientId::parse("not-in-any-directory")?;
+    assert_eq!(world.store.account(world.practice.id, &unknown).await?.version(), 0);
     Ok(())
 }
 
@@ -18,7 +18,7 @@ async fn a_stale_version_conflicts_and_changes_nothing() -> TestResult {
     let world = World::new().await?;
     let client = &world.client;
     world.invite(client, at(0)).await?;
-    let mut first = world.store.account(world.practice.id, client.id).await?;
+    let mut first = world.store.account(world.practice.id, &client.id).await?;
     let mut second = first.clone();
     assert_eq!(first.version(), 1);
 
@@ -38,13 +38,13 @@ async fn a_stale_version_conflicts_and_changes_nothing() -> TestResult {
     let result = world.store.commit(stale).await;
     assert!(matches!(result, Err(StoreError::Conflict)), "{result:?}");
 
-    let stored = world.store.account(world.practice.id, client.id).await?;
+    let stored = world.store.account(world.practice.id, &client.id).await?;
     assert_eq!(stored.version(), 2);
     assert_eq!(stored.invite(), Some(&winner));
     assert_eq!(world.store.outbox(), outbox);
     assert_eq!(world.store.audit_events(), audit);
-    assert_eq!(world.store.live_tokens(client.id), vec![winner]);
-    assert!(world.store.token_history(client.id).iter().all(|t| t.token.id != loser.id));
+    assert_eq!(world.store.live_tokens(&client.id), vec![winner]);
+    assert!(world.store.token_history(&client.id).iter().all(|t| t.token.id != loser.id));
     assert_eq!(world.store.account_by_token(TokenPurpose::Invite, &loser.hash).await?, None);
     Ok(())
 }
@@ -53,35 +53,50 @@ async fn a_stale_version_conflicts_and_changes_nothing() -> TestResult {
 async fn a_first_commit_conflicts_once_an_account_exists() -> TestResult {
     let world = World::new().await?;
     world.invite(&world.client, at(0)).await?;
-    let mut fresh = PortalAccount::new(world.practice.id, world.client.id);
+    let mut fresh = PortalAccount::new(world.practice.id, world.client.id.clone());
     fresh.issue_invite(world.token(TokenPurpose::Invite, at(5))?)?;
     let result = world.store.commit(change(fresh, at(5))).await;
     assert!(matches!(result, Err(StoreError::Conflict)), "{result:?}");
-    assert_eq!(world.store.account(world.practice.id, world.client.id).await?.version(), 1);
+    assert_eq!(world.store.account(world.practice.id, &world.client.id).await?.version(), 1);
     Ok(())
 }
 
 #[tokio::test]
-async fn a_commit_for_an_unknown_or_foreign_client_is_not_found_and_writes_nothing() -> TestResult {
+async fn accounts_are_keyed_by_practice_and_the_hosts_own_client_id() -> TestResult {
+    // The host owns clients (design §7): an id the bundled client table has never seen is a
+    // client like any other, and the same host id in two practices names two clients.
     let world = World::new().await?;
     let other = world.other_practice("elsewhere").await?;
-    let audit = world.store.audit_events();
-    for (practice, client) in [(world.practice.id, ClientId::generate(&world.random)?), (other.id, world.client.id)] {
-        let mut account = PortalAccount::new(practice, client);
-        let token = world.token(TokenPurpose::Invite, at(0))?;
-        account.issue_invite(token.clone())?;
-        let commit = AccountCommit {
-            mail: vec![world.mail(&world.client, &token, at(0))?],
-            audit: vec![world.event(&world.client, AuditAction::InviteSent, at(0))?],
-            ..change(account, at(0))
-        };
-        let result = world.store.commit(commit).await;
-        assert!(matches!(result, Err(StoreError::NotFound("client"))), "{result:?}");
-        assert_eq!(world.store.account_by_token(TokenPurpose::Invite, &token.hash).await?, None);
+    let host_id = ClientId::parse("12345")?;
+    for practice in [world.practice.id, other.id] {
+        let mut account = PortalAccount::new(practice, host_id.clone());
+        account.issue_invite(world.token(TokenPurpose::Invite, at(0))?)?;
+        world.store.commit(change(account, at(0))).await?;
     }
-    assert!(world.store.outbox().is_empty());
-    assert_eq!(world.store.audit_events(), audit);
-    assert_eq!(world.store.account(world.practice.id, world.client.id).await?.version(), 0);
+    let here = world.store.account(world.practice.id, &host_id).await?;
+    let there = world.store.account(other.id, &host_id).await?;
+    assert_eq!((here.version(), there.version()), (1, 1));
+    assert_ne!(here.invite().map(|t| t.id), there.invite().map(|t| t.id));
+    assert_eq!(world.store.account(world.practice.id, &ClientId::parse("12346")?).await?.version(), 0);
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_batch_read_returns_only_stored_accounts_of_the_practice_with_their_tokens() -> TestResult {
+    let world = World::new().await?;
+    let other = world.other_practice("elsewhere").await?;
+    world.invite(&world.client, at(0)).await?;
+    let stranger = ClientId::parse("MRN-0042")?;
+    let mut foreign = PortalAccount::new(other.id, stranger.clone());
+    foreign.issue_invite(world.token(TokenPurpose::Invite, at(0))?)?;
+    world.store.commit(change(foreign, at(0))).await?;
+
+    let asked = [world.client.id.clone(), stranger, ClientId::parse("never-seen")?];
+    let found = world.store.accounts(world.practice.id, &asked).await?;
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0].client_id(), &world.client.id);
+    assert!(found[0].invite().is_some(), "the current invite comes with the account");
+    assert!(world.store.accounts(world.practice.id, &[]).await?.is_empty());
     Ok(())
 }
 
@@ -91,7 +106,7 @@ async fn a_taken_username_is_refused_and_writes_no_mail_or_audit() -> TestResult
     world.register(&world.client, "ada").await?;
     let grace = world.add_client(world.practice.id, "Grace Hopper").await?;
     let invite = world.invite(&grace, at(0)).await?;
-    let before = world.store.account(world.practice.id, grace.id).await?;
+    let before = world.store.account(world.practice.id, &grace.id).await?;
     let (outbox, audit) = (world.store.outbox(), world.store.audit_events());
 
     let mut commit = world.registration(&grace, &invite, "ADA", at(60)).await?;
@@ -99,19 +114,19 @@ async fn a_taken_username_is_refused_and_writes_no_mail_or_audit() -> TestResult
     commit.clear_throttle = true;
     let result = world.store.commit(commit).await;
     assert!(matches!(result, Err(StoreError::UsernameTaken)), "{result:?}");
-    assert_eq!(world.store.account(world.practice.id, grace.id).await?, before);
+    assert_eq!(world.store.account(world.practice.id, &grace.id).await?, before);
     assert_eq!(world.store.outbox(), outbox);
     assert_eq!(world.store.audit_events(), audit);
-    assert_eq!(world.store.live_tokens(grace.id), vec![invite.clone()]);
+    assert_eq!(world.store.live_tokens(&grace.id), vec![invite.clone()]);
 
     // The same name in another practice is someone else's.
     let other = world.other_practice("elsewhere").await?;
     let stranger = world.add_client(other.id, "Ada Byron").await?;
     world.register(&stranger, "ada").await?;
     let found = world.store.account_by_username(world.practice.id, &Username::parse("Ada")?).await?;
-    assert_eq!(found.map(|a| a.client_id()), Some(world.client.id));
+    assert_eq!(found.map(|a| a.client_id().clone()), Some(world.client.id.clone()));
     let found = world.store.account_by_username(other.id, &Username::parse("ada")?).await?;
-    assert_eq!(found.map(|a| a.client_id()), Some(stranger.id));
+    assert_eq!(found.map(|a| a.client_id().clone()), Some(stranger.id));
     assert_eq!(world.store.account_by_username(world.practice.id, &Username::parse("grace")?).await?, None);
     Ok(())
 }
@@ -123,11 +138,11 @@ async fn a_resend_voids_the_previous_invite() -> TestResult {
     let old = world.invite(client, at(0)).await?;
     let new = world.invite(client, at(60)).await?;
 
-    let history = world.store.token_history(client.id);
+    let history = world.store.token_history(&client.id);
     assert_eq!(history.len(), 2);
     assert_eq!((history[0].token.id, history[0].voided_at), (old.id, Some(at(60))));
     assert_eq!((history[1].token.id, history[1].voided_at), (new.id, None));
-    assert_eq!(world.store.live_tokens(client.id), vec![new.clone()]);
+    assert_eq!(world.store.live_tokens(&client.id), vec![new.clone()]);
 
     // The old link still finds the account, whose current invite is the new one.
     let account = world.store.account_by_token(TokenPurpose::Invite, &old.hash).await?;
@@ -145,22 +160,22 @@ async fn registration_uses_the_invite_and_disable_voids_the_pending_reset() -> T
     let world = World::new().await?;
     let client = &world.client;
     world.register(client, "ada").await?;
-    let history = world.store.token_history(client.id);
+    let history = world.store.token_history(&client.id);
     assert_eq!(history.len(), 1);
     assert_eq!((history[0].token.state, history[0].voided_at), (TokenState::Used { at: at(60) }, None));
-    assert!(world.store.live_tokens(client.id).is_empty());
+    assert!(world.store.live_tokens(&client.id).is_empty());
 
     let reset = world.reset(client, at(120)).await?;
-    assert_eq!(world.store.live_tokens(client.id), vec![reset.clone()]);
-    let mut account = world.store.account(world.practice.id, client.id).await?;
+    assert_eq!(world.store.live_tokens(&client.id), vec![reset.clone()]);
+    let mut account = world.store.account(world.practice.id, &client.id).await?;
     account.disable(None, at(180))?;
     world.store.commit(change(account, at(180))).await?;
 
-    let stored = world.store.account(world.practice.id, client.id).await?;
+    let stored = world.store.account(world.practice.id, &client.id).await?;
     assert!(matches!(stored.state(), AccountState::Disabled { .. }));
     assert_eq!(stored.reset(), None);
-    assert!(world.store.live_tokens(client.id).is_empty());
-    let voided = world.store.token_history(client.id).into_iter().find(|t| t.token.id == reset.id);
+    assert!(world.store.live_tokens(&client.id).is_empty());
+    let voided = world.store.token_history(&client.id).into_iter().find(|t| t.token.id == reset.id);
     assert_eq!(voided.and_then(|t| t.voided_at), Some(at(180)));
     let by_token = world.store.account_by_token(TokenPurpose::Reset, &reset.hash).await?;
     assert_eq!(by_token, Some(stored));
@@ -181,7 +196,7 @@ async fn a_commit_queues_mail_and_audit_and_revokes_sessions_and_clears_the_thro
     world.store.record_failure(practice, "ada", at(110)).await?;
     world.store.record_failure(practice, "grace", at(110)).await?;
 
-    let mut account = world.store.account(practice, client.id).await?;
+    let mut account = world.store.account(practice, &client.id).await?;
     account.disable(None, at(200))?;
     let disabled = world.event(client, AuditAction::AccountDisabled, at(200))?;
     let commit = AccountCommit {
@@ -218,13 +233,13 @@ async fn reused_ids_are_duplicates_and_write_nothing() -> TestResult {
     let client = &world.client;
     let invite = world.invite(client, at(0)).await?;
     let queued = world.store.outbox()[0].0.clone();
-    let mut account = world.store.account(world.practice.id, client.id).await?;
+    let mut account = world.store.account(world.practice.id, &client.id).await?;
     let resend = world.token(TokenPurpose::Invite, at(5))?;
     account.issue_invite(resend.clone())?;
     let commit = AccountCommit { mail: vec![queued], ..change(account, at(5)) };
     let result = world.store.commit(commit).await;
     assert!(matches!(result, Err(StoreError::Duplicate("mail"))), "{result:?}");
-    assert_eq!(world.store.live_tokens(client.id), vec![invite]);
+    assert_eq!(world.store.live_tokens(&client.id), vec![invite]);
 
     let event = world.event(client, AuditAction::SignInFailed, at(6))?;
     let result = world.store.append(&[event.clone(), event.clone()]).await;

@@ -1,6 +1,7 @@
 //! Practices, staff keys and clients.
 
 use super::*;
+use crate::ClientDirectory;
 
 #[tokio::test]
 async fn the_store_is_a_portal_store_and_clones_share_it() -> TestResult {
@@ -50,22 +51,23 @@ async fn a_client_belongs_to_one_practice() -> TestResult {
     assert!(result.is_err_and(|e| matches!(e.downcast_ref(), Some(StoreError::NotFound("practice")))));
 
     let other = world.other_practice("elsewhere").await?;
-    let id = world.client.id;
-    assert_eq!(world.store.client(other.id, id).await?, None);
-    assert_eq!(world.store.client(world.practice.id, id).await?, Some(world.client.clone()));
-    let result = world.store.account(other.id, id).await;
-    assert!(matches!(result, Err(StoreError::NotFound("client"))), "{result:?}");
+    let id = world.client.id.clone();
+    assert_eq!(ClientDirectory::client(&world.store, other.id, &id).await?, None);
+    assert_eq!(ClientDirectory::client(&world.store, world.practice.id, &id).await?, Some(world.client.clone()));
+    assert!(ClientDirectory::clients(&world.store, other.id, std::slice::from_ref(&id)).await?.is_empty());
+    let batch = [id.clone(), ClientId::parse("unknown")?];
+    assert_eq!(ClientDirectory::clients(&world.store, world.practice.id, &batch).await?, vec![world.client.clone()]);
 
     let foreign = Client { practice_id: other.id, name: DisplayName::parse("name", "Hijack")?, ..world.client.clone() };
     let event = world.event(&foreign, AuditAction::ClientUpdated, at(1))?;
     let result = world.store.update_client(&foreign, &event).await;
     assert!(matches!(result, Err(StoreError::NotFound("client"))), "{result:?}");
-    assert_eq!(world.store.client(world.practice.id, id).await?, Some(world.client.clone()));
+    assert_eq!(ClientDirectory::client(&world.store, world.practice.id, &id).await?, Some(world.client.clone()));
     assert!(world.store.audit_events().iter().all(|e| e.id != event.id));
 
     let renamed = Client { name: DisplayName::parse("name", "Ada King")?, email: None, ..world.client.clone() };
     world.store.update_client(&renamed, &world.event(&renamed, AuditAction::ClientUpdated, at(2))?).await?;
-    assert_eq!(world.store.client(world.practice.id, id).await?, Some(renamed));
+    assert_eq!(ClientDirectory::client(&world.store, world.practice.id, &id).await?, Some(renamed));
     Ok(())
 }
 
@@ -80,12 +82,13 @@ async fn clients_are_listed_by_name_then_id_with_their_accounts() -> TestResult 
     world.invite(&bob_2, at(0)).await?;
 
     let listed = world.store.list_clients(world.practice.id).await?;
-    let (mut bobs, rest): (Vec<ClientId>, Vec<ClientId>) = (vec![bob_1.id, bob_2.id], vec![world.client.id]);
+    let (mut bobs, rest): (Vec<ClientId>, Vec<ClientId>) =
+        (vec![bob_1.id.clone(), bob_2.id.clone()], vec![world.client.id.clone()]);
     bobs.sort();
     let expected: Vec<ClientId> = rest.into_iter().chain(bobs).chain([zoe.id]).collect();
-    assert_eq!(listed.iter().map(|(c, _)| c.id).collect::<Vec<_>>(), expected);
+    assert_eq!(listed.iter().map(|(c, _)| c.id.clone()).collect::<Vec<_>>(), expected);
     for (client, account) in &listed {
-        assert_eq!(account.client_id(), client.id);
+        assert_eq!(account.client_id(), &client.id);
         let invited = client.id == bob_2.id;
         assert_eq!(account.version(), u64::from(invited));
         assert_eq!(matches!(account.status(at(1)), PortalStatus::Invited { .. }), invited);

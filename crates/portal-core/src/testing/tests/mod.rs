@@ -110,7 +110,7 @@ impl World {
             id: AuditId::generate(&self.random)?,
             at,
             practice_id: client.practice_id,
-            client_id: Some(client.id),
+            client_id: Some(client.id.clone()),
             actor: Actor::System,
             action,
             failure: None,
@@ -136,10 +136,8 @@ impl World {
         Ok(OutgoingMail {
             id: MailId::generate(&self.random)?,
             practice_id: client.practice_id,
-            client_id: client.id,
+            client_id: client.id.clone(),
             to: EmailAddress::parse("ada@example.org")?,
-            recipient_name: client.name.clone(),
-            language: client.language,
             kind: match token.purpose {
                 TokenPurpose::Invite => MailKind::Invitation { token_id, expires_at },
                 TokenPurpose::Reset => MailKind::PasswordReset { token_id, expires_at },
@@ -150,7 +148,7 @@ impl World {
 
     /// Sends (or resends) an invitation with its mail and audit event.
     async fn invite(&self, client: &Client, at: Timestamp) -> TestResult<IssuedToken> {
-        let mut account = self.store.account(client.practice_id, client.id).await?;
+        let mut account = self.store.account(client.practice_id, &client.id).await?;
         let action = if account.invite().is_some() { AuditAction::InviteResent } else { AuditAction::InviteSent };
         let token = self.token(TokenPurpose::Invite, at)?;
         account.issue_invite(token.clone())?;
@@ -171,7 +169,7 @@ impl World {
         username: &str,
         at: Timestamp,
     ) -> TestResult<AccountCommit> {
-        let mut account = self.store.account(client.practice_id, client.id).await?;
+        let mut account = self.store.account(client.practice_id, &client.id).await?;
         let hash = PasswordHash::from_phc("$scrypt$ln=4,r=8,p=1$x$y".into());
         account.register(&invite.hash, Username::parse(username)?, hash, at)?;
         Ok(AccountCommit { audit: vec![self.event(client, AuditAction::Registered, at)?], ..change(account, at) })
@@ -186,7 +184,7 @@ impl World {
 
     /// Sends a password reset with its mail.
     async fn reset(&self, client: &Client, at: Timestamp) -> TestResult<IssuedToken> {
-        let mut account = self.store.account(client.practice_id, client.id).await?;
+        let mut account = self.store.account(client.practice_id, &client.id).await?;
         let token = self.token(TokenPurpose::Reset, at)?;
         account.issue_reset(token.clone())?;
         let commit = AccountCommit {
@@ -203,7 +201,7 @@ impl World {
             id: SessionId::generate(&self.random)?,
             token_hash: TokenHash::of(secret),
             practice_id: client.practice_id,
-            client_id: client.id,
+            client_id: client.id.clone(),
             created_at: at,
             last_seen_at: at,
         })

@@ -23,10 +23,6 @@ async fn sessions_are_found_by_token_hash_touched_and_revoked() -> TestResult {
     // A vanished session is not an error.
     world.store.touch_session(session.id, at(50)).await?;
     world.store.revoke_session(session.id, &world.event(client, AuditAction::SignedOut, at(50))?).await?;
-
-    let stray = Session { client_id: ClientId::generate(&world.random)?, ..world.session(client, b"x", at(0))? };
-    let result = world.store.create_session(&stray, &world.event(client, AuditAction::SignInSucceeded, at(0))?).await;
-    assert!(matches!(result, Err(StoreError::NotFound("client"))), "{result:?}");
     Ok(())
 }
 
@@ -70,7 +66,7 @@ async fn the_trail_is_one_clients_events_oldest_first() -> TestResult {
     // Written late, but happened earlier (e.g. a failed sign-in logged after a retry).
     world.store.append(&[world.event(client, AuditAction::SignInFailed, at(15))?]).await?;
 
-    let trail = world.store.trail(world.practice.id, client.id).await?;
+    let trail = world.store.trail(world.practice.id, &client.id).await?;
     let actions: Vec<AuditAction> = trail.iter().map(|e| e.action).collect();
     assert_eq!(
         actions,
@@ -83,6 +79,6 @@ async fn the_trail_is_one_clients_events_oldest_first() -> TestResult {
         ]
     );
     let other = world.other_practice("elsewhere").await?;
-    assert!(world.store.trail(other.id, client.id).await?.is_empty());
+    assert!(world.store.trail(other.id, &client.id).await?.is_empty());
     Ok(())
 }
