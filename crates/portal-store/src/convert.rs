@@ -39,6 +39,11 @@ fn language(column: &str, raw: &str) -> Result<Language, StoreError> {
     Language::parse(raw).map_err(|e| corrupt(column, e))
 }
 
+/// A host's client id read back from `column`.
+pub(crate) fn client_id(column: &str, raw: &str) -> Result<ClientId, StoreError> {
+    ClientId::parse(raw).map_err(|e| corrupt(column, e))
+}
+
 fn required<T>(column: &str, value: Option<T>) -> Result<T, StoreError> {
     value.ok_or_else(|| corrupt(column, "missing"))
 }
@@ -92,7 +97,7 @@ pub(crate) fn staff_from(row: staff_key::Model) -> Result<StaffMember, StoreErro
 
 pub(crate) fn client_row(client: &Client) -> client::ActiveModel {
     client::ActiveModel {
-        id: Set(client.id.as_uuid()),
+        id: Set(client.id.as_str().to_owned()),
         practice_id: Set(client.practice_id.as_uuid()),
         name: Set(client.name.as_str().to_owned()),
         email: Set(client.email.as_ref().map(|e| e.as_str().to_owned())),
@@ -104,7 +109,7 @@ pub(crate) fn client_row(client: &Client) -> client::ActiveModel {
 
 pub(crate) fn client_from(row: client::Model) -> Result<Client, StoreError> {
     Ok(Client {
-        id: ClientId::from_uuid(row.id),
+        id: client_id("clients.id", &row.id)?,
         practice_id: PracticeId::from_uuid(row.practice_id),
         name: display_name("clients.name", &row.name)?,
         email: row.email.as_deref().map(EmailAddress::parse).transpose().map_err(|e| corrupt("clients.email", e))?,
@@ -188,11 +193,11 @@ fn state_from(row: &portal_account::Model) -> Result<AccountState, StoreError> {
     }
 }
 
-pub(crate) fn token_row(practice: PracticeId, client: ClientId, token: &IssuedToken) -> token::ActiveModel {
+pub(crate) fn token_row(practice: PracticeId, client: &ClientId, token: &IssuedToken) -> token::ActiveModel {
     token::ActiveModel {
         id: Set(token.id.as_uuid()),
         practice_id: Set(practice.as_uuid()),
-        client_id: Set(client.as_uuid()),
+        client_id: Set(client.as_str().to_owned()),
         purpose: Set(token.purpose.as_str().to_owned()),
         hash: Set(hash_bytes(&token.hash)),
         issued_at: Set(micros(token.issued_at)),
@@ -238,7 +243,7 @@ pub(crate) fn account_from(row: &portal_account::Model, tokens: &[token::Model])
     let version = u64::try_from(row.version).map_err(|_| corrupt("portal_accounts.version", "negative"))?;
     Ok(PortalAccount::restore(
         PracticeId::from_uuid(row.practice_id),
-        ClientId::from_uuid(row.client_id),
+        client_id("portal_accounts.client_id", &row.client_id)?,
         version,
         state_from(row)?,
         current("portal_accounts.invite_token_id", row.invite_token_id, TokenPurpose::Invite)?,
@@ -253,7 +258,7 @@ pub(crate) fn session_row(session: &Session) -> session::ActiveModel {
         id: Set(session.id.as_uuid()),
         token_hash: Set(hash_bytes(&session.token_hash)),
         practice_id: Set(session.practice_id.as_uuid()),
-        client_id: Set(session.client_id.as_uuid()),
+        client_id: Set(session.client_id.as_str().to_owned()),
         created_at: Set(micros(session.created_at)),
         last_seen_at: Set(micros(session.last_seen_at)),
     }
@@ -264,7 +269,7 @@ pub(crate) fn session_from(row: session::Model) -> Result<Session, StoreError> {
         id: SessionId::from_uuid(row.id),
         token_hash: token_hash("sessions.token_hash", row.token_hash)?,
         practice_id: PracticeId::from_uuid(row.practice_id),
-        client_id: ClientId::from_uuid(row.client_id),
+        client_id: client_id("sessions.client_id", &row.client_id)?,
         created_at: row.created_at.into(),
         last_seen_at: row.last_seen_at.into(),
     })
@@ -284,7 +289,7 @@ pub(crate) fn audit_row(event: &AuditEvent) -> audit_event::ActiveModel {
         id: Set(event.id.as_uuid()),
         at: Set(micros(event.at)),
         practice_id: Set(event.practice_id.as_uuid()),
-        client_id: Set(event.client_id.map(|c| c.as_uuid())),
+        client_id: Set(event.client_id.as_ref().map(|c| c.as_str().to_owned())),
         actor_kind: Set(kind.to_owned()),
         actor_id: Set(id),
         actor_label: Set(label),
@@ -311,7 +316,7 @@ pub(crate) fn audit_from(row: audit_event::Model) -> Result<AuditEvent, StoreErr
         id: AuditId::from_uuid(row.id),
         at: row.at.into(),
         practice_id: PracticeId::from_uuid(row.practice_id),
-        client_id: row.client_id.map(ClientId::from_uuid),
+        client_id: row.client_id.as_deref().map(|raw| client_id("audit_events.client_id", raw)).transpose()?,
         actor,
         action: AuditAction::from_name(&row.action)
             .ok_or_else(|| corrupt("audit_events.action", format!("unknown action {:?}", row.action)))?,
@@ -342,13 +347,11 @@ pub(crate) fn outbox_row(mail: &OutgoingMail) -> mail_outbox::ActiveModel {
     mail_outbox::ActiveModel {
         id: Set(mail.id.as_uuid()),
         practice_id: Set(mail.practice_id.as_uuid()),
-        client_id: Set(mail.client_id.as_uuid()),
+        client_id: Set(mail.client_id.as_str().to_owned()),
         kind: Set(mail.kind.name().to_owned()),
         token_id: Set(mail.kind.token_id().map(|t| t.as_uuid())),
         link_expires_at: Set(link_expires_at),
         recipient: Set(Some(mail.to.as_str().to_owned())),
-        recipient_name: Set(Some(mail.recipient_name.as_str().to_owned())),
-        language: Set(mail.language.code().to_owned()),
         status: Set(mail_outbox::STATUS_PENDING.to_owned()),
         attempts: Set(0),
         next_attempt_at: Set(micros(mail.created_at)),
@@ -382,14 +385,9 @@ pub(crate) fn claimed_from(row: mail_outbox::Model, lease_until: Timestamp) -> R
     let mail = OutgoingMail {
         id: MailId::from_uuid(row.id),
         practice_id: PracticeId::from_uuid(row.practice_id),
-        client_id: ClientId::from_uuid(row.client_id),
+        client_id: client_id("mail_outbox.client_id", &row.client_id)?,
         to: EmailAddress::parse(required("mail_outbox.recipient", row.recipient.as_deref())?)
             .map_err(|e| corrupt("mail_outbox.recipient", e))?,
-        recipient_name: display_name(
-            "mail_outbox.recipient_name",
-            required("mail_outbox.recipient_name", row.recipient_name.as_deref())?,
-        )?,
-        language: language("mail_outbox.language", &row.language)?,
         kind: mail_kind(&row)?,
         created_at: row.created_at.into(),
     };

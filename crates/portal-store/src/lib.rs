@@ -4,7 +4,13 @@
 //! [`Migrator`], and [`SeaOrmStore`], which implements every storage port (`Directory`,
 //! `AccountStore`, `SessionStore`, `ThrottleStore`, `AuditLog`, `MailOutbox`, hence
 //! [`portal_core::PortalStore`]) with one code path for SQLite (the embedded default) and
-//! PostgreSQL.
+//! PostgreSQL. It also implements `ClientDirectory` over its bundled `clients` table, the
+//! embedded default for a server that keeps its own client records.
+//!
+//! The host owns clients: portal tables (accounts, tokens, sessions, mail, audit) refer to a
+//! client only by `(practice, host client id)`, the host's opaque id as text, and have no
+//! foreign key to `clients`. An account can therefore exist for a client the bundled table has
+//! never seen, and the same host id in two practices names two clients.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
@@ -23,6 +29,10 @@
 //!   of N commits from the same loaded version exactly one succeeds;
 //! - nothing secret is stored: tokens, session secrets and staff keys only as SHA-256,
 //!   passwords only as scrypt PHC strings, mail without links;
+//! - queued mail holds the recipient's address only until it is delivered or given up (the
+//!   name and language are never copied: mail is rendered from the client directory);
+//! - [`portal_core::AccountStore::accounts`] and `ClientDirectory::clients` answer a batch of
+//!   up to 500 ids in one query;
 //! - timestamps are BIGINT Unix microseconds ([`UnixMicros`]): sub-microsecond precision is
 //!   dropped.
 //!

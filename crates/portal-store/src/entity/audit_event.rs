@@ -17,8 +17,8 @@ pub struct Model {
     pub at: UnixMicros,
     /// The practice.
     pub practice_id: Uuid,
-    /// The client concerned, when known.
-    pub client_id: Option<Uuid>,
+    /// The host's id of the client concerned, when known.
+    pub client_id: Option<String>,
     /// `staff`, `client`, `anonymous` or `system`.
     pub actor_kind: String,
     /// The staff key id, for staff.

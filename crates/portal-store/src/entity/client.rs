@@ -1,4 +1,6 @@
-//! `clients`: the client (patient) records the portal needs.
+//! `clients`: the bundled server's client (patient) records, the embedded default of the
+//! `ClientDirectory` port. Nothing else in the schema refers to this table: portal rows name a
+//! client only by `(practice_id, client_id)`.
 
 use sea_orm::entity::prelude::*;
 
@@ -8,11 +10,13 @@ use crate::time::UnixMicros;
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "clients")]
 pub struct Model {
-    /// Client id.
-    #[sea_orm(primary_key, auto_increment = false)]
-    pub id: Uuid,
     /// The practice.
+    #[sea_orm(primary_key, auto_increment = false)]
     pub practice_id: Uuid,
+    /// The client's id: a generated UUID string for clients created here, or any host id
+    /// (unique within the practice).
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: String,
     /// Name shown to staff and in mail.
     pub name: String,
     /// Email on file; NULL means "no email".

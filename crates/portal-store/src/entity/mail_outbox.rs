@@ -20,8 +20,8 @@ pub struct Model {
     pub id: Uuid,
     /// The practice.
     pub practice_id: Uuid,
-    /// The client it is about.
-    pub client_id: Uuid,
+    /// The host's id of the client it is about.
+    pub client_id: String,
     /// `invitation`, `password_reset` or `password_changed`.
     pub kind: String,
     /// The token a link is derived from (never the link itself).
@@ -30,10 +30,6 @@ pub struct Model {
     pub link_expires_at: Option<UnixMicros>,
     /// Recipient address; NULL once delivered (purged).
     pub recipient: Option<String>,
-    /// Recipient name; NULL once delivered (purged).
-    pub recipient_name: Option<String>,
-    /// Language code.
-    pub language: String,
     /// `pending`, `sent` or `failed`.
     pub status: String,
     /// Attempts made so far.

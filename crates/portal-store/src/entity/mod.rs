@@ -1,8 +1,10 @@
 //! sea-orm entities, one per table. They mirror the schema the [`crate::migration`] module
 //! creates; the adapter converts them to and from `portal-core` records at the edge.
 //!
-//! Ids are UUIDs (PostgreSQL `uuid`, SQLite 16-byte blobs), hashes are 32-byte blobs (`bytea`),
-//! timestamps are BIGINT Unix microseconds ([`UnixMicros`](crate::time::UnixMicros)).
+//! The portal's own ids are UUIDs (PostgreSQL `uuid`, SQLite 16-byte blobs); a client is named
+//! by the host's id, text of at most 128 characters, always together with its practice. Hashes
+//! are 32-byte blobs (`bytea`), timestamps are BIGINT Unix microseconds
+//! ([`UnixMicros`](crate::time::UnixMicros)).
 
 pub mod audit_event;
 pub mod client;

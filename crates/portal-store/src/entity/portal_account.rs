@@ -15,11 +15,12 @@ pub const STATE_DISABLED: &str = "disabled";
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "portal_accounts")]
 pub struct Model {
-    /// The client (one account per client).
-    #[sea_orm(primary_key, auto_increment = false)]
-    pub client_id: Uuid,
     /// The practice.
+    #[sea_orm(primary_key, auto_increment = false)]
     pub practice_id: Uuid,
+    /// The host's id of the client (one account per client of a practice).
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub client_id: String,
     /// `no_account`, `active` or `disabled`.
     pub state: String,
     /// The username as registered (already lower case in the core).

@@ -15,8 +15,8 @@ pub struct Model {
     pub token_hash: Vec<u8>,
     /// The practice.
     pub practice_id: Uuid,
-    /// The client.
-    pub client_id: Uuid,
+    /// The host's id of the client (opaque text, unique within the practice).
+    pub client_id: String,
     /// Sign-in time.
     pub created_at: UnixMicros,
     /// Last use.

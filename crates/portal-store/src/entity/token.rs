@@ -13,8 +13,8 @@ pub struct Model {
     pub id: Uuid,
     /// The practice.
     pub practice_id: Uuid,
-    /// The client.
-    pub client_id: Uuid,
+    /// The host's id of the client (opaque text, unique within the practice).
+    pub client_id: String,
     /// `invite` or `reset`.
     pub purpose: String,
     /// SHA-256 of the link secret, unique.

@@ -4,6 +4,9 @@
 //! are BIGINT Unix microseconds, enumerations are text guarded by CHECK constraints. Tenancy is
 //! enforced by composite foreign keys `(practice_id, client_id) → clients (practice_id, id)`, so
 //! no row can tie a client to another practice.
+//!
+//! Frozen as first released: `m20261201_000002_host_client_ids` later turns client ids into
+//! the host's text ids and drops every foreign key to `clients`.
 
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::{

@@ -1,4 +1,7 @@
 //! [`AccountStore`]: portal accounts and their tokens, and the one-transaction commit.
+//!
+//! A client is named by `(practice, host client id)` everywhere, never by the id alone: a host
+//! id (`42`, `MRN-0042`) is unique only within its practice.
 
 use std::collections::HashMap;
 
@@ -8,23 +11,82 @@ use portal_core::{
     StoreError, TokenHash, TokenId, TokenPurpose, TokenState, Username,
 };
 use sea_orm::ActiveValue::Set;
-use sea_orm::sea_query::{Condition, Expr, Query};
-use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter};
+use sea_orm::sea_query::{Alias, Condition, Expr, ExprTrait, JoinType, Query, SelectStatement};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, FromQueryResult, IdenStatic, Iterable, QueryFilter,
+    QueryResult,
+};
 
-use super::{SeaOrmStore, audit, directory, finish};
+use super::{SeaOrmStore, audit, finish};
 use crate::convert::{account_columns, account_from, hash_bytes, micros, outbox_row, token_row, used_at};
 use crate::entity::{mail_outbox, portal_account, session, sign_in_throttle, token};
 use crate::error::{unavailable, write_error};
 
-/// Rebuilds one account from its row: its current tokens are the ones the row references.
-async fn load(db: &impl ConnectionTrait, row: portal_account::Model) -> Result<PortalAccount, StoreError> {
-    let ids: Vec<uuid::Uuid> = [row.invite_token_id, row.reset_token_id].into_iter().flatten().collect();
-    let tokens = if ids.is_empty() {
-        Vec::new()
-    } else {
-        token::Entity::find().filter(token::Column::Id.is_in(ids)).all(db).await.map_err(unavailable)?
-    };
-    account_from(&row, &tokens)
+/// Most client ids [`AccountStore::accounts`] and `ClientDirectory::clients` look up in one query
+/// (the ports' documented bound; far below either database's limit on bound parameters).
+pub(super) const MAX_BATCH: usize = 500;
+
+/// The two current-token slots of an account row: the join alias and the prefix of its
+/// columns in the result.
+const SLOTS: [(&str, portal_account::Column); 2] =
+    [("invite", portal_account::Column::InviteTokenId), ("reset", portal_account::Column::ResetTokenId)];
+
+/// `portal_accounts` rows matching `filter`, each joined (LEFT JOIN, twice) with the two tokens
+/// it references, in one query. Token columns come back as `invite_<column>` / `reset_<column>`.
+fn with_tokens(filter: Condition) -> SelectStatement {
+    let mut select = Query::select();
+    select.columns(portal_account::Column::iter().map(|c| (portal_account::Entity, c))).from(portal_account::Entity);
+    for (slot, reference) in SLOTS {
+        let alias = Alias::new(slot);
+        for column in token::Column::iter() {
+            select.expr_as(Expr::col((alias.clone(), column)), Alias::new(format!("{slot}_{}", column.as_str())));
+        }
+        select.join_as(
+            JoinType::LeftJoin,
+            token::Entity,
+            alias.clone(),
+            Expr::col((alias, token::Column::Id)).equals((portal_account::Entity, reference)),
+        );
+    }
+    select.cond_where(filter);
+    select
+}
+
+/// Decodes one row of [`with_tokens`].
+fn decode(row: &QueryResult) -> Result<PortalAccount, StoreError> {
+    let account = portal_account::Model::from_query_result(row, "").map_err(unavailable)?;
+    let mut tokens = Vec::with_capacity(2);
+    for (slot, _) in SLOTS {
+        let prefix = format!("{slot}_");
+        // A NULL id: the slot is empty (or the row it names is missing, which `account_from`
+        // reports as corruption).
+        if row.try_get::<Option<uuid::Uuid>>(&prefix, "id").map_err(unavailable)?.is_some() {
+            tokens.push(token::Model::from_query_result(row, &prefix).map_err(unavailable)?);
+        }
+    }
+    account_from(&account, &tokens)
+}
+
+/// Every stored account matching `filter`, with its current tokens, in one query.
+async fn load_where(db: &impl ConnectionTrait, filter: Condition) -> Result<Vec<PortalAccount>, StoreError> {
+    let statement = db.get_database_backend().build(&with_tokens(filter));
+    db.query_all_raw(statement).await.map_err(unavailable)?.iter().map(decode).collect()
+}
+
+/// The stored account of one client, if any.
+async fn load_one(
+    db: &impl ConnectionTrait,
+    practice: PracticeId,
+    client: &ClientId,
+) -> Result<Option<PortalAccount>, StoreError> {
+    Ok(load_where(db, of_client(practice, client)).await?.pop())
+}
+
+/// `portal_accounts` of one client.
+fn of_client(practice: PracticeId, client: &ClientId) -> Condition {
+    Condition::all()
+        .add(Expr::col((portal_account::Entity, portal_account::Column::PracticeId)).eq(practice.as_uuid()))
+        .add(Expr::col((portal_account::Entity, portal_account::Column::ClientId)).eq(client.as_str()))
 }
 
 /// Every stored account of a practice with its current tokens, by client.
@@ -32,35 +94,17 @@ pub(super) async fn load_practice(
     db: &impl ConnectionTrait,
     practice: PracticeId,
 ) -> Result<HashMap<ClientId, PortalAccount>, StoreError> {
-    let rows = portal_account::Entity::find()
-        .filter(portal_account::Column::PracticeId.eq(practice.as_uuid()))
-        .all(db)
-        .await
-        .map_err(unavailable)?;
-    let referenced = |column: portal_account::Column| {
-        Query::select()
-            .column(column)
-            .from(portal_account::Entity)
-            .and_where(portal_account::Column::PracticeId.eq(practice.as_uuid()))
-            .take()
-    };
-    let tokens = token::Entity::find()
-        .filter(
-            Condition::any()
-                .add(token::Column::Id.in_subquery(referenced(portal_account::Column::InviteTokenId)))
-                .add(token::Column::Id.in_subquery(referenced(portal_account::Column::ResetTokenId))),
-        )
-        .all(db)
-        .await
-        .map_err(unavailable)?;
-    rows.iter().map(|row| Ok((ClientId::from_uuid(row.client_id), account_from(row, &tokens)?))).collect()
+    let filter = Condition::all()
+        .add(Expr::col((portal_account::Entity, portal_account::Column::PracticeId)).eq(practice.as_uuid()));
+    let accounts = load_where(db, filter).await?;
+    Ok(accounts.into_iter().map(|account| (account.client_id().clone(), account)).collect())
 }
 
 /// Inserts a token the account holds for the first time, or records that it was used.
 async fn upsert_token(
     txn: &DatabaseTransaction,
     practice: PracticeId,
-    client: ClientId,
+    client: &ClientId,
     token: &IssuedToken,
 ) -> Result<(), StoreError> {
     let stored = token::Entity::find_by_id(token.id.as_uuid()).one(txn).await.map_err(unavailable)?;
@@ -69,9 +113,13 @@ async fn upsert_token(
             token::Entity::insert(token_row(practice, client, token))
                 .exec_without_returning(txn)
                 .await
-                .map_err(|e| write_error(e, |_| StoreError::Duplicate("token"), "client"))?;
+                .map_err(|e| write_error(e, |_| StoreError::Duplicate("token"), "practice"))?;
         }
-        Some(row) if row.client_id != client.as_uuid() || row.purpose != token.purpose.as_str() => {
+        Some(row)
+            if row.practice_id != practice.as_uuid()
+                || row.client_id != client.as_str()
+                || row.purpose != token.purpose.as_str() =>
+        {
             return Err(StoreError::Duplicate("token"));
         }
         Some(row) => {
@@ -95,10 +143,8 @@ async fn upsert_token(
 /// concurrent commits of one account, so a loser stops before touching anything else.
 async fn commit_in(txn: &DatabaseTransaction, change: &AccountCommit) -> Result<(), StoreError> {
     let account = &change.account;
+    // The client is the host's: the store neither knows nor checks it (design §7).
     let (practice, client) = (account.practice_id(), account.client_id());
-    if directory::client_in(txn, practice, client).await?.is_none() {
-        return Err(StoreError::NotFound("client"));
-    }
     let loaded = i64::try_from(account.version()).map_err(|_| StoreError::Conflict)?;
     let next = loaded.checked_add(1).ok_or(StoreError::Conflict)?;
     let columns = account_columns(account.state());
@@ -109,8 +155,8 @@ async fn commit_in(txn: &DatabaseTransaction, change: &AccountCommit) -> Result<
     // 1. The account row: insert at version 0, else compare-and-set on the version.
     if loaded == 0 {
         portal_account::Entity::insert(portal_account::ActiveModel {
-            client_id: Set(client.as_uuid()),
             practice_id: Set(practice.as_uuid()),
+            client_id: Set(client.as_str().to_owned()),
             state: Set(columns.state.to_owned()),
             username: Set(columns.username),
             username_lower: Set(columns.username_lower),
@@ -125,7 +171,7 @@ async fn commit_in(txn: &DatabaseTransaction, change: &AccountCommit) -> Result<
         })
         .exec_without_returning(txn)
         .await
-        .map_err(|e| write_error(e, collided, "client"))?;
+        .map_err(|e| write_error(e, collided, "practice"))?;
     } else {
         use portal_account::Column as C;
         let updated = portal_account::Entity::update_many()
@@ -138,12 +184,12 @@ async fn commit_in(txn: &DatabaseTransaction, change: &AccountCommit) -> Result<
             .col_expr(C::DisabledReason, Expr::value(columns.disabled_reason))
             .col_expr(C::DisabledAt, Expr::value(columns.disabled_at))
             .col_expr(C::Version, Expr::value(next))
-            .filter(C::ClientId.eq(client.as_uuid()))
             .filter(C::PracticeId.eq(practice.as_uuid()))
+            .filter(C::ClientId.eq(client.as_str()))
             .filter(C::Version.eq(loaded))
             .exec(txn)
             .await
-            .map_err(|e| write_error(e, collided, "client"))?;
+            .map_err(|e| write_error(e, collided, "practice"))?;
         if updated.rows_affected == 0 {
             return Err(StoreError::Conflict);
         }
@@ -154,7 +200,8 @@ async fn commit_in(txn: &DatabaseTransaction, change: &AccountCommit) -> Result<
     for purpose in [TokenPurpose::Invite, TokenPurpose::Reset] {
         let mut void = token::Entity::update_many()
             .col_expr(token::Column::VoidedAt, Expr::value(micros(change.at)))
-            .filter(token::Column::ClientId.eq(client.as_uuid()))
+            .filter(token::Column::PracticeId.eq(practice.as_uuid()))
+            .filter(token::Column::ClientId.eq(client.as_str()))
             .filter(token::Column::Purpose.eq(purpose.as_str()))
             .filter(token::Column::UsedAt.is_null())
             .filter(token::Column::VoidedAt.is_null());
@@ -169,7 +216,8 @@ async fn commit_in(txn: &DatabaseTransaction, change: &AccountCommit) -> Result<
     portal_account::Entity::update_many()
         .col_expr(portal_account::Column::InviteTokenId, Expr::value(account.invite().map(|t| t.id.as_uuid())))
         .col_expr(portal_account::Column::ResetTokenId, Expr::value(account.reset().map(|t| t.id.as_uuid())))
-        .filter(portal_account::Column::ClientId.eq(client.as_uuid()))
+        .filter(portal_account::Column::PracticeId.eq(practice.as_uuid()))
+        .filter(portal_account::Column::ClientId.eq(client.as_str()))
         .exec(txn)
         .await
         .map_err(unavailable)?;
@@ -183,8 +231,8 @@ async fn commit_in(txn: &DatabaseTransaction, change: &AccountCommit) -> Result<
         .col_expr(mail_outbox::Column::LastError, Expr::value(cancelled.problem.detail))
         .col_expr(mail_outbox::Column::LastErrorCause, Expr::value(cancelled.problem.cause.as_str()))
         .col_expr(mail_outbox::Column::Recipient, Expr::value(Option::<String>::None))
-        .col_expr(mail_outbox::Column::RecipientName, Expr::value(Option::<String>::None))
-        .filter(mail_outbox::Column::ClientId.eq(client.as_uuid()))
+        .filter(mail_outbox::Column::PracticeId.eq(practice.as_uuid()))
+        .filter(mail_outbox::Column::ClientId.eq(client.as_str()))
         .filter(mail_outbox::Column::Status.eq(mail_outbox::STATUS_PENDING));
     if !cancelled.all_pending {
         cancel = cancel
@@ -197,14 +245,14 @@ async fn commit_in(txn: &DatabaseTransaction, change: &AccountCommit) -> Result<
     mail_outbox::Entity::insert_many(change.mail.iter().map(outbox_row))
         .exec_without_returning(txn)
         .await
-        .map_err(|e| write_error(e, |_| StoreError::Duplicate("mail"), "practice or client of a mail"))?;
+        .map_err(|e| write_error(e, |_| StoreError::Duplicate("mail"), "practice or token of a mail"))?;
     audit::insert(txn, &change.audit).await?;
 
     // 4. Sessions and throttle.
     if change.revoke_sessions {
         session::Entity::delete_many()
-            .filter(session::Column::ClientId.eq(client.as_uuid()))
             .filter(session::Column::PracticeId.eq(practice.as_uuid()))
+            .filter(session::Column::ClientId.eq(client.as_str()))
             .exec(txn)
             .await
             .map_err(unavailable)?;
@@ -249,19 +297,24 @@ struct SupersededMail {
 
 #[async_trait]
 impl AccountStore for SeaOrmStore {
-    async fn account(&self, practice: PracticeId, client: ClientId) -> Result<PortalAccount, StoreError> {
-        if directory::client_in(&self.db, practice, client).await?.is_none() {
-            return Err(StoreError::NotFound("client"));
+    async fn account(&self, practice: PracticeId, client: &ClientId) -> Result<PortalAccount, StoreError> {
+        Ok(load_one(&self.db, practice, client).await?.unwrap_or_else(|| PortalAccount::new(practice, client.clone())))
+    }
+
+    async fn accounts(&self, practice: PracticeId, clients: &[ClientId]) -> Result<Vec<PortalAccount>, StoreError> {
+        // One query for up to MAX_BATCH ids (the port's bound); a longer list is still answered,
+        // a query per MAX_BATCH ids. Duplicated ids match one row.
+        let mut accounts = Vec::new();
+        for chunk in clients.chunks(MAX_BATCH) {
+            let filter = Condition::all()
+                .add(Expr::col((portal_account::Entity, portal_account::Column::PracticeId)).eq(practice.as_uuid()))
+                .add(
+                    Expr::col((portal_account::Entity, portal_account::Column::ClientId))
+                        .is_in(chunk.iter().map(ClientId::as_str)),
+                );
+            accounts.extend(load_where(&self.db, filter).await?);
         }
-        let row = portal_account::Entity::find_by_id(client.as_uuid())
-            .filter(portal_account::Column::PracticeId.eq(practice.as_uuid()))
-            .one(&self.db)
-            .await
-            .map_err(unavailable)?;
-        match row {
-            Some(row) => load(&self.db, row).await,
-            None => Ok(PortalAccount::new(practice, client)),
-        }
+        Ok(accounts)
     }
 
     async fn account_by_username(
@@ -269,16 +322,13 @@ impl AccountStore for SeaOrmStore {
         practice: PracticeId,
         username: &Username,
     ) -> Result<Option<PortalAccount>, StoreError> {
-        let row = portal_account::Entity::find()
-            .filter(portal_account::Column::PracticeId.eq(practice.as_uuid()))
-            .filter(portal_account::Column::UsernameLower.eq(username.as_str().to_lowercase()))
-            .one(&self.db)
-            .await
-            .map_err(unavailable)?;
-        match row {
-            Some(row) => load(&self.db, row).await.map(Some),
-            None => Ok(None),
-        }
+        let filter = Condition::all()
+            .add(Expr::col((portal_account::Entity, portal_account::Column::PracticeId)).eq(practice.as_uuid()))
+            .add(
+                Expr::col((portal_account::Entity, portal_account::Column::UsernameLower))
+                    .eq(username.as_str().to_lowercase()),
+            );
+        Ok(load_where(&self.db, filter).await?.pop())
     }
 
     async fn account_by_token(
@@ -293,15 +343,8 @@ impl AccountStore for SeaOrmStore {
             .await
             .map_err(unavailable)?;
         let Some(issued) = issued else { return Ok(None) };
-        let row = portal_account::Entity::find_by_id(issued.client_id)
-            .filter(portal_account::Column::PracticeId.eq(issued.practice_id))
-            .one(&self.db)
-            .await
-            .map_err(unavailable)?;
-        match row {
-            Some(row) => load(&self.db, row).await.map(Some),
-            None => Ok(None),
-        }
+        let client = crate::convert::client_id("tokens.client_id", &issued.client_id)?;
+        load_one(&self.db, PracticeId::from_uuid(issued.practice_id), &client).await
     }
 
     async fn commit(&self, change: AccountCommit) -> Result<(), StoreError> {

@@ -11,9 +11,10 @@ use crate::error::{unavailable, write_error};
 
 /// Appends events in the caller's transaction (or alone, as one statement).
 pub(super) async fn insert(db: &impl ConnectionTrait, events: &[AuditEvent]) -> Result<(), StoreError> {
-    audit_event::Entity::insert_many(events.iter().map(audit_row)).exec_without_returning(db).await.map_err(|e| {
-        write_error(e, |_| StoreError::Duplicate("audit event"), "practice or client of an audit event")
-    })?;
+    audit_event::Entity::insert_many(events.iter().map(audit_row))
+        .exec_without_returning(db)
+        .await
+        .map_err(|e| write_error(e, |_| StoreError::Duplicate("audit event"), "practice of an audit event"))?;
     Ok(())
 }
 
@@ -25,10 +26,10 @@ impl AuditLog for SeaOrmStore {
         insert(&self.db, events).await
     }
 
-    async fn trail(&self, practice: PracticeId, client: ClientId) -> Result<Vec<AuditEvent>, StoreError> {
+    async fn trail(&self, practice: PracticeId, client: &ClientId) -> Result<Vec<AuditEvent>, StoreError> {
         audit_event::Entity::find()
             .filter(audit_event::Column::PracticeId.eq(practice.as_uuid()))
-            .filter(audit_event::Column::ClientId.eq(client.as_uuid()))
+            .filter(audit_event::Column::ClientId.eq(client.as_str()))
             .order_by_asc(audit_event::Column::At)
             .order_by_asc(audit_event::Column::Seq)
             .all(&self.db)

@@ -1,11 +1,12 @@
-//! [`Directory`]: practices, staff keys and clients.
+//! [`Directory`]: practices, staff keys and the bundled client records; and [`ClientDirectory`]
+//! over those records (the embedded default of the host's client directory).
 
 use std::cmp::Ordering;
 
 use async_trait::async_trait;
 use portal_core::{
-    AuditEvent, Client, ClientId, Directory, PortalAccount, Practice, PracticeId, PracticeSlug, StaffMember,
-    StoreError, TokenHash,
+    AuditEvent, Client, ClientDirectory, ClientId, Directory, PortalAccount, Practice, PracticeId, PracticeSlug,
+    StaffMember, StoreError, TokenHash,
 };
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter};
@@ -36,21 +37,6 @@ async fn insert_staff(db: &impl ConnectionTrait, staff: &StaffMember, key_hash: 
         .await
         .map_err(|e| write_error(e, duplicate, "practice"))?;
     Ok(())
-}
-
-/// The client, only if it belongs to `practice`.
-pub(super) async fn client_in(
-    db: &impl ConnectionTrait,
-    practice: PracticeId,
-    id: ClientId,
-) -> Result<Option<Client>, StoreError> {
-    client::Entity::find_by_id(id.as_uuid())
-        .filter(client::Column::PracticeId.eq(practice.as_uuid()))
-        .one(db)
-        .await
-        .map_err(unavailable)?
-        .map(client_from)
-        .transpose()
 }
 
 #[async_trait]
@@ -132,7 +118,7 @@ impl Directory for SeaOrmStore {
                 .col_expr(client::Column::Email, Expr::value(client.email.as_ref().map(|e| e.as_str().to_owned())))
                 .col_expr(client::Column::Language, Expr::value(client.language.code()))
                 .col_expr(client::Column::EmailConsent, Expr::value(client.email_consent))
-                .filter(client::Column::Id.eq(client.id.as_uuid()))
+                .filter(client::Column::Id.eq(client.id.as_str()))
                 .filter(client::Column::PracticeId.eq(client.practice_id.as_uuid()))
                 .exec(&txn)
                 .await
@@ -146,10 +132,6 @@ impl Directory for SeaOrmStore {
         finish((txn, turn), outcome).await
     }
 
-    async fn client(&self, practice: PracticeId, id: ClientId) -> Result<Option<Client>, StoreError> {
-        client_in(&self.db, practice, id).await
-    }
-
     async fn list_clients(&self, practice: PracticeId) -> Result<Vec<(Client, PortalAccount)>, StoreError> {
         let rows = client::Entity::find()
             .filter(client::Column::PracticeId.eq(practice.as_uuid()))
@@ -161,7 +143,8 @@ impl Directory for SeaOrmStore {
             .into_iter()
             .map(|row| {
                 let client = client_from(row)?;
-                let account = accounts.remove(&client.id).unwrap_or_else(|| PortalAccount::new(practice, client.id));
+                let account =
+                    accounts.remove(&client.id).unwrap_or_else(|| PortalAccount::new(practice, client.id.clone()));
                 Ok((client, account))
             })
             .collect::<Result<Vec<_>, StoreError>>()?;
@@ -170,6 +153,35 @@ impl Directory for SeaOrmStore {
             Ordering::Equal => a.id.cmp(&b.id),
             other => other,
         });
+        Ok(clients)
+    }
+}
+
+#[async_trait]
+impl ClientDirectory for SeaOrmStore {
+    async fn client(&self, practice: PracticeId, id: &ClientId) -> Result<Option<Client>, StoreError> {
+        client::Entity::find_by_id((practice.as_uuid(), id.as_str().to_owned()))
+            .one(&self.db)
+            .await
+            .map_err(unavailable)?
+            .map(client_from)
+            .transpose()
+    }
+
+    async fn clients(&self, practice: PracticeId, ids: &[ClientId]) -> Result<Vec<Client>, StoreError> {
+        // One query per MAX_BATCH ids (one query for any list the port's callers pass).
+        let mut clients = Vec::new();
+        for chunk in ids.chunks(accounts::MAX_BATCH) {
+            let rows = client::Entity::find()
+                .filter(client::Column::PracticeId.eq(practice.as_uuid()))
+                .filter(client::Column::Id.is_in(chunk.iter().map(ClientId::as_str)))
+                .all(&self.db)
+                .await
+                .map_err(unavailable)?;
+            for row in rows {
+                clients.push(client_from(row)?);
+            }
+        }
         Ok(clients)
     }
 }

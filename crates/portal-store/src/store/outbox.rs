@@ -73,14 +73,13 @@ impl MailOutbox for SeaOrmStore {
     }
 
     async fn mark_sent(&self, id: MailId, at: Timestamp) -> Result<(), StoreError> {
-        // Purge the personal data needed only for rendering; keep the metadata (and the token
+        // Purge the personal data needed only for delivery (the address); keep the metadata (and the token
         // id, which is useless without the link key) for the staff view.
         self.exec(
             pending_row(id)
                 .col_expr(Column::Status, Expr::value(STATUS_SENT))
                 .col_expr(Column::SentAt, Expr::value(micros(at)))
-                .col_expr(Column::Recipient, Expr::value(Option::<String>::None))
-                .col_expr(Column::RecipientName, Expr::value(Option::<String>::None)),
+                .col_expr(Column::Recipient, Expr::value(Option::<String>::None)),
         )
         .await
     }
@@ -116,8 +115,7 @@ impl MailOutbox for SeaOrmStore {
                 .col_expr(Column::LastError, Expr::value(problem.detail.as_str()))
                 .col_expr(Column::LastErrorCause, Expr::value(problem.cause.as_str()))
                 .col_expr(Column::GaveUpAfter, Expr::value(gave_up_after.map(i64::from)))
-                .col_expr(Column::Recipient, Expr::value(Option::<String>::None))
-                .col_expr(Column::RecipientName, Expr::value(Option::<String>::None)),
+                .col_expr(Column::Recipient, Expr::value(Option::<String>::None)),
         )
         .await
     }

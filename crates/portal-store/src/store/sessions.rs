@@ -19,7 +19,7 @@ impl SessionStore for SeaOrmStore {
             session::Entity::insert(session_row(session))
                 .exec_without_returning(&txn)
                 .await
-                .map_err(|e| write_error(e, |_| StoreError::Duplicate("session"), "client"))?;
+                .map_err(|e| write_error(e, |_| StoreError::Duplicate("session"), "practice"))?;
             audit::insert(&txn, std::slice::from_ref(audit)).await
         }
         .await;

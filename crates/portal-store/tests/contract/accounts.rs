@@ -7,31 +7,39 @@ use portal_core::{
 };
 
 use crate::fixtures::{
-    World, at, change, event, id, invitation, mail, notice, password_hash, session, token, username,
+    World, at, change, event, host_id, id, invitation, mail, notice, password_hash, session, token, username,
 };
 use crate::harness::TestDb;
 
-async fn actions(db: &TestDb, world: &World, client: ClientId) -> Vec<AuditAction> {
+async fn actions(db: &TestDb, world: &World, client: &ClientId) -> Vec<AuditAction> {
     db.store.trail(world.practice.id, client).await.unwrap().into_iter().map(|e| e.action).collect()
 }
 
-pub async fn an_unknown_client_has_no_account_and_a_known_one_starts_at_version_zero(db: &TestDb) {
+pub async fn a_client_without_a_stored_account_starts_at_version_zero_whoever_owns_it(db: &TestDb) {
     let world = World::new(db).await;
     let other = World::with_slug(db, "moonrise").await;
-    let err = db.store.account(world.practice.id, ClientId::from_uuid(id())).await.unwrap_err();
-    assert!(matches!(err, StoreError::NotFound("client")), "{err:?}");
-    let err = db.store.account(other.practice.id, world.client.id).await.unwrap_err();
-    assert!(matches!(err, StoreError::NotFound("client")), "{err:?}");
-    let account = db.store.account(world.practice.id, world.client.id).await.unwrap();
-    assert_eq!(account, PortalAccount::new(world.practice.id, world.client.id));
+    // The store does not know the host's clients: any id reads as a fresh account.
+    let host_only = host_id("MRN-0042");
+    assert_eq!(
+        db.store.account(world.practice.id, &host_only).await.unwrap(),
+        PortalAccount::new(world.practice.id, host_only)
+    );
+    let account = db.store.account(world.practice.id, &world.client.id).await.unwrap();
+    assert_eq!(account, PortalAccount::new(world.practice.id, world.client.id.clone()));
     assert_eq!(account.version(), 0);
+
+    // An account belongs to (practice, client id): the same id in another practice is another client.
+    world.invite(db, &world.client, "invite-secret", at(1)).await;
+    assert_eq!(db.store.account(world.practice.id, &world.client.id).await.unwrap().version(), 1);
+    let elsewhere = db.store.account(other.practice.id, &world.client.id).await.unwrap();
+    assert_eq!(elsewhere, PortalAccount::new(other.practice.id, world.client.id.clone()));
 }
 
 pub async fn an_invitation_commits_the_account_token_mail_and_audit_together(db: &TestDb) {
     let world = World::new(db).await;
     let invite = world.invite(db, &world.client, "invite-secret", at(10)).await;
 
-    let account = db.store.account(world.practice.id, world.client.id).await.unwrap();
+    let account = db.store.account(world.practice.id, &world.client.id).await.unwrap();
     assert_eq!(account.version(), 1);
     assert_eq!(account.invite(), Some(&invite));
     assert_eq!(account.status(at(11)), PortalStatus::Invited { sent_at: at(10), expires_at: invite.expires_at });
@@ -43,12 +51,12 @@ pub async fn an_invitation_commits_the_account_token_mail_and_audit_together(db:
         db.store.delivery_for_token(invite.id).await.unwrap(),
         Some(DeliveryState::Pending { attempts: 0, next_attempt_at: at(10), last_problem: None })
     );
-    assert_eq!(actions(db, &world, world.client.id).await, [AuditAction::ClientCreated, AuditAction::InviteSent]);
+    assert_eq!(actions(db, &world, &world.client.id).await, [AuditAction::ClientCreated, AuditAction::InviteSent]);
 }
 
 pub async fn a_commit_from_a_stale_version_is_a_conflict_and_writes_nothing(db: &TestDb) {
     let world = World::new(db).await;
-    let fresh = db.store.account(world.practice.id, world.client.id).await.unwrap();
+    let fresh = db.store.account(world.practice.id, &world.client.id).await.unwrap();
 
     let mut first = fresh.clone();
     let a = token(TokenPurpose::Invite, "first", at(1));
@@ -61,12 +69,12 @@ pub async fn a_commit_from_a_stale_version_is_a_conflict_and_writes_nothing(db: 
     late.issue_invite(b.clone()).unwrap();
     let mut commit = change(late, at(2));
     commit.mail.push(invitation(&world.client, &b));
-    commit.audit.push(event(world.practice.id, Some(world.client.id), AuditAction::InviteSent, at(2)));
+    commit.audit.push(event(world.practice.id, Some(&world.client.id), AuditAction::InviteSent, at(2)));
     let err = db.store.commit(commit).await.unwrap_err();
     assert!(matches!(err, StoreError::Conflict), "{err:?}");
 
     // Two writers that loaded version 1.
-    let loaded = db.store.account(world.practice.id, world.client.id).await.unwrap();
+    let loaded = db.store.account(world.practice.id, &world.client.id).await.unwrap();
     let mut winner = loaded.clone();
     let c = token(TokenPurpose::Invite, "third", at(3));
     winner.issue_invite(c.clone()).unwrap();
@@ -80,7 +88,7 @@ pub async fn a_commit_from_a_stale_version_is_a_conflict_and_writes_nothing(db: 
     let err = db.store.commit(commit).await.unwrap_err();
     assert!(matches!(err, StoreError::Conflict), "{err:?}");
 
-    let stored = db.store.account(world.practice.id, world.client.id).await.unwrap();
+    let stored = db.store.account(world.practice.id, &world.client.id).await.unwrap();
     assert_eq!(stored.version(), 2);
     assert_eq!(stored.invite(), Some(&c));
     for lost in [&b, &d] {
@@ -89,7 +97,7 @@ pub async fn a_commit_from_a_stale_version_is_a_conflict_and_writes_nothing(db: 
     }
     assert_eq!(db.count("tokens", "").await, 2);
     assert_eq!(db.count("mail_outbox", "").await, 0);
-    assert_eq!(actions(db, &world, world.client.id).await, [AuditAction::ClientCreated]);
+    assert_eq!(actions(db, &world, &world.client.id).await, [AuditAction::ClientCreated]);
 }
 
 pub async fn a_resend_voids_the_previous_invitation(db: &TestDb) {
@@ -132,19 +140,19 @@ pub async fn a_username_taken_in_the_practice_is_refused_whatever_the_case(db: &
     let bob = world.add_client(db, "Bob").await;
     let invite = world.invite(db, &bob, "bob-link", at(2)).await;
 
-    let mut account = db.store.account(world.practice.id, bob.id).await.unwrap();
+    let mut account = db.store.account(world.practice.id, &bob.id).await.unwrap();
     account.register(&invite.hash, username("ADA"), password_hash("Ym9i"), at(3)).unwrap();
     let mut commit = change(account, at(3));
-    commit.audit.push(event(world.practice.id, Some(bob.id), AuditAction::Registered, at(3)));
+    commit.audit.push(event(world.practice.id, Some(&bob.id), AuditAction::Registered, at(3)));
     commit.mail.push(notice(&bob, at(3)));
     let err = db.store.commit(commit).await.unwrap_err();
     assert!(matches!(err, StoreError::UsernameTaken), "{err:?}");
 
-    let unchanged = db.store.account(world.practice.id, bob.id).await.unwrap();
+    let unchanged = db.store.account(world.practice.id, &bob.id).await.unwrap();
     assert_eq!(unchanged.version(), 1);
     assert_eq!(unchanged.state(), &AccountState::NoAccount);
     assert_eq!(unchanged.invite(), Some(&invite));
-    assert_eq!(actions(db, &world, bob.id).await, [AuditAction::ClientCreated, AuditAction::InviteSent]);
+    assert_eq!(actions(db, &world, &bob.id).await, [AuditAction::ClientCreated, AuditAction::InviteSent]);
     assert_eq!(db.store.pending_count().await.unwrap(), 1, "only Bob's invitation (Ada's registration cancelled hers)");
 
     // Another practice may use the same name.
@@ -160,7 +168,7 @@ pub async fn disabling_voids_a_pending_reset_and_revokes_sessions_and_enabling_r
     db.store
         .create_session(
             &signed_in,
-            &event(world.practice.id, Some(world.client.id), AuditAction::SignInSucceeded, at(2)),
+            &event(world.practice.id, Some(&world.client.id), AuditAction::SignInSucceeded, at(2)),
         )
         .await
         .unwrap();
@@ -175,16 +183,16 @@ pub async fn disabling_voids_a_pending_reset_and_revokes_sessions_and_enabling_r
     ));
     db.store.commit(commit).await.unwrap();
 
-    let mut account = db.store.account(world.practice.id, world.client.id).await.unwrap();
+    let mut account = db.store.account(world.practice.id, &world.client.id).await.unwrap();
     assert_eq!(account.reset(), Some(&reset));
     account.disable(Some(DisableReason::parse("moved away").unwrap()), at(30)).unwrap();
     let mut commit = change(account, at(30));
     commit.revoke_sessions = true;
-    commit.audit.push(event(world.practice.id, Some(world.client.id), AuditAction::AccountDisabled, at(30)));
+    commit.audit.push(event(world.practice.id, Some(&world.client.id), AuditAction::AccountDisabled, at(30)));
     db.store.commit(commit).await.unwrap();
 
     assert_eq!(db.store.session_by_token(&signed_in.token_hash).await.unwrap(), None);
-    let disabled = db.store.account(world.practice.id, world.client.id).await.unwrap();
+    let disabled = db.store.account(world.practice.id, &world.client.id).await.unwrap();
     match disabled.state() {
         AccountState::Disabled { reason, since, .. } => {
             assert_eq!(reason.as_ref().map(|r| r.as_str()), Some("moved away"));
@@ -200,7 +208,7 @@ pub async fn disabling_voids_a_pending_reset_and_revokes_sessions_and_enabling_r
     let mut account = disabled;
     account.enable().unwrap();
     db.store.commit(change(account, at(40))).await.unwrap();
-    let enabled = db.store.account(world.practice.id, world.client.id).await.unwrap();
+    let enabled = db.store.account(world.practice.id, &world.client.id).await.unwrap();
     assert!(enabled.is_active());
     assert_eq!(enabled.reset(), None);
     assert_eq!(db.store.session_by_token(&signed_in.token_hash).await.unwrap(), None);
@@ -217,7 +225,7 @@ pub async fn completing_a_reset_replaces_the_password_and_clears_the_throttle(db
     db.store
         .create_session(
             &signed_in,
-            &event(world.practice.id, Some(world.client.id), AuditAction::SignInSucceeded, at(6)),
+            &event(world.practice.id, Some(&world.client.id), AuditAction::SignInSucceeded, at(6)),
         )
         .await
         .unwrap();
@@ -232,10 +240,10 @@ pub async fn completing_a_reset_replaces_the_password_and_clears_the_throttle(db
     commit.clear_throttle = true;
     commit.revoke_sessions = true;
     commit.mail.push(notice(&world.client, at(40)));
-    commit.audit.push(event(world.practice.id, Some(world.client.id), AuditAction::ResetCompleted, at(40)));
+    commit.audit.push(event(world.practice.id, Some(&world.client.id), AuditAction::ResetCompleted, at(40)));
     db.store.commit(commit).await.unwrap();
 
-    let stored = db.store.account(world.practice.id, world.client.id).await.unwrap();
+    let stored = db.store.account(world.practice.id, &world.client.id).await.unwrap();
     let credentials = stored.credentials().unwrap();
     assert_eq!(credentials.password_hash, password_hash("bmV3"));
     assert_eq!(credentials.password_changed_at, at(40));
@@ -250,22 +258,22 @@ pub async fn a_token_id_of_another_client_is_refused(db: &TestDb) {
     let world = World::new(db).await;
     let ada_invite = world.invite(db, &world.client, "ada-link", at(1)).await;
     let bob = world.add_client(db, "Bob").await;
-    let mut account = db.store.account(world.practice.id, bob.id).await.unwrap();
+    let mut account = db.store.account(world.practice.id, &bob.id).await.unwrap();
     let mut copied = token(TokenPurpose::Invite, "bob-link", at(2));
     copied.id = ada_invite.id;
     account.issue_invite(copied).unwrap();
     let err = db.store.commit(change(account, at(2))).await.unwrap_err();
     assert!(matches!(err, StoreError::Duplicate("token")), "{err:?}");
-    assert_eq!(db.store.account(world.practice.id, bob.id).await.unwrap().version(), 0);
+    assert_eq!(db.store.account(world.practice.id, &bob.id).await.unwrap().version(), 0);
 }
 
-pub async fn a_commit_for_a_client_of_another_practice_is_not_found(db: &TestDb) {
+pub async fn a_commit_for_an_unknown_practice_is_not_found_and_writes_nothing(db: &TestDb) {
     let world = World::new(db).await;
-    let other = World::with_slug(db, "moonrise").await;
-    let mut account = PortalAccount::new(other.practice.id, world.client.id);
+    let nowhere = portal_core::PracticeId::from_uuid(id());
+    let mut account = PortalAccount::new(nowhere, world.client.id.clone());
     account.issue_invite(token(TokenPurpose::Invite, "link", at(1))).unwrap();
     let err = db.store.commit(change(account, at(1))).await.unwrap_err();
-    assert!(matches!(err, StoreError::NotFound("client")), "{err:?}");
+    assert!(matches!(err, StoreError::NotFound("practice")), "{err:?}");
     assert_eq!(db.count("portal_accounts", "").await, 0);
     assert_eq!(db.count("tokens", "").await, 0);
 }

@@ -23,16 +23,16 @@ fn tally(results: Vec<Result<(), StoreError>>) -> (usize, usize, usize) {
 pub async fn of_fifty_commits_from_one_loaded_version_exactly_one_wins(db: &TestDb) {
     let world = World::new(db).await;
     let invite = world.invite(db, &world.client, "invite-link", at(1)).await;
-    let loaded = db.store.account(world.practice.id, world.client.id).await.unwrap();
+    let loaded = db.store.account(world.practice.id, &world.client.id).await.unwrap();
 
     let tasks: Vec<_> = (0..TASKS)
         .map(|i| {
             let (store, mut account) = (db.store.clone(), loaded.clone());
-            let (practice, client, hash) = (world.practice.id, world.client.id, invite.hash);
+            let (practice, client, hash) = (world.practice.id, world.client.id.clone(), invite.hash);
             tokio::spawn(async move {
                 account.register(&hash, username(&format!("user{i}")), password_hash("c2FsdA"), at(20)).unwrap();
                 let mut commit = change(account, at(20));
-                commit.audit.push(event(practice, Some(client), AuditAction::Registered, at(20)));
+                commit.audit.push(event(practice, Some(&client), AuditAction::Registered, at(20)));
                 store.commit(commit).await
             })
         })
@@ -43,13 +43,13 @@ pub async fn of_fifty_commits_from_one_loaded_version_exactly_one_wins(db: &Test
     }
     assert_eq!(tally(results), (1, TASKS - 1, 0), "exactly one redemption wins");
 
-    let stored = db.store.account(world.practice.id, world.client.id).await.unwrap();
+    let stored = db.store.account(world.practice.id, &world.client.id).await.unwrap();
     assert_eq!(stored.version(), 2);
     assert!(stored.is_active());
     assert_eq!(stored.invite().map(|t| t.state), Some(portal_core::TokenState::Used { at: at(20) }));
     let registered = db
         .store
-        .trail(world.practice.id, world.client.id)
+        .trail(world.practice.id, &world.client.id)
         .await
         .unwrap()
         .into_iter()
@@ -69,10 +69,10 @@ async fn invite_many(db: &TestDb, world: &World) -> Vec<(Client, portal_core::Is
                 store
                     .create_client(
                         &client,
-                        &event(client.practice_id, Some(client.id), AuditAction::ClientCreated, at(0)),
+                        &event(client.practice_id, Some(&client.id), AuditAction::ClientCreated, at(0)),
                     )
                     .await?;
-                let mut account = store.account(client.practice_id, client.id).await?;
+                let mut account = store.account(client.practice_id, &client.id).await?;
                 let invite = fixtures::token(TokenPurpose::Invite, &format!("link-{}", client.id), at(1));
                 account.issue_invite(invite.clone()).unwrap();
                 let mut commit = change(account, at(1));
@@ -98,7 +98,7 @@ pub async fn of_fifty_clients_registering_one_username_exactly_one_wins(db: &Tes
         .map(|(client, invite)| {
             let store = db.store.clone();
             tokio::spawn(async move {
-                let mut account = store.account(client.practice_id, client.id).await?;
+                let mut account = store.account(client.practice_id, &client.id).await?;
                 account.register(&invite.hash, username("Popular"), password_hash("c2FsdA"), at(2)).unwrap();
                 store.commit(change(account, at(2))).await
             })
@@ -129,7 +129,7 @@ pub async fn fifty_concurrent_writers_all_succeed(db: &TestDb) {
                 let practice = client.practice_id;
                 let signed_in = session(&client, &format!("session-{i}"), at(3));
                 store
-                    .create_session(&signed_in, &event(practice, Some(client.id), AuditAction::SignInSucceeded, at(3)))
+                    .create_session(&signed_in, &event(practice, Some(&client.id), AuditAction::SignInSucceeded, at(3)))
                     .await?;
                 store.touch_session(signed_in.id, at(4)).await?;
                 store.record_failure(practice, "shared-key", at(5)).await?;
@@ -137,9 +137,9 @@ pub async fn fifty_concurrent_writers_all_succeed(db: &TestDb) {
                 let mut updated = client.clone();
                 updated.email_consent = false;
                 store
-                    .update_client(&updated, &event(practice, Some(client.id), AuditAction::ClientUpdated, at(6)))
+                    .update_client(&updated, &event(practice, Some(&client.id), AuditAction::ClientUpdated, at(6)))
                     .await?;
-                let account = store.account(practice, client.id).await?;
+                let account = store.account(practice, &client.id).await?;
                 let mut commit = change(account, at(7));
                 commit.revoke_sessions = true;
                 store.commit(commit).await

@@ -1,8 +1,8 @@
 //! `Directory`: practices, staff keys, clients.
 
 use portal_core::{
-    AccountStore, AuditAction, AuditLog, Directory, Language, PortalAccount, PracticeId, PracticeSlug, StaffMember,
-    StoreError, TokenHash,
+    AccountStore, AuditAction, AuditLog, ClientDirectory, Directory, Language, PortalAccount, PracticeId, PracticeSlug,
+    StaffMember, StoreError, TokenHash,
 };
 
 use crate::fixtures::{self, World, at, event, id, name};
@@ -53,24 +53,24 @@ pub async fn staff_keys_are_found_by_hash_and_need_an_existing_practice(db: &Tes
 pub async fn clients_are_created_updated_and_only_visible_in_their_practice(db: &TestDb) {
     let world = World::new(db).await;
     let other = World::with_slug(db, "moonrise").await;
-    assert_eq!(db.store.client(world.practice.id, world.client.id).await.unwrap(), Some(world.client.clone()));
-    assert_eq!(db.store.client(other.practice.id, world.client.id).await.unwrap(), None);
+    assert_eq!(db.store.client(world.practice.id, &world.client.id).await.unwrap(), Some(world.client.clone()));
+    assert_eq!(db.store.client(other.practice.id, &world.client.id).await.unwrap(), None);
 
     let mut changed = world.client.clone();
     changed.name = name("Ada King");
     changed.email = None;
     changed.language = Language::En;
     changed.email_consent = false;
-    let updated = event(world.practice.id, Some(world.client.id), AuditAction::ClientUpdated, at(5));
+    let updated = event(world.practice.id, Some(&world.client.id), AuditAction::ClientUpdated, at(5));
     db.store.update_client(&changed, &updated).await.unwrap();
-    assert_eq!(db.store.client(world.practice.id, world.client.id).await.unwrap(), Some(changed.clone()));
+    assert_eq!(db.store.client(world.practice.id, &world.client.id).await.unwrap(), Some(changed.clone()));
 
     // Another practice cannot reach it, and the refused change writes no audit event.
     let foreign = portal_core::Client { practice_id: other.practice.id, name: name("Mallory"), ..changed.clone() };
     let attempt = event(other.practice.id, None, AuditAction::ClientUpdated, at(6));
     let err = db.store.update_client(&foreign, &attempt).await.unwrap_err();
     assert!(matches!(err, StoreError::NotFound("client")), "{err:?}");
-    assert_eq!(db.store.client(world.practice.id, world.client.id).await.unwrap(), Some(changed));
+    assert_eq!(db.store.client(world.practice.id, &world.client.id).await.unwrap(), Some(changed));
 
     let ghost = fixtures::client(&fixtures::practice("ghost"), "Nobody");
     let err = db
@@ -88,7 +88,7 @@ pub async fn clients_are_created_updated_and_only_visible_in_their_practice(db: 
     assert!(matches!(err, StoreError::Duplicate("client")), "{err:?}");
 
     let trail: Vec<AuditAction> =
-        db.store.trail(world.practice.id, world.client.id).await.unwrap().into_iter().map(|e| e.action).collect();
+        db.store.trail(world.practice.id, &world.client.id).await.unwrap().into_iter().map(|e| e.action).collect();
     assert_eq!(trail, [AuditAction::ClientCreated, AuditAction::ClientUpdated]);
     assert_eq!(db.count("audit_events", "").await, 3, "no audit event from the refused writes");
 }
@@ -106,7 +106,7 @@ pub async fn clients_are_listed_by_name_then_id_with_their_portal_accounts(db: &
     // Byte order, whatever the database's collation: upper case sorts before lower case.
     assert_eq!(names, ["Ada Lovelace", "Bob", "Zed", "adam"]);
     assert_eq!(rows[0].1, PortalAccount::new(world.practice.id, world.client.id));
-    assert_eq!(rows[1].1, db.store.account(world.practice.id, bob.id).await.unwrap());
+    assert_eq!(rows[1].1, db.store.account(world.practice.id, &bob.id).await.unwrap());
     assert_eq!(rows[1].1.invite(), Some(&invite));
     assert_eq!(rows[2].0, zed);
     assert_eq!(rows[3].0, lower);

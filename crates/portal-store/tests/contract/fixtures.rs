@@ -48,9 +48,20 @@ pub fn staff(practice: &Practice, label: &str) -> StaffMember {
     StaffMember { id: StaffId::from_uuid(id()), practice_id: practice.id, label: name(label), created_at: at(0) }
 }
 
+/// A host client id (any text the core accepts: `42`, `MRN-0042`, a UUID).
+pub fn host_id(text: &str) -> ClientId {
+    ClientId::parse(text).unwrap()
+}
+
+/// A bundled client with a fresh UUID id, as the bundled server numbers them.
 pub fn client(practice: &Practice, client_name: &str) -> Client {
+    client_with_id(practice, host_id(&id().to_string()), client_name)
+}
+
+/// A client record with the given host id.
+pub fn client_with_id(practice: &Practice, client_id: ClientId, client_name: &str) -> Client {
     Client {
-        id: ClientId::from_uuid(id()),
+        id: client_id,
         practice_id: practice.id,
         name: name(client_name),
         email: Some(EmailAddress::parse("client@example.org").unwrap()),
@@ -60,12 +71,12 @@ pub fn client(practice: &Practice, client_name: &str) -> Client {
     }
 }
 
-pub fn event(practice: PracticeId, client: Option<ClientId>, action: AuditAction, when: Timestamp) -> AuditEvent {
+pub fn event(practice: PracticeId, client: Option<&ClientId>, action: AuditAction, when: Timestamp) -> AuditEvent {
     AuditEvent {
         id: AuditId::from_uuid(id()),
         at: when,
         practice_id: practice,
-        client_id: client,
+        client_id: client.cloned(),
         actor: Actor::Client,
         action,
         failure: None,
@@ -90,10 +101,8 @@ pub fn mail(client: &Client, kind: MailKind, when: Timestamp) -> OutgoingMail {
     OutgoingMail {
         id: MailId::from_uuid(id()),
         practice_id: client.practice_id,
-        client_id: client.id,
+        client_id: client.id.clone(),
         to: client.email.clone().unwrap(),
-        recipient_name: client.name.clone(),
-        language: client.language,
         kind,
         created_at: when,
     }
@@ -133,7 +142,7 @@ impl World {
         db.store.create_practice(&practice, &staff, &TokenHash::of(format!("pst_{slug}").as_bytes())).await.unwrap();
         let client = client(&practice, "Ada Lovelace");
         db.store
-            .create_client(&client, &event(practice.id, Some(client.id), AuditAction::ClientCreated, at(0)))
+            .create_client(&client, &event(practice.id, Some(&client.id), AuditAction::ClientCreated, at(0)))
             .await
             .unwrap();
         Self { practice, staff, client }
@@ -143,7 +152,7 @@ impl World {
     pub async fn add_client(&self, db: &TestDb, client_name: &str) -> Client {
         let client = client(&self.practice, client_name);
         db.store
-            .create_client(&client, &event(self.practice.id, Some(client.id), AuditAction::ClientCreated, at(0)))
+            .create_client(&client, &event(self.practice.id, Some(&client.id), AuditAction::ClientCreated, at(0)))
             .await
             .unwrap();
         client
@@ -151,12 +160,12 @@ impl World {
 
     /// Invites `client` (a fresh invite from `secret`), committed; returns the token.
     pub async fn invite(&self, db: &TestDb, client: &Client, secret: &str, when: Timestamp) -> IssuedToken {
-        let mut account = db.store.account(self.practice.id, client.id).await.unwrap();
+        let mut account = db.store.account(self.practice.id, &client.id).await.unwrap();
         let invite = token(TokenPurpose::Invite, secret, when);
         account.issue_invite(invite.clone()).unwrap();
         let mut commit = change(account, when);
         commit.mail.push(invitation(client, &invite));
-        commit.audit.push(event(self.practice.id, Some(client.id), AuditAction::InviteSent, when));
+        commit.audit.push(event(self.practice.id, Some(&client.id), AuditAction::InviteSent, when));
         db.store.commit(commit).await.unwrap();
         invite
     }
@@ -165,10 +174,10 @@ impl World {
     pub async fn register(&self, db: &TestDb, client: &Client, name: &str, when: Timestamp) -> PortalAccount {
         let secret = format!("invite-{}", client.id);
         let invite = self.invite(db, client, &secret, when).await;
-        let mut account = db.store.account(self.practice.id, client.id).await.unwrap();
+        let mut account = db.store.account(self.practice.id, &client.id).await.unwrap();
         account.register(&invite.hash, username(name), password_hash("c2FsdA"), when).unwrap();
         db.store.commit(change(account, when)).await.unwrap();
-        db.store.account(self.practice.id, client.id).await.unwrap()
+        db.store.account(self.practice.id, &client.id).await.unwrap()
     }
 }
 
@@ -178,7 +187,7 @@ pub fn session(client: &Client, secret: &str, when: Timestamp) -> portal_core::S
         id: portal_core::SessionId::from_uuid(id()),
         token_hash: TokenHash::of(secret.as_bytes()),
         practice_id: client.practice_id,
-        client_id: client.id,
+        client_id: client.id.clone(),
         created_at: when,
         last_seen_at: when,
     }
@@ -186,7 +195,7 @@ pub fn session(client: &Client, secret: &str, when: Timestamp) -> portal_core::S
 
 /// Queues `mail` through a commit of `client`'s (otherwise unchanged) account.
 pub async fn queue(db: &TestDb, client: &Client, mail: Vec<OutgoingMail>, when: Timestamp) {
-    let account = db.store.account(client.practice_id, client.id).await.unwrap();
+    let account = db.store.account(client.practice_id, &client.id).await.unwrap();
     let mut commit = change(account, when);
     commit.mail = mail;
     db.store.commit(commit).await.unwrap();

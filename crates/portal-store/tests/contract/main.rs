@@ -15,6 +15,8 @@ mod audit;
 mod concurrency;
 mod connecting;
 mod directory;
+mod host_clients;
+mod host_migration;
 mod migrations;
 mod outbox;
 mod safety;
@@ -50,7 +52,7 @@ contract_tests! {
     directory::staff_keys_are_found_by_hash_and_need_an_existing_practice,
     directory::clients_are_created_updated_and_only_visible_in_their_practice,
     directory::clients_are_listed_by_name_then_id_with_their_portal_accounts,
-    accounts::an_unknown_client_has_no_account_and_a_known_one_starts_at_version_zero,
+    accounts::a_client_without_a_stored_account_starts_at_version_zero_whoever_owns_it,
     accounts::an_invitation_commits_the_account_token_mail_and_audit_together,
     accounts::a_commit_from_a_stale_version_is_a_conflict_and_writes_nothing,
     accounts::a_resend_voids_the_previous_invitation,
@@ -59,9 +61,9 @@ contract_tests! {
     accounts::disabling_voids_a_pending_reset_and_revokes_sessions_and_enabling_restores_neither,
     accounts::completing_a_reset_replaces_the_password_and_clears_the_throttle,
     accounts::a_token_id_of_another_client_is_refused,
-    accounts::a_commit_for_a_client_of_another_practice_is_not_found,
+    accounts::a_commit_for_an_unknown_practice_is_not_found_and_writes_nothing,
     sessions::sessions_are_found_by_hash_touched_forwards_and_revoked,
-    sessions::a_session_needs_a_known_client_and_a_unique_secret,
+    sessions::a_session_needs_a_known_practice_and_a_unique_secret,
     throttle::failures_are_counted_per_key_and_cleared,
     throttle::concurrent_failures_are_all_counted,
     audit::the_trail_is_oldest_first_and_only_the_clients_own,
@@ -82,6 +84,12 @@ contract_tests! {
     safety::no_raw_secret_is_stored_anywhere_after_a_full_lifecycle,
     migrations::migrations_round_trip_up_down_up,
     migrations::the_delivery_cause_migration_backfills_cancellations_and_rolls_back,
+    host_migration::the_host_client_id_migration_keeps_every_row,
+    host_clients::host_ids_that_are_not_uuids_work_for_every_portal_row,
+    host_clients::the_same_host_id_in_two_practices_names_two_clients,
+    host_clients::accounts_returns_only_the_stored_accounts_with_their_current_tokens,
+    host_clients::clients_are_read_one_or_many_within_their_practice,
+    host_clients::once_delivered_or_given_up_no_outbox_row_holds_the_recipient,
     service::the_whole_lifecycle_runs_on_the_store_and_leaves_no_secret_in_it,
     service::of_concurrent_registrations_with_one_link_exactly_one_wins,
     service::queued_mail_with_a_dead_link_or_for_a_disabled_account_is_cancelled,

@@ -49,7 +49,8 @@ pub async fn the_delivery_cause_migration_backfills_cancellations_and_rolls_back
     world.invite(db, &world.client, "second-link", at(60)).await;
 
     // Back to the schema before the cause column: the cancellation keeps only its text.
-    portal_store::rollback(&db.url, Some(1)).await.unwrap();
+    let steps = crate::host_migration::steps_back_to_before("m20261201_000001_mail_delivery_cause");
+    portal_store::rollback(&db.url, Some(steps)).await.unwrap();
     assert_eq!(db.count("mail_outbox", "status = 'failed' AND last_error IS NOT NULL").await, 1);
     assert!(db.store.delivery_for_token(first.id).await.is_err(), "the entity needs the new columns");
 

@@ -28,16 +28,16 @@ async fn snapshot(db: &TestDb) -> Vec<(String, i64)> {
 }
 
 async fn state(db: &TestDb, world: &World) -> (Vec<(String, i64)>, PortalAccount) {
-    (snapshot(db).await, db.store.account(world.practice.id, world.client.id).await.unwrap())
+    (snapshot(db).await, db.store.account(world.practice.id, &world.client.id).await.unwrap())
 }
 
 pub async fn a_commit_failing_midway_leaves_nothing_written(db: &TestDb) {
     let world = World::new(db).await;
-    let (practice, client) = (world.practice.id, world.client.id);
+    let (practice, client) = (world.practice.id, world.client.id.clone());
     let mut account = world.register(db, &world.client, "ada", at(1)).await;
     let signed_in = session(&world.client, "session-secret", at(2));
     db.store
-        .create_session(&signed_in, &event(practice, Some(client), AuditAction::SignInSucceeded, at(2)))
+        .create_session(&signed_in, &event(practice, Some(&client), AuditAction::SignInSucceeded, at(2)))
         .await
         .unwrap();
     db.store.record_failure(practice, "ada", at(3)).await.unwrap();
@@ -58,7 +58,7 @@ pub async fn a_commit_failing_midway_leaves_nothing_written(db: &TestDb) {
             MailKind::PasswordReset { token_id: reset.id, expires_at: reset.expires_at },
             at(50),
         ));
-        commit.audit.push(event(practice, Some(client), AuditAction::ResetSent, at(50)));
+        commit.audit.push(event(practice, Some(&client), AuditAction::ResetSent, at(50)));
         commit.revoke_sessions = true;
         commit.clear_throttle = true;
         commit
@@ -146,15 +146,15 @@ pub async fn no_raw_secret_is_stored_anywhere_after_a_full_lifecycle(db: &TestDb
     db.store.create_practice(&practice, &staff, &TokenHash::of(STAFF_KEY.as_bytes())).await.unwrap();
     let client = fixtures::client(&practice, "Ada Lovelace");
     db.store
-        .create_client(&client, &event(practice.id, Some(client.id), AuditAction::ClientCreated, at(0)))
+        .create_client(&client, &event(practice.id, Some(&client.id), AuditAction::ClientCreated, at(0)))
         .await
         .unwrap();
-    let (p, c) = (practice.id, client.id);
+    let (p, c) = (practice.id, client.id.clone());
 
     // Invite, resend, register.
     let mut last_invite = None;
     for (i, link) in INVITE_LINKS.into_iter().enumerate() {
-        let mut account = db.store.account(p, c).await.unwrap();
+        let mut account = db.store.account(p, &c).await.unwrap();
         let invite = token(TokenPurpose::Invite, link, at(i64::try_from(i).unwrap()));
         account.issue_invite(invite.clone()).unwrap();
         let mut commit = change(account, invite.issued_at);
@@ -172,10 +172,10 @@ pub async fn no_raw_secret_is_stored_anywhere_after_a_full_lifecycle(db: &TestDb
 
     // Sign in, fail, reset, complete.
     let signed_in = session(&client, SESSION_SECRET, at(11));
-    db.store.create_session(&signed_in, &event(p, Some(c), AuditAction::SignInSucceeded, at(11))).await.unwrap();
+    db.store.create_session(&signed_in, &event(p, Some(&c), AuditAction::SignInSucceeded, at(11))).await.unwrap();
     db.store.touch_session(signed_in.id, at(12)).await.unwrap();
     db.store.record_failure(p, "ada", at(13)).await.unwrap();
-    let mut account = db.store.account(p, c).await.unwrap();
+    let mut account = db.store.account(p, &c).await.unwrap();
     let reset = token(TokenPurpose::Reset, RESET_LINK, at(20));
     account.issue_reset(reset.clone()).unwrap();
     let mut commit = change(account, at(20));
@@ -198,13 +198,13 @@ pub async fn no_raw_secret_is_stored_anywhere_after_a_full_lifecycle(db: &TestDb
     for claim in db.store.claim_due(at(40), SignedDuration::from_secs(60), 100).await.unwrap() {
         db.store.mark_sent(claim.mail.id, at(41)).await.unwrap();
     }
-    let mut account = db.store.account(p, c).await.unwrap();
+    let mut account = db.store.account(p, &c).await.unwrap();
     account.disable(None, at(50)).unwrap();
     db.store.commit(change(account, at(50))).await.unwrap();
-    let mut account = db.store.account(p, c).await.unwrap();
+    let mut account = db.store.account(p, &c).await.unwrap();
     account.enable().unwrap();
     db.store.commit(change(account, at(60))).await.unwrap();
-    assert!(db.store.account(p, c).await.unwrap().is_active());
+    assert!(db.store.account(p, &c).await.unwrap().is_active());
 
     // Every cell of every table.
     let cells = dump(db).await;

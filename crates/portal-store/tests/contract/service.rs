@@ -19,10 +19,11 @@ use crate::harness::TestDb;
 const PASSWORD: &str = "correct horse battery staple";
 const NEW_PASSWORD: &str = "a completely different passphrase";
 
-type Service = PortalService<SeaOrmStore, ScryptHasher, ManualClock, SeededRandom>;
+type Service = PortalService<SeaOrmStore, ScryptHasher, ManualClock, SeededRandom, SeaOrmStore>;
 
 fn service(db: &TestDb, clock: &ManualClock) -> Service {
     PortalService::new(
+        db.store.clone(),
         db.store.clone(),
         ScryptHasher::new(ScryptParams::INSECURE_FAST_FOR_TESTS).unwrap(),
         clock.clone(),
@@ -65,22 +66,22 @@ pub async fn the_whole_lifecycle_runs_on_the_store_and_leaves_no_secret_in_it(db
     let (service, staff, client, staff_key) = setup(db, &clock).await;
     let ctx = RequestContext::default();
 
-    service.send_invite(&staff, client).await.unwrap();
+    service.send_invite(&staff, &client).await.unwrap();
     let invite = latest_link(&service, TokenPurpose::Invite, clock.now()).await;
     service.register(&invite, "ada", &Password::new(PASSWORD), &ctx).await.unwrap();
     let session = service.sign_in("sunrise", "ada", &Password::new(PASSWORD), &ctx).await.unwrap();
     let session_token = session.token.expose().expose_secret().to_owned();
     service.authenticate_session(&session_token).await.unwrap();
 
-    service.set_enabled(&staff, client, false, None).await.unwrap();
+    service.set_enabled(&staff, &client, false, None).await.unwrap();
     assert!(matches!(service.authenticate_session(&session_token).await, Err(SessionError::Unauthenticated)));
     assert!(matches!(
         service.sign_in("sunrise", "ada", &Password::new(PASSWORD), &ctx).await,
         Err(SignInError::AccountDisabled)
     ));
-    service.set_enabled(&staff, client, true, None).await.unwrap();
+    service.set_enabled(&staff, &client, true, None).await.unwrap();
 
-    service.send_reset(&staff, client).await.unwrap();
+    service.send_reset(&staff, &client).await.unwrap();
     let reset = latest_link(&service, TokenPurpose::Reset, clock.now()).await;
     service.complete_reset(&reset, &Password::new(NEW_PASSWORD), &ctx).await.unwrap();
     assert!(matches!(
@@ -89,7 +90,7 @@ pub async fn the_whole_lifecycle_runs_on_the_store_and_leaves_no_secret_in_it(db
     ));
     let second = service.sign_in("sunrise", "ada", &Password::new(NEW_PASSWORD), &ctx).await.unwrap();
     let second_token = second.token.expose().expose_secret().to_owned();
-    assert!(matches!(service.portal(&staff, client).await.unwrap().status, PortalStatus::Active { .. }));
+    assert!(matches!(service.portal(&staff, &client).await.unwrap().status, PortalStatus::Active { .. }));
 
     let contents = crate::safety::dump(db).await;
     for (what, secret) in [
@@ -117,7 +118,7 @@ pub async fn the_whole_lifecycle_runs_on_the_store_and_leaves_no_secret_in_it(db
 pub async fn of_concurrent_registrations_with_one_link_exactly_one_wins(db: &TestDb) {
     let clock = ManualClock::new(Timestamp::from_second(1_800_000_000).unwrap());
     let (service, staff, client, _) = setup(db, &clock).await;
-    service.send_invite(&staff, client).await.unwrap();
+    service.send_invite(&staff, &client).await.unwrap();
     let link = Arc::new(latest_link(&service, TokenPurpose::Invite, clock.now()).await);
     let service = Arc::new(service);
     let attempts: Vec<_> = (0..12)
@@ -144,8 +145,8 @@ pub async fn queued_mail_with_a_dead_link_or_for_a_disabled_account_is_cancelled
 
     let clock = ManualClock::new(Timestamp::from_second(1_800_000_000).unwrap());
     let (service, staff, client, _) = setup(db, &clock).await;
-    let first = service.send_invite(&staff, client).await.unwrap();
-    let second = service.send_invite(&staff, client).await.unwrap();
+    let first = service.send_invite(&staff, &client).await.unwrap();
+    let second = service.send_invite(&staff, &client).await.unwrap();
     assert!(matches!(
         service.store().delivery_for_token(first.token_id).await.unwrap(),
         Some(DeliveryState::Failed { problem, gave_up_after: None, .. }) if problem == DeliveryProblem::link_superseded()
@@ -156,13 +157,13 @@ pub async fn queued_mail_with_a_dead_link_or_for_a_disabled_account_is_cancelled
     ));
     let link = latest_link(&service, TokenPurpose::Invite, clock.now()).await;
     service.register(&link, "ada", &Password::new(PASSWORD), &RequestContext::default()).await.unwrap();
-    let reset = service.send_reset(&staff, client).await.unwrap();
-    service.set_enabled(&staff, client, false, None).await.unwrap();
+    let reset = service.send_reset(&staff, &client).await.unwrap();
+    service.set_enabled(&staff, &client, false, None).await.unwrap();
     assert!(matches!(
         service.store().delivery_for_token(reset.token_id).await.unwrap(),
         Some(DeliveryState::Failed { problem, gave_up_after: None, .. }) if problem == DeliveryProblem::account_disabled()
     ));
     assert_eq!(service.store().pending_count().await.unwrap(), 0);
-    let account = service.store().account(staff.staff.practice_id, client).await.unwrap();
+    let account = service.store().account(staff.staff.practice_id, &client).await.unwrap();
     assert!(matches!(account.state(), portal_core::AccountState::Disabled { .. }));
 }
