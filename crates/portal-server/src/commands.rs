@@ -11,8 +11,8 @@ use std::sync::Arc;
 
 use portal_core::service::{PortalService, PracticeError};
 use portal_core::{
-    Clock, DynPortalService, LinkKey, OsRandom, PasswordHasher, Policy, PortalStore, Randomness, ScryptHasher,
-    ScryptParams, SystemClock, TimeZoneName,
+    ClientDirectory, Clock, DynPortalService, LinkKey, OsRandom, PasswordHasher, Policy, PortalStore, Randomness,
+    ScryptHasher, ScryptParams, SystemClock, TimeZoneName,
 };
 use portal_core::{EmailAddress, MailTransport as _, RenderedEmail};
 use portal_mail::{
@@ -80,8 +80,10 @@ async fn admin_service(database_url: &str) -> Result<DynPortalService, CommandEr
         .map_err(|error| CommandError::Refused(format!("cannot set up password hashing: {error}")))?;
     let throwaway_key = LinkKey::generate(&OsRandom)
         .map_err(|error| CommandError::Refused(format!("no secure randomness: {error}")))?;
+    let store = Arc::new(store);
     Ok(PortalService::new(
-        Arc::new(store) as Arc<dyn PortalStore>,
+        Arc::clone(&store) as Arc<dyn PortalStore>,
+        store as Arc<dyn ClientDirectory>,
         Arc::new(hasher) as Arc<dyn PasswordHasher>,
         Arc::new(SystemClock) as Arc<dyn Clock>,
         Arc::new(OsRandom) as Arc<dyn Randomness>,

@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use portal_core::service::{CreatedPractice, PortalService};
 use portal_core::{
-    Clock, DynPortalService, LinkKey, MailTransport, OsRandom, PasswordHasher, Policy, PortalStore, Randomness,
-    ScryptHasher, ScryptParams, SystemClock, TimeZoneName,
+    ClientDirectory, Clock, DynPortalService, LinkKey, MailTransport, OsRandom, PasswordHasher, Policy, PortalStore,
+    Randomness, ScryptHasher, ScryptParams, SystemClock, TimeZoneName,
 };
 use portal_http::{BlockingHasher, HttpConfig, MailQueuedHook};
 use portal_mail::{Dispatcher, DispatcherConfig, DispatcherHandle, FileTransport, MailFrom, Renderer, SmtpTransport};
@@ -206,9 +206,13 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServeError> {
         config.http.hash_permits,
         config.http.hash_queue,
     );
-    let store: Arc<dyn PortalStore> = Arc::new(store);
+    // The bundled server owns its clients: its store is also the client directory (design §7).
+    let store = Arc::new(store);
+    let directory: Arc<dyn ClientDirectory> = Arc::clone(&store) as Arc<dyn ClientDirectory>;
+    let store: Arc<dyn PortalStore> = store;
     let service: Arc<DynPortalService> = Arc::new(PortalService::new(
         Arc::clone(&store),
+        Arc::clone(&directory),
         Arc::new(hasher.clone()) as Arc<dyn PasswordHasher>,
         Arc::clone(&config.clock),
         Arc::new(OsRandom) as Arc<dyn Randomness>,
@@ -219,6 +223,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServeError> {
     let renderer = Renderer::new(&public_url, config.mail_from)?;
     let dispatcher = Dispatcher::new(
         store,
+        directory,
         transport,
         Arc::clone(&config.clock),
         OsRandom,

@@ -37,7 +37,7 @@ fn dispatcher(
     store: portal_store::SeaOrmStore,
     sink: &SmtpSink,
     sent: &Arc<AtomicUsize>,
-) -> Dispatcher<portal_store::SeaOrmStore, Counting, SystemClock, OsRandom> {
+) -> Dispatcher<portal_store::SeaOrmStore, portal_store::SeaOrmStore, Counting, SystemClock, OsRandom> {
     let smtp = SmtpConfig::from_url(&sink.url()).expect("a URL");
     let renderer =
         Renderer::new("https://portal.example.org", MailFrom::parse("no-reply@portal.example.org").expect("a sender"))
@@ -46,7 +46,7 @@ fn dispatcher(
     let config =
         DispatcherConfig { batch_size: 3, poll_interval: Duration::from_millis(20), ..DispatcherConfig::default() };
     let transport = Counting { inner: SmtpTransport::new(smtp).expect("a transport"), sent: Arc::clone(sent) };
-    Dispatcher::new(store, transport, SystemClock, OsRandom, renderer, LinkKey::from_bytes(KEY), config)
+    Dispatcher::new(store.clone(), store, transport, SystemClock, OsRandom, renderer, LinkKey::from_bytes(KEY), config)
         .expect("a dispatcher")
 }
 
@@ -76,7 +76,7 @@ async fn two_dispatchers_on_one_postgresql_database_never_send_a_row_twice() {
             ..NewClient::default()
         };
         let client = service.create_client(&staff, new).await.expect("a client").client;
-        service.send_invite(&staff, client.id).await.expect("an invitation");
+        service.send_invite(&staff, &client.id).await.expect("an invitation");
     }
     assert_eq!(store.pending_count().await.expect("a count"), MAILS as u64);
 

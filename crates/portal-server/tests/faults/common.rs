@@ -150,9 +150,9 @@ impl InviteRows {
 }
 
 /// The invitation rows of every client, by client id.
-pub async fn invite_rows(db: &DatabaseConnection) -> HashMap<uuid::Uuid, InviteRows> {
+pub async fn invite_rows(db: &DatabaseConnection) -> HashMap<String, InviteRows> {
     use portal_store::entity::{audit_event, mail_outbox, portal_account, token};
-    let mut rows: HashMap<uuid::Uuid, InviteRows> = HashMap::new();
+    let mut rows: HashMap<String, InviteRows> = HashMap::new();
     for row in token::Entity::find().all(db).await.expect("tokens") {
         if row.purpose == "invite" {
             rows.entry(row.client_id).or_default().tokens.push(row.id);
