@@ -5,6 +5,7 @@ use sea_orm_migration::prelude::*;
 
 mod m20261127_000001_create_tables;
 mod m20261201_000001_mail_delivery_cause;
+mod m20261210_000001_staff_access;
 
 /// Every migration of the portal schema, oldest first.
 #[derive(Debug, Clone, Copy, Default)]
@@ -16,6 +17,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261127_000001_create_tables::Migration),
             Box::new(m20261201_000001_mail_delivery_cause::Migration),
+            Box::new(m20261210_000001_staff_access::Migration),
         ]
     }
 

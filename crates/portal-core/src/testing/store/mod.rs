@@ -6,6 +6,7 @@ mod audit;
 mod directory;
 mod outbox;
 mod sessions;
+mod staff;
 mod throttle;
 
 use std::collections::{HashMap, HashSet};
@@ -22,7 +23,10 @@ use crate::records::{
     AuditEvent, Client, DeliveryState, MailKind, OutgoingMail, Practice, Session, StaffMember, ThrottleState,
 };
 use crate::token::{IssuedToken, TokenHash, TokenPurpose, TokenState};
-use crate::types::{AuditId, ClientId, DisplayName, EmailAddress, MailId, PracticeId, SessionId, TokenId};
+use crate::staff::StaffSession;
+use crate::types::{
+    AuditId, ClientId, DisplayName, EmailAddress, MailId, PracticeId, SessionId, StaffId, StaffSessionId, TokenId,
+};
 
 use super::lock;
 
@@ -90,6 +94,10 @@ impl OutboxRow {
 struct State {
     practices: HashMap<PracticeId, Practice>,
     staff_keys: HashMap<TokenHash, StaffMember>,
+    /// The lifetime of each key in `staff_keys` (a key without an entry: no expiry, never
+    /// revoked, never used).
+    staff_key_life: HashMap<StaffId, staff::KeyLife>,
+    staff_sessions: HashMap<StaffSessionId, StaffSession>,
     clients: HashMap<ClientId, Client>,
     /// Stored accounts, at their stored version (`loaded version + 1`).
     accounts: HashMap<ClientId, PortalAccount>,
