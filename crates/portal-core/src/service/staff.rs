@@ -115,7 +115,8 @@ where
             Some(ttl) if ttl.is_positive() => Some(now.checked_add(ttl).map_err(|_| StaffKeyError::InvalidExpiry)?),
             Some(_) => return Err(StaffKeyError::InvalidExpiry),
         };
-        let staff = StaffMember { id: StaffId::generate(&self.random)?, practice_id: practice.id, label, created_at: now };
+        let staff =
+            StaffMember { id: StaffId::generate(&self.random)?, practice_id: practice.id, label, created_at: now };
         let secret = BearerSecret::generate(STAFF_KEY_PREFIX, &self.random)?;
         let key = StaffKeyRecord { staff, expires_at, revoked_at: None, last_used_at: None };
         let mut audit =

@@ -39,6 +39,7 @@ use poem::{IntoResponse, Request, Response, Route, get, handler};
 use poem_openapi::OperationId;
 
 pub(crate) use message::Message;
+pub(crate) use staff::STAFF_COOKIE;
 
 /// The stylesheet.
 const STYLESHEET: &str = include_str!("../../static/portal.css");

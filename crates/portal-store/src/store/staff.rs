@@ -6,8 +6,8 @@ use jiff::Timestamp;
 use portal_core::{
     AuditEvent, PracticeId, StaffAccess, StaffId, StaffKeyRecord, StaffSession, StaffSessionId, StoreError, TokenHash,
 };
-use sea_orm::sea_query::{Condition, Expr};
 use sea_orm::ActiveValue::Set;
+use sea_orm::sea_query::{Condition, Expr};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
 
 use super::{SeaOrmStore, audit, finish};

@@ -22,8 +22,8 @@ use crate::ports::{AccountCommit, StoreError};
 use crate::records::{
     AuditEvent, Client, DeliveryState, MailKind, OutgoingMail, Practice, Session, StaffMember, ThrottleState,
 };
-use crate::token::{IssuedToken, TokenHash, TokenPurpose, TokenState};
 use crate::staff::StaffSession;
+use crate::token::{IssuedToken, TokenHash, TokenPurpose, TokenState};
 use crate::types::{
     AuditId, ClientId, DisplayName, EmailAddress, MailId, PracticeId, SessionId, StaffId, StaffSessionId, TokenId,
 };

@@ -55,7 +55,8 @@ impl StaffAccess for InMemoryStore {
             }
             s.check_new_audit(std::slice::from_ref(audit))?;
             s.staff_keys.insert(*key_hash, key.staff.clone());
-            let life = KeyLife { expires_at: key.expires_at, revoked_at: key.revoked_at, last_used_at: key.last_used_at };
+            let life =
+                KeyLife { expires_at: key.expires_at, revoked_at: key.revoked_at, last_used_at: key.last_used_at };
             s.staff_key_life.insert(key.staff.id, life);
             s.push_audit([audit.clone()]);
             Ok(())
@@ -74,7 +75,9 @@ impl StaffAccess for InMemoryStore {
                 .filter(|staff| staff.practice_id == practice)
                 .map(|staff| s.key_record(staff))
                 .collect();
-            keys.sort_by(|a, b| (a.staff.created_at, a.staff.id.as_uuid()).cmp(&(b.staff.created_at, b.staff.id.as_uuid())));
+            keys.sort_by(|a, b| {
+                (a.staff.created_at, a.staff.id.as_uuid()).cmp(&(b.staff.created_at, b.staff.id.as_uuid()))
+            });
             keys
         }))
     }
