@@ -5,7 +5,7 @@ use portal_core::Directory;
 use crate::fixtures::{World, at};
 use crate::harness::TestDb;
 
-const TABLES: [&str; 9] = [
+const TABLES: [&str; 10] = [
     "audit_events",
     "clients",
     "mail_outbox",
@@ -14,6 +14,7 @@ const TABLES: [&str; 9] = [
     "sessions",
     "sign_in_throttle",
     "staff_keys",
+    "staff_sessions",
     "tokens",
 ];
 
@@ -48,8 +49,15 @@ pub async fn the_delivery_cause_migration_backfills_cancellations_and_rolls_back
     let first = world.invite(db, &world.client, "first-link", at(0)).await;
     world.invite(db, &world.client, "second-link", at(60)).await;
 
-    // Back to the schema before the cause column: the cancellation keeps only its text.
-    portal_store::rollback(&db.url, Some(1)).await.unwrap();
+    // Back to the schema before the cause column (rolling back this migration and every later
+    // one): the cancellation keeps only its text.
+    let names: Vec<String> = <portal_store::Migrator as sea_orm_migration::MigratorTrait>::migrations()
+        .iter()
+        .map(|migration| migration.name().to_owned())
+        .collect();
+    let position = names.iter().position(|name| name == "m20261201_000001_mail_delivery_cause").unwrap();
+    let steps = u32::try_from(names.len() - position).unwrap();
+    portal_store::rollback(&db.url, Some(steps)).await.unwrap();
     assert_eq!(db.count("mail_outbox", "status = 'failed' AND last_error IS NOT NULL").await, 1);
     assert!(db.store.delivery_for_token(first.id).await.is_err(), "the entity needs the new columns");
 
