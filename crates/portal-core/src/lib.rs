@@ -17,6 +17,7 @@ pub mod ports;
 mod records;
 pub mod scrypt_hasher;
 pub mod service;
+mod staff;
 mod system;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -30,18 +31,19 @@ pub use policy::{MAX_LINK_TTL, MIN_LINK_TTL, PasswordRules, Policy, PolicyError,
 pub use ports::{
     AccountCommit, AccountStore, AuditLog, BoxError, ClientDirectory, Clock, Directory, DynPortalService,
     MAIL_CANCELLED_DISABLED, MAIL_CANCELLED_SUPERSEDED, MailOutbox, MailTransport, PasswordHasher, PortalStore,
-    Randomness, RandomnessError, RenderedEmail, SessionStore, StoreError, ThrottleStore, TransportError,
+    Randomness, RandomnessError, RenderedEmail, SessionStore, StaffAccess, StoreError, ThrottleStore, TransportError,
 };
 pub use records::{
     Actor, AuditAction, AuditEvent, AuditFailure, ClaimedMail, Client, DeliveryState, MailKind, OutgoingMail, Practice,
     RequestContext, Session, StaffMember, ThrottleDecision, ThrottleState, UnrecognisedFailure,
 };
 pub use scrypt_hasher::{ScryptHasher, ScryptParams};
+pub use staff::{STAFF_KEY_USE_GRANULARITY, StaffKeyRecord, StaffKeyState, StaffSession};
 pub use system::{OsRandom, SystemClock};
 pub use token::{
     BearerSecret, IssuedToken, LinkKey, LinkToken, MalformedToken, TokenHash, TokenPurpose, TokenState, VerifiedToken,
 };
 pub use types::{
     AuditId, ClientId, DisableReason, DisplayName, EmailAddress, InvalidId, InvalidInput, Language, MailId, Password,
-    PracticeId, PracticeSlug, SessionId, StaffId, TimeZoneName, TokenId, Username,
+    PracticeId, PracticeSlug, SessionId, StaffId, StaffSessionId, TimeZoneName, TokenId, Username,
 };

@@ -249,11 +249,21 @@ pub enum AuditAction {
     SessionsRevoked,
     /// A stored hash was upgraded to the current parameters.
     PasswordHashUpgraded,
+    /// A staff key was created (by the command line).
+    StaffKeyCreated,
+    /// A staff key was revoked; its staff sessions ended with it.
+    StaffKeyRevoked,
+    /// A staff member signed in to the staff pages with a key.
+    StaffSignedIn,
+    /// A staff sign-in with a key of the practice was refused (revoked or expired key).
+    StaffSignInFailed,
+    /// A staff member signed out of the staff pages.
+    StaffSignedOut,
 }
 
 impl AuditAction {
     /// Every action, for adapters that map names back.
-    pub const ALL: [Self; 15] = [
+    pub const ALL: [Self; 20] = [
         Self::ClientCreated,
         Self::ClientUpdated,
         Self::InviteSent,
@@ -269,6 +279,11 @@ impl AuditAction {
         Self::SignedOut,
         Self::SessionsRevoked,
         Self::PasswordHashUpgraded,
+        Self::StaffKeyCreated,
+        Self::StaffKeyRevoked,
+        Self::StaffSignedIn,
+        Self::StaffSignInFailed,
+        Self::StaffSignedOut,
     ];
 
     /// Stable snake-case name.
@@ -290,6 +305,11 @@ impl AuditAction {
             Self::SignedOut => "signed_out",
             Self::SessionsRevoked => "sessions_revoked",
             Self::PasswordHashUpgraded => "password_hash_upgraded",
+            Self::StaffKeyCreated => "staff_key_created",
+            Self::StaffKeyRevoked => "staff_key_revoked",
+            Self::StaffSignedIn => "staff_signed_in",
+            Self::StaffSignInFailed => "staff_sign_in_failed",
+            Self::StaffSignedOut => "staff_signed_out",
         }
     }
 
@@ -313,6 +333,10 @@ pub enum AuditFailure {
     /// The username is locked after too many failures (written when the lock starts, and for
     /// each attempt while it holds).
     Locked,
+    /// A staff key that was revoked was presented.
+    KeyRevoked,
+    /// A staff key past its expiry was presented.
+    KeyExpired,
     /// A stored code this version does not know (written by another version of the portal):
     /// kept as stored so the trail still reads. Only [`AuditFailure::parse`] makes one.
     Unrecognised(UnrecognisedFailure),
@@ -333,7 +357,14 @@ impl UnrecognisedFailure {
 
 impl AuditFailure {
     /// Every refusal this version records.
-    pub const KNOWN: [Self; 4] = [Self::InvalidCredentials, Self::AccountDisabled, Self::Throttled, Self::Locked];
+    pub const KNOWN: [Self; 6] = [
+        Self::InvalidCredentials,
+        Self::AccountDisabled,
+        Self::Throttled,
+        Self::Locked,
+        Self::KeyRevoked,
+        Self::KeyExpired,
+    ];
 
     /// The stable snake-case code, as stored and as the staff API shows it.
     #[must_use]
@@ -343,6 +374,8 @@ impl AuditFailure {
             Self::AccountDisabled => "account_disabled",
             Self::Throttled => "throttled",
             Self::Locked => "locked",
+            Self::KeyRevoked => "key_revoked",
+            Self::KeyExpired => "key_expired",
             Self::Unrecognised(code) => code.as_str(),
         }
     }

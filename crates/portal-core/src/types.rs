@@ -91,6 +91,11 @@ uuid_id!(
     SessionId
 );
 uuid_id!(
+    /// Identifies a staff session of the staff pages (the bearer secret in its cookie is separate
+    /// and stored only hashed).
+    StaffSessionId
+);
+uuid_id!(
     /// Identifies a queued outgoing email.
     MailId
 );

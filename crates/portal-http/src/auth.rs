@@ -1,22 +1,77 @@
-//! Authentication: the two bearer schemes and the per-request context handlers receive.
+//! Authentication: the staff scheme (whatever the [`StaffAuthenticator`] says), the client
+//! session bearer scheme, and the per-request context handlers receive.
+//!
+//! [`StaffAuthenticator`]: crate::StaffAuthenticator
 
 use std::sync::Arc;
 
 use poem::http::StatusCode;
 use poem::{FromRequest, Request, RequestBody};
-use poem_openapi::SecurityScheme;
 use poem_openapi::auth::Bearer;
+use poem_openapi::registry::{MetaSecurityScheme, Registry};
+use poem_openapi::{ApiExtractor, ApiExtractorType, ExtractParamOptions, SecurityScheme};
+use portal_core::StaffMember;
 use portal_core::service::{ClientSession, SessionError, StaffContext};
 
 use crate::AppState;
-use crate::error::{ApiError, ErrorCode, Problem};
+use crate::error::{ApiError, ErrorCode, Problem, chain};
 use crate::middleware::{RequestMeta, ip_throttled};
+use crate::staff_auth::{AuthError, StaffSurface};
 
-/// A staff key (`Authorization: Bearer pst_…`). Each key belongs to one practice and names a
-/// staff member for the audit trail. Missing or unknown: 401 `unauthenticated`.
-#[derive(SecurityScheme)]
-#[oai(ty = "bearer", bearer_format = "opaque staff key (pst_…)")]
-pub(crate) struct StaffKey(Bearer);
+/// The name of the staff security scheme in the OpenAPI document.
+const STAFF_SCHEME: &str = "StaffKey";
+
+/// What the staff scheme says in the OpenAPI document. The bundled server's answer; a host that
+/// embeds the portal may authenticate its staff differently (e.g. its own session cookie).
+const STAFF_SCHEME_DESCRIPTION: &str = "A staff key (`Authorization: Bearer pst_…`). Each key belongs to one practice \
+     and names a staff member for the audit trail. Missing, unknown, revoked or expired: 401 `unauthenticated`. \
+     (A host application that embeds the portal may authenticate its staff its own way instead.)";
+
+/// Who is asking on a staff operation, as the application's [`StaffAuthenticator`] answered.
+/// Documented as the bearer staff-key scheme (the bundled server's); extracting it never fails,
+/// so the refusal is the handler's problem+json answer.
+///
+/// [`StaffAuthenticator`]: crate::StaffAuthenticator
+pub(crate) struct StaffKey(Result<Option<StaffMember>, AuthError>);
+
+impl<'a> ApiExtractor<'a> for StaffKey {
+    const TYPES: &'static [ApiExtractorType] = &[ApiExtractorType::SecurityScheme];
+
+    type ParamType = ();
+    type ParamRawType = ();
+
+    fn register(registry: &mut Registry) {
+        registry.create_security_scheme(
+            STAFF_SCHEME,
+            MetaSecurityScheme {
+                ty: "http",
+                description: Some(STAFF_SCHEME_DESCRIPTION),
+                name: None,
+                key_in: None,
+                scheme: Some("bearer"),
+                bearer_format: Some("opaque staff key (pst_…)"),
+                flows: None,
+                openid_connect_url: None,
+            },
+        );
+    }
+
+    fn security_schemes() -> Vec<&'static str> {
+        vec![STAFF_SCHEME]
+    }
+
+    async fn from_request(
+        req: &'a Request,
+        _body: &mut RequestBody,
+        _param_opts: ExtractParamOptions<Self::ParamType>,
+    ) -> poem::Result<Self> {
+        // Inserted by the edge middleware, which wraps every route.
+        let Some(state) = req.data::<Arc<AppState>>().cloned() else {
+            return Err(poem::Error::from_status(StatusCode::INTERNAL_SERVER_ERROR));
+        };
+        Ok(Self(state.staff_auth.authenticate(req, StaffSurface::Api).await))
+    }
+}
 
 /// A client session token from `POST /api/v1/portal/sessions` (`Authorization: Bearer pcs_…`).
 /// Unknown, expired, revoked or for a disabled account: 401 `unauthenticated`.
@@ -55,12 +110,26 @@ impl Ctx {
         &self.meta.request_id
     }
 
-    /// The staff member behind a key, with the request context for the audit trail.
+    /// The staff member the authenticator found, with the request context for the audit trail.
     pub(crate) async fn staff(&self, key: &StaffKey) -> Result<StaffContext, ApiError> {
-        match self.state.service.authenticate_staff(&key.0.token).await {
-            Ok(Some(staff)) => Ok(StaffContext { staff, request: self.meta.context() }),
+        match &key.0 {
+            Ok(Some(staff)) => Ok(StaffContext { staff: staff.clone(), request: self.meta.context() }),
             Ok(None) => Err(ApiError::unauthenticated(self.rid())),
-            Err(error) => Err(ApiError::infrastructure(&error, self.rid())),
+            Err(error) => Err(self.auth_failed(error)),
+        }
+    }
+
+    /// The answer when the staff check itself failed.
+    pub(crate) fn auth_failed(&self, error: &AuthError) -> ApiError {
+        match error {
+            AuthError::Portal(infra) => ApiError::infrastructure(infra, self.rid()),
+            AuthError::Host(_) => {
+                tracing::error!(request_id = %self.rid(), error = %chain(error), "the host's staff check failed");
+                ApiError::from_problem(
+                    Problem::new(StatusCode::SERVICE_UNAVAILABLE, ErrorCode::Unavailable, self.rid()),
+                    Some(5),
+                )
+            }
         }
     }
 

@@ -41,6 +41,7 @@ mod middleware;
 mod ops;
 mod pages;
 mod staff;
+mod staff_auth;
 mod text;
 
 use std::sync::Arc;
@@ -52,6 +53,7 @@ use portal_core::DynPortalService;
 
 pub use error::{ApiError, ErrorCode, PROBLEM_JSON, Problem, Reason};
 pub use hashing::BlockingHasher;
+pub use staff_auth::{AuthError, BundledStaffAuth, StaffAuth, StaffAuthenticator, StaffSurface};
 
 use crate::middleware::{AllowIndex, BodyLimit, Edge, IpLimiter};
 use crate::ops::Metrics;
@@ -171,6 +173,11 @@ pub(crate) struct AppState {
     pub(crate) trust_forwarded_for: bool,
     /// Where the application is mounted, for page links and redirects.
     pub(crate) mount: pages::Mount,
+    /// Who the staff API and pages say a request comes from.
+    pub(crate) staff_auth: Arc<dyn StaffAuthenticator>,
+    /// `None` with the bundled staff sign-in (the key form); `Some` when the host signs its
+    /// staff in, holding where (if it said).
+    pub(crate) host_staff_sign_in: Option<Option<String>>,
 }
 
 const API_DESCRIPTION: &str = "Client-portal credentials for clinical practice software: staff invite clients, see \
@@ -231,12 +238,32 @@ impl ApiParts {
 /// let routes = poem::Route::new().nest(config.base_path(), portal); // beside the host's own routes
 /// # }
 /// ```
+///
+/// Staff are authenticated the bundled way ([`StaffAuth::Bundled`]: staff keys on the API,
+/// staff sessions on the pages); [`app_with_staff_auth`] takes a host's authenticator instead.
 pub fn app(
     service: Arc<DynPortalService>,
     config: HttpConfig,
     on_mail_queued: MailQueuedHook,
     hash_pool: &BlockingHasher,
 ) -> impl Endpoint<Output = Response> + 'static {
+    app_with_staff_auth(service, config, on_mail_queued, hash_pool, StaffAuth::Bundled)
+}
+
+/// [`app`], with staff authenticated as `staff_auth` says: a host that signs its staff in itself
+/// passes [`StaffAuth::Host`] with its [`StaffAuthenticator`], and the staff API and pages then
+/// act for whoever it names (the key sign-in form is gone from the pages).
+pub fn app_with_staff_auth(
+    service: Arc<DynPortalService>,
+    config: HttpConfig,
+    on_mail_queued: MailQueuedHook,
+    hash_pool: &BlockingHasher,
+    staff_auth: StaffAuth,
+) -> impl Endpoint<Output = Response> + 'static {
+    let (staff_auth, host_staff_sign_in): (Arc<dyn StaffAuthenticator>, _) = match staff_auth {
+        StaffAuth::Bundled => (Arc::new(BundledStaffAuth::new(Arc::clone(&service))), None),
+        StaffAuth::Host { authenticator, sign_in_url } => (authenticator, Some(sign_in_url)),
+    };
     let api = ApiParts::new(&config.public_url, config.client_records);
     let mount = pages::Mount { base_path: Arc::from(config.base_path()), client_list: config.client_records };
     let state = Arc::new(AppState {
@@ -247,6 +274,8 @@ pub fn app(
         hash_pool: hash_pool.clone(),
         trust_forwarded_for: config.trust_forwarded_for,
         mount,
+        staff_auth,
+        host_staff_sign_in,
     });
     let mut allow = AllowIndex::default();
     match serde_json::from_str(&api.document) {

@@ -56,7 +56,7 @@ pub enum Command {
     /// Manage practices.
     #[command(subcommand)]
     Practice(PracticeCommand),
-    /// Manage staff API keys.
+    /// Manage staff keys: create, list, revoke.
     #[command(name = "staff-key", subcommand)]
     StaffKey(StaffKeyCommand),
     /// Print the OpenAPI document (JSON) of the HTTP API.
@@ -97,9 +97,14 @@ pub enum PracticeCommand {
 }
 
 /// `staff-key …`
+///
+/// A staff key is the bearer credential of the staff API (`Authorization: Bearer pst_…`) and
+/// signs in to the staff pages (which then keep a session, never the key). A revoked or expired
+/// key stops working on the very next request, and the staff sessions opened with it end.
 #[derive(Debug, Clone, Subcommand)]
 pub enum StaffKeyCommand {
-    /// Create another staff key for a practice; prints JSON with `staff_key`.
+    /// Create another staff key for a practice; prints JSON with `staff_id` and `staff_key`
+    /// (shown once, never stored).
     Create {
         /// The practice's slug.
         #[arg(long)]
@@ -107,6 +112,30 @@ pub enum StaffKeyCommand {
         /// Who or what the key is for (it names the actor in the audit trail).
         #[arg(long)]
         label: String,
+        /// Let the key expire after this long, e.g. 90d, 12h, 30m (a day is 24 hours).
+        /// Without it the key works until it is revoked.
+        #[arg(long, value_name = "DURATION")]
+        expires: Option<String>,
+    },
+    /// List a practice's keys: id, label, state (active, expired, revoked), creation, expiry
+    /// and last use (to the minute). Never shows a key.
+    List {
+        /// The practice's slug.
+        #[arg(long)]
+        practice: String,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke a key by its id (from `staff-key list`): it stops working at once, over the API
+    /// and in the staff pages. Prints the key's new state as JSON.
+    Revoke {
+        /// The practice's slug.
+        #[arg(long)]
+        practice: String,
+        /// The key's id (`staff_id`).
+        #[arg(value_name = "ID")]
+        id: String,
     },
 }
 

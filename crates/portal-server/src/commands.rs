@@ -1,4 +1,5 @@
-//! The administrative subcommands: `migrate`, `practice create`, `staff-key create`, `mail check`.
+//! The administrative subcommands: `migrate`, `practice create`, `mail check` (the `staff-key`
+//! ones are in [`crate::staff_keys`]).
 //!
 //! The database commands open the database (applying pending migrations, as the server does),
 //! do one thing, and return what to print as a JSON object. Secrets in the result (a new staff
@@ -74,7 +75,7 @@ pub async fn migrate(database_url: &str) -> Result<(), CommandError> {
 /// A service good for creating practices and staff keys, which neither hash passwords nor
 /// derive links: the link key is a throwaway (the real one stays where it is, and these
 /// commands need neither the data directory's key file nor `PORTAL_LINK_KEY`).
-async fn admin_service(database_url: &str) -> Result<DynPortalService, CommandError> {
+pub(crate) async fn admin_service(database_url: &str) -> Result<DynPortalService, CommandError> {
     let store = portal_store::connect(database_url).await?;
     let hasher = ScryptHasher::new(ScryptParams::OWASP)
         .map_err(|error| CommandError::Refused(format!("cannot set up password hashing: {error}")))?;
@@ -125,23 +126,6 @@ pub async fn create_practice(
         "time_zone": created.practice.time_zone.as_str(),
         "staff_label": created.staff.label.as_str(),
         "staff_key": created.staff_key.expose().expose_secret(),
-    }))
-}
-
-/// `staff-key create`: another key for a practice, as `{"practice", "staff_id", "label",
-/// "staff_key"}`.
-///
-/// # Errors
-/// [`CommandError`].
-pub async fn create_staff_key(database_url: &str, practice: &str, label: &str) -> Result<Value, CommandError> {
-    let service = admin_service(database_url).await?;
-    let (staff, key) = service.create_staff_key(practice, label).await?;
-    tracing::info!(practice, staff_id = %staff.id, "staff key created");
-    Ok(json!({
-        "practice": practice.trim().to_lowercase(),
-        "staff_id": staff.id.to_string(),
-        "label": staff.label.as_str(),
-        "staff_key": key.expose().expose_secret(),
     }))
 }
 
@@ -304,10 +288,10 @@ mod tests {
         let again = create_practice(&url, "Sunrise Therapy", None, "UTC").await;
         assert!(matches!(again, Err(CommandError::Refused(ref why)) if why.contains("--slug")));
 
-        let second = create_staff_key(&url, "sunrise-therapy", "Front desk").await?;
+        let second = crate::staff_keys::create(&url, "sunrise-therapy", "Front desk", None).await?;
         assert_eq!(second["label"], "Front desk");
         assert_ne!(second["staff_key"], created["staff_key"]);
-        let unknown = create_staff_key(&url, "nowhere", "Front desk").await;
+        let unknown = crate::staff_keys::create(&url, "nowhere", "Front desk", None).await;
         assert!(matches!(unknown, Err(CommandError::Refused(ref why)) if why.contains("no practice")));
         Ok(())
     }

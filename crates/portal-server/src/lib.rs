@@ -15,6 +15,7 @@ pub mod commands;
 pub mod link_key;
 pub mod logging;
 pub mod server;
+pub mod staff_keys;
 
 /// The public URL in the committed `docs/openapi.json` (`cargo xtask openapi` passes it as
 /// `--public-url`): a placeholder, since every installation has its own.

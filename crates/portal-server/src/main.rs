@@ -4,10 +4,11 @@ use std::io::Write as _;
 use std::process::ExitCode;
 
 use clap::Parser as _;
+use portal_server::cli::parse_duration;
 use portal_server::cli::{Cli, Command, MailCommand, MailSettings, Options, PracticeCommand, StaffKeyCommand};
 use portal_server::link_key::{self, KeySource, LINK_KEY_ENV};
 use portal_server::server::{self, ServerConfig};
-use portal_server::{bootstrap, commands, logging};
+use portal_server::{bootstrap, commands, logging, staff_keys};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -78,12 +79,7 @@ async fn run(cli: Cli) -> Result<(), String> {
                 .map_err(|error| chain(&error))?;
             print_json(&created)
         }
-        Command::StaffKey(StaffKeyCommand::Create { practice, label }) => {
-            prepare_data_dir(&options, false)?;
-            let url = options.database_url().map_err(|error| error.to_string())?;
-            let created = commands::create_staff_key(&url, &practice, &label).await.map_err(|error| chain(&error))?;
-            print_json(&created)
-        }
+        Command::StaffKey(command) => staff_key(&options, command).await,
         Command::Mail(MailCommand::Check { send_to }) => {
             let resolved = options.resolve().map_err(|error| error.to_string())?;
             if matches!(resolved.mail, MailSettings::Files(_)) {
@@ -98,6 +94,30 @@ async fn run(cli: Cli) -> Result<(), String> {
         Command::Openapi => {
             let public_url = options.public_url().map_err(|error| error.to_string())?;
             print(&format!("{}\n", portal_http::openapi_json(&public_url)))
+        }
+    }
+}
+
+async fn staff_key(options: &Options, command: StaffKeyCommand) -> Result<(), String> {
+    prepare_data_dir(options, false)?;
+    let url = options.database_url().map_err(|error| error.to_string())?;
+    match command {
+        StaffKeyCommand::Create { practice, label, expires } => {
+            let expires_in = expires
+                .as_deref()
+                .map(|text| parse_duration(text).map_err(|why| format!("invalid --expires: {why}")))
+                .transpose()?;
+            let created =
+                staff_keys::create(&url, &practice, &label, expires_in).await.map_err(|error| chain(&error))?;
+            print_json(&created)
+        }
+        StaffKeyCommand::List { practice, json } => {
+            let keys = staff_keys::list(&url, &practice).await.map_err(|error| chain(&error))?;
+            if json { print_json(&keys) } else { print(&staff_keys::table(&keys)) }
+        }
+        StaffKeyCommand::Revoke { practice, id } => {
+            let key = staff_keys::revoke(&url, &practice, &id).await.map_err(|error| chain(&error))?;
+            print_json(&key)
         }
     }
 }

@@ -25,7 +25,7 @@ pub(crate) fn hash_bytes(hash: &TokenHash) -> Vec<u8> {
     hash.as_bytes().to_vec()
 }
 
-fn token_hash(column: &str, bytes: Vec<u8>) -> Result<TokenHash, StoreError> {
+pub(crate) fn token_hash(column: &str, bytes: Vec<u8>) -> Result<TokenHash, StoreError> {
     <[u8; 32]>::try_from(bytes)
         .map(TokenHash::from_bytes)
         .map_err(|bytes| corrupt(column, format!("expected a 32-byte hash, found {} bytes", bytes.len())))
@@ -83,6 +83,11 @@ pub(crate) fn staff_row(staff: &StaffMember, key_hash: &TokenHash) -> staff_key:
         label: Set(staff.label.as_str().to_owned()),
         key_hash: Set(hash_bytes(key_hash)),
         created_at: Set(micros(staff.created_at)),
+        // A key made with its practice has no expiry; keys with a lifetime go through the
+        // `StaffAccess` port (`store::staff`).
+        expires_at: Set(None),
+        revoked_at: Set(None),
+        last_used_at: Set(None),
     }
 }
 

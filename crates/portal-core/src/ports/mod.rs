@@ -423,9 +423,15 @@ pub trait MailOutbox: Send + Sync + 'static {
 
 /// Everything the service needs from storage. Implemented automatically for any type that
 /// implements each part.
-pub trait PortalStore: Directory + AccountStore + SessionStore + ThrottleStore + AuditLog + MailOutbox {}
+pub trait PortalStore:
+    Directory + AccountStore + SessionStore + ThrottleStore + AuditLog + MailOutbox + StaffAccess
+{
+}
 
-impl<T: Directory + AccountStore + SessionStore + ThrottleStore + AuditLog + MailOutbox> PortalStore for T {}
+impl<T: Directory + AccountStore + SessionStore + ThrottleStore + AuditLog + MailOutbox + StaffAccess> PortalStore
+    for T
+{
+}
 
 /// A rendered email, ready for a transport.
 #[derive(Clone, PartialEq, Eq)]
@@ -494,6 +500,11 @@ pub trait MailTransport: Send + Sync + 'static {
 }
 
 mod shared;
+mod staff;
+
+#[cfg(any(test, feature = "testing"))]
+pub use staff::MockStaffAccess;
+pub use staff::StaffAccess;
 
 /// A type-erased service: every port behind an `Arc<dyn …>`. What an HTTP layer or another
 /// embedder that must not name the adapters' types holds.

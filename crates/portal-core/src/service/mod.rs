@@ -8,7 +8,8 @@
 //! conflict.
 //!
 //! One file per concern, each with its use cases, their errors and their views: `practices`,
-//! `clients`, `invitations`, `registration`, `access`, `resets`, `sessions`. This file holds the
+//! `clients`, `invitations`, `registration`, `access`, `resets`, `sessions`, `staff` (staff keys
+//! and the staff sessions of the bundled server's pages). This file holds the
 //! service itself, the infrastructure error they share and the helpers every use case uses.
 
 mod access;
@@ -18,6 +19,7 @@ mod practices;
 mod registration;
 mod resets;
 mod sessions;
+mod staff;
 
 use jiff::Timestamp;
 
@@ -40,6 +42,7 @@ pub use practices::{CreatedPractice, PracticeError};
 pub use registration::{RegisterError, Registered};
 pub use resets::{ResetError, SendResetError};
 pub use sessions::{ClientSession, SessionError, SignInError, SignedIn};
+pub use staff::{CreatedStaffKey, StaffKeyError, StaffSignInError, StaffSignedIn};
 
 /// How many times a use case reloads and retries after a version conflict.
 const CONFLICT_ATTEMPTS: usize = 4;
@@ -48,6 +51,8 @@ const CONFLICT_ATTEMPTS: usize = 4;
 pub const STAFF_KEY_PREFIX: &str = "pst_";
 /// Prefix of client session tokens.
 pub const SESSION_TOKEN_PREFIX: &str = "pcs_";
+/// Prefix of staff session tokens (the staff pages' cookie).
+pub const STAFF_SESSION_TOKEN_PREFIX: &str = "pss_";
 
 /// Failures outside the domain's rules: storage, hashing, randomness.
 #[derive(Debug, thiserror::Error)]
@@ -134,7 +139,9 @@ infra_from!(
     SendResetError,
     ResetError,
     SignInError,
-    SessionError
+    SessionError,
+    StaffKeyError,
+    StaffSignInError
 );
 
 /// The outcome of sending an invitation or reset.

@@ -1,4 +1,5 @@
-//! Practices and their staff keys: creating them, and finding who a key or slug names.
+//! Practices: creating one with its first staff key, and finding a practice by slug or by its
+//! staff member. The keys' own use cases are in `staff`.
 
 use crate::ports::{ClientDirectory, Clock, PasswordHasher, PortalStore, Randomness, StoreError};
 use crate::records::{Practice, StaffMember};
@@ -79,38 +80,6 @@ where
             other => other.map_err(PracticeError::from),
         }?;
         Ok(CreatedPractice { practice, staff, staff_key })
-    }
-
-    /// Creates another staff key for a practice.
-    ///
-    /// # Errors
-    /// `PracticeNotFound`, `Invalid` label, or infrastructure.
-    pub async fn create_staff_key(
-        &self,
-        slug: &str,
-        label: &str,
-    ) -> Result<(StaffMember, BearerSecret), PracticeError> {
-        let slug = PracticeSlug::parse(slug)?;
-        let label = DisplayName::parse("label", label)?;
-        let practice = self.store.practice_by_slug(&slug).await?.ok_or(PracticeError::PracticeNotFound)?;
-        let staff = StaffMember {
-            id: StaffId::generate(&self.random)?,
-            practice_id: practice.id,
-            label,
-            created_at: self.clock.now(),
-        };
-        let key = BearerSecret::generate(STAFF_KEY_PREFIX, &self.random)?;
-        self.store.add_staff_key(&staff, &key.hash()).await?;
-        Ok((staff, key))
-    }
-
-    /// The staff member a presented key belongs to.
-    ///
-    /// # Errors
-    /// Infrastructure only; an unknown key is `Ok(None)`.
-    pub async fn authenticate_staff(&self, presented_key: &str) -> Result<Option<StaffMember>, Infrastructure> {
-        let key = BearerSecret::presented(presented_key);
-        Ok(self.store.staff_by_key_hash(&key.hash()).await?)
     }
 
     /// The practice a staff member works for (its name and time zone, for staff pages that state

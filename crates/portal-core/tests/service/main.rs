@@ -9,3 +9,4 @@ mod lifecycle;
 mod races;
 mod rules;
 mod sign_in;
+mod staff;

@@ -40,6 +40,7 @@ use poem_openapi::OperationId;
 use std::sync::Arc;
 
 pub(crate) use message::Message;
+pub(crate) use staff::STAFF_COOKIE;
 
 /// The stylesheet.
 const STYLESHEET: &str = include_str!("../../static/portal.css");

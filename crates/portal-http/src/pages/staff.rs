@@ -1,18 +1,28 @@
 //! The staff pages: sign-in with a staff key, the client list with portal filters, and a client's
 //! profile with the portal panel (its three looks: no account, active, disabled) and audit trail.
 //!
-//! Staff sign in by pasting a staff key; the key is kept in a `__Host-portal_staff` cookie
-//! (`Secure`, `HttpOnly`, `SameSite=Strict`, ends with the browser session) and checked on every
-//! request, so revoking the key signs the browser out. Staff never see a password or a token.
+//! Who is signed in is the [`StaffAuthenticator`](crate::StaffAuthenticator)'s answer. With the
+//! bundled one, staff sign in by pasting a staff key: that opens a server-side staff session,
+//! whose token (`pss_…`, never the key) is kept in a `__Host-portal_staff` cookie (`Secure`,
+//! `HttpOnly`, `SameSite=Strict`, ends with the browser session). The session is checked with its
+//! key on every request and ends at its idle or absolute limit, at sign-out, and when its key is
+//! revoked or expires, so revoking a key signs the browser out. Sign-in attempts spend the
+//! caller's per-IP budget and are audited (an unknown key, which names no practice, is logged).
+//! With a host's authenticator there is no key form: the host signs its staff in and out.
+//! Staff never see a password or a token.
 
 use askama::Template;
 use poem::http::StatusCode;
 use poem::web::{Form, Path, Query};
 use poem::{IntoResponse, Request, Response, handler};
-use portal_core::service::{ClientError, ClientView, SendInviteError, SendResetError, StaffContext, ToggleError};
+use portal_core::service::{
+    ClientError, ClientView, SendInviteError, SendResetError, StaffContext, StaffSignInError, ToggleError,
+};
 use portal_core::{ClientId, DeliveryCause, InvalidInput, PortalStatusKind};
+use secrecy::ExposeSecret as _;
 use serde::Deserialize;
 
+use super::client::ip_refusal;
 use super::delivery::{Cancelled, Delivery};
 use super::staff_views::{AuditRow, ClientRow, Panel, audit_rows, client_rows, filter_label, panel};
 use super::zone::PracticeZone;
@@ -21,8 +31,9 @@ use super::{
 };
 use crate::auth::Ctx;
 use crate::error::chain;
+use crate::staff_auth::StaffSurface;
 
-/// The staff key, once signed in.
+/// The staff session token (`pss_…`), once signed in with the bundled sign-in.
 pub(crate) const STAFF_COOKIE: &str = "__Host-portal_staff";
 
 #[derive(Deserialize)]
@@ -68,16 +79,31 @@ fn not_found() -> Page {
     message.wide().page("page_staff_client", StatusCode::NOT_FOUND)
 }
 
-/// The signed-in staff member, or the redirect to the staff sign-in page.
+/// The signed-in staff member, or what to answer instead: the redirect to the staff sign-in
+/// page (bundled), or the host's sign-in page.
 async fn staff(ctx: &Ctx, req: &Request) -> Result<StaffContext, Response> {
-    let Some(key) = read_cookie(req, STAFF_COOKIE) else {
-        return Err(see_other("page_staff_sign_in", "/staff/sign-in", Vec::new()));
-    };
-    match ctx.state.service.authenticate_staff(&key).await {
+    match ctx.state.staff_auth.authenticate(req, StaffSurface::Pages).await {
         Ok(Some(staff)) => Ok(StaffContext { staff, request: ctx.meta.context() }),
-        Ok(None) => Err(see_other("page_staff_sign_in", "/staff/sign-in", vec![clear_cookie(STAFF_COOKIE)])),
+        Ok(None) => Err(match &ctx.state.host_staff_sign_in {
+            Some(url) => host_sign_in(url.as_deref()).into_response(),
+            None if read_cookie(req, STAFF_COOKIE).is_some() => {
+                // The session ended (signed out elsewhere, timed out, key revoked or expired).
+                see_other("page_staff_sign_in", "/staff/sign-in", vec![clear_cookie(STAFF_COOKIE)])
+            }
+            None => see_other("page_staff_sign_in", "/staff/sign-in", Vec::new()),
+        }),
         Err(error) => Err(trouble(ctx, &error).into_response()),
     }
+}
+
+/// A host signs its staff in itself: 401, with a link to its sign-in page when it named one.
+fn host_sign_in(url: Option<&str>) -> Page {
+    let message = Message::new("Please sign in", "Sign in to your practice software to use these pages.");
+    let message = match url {
+        Some(url) => message.link(url.to_owned(), "Sign in"),
+        None => message,
+    };
+    message.wide().page("page_staff_sign_in", StatusCode::UNAUTHORIZED)
 }
 
 /// Why the staff sign-in form came back.
@@ -107,41 +133,60 @@ fn sign_in_form(req: &Request, problem: Option<StaffSignInProblem>) -> Page {
     Page::render("page_staff_sign_in", status, &StaffSignInPage { csrf, problem }).csrf_cookie(cookie)
 }
 
-/// `GET /staff/sign-in`.
+/// `GET /staff/sign-in`: the key form (bundled), or the host's sign-in page.
 #[handler]
-pub(crate) fn staff_sign_in_page(req: &Request) -> Response {
+pub(crate) fn staff_sign_in_page(ctx: Ctx, req: &Request) -> Response {
+    if let Some(url) = &ctx.state.host_staff_sign_in {
+        return host_sign_in(url.as_deref()).into_response();
+    }
     sign_in_form(req, None).into_response()
 }
 
-/// `POST /staff/sign-in`: checks the key and keeps it in the staff cookie.
+/// `POST /staff/sign-in`: checks the key and opens a staff session, whose token (not the key)
+/// goes into the staff cookie. Spends the caller's per-IP budget first.
 #[handler]
 pub(crate) async fn staff_sign_in(ctx: Ctx, req: &Request, Form(form): Form<KeyForm>) -> Response {
+    if let Some(url) = &ctx.state.host_staff_sign_in {
+        return host_sign_in(url.as_deref()).into_response();
+    }
     if !csrf_ok(req, &form.csrf) {
         return csrf_refused(false).into_response();
+    }
+    if let Some(page) = ip_refusal(&ctx) {
+        return page.into_response();
     }
     let key = form.key.trim();
     let valid = key.len() <= 256 && key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
     if valid && !key.is_empty() {
-        match ctx.state.service.authenticate_staff(key).await {
-            Ok(Some(_)) => {
-                return see_other(
-                    "page_staff_sign_in",
-                    "/staff/clients",
-                    vec![set_cookie(STAFF_COOKIE, key, "Strict", None)],
-                );
+        match ctx.state.service.staff_sign_in(key, &ctx.meta.context()).await {
+            Ok(signed_in) => {
+                let cookie = set_cookie(STAFF_COOKIE, signed_in.token.expose().expose_secret(), "Strict", None);
+                return see_other("page_staff_sign_in", "/staff/clients", vec![cookie]);
             }
-            Ok(None) => {}
-            Err(error) => return trouble(&ctx, &error).into_response(),
+            Err(StaffSignInError::InvalidKey) => {}
+            Err(StaffSignInError::Infrastructure(error)) => return trouble(&ctx, &error).into_response(),
         }
     }
+    // A key of a practice (revoked, expired) is in that practice's audit trail; one that names
+    // no practice has no trail to go in, so it is logged here (never the key itself).
+    tracing::warn!(request_id = %ctx.rid(), ip = ?ctx.meta.client_ip, "staff sign-in refused: the key is not valid");
     sign_in_form(req, Some(StaffSignInProblem::InvalidKey)).into_response()
 }
 
-/// `POST /staff/sign-out`.
+/// `POST /staff/sign-out`: ends the staff session (bundled). With a host's sign-in, signing out
+/// is the host's: this only leads to its sign-in page.
 #[handler]
-pub(crate) fn staff_sign_out(req: &Request, Form(form): Form<ActionForm>) -> Response {
+pub(crate) async fn staff_sign_out(ctx: Ctx, req: &Request, Form(form): Form<ActionForm>) -> Response {
     if !csrf_ok(req, &form.csrf) {
         return csrf_refused(false).into_response();
+    }
+    if let Some(url) = &ctx.state.host_staff_sign_in {
+        return see_other("page_staff_sign_out", url.as_deref().unwrap_or("/staff/sign-in"), Vec::new());
+    }
+    if let Some(token) = read_cookie(req, STAFF_COOKIE)
+        && let Err(error) = ctx.state.service.staff_sign_out(&token, &ctx.meta.context()).await
+    {
+        return trouble(&ctx, &error).into_response();
     }
     see_other("page_staff_sign_out", "/staff/sign-in", vec![clear_cookie(STAFF_COOKIE), clear_cookie(CSRF_COOKIE)])
 }

@@ -96,6 +96,11 @@ const fn action_words(action: AuditAction) -> &'static str {
         AuditAction::SignedOut => "Signed out",
         AuditAction::SessionsRevoked => "Sessions revoked",
         AuditAction::PasswordHashUpgraded => "Stored password upgraded to stronger hashing",
+        AuditAction::StaffKeyCreated => "Staff key created",
+        AuditAction::StaffKeyRevoked => "Staff key revoked",
+        AuditAction::StaffSignedIn => "Staff signed in to the staff pages",
+        AuditAction::StaffSignInFailed => "Staff sign-in failed",
+        AuditAction::StaffSignedOut => "Staff signed out of the staff pages",
     }
 }
 
@@ -118,6 +123,8 @@ fn failure_words(failure: &AuditFailure) -> String {
         AuditFailure::AccountDisabled => "Refused: portal access is off".to_owned(),
         AuditFailure::Throttled => "Refused: too soon after a failed attempt".to_owned(),
         AuditFailure::Locked => "Refused: locked after too many failed attempts".to_owned(),
+        AuditFailure::KeyRevoked => "Refused: the staff key was revoked".to_owned(),
+        AuditFailure::KeyExpired => "Refused: the staff key has expired".to_owned(),
         AuditFailure::Unrecognised(code) => format!("Refused ({})", code.as_str()),
     }
 }

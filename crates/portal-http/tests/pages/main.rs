@@ -10,4 +10,5 @@ mod helpers;
 mod browser;
 mod client_pages;
 mod staff_pages;
+mod staff_sessions;
 mod staff_words;

@@ -25,7 +25,7 @@ pub async fn press(browser: &Browser<'_>, id: &str, action: &str, extra: &[(&str
 }
 
 #[tokio::test]
-async fn staff_pages_need_a_valid_staff_key_kept_in_a_host_cookie() {
+async fn staff_pages_need_a_valid_staff_key_and_keep_only_a_session_in_a_host_cookie() {
     let app = spawn_app().await;
     let browser = Browser::new(&app);
     let away = browser.get("/staff/clients").await;
@@ -37,18 +37,29 @@ async fn staff_pages_need_a_valid_staff_key_kept_in_a_host_cookie() {
 
     let signed_in = browser.submit("/staff/sign-in", "/staff/sign-in", &[("key", &app.staff_key)]).await;
     assert_eq!(signed_in.header("location"), Some("/staff/clients"));
-    assert_eq!(
-        signed_in.set_cookie("__Host-portal_staff").unwrap(),
-        format!("__Host-portal_staff={}; Path=/; Secure; HttpOnly; SameSite=Strict", app.staff_key)
-    );
+    let cookie = signed_in.set_cookie("__Host-portal_staff").unwrap();
+    assert!(cookie.starts_with("__Host-portal_staff=pss_"), "the cookie holds a staff session token: {cookie}");
+    assert!(cookie.ends_with("; Path=/; Secure; HttpOnly; SameSite=Strict"), "{cookie}");
+    assert!(!cookie.contains(&app.staff_key), "the cookie never holds the key");
+    let session = browser.cookie("__Host-portal_staff").unwrap();
     let list = browser.get("/staff/clients").await;
     list.assert(StatusCode::OK, "<h1>Clients</h1>");
     assert!(!list.body.contains(&app.staff_key), "the key never appears in a page");
+    assert!(
+        app.client.get("/api/v1/clients").header("authorization", format!("Bearer {session}")).send().await.0.status()
+            == StatusCode::UNAUTHORIZED,
+        "a staff session token is no API key"
+    );
 
     let csrf = list.csrf();
     let out = browser.post("/staff/sign-out", &[("csrf", &csrf)]).await;
     assert_eq!(out.header("location"), Some("/staff/sign-in"));
     assert_eq!(browser.get("/staff/clients").await.status, StatusCode::SEE_OTHER);
+    // A copy of the cookie taken before sign-out is worthless after it: the session is gone.
+    browser.set("__Host-portal_staff", &session);
+    let replayed = browser.get("/staff/clients").await;
+    assert_eq!(replayed.header("location"), Some("/staff/sign-in"));
+    assert_eq!(app.store.staff_session_count(), 0);
 }
 
 #[tokio::test]

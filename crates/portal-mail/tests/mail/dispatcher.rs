@@ -424,6 +424,51 @@ async fn dropping_the_handle_stops_the_task() -> TestResult {
     Ok(())
 }
 
+#[async_trait]
+impl portal_core::StaffAccess for ForgetfulStore {
+    async fn insert_staff_key(
+        &self,
+        key: &portal_core::StaffKeyRecord,
+        hash: &TokenHash,
+        audit: &AuditEvent,
+    ) -> Result<(), StoreError> {
+        self.0.insert_staff_key(key, hash, audit).await
+    }
+    async fn staff_key_by_hash(&self, hash: &TokenHash) -> Result<Option<portal_core::StaffKeyRecord>, StoreError> {
+        self.0.staff_key_by_hash(hash).await
+    }
+    async fn staff_keys(&self, p: PracticeId) -> Result<Vec<portal_core::StaffKeyRecord>, StoreError> {
+        self.0.staff_keys(p).await
+    }
+    async fn revoke_staff_key(
+        &self,
+        p: PracticeId,
+        id: portal_core::StaffId,
+        at: Timestamp,
+        audit: &AuditEvent,
+    ) -> Result<portal_core::StaffKeyRecord, StoreError> {
+        self.0.revoke_staff_key(p, id, at, audit).await
+    }
+    async fn record_staff_key_use(&self, id: portal_core::StaffId, at: Timestamp) -> Result<(), StoreError> {
+        self.0.record_staff_key_use(id, at).await
+    }
+    async fn create_staff_session(&self, s: &portal_core::StaffSession, audit: &AuditEvent) -> Result<(), StoreError> {
+        self.0.create_staff_session(s, audit).await
+    }
+    async fn staff_session_by_token(
+        &self,
+        hash: &TokenHash,
+    ) -> Result<Option<(portal_core::StaffSession, portal_core::StaffKeyRecord)>, StoreError> {
+        self.0.staff_session_by_token(hash).await
+    }
+    async fn touch_staff_session(&self, id: portal_core::StaffSessionId, at: Timestamp) -> Result<(), StoreError> {
+        self.0.touch_staff_session(id, at).await
+    }
+    async fn end_staff_session(&self, id: portal_core::StaffSessionId, audit: &[AuditEvent]) -> Result<(), StoreError> {
+        self.0.end_staff_session(id, audit).await
+    }
+}
+
 // ------------------------------------------------------------- the host's client directory
 
 #[tokio::test]

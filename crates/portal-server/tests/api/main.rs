@@ -14,3 +14,4 @@ mod openapi;
 mod secrets;
 mod security;
 mod shutdown;
+mod staff_keys;

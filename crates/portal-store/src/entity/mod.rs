@@ -14,4 +14,5 @@ pub mod practice;
 pub mod session;
 pub mod sign_in_throttle;
 pub mod staff_key;
+pub mod staff_session;
 pub mod token;

@@ -19,6 +19,12 @@ pub struct Model {
     pub key_hash: Vec<u8>,
     /// Creation time.
     pub created_at: UnixMicros,
+    /// When the key stops working on its own; NULL: never.
+    pub expires_at: Option<UnixMicros>,
+    /// When it was revoked; NULL: not revoked.
+    pub revoked_at: Option<UnixMicros>,
+    /// Roughly when it was last used (written at most once a minute); NULL: never.
+    pub last_used_at: Option<UnixMicros>,
 }
 
 /// No navigable relations: the adapter writes its joins explicitly.

@@ -6,6 +6,7 @@ use sea_orm_migration::prelude::*;
 mod m20261127_000001_create_tables;
 mod m20261201_000001_mail_delivery_cause;
 mod m20261201_000002_host_client_ids;
+mod m20261201_000003_staff_access;
 
 /// Every migration of the portal schema, oldest first.
 #[derive(Debug, Clone, Copy, Default)]
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000001_create_tables::Migration),
             Box::new(m20261201_000001_mail_delivery_cause::Migration),
             Box::new(m20261201_000002_host_client_ids::Migration),
+            Box::new(m20261201_000003_staff_access::Migration),
         ]
     }
 

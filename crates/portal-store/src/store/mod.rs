@@ -6,6 +6,7 @@ mod audit;
 mod directory;
 mod outbox;
 mod sessions;
+mod staff;
 mod throttle;
 
 use std::sync::Arc;

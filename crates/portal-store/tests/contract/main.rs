@@ -22,6 +22,7 @@ mod outbox;
 mod safety;
 mod service;
 mod sessions;
+mod staff;
 mod throttle;
 
 /// Declares each contract test twice: `sqlite::name` and `postgres::name`.
@@ -64,6 +65,9 @@ contract_tests! {
     accounts::a_commit_for_an_unknown_practice_is_not_found_and_writes_nothing,
     sessions::sessions_are_found_by_hash_touched_forwards_and_revoked,
     sessions::a_session_needs_a_known_practice_and_a_unique_secret,
+    staff::staff_keys_keep_their_lifetime_and_are_listed_oldest_first,
+    staff::revoking_a_key_ends_its_sessions_in_the_same_transaction_once,
+    staff::staff_sessions_are_found_with_their_key_touched_forwards_and_ended,
     throttle::failures_are_counted_per_key_and_cleared,
     throttle::concurrent_failures_are_all_counted,
     audit::the_trail_is_oldest_first_and_only_the_clients_own,

@@ -5,7 +5,7 @@ use portal_core::Directory;
 use crate::fixtures::{World, at};
 use crate::harness::TestDb;
 
-const TABLES: [&str; 9] = [
+const TABLES: [&str; 10] = [
     "audit_events",
     "clients",
     "mail_outbox",
@@ -14,6 +14,7 @@ const TABLES: [&str; 9] = [
     "sessions",
     "sign_in_throttle",
     "staff_keys",
+    "staff_sessions",
     "tokens",
 ];
 

@@ -6,6 +6,7 @@ mod audit;
 mod directory;
 mod outbox;
 mod sessions;
+mod staff;
 mod throttle;
 
 use std::collections::{HashMap, HashSet};
@@ -21,8 +22,9 @@ use crate::ports::{AccountCommit, StoreError};
 use crate::records::{
     AuditEvent, Client, DeliveryState, MailKind, OutgoingMail, Practice, Session, StaffMember, ThrottleState,
 };
+use crate::staff::StaffSession;
 use crate::token::{IssuedToken, TokenHash, TokenPurpose, TokenState};
-use crate::types::{AuditId, ClientId, EmailAddress, MailId, PracticeId, SessionId, TokenId};
+use crate::types::{AuditId, ClientId, EmailAddress, MailId, PracticeId, SessionId, StaffId, StaffSessionId, TokenId};
 
 use super::lock;
 
@@ -89,6 +91,10 @@ impl OutboxRow {
 struct State {
     practices: HashMap<PracticeId, Practice>,
     staff_keys: HashMap<TokenHash, StaffMember>,
+    /// The lifetime of each key in `staff_keys` (a key without an entry: no expiry, never
+    /// revoked, never used).
+    staff_key_life: HashMap<StaffId, staff::KeyLife>,
+    staff_sessions: HashMap<StaffSessionId, StaffSession>,
     /// The bundled client records (the embedded default [`ClientDirectory`](crate::ClientDirectory)),
     /// by practice and the client's id.
     clients: HashMap<(PracticeId, ClientId), Client>,
