@@ -152,18 +152,6 @@ pub trait Directory: Send + Sync + 'static {
     /// Only infrastructure failures.
     async fn practice_count(&self) -> Result<u64, StoreError>;
 
-    /// Adds a staff key (stored only as its hash).
-    ///
-    /// # Errors
-    /// [`StoreError::NotFound`]`("practice")` when the practice does not exist.
-    async fn add_staff_key(&self, staff: &StaffMember, key_hash: &TokenHash) -> Result<(), StoreError>;
-
-    /// The staff member a key hash belongs to.
-    ///
-    /// # Errors
-    /// Only infrastructure failures; an unknown key is `Ok(None)`.
-    async fn staff_by_key_hash(&self, key_hash: &TokenHash) -> Result<Option<StaffMember>, StoreError>;
-
     /// Creates a client and its audit event atomically.
     ///
     /// # Errors

@@ -73,12 +73,6 @@ impl<T: Directory + ?Sized> Directory for Arc<T> {
     async fn practice_count(&self) -> Result<u64, StoreError> {
         (**self).practice_count().await
     }
-    async fn add_staff_key(&self, staff: &StaffMember, key_hash: &TokenHash) -> Result<(), StoreError> {
-        (**self).add_staff_key(staff, key_hash).await
-    }
-    async fn staff_by_key_hash(&self, key_hash: &TokenHash) -> Result<Option<StaffMember>, StoreError> {
-        (**self).staff_by_key_hash(key_hash).await
-    }
     async fn create_client(&self, client: &Client, audit: &AuditEvent) -> Result<(), StoreError> {
         (**self).create_client(client, audit).await
     }

@@ -79,14 +79,6 @@ impl Directory for FailingStore {
         self.check()?;
         self.inner.practice_count().await
     }
-    async fn add_staff_key(&self, s: &StaffMember, k: &TokenHash) -> Result<(), StoreError> {
-        self.check()?;
-        self.inner.add_staff_key(s, k).await
-    }
-    async fn staff_by_key_hash(&self, k: &TokenHash) -> Result<Option<StaffMember>, StoreError> {
-        self.check()?;
-        self.inner.staff_by_key_hash(k).await
-    }
     async fn create_client(&self, c: &Client, a: &AuditEvent) -> Result<(), StoreError> {
         self.check()?;
         self.inner.create_client(c, a).await

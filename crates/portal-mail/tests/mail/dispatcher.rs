@@ -285,12 +285,6 @@ impl Directory for ForgetfulStore {
     async fn practice_count(&self) -> Result<u64, StoreError> {
         Ok(0)
     }
-    async fn add_staff_key(&self, s: &StaffMember, k: &TokenHash) -> Result<(), StoreError> {
-        self.0.add_staff_key(s, k).await
-    }
-    async fn staff_by_key_hash(&self, k: &TokenHash) -> Result<Option<StaffMember>, StoreError> {
-        self.0.staff_by_key_hash(k).await
-    }
     async fn create_client(&self, c: &Client, a: &AuditEvent) -> Result<(), StoreError> {
         self.0.create_client(c, a).await
     }

@@ -12,7 +12,7 @@ use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter};
 
 use super::{SeaOrmStore, accounts, audit, finish};
-use crate::convert::{client_from, client_row, hash_bytes, practice_from, practice_row, staff_from, staff_row};
+use crate::convert::{client_from, client_row, practice_from, practice_row, staff_row};
 use crate::entity::{client, practice, staff_key};
 use crate::error::{unavailable, write_error};
 
@@ -80,21 +80,6 @@ impl Directory for SeaOrmStore {
 
     async fn practice_count(&self) -> Result<u64, StoreError> {
         practice::Entity::find().count(&self.db).await.map_err(unavailable)
-    }
-
-    async fn add_staff_key(&self, staff: &StaffMember, key_hash: &TokenHash) -> Result<(), StoreError> {
-        let _turn = self.write_turn().await?;
-        insert_staff(&self.db, staff, key_hash).await
-    }
-
-    async fn staff_by_key_hash(&self, key_hash: &TokenHash) -> Result<Option<StaffMember>, StoreError> {
-        staff_key::Entity::find()
-            .filter(staff_key::Column::KeyHash.eq(hash_bytes(key_hash)))
-            .one(&self.db)
-            .await
-            .map_err(unavailable)?
-            .map(staff_from)
-            .transpose()
     }
 
     async fn create_client(&self, client: &Client, audit: &AuditEvent) -> Result<(), StoreError> {

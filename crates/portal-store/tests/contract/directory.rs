@@ -2,7 +2,7 @@
 
 use portal_core::{
     AccountStore, AuditAction, AuditLog, ClientDirectory, Directory, Language, PortalAccount, PracticeId, PracticeSlug,
-    StaffMember, StoreError, TokenHash,
+    StaffAccess, StoreError, TokenHash,
 };
 
 use crate::fixtures::{self, World, at, event, id, name};
@@ -27,27 +27,7 @@ pub async fn a_taken_slug_is_a_duplicate_and_writes_nothing(db: &TestDb) {
     assert!(matches!(err, StoreError::Duplicate("slug")), "{err:?}");
     assert_eq!(db.store.practice_count().await.unwrap(), 1);
     assert_eq!(db.store.practice(second.id).await.unwrap(), None);
-    assert_eq!(db.store.staff_by_key_hash(&key).await.unwrap(), None);
-}
-
-pub async fn staff_keys_are_found_by_hash_and_need_an_existing_practice(db: &TestDb) {
-    let world = World::new(db).await;
-    assert_eq!(db.store.staff_by_key_hash(&TokenHash::of(b"pst_sunrise")).await.unwrap(), Some(world.staff.clone()));
-
-    let billing = fixtures::staff(&world.practice, "Billing");
-    let key = TokenHash::of(b"pst_billing");
-    db.store.add_staff_key(&billing, &key).await.unwrap();
-    assert_eq!(db.store.staff_by_key_hash(&key).await.unwrap(), Some(billing.clone()));
-    assert_eq!(db.store.staff_by_key_hash(&TokenHash::of(b"pst_unknown")).await.unwrap(), None);
-
-    let reused = fixtures::staff(&world.practice, "Reused");
-    let err = db.store.add_staff_key(&reused, &key).await.unwrap_err();
-    assert!(matches!(err, StoreError::Duplicate(_)), "{err:?}");
-
-    let orphan = StaffMember { practice_id: PracticeId::from_uuid(id()), ..fixtures::staff(&world.practice, "Ghost") };
-    let err = db.store.add_staff_key(&orphan, &TokenHash::of(b"pst_ghost")).await.unwrap_err();
-    assert!(matches!(err, StoreError::NotFound("practice")), "{err:?}");
-    assert_eq!(db.store.staff_by_key_hash(&TokenHash::of(b"pst_ghost")).await.unwrap(), None);
+    assert_eq!(db.store.staff_key_by_hash(&key).await.unwrap(), None);
 }
 
 pub async fn clients_are_created_updated_and_only_visible_in_their_practice(db: &TestDb) {

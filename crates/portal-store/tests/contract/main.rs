@@ -50,7 +50,6 @@ macro_rules! contract_tests {
 contract_tests! {
     directory::a_practice_is_found_by_slug_and_by_id_and_counted,
     directory::a_taken_slug_is_a_duplicate_and_writes_nothing,
-    directory::staff_keys_are_found_by_hash_and_need_an_existing_practice,
     directory::clients_are_created_updated_and_only_visible_in_their_practice,
     directory::clients_are_listed_by_name_then_id_with_their_portal_accounts,
     accounts::a_client_without_a_stored_account_starts_at_version_zero_whoever_owns_it,

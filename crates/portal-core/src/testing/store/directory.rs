@@ -50,23 +50,6 @@ impl Directory for InMemoryStore {
         Ok(self.with(|s| s.practices.len() as u64))
     }
 
-    async fn add_staff_key(&self, staff: &StaffMember, key_hash: &TokenHash) -> Result<(), StoreError> {
-        self.with(|s| {
-            if !s.practices.contains_key(&staff.practice_id) {
-                return Err(StoreError::NotFound("practice"));
-            }
-            if s.staff_keys.contains_key(key_hash) {
-                return Err(StoreError::Duplicate("staff key"));
-            }
-            s.staff_keys.insert(*key_hash, staff.clone());
-            Ok(())
-        })
-    }
-
-    async fn staff_by_key_hash(&self, key_hash: &TokenHash) -> Result<Option<StaffMember>, StoreError> {
-        Ok(self.with(|s| s.staff_keys.get(key_hash).cloned()))
-    }
-
     async fn create_client(&self, client: &Client, audit: &AuditEvent) -> Result<(), StoreError> {
         self.with(|s| {
             if !s.practices.contains_key(&client.practice_id) {

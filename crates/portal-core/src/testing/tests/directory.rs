@@ -22,24 +22,9 @@ async fn a_taken_slug_is_a_duplicate_and_writes_nothing() -> TestResult {
     assert!(matches!(result, Err(StoreError::Duplicate("slug"))), "{result:?}");
     assert_eq!(world.store.practice_count().await?, 1);
     assert_eq!(world.store.practice(copy.id).await?, None);
-    assert_eq!(world.store.staff_by_key_hash(&TokenHash::of(b"key-2")).await?, None);
+    assert_eq!(crate::StaffAccess::staff_key_by_hash(&world.store, &TokenHash::of(b"key-2")).await?, None);
     assert_eq!(world.store.practice_by_slug(&world.practice.slug).await?, Some(world.practice.clone()));
     assert_eq!(world.store.practice(world.practice.id).await?, Some(world.practice.clone()));
-    Ok(())
-}
-
-#[tokio::test]
-async fn staff_keys_need_their_practice_and_are_found_by_hash() -> TestResult {
-    let world = World::new().await?;
-    let stray = world.staff(PracticeId::generate(&world.random)?)?;
-    let result = world.store.add_staff_key(&stray, &TokenHash::of(b"stray")).await;
-    assert!(matches!(result, Err(StoreError::NotFound("practice"))), "{result:?}");
-    assert_eq!(world.store.staff_by_key_hash(&TokenHash::of(b"stray")).await?, None);
-
-    let second = world.staff(world.practice.id)?;
-    world.store.add_staff_key(&second, &TokenHash::of(b"key-2")).await?;
-    assert_eq!(world.store.staff_by_key_hash(&TokenHash::of(b"key-2")).await?, Some(second));
-    assert!(world.store.staff_by_key_hash(&TokenHash::of(b"key-1")).await?.is_some());
     Ok(())
 }
 
