@@ -1,7 +1,7 @@
 //! Tunable rules (token lifetimes, sessions, throttling, password rules), validated once at
 //! construction so the rest of the crate never meets a nonsensical setting.
 
-use jiff::SignedDuration;
+use jiff::{SignedDuration, Timestamp};
 
 /// Why a [`PolicySettings`] was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -207,6 +207,15 @@ impl Policy {
     #[must_use]
     pub fn session_absolute(&self) -> SignedDuration {
         self.0.session_absolute
+    }
+    /// The first instant at which a session (a client's or a staff member's) signed in at
+    /// `created_at` and last used at `last_seen_at` no longer works: the earlier of the idle
+    /// and the absolute deadline.
+    #[must_use]
+    pub fn session_end(&self, created_at: Timestamp, last_seen_at: Timestamp) -> Timestamp {
+        let idle_end = last_seen_at.saturating_add(self.session_idle()).unwrap_or(last_seen_at);
+        let absolute_end = created_at.saturating_add(self.session_absolute()).unwrap_or(created_at);
+        idle_end.min(absolute_end)
     }
     /// Throttle rules.
     #[must_use]

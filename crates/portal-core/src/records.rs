@@ -83,9 +83,7 @@ impl Session {
     /// The first instant at which the session no longer works, given the policy.
     #[must_use]
     pub fn expires_at(&self, policy: &Policy) -> Timestamp {
-        let idle_end = self.last_seen_at.saturating_add(policy.session_idle()).unwrap_or(self.last_seen_at);
-        let absolute_end = self.created_at.saturating_add(policy.session_absolute()).unwrap_or(self.created_at);
-        idle_end.min(absolute_end)
+        policy.session_end(self.created_at, self.last_seen_at)
     }
 
     /// True while `now` is before both the idle and the absolute deadline.

@@ -46,17 +46,7 @@ impl From<PracticeError> for CommandError {
                 "a practice with this slug already exists; choose another with --slug".to_owned()
             }
             PracticeError::PracticeNotFound => "no practice has this slug".to_owned(),
-            PracticeError::Infrastructure(infrastructure) => {
-                // The chain says which part failed (e.g. "storage failed: the store is unavailable").
-                let mut text = infrastructure.to_string();
-                let mut source = std::error::Error::source(infrastructure);
-                while let Some(cause) = source {
-                    text.push_str(": ");
-                    text.push_str(&cause.to_string());
-                    source = cause.source();
-                }
-                text
-            }
+            PracticeError::Infrastructure(infrastructure) => crate::staff_keys::infrastructure_text(infrastructure),
         };
         Self::Refused(text)
     }

@@ -30,7 +30,7 @@ impl From<StaffKeyError> for CommandError {
 }
 
 /// The chain says which part failed (e.g. "storage failed: the store is unavailable").
-fn infrastructure_text(infrastructure: &Infrastructure) -> String {
+pub(crate) fn infrastructure_text(infrastructure: &Infrastructure) -> String {
     let mut text = infrastructure.to_string();
     let mut source = std::error::Error::source(infrastructure);
     while let Some(cause) = source {
