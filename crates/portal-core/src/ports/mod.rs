@@ -194,7 +194,8 @@ pub struct AccountCommit {
 #[derive(Debug, Clone)]
 pub enum AccountDecision {
     /// Commit this change (as [`AccountStore::commit`] would) before the account is unlocked.
-    Commit(AccountCommit),
+    /// Boxed: a change is large and `Leave` is empty.
+    Commit(Box<AccountCommit>),
     /// Write nothing: the rules refused the change, or there is nothing to do.
     Leave,
 }

@@ -73,6 +73,6 @@ where
             };
             Ok::<_, ToggleError>((Some(change), status))
         });
-        Ok(toggled.await??)
+        toggled.await?
     }
 }

@@ -80,7 +80,7 @@ where
             };
             Ok::<_, SendInviteError>((Some(change), sent))
         });
-        Ok(sent.await??)
+        sent.await?
     }
 
     /// Checks an invitation link without consuming it (page loads, link previews).

@@ -78,7 +78,9 @@ pub enum Infrastructure {
     /// No secure randomness.
     #[error(transparent)]
     Randomness(#[from] RandomnessError),
-    /// The account kept changing under concurrent updates; the caller may retry.
+    /// The account kept changing under concurrent updates; the caller may retry. Ordinary
+    /// concurrency never gets here (changes of one client queue in the store); only a change
+    /// that lost its version check to a writer outside the queue four times running does.
     #[error("the account is being changed concurrently; retry")]
     Contended,
 }
@@ -332,7 +334,7 @@ where
                 .update_account(practice, client, &mut |account| match decide(account) {
                     Ok((change, value)) => {
                         outcome = Some(Ok(value));
-                        change.map_or(AccountDecision::Leave, AccountDecision::Commit)
+                        change.map_or(AccountDecision::Leave, |change| AccountDecision::Commit(Box::new(change)))
                     }
                     Err(refused) => {
                         outcome = Some(Err(refused));

@@ -84,7 +84,7 @@ where
             };
             Ok((Some(change), sent))
         });
-        Ok(sent.await??)
+        sent.await?
     }
 
     /// Checks a reset link without consuming it.
@@ -141,6 +141,6 @@ where
             let change = AccountCommit { at: now, account, mail, audit, revoke_sessions: true, clear_throttle: true };
             Ok::<_, ResetError>((Some(change), ()))
         });
-        Ok(done.await??)
+        done.await?
     }
 }

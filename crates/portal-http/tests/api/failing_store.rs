@@ -7,9 +7,10 @@ use async_trait::async_trait;
 use jiff::{SignedDuration, Timestamp};
 use portal_core::testing::InMemoryStore;
 use portal_core::{
-    AccountCommit, AccountDecision, AccountStore, AuditEvent, AuditLog, ClaimedMail, Client, ClientDirectory, ClientId, DeliveryState,
-    Directory, MailId, MailOutbox, PortalAccount, Practice, PracticeId, PracticeSlug, Session, SessionId, SessionStore,
-    StaffMember, StoreError, ThrottleState, ThrottleStore, TokenHash, TokenId, TokenPurpose, Username,
+    AccountCommit, AccountDecision, AccountStore, AuditEvent, AuditLog, ClaimedMail, Client, ClientDirectory, ClientId,
+    DeliveryState, Directory, MailId, MailOutbox, PortalAccount, Practice, PracticeId, PracticeSlug, Session,
+    SessionId, SessionStore, StaffMember, StoreError, ThrottleState, ThrottleStore, TokenHash, TokenId, TokenPurpose,
+    Username,
 };
 
 /// Text that must never reach a response body.

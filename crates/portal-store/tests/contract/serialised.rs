@@ -69,7 +69,7 @@ pub async fn serialised_changes_of_a_never_stored_account_all_commit_in_turn(db:
                         account.issue_invite(invite).unwrap();
                         let mut commit = change(account, at(1));
                         commit.audit.push(event(practice, Some(&client), AuditAction::InviteSent, at(1)));
-                        AccountDecision::Commit(commit)
+                        AccountDecision::Commit(Box::new(commit))
                     })
                     .await
                     .map(|()| seen)
@@ -107,7 +107,7 @@ pub async fn a_serialised_change_that_leaves_the_account_writes_nothing(db: &Tes
     db.store
         .update_account(world.practice.id, &client.id, &mut |mut account| {
             account.issue_invite(token(TokenPurpose::Invite, "after-leave", at(2))).unwrap();
-            AccountDecision::Commit(change(account, at(2)))
+            AccountDecision::Commit(Box::new(change(account, at(2))))
         })
         .await
         .unwrap();

@@ -72,7 +72,7 @@ impl AccountStore for InMemoryStore {
             AccountDecision::Commit(change) if change.account.client_id() != client => {
                 Err(StoreError::Corrupt("a serialised change committed another client's account".into()))
             }
-            AccountDecision::Commit(change) => s.commit(change),
+            AccountDecision::Commit(change) => s.commit(*change),
             AccountDecision::Leave => Ok(()),
         })
     }
