@@ -29,9 +29,10 @@ pub use delivery::{DeliveryCause, DeliveryProblem};
 pub use hashing::{HashError, PasswordHash, Verification};
 pub use policy::{MAX_LINK_TTL, MIN_LINK_TTL, PasswordRules, Policy, PolicyError, PolicySettings, ThrottleRules};
 pub use ports::{
-    AccountCommit, AccountStore, AuditLog, BoxError, ClientDirectory, Clock, Directory, DynPortalService,
-    MAIL_CANCELLED_DISABLED, MAIL_CANCELLED_SUPERSEDED, MailOutbox, MailTransport, PasswordHasher, PortalStore,
-    Randomness, RandomnessError, RenderedEmail, SessionStore, StaffAccess, StoreError, ThrottleStore, TransportError,
+    AccountCommit, AccountDecision, AccountStore, AuditLog, BoxError, ClientDirectory, Clock, Directory,
+    DynPortalService, MAIL_CANCELLED_DISABLED, MAIL_CANCELLED_SUPERSEDED, MailOutbox, MailTransport, PasswordHasher,
+    PortalStore, Randomness, RandomnessError, RenderedEmail, SessionStore, StaffAccess, StoreError, ThrottleStore,
+    TransportError,
 };
 pub use records::{
     Actor, AuditAction, AuditEvent, AuditFailure, ClaimedMail, Client, DeliveryState, MailKind, OutgoingMail, Practice,

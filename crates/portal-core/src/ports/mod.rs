@@ -189,6 +189,17 @@ pub struct AccountCommit {
     pub clear_throttle: bool,
 }
 
+/// What a serialised change ([`AccountStore::update_account`]) decided, given the account as
+/// stored.
+#[derive(Debug, Clone)]
+pub enum AccountDecision {
+    /// Commit this change (as [`AccountStore::commit`] would) before the account is unlocked.
+    /// Boxed: a change is large and `Leave` is empty.
+    Commit(Box<AccountCommit>),
+    /// Write nothing: the rules refused the change, or there is nothing to do.
+    Leave,
+}
+
 /// The detail of a queued mail cancelled because its account was disabled (design §2: a
 /// disabled account receives no portal mail at all); its cause is
 /// [`DeliveryCause::CancelledAccountDisabled`].
@@ -202,7 +213,9 @@ pub const MAIL_CANCELLED_DISABLED: &str = "cancelled: the portal account was dis
 pub const MAIL_CANCELLED_SUPERSEDED: &str = "cancelled: the link it carried was replaced or used";
 
 /// Portal accounts and their tokens.
-#[cfg_attr(any(test, feature = "testing"), mockall::automock)]
+///
+/// Not mocked (mockall cannot mock the closure [`AccountStore::update_account`] takes): tests
+/// use `portal_core::testing::InMemoryStore`, which keeps the whole contract.
 #[async_trait]
 pub trait AccountStore: Send + Sync + 'static {
     /// The account of a client; [`PortalAccount::new`] (version 0) when none was stored. The
@@ -265,6 +278,28 @@ pub trait AccountStore: Send + Sync + 'static {
     /// [`DeliveryCause::CancelledAccountDisabled`]: crate::DeliveryCause::CancelledAccountDisabled
     /// [`DeliveryCause::CancelledLinkSuperseded`]: crate::DeliveryCause::CancelledLinkSuperseded
     async fn commit(&self, change: AccountCommit) -> Result<(), StoreError>;
+
+    /// Runs one change of a client's account *serialised* with every other `update_account` of
+    /// the same client: loads the account ([`PortalAccount::new`] when none was stored) while
+    /// holding the client's lock, passes it to `decide`, and commits what it decides (with
+    /// everything [`AccountStore::commit`] promises) before releasing the lock. So concurrent
+    /// staff actions on one client queue instead of failing, and each sees its predecessor's
+    /// result; a never-stored account serialises too.
+    ///
+    /// `decide` is synchronous and pure: it runs while the client is locked, so it must not
+    /// wait on anything, least of all on the store. It is called once per attempt; an adapter MAY call it again (with a fresh load)
+    /// when an attempt fails before committing, so it must keep only its latest outcome.
+    ///
+    /// # Errors
+    /// As for [`AccountStore::commit`]. [`StoreError::Conflict`] is only a safety net (a writer
+    /// that used plain `commit` got in first, or the database aborted a deadlock): callers may
+    /// retry it.
+    async fn update_account(
+        &self,
+        practice: PracticeId,
+        client: &ClientId,
+        decide: &mut (dyn FnMut(PortalAccount) -> AccountDecision + Send),
+    ) -> Result<(), StoreError>;
 }
 
 /// Client sessions (stored by hash).

@@ -8,8 +8,8 @@ use async_trait::async_trait;
 use jiff::{SignedDuration, Timestamp};
 
 use super::{
-    AccountCommit, AccountStore, AuditLog, ClientDirectory, Clock, Directory, MailOutbox, MailTransport,
-    PasswordHasher, Randomness, RandomnessError, RenderedEmail, SessionStore, StoreError, ThrottleStore,
+    AccountCommit, AccountDecision, AccountStore, AuditLog, ClientDirectory, Clock, Directory, MailOutbox,
+    MailTransport, PasswordHasher, Randomness, RandomnessError, RenderedEmail, SessionStore, StoreError, ThrottleStore,
     TransportError,
 };
 use crate::account::PortalAccount;
@@ -108,6 +108,14 @@ impl<T: AccountStore + ?Sized> AccountStore for Arc<T> {
     }
     async fn commit(&self, change: AccountCommit) -> Result<(), StoreError> {
         (**self).commit(change).await
+    }
+    async fn update_account(
+        &self,
+        practice: PracticeId,
+        client: &ClientId,
+        decide: &mut (dyn FnMut(PortalAccount) -> AccountDecision + Send),
+    ) -> Result<(), StoreError> {
+        (**self).update_account(practice, client, decide).await
     }
 }
 

@@ -1,11 +1,11 @@
 //! Enabling and disabling a portal account (staff).
 
 use crate::account::{PortalStatus, ToggleRefused, Toggled};
-use crate::ports::{AccountCommit, ClientDirectory, Clock, PasswordHasher, PortalStore, Randomness, StoreError};
+use crate::ports::{AccountCommit, ClientDirectory, Clock, PasswordHasher, PortalStore, Randomness};
 use crate::records::AuditAction;
 use crate::types::{ClientId, DisableReason};
 
-use super::{CONFLICT_ATTEMPTS, Infrastructure, PortalService, StaffContext};
+use super::{Infrastructure, PortalService, StaffContext};
 
 /// Refusals of enabling or disabling.
 #[derive(Debug, thiserror::Error)]
@@ -42,45 +42,26 @@ where
         reason: Option<DisableReason>,
     ) -> Result<PortalStatus, ToggleError> {
         self.client_of(staff.practice(), id).await?.ok_or(ToggleError::ClientNotFound)?;
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
+        let practice = staff.practice();
+        let toggled = self.serialised(practice, id, |mut account| {
             let now = self.clock.now();
-            let mut account = self.store.account(staff.practice(), id).await?;
             let toggled = if enabled { account.enable()? } else { account.disable(reason.clone(), now)? };
             let status = account.status(now);
             if toggled == Toggled::Unchanged {
-                return Ok(status);
+                return Ok((None, status));
             }
+            let event = |action| {
+                self.audit(now, practice, Some(id.clone()), staff.actor(), action, &staff.request)
+                    .map_err(Infrastructure::from)
+            };
             let mut audit = Vec::new();
             if enabled {
-                audit.push(self.audit(
-                    now,
-                    staff.practice(),
-                    Some(id.clone()),
-                    staff.actor(),
-                    AuditAction::AccountEnabled,
-                    &staff.request,
-                )?);
+                audit.push(event(AuditAction::AccountEnabled)?);
             } else {
-                let mut disabled = self.audit(
-                    now,
-                    staff.practice(),
-                    Some(id.clone()),
-                    staff.actor(),
-                    AuditAction::AccountDisabled,
-                    &staff.request,
-                )?;
+                let mut disabled = event(AuditAction::AccountDisabled)?;
                 disabled.detail = reason.as_ref().map(|r| r.as_str().to_owned()).filter(|r| !r.is_empty());
                 audit.push(disabled);
-                audit.push(self.audit(
-                    now,
-                    staff.practice(),
-                    Some(id.clone()),
-                    staff.actor(),
-                    AuditAction::SessionsRevoked,
-                    &staff.request,
-                )?);
+                audit.push(event(AuditAction::SessionsRevoked)?);
             }
             let change = AccountCommit {
                 at: now,
@@ -90,11 +71,8 @@ where
                 revoke_sessions: !enabled,
                 clear_throttle: true,
             };
-            match self.store.commit(change).await {
-                Err(StoreError::Conflict) if attempt < CONFLICT_ATTEMPTS => continue,
-                other => other?,
-            }
-            return Ok(status);
-        }
+            Ok::<_, ToggleError>((Some(change), status))
+        });
+        toggled.await?
     }
 }

@@ -1,12 +1,12 @@
 //! Portal invitations: staff send (or resend) the link; the client's page checks it.
 
 use crate::account::{InviteRedeemRefused, InviteRefused};
-use crate::ports::{AccountCommit, ClientDirectory, Clock, PasswordHasher, PortalStore, Randomness, StoreError};
+use crate::ports::{AccountCommit, ClientDirectory, Clock, PasswordHasher, PortalStore, Randomness};
 use crate::records::{AuditAction, MailKind};
 use crate::token::TokenPurpose;
 use crate::types::ClientId;
 
-use super::{CONFLICT_ATTEMPTS, Infrastructure, LinkInfo, LinkSent, PortalService, StaffContext};
+use super::{Infrastructure, LinkInfo, LinkSent, PortalService, StaffContext};
 
 /// Refusals of sending or resending an invitation.
 #[derive(Debug, thiserror::Error)]
@@ -58,42 +58,29 @@ where
         if !client.email_consent {
             return Err(SendInviteError::EmailNotPermitted);
         }
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
+        let practice = staff.practice();
+        let sent = self.serialised(practice, id, |mut account| {
             let now = self.clock.now();
-            let mut account = self.store.account(staff.practice(), id).await?;
             let replaced_previous = account.invite().is_some();
-            let token = self.issue_token(TokenPurpose::Invite, now)?;
+            let token = self.issue_token(TokenPurpose::Invite, now).map_err(Infrastructure::from)?;
             let sent = LinkSent { token_id: token.id, sent_at: now, expires_at: token.expires_at, replaced_previous };
             account.issue_invite(token)?;
             let action = if replaced_previous { AuditAction::InviteResent } else { AuditAction::InviteSent };
+            let kind = MailKind::Invitation { token_id: sent.token_id, expires_at: sent.expires_at };
             let change = AccountCommit {
                 at: now,
-                mail: vec![self.mail(
-                    &client,
-                    &email,
-                    MailKind::Invitation { token_id: sent.token_id, expires_at: sent.expires_at },
-                    now,
-                )?],
-                audit: vec![self.audit(
-                    now,
-                    client.practice_id,
-                    Some(id.clone()),
-                    staff.actor(),
-                    action,
-                    &staff.request,
-                )?],
+                mail: vec![self.mail(&client, &email, kind, now).map_err(Infrastructure::from)?],
+                audit: vec![
+                    self.audit(now, practice, Some(id.clone()), staff.actor(), action, &staff.request)
+                        .map_err(Infrastructure::from)?,
+                ],
                 account,
                 revoke_sessions: false,
                 clear_throttle: false,
             };
-            match self.store.commit(change).await {
-                Err(StoreError::Conflict) if attempt < CONFLICT_ATTEMPTS => continue,
-                other => other?,
-            }
-            return Ok(sent);
-        }
+            Ok::<_, SendInviteError>((Some(change), sent))
+        });
+        sent.await?
     }
 
     /// Checks an invitation link without consuming it (page loads, link previews).

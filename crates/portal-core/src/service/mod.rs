@@ -2,10 +2,14 @@
 //!
 //! Each use case loads what it needs, asks the [`PortalAccount`] state machine whether the rule
 //! allows the change, and commits the new state together with the mail and audit events it
-//! causes in one [`AccountCommit`](crate::AccountCommit). A version conflict (someone else
-//! changed the account in the meantime) is retried from a fresh load a few times, so the loser
-//! of a race sees the winner's result (e.g. "this link was already used") rather than an opaque
-//! conflict.
+//! causes in one [`AccountCommit`](crate::AccountCommit). Every change that people can race
+//! (staff sending, resending, enabling or disabling; a client registering or completing a reset)
+//! runs through [`AccountStore::update_account`](crate::AccountStore::update_account): the
+//! store loads the account under that client's lock and commits the decision before releasing
+//! it, so concurrent actions on one client queue, and the loser of a race sees the winner's
+//! result (e.g. "this link was already used") rather than a conflict. The store's version
+//! check stays as a safety net; a conflict that still gets through is retried from a fresh load
+//! a few times before it is reported.
 //!
 //! One file per concern, each with its use cases, their errors and their views: `practices`,
 //! `clients`, `invitations`, `registration`, `access`, `resets`, `sessions`, `staff` (staff keys
@@ -26,7 +30,10 @@ use jiff::Timestamp;
 use crate::account::PortalAccount;
 use crate::hashing::HashError;
 use crate::policy::Policy;
-use crate::ports::{ClientDirectory, Clock, PasswordHasher, PortalStore, Randomness, RandomnessError, StoreError};
+use crate::ports::{
+    AccountCommit, AccountDecision, ClientDirectory, Clock, PasswordHasher, PortalStore, Randomness, RandomnessError,
+    StoreError,
+};
 use crate::records::{
     Actor, AuditAction, AuditEvent, Client, MailKind, OutgoingMail, Practice, RequestContext, StaffMember,
 };
@@ -44,7 +51,9 @@ pub use resets::{ResetError, SendResetError};
 pub use sessions::{ClientSession, SessionError, SignInError, SignedIn};
 pub use staff::{CreatedStaffKey, StaffKeyError, StaffSignInError, StaffSignedIn};
 
-/// How many times a use case reloads and retries after a version conflict.
+/// How many times a use case reloads and retries after a version conflict. Serialised changes
+/// ([`PortalService::serialised`]) meet one only when a plain commit (a hash upgrade at sign-in)
+/// got in first or the database broke a deadlock, so this is a safety net, not a queue.
 const CONFLICT_ATTEMPTS: usize = 4;
 
 /// Prefix of staff keys, so leaked keys are recognisable by secret scanners.
@@ -69,7 +78,9 @@ pub enum Infrastructure {
     /// No secure randomness.
     #[error(transparent)]
     Randomness(#[from] RandomnessError),
-    /// The account kept changing under concurrent updates; the caller may retry.
+    /// The account kept changing under concurrent updates; the caller may retry. Ordinary
+    /// concurrency never gets here (changes of one client queue in the store); only a change
+    /// that lost its version check to a writer outside the queue four times running does.
     #[error("the account is being changed concurrently; retry")]
     Contended,
 }
@@ -296,6 +307,51 @@ where
             kind,
             created_at: now,
         })
+    }
+
+    /// Runs `decide` on the account of `(practice, client)` as stored, under the store's lock
+    /// for that client ([`AccountStore::update_account`]), committing the change it returns
+    /// (none: nothing to write); a refusal (`Ok(Err(_))`) writes nothing. The outer error is the store's, after
+    /// retrying the rare safety-net conflict.
+    ///
+    /// [`AccountStore::update_account`]: crate::AccountStore::update_account
+    async fn serialised<T, E>(
+        &self,
+        practice: PracticeId,
+        client: &ClientId,
+        mut decide: impl FnMut(PortalAccount) -> Result<(Option<AccountCommit>, T), E> + Send,
+    ) -> Result<Result<T, E>, StoreError>
+    where
+        T: Send,
+        E: Send,
+    {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let mut outcome = None;
+            let stored = self
+                .store
+                .update_account(practice, client, &mut |account| match decide(account) {
+                    Ok((change, value)) => {
+                        outcome = Some(Ok(value));
+                        change.map_or(AccountDecision::Leave, |change| AccountDecision::Commit(Box::new(change)))
+                    }
+                    Err(refused) => {
+                        outcome = Some(Err(refused));
+                        AccountDecision::Leave
+                    }
+                })
+                .await;
+            match stored {
+                Err(StoreError::Conflict) if attempt < CONFLICT_ATTEMPTS => continue,
+                Err(error) => return Err(error),
+                // The port promises to call `decide` before answering `Ok`; an adapter that
+                // did not is broken, which is what `Corrupt` says.
+                Ok(()) => {
+                    return outcome.ok_or_else(|| StoreError::Corrupt("the store skipped a serialised change".into()));
+                }
+            }
+        }
     }
 
     async fn client_of(&self, practice: PracticeId, id: &ClientId) -> Result<Option<Client>, StoreError> {

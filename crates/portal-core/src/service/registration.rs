@@ -7,7 +7,7 @@ use crate::records::{Actor, AuditAction, Practice, RequestContext};
 use crate::token::TokenPurpose;
 use crate::types::{ClientId, InvalidInput, Password, Username};
 
-use super::{CONFLICT_ATTEMPTS, Infrastructure, PortalService};
+use super::{Infrastructure, PortalService};
 
 /// Refusals of registration.
 #[derive(Debug, thiserror::Error)]
@@ -75,22 +75,16 @@ where
             return Err(RegisterError::UsernameTaken);
         }
         let password_hash = self.hasher.hash(password).await?;
-        let mut account = account;
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
+        let client_id = account.client_id().clone();
+        // The link is checked again on the account as it is under the lock: of two
+        // registrations with one link, the second sees it used.
+        let registered = self.serialised(practice.id, &client_id, |mut account| {
             let now = self.clock.now();
             account.register(&verified.hash(), username.clone(), password_hash.clone(), now)?;
-            let mut audit = self.audit(
-                now,
-                practice.id,
-                Some(account.client_id().clone()),
-                Actor::Client,
-                AuditAction::Registered,
-                context,
-            )?;
+            let mut audit = self
+                .audit(now, practice.id, Some(client_id.clone()), Actor::Client, AuditAction::Registered, context)
+                .map_err(Infrastructure::from)?;
             audit.detail = Some(format!("username {username}"));
-            let client_id = account.client_id().clone();
             let change = AccountCommit {
                 at: now,
                 account,
@@ -99,19 +93,14 @@ where
                 revoke_sessions: false,
                 clear_throttle: true,
             };
-            match self.store.commit(change).await {
-                Err(StoreError::UsernameTaken) => return Err(RegisterError::UsernameTaken),
-                Err(StoreError::Conflict) if attempt < CONFLICT_ATTEMPTS => {
-                    account = self
-                        .store
-                        .account_by_token(TokenPurpose::Invite, &verified.hash())
-                        .await?
-                        .ok_or(InviteRedeemRefused::InviteNotFound)?;
-                    continue;
-                }
-                other => other?,
-            }
-            return Ok(Registered { practice, client_id, username });
+            Ok::<_, RegisterError>((Some(change), ()))
+        });
+        match registered.await {
+            // The unique index decides a race for one username between two accounts.
+            Err(StoreError::UsernameTaken) => Err(RegisterError::UsernameTaken),
+            Err(other) => Err(other.into()),
+            Ok(Err(refused)) => Err(refused),
+            Ok(Ok(())) => Ok(Registered { practice, client_id, username }),
         }
     }
 }

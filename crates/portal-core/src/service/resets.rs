@@ -2,12 +2,12 @@
 
 use crate::account::{ResetRedeemRefused, ResetRefused};
 use crate::password_policy::{PasswordContext, WeakPassword, check_password};
-use crate::ports::{AccountCommit, ClientDirectory, Clock, PasswordHasher, PortalStore, Randomness, StoreError};
+use crate::ports::{AccountCommit, ClientDirectory, Clock, PasswordHasher, PortalStore, Randomness};
 use crate::records::{Actor, AuditAction, MailKind, RequestContext};
 use crate::token::TokenPurpose;
 use crate::types::{ClientId, Password};
 
-use super::{CONFLICT_ATTEMPTS, Infrastructure, LinkInfo, LinkSent, PortalService, StaffContext};
+use super::{Infrastructure, LinkInfo, LinkSent, PortalService, StaffContext};
 
 /// Refusals of sending a password reset.
 #[derive(Debug, thiserror::Error)]
@@ -58,13 +58,11 @@ where
     /// or infrastructure.
     pub async fn send_reset(&self, staff: &StaffContext, id: &ClientId) -> Result<LinkSent, SendResetError> {
         let client = self.client_of(staff.practice(), id).await?.ok_or(SendResetError::ClientNotFound)?;
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
+        let practice = staff.practice();
+        let sent = self.serialised(practice, id, |mut account| {
             let now = self.clock.now();
-            let mut account = self.store.account(staff.practice(), id).await?;
             let replaced_previous = account.reset().is_some_and(|t| t.is_live_at(now));
-            let token = self.issue_token(TokenPurpose::Reset, now)?;
+            let token = self.issue_token(TokenPurpose::Reset, now).map_err(Infrastructure::from)?;
             let sent = LinkSent { token_id: token.id, sent_at: now, expires_at: token.expires_at, replaced_previous };
             // The account's state decides first: "no account" must win over "no email".
             account.issue_reset(token)?;
@@ -72,32 +70,21 @@ where
             if !client.email_consent {
                 return Err(SendResetError::EmailNotPermitted);
             }
+            let kind = MailKind::PasswordReset { token_id: sent.token_id, expires_at: sent.expires_at };
             let change = AccountCommit {
                 at: now,
-                mail: vec![self.mail(
-                    &client,
-                    &email,
-                    MailKind::PasswordReset { token_id: sent.token_id, expires_at: sent.expires_at },
-                    now,
-                )?],
-                audit: vec![self.audit(
-                    now,
-                    client.practice_id,
-                    Some(id.clone()),
-                    staff.actor(),
-                    AuditAction::ResetSent,
-                    &staff.request,
-                )?],
+                mail: vec![self.mail(&client, &email, kind, now).map_err(Infrastructure::from)?],
+                audit: vec![
+                    self.audit(now, practice, Some(id.clone()), staff.actor(), AuditAction::ResetSent, &staff.request)
+                        .map_err(Infrastructure::from)?,
+                ],
                 account,
                 revoke_sessions: false,
                 clear_throttle: false,
             };
-            match self.store.commit(change).await {
-                Err(StoreError::Conflict) if attempt < CONFLICT_ATTEMPTS => continue,
-                other => other?,
-            }
-            return Ok(sent);
-        }
+            Ok((Some(change), sent))
+        });
+        sent.await?
     }
 
     /// Checks a reset link without consuming it.
@@ -123,7 +110,7 @@ where
         password: &Password,
         context: &RequestContext,
     ) -> Result<(), ResetError> {
-        let (verified, mut account) =
+        let (verified, account) =
             self.account_for_link(TokenPurpose::Reset, token).await?.ok_or(ResetRedeemRefused::ResetNotFound)?;
         account.check_reset(&verified.hash(), self.clock.now())?;
         let practice = self.practice_of(&account).await?;
@@ -133,50 +120,27 @@ where
             &PasswordContext { username: account.username(), practice_name: practice.name.as_str() },
         )?;
         let password_hash = self.hasher.hash(password).await?;
-        let client = self.directory.client(practice.id, account.client_id()).await?;
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
+        let client_id = account.client_id().clone();
+        let client = self.directory.client(practice.id, &client_id).await?;
+        // The link is checked again on the account as it is under the lock: of two uses of one
+        // link, the second sees it used.
+        let done = self.serialised(practice.id, &client_id, |mut account| {
             let now = self.clock.now();
             account.complete_reset(&verified.hash(), password_hash.clone(), now)?;
-            let client_id = account.client_id();
             let mut mail = Vec::new();
             if let Some(client) = client.as_ref().filter(|c| c.email_consent)
                 && let Some(email) = &client.email
             {
-                mail.push(self.mail(client, email, MailKind::PasswordChanged, now)?);
+                mail.push(self.mail(client, email, MailKind::PasswordChanged, now).map_err(Infrastructure::from)?);
             }
-            let audit = vec![
-                self.audit(
-                    now,
-                    practice.id,
-                    Some(client_id.clone()),
-                    Actor::Client,
-                    AuditAction::ResetCompleted,
-                    context,
-                )?,
-                self.audit(
-                    now,
-                    practice.id,
-                    Some(client_id.clone()),
-                    Actor::Client,
-                    AuditAction::SessionsRevoked,
-                    context,
-                )?,
-            ];
+            let event = |action| {
+                self.audit(now, practice.id, Some(client_id.clone()), Actor::Client, action, context)
+                    .map_err(Infrastructure::from)
+            };
+            let audit = vec![event(AuditAction::ResetCompleted)?, event(AuditAction::SessionsRevoked)?];
             let change = AccountCommit { at: now, account, mail, audit, revoke_sessions: true, clear_throttle: true };
-            match self.store.commit(change).await {
-                Err(StoreError::Conflict) if attempt < CONFLICT_ATTEMPTS => {
-                    account = self
-                        .store
-                        .account_by_token(TokenPurpose::Reset, &verified.hash())
-                        .await?
-                        .ok_or(ResetRedeemRefused::ResetNotFound)?;
-                    continue;
-                }
-                other => other?,
-            }
-            return Ok(());
-        }
+            Ok::<_, ResetError>((Some(change), ()))
+        });
+        done.await?
     }
 }

@@ -7,9 +7,10 @@ use async_trait::async_trait;
 use jiff::{SignedDuration, Timestamp};
 use portal_core::testing::InMemoryStore;
 use portal_core::{
-    AccountCommit, AccountStore, AuditEvent, AuditLog, ClaimedMail, Client, ClientDirectory, ClientId, DeliveryState,
-    Directory, MailId, MailOutbox, PortalAccount, Practice, PracticeId, PracticeSlug, Session, SessionId, SessionStore,
-    StaffMember, StoreError, ThrottleState, ThrottleStore, TokenHash, TokenId, TokenPurpose, Username,
+    AccountCommit, AccountDecision, AccountStore, AuditEvent, AuditLog, ClaimedMail, Client, ClientDirectory, ClientId,
+    DeliveryState, Directory, MailId, MailOutbox, PortalAccount, Practice, PracticeId, PracticeSlug, Session,
+    SessionId, SessionStore, StaffMember, StoreError, ThrottleState, ThrottleStore, TokenHash, TokenId, TokenPurpose,
+    Username,
 };
 
 /// Text that must never reach a response body.
@@ -126,6 +127,15 @@ impl AccountStore for FailingStore {
     async fn commit(&self, change: AccountCommit) -> Result<(), StoreError> {
         self.check_commit()?;
         self.inner.commit(change).await
+    }
+    async fn update_account(
+        &self,
+        p: PracticeId,
+        c: &ClientId,
+        decide: &mut (dyn FnMut(PortalAccount) -> AccountDecision + Send),
+    ) -> Result<(), StoreError> {
+        self.check_commit()?;
+        self.inner.update_account(p, c, decide).await
     }
 }
 

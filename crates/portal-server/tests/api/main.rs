@@ -2,6 +2,7 @@
 //! driven over TCP (one test binary; see `helpers.rs`).
 
 mod binary;
+mod concurrency;
 mod dispatchers;
 mod errors;
 mod helpers;

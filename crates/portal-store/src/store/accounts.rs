@@ -7,14 +7,14 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 use portal_core::{
-    AccountCommit, AccountState, AccountStore, ClientId, DeliveryProblem, IssuedToken, PortalAccount, PracticeId,
-    StoreError, TokenHash, TokenId, TokenPurpose, TokenState, Username,
+    AccountCommit, AccountDecision, AccountState, AccountStore, ClientId, DeliveryProblem, IssuedToken, PortalAccount,
+    PracticeId, StoreError, TokenHash, TokenId, TokenPurpose, TokenState, Username,
 };
 use sea_orm::ActiveValue::Set;
-use sea_orm::sea_query::{Alias, Condition, Expr, ExprTrait, JoinType, Query, SelectStatement};
+use sea_orm::sea_query::{Alias, Condition, Expr, ExprTrait, JoinType, LockType, Query, SelectStatement};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, FromQueryResult, IdenStatic, Iterable, QueryFilter,
-    QueryResult,
+    ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait, FromQueryResult, IdenStatic, Iterable,
+    QueryFilter, QueryResult, Statement,
 };
 
 use super::{SeaOrmStore, audit, finish};
@@ -87,6 +87,49 @@ fn of_client(practice: PracticeId, client: &ClientId) -> Condition {
     Condition::all()
         .add(Expr::col((portal_account::Entity, portal_account::Column::PracticeId)).eq(practice.as_uuid()))
         .add(Expr::col((portal_account::Entity, portal_account::Column::ClientId)).eq(client.as_str()))
+}
+
+/// Locks one client's account for the rest of `txn` and loads it, so the caller decides on
+/// the account as it is and nobody changes it before `txn` ends.
+///
+/// PostgreSQL: a transaction-scoped advisory lock on the client's key comes first, because a
+/// never-stored account has no row to lock; then the row itself is read `FOR UPDATE`, so a
+/// plain [`AccountStore::commit`] (which takes no advisory lock) waits too instead of slipping
+/// in between the read and the write. SQLite: the caller's transaction began `IMMEDIATE` in
+/// this process's write turn, so it already holds the database's only write lock and the read
+/// happens inside it.
+async fn lock_one(
+    txn: &DatabaseTransaction,
+    practice: PracticeId,
+    client: &ClientId,
+) -> Result<Option<PortalAccount>, StoreError> {
+    if txn.get_database_backend() != DbBackend::Postgres {
+        return load_one(txn, practice, client).await;
+    }
+    // One 64-bit key per client, computed by the server so every process agrees; the uuid has a
+    // fixed length, so the text names one client. Two clients whose keys collide merely take
+    // turns.
+    let key = format!("portal_account:{}:{}", practice.as_uuid(), client.as_str());
+    txn.execute_raw(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
+        [key.into()],
+    ))
+    .await
+    .map_err(unavailable)?;
+    let mut select = with_tokens(of_client(practice, client));
+    // `OF portal_accounts`: the token rows sit on the nullable side of outer joins, which
+    // PostgreSQL refuses to lock.
+    select.lock_with_tables(LockType::Update, [portal_account::Entity]);
+    let statement = txn.get_database_backend().build(&select);
+    Ok(txn
+        .query_all_raw(statement)
+        .await
+        .map_err(unavailable)?
+        .iter()
+        .map(decode)
+        .collect::<Result<Vec<_>, _>>()?
+        .pop())
 }
 
 /// Every stored account of a practice with its current tokens, by client.
@@ -350,6 +393,30 @@ impl AccountStore for SeaOrmStore {
     async fn commit(&self, change: AccountCommit) -> Result<(), StoreError> {
         let (txn, turn) = self.begin_write().await?;
         let outcome = commit_in(&txn, &change).await;
+        finish((txn, turn), outcome).await
+    }
+
+    async fn update_account(
+        &self,
+        practice: PracticeId,
+        client: &ClientId,
+        decide: &mut (dyn FnMut(PortalAccount) -> AccountDecision + Send),
+    ) -> Result<(), StoreError> {
+        let (txn, turn) = self.begin_write().await?;
+        let outcome = async {
+            let account =
+                lock_one(&txn, practice, client).await?.unwrap_or_else(|| PortalAccount::new(practice, client.clone()));
+            match decide(account) {
+                AccountDecision::Leave => Ok(()),
+                AccountDecision::Commit(change)
+                    if change.account.practice_id() != practice || change.account.client_id() != client =>
+                {
+                    Err(StoreError::Corrupt("a serialised change committed another client's account".into()))
+                }
+                AccountDecision::Commit(change) => commit_in(&txn, &change).await,
+            }
+        }
+        .await;
         finish((txn, turn), outcome).await
     }
 }

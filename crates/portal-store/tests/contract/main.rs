@@ -20,6 +20,7 @@ mod host_migration;
 mod migrations;
 mod outbox;
 mod safety;
+mod serialised;
 mod service;
 mod sessions;
 mod staff;
@@ -96,4 +97,7 @@ contract_tests! {
     service::the_whole_lifecycle_runs_on_the_store_and_leaves_no_secret_in_it,
     service::of_concurrent_registrations_with_one_link_exactly_one_wins,
     service::queued_mail_with_a_dead_link_or_for_a_disabled_account_is_cancelled,
+    serialised::thirty_two_concurrent_resends_all_succeed_and_leave_one_live_link,
+    serialised::serialised_changes_of_a_never_stored_account_all_commit_in_turn,
+    serialised::a_serialised_change_that_leaves_the_account_writes_nothing,
 }

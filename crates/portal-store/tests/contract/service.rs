@@ -19,9 +19,9 @@ use crate::harness::TestDb;
 const PASSWORD: &str = "correct horse battery staple";
 const NEW_PASSWORD: &str = "a completely different passphrase";
 
-type Service = PortalService<SeaOrmStore, ScryptHasher, ManualClock, SeededRandom, SeaOrmStore>;
+pub type Service = PortalService<SeaOrmStore, ScryptHasher, ManualClock, SeededRandom, SeaOrmStore>;
 
-fn service(db: &TestDb, clock: &ManualClock) -> Service {
+pub fn service(db: &TestDb, clock: &ManualClock) -> Service {
     PortalService::new(
         db.store.clone(),
         db.store.clone(),
@@ -50,7 +50,7 @@ async fn latest_link(service: &Service, purpose: TokenPurpose, now: Timestamp) -
     service.link_key().link_token(purpose, token_id).expose().expose_secret().to_owned()
 }
 
-async fn setup(db: &TestDb, clock: &ManualClock) -> (Service, StaffContext, portal_core::ClientId, String) {
+pub async fn setup(db: &TestDb, clock: &ManualClock) -> (Service, StaffContext, portal_core::ClientId, String) {
     let service = service(db, clock);
     let created = service.create_practice("Sunrise Therapy", Some("sunrise"), TimeZoneName::utc()).await.unwrap();
     let staff_key = created.staff_key.expose().expose_secret().to_owned();

@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 
 use crate::account::PortalAccount;
-use crate::ports::{AccountCommit, AccountStore, StoreError};
+use crate::ports::{AccountCommit, AccountDecision, AccountStore, StoreError};
 use crate::token::{TokenHash, TokenPurpose};
 use crate::types::{ClientId, PracticeId, Username};
 
@@ -55,5 +55,25 @@ impl AccountStore for InMemoryStore {
 
     async fn commit(&self, change: AccountCommit) -> Result<(), StoreError> {
         self.with(|s| s.commit(change))
+    }
+
+    async fn update_account(
+        &self,
+        practice: PracticeId,
+        client: &ClientId,
+        decide: &mut (dyn FnMut(PortalAccount) -> AccountDecision + Send),
+    ) -> Result<(), StoreError> {
+        // The store's one lock is the per-account lock, only coarser: the load, the decision
+        // and the commit happen under it, with no await in between.
+        self.with(|s| match decide(s.account_or_new(practice, client)) {
+            AccountDecision::Commit(change) if change.account.practice_id() != practice => {
+                Err(StoreError::Corrupt("a serialised change committed another practice's account".into()))
+            }
+            AccountDecision::Commit(change) if change.account.client_id() != client => {
+                Err(StoreError::Corrupt("a serialised change committed another client's account".into()))
+            }
+            AccountDecision::Commit(change) => s.commit(*change),
+            AccountDecision::Leave => Ok(()),
+        })
     }
 }
