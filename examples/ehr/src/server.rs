@@ -92,7 +92,6 @@ impl EhrConfig {
             scrypt: ScryptParams::OWASP,
             policy: Policy::default(),
             session_lifetime: SignedDuration::from_hours(8),
-            #[expect(clippy::expect_used, reason = "a constant, valid address")]
             mail_from: MailFrom::parse("Client portal <no-reply@ehr.localhost>").expect("a valid sender"),
             dispatcher: DispatcherConfig::default(),
             http: HttpConfig::default(),
