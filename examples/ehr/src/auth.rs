@@ -94,8 +94,10 @@ impl StaffSessions {
     }
 
     /// Checks a username and password and opens a session; `Ok(None)` when they do not match.
-    /// An unknown username costs the same hashing work as a wrong password. Returns the session
-    /// token for the cookie (never stored).
+    /// An unknown username costs the same hashing work as a wrong password, and the bounded
+    /// hashing pool caps the work a flood can cause; a production EHR would also throttle
+    /// repeated failures per account and per address, as the portal does for its clients.
+    /// Returns the session token for the cookie (never stored).
     ///
     /// # Errors
     /// [`EhrError::Hashing`] with [`HashError::Saturated`] when the hashing pool is full; other
