@@ -70,10 +70,12 @@ const CORE_IS_PURE: Check = Check { name: "portal-core has no IO, runtime, ORM o
 const ADAPTERS_STAY_APART: Check = Check { name: "adapters never depend on each other", run: adapters_stay_apart };
 const TESTKIT_STAYS_IN_TESTS: Check =
     Check { name: "portal-testkit is never a normal dependency of a shipped crate", run: testkit_stays_in_tests };
-const WORKSPACE_LINTS: Check =
-    Check { name: "every crates/*/Cargo.toml has `[lints] workspace = true`", run: crates_use_workspace_lints };
+const WORKSPACE_LINTS: Check = Check {
+    name: "every crates/*/ and examples/*/Cargo.toml has `[lints] workspace = true`",
+    run: crates_use_workspace_lints,
+};
 const ARCHITECTURE_DOC_COMPLETE: Check =
-    Check { name: "docs/ARCHITECTURE.md names every crate", run: architecture_doc_names_every_crate };
+    Check { name: "docs/ARCHITECTURE.md names every crate and example", run: architecture_doc_names_every_crate };
 const FILES_STAY_SHORT: Check =
     Check { name: "no hand-written .rs file is over 600 lines", run: source_files_stay_short };
 
@@ -155,18 +157,40 @@ impl Workspace {
 
     /// Directories under `crates/` that hold a `Cargo.toml`, sorted by name.
     fn crate_dirs(&self) -> Result<Vec<(String, PathBuf)>> {
-        let crates = self.root.join("crates");
+        self.package_dirs("crates")
+    }
+
+    /// Directories directly under `parent` (relative to the root) that hold a `Cargo.toml`,
+    /// sorted by name; none when `parent` does not exist.
+    fn package_dirs(&self, parent: &str) -> Result<Vec<(String, PathBuf)>> {
+        let parent = self.root.join(parent);
+        if !parent.is_dir() {
+            return Ok(Vec::new());
+        }
         let entries =
-            std::fs::read_dir(&crates).map_err(|error| format!("cannot read {}: {error}", crates.display()))?;
+            std::fs::read_dir(&parent).map_err(|error| format!("cannot read {}: {error}", parent.display()))?;
         let mut dirs = Vec::new();
         for entry in entries {
-            let path = entry.map_err(|error| format!("cannot read {}: {error}", crates.display()))?.path();
+            let path = entry.map_err(|error| format!("cannot read {}: {error}", parent.display()))?.path();
             if path.join("Cargo.toml").is_file() {
                 let name = path.file_name().map(|name| name.to_string_lossy().into_owned());
                 dirs.extend(name.map(|name| (name, path)));
             }
         }
         dirs.sort();
+        Ok(dirs)
+    }
+
+    /// Every package directory the lint and documentation rules cover, as (how the
+    /// architecture document must name it, the directory relative to the root, its path):
+    /// `crates/*` by crate name (`portal-core`), `examples/*` by path (`examples/ehr`).
+    fn member_dirs(&self) -> Result<Vec<(String, String, PathBuf)>> {
+        let mut dirs: Vec<(String, String, PathBuf)> =
+            self.crate_dirs()?.into_iter().map(|(name, path)| (name.clone(), format!("crates/{name}"), path)).collect();
+        for (name, path) in self.package_dirs("examples")? {
+            let relative = format!("examples/{name}");
+            dirs.push((relative.clone(), relative, path));
+        }
         Ok(dirs)
     }
 }
@@ -228,20 +252,20 @@ fn testkit_stays_in_tests(workspace: &Workspace) -> Result<Verdict> {
     Ok(Verdict::from_violations(violations))
 }
 
-/// Every crate takes its lint levels from `[workspace.lints]`.
+/// Every crate and example takes its lint levels from `[workspace.lints]`.
 fn crates_use_workspace_lints(workspace: &Workspace) -> Result<Verdict> {
     let mut violations = Vec::new();
-    for (name, dir) in workspace.crate_dirs()? {
+    for (_, relative, dir) in workspace.member_dirs()? {
         let manifest_path = dir.join("Cargo.toml");
         let manifest = read(&manifest_path)?;
         if !has_workspace_lints(&manifest) {
-            violations.push(format!("crates/{name}/Cargo.toml lacks `[lints]` with `workspace = true`"));
+            violations.push(format!("{relative}/Cargo.toml lacks `[lints]` with `workspace = true`"));
         }
     }
     Ok(Verdict::from_violations(violations))
 }
 
-/// The architecture document's code map has an entry for every crate.
+/// The architecture document's code map has an entry for every crate and every example.
 fn architecture_doc_names_every_crate(workspace: &Workspace) -> Result<Verdict> {
     let path = workspace.root.join(ARCHITECTURE_DOC);
     if !path.exists() {
@@ -249,10 +273,10 @@ fn architecture_doc_names_every_crate(workspace: &Workspace) -> Result<Verdict> 
     }
     let document = read(&path)?;
     let violations = workspace
-        .crate_dirs()?
+        .member_dirs()?
         .into_iter()
-        .filter(|(name, _)| !mentions(&document, name))
-        .map(|(name, _)| format!("{ARCHITECTURE_DOC} does not mention crates/{name} (`{name}`)"))
+        .filter(|(name, _, _)| !mentions(&document, name))
+        .map(|(name, relative, _)| format!("{ARCHITECTURE_DOC} does not mention {relative} (`{name}`)"))
         .collect();
     Ok(Verdict::from_violations(violations))
 }

@@ -24,6 +24,9 @@ pub(crate) struct Message {
 pub(crate) struct Link {
     href: String,
     label: &'static str,
+    /// A portal path (the template puts the mount point before it), or else the host's own URL
+    /// (its sign-in page), written as given.
+    within_portal: bool,
 }
 
 impl Message {
@@ -34,7 +37,14 @@ impl Message {
 
     /// Adds a link under the text to a portal path (the template puts the mount point before it).
     pub(crate) fn link(mut self, href: String, label: &'static str) -> Self {
-        self.link = Some(Link { href, label });
+        self.link = Some(Link { href, label, within_portal: true });
+        self
+    }
+
+    /// Adds a link under the text to the host's own URL (e.g. its sign-in page), written as
+    /// given: it is not below the portal's mount point.
+    pub(crate) fn host_link(mut self, href: String, label: &'static str) -> Self {
+        self.link = Some(Link { href, label, within_portal: false });
         self
     }
 

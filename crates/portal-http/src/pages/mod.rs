@@ -214,8 +214,17 @@ impl IntoResponse for Page {
 
 /// A redirect (303 See Other) with cookies.
 pub(crate) fn see_other(route: &'static str, location: &str, cookies: Vec<String>) -> Response {
-    // Every location is a portal path; under a prefix it lives below the mount point.
-    let location = format!("{}{location}", base_path());
+    // A portal path: under a prefix it lives below the mount point.
+    redirect(route, format!("{}{location}", base_path()), cookies)
+}
+
+/// 303 to a URL of the host's own (its sign-in page), written as given: not below the mount
+/// point.
+pub(crate) fn see_other_to_host(route: &'static str, location: &str) -> Response {
+    redirect(route, location.to_owned(), Vec::new())
+}
+
+fn redirect(route: &'static str, location: String, cookies: Vec<String>) -> Response {
     let mut response = Response::builder()
         .status(StatusCode::SEE_OTHER)
         .header("location", location)

@@ -27,7 +27,8 @@ use super::delivery::{Cancelled, Delivery};
 use super::staff_views::{AuditRow, ClientRow, Panel, audit_rows, client_rows, filter_label, panel};
 use super::zone::PracticeZone;
 use super::{
-    CSRF_COOKIE, Message, Page, clear_cookie, csrf_ok, csrf_refused, csrf_token, read_cookie, see_other, set_cookie,
+    CSRF_COOKIE, Message, Page, clear_cookie, csrf_ok, csrf_refused, csrf_token, read_cookie, see_other,
+    see_other_to_host, set_cookie,
 };
 use crate::auth::Ctx;
 use crate::error::chain;
@@ -100,7 +101,8 @@ async fn staff(ctx: &Ctx, req: &Request) -> Result<StaffContext, Response> {
 fn host_sign_in(url: Option<&str>) -> Page {
     let message = Message::new("Please sign in", "Sign in to your practice software to use these pages.");
     let message = match url {
-        Some(url) => message.link(url.to_owned(), "Sign in"),
+        // The host's URL, not a portal path: no mount point before it.
+        Some(url) => message.host_link(url.to_owned(), "Sign in"),
         None => message,
     };
     message.wide().page("page_staff_sign_in", StatusCode::UNAUTHORIZED)
@@ -181,7 +183,10 @@ pub(crate) async fn staff_sign_out(ctx: Ctx, req: &Request, Form(form): Form<Act
         return csrf_refused(false).into_response();
     }
     if let Some(url) = &ctx.state.host_staff_sign_in {
-        return see_other("page_staff_sign_out", url.as_deref().unwrap_or("/staff/sign-in"), Vec::new());
+        return match url {
+            Some(url) => see_other_to_host("page_staff_sign_out", url),
+            None => see_other("page_staff_sign_out", "/staff/sign-in", Vec::new()),
+        };
     }
     if let Some(token) = read_cookie(req, STAFF_COOKIE)
         && let Err(error) = ctx.state.service.staff_sign_out(&token, &ctx.meta.context()).await

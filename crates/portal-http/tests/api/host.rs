@@ -146,3 +146,56 @@ async fn page_links_and_redirects_stay_under_the_prefix() {
     // No bundled client list under a host.
     assert_eq!(h.client.get("/client-portal/staff/clients").send().await.0.status(), StatusCode::NOT_FOUND);
 }
+
+/// A host's authenticator that knows nobody: every staff request is unauthenticated.
+struct NobodyAuth;
+
+#[async_trait::async_trait]
+impl portal_http::StaffAuthenticator for NobodyAuth {
+    async fn authenticate(
+        &self,
+        _: &poem::Request,
+        _: portal_http::StaffSurface,
+    ) -> Result<Option<portal_core::StaffMember>, portal_http::AuthError> {
+        Ok(None)
+    }
+}
+
+#[tokio::test]
+async fn under_a_prefix_the_hosts_sign_in_url_is_linked_as_given() {
+    let mut config = test_config();
+    config.public_url = "https://ehr.example.org/client-portal".into();
+    config.client_records = false;
+    let hasher = Arc::new(BlockingHasher::new(ScryptHasher::new(ScryptParams::INSECURE_FAST_FOR_TESTS).unwrap(), 1, 2));
+    let store = InMemoryStore::new();
+    let service: Arc<DynPortalService> = Arc::new(PortalService::new(
+        Arc::new(store.clone()) as Arc<dyn PortalStore>,
+        Arc::new(InMemoryDirectory::new()) as Arc<dyn ClientDirectory>,
+        Arc::clone(&hasher) as Arc<dyn PasswordHasher>,
+        Arc::new(ManualClock::new(t0())) as Arc<dyn Clock>,
+        Arc::new(SeededRandom::new(6)) as Arc<dyn Randomness>,
+        Policy::default(),
+        LinkKey::from_bytes([4; 32]),
+    ));
+    let base = config.base_path();
+    let staff_auth =
+        portal_http::StaffAuth::Host { authenticator: Arc::new(NobodyAuth), sign_in_url: Some("/login".to_owned()) };
+    let portal = portal_http::app_with_staff_auth(service, config, Arc::new(|| {}), &hasher, staff_auth);
+    let client = TestClient::new(Route::new().nest(base, portal).map_to_response().boxed());
+
+    let page = client.get("/client-portal/staff/clients/1001").send().await;
+    page.assert_status(StatusCode::UNAUTHORIZED);
+    let html = page.0.into_body().into_string().await.unwrap();
+    assert!(html.contains(r#"href="/login""#), "the host's URL, not below the mount point: {html}");
+
+    let csrf = "a".repeat(64);
+    let sign_out = client
+        .post("/client-portal/staff/sign-out")
+        .header("cookie", format!("__Host-portal_csrf={csrf}"))
+        .content_type("application/x-www-form-urlencoded")
+        .body(format!("csrf={csrf}"))
+        .send()
+        .await;
+    sign_out.assert_status(StatusCode::SEE_OTHER);
+    sign_out.assert_header("location", "/login");
+}
