@@ -74,9 +74,10 @@ impl Default for ThrottleRules {
 /// still work or that an account still points at) are never deleted, whatever these say.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RetentionRules {
-    /// Invite and reset tokens are kept this long after they were used, voided or expired
-    /// (default 30 days; 1 day to 10 years), so a late click still reads "already used" for a
-    /// while. The token an account still points at is always kept.
+    /// Invite and reset tokens are kept this long after they expired (default 30 days; 1 day
+    /// to 10 years; a used or voided link expires within 7 days of issue too), so a late click
+    /// still reads "already used" for a while. The token an account still points at is always
+    /// kept.
     pub tokens_kept: SignedDuration,
     /// Delivered and failed mail rows are kept this long after their outcome (default 30 days;
     /// 1 day to 10 years). The row of the mail that carried an account's current link is

@@ -10,7 +10,7 @@
 //! | client and staff sessions | past their idle or absolute limit |
 //! | throttle counters | no failure for the lock cooldown (a lock has lifted; counting starts again) |
 //! | delivered and failed mail | outcome older than `outbox_kept`, unless it carried an account's current link |
-//! | invite and reset tokens | used, voided or expired more than `tokens_kept` ago, unless an account still points at it or kept mail carries it |
+//! | invite and reset tokens | expired more than `tokens_kept` ago (used or voided ones too: every link expires within 7 days of issue), unless an account still points at it or kept mail carries it |
 //! | audit events | older than `audit_kept` (default 6 years) |
 //!
 //! Pending mail and live tokens are never deleted.
@@ -32,7 +32,7 @@ pub enum PruneKind {
     Throttle,
     /// Delivered and failed mail rows past `outbox_kept`.
     Outbox,
-    /// Used, voided or expired invite and reset tokens past `tokens_kept`.
+    /// Invite and reset tokens expired (so also used or voided) more than `tokens_kept` ago.
     Tokens,
     /// Audit events older than `audit_kept`.
     Audit,
@@ -71,7 +71,8 @@ pub struct PruneCutoffs {
     /// Throttle counters whose last failure is at or before this have been idle for the lock
     /// cooldown.
     pub throttle_idle_since: Timestamp,
-    /// Tokens used, voided or expired at or before this are finished long enough.
+    /// Tokens that expired at or before this are finished long enough (a used or voided one
+    /// is finished by its expiry at the latest).
     pub tokens_done_before: Timestamp,
     /// Mail delivered or failed at or before this is finished long enough.
     pub outbox_done_before: Timestamp,

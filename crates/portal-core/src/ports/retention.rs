@@ -23,9 +23,9 @@ pub trait Retention: Send + Sync + 'static {
     /// - [`PruneKind::Outbox`]: sent or failed mail whose outcome is at or before
     ///   `outbox_done_before`, except mail carrying a token that is an account's current invite
     ///   or reset token. Pending mail MUST be kept.
-    /// - [`PruneKind::Tokens`]: tokens used, voided or expired at or before
-    ///   `tokens_done_before`, except a token an account still points at or a kept mail row
-    ///   carries. A live, unexpired token MUST be kept.
+    /// - [`PruneKind::Tokens`]: tokens that expired at or before `tokens_done_before` (a used
+    ///   or voided link is finished by its expiry at the latest), except a token an account
+    ///   still points at or a kept mail row carries.
     /// - [`PruneKind::Audit`]: audit events at or before `audit_before`.
     ///
     /// # Errors

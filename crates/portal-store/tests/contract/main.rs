@@ -19,6 +19,7 @@ mod host_clients;
 mod host_migration;
 mod migrations;
 mod outbox;
+mod retention;
 mod safety;
 mod service;
 mod sessions;
@@ -96,4 +97,7 @@ contract_tests! {
     service::the_whole_lifecycle_runs_on_the_store_and_leaves_no_secret_in_it,
     service::of_concurrent_registrations_with_one_link_exactly_one_wins,
     service::queued_mail_with_a_dead_link_or_for_a_disabled_account_is_cancelled,
+    retention::a_prune_run_keeps_live_rows_and_deletes_finished_ones,
+    retention::pending_mail_and_the_token_it_carries_are_kept,
+    retention::ten_thousand_random_failed_sign_ins_then_prune_leave_only_live_locks,
 }

@@ -9,10 +9,9 @@ use jiff::Timestamp;
 use crate::ports::{Retention, StoreError};
 use crate::records::DeliveryState;
 use crate::retention::{PruneCutoffs, PruneKind};
-use crate::token::TokenState;
 use crate::types::TokenId;
 
-use super::{InMemoryStore, State, StoredToken};
+use super::{InMemoryStore, State};
 
 /// Removes at most `limit` entries of `items` for which `doomed` holds, returning how many.
 fn remove_some<T>(items: &mut Vec<T>, limit: usize, mut doomed: impl FnMut(&T) -> bool) -> u64 {
@@ -30,12 +29,6 @@ fn remove_some<T>(items: &mut Vec<T>, limit: usize, mut doomed: impl FnMut(&T) -
 
 fn session_over(created_at: Timestamp, last_seen_at: Timestamp, cutoffs: &PruneCutoffs) -> bool {
     last_seen_at <= cutoffs.sessions_seen_before || created_at <= cutoffs.sessions_started_before
-}
-
-fn token_done(token: &StoredToken, before: Timestamp) -> bool {
-    let used = matches!(token.token.state, TokenState::Used { at } if at <= before);
-    let voided = token.voided_at.is_some_and(|at| at <= before);
-    used || voided || token.token.expires_at <= before
 }
 
 impl State {
@@ -90,7 +83,7 @@ impl State {
                 let mut kept = self.current_tokens();
                 kept.extend(self.outbox.iter().filter_map(|row| row.token_id));
                 remove_some(&mut self.tokens, limit, |token| {
-                    !kept.contains(&token.token.id) && token_done(token, cutoffs.tokens_done_before)
+                    !kept.contains(&token.token.id) && token.token.expires_at <= cutoffs.tokens_done_before
                 })
             }
             PruneKind::Audit => {
