@@ -237,4 +237,20 @@ mod tests {
         assert!(text.ends_with("# EOF\n"), "{text}");
         Ok(())
     }
+
+    #[test]
+    fn pruned_rows_are_counted_per_kind_from_zero() -> Result<(), std::fmt::Error> {
+        let counters = PruneCounters::default();
+        let metrics = Metrics::new(&counters);
+        let text = metrics.encode()?;
+        assert!(text.contains(r#"portal_pruned_rows_total{kind="audit"} 0"#), "{text}");
+        // The job holds a clone: what it adds shows on /metrics.
+        let job = counters.clone();
+        job.add(PruneKind::Throttle, 1000);
+        job.add(PruneKind::Throttle, 7);
+        assert_eq!(counters.get(PruneKind::Throttle), 1007);
+        let text = metrics.encode()?;
+        assert!(text.contains(r#"portal_pruned_rows_total{kind="throttle"} 1007"#), "{text}");
+        Ok(())
+    }
 }
