@@ -90,3 +90,45 @@ impl PruneJob {
         let _ = self.task.await;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use jiff::{SignedDuration, Timestamp};
+    use portal_core::testing::{InMemoryStore, ManualClock};
+    use portal_core::{PracticeId, ThrottleStore as _};
+
+    use super::*;
+
+    #[tokio::test]
+    async fn the_job_prunes_at_start_and_every_interval_counts_and_stops() -> Result<(), Box<dyn std::error::Error>> {
+        let store = InMemoryStore::new();
+        let now = Timestamp::from_second(1_800_000_000)?;
+        let clock = Arc::new(ManualClock::new(now));
+        let practice = PracticeId::from_uuid(uuid::Uuid::new_v4());
+        store.record_failure(practice, "gone", now - SignedDuration::from_hours(25)).await?;
+        let counters = PruneCounters::default();
+        let job = PruneJob::spawn(
+            Arc::new(store.clone()),
+            Policy::default(),
+            Arc::clone(&clock) as Arc<dyn Clock>,
+            Duration::from_millis(20),
+            counters.clone(),
+        );
+        let counted = |n| async move {
+            for _ in 0..200 {
+                if counters.get(PruneKind::Throttle) == n {
+                    return true;
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            false
+        };
+        assert!(counted.clone()(1).await, "the first run deletes the idle counter");
+        // A counter that goes idle later is deleted by a later run.
+        store.record_failure(practice, "later", now).await?;
+        clock.set(now + SignedDuration::from_hours(25));
+        assert!(counted(2).await, "a later run deletes it too");
+        job.shutdown().await;
+        Ok(())
+    }
+}
