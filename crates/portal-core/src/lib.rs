@@ -15,6 +15,7 @@ pub mod password_policy;
 mod policy;
 pub mod ports;
 mod records;
+pub mod retention;
 pub mod scrypt_hasher;
 pub mod service;
 mod staff;
@@ -27,17 +28,20 @@ mod types;
 pub use account::{AccountState, Credentials, PortalAccount, PortalStatus, PortalStatusKind};
 pub use delivery::{DeliveryCause, DeliveryProblem};
 pub use hashing::{HashError, PasswordHash, Verification};
-pub use policy::{MAX_LINK_TTL, MIN_LINK_TTL, PasswordRules, Policy, PolicyError, PolicySettings, ThrottleRules};
+pub use policy::{
+    MAX_LINK_TTL, MIN_LINK_TTL, PasswordRules, Policy, PolicyError, PolicySettings, RetentionRules, ThrottleRules,
+};
 pub use ports::{
     AccountCommit, AccountDecision, AccountStore, AuditLog, BoxError, ClientDirectory, Clock, Directory,
     DynPortalService, MAIL_CANCELLED_DISABLED, MAIL_CANCELLED_SUPERSEDED, MailOutbox, MailTransport, PasswordHasher,
-    PortalStore, Randomness, RandomnessError, RenderedEmail, SessionStore, StaffAccess, StoreError, ThrottleStore,
-    TransportError,
+    PortalStore, Randomness, RandomnessError, RenderedEmail, Retention, SessionStore, StaffAccess, StoreError,
+    ThrottleStore, TransportError,
 };
 pub use records::{
     Actor, AuditAction, AuditEvent, AuditFailure, ClaimedMail, Client, DeliveryState, MailKind, OutgoingMail, Practice,
     RequestContext, Session, StaffMember, ThrottleDecision, ThrottleState, UnrecognisedFailure,
 };
+pub use retention::{DEFAULT_PRUNE_BATCH, PruneCutoffs, PruneKind, PruneReport, prune};
 pub use scrypt_hasher::{ScryptHasher, ScryptParams};
 pub use staff::{STAFF_KEY_USE_GRANULARITY, StaffKeyRecord, StaffKeyState, StaffSession};
 pub use system::{OsRandom, SystemClock};

@@ -69,6 +69,38 @@ impl Default for ThrottleRules {
     }
 }
 
+/// How long finished records are kept before the retention job deletes them (see
+/// [`crate::retention`]). Live records (unexpired sessions, locks still in force, links that
+/// still work or that an account still points at) are never deleted, whatever these say.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RetentionRules {
+    /// Invite and reset tokens are kept this long after they expired (default 30 days; 1 day
+    /// to 10 years; a used or voided link expires within 7 days of issue too), so a late click
+    /// still reads "already used" for a while. The token an account still points at is always
+    /// kept.
+    pub tokens_kept: SignedDuration,
+    /// Delivered and failed mail rows are kept this long after their outcome (default 30 days;
+    /// 1 day to 10 years). The row of the mail that carried an account's current link is
+    /// always kept: the staff view shows its delivery state.
+    pub outbox_kept: SignedDuration,
+    /// Audit events are kept this long (default 6 years, 2192 days: the HIPAA documentation
+    /// retention period, 45 CFR 164.316(b)(2)(i); 1 year to 100 years).
+    pub audit_kept: SignedDuration,
+}
+
+/// One day, the unit retention periods are stated in.
+const DAY: SignedDuration = SignedDuration::from_hours(24);
+
+impl Default for RetentionRules {
+    fn default() -> Self {
+        Self {
+            tokens_kept: SignedDuration::from_hours(24 * 30),
+            outbox_kept: SignedDuration::from_hours(24 * 30),
+            audit_kept: SignedDuration::from_hours(24 * 2192),
+        }
+    }
+}
+
 /// Everything configurable, before validation. Build one (or start from `Default`) and pass it
 /// to [`Policy::new`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -85,6 +117,8 @@ pub struct PolicySettings {
     pub throttle: ThrottleRules,
     /// Password rules.
     pub password: PasswordRules,
+    /// How long finished records are kept.
+    pub retention: RetentionRules,
 }
 
 impl Default for PolicySettings {
@@ -96,6 +130,7 @@ impl Default for PolicySettings {
             session_absolute: SignedDuration::from_hours(12),
             throttle: ThrottleRules::default(),
             password: PasswordRules::default(),
+            retention: RetentionRules::default(),
         }
     }
 }
@@ -156,7 +191,8 @@ impl Policy {
     /// # Errors
     /// [`PolicyError`] naming the first setting outside its bounds: link lifetimes 1 min–7 days;
     /// session idle 1 min–24 h and not longer than the absolute limit (≤ 30 days); minimum
-    /// password length 8–64; maximum ≥ 64 and ≥ the minimum; hard lock after 1–100 failures.
+    /// password length 8–64; maximum ≥ 64 and ≥ the minimum; hard lock after 1–100 failures;
+    /// tokens and mail kept 1 day–10 years, audit events 1–100 years.
     pub fn new(settings: PolicySettings) -> Result<Self, PolicyError> {
         within("invite_ttl", settings.invite_ttl, MIN_LINK_TTL, MAX_LINK_TTL)?;
         within("reset_ttl", settings.reset_ttl, MIN_LINK_TTL, MAX_LINK_TTL)?;
@@ -185,6 +221,10 @@ impl Policy {
             SignedDuration::from_mins(1),
             SignedDuration::from_hours(24 * 30),
         )?;
+        let kept = &settings.retention;
+        within("retention.tokens_kept", kept.tokens_kept, DAY, DAY * 3653)?;
+        within("retention.outbox_kept", kept.outbox_kept, DAY, DAY * 3653)?;
+        within("retention.audit_kept", kept.audit_kept, DAY * 365, DAY * 36525)?;
         Ok(Self(settings))
     }
 
@@ -226,6 +266,11 @@ impl Policy {
     #[must_use]
     pub fn password(&self) -> &PasswordRules {
         &self.0.password
+    }
+    /// How long finished records are kept.
+    #[must_use]
+    pub fn retention(&self) -> &RetentionRules {
+        &self.0.retention
     }
     /// The settings this policy was built from.
     #[must_use]
@@ -278,6 +323,26 @@ mod tests {
         settings.password.min_chars = 8;
         assert!(Policy::new(settings.clone()).is_ok());
         settings.password.max_chars = 63;
+        assert!(Policy::new(settings).is_err());
+    }
+
+    #[test]
+    fn retention_defaults_and_bounds() {
+        let kept = Policy::default().retention().clone();
+        assert_eq!(kept.audit_kept, SignedDuration::from_hours(24 * 2192), "six years of audit");
+        assert_eq!(kept.tokens_kept, SignedDuration::from_hours(24 * 30));
+        assert_eq!(kept.outbox_kept, SignedDuration::from_hours(24 * 30));
+        let mut settings = PolicySettings::default();
+        settings.retention.audit_kept = DAY * 364;
+        assert!(matches!(
+            Policy::new(settings.clone()),
+            Err(PolicyError::OutOfRange { setting: "retention.audit_kept", .. })
+        ));
+        settings.retention.audit_kept = DAY * 365;
+        settings.retention.tokens_kept = DAY;
+        settings.retention.outbox_kept = DAY;
+        assert!(Policy::new(settings.clone()).is_ok());
+        settings.retention.outbox_kept = SignedDuration::from_hours(23);
         assert!(Policy::new(settings).is_err());
     }
 

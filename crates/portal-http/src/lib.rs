@@ -53,6 +53,7 @@ use portal_core::DynPortalService;
 
 pub use error::{ApiError, ErrorCode, PROBLEM_JSON, Problem, Reason};
 pub use hashing::BlockingHasher;
+pub use ops::PruneCounters;
 pub use staff_auth::{AuthError, BundledStaffAuth, StaffAuth, StaffAuthenticator, StaffSurface};
 
 use crate::middleware::{AllowIndex, BodyLimit, Edge, IpLimiter};
@@ -110,6 +111,10 @@ pub struct HttpConfig {
     /// its clients (design §7) turns this off: its own screens list and edit patients, and the
     /// portal reads them through its `ClientDirectory`.
     pub client_records: bool,
+    /// The retention job's counters, reported on `/metrics` as `portal_pruned_rows_total`
+    /// (default: fresh counters nobody adds to). The embedder that runs the job passes a
+    /// clone of the counters the job adds to.
+    pub prune_counters: PruneCounters,
 }
 
 impl HttpConfig {
@@ -143,6 +148,7 @@ impl Default for HttpConfig {
             trust_forwarded_for: false,
             ip_rate_limit: IpRateLimit::default(),
             client_records: true,
+            prune_counters: PruneCounters::default(),
         }
     }
 }
@@ -269,7 +275,7 @@ pub fn app_with_staff_auth(
     let state = Arc::new(AppState {
         service,
         on_mail_queued,
-        metrics: Metrics::new(),
+        metrics: Metrics::new(&config.prune_counters),
         ip_limiter: IpLimiter::new(config.ip_rate_limit),
         hash_pool: hash_pool.clone(),
         trust_forwarded_for: config.trust_forwarded_for,

@@ -1,11 +1,12 @@
 //! Operations endpoints: liveness, readiness and Prometheus metrics.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use poem::http::StatusCode;
 use poem_openapi::payload::{Json, PlainText};
 use poem_openapi::{ApiResponse, Object, OpenApi};
-use portal_core::{Directory as _, MailOutbox as _};
+use portal_core::{Directory as _, MailOutbox as _, PruneKind};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -34,6 +35,52 @@ fn status_class(status: StatusCode) -> &'static str {
     }
 }
 
+/// Label of the retention counters: the kind of row ([`PruneKind::as_str`]).
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PruneLabels {
+    kind: &'static str,
+}
+
+/// Rows deleted by the retention job, per kind: `portal_pruned_rows_total{kind=…}` on
+/// `/metrics`. Cheap to clone; clones count together. The server hands one clone to the HTTP
+/// layer (in [`crate::HttpConfig::prune_counters`]) and one to its prune job, so neither
+/// adapter needs the other.
+#[derive(Debug, Clone)]
+pub struct PruneCounters(Arc<Family<PruneLabels, Counter>>);
+
+/// Two handles are equal when they count together (clones of one another).
+impl PartialEq for PruneCounters {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for PruneCounters {}
+
+impl Default for PruneCounters {
+    fn default() -> Self {
+        let family = Family::<PruneLabels, Counter>::default();
+        // Every kind is reported from the start, at 0, so a dashboard sees the series at once.
+        for kind in PruneKind::ALL {
+            family.get_or_create(&PruneLabels { kind: kind.as_str() }).inc_by(0);
+        }
+        Self(Arc::new(family))
+    }
+}
+
+impl PruneCounters {
+    /// Counts `rows` deleted rows of `kind`.
+    pub fn add(&self, kind: PruneKind, rows: u64) {
+        self.0.get_or_create(&PruneLabels { kind: kind.as_str() }).inc_by(rows);
+    }
+
+    /// The count so far of `kind` (for tests and logs).
+    #[must_use]
+    pub fn get(&self, kind: PruneKind) -> u64 {
+        self.0.get_or_create(&PruneLabels { kind: kind.as_str() }).get()
+    }
+}
+
 type HistogramFamily = Family<RequestLabels, Histogram, fn() -> Histogram>;
 
 fn latency_histogram() -> Histogram {
@@ -52,7 +99,7 @@ pub(crate) struct Metrics {
 }
 
 impl Metrics {
-    pub(crate) fn new() -> Self {
+    pub(crate) fn new(pruned: &PruneCounters) -> Self {
         let mut registry = Registry::with_prefix("portal");
         let requests = Family::<RequestLabels, Counter>::default();
         let latency = HistogramFamily::new_with_constructor(latency_histogram);
@@ -66,6 +113,7 @@ impl Metrics {
         registry.register("outbox_pending", "Mail outbox rows not yet delivered", outbox_pending.clone());
         registry.register("hash_pool_in_flight", "Password hashes running now", hash_in_flight.clone());
         registry.register("hash_pool_queue_depth", "Password hashes waiting for a slot", hash_queue.clone());
+        registry.register("pruned_rows", "Rows deleted by the retention job, by kind", Family::clone(&pruned.0));
         Self { registry, requests, latency, outbox_pending, hash_in_flight, hash_queue }
     }
 
@@ -180,13 +228,29 @@ mod tests {
 
     #[test]
     fn request_metrics_are_labelled_by_route_and_status_class() -> Result<(), std::fmt::Error> {
-        let metrics = Metrics::new();
+        let metrics = Metrics::new(&PruneCounters::default());
         metrics.observe("sign_in", StatusCode::UNAUTHORIZED, Duration::from_millis(3));
         metrics.observe("sign_in", StatusCode::CREATED, Duration::from_millis(3));
         let text = metrics.encode()?;
         assert!(text.contains(r#"portal_http_requests_total{route="sign_in",status="4xx"} 1"#), "{text}");
         assert!(text.contains("portal_http_request_duration_seconds_bucket"), "{text}");
         assert!(text.ends_with("# EOF\n"), "{text}");
+        Ok(())
+    }
+
+    #[test]
+    fn pruned_rows_are_counted_per_kind_from_zero() -> Result<(), std::fmt::Error> {
+        let counters = PruneCounters::default();
+        let metrics = Metrics::new(&counters);
+        let text = metrics.encode()?;
+        assert!(text.contains(r#"portal_pruned_rows_total{kind="audit"} 0"#), "{text}");
+        // The job holds a clone: what it adds shows on /metrics.
+        let job = counters.clone();
+        job.add(PruneKind::Throttle, 1000);
+        job.add(PruneKind::Throttle, 7);
+        assert_eq!(counters.get(PruneKind::Throttle), 1007);
+        let text = metrics.encode()?;
+        assert!(text.contains(r#"portal_pruned_rows_total{kind="throttle"} 1007"#), "{text}");
         Ok(())
     }
 }

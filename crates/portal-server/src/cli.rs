@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use jiff::{SignedDuration, Span, SpanRelativeTo};
-use portal_core::{Policy, PolicyError, PolicySettings, TimeZoneName};
+use portal_core::{Policy, PolicyError, PolicySettings, RetentionRules, TimeZoneName};
 use portal_mail::{DispatcherConfig, MailFrom, SmtpConfig};
 
 /// The sender when `--mail-from` is not given: a neutral name and a no-reply address.
@@ -64,6 +64,10 @@ pub enum Command {
     /// Check the mail settings.
     #[command(subcommand)]
     Mail(MailCommand),
+    /// Delete what the retention settings no longer keep (expired sessions, lifted sign-in
+    /// locks, old links and mail, audit events past --audit-retention), in batches, then print
+    /// JSON with the count of each kind. `serve` does the same every --prune-interval.
+    Prune,
 }
 
 /// `mail …`
@@ -236,6 +240,26 @@ pub struct Options {
     #[arg(long, env = "PORTAL_MAIL_LEASE", default_value = "5m", value_name = "DURATION", global = true)]
     pub mail_lease: String,
 
+    /// How often the server deletes what the retention settings no longer keep (see `prune`);
+    /// 0 or off turns the background job off (then run `portal-server prune` from cron).
+    #[arg(long, env = "PORTAL_PRUNE_INTERVAL", default_value = "1h", value_name = "DURATION", global = true)]
+    pub prune_interval: String,
+
+    /// How long invite and reset links are kept after they expired (1d to 3653d). The link an
+    /// account still points at is always kept.
+    #[arg(long, env = "PORTAL_TOKEN_RETENTION", default_value = "30d", value_name = "DURATION", global = true)]
+    pub token_retention: String,
+
+    /// How long delivered and failed mail rows are kept (1d to 3653d). The mail of an
+    /// account's current link is always kept.
+    #[arg(long, env = "PORTAL_OUTBOX_RETENTION", default_value = "30d", value_name = "DURATION", global = true)]
+    pub outbox_retention: String,
+
+    /// How long audit events are kept (365d to 36525d; default six years, the HIPAA
+    /// documentation retention period).
+    #[arg(long, env = "PORTAL_AUDIT_RETENTION", default_value = "2192d", value_name = "DURATION", global = true)]
+    pub audit_retention: String,
+
     /// Log filter (tracing EnvFilter syntax, e.g. `info` or `info,portal_mail=debug`).
     #[arg(long = "log", env = "PORTAL_LOG", default_value = "info", value_name = "FILTER", global = true)]
     pub log_filter: String,
@@ -300,6 +324,8 @@ pub struct Resolved {
     pub shutdown_timeout: Duration,
     /// Outbox delivery tuning (poll interval, retry ceiling, lease).
     pub dispatcher: DispatcherConfig,
+    /// How often `serve` prunes; `None` when the background job is off.
+    pub prune_interval: Option<Duration>,
 }
 
 impl std::fmt::Debug for Resolved {
@@ -317,6 +343,7 @@ impl std::fmt::Debug for Resolved {
             .field("ip_rate_limit", &self.ip_rate_limit)
             .field("shutdown_timeout", &self.shutdown_timeout)
             .field("dispatcher", &self.dispatcher)
+            .field("prune_interval", &self.prune_interval)
             .finish()
     }
 }
@@ -364,8 +391,20 @@ impl Options {
     pub fn resolve(&self) -> Result<Resolved, SettingError> {
         let invite_ttl = parse_duration(&self.invite_ttl).map_err(|why| SettingError::new("invite-ttl", why))?;
         let reset_ttl = parse_duration(&self.reset_ttl).map_err(|why| SettingError::new("reset-ttl", why))?;
-        let policy =
-            Policy::new(PolicySettings { invite_ttl, reset_ttl, ..PolicySettings::default() }).map_err(policy_error)?;
+        let retention = RetentionRules {
+            tokens_kept: parse_duration(&self.token_retention)
+                .map_err(|why| SettingError::new("token-retention", why))?,
+            outbox_kept: parse_duration(&self.outbox_retention)
+                .map_err(|why| SettingError::new("outbox-retention", why))?,
+            audit_kept: parse_duration(&self.audit_retention)
+                .map_err(|why| SettingError::new("audit-retention", why))?,
+        };
+        let policy = Policy::new(PolicySettings { invite_ttl, reset_ttl, retention, ..PolicySettings::default() })
+            .map_err(policy_error)?;
+        let prune_interval = match self.prune_interval.trim() {
+            "0" | "off" => None,
+            text => Some(std_duration("prune-interval", text)?),
+        };
         let shutdown_timeout = parse_duration(&self.shutdown_timeout)
             .ok()
             .and_then(|d| Duration::try_from(d).ok())
@@ -409,6 +448,7 @@ impl Options {
             ip_rate_limit: self.ip_rate_limit,
             shutdown_timeout,
             dispatcher,
+            prune_interval,
         })
     }
 
@@ -479,6 +519,9 @@ fn policy_error(error: PolicyError) -> SettingError {
             let flag = match setting {
                 "invite_ttl" => "invite-ttl",
                 "reset_ttl" => "reset-ttl",
+                "retention.tokens_kept" => "token-retention",
+                "retention.outbox_kept" => "outbox-retention",
+                "retention.audit_kept" => "audit-retention",
                 _ => "policy",
             };
             SettingError::new(flag, format!("must be between {min} and {max}, got {got}"))

@@ -167,3 +167,26 @@ fn the_first_practice_takes_the_named_time_zone_or_this_machines() -> Result<(),
     assert!(jiff::tz::TimeZone::get(default.as_str()).is_ok(), "{default:?}");
     Ok(())
 }
+
+#[test]
+fn retention_settings_and_the_prune_interval_are_read_and_bounded() -> Result<(), Box<dyn std::error::Error>> {
+    let resolved = parse(&[])?.options.resolve()?;
+    assert_eq!(resolved.prune_interval, Some(Duration::from_secs(3600)));
+    assert_eq!(resolved.policy.retention(), &RetentionRules::default());
+    for off in ["0", "off"] {
+        assert_eq!(parse(&["--prune-interval", off])?.options.resolve()?.prune_interval, None);
+    }
+    let resolved =
+        parse(&["prune", "--token-retention", "7d", "--outbox-retention", "90d", "--audit-retention", "3650d"])?
+            .options
+            .resolve()?;
+    let day = SignedDuration::from_hours(24);
+    assert_eq!(resolved.policy.retention().tokens_kept, day * 7);
+    assert_eq!(resolved.policy.retention().outbox_kept, day * 90);
+    assert_eq!(resolved.policy.retention().audit_kept, day * 3650);
+    let refused = parse(&["--audit-retention", "30d"])?.options.resolve();
+    assert_eq!(refused.map(|_| ()).map_err(|error| error.flag), Err("audit-retention"));
+    let refused = parse(&["--prune-interval", "soon"])?.options.resolve();
+    assert_eq!(refused.map(|_| ()).map_err(|error| error.flag), Err("prune-interval"));
+    Ok(())
+}

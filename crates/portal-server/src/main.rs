@@ -91,6 +91,14 @@ async fn run(cli: Cli) -> Result<(), String> {
             print(&check.text)?;
             check.outcome
         }
+        Command::Prune => {
+            let resolved = options.resolve().map_err(|error| error.to_string())?;
+            prepare_data_dir(&options, false)?;
+            let counts = portal_server::retention::prune_once(&resolved.database_url, &resolved.policy)
+                .await
+                .map_err(|error| chain(&error))?;
+            print_json(&counts)
+        }
         Command::Openapi => {
             let public_url = options.public_url().map_err(|error| error.to_string())?;
             print(&format!("{}\n", portal_http::openapi_json(&public_url)))

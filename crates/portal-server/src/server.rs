@@ -9,7 +9,7 @@ use std::time::Duration;
 use portal_core::service::{CreatedPractice, PortalService};
 use portal_core::{
     ClientDirectory, Clock, DynPortalService, LinkKey, MailTransport, OsRandom, PasswordHasher, Policy, PortalStore,
-    Randomness, ScryptHasher, ScryptParams, SystemClock, TimeZoneName,
+    Randomness, Retention, ScryptHasher, ScryptParams, SystemClock, TimeZoneName,
 };
 use portal_http::{BlockingHasher, HttpConfig, MailQueuedHook};
 use portal_mail::{Dispatcher, DispatcherConfig, DispatcherHandle, FileTransport, MailFrom, Renderer, SmtpTransport};
@@ -18,6 +18,7 @@ use tokio::task::JoinHandle;
 
 use crate::bootstrap::{self, BootstrapError};
 use crate::cli::{MailSettings, Resolved, database_kind};
+use crate::retention::PruneJob;
 
 /// Everything `serve` needs. [`ServerConfig::new`] builds the production set-up from the
 /// command line; tests adjust the public fields (port 0, a manual clock, cheap scrypt
@@ -51,6 +52,8 @@ pub struct ServerConfig {
     pub clock: Arc<dyn Clock>,
     /// Outbox delivery tuning.
     pub dispatcher: DispatcherConfig,
+    /// How often the retention job runs (`None`: not at all; run `portal-server prune`).
+    pub prune_interval: Option<Duration>,
 }
 
 impl ServerConfig {
@@ -75,6 +78,7 @@ impl ServerConfig {
             scrypt: ScryptParams::OWASP,
             clock: Arc::new(SystemClock),
             dispatcher: resolved.dispatcher,
+            prune_interval: resolved.prune_interval,
         }
     }
 }
@@ -118,6 +122,7 @@ pub struct RunningServer {
     http: JoinHandle<std::io::Result<()>>,
     dispatcher: DispatcherHandle,
     mail_check: JoinHandle<()>,
+    prune: Option<PruneJob>,
 }
 
 /// The start-up check of the mail settings: one probe of the relay, or a test write in the
@@ -208,6 +213,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServeError> {
     );
     // The bundled server owns its clients: its store is also the client directory (design §7).
     let store = Arc::new(store);
+    let retention: Arc<dyn Retention> = Arc::clone(&store) as Arc<dyn Retention>;
     let directory: Arc<dyn ClientDirectory> = Arc::clone(&store) as Arc<dyn ClientDirectory>;
     let store: Arc<dyn PortalStore> = store;
     let service: Arc<DynPortalService> = Arc::new(PortalService::new(
@@ -252,6 +258,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServeError> {
         tracing::info!(practice = %created.practice.slug, "empty database: created the first practice");
     }
 
+    let prune_counters = config.http.prune_counters.clone();
     let http_config = HttpConfig { public_url: public_url.clone(), ..config.http };
     let endpoint = portal_http::app(Arc::clone(&service), http_config, on_mail_queued, &hasher);
     #[cfg(feature = "bench-baseline")]
@@ -280,7 +287,10 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServeError> {
     tracing::info!(%local_addr, %public_url, "portal is listening");
     // In the background: a slow or absent relay must not delay the listener.
     let mail_check = tokio::spawn(mail_check.run());
-    Ok(RunningServer { local_addr, public_url, first_run, service, stop, http, dispatcher, mail_check })
+    let prune = config.prune_interval.map(|interval| {
+        PruneJob::spawn(retention, service.policy().clone(), Arc::clone(&config.clock), interval, prune_counters)
+    });
+    Ok(RunningServer { local_addr, public_url, first_run, service, stop, http, dispatcher, mail_check, prune })
 }
 
 impl RunningServer {
@@ -321,6 +331,9 @@ impl RunningServer {
             }
             ended = &mut self.http => {
                 self.mail_check.abort();
+                if let Some(prune) = self.prune.take() {
+                    prune.shutdown().await;
+                }
                 self.dispatcher.shutdown().await;
                 match ended {
                     Ok(Ok(())) => Ok(()),
@@ -341,6 +354,9 @@ impl RunningServer {
         self.mail_check.abort();
         let _ = self.stop.send(());
         let ended = self.http.await;
+        if let Some(prune) = self.prune {
+            prune.shutdown().await;
+        }
         self.dispatcher.shutdown().await;
         tracing::info!("portal stopped");
         match ended {

@@ -522,8 +522,13 @@ pub trait MailTransport: Send + Sync + 'static {
     async fn send(&self, email: &RenderedEmail) -> Result<(), TransportError>;
 }
 
+mod retention;
 mod shared;
 mod staff;
+
+#[cfg(any(test, feature = "testing"))]
+pub use retention::MockRetention;
+pub use retention::Retention;
 
 #[cfg(any(test, feature = "testing"))]
 pub use staff::MockStaffAccess;

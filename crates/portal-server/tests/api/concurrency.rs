@@ -44,8 +44,7 @@ async fn thirty_two_concurrent_resends_are_all_accepted(backend: Backend) {
     let dead_link_pending = "SELECT COUNT(*) AS n FROM mail_outbox WHERE status = 'pending' AND token_id NOT IN \
          (SELECT id FROM tokens WHERE used_at IS NULL AND voided_at IS NULL)";
     assert_eq!(count(dead_link_pending).await, 0, "a replaced link still waits to go out");
-    let other_failures =
-        "SELECT COUNT(*) AS n FROM mail_outbox WHERE status = 'failed' AND last_error_cause <> 'cancelled_link_superseded'";
+    let other_failures = "SELECT COUNT(*) AS n FROM mail_outbox WHERE status = 'failed' AND last_error_cause <> 'cancelled_link_superseded'";
     assert_eq!(count(other_failures).await, 0);
     let cancelled = "SELECT COUNT(*) AS n FROM mail_outbox WHERE last_error_cause = 'cancelled_link_superseded'";
     assert!(count(cancelled).await >= 1, "the replaced links' mail was cancelled");

@@ -196,6 +196,7 @@ pub async fn spawn_app_with(options: AppOptions) -> Option<TestApp> {
         scrypt: options.scrypt,
         clock: Arc::clone(&clock) as Arc<dyn Clock>,
         dispatcher: DispatcherConfig { poll_interval: Duration::from_millis(500), ..DispatcherConfig::default() },
+        prune_interval: None,
     };
     let mut server = portal_server::server::start(config).await.expect("the server starts");
     let first = server.take_first_run().expect("a fresh database gets a first practice");

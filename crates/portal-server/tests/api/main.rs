@@ -12,6 +12,7 @@ mod lifecycle;
 mod log_secrets;
 mod mail_check;
 mod openapi;
+mod prune;
 mod secrets;
 mod security;
 mod shutdown;

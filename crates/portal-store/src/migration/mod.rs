@@ -7,6 +7,7 @@ mod m20261127_000001_create_tables;
 mod m20261201_000001_mail_delivery_cause;
 mod m20261201_000002_host_client_ids;
 mod m20261201_000003_staff_access;
+mod m20261201_000004_retention_indexes;
 
 /// Every migration of the portal schema, oldest first.
 #[derive(Debug, Clone, Copy, Default)]
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000001_mail_delivery_cause::Migration),
             Box::new(m20261201_000002_host_client_ids::Migration),
             Box::new(m20261201_000003_staff_access::Migration),
+            Box::new(m20261201_000004_retention_indexes::Migration),
         ]
     }
 

@@ -5,6 +5,7 @@ mod accounts;
 mod audit;
 mod directory;
 mod outbox;
+mod retention;
 mod sessions;
 mod staff;
 mod throttle;

@@ -4,6 +4,7 @@ mod accounts;
 mod clock_and_randomness;
 mod directory;
 mod outbox;
+mod retention;
 mod sessions_and_throttle;
 mod transport;
 

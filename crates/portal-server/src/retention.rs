@@ -1,0 +1,134 @@
+//! Retention in the bundled server: `portal-server prune` (one run, JSON counts on stdout) and
+//! the background job `serve` runs every `--prune-interval`. What is deleted, and what is
+//! always kept, is `portal_core::retention`'s; each batch is a short write of its own, so
+//! requests are served between batches.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use portal_core::{Clock, DEFAULT_PRUNE_BATCH, Policy, PruneKind, PruneReport, Retention, SystemClock, prune};
+use portal_http::PruneCounters;
+use serde_json::{Map, Value};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use tokio::time::MissedTickBehavior;
+
+use crate::commands::CommandError;
+
+/// The counts of a run as a JSON object, one member per kind (`sessions`, `staff_sessions`,
+/// `throttle`, `outbox`, `tokens`, `audit`).
+#[must_use]
+pub fn report_json(report: &PruneReport) -> Value {
+    let counts: Map<String, Value> =
+        report.iter().map(|(kind, n)| (kind.as_str().to_owned(), Value::from(n))).collect();
+    Value::Object(counts)
+}
+
+/// `portal-server prune`: opens (and migrates) the database, runs one prune, returns the counts.
+///
+/// # Errors
+/// [`CommandError::Database`] when the database cannot be opened; [`CommandError::Refused`]
+/// when a batch fails (earlier batches stay deleted).
+pub async fn prune_once(database_url: &str, policy: &Policy) -> Result<Value, CommandError> {
+    let store = portal_store::connect(database_url).await?;
+    let outcome = prune(&store, policy, &SystemClock, DEFAULT_PRUNE_BATCH, |_, _| {}).await;
+    let _ = store.close().await;
+    let report = outcome.map_err(|error| CommandError::Refused(format!("pruning failed: {error}")))?;
+    tracing::info!(deleted = report.total(), "prune finished");
+    Ok(report_json(&report))
+}
+
+/// The background retention job of `serve`.
+pub struct PruneJob {
+    stop: oneshot::Sender<()>,
+    task: JoinHandle<()>,
+}
+
+impl PruneJob {
+    /// Starts the job: a run at once, then one every `interval` (a run that overruns delays
+    /// the next, never overlaps it). Every deleted batch is counted in `counters`.
+    #[must_use]
+    pub fn spawn(
+        store: Arc<dyn Retention>,
+        policy: Policy,
+        clock: Arc<dyn Clock>,
+        interval: Duration,
+        counters: PruneCounters,
+    ) -> Self {
+        let (stop, mut stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            let mut ticks = tokio::time::interval(interval);
+            ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
+            loop {
+                tokio::select! {
+                    _ = &mut stopped => return,
+                    _ = ticks.tick() => {}
+                }
+                let run = prune(&*store, &policy, &*clock, DEFAULT_PRUNE_BATCH, |kind: PruneKind, n| {
+                    counters.add(kind, n);
+                });
+                tokio::select! {
+                    // Stopping drops the run between or inside a batch: a batch is one
+                    // statement, deleted whole or not at all.
+                    _ = &mut stopped => return,
+                    outcome = run => match outcome {
+                        Ok(report) if report.total() > 0 => {
+                            tracing::info!(counts = %report_json(&report), "pruned rows the retention settings no longer keep");
+                        }
+                        Ok(_) => tracing::debug!("prune: nothing to delete"),
+                        Err(error) => tracing::warn!(error = %error, "prune failed; the next run carries on"),
+                    },
+                }
+            }
+        });
+        Self { stop, task }
+    }
+
+    /// Stops the job (a batch in progress is abandoned whole) and waits for it.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(());
+        let _ = self.task.await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use jiff::{SignedDuration, Timestamp};
+    use portal_core::testing::{InMemoryStore, ManualClock};
+    use portal_core::{PracticeId, ThrottleStore as _};
+
+    use super::*;
+
+    #[tokio::test]
+    async fn the_job_prunes_at_start_and_every_interval_counts_and_stops() -> Result<(), Box<dyn std::error::Error>> {
+        let store = InMemoryStore::new();
+        let now = Timestamp::from_second(1_800_000_000)?;
+        let clock = Arc::new(ManualClock::new(now));
+        let practice = PracticeId::from_uuid(uuid::Uuid::new_v4());
+        store.record_failure(practice, "gone", now - SignedDuration::from_hours(25)).await?;
+        let counters = PruneCounters::default();
+        let job = PruneJob::spawn(
+            Arc::new(store.clone()),
+            Policy::default(),
+            Arc::clone(&clock) as Arc<dyn Clock>,
+            Duration::from_millis(20),
+            counters.clone(),
+        );
+        let counted = |n| async move {
+            for _ in 0..200 {
+                if counters.get(PruneKind::Throttle) == n {
+                    return true;
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            false
+        };
+        assert!(counted.clone()(1).await, "the first run deletes the idle counter");
+        // A counter that goes idle later is deleted by a later run.
+        store.record_failure(practice, "later", now).await?;
+        clock.set(now + SignedDuration::from_hours(25));
+        assert!(counted(2).await, "a later run deletes it too");
+        job.shutdown().await;
+        Ok(())
+    }
+}
