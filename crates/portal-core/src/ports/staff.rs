@@ -31,11 +31,10 @@ pub trait StaffAccess: Send + Sync + 'static {
     ) -> Result<(), StoreError>;
 
     /// The key whose hash this is, in whatever state (the domain decides what a revoked or
-    /// expired key means). Keys created with [`Directory::create_practice`] or
-    /// [`Directory::add_staff_key`] read back with no expiry, never revoked, never used.
+    /// expired key means). The key created with [`Directory::create_practice`] reads back with
+    /// no expiry, never revoked, never used.
     ///
     /// [`Directory::create_practice`]: super::Directory::create_practice
-    /// [`Directory::add_staff_key`]: super::Directory::add_staff_key
     ///
     /// # Errors
     /// Only infrastructure failures; an unknown hash is `Ok(None)`.

@@ -2,7 +2,7 @@
 //!
 //! Each use case loads what it needs, asks the [`PortalAccount`] state machine whether the rule
 //! allows the change, and commits the new state together with the mail and audit events it
-//! causes in one [`AccountCommit`](crate::AccountCommit). Every change that people can race
+//! causes in one [`crate::AccountCommit`]. Every change that people can race
 //! (staff sending, resending, enabling or disabling; a client registering or completing a reset)
 //! runs through [`AccountStore::update_account`](crate::AccountStore::update_account): the
 //! store loads the account under that client's lock and commits the decision before releasing
