@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use poem::error::ReadBodyError;
-use poem::http::header::{ALLOW, CACHE_CONTROL, CONTENT_LENGTH, HeaderName, HeaderValue};
+use poem::http::header::{ALLOW, CACHE_CONTROL, CONNECTION, CONTENT_LENGTH, HeaderName, HeaderValue};
 use poem::http::{Method, StatusCode};
 use poem::{Endpoint, IntoResponse, Middleware, Request, Response};
 use poem_openapi::OperationId;
@@ -248,6 +248,11 @@ impl<E: Endpoint> Endpoint for Edge<E> {
         }
         if let Ok(value) = HeaderValue::from_str(&meta.request_id) {
             headers.insert(HeaderName::from_static(REQUEST_ID), value);
+        }
+        if status == StatusCode::PAYLOAD_TOO_LARGE {
+            // The rest of the body was never read: the connection cannot carry another request,
+            // so say it closes (RFC 9112 §9.6) rather than let a client reuse it and fail mid-write.
+            headers.insert(CONNECTION, HeaderValue::from_static("close"));
         }
         headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
         headers.insert(HeaderName::from_static("referrer-policy"), HeaderValue::from_static("no-referrer"));
