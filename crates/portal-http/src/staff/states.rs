@@ -11,6 +11,7 @@ use super::status::{PortalState, status_parts};
 use crate::ApiTags;
 use crate::auth::{Ctx, StaffKey};
 use crate::error::{ApiError, ErrorCode, Problem};
+use crate::text::Text;
 
 /// The clients to report on.
 #[derive(Object, Debug)]
@@ -18,8 +19,14 @@ use crate::error::{ApiError, ErrorCode, Problem};
 struct StatesRequest {
     /// The host's client ids (1–500; each 1–128 characters from ASCII letters, digits and
     /// `-._~:@!$&'()*+,;=`). A repeated id is answered once.
-    #[oai(validator(min_items = 1, max_items = 500))]
-    client_ids: Vec<String>,
+    #[oai(validator(
+        min_items = 1,
+        max_items = 500,
+        min_length = 1,
+        max_length = 128,
+        pattern = r"^[A-Za-z0-9\-._~:@!$&'()*+,;=]+$"
+    ))]
+    client_ids: Vec<Text>,
 }
 
 /// One client's portal state.
@@ -97,7 +104,7 @@ impl StatesApi {
         let staff = ctx.staff(&auth).await?;
         let mut ids = Vec::with_capacity(body.0.client_ids.len());
         for (index, raw) in body.0.client_ids.iter().enumerate() {
-            let Ok(id) = ClientId::parse(raw) else {
+            let Ok(id) = ClientId::parse(raw.as_str()) else {
                 let problem =
                     Problem::new(poem::http::StatusCode::UNPROCESSABLE_ENTITY, ErrorCode::ValidationFailed, ctx.rid())
                         .with_detail(format!("client_ids[{index}] is not a valid client id"));
