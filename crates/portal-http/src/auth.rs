@@ -152,15 +152,14 @@ impl Ctx {
 
     /// 503 `busy` (with `Retry-After`) when the hashing pool could not take this request, before
     /// the request reads or writes anything: under a flood of sign-ins each refusal then costs
-    /// no database work, which keeps staff requests fast. Only for requests that hash.
+    /// no database work, which keeps staff requests fast. Only for requests that hash. The
+    /// edge asks the same before reading the body (`middleware::hashing_gate`); this second
+    /// look covers the pool filling up while the body arrived.
     pub(crate) fn hashing_room(&self) -> Result<(), ApiError> {
         if self.state.hash_pool.is_saturated() {
             // The 503s are counted in the metrics; a line per refusal would flood the log.
             tracing::debug!(request_id = %self.meta.request_id, "request refused: busy (hashing pool full)");
-            return Err(ApiError::from_problem(
-                Problem::new(StatusCode::SERVICE_UNAVAILABLE, ErrorCode::Busy, self.rid()),
-                Some(1),
-            ));
+            return Err(ApiError::busy(self.rid()));
         }
         Ok(())
     }

@@ -272,6 +272,12 @@ impl ApiError {
         Self::new(StatusCode::UNAUTHORIZED, ErrorCode::Unauthenticated, request_id)
     }
 
+    /// 503 `busy` with `Retry-After: 1`: the password hashing pool has no room for this request.
+    #[must_use]
+    pub fn busy(request_id: &str) -> Self {
+        Self::from_problem(Problem::new(StatusCode::SERVICE_UNAVAILABLE, ErrorCode::Busy, request_id), Some(1))
+    }
+
     /// 429 `throttled` with `Retry-After` (whole seconds, rounded up, at least 1).
     #[must_use]
     pub fn throttled(retry_after: SignedDuration, request_id: &str) -> Self {

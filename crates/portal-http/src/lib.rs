@@ -2,7 +2,7 @@
 //!
 //! The HTTP adapter of portal (design §5): the staff API, the client-portal API, operations
 //! endpoints, authentication, errors as `application/problem+json`, request ids, security
-//! headers, body and rate limits, and a bounded blocking pool for password hashing. Built with
+//! headers, body and rate limits, and a bounded pool of low-priority threads for password hashing. Built with
 //! poem and poem-openapi over `portal-core`'s [`PortalService`](portal_core::service::PortalService);
 //! it depends on no other adapter.
 //!
@@ -52,11 +52,11 @@ use poem_openapi::OpenApiService;
 use portal_core::DynPortalService;
 
 pub use error::{ApiError, ErrorCode, PROBLEM_JSON, Problem, Reason};
-pub use hashing::BlockingHasher;
+pub use hashing::{BlockingHasher, HASH_THREAD_NICENESS};
 pub use ops::PruneCounters;
 pub use staff_auth::{AuthError, BundledStaffAuth, StaffAuth, StaffAuthenticator, StaffSurface};
 
-use crate::middleware::{AllowIndex, BodyLimit, Edge, IpLimiter};
+use crate::middleware::{AllowIndex, BodyLimit, Edge, HashingGate, IpLimiter};
 use crate::ops::Metrics;
 
 /// Per-IP request budget for the client endpoints that hash passwords or check tokens (sign-in,
@@ -230,8 +230,9 @@ impl ApiParts {
 
 /// Builds the whole HTTP application: the staff and client APIs under `/api/v1`, the pages,
 /// `/openapi.json`, Swagger UI at `/docs`, `/healthz`, `/readyz` and `/metrics`, wrapped in the
-/// edge middleware (request ids, security headers, problem+json for every error, metrics) and
-/// the body limit.
+/// edge middleware (request ids, security headers, problem+json for every error, metrics), the
+/// hashing gate (sign-in, registration and reset completion are 503 `busy` before their body is
+/// read while the hashing pool is full) and the body limit.
 ///
 /// `hash_pool` is the [`BlockingHasher`] the service hashes with; `/metrics` reports its
 /// in-flight and queue depth.
@@ -300,7 +301,9 @@ pub fn app_with_staff_auth(
         .at("/openapi.json", api.spec)
         .nest("/docs", api.docs)
         .nest("/", api.operations);
-    Edge::new(BodyLimit::new(routes.into_endpoint(), config.max_body_bytes), state, allow)
+    // The gate comes before the body limit, which reads the body: a hashing request refused
+    // for want of room in the pool is refused before its body is read.
+    Edge::new(HashingGate::new(BodyLimit::new(routes.into_endpoint(), config.max_body_bytes)), state, allow)
 }
 
 /// The OpenAPI document of the bundled server as JSON (for `portal-server openapi` and `cargo

@@ -1,5 +1,5 @@
 //! `serve`: the wiring. One [`SeaOrmStore`](portal_store::SeaOrmStore) shared by the service and
-//! the mail dispatcher, scrypt on the HTTP crate's bounded blocking pool, the outbox dispatcher
+//! the mail dispatcher, scrypt on the HTTP crate's bounded hashing pool, the outbox dispatcher
 //! woken by the HTTP layer whenever a use case queued mail, and poem with a graceful shutdown.
 
 use std::net::SocketAddr;

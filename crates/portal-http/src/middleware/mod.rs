@@ -1,8 +1,11 @@
 //! The edge of the application: request ids, the client IP, security headers, problem+json for
-//! every error, per-route metrics, the body limit and (in `ip_limit`) the per-IP rate limiter.
+//! every error, per-route metrics, the body limit, (in `hashing_gate`) the early refusal of
+//! hashing requests while the pool is full, and (in `ip_limit`) the per-IP rate limiter.
 
+mod hashing_gate;
 mod ip_limit;
 
+pub(crate) use hashing_gate::HashingGate;
 pub(crate) use ip_limit::{IpLimiter, ip_throttled};
 
 use std::net::IpAddr;

@@ -75,10 +75,15 @@ pub(super) fn ip_refusal(ctx: &Ctx) -> Option<Page> {
 pub(super) fn busy_refusal(ctx: &Ctx) -> Option<Page> {
     ctx.state.hash_pool.is_saturated().then(|| {
         tracing::debug!(request_id = %ctx.rid(), "page refused: busy (hashing pool full)");
-        Message::new("Busy right now", "Many people are signing in at the moment. Please try again in a few seconds.")
-            .page("page_busy", StatusCode::SERVICE_UNAVAILABLE)
-            .retry_after(1)
+        busy_page()
     })
+}
+
+/// The 503 page of a form that hashes a password when the hashing pool is full.
+pub(crate) fn busy_page() -> Page {
+    Message::new("Busy right now", "Many people are signing in at the moment. Please try again in a few seconds.")
+        .page("page_busy", StatusCode::SERVICE_UNAVAILABLE)
+        .retry_after(1)
 }
 
 /// The 403 message for a disabled account.

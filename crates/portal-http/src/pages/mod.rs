@@ -39,6 +39,7 @@ use poem::{IntoResponse, Request, Response, Route, get, handler};
 use poem_openapi::OperationId;
 use std::sync::Arc;
 
+pub(crate) use client::busy_page;
 pub(crate) use message::Message;
 pub(crate) use staff::STAFF_COOKIE;
 

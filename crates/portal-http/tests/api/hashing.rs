@@ -121,3 +121,54 @@ async fn hashes_verify_and_a_memory_bomb_is_refused_before_queueing() {
     release.send(()).unwrap();
     task.await.unwrap().unwrap();
 }
+
+#[tokio::test]
+async fn a_panicking_job_fails_and_the_pool_keeps_its_thread() {
+    let pool = pool(1, 0);
+    let panicked = pool.run(|| -> Result<(), HashError> { panic!("a bug in a job") }).await;
+    assert!(matches!(panicked, Err(HashError::Failed(_))), "{panicked:?}");
+    // The permit came back and the only thread still runs jobs.
+    assert_eq!(pool.in_flight(), 0);
+    assert!(pool.hash(&Password::new("violet kettles hum at dawn")).await.is_ok());
+}
+
+/// The nice value of the calling thread: field 19 of `/proc/thread-self/stat` (counted after
+/// the command name, which may hold spaces and ends at the last `)`).
+#[cfg(target_os = "linux")]
+fn own_niceness() -> i32 {
+    let stat = std::fs::read_to_string("/proc/thread-self/stat").unwrap();
+    let after_name = &stat[stat.rfind(')').unwrap() + 1..];
+    after_name.split_whitespace().nth(16).unwrap().parse().unwrap()
+}
+
+#[cfg(target_os = "linux")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hashing_runs_on_threads_of_weaker_priority_than_request_handling() {
+    let pool = pool(2, 0);
+    // Where requests are handled: a runtime worker, at the process's priority.
+    let handling = tokio::spawn(async { own_niceness() }).await.unwrap();
+    let (hashing, thread) =
+        pool.run(|| Ok((own_niceness(), std::thread::current().name().map(str::to_owned)))).await.unwrap();
+    assert_eq!(hashing, portal_http::HASH_THREAD_NICENESS);
+    assert!(hashing > handling, "hashing at nice {hashing}, requests at nice {handling}");
+    assert!(thread.is_some_and(|name| name.starts_with("portal-hash-")));
+
+    // Every thread of the pool, not just the first: two jobs held at once run on both.
+    let (release, wait) = std::sync::mpsc::channel::<()>();
+    let held = {
+        let pool = pool.clone();
+        tokio::spawn(async move {
+            pool.run(move || {
+                let _ = wait.recv_timeout(Duration::from_secs(30));
+                Ok(own_niceness())
+            })
+            .await
+        })
+    };
+    while pool.in_flight() == 0 {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    let second = pool.run(|| Ok(own_niceness())).await.unwrap();
+    release.send(()).unwrap();
+    assert_eq!((second, held.await.unwrap().unwrap()), (hashing, hashing));
+}

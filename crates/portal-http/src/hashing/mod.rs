@@ -1,19 +1,38 @@
-//! [`BlockingHasher`]: scrypt on a bounded pool of tokio's blocking threads.
+//! [`BlockingHasher`]: scrypt on a bounded pool of dedicated, low-priority threads.
 //!
 //! Design §3: hashing runs off the async runtime, at most `permits` at once (about one per core);
 //! at most `queue` more requests wait for a permit; beyond that the answer is
 //! [`HashError::Saturated`] at once (the HTTP layer says 503 + `Retry-After`) instead of growing
-//! memory. The permit is moved *into* the blocking task, so a request that is abandoned while its
-//! hash runs (the client hung up) cannot free the slot before the CPU work actually ends.
+//! memory. The permit is moved *into* the job, so a request that is abandoned while its hash
+//! runs (the client hung up) cannot free the slot before the CPU work actually ends.
+//!
+//! The jobs run on the pool's own threads, one per permit, at nice [`HASH_THREAD_NICENESS`]
+//! (Linux): a hash is ~0.3 s of pure CPU, and at the runtime workers' priority a burst of
+//! sign-ins on a machine with few cores made cheap requests (a staff lookup) wait behind it.
+//! With the hashing threads at a weaker priority the scheduler runs request handling first and
+//! hashes with whatever CPU is left; a machine that is not busy hashes exactly as fast.
+
+mod threads;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use async_trait::async_trait;
 use portal_core::{HashError, Password, PasswordHash, PasswordHasher, ScryptHasher, Verification};
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, oneshot};
 
-/// A bounded blocking pool for password hashing around a [`ScryptHasher`].
+use threads::{HashThreads, Job};
+
+/// The nice value of the hashing threads (0 is the default, 19 the weakest). At 10 a hashing
+/// thread gets about a tenth of the CPU a busy request-handling thread gets on a shared core
+/// (Linux's weights: 1024 at nice 0, 110 at nice 10): requests come first, yet a steady stream
+/// of them does not stop sign-ins altogether, as nice 19 (weight 15) nearly would.
+pub const HASH_THREAD_NICENESS: i32 = 10;
+
+/// Most hashing threads (and so permits) a pool starts.
+const MAX_THREADS: usize = 1024;
+
+/// A bounded pool of low-priority threads for password hashing around a [`ScryptHasher`].
 ///
 /// Cheap to clone: clones share the pool.
 ///
@@ -40,6 +59,7 @@ struct Pool {
     permits: usize,
     queue: usize,
     waiting: AtomicUsize,
+    threads: HashThreads,
 }
 
 /// Counts a waiter for as long as it waits, including when its future is dropped mid-wait.
@@ -53,10 +73,12 @@ impl Drop for Waiting<'_> {
 
 impl BlockingHasher {
     /// A pool running at most `permits` hashes at once (at least one) with at most `queue`
-    /// further callers waiting.
+    /// further callers waiting. Starts `permits` threads at nice [`HASH_THREAD_NICENESS`];
+    /// they end when the last clone of the pool is dropped.
     #[must_use]
     pub fn new(inner: ScryptHasher, permits: usize, queue: usize) -> Self {
-        let permits = permits.clamp(1, Semaphore::MAX_PERMITS);
+        // One thread per permit: more would idle, and a hash needs its thread for ~0.3 s.
+        let permits = permits.clamp(1, MAX_THREADS);
         Self {
             inner,
             pool: Arc::new(Pool {
@@ -64,6 +86,7 @@ impl BlockingHasher {
                 permits,
                 queue,
                 waiting: AtomicUsize::new(0),
+                threads: HashThreads::start(permits, HASH_THREAD_NICENESS),
             }),
         }
     }
@@ -108,12 +131,13 @@ impl BlockingHasher {
     }
 
     /// Runs a CPU-heavy job on the pool: takes a permit (waiting in the bounded queue if none is
-    /// free), then runs `job` on a tokio blocking thread that owns the permit until `job`
-    /// returns. The hashing methods use it; it is public so the bounds can be tested and reused.
+    /// free), then runs `job` on one of the pool's low-priority threads, which owns the permit
+    /// until `job` returns. The hashing methods use it; it is public so the bounds can be tested
+    /// and reused.
     ///
     /// # Errors
     /// [`HashError::Saturated`] at once when every permit is taken and the queue is full;
-    /// [`HashError::Failed`] when the blocking task panicked or the runtime is shutting down;
+    /// [`HashError::Failed`] when `job` panicked or no hashing thread could be started;
     /// otherwise whatever `job` returns.
     pub async fn run<T, F>(&self, job: F) -> Result<T, HashError>
     where
@@ -138,14 +162,21 @@ impl BlockingHasher {
                     .map_err(|closed| HashError::Failed(Box::new(closed)))?
             }
         };
-        tokio::task::spawn_blocking(move || {
+        let (answer, answered) = oneshot::channel();
+        let work: Job = Box::new(move || {
             // The permit lives (and the slot stays taken) until the work is done, even if the
-            // awaiting request is dropped meanwhile.
-            let _permit = permit;
-            job()
-        })
-        .await
-        .map_err(|join| HashError::Failed(Box::new(join)))?
+            // awaiting request is dropped meanwhile; it is released before the answer goes out,
+            // so a caller that has its answer sees the slot free again.
+            let outcome = job();
+            drop(permit);
+            // Nobody listens when the request was abandoned: the result is simply dropped.
+            let _ = answer.send(outcome);
+        });
+        if pool.threads.submit(work).is_err() {
+            return Err(HashError::Failed("no password hashing thread is running".into()));
+        }
+        // The sender is dropped unanswered only when `job` panicked.
+        answered.await.map_err(|_| HashError::Failed("the password hashing job panicked".into()))?
     }
 }
 
