@@ -170,6 +170,27 @@ pub(crate) fn account_columns(state: &AccountState) -> AccountColumns {
     }
 }
 
+/// The row of `account` at `version`, its token references included (the tokens must be
+/// stored first: the references are foreign keys).
+pub(crate) fn account_row(account: &PortalAccount, version: i64) -> portal_account::ActiveModel {
+    let columns = account_columns(account.state());
+    portal_account::ActiveModel {
+        practice_id: Set(account.practice_id().as_uuid()),
+        client_id: Set(account.client_id().as_str().to_owned()),
+        state: Set(columns.state.to_owned()),
+        username: Set(columns.username),
+        username_lower: Set(columns.username_lower),
+        password_hash: Set(columns.password_hash),
+        registered_at: Set(columns.registered_at),
+        password_changed_at: Set(columns.password_changed_at),
+        disabled_reason: Set(columns.disabled_reason),
+        disabled_at: Set(columns.disabled_at),
+        invite_token_id: Set(account.invite().map(|t| t.id.as_uuid())),
+        reset_token_id: Set(account.reset().map(|t| t.id.as_uuid())),
+        version: Set(version),
+    }
+}
+
 fn credentials_from(row: &portal_account::Model) -> Result<Credentials, StoreError> {
     let username = required("portal_accounts.username", row.username.as_deref())?;
     Ok(Credentials {

@@ -33,6 +33,9 @@
 //!   name and language are never copied: mail is rendered from the client directory);
 //! - [`portal_core::AccountStore::accounts`] and `ClientDirectory::clients` answer a batch of
 //!   up to 500 ids in one query;
+//! - [`SeaOrmStore::insert_clients`] and [`SeaOrmStore::insert_accounts`] load many rows at once
+//!   (an import, a benchmark's data set) in multi-row INSERTs, 10,000 rows per transaction,
+//!   without audit events or mail;
 //! - timestamps are BIGINT Unix microseconds ([`UnixMicros`]): sub-microsecond precision is
 //!   dropped.
 //!

@@ -18,7 +18,7 @@ use sea_orm::{
 };
 
 use super::{SeaOrmStore, audit, finish};
-use crate::convert::{account_columns, account_from, hash_bytes, micros, outbox_row, token_row, used_at};
+use crate::convert::{account_columns, account_from, account_row, hash_bytes, micros, outbox_row, token_row, used_at};
 use crate::entity::{mail_outbox, portal_account, session, sign_in_throttle, token};
 use crate::error::{unavailable, write_error};
 
@@ -190,33 +190,25 @@ async fn commit_in(txn: &DatabaseTransaction, change: &AccountCommit) -> Result<
     let (practice, client) = (account.practice_id(), account.client_id());
     let loaded = i64::try_from(account.version()).map_err(|_| StoreError::Conflict)?;
     let next = loaded.checked_add(1).ok_or(StoreError::Conflict)?;
-    let columns = account_columns(account.state());
     let collided = |what: &str| {
         if what.contains("username_lower") { StoreError::UsernameTaken } else { StoreError::Conflict }
     };
 
     // 1. The account row: insert at version 0, else compare-and-set on the version.
     if loaded == 0 {
-        portal_account::Entity::insert(portal_account::ActiveModel {
-            practice_id: Set(practice.as_uuid()),
-            client_id: Set(client.as_str().to_owned()),
-            state: Set(columns.state.to_owned()),
-            username: Set(columns.username),
-            username_lower: Set(columns.username_lower),
-            password_hash: Set(columns.password_hash),
-            registered_at: Set(columns.registered_at),
-            password_changed_at: Set(columns.password_changed_at),
-            disabled_reason: Set(columns.disabled_reason),
-            disabled_at: Set(columns.disabled_at),
+        // The token references are set in step 2, once the tokens exist.
+        let row = portal_account::ActiveModel {
             invite_token_id: Set(None),
             reset_token_id: Set(None),
-            version: Set(next),
-        })
-        .exec_without_returning(txn)
-        .await
-        .map_err(|e| write_error(e, collided, "practice"))?;
+            ..account_row(account, next)
+        };
+        portal_account::Entity::insert(row)
+            .exec_without_returning(txn)
+            .await
+            .map_err(|e| write_error(e, collided, "practice"))?;
     } else {
         use portal_account::Column as C;
+        let columns = account_columns(account.state());
         let updated = portal_account::Entity::update_many()
             .col_expr(C::State, Expr::value(columns.state))
             .col_expr(C::Username, Expr::value(columns.username))

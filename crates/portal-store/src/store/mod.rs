@@ -3,6 +3,7 @@
 
 mod accounts;
 mod audit;
+mod bulk;
 mod directory;
 mod outbox;
 mod retention;
