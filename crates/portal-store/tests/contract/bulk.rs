@@ -14,7 +14,8 @@ const MANY: usize = 12_345;
 
 fn numbered_client(practice: &Practice, number: usize) -> portal_core::Client {
     let mut client = client_with_id(practice, host_id(&format!("bulk-{number}")), &format!("Client {number}"));
-    client.email = (!number.is_multiple_of(10)).then(|| EmailAddress::parse(&format!("client-{number}@example.org")).unwrap());
+    client.email =
+        (!number.is_multiple_of(10)).then(|| EmailAddress::parse(&format!("client-{number}@example.org")).unwrap());
     client.language = if number.is_multiple_of(3) { Language::Es } else { Language::En };
     client.email_consent = !number.is_multiple_of(7);
     client.created_at = at(i64::try_from(number).unwrap());
