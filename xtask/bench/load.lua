@@ -2,9 +2,14 @@
 -- so every scenario runs the same code:
 --
 --   BENCH_MIX            kind:weight[,kind:weight...], e.g. "status:70,me:19,invite:10,signin:1"
---   BENCH_STAFF_KEY      bearer key for the staff kinds (status, invite)
---   BENCH_STATUS_IDS     file: client ids for `status` (one per line)
---   BENCH_INVITE_IDS     file: client ids without an account, for `invite`
+--   BENCH_STATUS         file: "staff key<TAB>practice id<TAB>client id" lines, for `status` and
+--                        `store` (the clients may belong to many practices, each line with a key
+--                        of its client's practice)
+--   BENCH_INVITE         file: "staff key<TAB>client id" lines of clients without an account, for
+--                        `invite`
+--   BENCH_LIST_FIRST     file: "staff key<TAB>query" lines for `list_first`, `list_search` and
+--   BENCH_LIST_SEARCH    `list_next`: GET /api/v1/clients?<query> (the first page, a search, the
+--   BENCH_LIST_NEXT      page after the first, by its cursor)
 --   BENCH_ACCOUNTS       file: "username<TAB>password" lines, for `signin`
 --   BENCH_PRACTICE       practice slug, for `signin`
 --   BENCH_SESSIONS       file: session tokens, for `me`
@@ -46,7 +51,7 @@ end
 
 local mix = {}
 local total_weight = 0
-local staff_headers, status_ids, invite_ids, accounts, sessions, registrations
+local status_lines, invite_lines, list_lines, accounts, sessions, registrations
 local practice
 local next_index = {}
 local own_registrations = {}
@@ -54,13 +59,17 @@ statuses = {}
 
 function init(args)
    math.randomseed(os.time() * 1000 + thread_number)
-   for kind, weight in string.gmatch(os.getenv("BENCH_MIX") or "", "(%w+):(%d+)") do
+   for kind, weight in string.gmatch(os.getenv("BENCH_MIX") or "", "([%w_]+):(%d+)") do
       total_weight = total_weight + tonumber(weight)
       table.insert(mix, { kind = kind, upto = total_weight })
    end
-   staff_headers = { ["Authorization"] = "Bearer " .. (os.getenv("BENCH_STAFF_KEY") or "") }
-   status_ids = lines("BENCH_STATUS_IDS")
-   invite_ids = lines("BENCH_INVITE_IDS")
+   status_lines = lines("BENCH_STATUS")
+   invite_lines = lines("BENCH_INVITE")
+   list_lines = {
+      list_first = lines("BENCH_LIST_FIRST"),
+      list_search = lines("BENCH_LIST_SEARCH"),
+      list_next = lines("BENCH_LIST_NEXT"),
+   }
    accounts = lines("BENCH_ACCOUNTS")
    sessions = lines("BENCH_SESSIONS")
    practice = os.getenv("BENCH_PRACTICE") or ""
@@ -87,15 +96,34 @@ local function client_headers(extra)
    return headers
 end
 
+local function staff_headers(key)
+   return { ["Authorization"] = "Bearer " .. key }
+end
+
+local function list_page(kind)
+   local line = fields(next_of(kind, list_lines[kind]))
+   return wrk.format("GET", "/api/v1/clients?" .. line[2], staff_headers(line[1]))
+end
+
 local registrations_sent = 0
 
 local builders = {
    plain = function() return wrk.format("GET", "/__bench/plain") end,
-   status = function()
-      return wrk.format("GET", "/api/v1/clients/" .. next_of("status", status_ids) .. "/portal", staff_headers)
+   -- One primary-key read of the client through the server's store, nothing else.
+   store = function()
+      local line = fields(next_of("store", status_lines))
+      return wrk.format("GET", "/__bench/store/" .. line[2] .. "/" .. line[3])
    end,
+   status = function()
+      local line = fields(next_of("status", status_lines))
+      return wrk.format("GET", "/api/v1/clients/" .. line[3] .. "/portal", staff_headers(line[1]))
+   end,
+   list_first = function() return list_page("list_first") end,
+   list_search = function() return list_page("list_search") end,
+   list_next = function() return list_page("list_next") end,
    invite = function()
-      return wrk.format("POST", "/api/v1/clients/" .. next_of("invite", invite_ids) .. "/portal/invitation", staff_headers)
+      local line = fields(next_of("invite", invite_lines))
+      return wrk.format("POST", "/api/v1/clients/" .. line[2] .. "/portal/invitation", staff_headers(line[1]))
    end,
    signin = function()
       local account = fields(next_of("signin", accounts))

@@ -23,12 +23,15 @@ const PENDING_INVITES: usize = 100;
 /// Clients without an account that the `invite` scenario sends (and resends) invitations to.
 const INVITE_CLIENTS: usize = 300;
 
-/// What the wrk script reads, as files in the run directory.
+/// What the wrk script reads, as files in the run directory (see `xtask/bench/load.lua`).
 pub(crate) struct Fixture {
-    pub(crate) staff_key: String,
+    /// The bench practice's slug.
     pub(crate) practice: String,
-    pub(crate) status_ids: PathBuf,
-    pub(crate) invite_ids: PathBuf,
+    pub(crate) status: PathBuf,
+    pub(crate) invite: PathBuf,
+    pub(crate) list_first: PathBuf,
+    pub(crate) list_search: PathBuf,
+    pub(crate) list_next: PathBuf,
     pub(crate) accounts: PathBuf,
     pub(crate) sessions: PathBuf,
     pub(crate) registrations: PathBuf,
@@ -39,15 +42,31 @@ impl Fixture {
     pub(crate) fn environment(&self) -> Vec<(&'static str, String)> {
         let path = |file: &PathBuf| file.display().to_string();
         vec![
-            ("BENCH_STAFF_KEY", self.staff_key.clone()),
             ("BENCH_PRACTICE", self.practice.clone()),
-            ("BENCH_STATUS_IDS", path(&self.status_ids)),
-            ("BENCH_INVITE_IDS", path(&self.invite_ids)),
+            ("BENCH_STATUS", path(&self.status)),
+            ("BENCH_INVITE", path(&self.invite)),
+            ("BENCH_LIST_FIRST", path(&self.list_first)),
+            ("BENCH_LIST_SEARCH", path(&self.list_search)),
+            ("BENCH_LIST_NEXT", path(&self.list_next)),
             ("BENCH_ACCOUNTS", path(&self.accounts)),
             ("BENCH_SESSIONS", path(&self.sessions)),
             ("BENCH_REGISTRATIONS", path(&self.registrations)),
         ]
     }
+}
+
+/// The bench practice as `portal-server practice create` made it.
+pub(crate) struct BenchPractice {
+    pub(crate) id: String,
+    pub(crate) slug: String,
+    pub(crate) staff_key: String,
+}
+
+/// `lines` as a file `name` in `run_dir`, one per line.
+pub(crate) fn write_lines(run_dir: &Path, name: &str, lines: &[String]) -> Result<PathBuf> {
+    let path = run_dir.join(name);
+    std::fs::write(&path, lines.join("\n") + "\n").map_err(|error| format!("{}: {error}", path.display()))?;
+    Ok(path)
 }
 
 /// A password that passes the production policy and is unique per account.
@@ -57,14 +76,14 @@ fn password_of(number: usize) -> String {
 }
 
 /// Seeds the server: `registrations` invitation links are left unused for the `register`
-/// scenario.
+/// scenario. The list scenarios page through the bench practice.
 pub(crate) fn prepare(
     server: &PortalServer,
     run_dir: &Path,
-    staff_key: &str,
-    practice: &str,
+    bench: &BenchPractice,
     registrations: usize,
 ) -> Result<Fixture> {
+    let (staff_key, practice) = (bench.staff_key.as_str(), bench.slug.as_str());
     let api = Api::new(server.base_url(), staff_key)?;
     let started = Instant::now();
     let lookup_ids = api.create_clients("lookup", LOOKUP_CLIENTS)?;
@@ -100,20 +119,74 @@ pub(crate) fn prepare(
         started.elapsed().as_secs_f64()
     );
 
-    let write = |name: &str, lines: &[String]| -> Result<PathBuf> {
-        let path = run_dir.join(name);
-        std::fs::write(&path, lines.join("\n") + "\n").map_err(|error| format!("{}: {error}", path.display()))?;
-        Ok(path)
-    };
+    let status: Vec<String> = lookup_ids.iter().map(|id| format!("{staff_key}\t{}\t{id}", bench.id)).collect();
+    let invite: Vec<String> = invite_ids.iter().map(|id| format!("{staff_key}\t{id}")).collect();
+    let lists = list_lines(server.base_url(), &[staff_key])?;
+    let write = |name: &str, lines: &[String]| write_lines(run_dir, name, lines);
     Ok(Fixture {
-        staff_key: staff_key.to_owned(),
         practice: practice.to_owned(),
-        status_ids: write("status-ids.txt", &lookup_ids)?,
-        invite_ids: write("invite-ids.txt", &invite_ids)?,
+        status: write("status.txt", &status)?,
+        invite: write("invite.txt", &invite)?,
+        list_first: write("list-first.txt", &lists.first)?,
+        list_search: write("list-search.txt", &lists.search)?,
+        list_next: write("list-next.txt", &lists.next)?,
         accounts: write("accounts.txt", &accounts)?,
         sessions: write("sessions.txt", &sessions)?,
         registrations: write("registrations.txt", &registration_lines)?,
     })
+}
+
+/// Page size of the list scenarios.
+const LIST_LIMIT: u32 = 50;
+
+/// The list scenarios' lines ("staff key\tquery"): for each practice (named by a key of it)
+/// its first page, a search by name prefix, and the page after the first (its cursor read from
+/// the first page now: the scenarios change no names, so it stays valid).
+pub(crate) struct ListLines {
+    pub(crate) first: Vec<String>,
+    pub(crate) search: Vec<String>,
+    pub(crate) next: Vec<String>,
+}
+
+/// [`ListLines`] over the practices of `staff_keys`.
+pub(crate) fn list_lines(base_url: &str, staff_keys: &[&str]) -> Result<ListLines> {
+    let client =
+        Client::builder().timeout(Duration::from_secs(60)).build().map_err(|error| format!("HTTP client: {error}"))?;
+    let prefixes: Vec<String> = super::seed::search_prefixes().collect();
+    let mut lines = ListLines { first: Vec::new(), search: Vec::new(), next: Vec::new() };
+    for (number, key) in staff_keys.iter().enumerate() {
+        let first = format!("limit={LIST_LIMIT}");
+        let answer = client.get(format!("{base_url}/api/v1/clients?{first}")).bearer_auth(key).send();
+        let page = Api::expect(answer, "list clients", 200)?;
+        let Some(cursor) = page.get("next_cursor").and_then(Value::as_str) else {
+            return Err(format!(
+                "GET /api/v1/clients?{first} answered no `next_cursor` (a practice of more than {LIST_LIMIT} clients \
+                 pages, and the list API of issue 13 answers {{\"clients\": […], \"next_cursor\": …}}): {page}"
+            ));
+        };
+        // Every prefix once for a single practice; one per practice (in turn) for many.
+        let searches = if staff_keys.len() == 1 { prefixes.len() } else { 1 };
+        for offset in 0..searches {
+            let prefix = &prefixes[(number + offset) % prefixes.len()];
+            lines.search.push(format!("{key}\t{first}&q={prefix}"));
+        }
+        lines.next.push(format!("{key}\t{first}&cursor={}", query_escaped(cursor)));
+        lines.first.push(format!("{key}\t{first}"));
+    }
+    Ok(lines)
+}
+
+/// `text` with everything but RFC 3986's unreserved characters percent-encoded.
+fn query_escaped(text: &str) -> String {
+    text.bytes()
+        .map(|byte| {
+            if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
+                char::from(byte).to_string()
+            } else {
+                format!("%{byte:02X}")
+            }
+        })
+        .collect()
 }
 
 fn email_of(group: &str, number: usize) -> String {
@@ -183,7 +256,9 @@ impl Api {
     fn create_clients(&self, group: &str, count: usize) -> Result<Vec<String>> {
         (0..count)
             .map(|number| {
-                let body = json!({ "name": format!("Bench {group} {number}"), "email": email_of(group, number) });
+                // Names as the scale run's bulk clients have them, so a name search finds as many.
+                let (first, last) = super::seed::name_of(number);
+                let body = json!({ "name": format!("{first} {last}"), "email": email_of(group, number) });
                 let answer =
                     self.client.post(format!("{}/clients", self.base)).bearer_auth(&self.staff_key).json(&body).send();
                 let created = Self::expect(answer, "create client", 201)?;
@@ -228,6 +303,12 @@ impl Api {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cursors_are_escaped_for_a_query_string() {
+        assert_eq!(query_escaped("abc-_.~"), "abc-_.~");
+        assert_eq!(query_escaped("a+b/c="), "a%2Bb%2Fc%3D");
+    }
 
     #[test]
     fn bench_passwords_differ_per_account() {

@@ -2,25 +2,28 @@
 //! fresh SQLite database and, when a PostgreSQL URL is given, on a fresh PostgreSQL database.
 //!
 //! Every figure is printed next to its limit measured in the same run: the hash ceiling (this
-//! process hashes at the production scrypt setting), a plain poem JSON handler served by the same
-//! binary (feature `bench-baseline`), the server's memory before the flood. The results go to
-//! `docs/benchmarks.md` between its `bench:begin` and `bench:end` markers. Goals that are missed
-//! are reported, not failed on: a benchmark informs, the tests decide.
+//! process hashes at the production scrypt setting), a plain poem JSON handler and one
+//! primary-key read through the store, both served by the same binary (feature
+//! `bench-baseline`), the server's memory before the flood. With `--scale N` the staff and
+//! sign-in scenarios run again on a database of N bulk-inserted clients (`seed`, `scale`)
+//! against the 500-client figures, and on PostgreSQL two server processes share that database
+//! (`two_servers`). The results go to `docs/benchmarks.md` between its `bench:begin` and
+//! `bench:end` markers. Goals that are missed are reported, not failed on: a benchmark informs,
+//! the tests decide.
 
 mod fixture;
 mod hash;
 mod report;
+mod scale;
+mod seed;
 mod server;
+mod small;
+mod two_servers;
 mod wrk;
 
 use std::path::{Path, PathBuf};
 
-use hash::HashCeiling;
-use report::{Check, Goal, Measured, Section};
-use server::{Database, RunDatabase, rss_bytes, sample_rss, wait_until_idle};
-
-use crate::served::Deployment;
-use wrk::{Figures, Load};
+use server::Database;
 
 use crate::Result;
 
@@ -28,17 +31,28 @@ use crate::Result;
 const MIB_PER_HASH: f64 = 128.0;
 /// The flood's lookups must keep their p99 under this.
 const LOOKUP_P99_GOAL_MS: f64 = 10.0;
+/// A client list page must keep its p99 under this.
+const LIST_P99_GOAL_MS: f64 = 20.0;
+/// `--scale` without a number.
+const DEFAULT_SCALE: usize = 1_000_000;
+/// Practices the scale run's clients are spread over.
+const DEFAULT_PRACTICES: usize = 1_000;
 
-const USAGE: &str = "usage: cargo xtask bench [--seconds N] [--postgres URL] [--no-write]
+const USAGE: &str = "usage: cargo xtask bench [--seconds N] [--postgres URL] [--scale [N]] [--practices P] [--no-write]
 
   --seconds N      how long each scenario runs (default 10)
   --postgres URL   also run on PostgreSQL (a server the bench may create a database on, e.g.
                    postgres://postgres@127.0.0.1:5432/postgres); PORTAL_BENCH_POSTGRES_URL works too
+  --scale [N]      also measure the staff and sign-in scenarios on a database of N clients
+                   (default 1,000,000), bulk-inserted, against the same scenarios on 500 clients
+  --practices P    how many practices the --scale clients are spread over (default 1,000)
   --no-write       print the results without updating docs/benchmarks.md";
 
+#[derive(Debug)]
 struct Options {
     seconds: u32,
     postgres: Option<String>,
+    scale: Option<seed::Plan>,
     write: bool,
 }
 
@@ -47,26 +61,57 @@ impl Options {
         let mut options = Self {
             seconds: 10,
             postgres: std::env::var("PORTAL_BENCH_POSTGRES_URL").ok().filter(|url| !url.is_empty()),
+            scale: None,
             write: true,
         };
-        let mut args = args.iter();
+        let mut practices = None;
+        let positive = |flag: &str, value: &str| {
+            value
+                .replace(['_', ','], "")
+                .parse::<usize>()
+                .ok()
+                .filter(|number| *number > 0)
+                .ok_or_else(|| format!("{flag} {value}: not a positive number\n{USAGE}"))
+        };
+        let mut args = args.iter().peekable();
         while let Some(arg) = args.next() {
             match arg.as_str() {
                 "--seconds" => {
                     let value = args.next().ok_or(USAGE)?;
-                    options.seconds = value
-                        .parse()
-                        .ok()
-                        .filter(|seconds| *seconds > 0)
-                        .ok_or_else(|| format!("--seconds {value}: not a positive number\n{USAGE}"))?;
+                    options.seconds =
+                        u32::try_from(positive("--seconds", value)?).map_err(|error| error.to_string())?;
                 }
                 "--postgres" => options.postgres = Some(args.next().ok_or(USAGE)?.clone()),
+                "--scale" => {
+                    let clients = match args.next_if(|next| !next.starts_with("--")) {
+                        Some(value) => positive("--scale", value)?,
+                        None => DEFAULT_SCALE,
+                    };
+                    options.scale = Some(seed::Plan { clients, practices: DEFAULT_PRACTICES });
+                }
+                "--practices" => practices = Some(positive("--practices", args.next().ok_or(USAGE)?)?),
                 "--no-write" => options.write = false,
                 other => return Err(format!("unknown argument `{other}`\n{USAGE}")),
             }
         }
+        match (&mut options.scale, practices) {
+            (Some(plan), Some(practices)) => plan.practices = practices,
+            (None, Some(_)) => return Err(format!("--practices needs --scale\n{USAGE}")),
+            _ => {}
+        }
         Ok(options)
     }
+}
+
+/// What every part of a run shares.
+pub(crate) struct Bench<'a> {
+    /// The release server with the yardsticks.
+    pub(crate) binary: &'a Path,
+    pub(crate) ceiling: &'a hash::HashCeiling,
+    /// How long each scenario runs.
+    pub(crate) seconds: u32,
+    /// Where the runs keep their data directories.
+    pub(crate) root: &'a Path,
 }
 
 /// Runs every scenario and reports.
@@ -76,6 +121,7 @@ pub(crate) fn run(args: &[String]) -> Result {
         return Ok(());
     }
     let options = Options::parse(args)?;
+    let started = std::time::Instant::now();
     // `wrk --version` prints its version and exits 1; only a missing binary is an error.
     std::process::Command::new("wrk")
         .arg("--version")
@@ -98,190 +144,30 @@ pub(crate) fn run(args: &[String]) -> Result {
     if let Some(server_url) = &options.postgres {
         databases.push(Database::Postgres { server_url: server_url.clone() });
     }
+    let bench = Bench { binary: &binary, ceiling: &ceiling, seconds: options.seconds, root: &root };
     let mut sections = Vec::new();
     for database in &databases {
+        let postgres = matches!(database, Database::Postgres { .. });
         eprintln!("\nbench: {} run", database.label());
-        sections.push(run_on(database, &binary, &ceiling, options.seconds, &root)?);
+        // Two servers on one PostgreSQL database: on the large database when there is one.
+        let (small_sections, compared) = small::run(&bench, database, postgres && options.scale.is_none())?;
+        sections.extend(small_sections);
+        if let Some(plan) = options.scale {
+            eprintln!("\nbench: {} run at {} clients", database.label(), scale::grouped(plan.clients));
+            sections.extend(scale::run(&bench, database, plan, &compared, postgres)?);
+        }
     }
 
-    let markdown = report::markdown(&report::machine(options.postgres.as_deref()), &ceiling, &sections);
+    let machine = report::machine(options.postgres.as_deref());
+    let markdown = report::markdown(&machine, &ceiling, &sections, started.elapsed());
     print_stdout(&markdown);
     if options.write {
         let path = crate::workspace_root().join("docs").join("benchmarks.md");
         report::write_between_markers(&path, &markdown)?;
         eprintln!("bench: wrote {}", path.display());
     }
+    eprintln!("bench: done in {:.1} min", started.elapsed().as_secs_f64() / 60.0);
     Ok(())
-}
-
-/// All scenarios on one database.
-fn run_on(database: &Database, binary: &Path, ceiling: &HashCeiling, seconds: u32, root: &Path) -> Result<Section> {
-    let run_dir = fresh_dir(&root.join(database.label().to_lowercase()))?;
-    let db = RunDatabase::create(database, &run_dir)?;
-    let deployment = Deployment { binary, data_dir: &run_dir, database_url: Some(&db.url) };
-    deployment.command(&["migrate"])?;
-    let practice: serde_json::Value =
-        serde_json::from_str(&deployment.command(&["practice", "create", "--name", "Bench Clinic"])?)
-            .map_err(|error| format!("practice create printed no JSON: {error}"))?;
-    let (Some(slug), Some(staff_key)) = (practice["slug"].as_str(), practice["staff_key"].as_str()) else {
-        return Err(format!("practice create: no slug or staff key in {practice}"));
-    };
-    let server =
-        deployment.serve(portal_testkit::free_port(), &["--trust-forwarded-for"], &run_dir.join("server.log"))?;
-    // Enough unused links that the registration scenario runs its full time (twice what the
-    // hash ceiling allows, plus room for the first seconds).
-    let registrations = (ceiling.parallel_per_second * f64::from(seconds) * 2.0).ceil() as usize + 20;
-    let fixture = fixture::prepare(&server, &run_dir, staff_key, slug, registrations)?;
-    let base_url = server.base_url().to_owned();
-    // The server's default: one hashing permit per core (and a queue of twice that).
-    let permits = ceiling.cores;
-    let load = |mix, threads, connections| Load { mix, threads, connections, seconds, timeout_seconds: 5 };
-    let scenario = |name: &'static str, load: Load| -> Result<Measured> {
-        eprintln!("bench: {name} ({}, {seconds} s)", load.describe());
-        wait_until_idle(&server)?;
-        let sampler = sample_rss(&server);
-        let figures = wrk::run(load, &base_url, &fixture, &run_dir)?;
-        Ok(Measured { name, load: load.describe(), peak_rss: sampler.peak(), figures })
-    };
-
-    let plain = scenario("plain poem JSON handler (yardstick)", load("plain:1", 2, 32))?;
-    let status = scenario("staff: portal status lookup", load("status:1", 2, 32))?;
-    let me = scenario("client: session check (GET /me)", load("me:1", 2, 32))?;
-    let invite = scenario("staff: send invitation (tx + outbox + audit)", load("invite:1", 2, 16))?;
-    // As many sign-ins at once as the pool has permits and queue places: the pool stays busy
-    // and nothing is refused.
-    let sign_in = scenario("client: sign in (scrypt ln=17)", load("signin:1", 1, (permits * 2) as u32))?;
-    let register =
-        scenario("client: register from the link (scrypt ln=17)", load("register:1", 1, (permits * 2) as u32))?;
-
-    // What 200 connections cost without any hashing: the same connection count on the plain
-    // handler, so the flood's memory can be read as connections + hashes.
-    wait_until_idle(&server)?;
-    let connections_sampler = sample_rss(&server);
-    wrk::run(
-        Load { mix: "plain:1", threads: 1, connections: 200, seconds: 3, timeout_seconds: 5 },
-        &base_url,
-        &fixture,
-        &run_dir,
-    )?;
-    let connections_rss = connections_sampler.peak();
-
-    eprintln!("bench: flood of 200 concurrent sign-ins with status lookups beside it ({seconds} s)");
-    wait_until_idle(&server)?;
-    let base_rss = rss_bytes(&server)?;
-    let side_by_side = |first: (&'static str, Load), second: (&'static str, Load)| -> Result<(Measured, Measured)> {
-        let sampler = sample_rss(&server);
-        let first_run = wrk::start(first.1, &base_url, &fixture, &run_dir)?;
-        let second_run = wrk::start(second.1, &base_url, &fixture, &run_dir)?;
-        let (first_figures, second_figures) = (first_run.finish()?, second_run.finish()?);
-        let peak_rss = sampler.peak();
-        Ok((
-            Measured { name: first.0, load: first.1.describe(), peak_rss, figures: first_figures },
-            Measured { name: second.0, load: second.1.describe(), peak_rss, figures: second_figures },
-        ))
-    };
-    let (flood, flood_lookups) = side_by_side(
-        (
-            "flood: 200 concurrent sign-ins",
-            Load { mix: "signin:1", threads: 1, connections: 200, seconds, timeout_seconds: 10 },
-        ),
-        (
-            "flood: status lookups beside it",
-            Load { mix: "status:1", threads: 1, connections: 4, seconds, timeout_seconds: 10 },
-        ),
-    )?;
-
-    // Staff and clients at work, with sign-ins trickling in beside them (one at a time: a
-    // closed-loop generator would otherwise overload the hash pool with any fixed share).
-    eprintln!("bench: mixed clinic load with a sign-in trickle beside it ({seconds} s)");
-    wait_until_idle(&server)?;
-    let (mixed, trickle) = side_by_side(
-        ("mixed clinic load: 70% status, 20% /me, 10% invite", load("status:70,me:20,invite:10", 2, 16)),
-        (
-            "mixed: sign-ins beside it, one at a time",
-            Load { mix: "signin:1", threads: 1, connections: 1, seconds, timeout_seconds: 5 },
-        ),
-    )?;
-    drop(server);
-
-    let checks = checks(
-        ceiling,
-        permits,
-        (base_rss, connections_rss),
-        [&plain, &status, &me, &invite, &sign_in, &register, &flood, &flood_lookups, &mixed, &trickle],
-    );
-    Ok(Section {
-        database: database.label(),
-        scenarios: vec![plain, status, me, invite, sign_in, register, flood, flood_lookups, mixed, trickle],
-        checks,
-    })
-}
-
-/// Every figure against its limit.
-/// `base_rss`: the idle server's memory before the flood, and its peak carrying 200 connections
-/// of plain requests.
-fn checks(ceiling: &HashCeiling, permits: usize, base_rss: (u64, u64), measured: [&Measured; 10]) -> Vec<Check> {
-    let flood_peak_rss = measured[6].peak_rss;
-    let [plain, status, me, invite, sign_in, register, flood, flood_lookups, mixed, trickle] =
-        measured.map(|m| &m.figures);
-    let nominal = ceiling.nominal_per_second();
-    let rate = Figures::success_rate;
-    let mib = |bytes: u64| bytes as f64 / (1024.0 * 1024.0);
-    let hash_memory = permits as f64 * MIB_PER_HASH;
-    let (idle_rss, connections_rss) = base_rss;
-    // What the mix would reach if each kind of request cost what it cost alone.
-    let predicted_mix = 1.0 / (0.70 / rate(status) + 0.20 / rate(me) + 0.10 / rate(invite));
-    let unanswered = (flood.timeouts + flood.socket_errors) as f64;
-    vec![
-        Check::new(
-            "sign-in throughput vs hash ceiling (cores ÷ one hash)",
-            rate(sign_in),
-            "/s",
-            nominal,
-            Goal::AtLeast(0.9),
-        ),
-        Check::new(
-            "sign-in throughput vs measured parallel hashing",
-            rate(sign_in),
-            "/s",
-            ceiling.parallel_per_second,
-            Goal::AtLeast(0.9),
-        ),
-        Check::new("registration throughput vs hash ceiling", rate(register), "/s", nominal, Goal::None),
-        Check::new(
-            "flood: peak RSS vs idle base + permits × 128 MiB",
-            mib(flood_peak_rss),
-            "MiB",
-            mib(idle_rss) + hash_memory,
-            Goal::AtMost(1.0),
-        ),
-        Check::new(
-            "flood: peak RSS vs base with 200 connections + permits × 128 MiB",
-            mib(flood_peak_rss),
-            "MiB",
-            mib(connections_rss) + hash_memory,
-            Goal::AtMost(1.0),
-        ),
-        Check::new(
-            "flood: status lookup p99 vs 10 ms",
-            flood_lookups.p99_ms,
-            "ms",
-            LOOKUP_P99_GOAL_MS,
-            Goal::AtMost(1.0),
-        ),
-        Check::new("flood: sign-ins never answered (timeouts, socket errors)", unanswered, "", 0.0, Goal::Zero),
-        Check::new("status lookup vs plain poem JSON handler", rate(status), "/s", rate(plain), Goal::AtLeast(0.5)),
-        Check::new("session check (/me) vs plain poem JSON handler", rate(me), "/s", rate(plain), Goal::None),
-        Check::new("send invitation vs plain poem JSON handler", rate(invite), "/s", rate(plain), Goal::None),
-        Check::new("mixed load vs its parts measured alone", rate(mixed), "/s", predicted_mix, Goal::None),
-        Check::new(
-            "mixed: sign-in trickle vs one hash at a time",
-            rate(trickle),
-            "/s",
-            1.0 / ceiling.one_hash_seconds,
-            Goal::None,
-        ),
-    ]
 }
 
 /// The report goes to stdout (progress goes to stderr); a closed stdout is not worth failing on.
@@ -303,13 +189,30 @@ fn fresh_dir(path: &Path) -> Result<PathBuf> {
 mod tests {
     use super::*;
 
+    fn parsed(args: &[&str]) -> Result<Options> {
+        Options::parse(&args.iter().map(|arg| (*arg).to_owned()).collect::<Vec<_>>())
+    }
+
     #[test]
     fn options_have_defaults_and_refuse_nonsense() {
-        let parsed = Options::parse(&["--seconds".into(), "3".into(), "--no-write".into()]).unwrap();
-        assert_eq!(parsed.seconds, 3);
-        assert!(!parsed.write);
-        assert!(Options::parse(&["--seconds".into(), "0".into()]).is_err());
-        assert!(Options::parse(&["--bogus".into()]).is_err());
-        assert!(Options::parse(&["--postgres".into()]).is_err());
+        let options = parsed(&["--seconds", "3", "--no-write"]).unwrap();
+        assert_eq!(options.seconds, 3);
+        assert!(!options.write);
+        assert!(options.scale.is_none());
+        assert!(parsed(&["--seconds", "0"]).is_err());
+        assert!(parsed(&["--bogus"]).is_err());
+        assert!(parsed(&["--postgres"]).is_err());
+        assert!(parsed(&["--practices", "10"]).is_err(), "--practices alone means nothing");
+    }
+
+    #[test]
+    fn scale_takes_an_optional_size_and_practices() {
+        let plan = parsed(&["--scale", "--no-write"]).unwrap().scale.unwrap();
+        assert_eq!((plan.clients, plan.practices), (1_000_000, 1_000));
+        let plan = parsed(&["--scale", "50_000", "--practices", "50"]).unwrap().scale.unwrap();
+        assert_eq!((plan.clients, plan.practices), (50_000, 50));
+        let plan = parsed(&["--practices", "20", "--scale", "2,000"]).unwrap().scale.unwrap();
+        assert_eq!((plan.clients, plan.practices), (2_000, 20));
+        assert!(parsed(&["--scale", "0"]).is_err());
     }
 }

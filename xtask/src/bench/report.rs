@@ -3,6 +3,7 @@
 use std::fmt::Write as _;
 use std::path::Path;
 use std::process::Command;
+use std::time::Duration;
 
 use super::hash::HashCeiling;
 use super::wrk::Figures;
@@ -70,11 +71,19 @@ impl Check {
     }
 }
 
-/// One database's results.
+/// One part of the results (a database, the same database at scale, two servers).
 pub(crate) struct Section {
-    pub(crate) database: &'static str,
-    pub(crate) scenarios: Vec<Measured>,
-    pub(crate) checks: Vec<Check>,
+    title: String,
+    /// What was measured on, when the title does not say it all.
+    note: Option<String>,
+    scenarios: Vec<Measured>,
+    checks: Vec<Check>,
+}
+
+impl Section {
+    pub(crate) fn new(title: String, note: Option<String>, scenarios: Vec<Measured>, checks: Vec<Check>) -> Self {
+        Self { title, note, scenarios, checks }
+    }
 }
 
 fn number(value: f64) -> String {
@@ -92,10 +101,10 @@ fn ratio_text(ratio: f64) -> String {
     if ratio >= 0.1 || ratio == 0.0 { format!("{ratio:.2}") } else { format!("{ratio:.1e}") }
 }
 
-/// The whole report.
-pub(crate) fn markdown(machine: &str, ceiling: &HashCeiling, sections: &[Section]) -> String {
+/// The whole report; `elapsed` is how long the run took.
+pub(crate) fn markdown(machine: &str, ceiling: &HashCeiling, sections: &[Section], elapsed: Duration) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "{machine}");
+    let _ = writeln!(out, "{machine}- the whole run took {:.1} min\n", elapsed.as_secs_f64() / 60.0);
     let _ = writeln!(
         out,
         "Hash ceiling, measured in-process by the bench with the portal's `ScryptHasher` at the production \
@@ -109,14 +118,17 @@ pub(crate) fn markdown(machine: &str, ceiling: &HashCeiling, sections: &[Section
         ceiling.parallel_per_second
     );
     for section in sections {
-        let _ = writeln!(out, "### {}\n", section.database);
+        let _ = writeln!(out, "### {}\n", section.title);
+        if let Some(note) = &section.note {
+            let _ = writeln!(out, "{note}\n");
+        }
         let _ = writeln!(out, "| scenario | load | answers | 2xx/s | p50 ms | p99 ms | max ms | peak RSS MiB |");
         let _ = writeln!(out, "|---|---|---|---:|---:|---:|---:|---:|");
         for m in &section.scenarios {
             let f = &m.figures;
             let _ = writeln!(
                 out,
-                "| {} | {} | {} | {} | {} | {} | {} | {:.0} |",
+                "| {} | {} | {} | {} | {} | {} | {} | {} |",
                 m.name,
                 m.load,
                 f.status_summary(),
@@ -124,7 +136,12 @@ pub(crate) fn markdown(machine: &str, ceiling: &HashCeiling, sections: &[Section
                 number(f.p50_ms),
                 number(f.p99_ms),
                 number(f.max_ms),
-                m.peak_rss as f64 / (1024.0 * 1024.0)
+                // Not sampled (two servers): no figure rather than a zero.
+                if m.peak_rss == 0 {
+                    "–".to_owned()
+                } else {
+                    format!("{:.0}", m.peak_rss as f64 / (1024.0 * 1024.0))
+                }
             );
         }
         let _ = writeln!(out, "\n| figure | measured | limit (same run) | ratio | goal | |");

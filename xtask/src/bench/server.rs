@@ -39,14 +39,14 @@ pub(crate) struct RunDatabase {
 
 impl RunDatabase {
     /// Creates the run's database: a new SQLite file under `run_dir`, or a new PostgreSQL
-    /// database named after this process.
-    pub(crate) fn create(database: &Database, run_dir: &Path) -> Result<Self> {
+    /// database named after this process and `suffix` (one run may hold two at once).
+    pub(crate) fn create(database: &Database, run_dir: &Path, suffix: &str) -> Result<Self> {
         match database {
             Database::Sqlite => {
                 Ok(Self { url: format!("sqlite://{}?mode=rwc", run_dir.join("portal.db").display()), postgres: None })
             }
             Database::Postgres { server_url } => {
-                let name = format!("portal_bench_{}", std::process::id());
+                let name = format!("portal_bench_{}{suffix}", std::process::id());
                 psql(server_url, &format!("DROP DATABASE IF EXISTS {name}"))?;
                 psql(server_url, &format!("CREATE DATABASE {name}"))?;
                 if !server_url.contains("://") {
