@@ -75,22 +75,51 @@ fn password_of(number: usize) -> String {
     format!("violet kettles hum at dawn {}", number * 7919 + 13)
 }
 
-/// Seeds the server: `registrations` invitation links are left unused for the `register`
-/// scenario. The list scenarios page through the bench practice.
+/// How much [`prepare`] makes through the API.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Seeding {
+    /// Clients to look up; the first [`ACCOUNTS`] get an account, the next `pending` an
+    /// invitation.
+    lookups: usize,
+    pending: usize,
+    /// Clients without an account, to invite.
+    invitees: usize,
+    /// Unused invitation links for the `register` scenario.
+    registrations: usize,
+    /// Whether the list scenarios page through the bench practice.
+    lists: bool,
+}
+
+impl Seeding {
+    /// A practice of 500 clients to look up (16 with an account, 100 invited), 300 to invite,
+    /// and `registrations` unused links.
+    pub(crate) fn practice(registrations: usize) -> Self {
+        Self { lookups: LOOKUP_CLIENTS, pending: PENDING_INVITES, invitees: INVITE_CLIENTS, registrations, lists: true }
+    }
+
+    /// Only the sign-in accounts and their sessions (a scale run brings everything else).
+    pub(crate) fn accounts_only() -> Self {
+        Self { lookups: ACCOUNTS, pending: 0, invitees: 0, registrations: 0, lists: false }
+    }
+}
+
+/// Seeds the server as `seeding` says: `registrations` invitation links are left unused for the
+/// `register` scenario; the list scenarios page through the bench practice.
 pub(crate) fn prepare(
     server: &PortalServer,
     run_dir: &Path,
     bench: &BenchPractice,
-    registrations: usize,
+    seeding: Seeding,
 ) -> Result<Fixture> {
     let (staff_key, practice) = (bench.staff_key.as_str(), bench.slug.as_str());
     let api = Api::new(server.base_url(), staff_key)?;
     let started = Instant::now();
-    let lookup_ids = api.create_clients("lookup", LOOKUP_CLIENTS)?;
-    let invite_ids = api.create_clients("invite", INVITE_CLIENTS)?;
+    let registrations = seeding.registrations;
+    let lookup_ids = api.create_clients("lookup", seeding.lookups)?;
+    let invite_ids = api.create_clients("invite", seeding.invitees)?;
     let registration_ids = api.create_clients("register", registrations)?;
 
-    let mut invited: Vec<&str> = lookup_ids[..ACCOUNTS + PENDING_INVITES].iter().map(String::as_str).collect();
+    let mut invited: Vec<&str> = lookup_ids[..ACCOUNTS + seeding.pending].iter().map(String::as_str).collect();
     invited.extend(registration_ids.iter().map(String::as_str));
     for id in &invited {
         api.invite(id)?;
@@ -115,13 +144,17 @@ pub(crate) fn prepare(
     }
     eprintln!(
         "bench: seeded {} clients, {ACCOUNTS} accounts, {registrations} unused invitation links in {:.1} s",
-        LOOKUP_CLIENTS + INVITE_CLIENTS + registrations,
+        seeding.lookups + seeding.invitees + registrations,
         started.elapsed().as_secs_f64()
     );
 
     let status: Vec<String> = lookup_ids.iter().map(|id| format!("{staff_key}\t{}\t{id}", bench.id)).collect();
     let invite: Vec<String> = invite_ids.iter().map(|id| format!("{staff_key}\t{id}")).collect();
-    let lists = list_lines(server.base_url(), &[staff_key])?;
+    let lists = if seeding.lists {
+        list_lines(server.base_url(), &[staff_key])?
+    } else {
+        ListLines { first: Vec::new(), search: Vec::new(), next: Vec::new() }
+    };
     let write = |name: &str, lines: &[String]| write_lines(run_dir, name, lines);
     Ok(Fixture {
         practice: practice.to_owned(),

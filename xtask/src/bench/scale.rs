@@ -43,7 +43,7 @@ pub(crate) fn run(
         deployment.serve(portal_testkit::free_port(), &["--trust-forwarded-for"], &run_dir.join("server.log"))?;
     // The sign-in accounts and sessions come through the API as on the small database; the
     // lookups and invitations go to the bulk clients, all over the practices.
-    let mut fixture = fixture::prepare(&server, &run_dir, &practice, 0)?;
+    let mut fixture = fixture::prepare(&server, &run_dir, &practice, fixture::Seeding::accounts_only())?;
     fixture.status = write_lines(&run_dir, "status.txt", &seeded.status)?;
     fixture.invite = write_lines(&run_dir, "invite.txt", &seeded.invite)?;
     let step = (seeded.practices.len() / LIST_PRACTICES).max(1);

@@ -74,6 +74,7 @@ pub(crate) fn prepare_database(
 /// `two_servers` (PostgreSQL) also the two-server run.
 pub(crate) fn run(bench: &Bench<'_>, database: &Database, with_two_servers: bool) -> Result<(Vec<Section>, Compared)> {
     let Bench { binary, ceiling, seconds, root } = *bench;
+    let started = std::time::Instant::now();
     let run_dir = super::fresh_dir(&root.join(database.label().to_lowercase()))?;
     let (db, practice) = prepare_database(binary, database, &run_dir, "")?;
     let deployment = Deployment { binary, data_dir: &run_dir, database_url: Some(&db.url) };
@@ -82,7 +83,7 @@ pub(crate) fn run(bench: &Bench<'_>, database: &Database, with_two_servers: bool
     // Enough unused links that the registration scenario runs its full time (twice what the
     // hash ceiling allows, plus room for the first seconds).
     let registrations = (ceiling.parallel_per_second * f64::from(seconds) * 2.0).ceil() as usize + 20;
-    let fixture = fixture::prepare(&server, &run_dir, &practice, registrations)?;
+    let fixture = fixture::prepare(&server, &run_dir, &practice, fixture::Seeding::practice(registrations))?;
     let base_url = server.base_url().to_owned();
     // The server's default: one hashing permit per core (and a queue of twice that).
     let permits = ceiling.cores;
@@ -168,6 +169,7 @@ pub(crate) fn run(bench: &Bench<'_>, database: &Database, with_two_servers: bool
     }
     drop(server);
     drop(db);
+    eprintln!("bench: {} run took {:.0} s", database.label(), started.elapsed().as_secs_f64());
     Ok((sections, compared))
 }
 
