@@ -229,10 +229,24 @@ pub(crate) async fn client_list(ctx: Ctx, req: &Request, Query(query): Query<Lis
     };
     // An unknown filter lists every client rather than refusing the page.
     let current = query.portal.as_deref().and_then(PortalStatusKind::from_name);
-    let clients: Vec<ClientView> = match ctx.state.service.list_clients(&staff, current).await {
-        Ok(clients) => clients,
-        Err(error) => return trouble(&ctx, &error).into_response(),
+    let mut query = portal_core::ClientListQuery {
+        status: current,
+        size: portal_core::PageSize::new(200).unwrap_or_default(),
+        ..Default::default()
     };
+    let mut clients: Vec<ClientView> = Vec::new();
+    loop {
+        match ctx.state.service.list_clients(&staff, &query).await {
+            Ok(page) => {
+                clients.extend(page.items);
+                match page.next {
+                    Some(next) => query.cursor = Some(next),
+                    None => break,
+                }
+            }
+            Err(error) => return trouble(&ctx, &error).into_response(),
+        }
+    }
     let zone = match practice_zone(&ctx, &staff).await {
         Ok(zone) => zone,
         Err(page) => return page.into_response(),

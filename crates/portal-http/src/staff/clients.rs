@@ -264,9 +264,23 @@ impl ClientsApi {
         portal: Query<Option<PortalState>>,
     ) -> Result<ListClientsResponse, ApiError> {
         let staff = ctx.staff(&auth).await?;
-        match ctx.state.service.list_clients(&staff, portal.0.map(PortalStatusKind::from)).await {
-            Ok(views) => Ok(ListClientsResponse::Ok(Json(views.iter().map(ClientBody::of).collect()))),
-            Err(error) => Err(ctx.client_error(&error)),
+        let mut query = portal_core::ClientListQuery {
+            status: portal.0.map(PortalStatusKind::from),
+            size: portal_core::PageSize::new(200).unwrap_or_default(),
+            ..Default::default()
+        };
+        let mut views = Vec::new();
+        loop {
+            match ctx.state.service.list_clients(&staff, &query).await {
+                Ok(page) => {
+                    views.extend(page.items.iter().map(ClientBody::of));
+                    match page.next {
+                        Some(next) => query.cursor = Some(next),
+                        None => return Ok(ListClientsResponse::Ok(Json(views))),
+                    }
+                }
+                Err(error) => return Err(ctx.client_error(&error)),
+            }
         }
     }
 

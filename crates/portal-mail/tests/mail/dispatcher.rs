@@ -6,7 +6,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use jiff::{SignedDuration, Timestamp};
 use portal_core::testing::{InMemoryStore, RecordingTransport};
-use portal_core::{AuditEvent, Language};
+use portal_core::{AccountPanel, AuditEvent, ClientId, ClientListQuery, ClientPage, Language};
 use portal_core::{
     ClaimedMail, Client, DeliveryCause, DeliveryProblem, DeliveryState, Directory, LinkKey, MailId, MailOutbox,
     MailTransport, Password, PortalAccount, Practice, PracticeId, PracticeSlug, RenderedEmail, RequestContext,
@@ -291,8 +291,16 @@ impl Directory for ForgetfulStore {
     async fn update_client(&self, c: &Client, a: &AuditEvent) -> Result<(), StoreError> {
         self.0.update_client(c, a).await
     }
-    async fn list_clients(&self, p: PracticeId) -> Result<Vec<(Client, PortalAccount)>, StoreError> {
-        self.0.list_clients(p).await
+    async fn list_clients(
+        &self,
+        p: PracticeId,
+        q: &ClientListQuery,
+        now: Timestamp,
+    ) -> Result<ClientPage<(Client, PortalAccount)>, StoreError> {
+        self.0.list_clients(p, q, now).await
+    }
+    async fn client_panel(&self, p: PracticeId, id: &ClientId) -> Result<Option<(Client, AccountPanel)>, StoreError> {
+        self.0.client_panel(p, id).await
     }
 }
 

@@ -3,6 +3,7 @@
 
 mod accounts;
 mod audit;
+mod client_list;
 mod directory;
 mod outbox;
 mod retention;
