@@ -216,15 +216,19 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServeError> {
     let retention: Arc<dyn Retention> = Arc::clone(&store) as Arc<dyn Retention>;
     let directory: Arc<dyn ClientDirectory> = Arc::clone(&store) as Arc<dyn ClientDirectory>;
     let store: Arc<dyn PortalStore> = store;
-    let service: Arc<DynPortalService> = Arc::new(PortalService::new(
-        Arc::clone(&store),
-        Arc::clone(&directory),
-        Arc::new(hasher.clone()) as Arc<dyn PasswordHasher>,
-        Arc::clone(&config.clock),
-        Arc::new(OsRandom) as Arc<dyn Randomness>,
-        config.policy,
-        LinkKey::from_bytes(*config.link_key.expose()),
-    ));
+    let service: Arc<DynPortalService> = Arc::new(
+        PortalService::new(
+            Arc::clone(&store),
+            Arc::clone(&directory),
+            Arc::new(hasher.clone()) as Arc<dyn PasswordHasher>,
+            Arc::clone(&config.clock),
+            Arc::new(OsRandom) as Arc<dyn Randomness>,
+            config.policy,
+            LinkKey::from_bytes(*config.link_key.expose()),
+        )
+        // The store is the directory: a client and its portal state are one read.
+        .with_bundled_records(),
+    );
 
     let renderer = Renderer::new(&public_url, config.mail_from)?;
     let dispatcher = Dispatcher::new(

@@ -12,4 +12,5 @@ mod helpers;
 mod host;
 mod isolation;
 mod lifecycle;
+mod list;
 mod ops;
