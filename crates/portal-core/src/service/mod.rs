@@ -199,7 +199,8 @@ pub struct LinkInfo {
 ///
 /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
 /// // The in-memory store is also a client directory: the bundled server's arrangement, where
-/// // the portal keeps the client records too. An EHR passes its own `ClientDirectory`.
+/// // the portal keeps the client records too (so a client and its portal state are one read).
+/// // An EHR passes its own `ClientDirectory` and leaves out `with_bundled_records`.
 /// let store = InMemoryStore::new();
 /// let service = PortalService::new(
 ///     store.clone(),
@@ -209,7 +210,8 @@ pub struct LinkInfo {
 ///     SeededRandom::new(7),
 ///     Policy::default(),
 ///     LinkKey::from_bytes([1; 32]),
-/// );
+/// )
+/// .with_bundled_records();
 /// let practice = service.create_practice("Sunrise Therapy", None, TimeZoneName::utc()).await?;
 /// let staff = StaffContext { staff: practice.staff, request: Default::default() };
 /// let new = NewClient { name: "Ada".into(), email: Some("ada@example.org".into()), ..Default::default() };
