@@ -11,11 +11,12 @@ use portal_core::{
 use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::{Alias, Condition, Expr, ExprTrait, JoinType, LockType, Order, Query, SelectStatement};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait, FromQueryResult, IdenStatic, Iterable,
-    QueryFilter, QueryResult, Statement,
+    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, FromQueryResult, IdenStatic, Iterable, QueryFilter,
+    QueryResult, Statement,
 };
 
 use super::{SeaOrmStore, audit, finish};
+use crate::bounded::BoundedTxn;
 use crate::convert::{
     account_columns, account_from, delivery_from, hash_bytes, micros, outbox_row, token_row, used_at,
 };
@@ -165,7 +166,7 @@ fn of_client(practice: PracticeId, client: &ClientId) -> Condition {
 /// this process's write turn, so it already holds the database's only write lock and the read
 /// happens inside it.
 async fn lock_one(
-    txn: &DatabaseTransaction,
+    txn: &BoundedTxn,
     practice: PracticeId,
     client: &ClientId,
 ) -> Result<Option<PortalAccount>, StoreError> {
@@ -200,7 +201,7 @@ async fn lock_one(
 
 /// Inserts a token the account holds for the first time, or records that it was used.
 async fn upsert_token(
-    txn: &DatabaseTransaction,
+    txn: &BoundedTxn,
     practice: PracticeId,
     client: &ClientId,
     token: &IssuedToken,
@@ -239,7 +240,7 @@ async fn upsert_token(
 /// Everything [`AccountStore::commit`] writes, inside the caller's transaction. The account row
 /// is written first: its compare-and-set (or, at version 0, its primary key) is what serialises
 /// concurrent commits of one account, so a loser stops before touching anything else.
-async fn commit_in(txn: &DatabaseTransaction, change: &AccountCommit) -> Result<(), StoreError> {
+async fn commit_in(txn: &BoundedTxn, change: &AccountCommit) -> Result<(), StoreError> {
     let account = &change.account;
     // The client is the host's: the store neither knows nor checks it (design §7).
     let (practice, client) = (account.practice_id(), account.client_id());

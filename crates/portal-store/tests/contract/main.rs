@@ -25,6 +25,7 @@ mod safety;
 mod serialised;
 mod service;
 mod sessions;
+mod silent_database;
 mod staff;
 mod throttle;
 
