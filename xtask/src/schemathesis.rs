@@ -62,9 +62,10 @@ pub(crate) fn run() -> Result {
         deployment.serve(port, &["--public-url", &base, "--ip-rate-limit", "0"], &run_dir.join("server.log"))?;
     let api = Api::new(&server, staff_key)?;
     seed(&api, &server.mail())?;
+    let cursor = list_cursor(&api)?;
 
     let config = run_dir.join("schemathesis.toml");
-    std::fs::write(&config, config_toml(staff_key, slug))
+    std::fs::write(&config, config_toml(staff_key, slug, &cursor))
         .map_err(|error| format!("cannot write {}: {error}", config.display()))?;
     let seed = std::env::var("PORTAL_SCHEMATHESIS_SEED").unwrap_or_else(|_| DEFAULT_SEED.to_owned());
     let mut command = Command::new(&st);
@@ -83,18 +84,27 @@ pub(crate) fn run() -> Result {
     if status.success() { Ok(()) } else { Err(format!("schemathesis found contract failures ({status})")) }
 }
 
-/// The schemathesis configuration: the staff key for `StaffKey`, and a sign-in as the seeded
-/// client for `ClientSessionToken` (fetched again whenever a call answers 401, e.g. after the
-/// fuzzer signed the session out).
-fn config_toml(staff_key: &str, slug: &str) -> String {
+/// The schemathesis configuration: the staff key for `StaffKey`, a sign-in as the seeded client
+/// for `ClientSessionToken` (fetched again whenever a call answers 401, e.g. after the fuzzer
+/// signed the session out), and a real `cursor` for the client list.
+///
+/// A list cursor is opaque: any base64url text fits its schema, but only the cursors the list
+/// gave out are accepted (others are 422 `invalid_cursor`, by design), and a schema cannot say
+/// which. So the list's `cursor` is always one the server made (the next page after the first
+/// seeded client), as the staff key is a real one; the refusal of made-up, cut and altered
+/// cursors is tested in Rust (`crates/portal-http/tests/api/list.rs`).
+fn config_toml(staff_key: &str, slug: &str, list_cursor: &str) -> String {
     // TOML basic strings take JSON string escapes, so `Value::to_string` quotes them safely.
     let quote = |text: &str| Value::from(text).to_string();
     format!(
         "[auth.openapi.StaffKey]\nbearer = {key}\n\n\
          [auth.dynamic.openapi.ClientSessionToken]\npath = \"/api/v1/portal/sessions\"\n\
          payload = {{ practice = {slug}, username = {user}, password = {password} }}\n\
-         extract_selector = \"/token\"\n",
+         extract_selector = \"/token\"\n\n\
+         [[operations]]\ninclude-operation-id = \"list_clients\"\n\
+         parameters = {{ \"query.cursor\" = {cursor} }}\n",
         key = quote(staff_key),
+        cursor = quote(list_cursor),
         slug = quote(slug),
         user = quote(USERNAME),
         password = quote(PASSWORD),
@@ -203,6 +213,12 @@ fn seed(api: &Api, mail: &EmlDir) -> Result {
     Ok(())
 }
 
+/// A cursor the client list gave out: the page after the first seeded client.
+fn list_cursor(api: &Api) -> Result<String> {
+    let page = api.staff("GET", "/api/v1/clients?limit=1", None, 200)?;
+    page["next_cursor"].as_str().map(str::to_owned).ok_or_else(|| format!("seeding: no next page in {page}"))
+}
+
 /// Sends the client's invitation and returns its link token, read from the `.eml` file the mail
 /// dispatcher writes (the only place a raw token exists).
 fn invite(api: &Api, mail: &EmlDir, client: &str) -> Result<String> {
@@ -227,8 +243,9 @@ mod tests {
 
     #[test]
     fn the_config_quotes_its_values() {
-        let config = config_toml("pst_a\"b", "sunrise");
+        let config = config_toml("pst_a\"b", "sunrise", "AQA_-x");
         assert!(config.contains(r#"bearer = "pst_a\"b""#), "{config}");
+        assert!(config.contains(r#"parameters = { "query.cursor" = "AQA_-x" }"#), "{config}");
         assert!(config.contains(r#"payload = { practice = "sunrise", username = "contract.tester", "#), "{config}");
     }
 }

@@ -33,7 +33,8 @@ async fn main() -> Result<(), Box<dyn Error>> {
         SeededRandom::new(1),
         Policy::default(),
         link_key,
-    );
+    )
+    .with_bundled_records();
     let request = RequestContext::default();
 
     let practice = service.create_practice("Sunrise Therapy", None, TimeZoneName::utc()).await?;

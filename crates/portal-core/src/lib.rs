@@ -9,6 +9,7 @@
 //! `docs/lifecycle.md` in the repository.
 
 pub mod account;
+mod client_list;
 mod delivery;
 mod hashing;
 pub mod password_policy;
@@ -26,6 +27,10 @@ mod token;
 mod types;
 
 pub use account::{AccountState, Credentials, PortalAccount, PortalStatus, PortalStatusKind};
+pub use client_list::{
+    ClientCursor, ClientListQuery, ClientPage, ClientSearch, CursorError, ListPosition, PageDirection, PageSize,
+    prefix_end, search_key,
+};
 pub use delivery::{DeliveryCause, DeliveryProblem};
 pub use hashing::{HashError, PasswordHash, Verification};
 pub use policy::{
@@ -38,8 +43,8 @@ pub use ports::{
     ThrottleStore, TransportError,
 };
 pub use records::{
-    Actor, AuditAction, AuditEvent, AuditFailure, ClaimedMail, Client, DeliveryState, MailKind, OutgoingMail, Practice,
-    RequestContext, Session, StaffMember, ThrottleDecision, ThrottleState, UnrecognisedFailure,
+    AccountPanel, Actor, AuditAction, AuditEvent, AuditFailure, ClaimedMail, Client, DeliveryState, MailKind,
+    OutgoingMail, Practice, RequestContext, Session, StaffMember, ThrottleDecision, ThrottleState, UnrecognisedFailure,
 };
 pub use retention::{DEFAULT_PRUNE_BATCH, PruneCutoffs, PruneKind, PruneReport, prune};
 pub use scrypt_hasher::{ScryptHasher, ScryptParams};

@@ -5,6 +5,7 @@ use std::net::IpAddr;
 
 use jiff::{SignedDuration, Timestamp};
 
+use crate::account::PortalAccount;
 use crate::delivery::DeliveryProblem;
 use crate::policy::{Policy, ThrottleRules};
 use crate::token::TokenHash;
@@ -194,6 +195,18 @@ pub enum DeliveryState {
         /// `None` when the failure itself was final.
         gave_up_after: Option<u32>,
     },
+}
+
+/// A client's portal account as the staff's portal panel shows it, read at once: the account
+/// with its current links, and the delivery of the latest mail that carried each of them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountPanel {
+    /// The account ([`PortalAccount::new`] when none was stored).
+    pub account: PortalAccount,
+    /// The delivery of the latest mail carrying the account's current invitation, if any.
+    pub invite_delivery: Option<DeliveryState>,
+    /// The delivery of the latest mail carrying the account's current reset link, if any.
+    pub reset_delivery: Option<DeliveryState>,
 }
 
 /// Who did something.

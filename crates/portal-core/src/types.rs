@@ -147,7 +147,7 @@ pub enum InvalidInput {
 /// U+2066–U+2069), which make "Ada \u{202E}gro.live" display as "Ada evil.org" to staff and
 /// in mail. Zero-width joiners and the implicit direction marks stay allowed: names in several
 /// scripts need them, and they cannot reorder text.
-fn rearranges_text(c: char) -> bool {
+pub(crate) fn rearranges_text(c: char) -> bool {
     matches!(c, '\u{2028}' | '\u{2029}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
 }
 

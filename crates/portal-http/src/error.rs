@@ -70,6 +70,9 @@ pub enum ErrorCode {
     InvalidRequest,
     /// 422: a field breaks a rule (length, pattern, format; see `detail`).
     ValidationFailed,
+    /// 422: the list `cursor` is not one the list gave out (cut, altered or made up); start
+    /// again from the first page.
+    InvalidCursor,
     /// 413: the request body is larger than allowed.
     PayloadTooLarge,
     /// 415: the request body is not `application/json`.
@@ -110,6 +113,7 @@ impl ErrorCode {
             Self::Busy => "busy",
             Self::InvalidRequest => "invalid_request",
             Self::ValidationFailed => "validation_failed",
+            Self::InvalidCursor => "invalid_cursor",
             Self::PayloadTooLarge => "payload_too_large",
             Self::UnsupportedMediaType => "unsupported_media_type",
             Self::NotFound => "not_found",
@@ -143,6 +147,7 @@ impl ErrorCode {
             Self::Busy => "The server is busy; retry shortly",
             Self::InvalidRequest => "The request is malformed",
             Self::ValidationFailed => "A field of the request is not valid",
+            Self::InvalidCursor => "The cursor is not one this list gave out; start again from the first page",
             Self::PayloadTooLarge => "The request body is too large",
             Self::UnsupportedMediaType => "The request body must be application/json",
             Self::NotFound => "No such resource",

@@ -6,6 +6,11 @@
 //! and the last problem; practice gone; link expired; not renderable). A row the
 //! dispatcher cannot finish safely (its lease is nearly over, the store failed, shutdown) is
 //! left alone: its lease lapses and it is claimed again. Nothing is dropped.
+//!
+//! A message that went out is recorded as sent even through a store outage: the dispatcher
+//! keeps trying (with growing pauses) for as long as its lease holds, because a row still
+//! pending when the lease lapses is claimed and sent again. Only a shutdown, or an outage
+//! longer than the lease, leaves the row to be sent a second time (with the same Message-ID).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,6 +24,17 @@ use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 
 use crate::{ConfigError, Renderer};
+
+/// The first pause before trying again to record a delivered message as sent; it doubles up to
+/// [`RECORD_PAUSE_MAX`].
+const RECORD_PAUSE_FIRST: Duration = Duration::from_millis(100);
+
+/// The longest pause between two tries to record a delivered message as sent.
+const RECORD_PAUSE_MAX: Duration = Duration::from_secs(2);
+
+/// Tries to record a sent message after a shutdown was asked for: a few, then the row is left
+/// (the process is going away; the lease decides).
+const RECORD_TRIES_WHEN_STOPPING: u32 = 3;
 
 /// Tuning of the dispatcher. [`Default`] suits a small practice server.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -238,7 +254,7 @@ where
                 tracing::debug!(mail_id = %row.mail.id, "shutting down; the row is left for its lease to lapse");
                 Outcome::Deferred
             } else {
-                self.deliver(row).await
+                self.deliver(row, stop).await
             };
             match outcome {
                 Outcome::Sent => report.sent += 1,
@@ -250,7 +266,7 @@ where
         Ok(report)
     }
 
-    async fn deliver(&self, row: ClaimedMail) -> Outcome {
+    async fn deliver(&self, row: ClaimedMail, stop: Option<&watch::Receiver<bool>>) -> Outcome {
         let ClaimedMail { mail, attempts, lease_until } = row;
         let id = mail.id;
         let kind = mail.kind.name();
@@ -305,7 +321,7 @@ where
             });
         drop(email);
         match result {
-            Ok(()) => self.sent(id, kind).await,
+            Ok(()) => self.sent(id, kind, lease_until, stop).await,
             Err(TransportError::Permanent(problem)) => self.fail(id, kind, &problem, None).await,
             Err(TransportError::Transient(problem)) => {
                 let made = attempts.saturating_add(1);
@@ -326,25 +342,46 @@ where
         }
     }
 
-    async fn sent(&self, id: portal_core::MailId, kind: &'static str) -> Outcome {
-        // The message is out: recording that matters (else it is sent again after the lease),
-        // so a failing store gets a few quick retries.
-        for attempt in 1..=3u32 {
-            match self.store.mark_sent(id, self.clock.now()).await {
+    /// Records a delivered message. The message is out, so recording it matters: a row still
+    /// pending when its lease lapses is sent again. A failing store (an outage, a database that
+    /// stopped answering) is tried again with growing pauses for as long as the lease holds,
+    /// or a few times once a shutdown was asked for.
+    async fn sent(
+        &self,
+        id: portal_core::MailId,
+        kind: &'static str,
+        lease_until: Timestamp,
+        stop: Option<&watch::Receiver<bool>>,
+    ) -> Outcome {
+        let mut pause = RECORD_PAUSE_FIRST;
+        let mut tries = 0u32;
+        loop {
+            tries += 1;
+            let error = match self.store.mark_sent(id, self.clock.now()).await {
                 Ok(()) => {
-                    tracing::info!(mail_id = %id, kind, "mail delivered");
+                    if tries > 1 {
+                        tracing::info!(mail_id = %id, kind, tries, "mail delivered; recorded once the store answered");
+                    } else {
+                        tracing::info!(mail_id = %id, kind, "mail delivered");
+                    }
                     return Outcome::Sent;
                 }
-                Err(error) if attempt < 3 => {
-                    tracing::warn!(mail_id = %id, error = %error, "cannot mark the mail sent; retrying");
-                    tokio::time::sleep(Duration::from_millis(200 * u64::from(attempt))).await;
-                }
-                Err(error) => {
-                    tracing::error!(mail_id = %id, error = %error, "delivered but cannot mark it sent; it may be sent again");
-                }
+                Err(error) => error,
+            };
+            let stopping = stop.is_some_and(|stop| *stop.borrow());
+            let lease_over = self.clock.now() >= lease_until;
+            if lease_over || (stopping && tries >= RECORD_TRIES_WHEN_STOPPING) {
+                tracing::error!(
+                    mail_id = %id, kind, tries, error = %error,
+                    "delivered but cannot mark it sent before {}; it may be sent again",
+                    if lease_over { "its lease ended" } else { "the shutdown" },
+                );
+                return Outcome::Sent;
             }
+            tracing::warn!(mail_id = %id, kind, tries, error = %error, "delivered but cannot mark it sent yet; retrying");
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(RECORD_PAUSE_MAX);
         }
-        Outcome::Sent
     }
 
     /// Gives a row up: `gave_up_after` is the attempts made when temporary failures ran out

@@ -18,12 +18,17 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use jiff::{SignedDuration, Span, SpanRelativeTo};
 use portal_core::{Policy, PolicyError, PolicySettings, RetentionRules, TimeZoneName};
 use portal_mail::{DispatcherConfig, MailFrom, SmtpConfig};
+use portal_store::StoreConfig;
 
 /// The sender when `--mail-from` is not given: a neutral name and a no-reply address.
 pub const DEFAULT_MAIL_FROM: &str = "Account notifications <no-reply@portal.localhost>";
 
 /// The name of the practice created on an empty database.
 pub const DEFAULT_FIRST_PRACTICE: &str = "My Practice";
+
+/// The accepted `--database-timeout`: shorter cuts healthy queries under load; longer lets a
+/// request hang on a silent database for longer than any client waits.
+pub const DATABASE_TIMEOUT_RANGE: (Duration, Duration) = (Duration::from_millis(100), Duration::from_secs(600));
 
 /// `portal-server`: the bundled client-portal server.
 #[derive(Parser)]
@@ -221,6 +226,14 @@ pub struct Options {
     #[arg(long, env = "PORTAL_IP_RATE_LIMIT", default_value_t = 30, value_name = "PER_MINUTE", global = true)]
     pub ip_rate_limit: u32,
 
+    /// Longest wait for one answer from PostgreSQL (a query, BEGIN or COMMIT, a pooled
+    /// connection) before the request is answered 503 unavailable; a connection that stays
+    /// silent is closed, not reused. The same limit is PostgreSQL's statement_timeout and
+    /// idle_in_transaction_session_timeout for the portal's sessions (migrations excepted).
+    /// 100ms to 10m. Used by serve and prune; SQLite waits by its busy timeout (5s) instead.
+    #[arg(long, env = "PORTAL_DATABASE_TIMEOUT", default_value = "3s", value_name = "DURATION", global = true)]
+    pub database_timeout: String,
+
     /// On SIGTERM or Ctrl-C, how long in-flight requests may take to finish.
     #[arg(long, env = "PORTAL_SHUTDOWN_TIMEOUT", default_value = "30s", value_name = "DURATION", global = true)]
     pub shutdown_timeout: String,
@@ -322,6 +335,8 @@ pub struct Resolved {
     pub ip_rate_limit: u32,
     /// Grace period for in-flight requests at shutdown.
     pub shutdown_timeout: Duration,
+    /// How the store waits for the database (the database timeout).
+    pub store: StoreConfig,
     /// Outbox delivery tuning (poll interval, retry ceiling, lease).
     pub dispatcher: DispatcherConfig,
     /// How often `serve` prunes; `None` when the background job is off.
@@ -342,6 +357,7 @@ impl std::fmt::Debug for Resolved {
             .field("trust_forwarded_for", &self.trust_forwarded_for)
             .field("ip_rate_limit", &self.ip_rate_limit)
             .field("shutdown_timeout", &self.shutdown_timeout)
+            .field("store", &self.store)
             .field("dispatcher", &self.dispatcher)
             .field("prune_interval", &self.prune_interval)
             .finish()
@@ -409,6 +425,7 @@ impl Options {
             .ok()
             .and_then(|d| Duration::try_from(d).ok())
             .ok_or_else(|| SettingError::new("shutdown-timeout", "expected a duration such as 30s"))?;
+        let store = StoreConfig { database_timeout: self.database_timeout()? };
         let mail_from = MailFrom::parse(&self.mail_from).map_err(|error| SettingError::new("mail-from", error.why))?;
         let mail = match self.smtp_url.as_deref().map(str::trim).filter(|url| !url.is_empty()) {
             Some(url) => {
@@ -447,9 +464,20 @@ impl Options {
             trust_forwarded_for: self.trust_forwarded_for,
             ip_rate_limit: self.ip_rate_limit,
             shutdown_timeout,
+            store,
             dispatcher,
             prune_interval,
         })
+    }
+
+    /// `--database-timeout`, within [`DATABASE_TIMEOUT_RANGE`].
+    fn database_timeout(&self) -> Result<Duration, SettingError> {
+        let timeout = std_duration("database-timeout", &self.database_timeout)?;
+        let (min, max) = DATABASE_TIMEOUT_RANGE;
+        if timeout < min || timeout > max {
+            return Err(SettingError::new("database-timeout", format!("must be between {min:?} and {max:?}")));
+        }
+        Ok(timeout)
     }
 
     /// The dispatcher settings: the defaults with the three `--mail-*` durations applied.

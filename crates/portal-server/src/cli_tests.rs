@@ -190,3 +190,17 @@ fn retention_settings_and_the_prune_interval_are_read_and_bounded() -> Result<()
     assert_eq!(refused.map(|_| ()).map_err(|error| error.flag), Err("prune-interval"));
     Ok(())
 }
+
+#[test]
+fn the_database_timeout_defaults_to_3_seconds_and_is_bounded() -> Result<(), Box<dyn std::error::Error>> {
+    let defaults = parse(&[])?.options.resolve()?;
+    assert_eq!(defaults.store, StoreConfig::default());
+    assert_eq!(defaults.store.database_timeout, Duration::from_secs(3));
+    let set = parse(&["serve", "--database-timeout", "1500ms"])?.options.resolve()?;
+    assert_eq!(set.store.database_timeout, Duration::from_millis(1500));
+    for bad in ["50ms", "11m", "soon", "0s"] {
+        let error = parse(&["--database-timeout", bad])?.options.resolve().err().ok_or("accepted")?;
+        assert_eq!(error.flag, "database-timeout", "{bad}: {error}");
+    }
+    Ok(())
+}

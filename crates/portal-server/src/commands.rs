@@ -80,7 +80,8 @@ pub(crate) async fn admin_service(database_url: &str) -> Result<DynPortalService
         Arc::new(OsRandom) as Arc<dyn Randomness>,
         Policy::default(),
         throwaway_key,
-    ))
+    )
+    .with_bundled_records())
 }
 
 /// Checks that the time-zone database knows `name` (emails state expiry times in it).

@@ -94,7 +94,7 @@ async fn run(cli: Cli) -> Result<(), String> {
         Command::Prune => {
             let resolved = options.resolve().map_err(|error| error.to_string())?;
             prepare_data_dir(&options, false)?;
-            let counts = portal_server::retention::prune_once(&resolved.database_url, &resolved.policy)
+            let counts = portal_server::retention::prune_once(&resolved.database_url, &resolved.policy, resolved.store)
                 .await
                 .map_err(|error| chain(&error))?;
             print_json(&counts)

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use portal_core::{Clock, DEFAULT_PRUNE_BATCH, Policy, PruneKind, PruneReport, Retention, SystemClock, prune};
 use portal_http::PruneCounters;
+use portal_store::StoreConfig;
 use serde_json::{Map, Value};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -24,13 +25,14 @@ pub fn report_json(report: &PruneReport) -> Value {
     Value::Object(counts)
 }
 
-/// `portal-server prune`: opens (and migrates) the database, runs one prune, returns the counts.
+/// `portal-server prune`: opens (and migrates) the database with the given waits, runs one prune,
+/// returns the counts.
 ///
 /// # Errors
 /// [`CommandError::Database`] when the database cannot be opened; [`CommandError::Refused`]
 /// when a batch fails (earlier batches stay deleted).
-pub async fn prune_once(database_url: &str, policy: &Policy) -> Result<Value, CommandError> {
-    let store = portal_store::connect(database_url).await?;
+pub async fn prune_once(database_url: &str, policy: &Policy, store: StoreConfig) -> Result<Value, CommandError> {
+    let store = portal_store::connect_with(database_url, store).await?;
     let outcome = prune(&store, policy, &SystemClock, DEFAULT_PRUNE_BATCH, |_, _| {}).await;
     let _ = store.close().await;
     let report = outcome.map_err(|error| CommandError::Refused(format!("pruning failed: {error}")))?;

@@ -1,10 +1,10 @@
-//! `serve`: the wiring. One [`SeaOrmStore`](portal_store::SeaOrmStore) shared by the service and
+//! `serve`: the wiring. One [`SeaOrmStore`] shared by the service and
 //! the mail dispatcher, scrypt on the HTTP crate's bounded hashing pool, the outbox dispatcher
 //! woken by the HTTP layer whenever a use case queued mail, and poem with a graceful shutdown.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use portal_core::service::{CreatedPractice, PortalService};
 use portal_core::{
@@ -13,6 +13,7 @@ use portal_core::{
 };
 use portal_http::{BlockingHasher, HttpConfig, MailQueuedHook};
 use portal_mail::{Dispatcher, DispatcherConfig, DispatcherHandle, FileTransport, MailFrom, Renderer, SmtpTransport};
+use portal_store::{ConnectError, SeaOrmStore, StoreConfig};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
@@ -20,12 +21,24 @@ use crate::bootstrap::{self, BootstrapError};
 use crate::cli::{MailSettings, Resolved, database_kind};
 use crate::retention::PruneJob;
 
+/// How long `serve` keeps trying to open the database at start-up while it does not answer yet
+/// (refused, silent, starting up, out of connection slots, or a SQLite file busy on a machine
+/// so loaded that the first connection takes longer than the pool's acquire timeout). Errors
+/// that waiting cannot fix (a wrong password, a missing database, a failed migration) stop the
+/// start at once.
+pub const DATABASE_START_WAIT: Duration = Duration::from_secs(30);
+
+/// The pause between two tries to open the database at start-up.
+const DATABASE_START_PAUSE: Duration = Duration::from_secs(1);
+
 /// Everything `serve` needs. [`ServerConfig::new`] builds the production set-up from the
 /// command line; tests adjust the public fields (port 0, a manual clock, cheap scrypt
 /// parameters, a generous per-IP limit).
 pub struct ServerConfig {
     /// Database URL (may hold a password: never logged).
     pub database_url: String,
+    /// How the store waits for the database (the database timeout).
+    pub store: StoreConfig,
     /// Where to listen (port 0: any free port; see [`RunningServer::local_addr`]).
     pub bind: SocketAddr,
     /// The externally visible base URL; `None`: `http://{the bound address}`.
@@ -65,6 +78,7 @@ impl ServerConfig {
         http.ip_rate_limit.per_minute = resolved.ip_rate_limit;
         Self {
             database_url: resolved.database_url,
+            store: resolved.store,
             bind: resolved.bind,
             public_url: resolved.public_url,
             mail: resolved.mail,
@@ -189,7 +203,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServeError> {
             (Arc::clone(&relay) as Arc<dyn MailTransport>, StartupMailCheck::Relay(relay))
         }
     };
-    let store = portal_store::connect(&config.database_url).await?;
+    let store = open_store(&config.database_url, config.store).await?;
     tracing::info!(database = database_kind(&config.database_url), "database ready (migrations applied)");
 
     let listener = tokio::net::TcpListener::bind(config.bind)
@@ -216,15 +230,19 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServeError> {
     let retention: Arc<dyn Retention> = Arc::clone(&store) as Arc<dyn Retention>;
     let directory: Arc<dyn ClientDirectory> = Arc::clone(&store) as Arc<dyn ClientDirectory>;
     let store: Arc<dyn PortalStore> = store;
-    let service: Arc<DynPortalService> = Arc::new(PortalService::new(
-        Arc::clone(&store),
-        Arc::clone(&directory),
-        Arc::new(hasher.clone()) as Arc<dyn PasswordHasher>,
-        Arc::clone(&config.clock),
-        Arc::new(OsRandom) as Arc<dyn Randomness>,
-        config.policy,
-        LinkKey::from_bytes(*config.link_key.expose()),
-    ));
+    let service: Arc<DynPortalService> = Arc::new(
+        PortalService::new(
+            Arc::clone(&store),
+            Arc::clone(&directory),
+            Arc::new(hasher.clone()) as Arc<dyn PasswordHasher>,
+            Arc::clone(&config.clock),
+            Arc::new(OsRandom) as Arc<dyn Randomness>,
+            config.policy,
+            LinkKey::from_bytes(*config.link_key.expose()),
+        )
+        // The store is the directory: a client and its portal state are one read.
+        .with_bundled_records(),
+    );
 
     // The bench's store-read yardstick reads through the same store as the portal.
     #[cfg(feature = "bench-baseline")]
@@ -294,6 +312,34 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServeError> {
         PruneJob::spawn(retention, service.policy().clone(), Arc::clone(&config.clock), interval, prune_counters)
     });
     Ok(RunningServer { local_addr, public_url, first_run, service, stop, http, dispatcher, mail_check, prune })
+}
+
+/// Opens and migrates the database, trying again for up to [`DATABASE_START_WAIT`] while the
+/// failure is one that waiting may fix ([`ConnectError::is_transient`]), each try logged.
+async fn open_store(url: &str, config: StoreConfig) -> Result<SeaOrmStore, ConnectError> {
+    let started = Instant::now();
+    let mut attempt = 1u32;
+    loop {
+        match portal_store::connect_with(url, config).await {
+            Ok(store) => {
+                if attempt > 1 {
+                    tracing::info!(database = database_kind(url), attempt, "the database answered");
+                }
+                return Ok(store);
+            }
+            Err(error) if error.is_transient() && started.elapsed() + DATABASE_START_PAUSE < DATABASE_START_WAIT => {
+                let cause = std::error::Error::source(&error).map(ToString::to_string).unwrap_or_default();
+                tracing::warn!(
+                    database = database_kind(url), attempt, %cause,
+                    "{error}; trying again for up to {} s after the start",
+                    DATABASE_START_WAIT.as_secs(),
+                );
+                tokio::time::sleep(DATABASE_START_PAUSE).await;
+                attempt += 1;
+            }
+            Err(error) => return Err(error),
+        }
+    }
 }
 
 impl RunningServer {

@@ -1,11 +1,21 @@
-//! Opening a database from a URL, the SQLite connection set-up, and running migrations.
+//! Opening a database from a URL, the per-connection set-up (SQLite pragmas, PostgreSQL
+//! timeouts and the release check of the pool), and running migrations.
 
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
 use std::time::Duration;
 
+use sea_orm::sqlx::pool::PoolConnectionMetadata;
+use sea_orm::sqlx::postgres::PgConnection;
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
-use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr, TransactionTrait};
+use sea_orm::sqlx::{self, Connection as _};
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr, RuntimeErr, TransactionTrait,
+};
 use sea_orm_migration::MigratorTrait;
 
+use crate::bounded::{Abandoned, Bound};
 use crate::migration::Migrator;
 use crate::store::{SeaOrmStore, write_options};
 
@@ -18,6 +28,30 @@ pub const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// a minute while the database is down; a few seconds is enough for a healthy pool under load,
 /// and the HTTP layer then answers 503 `unavailable` with `Retry-After`.
 pub const POOL_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// The default of [`StoreConfig::database_timeout`]: a healthy PostgreSQL answers in
+/// milliseconds, and a request that meets a silent one is answered 503 within about this long
+/// (the promise is 5 s; the rest is slack for a loaded machine).
+pub const DEFAULT_DATABASE_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// How the store waits for its database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoreConfig {
+    /// PostgreSQL: the longest wait for one round trip (a pooled connection, a statement,
+    /// `BEGIN`, `COMMIT`, a ping). Past it the store gives up with
+    /// [`portal_core::StoreError::Unavailable`] and the connection is not reused until it has
+    /// answered (it is closed when it stays silent). The same value is the server's own
+    /// `statement_timeout` and `idle_in_transaction_session_timeout` for the store's sessions,
+    /// so the server also stops work, and releases locks, that nobody waits for. Migrations run
+    /// without either limit. SQLite ignores it (see `SQLITE_BUSY_TIMEOUT`).
+    pub database_timeout: Duration,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        Self { database_timeout: DEFAULT_DATABASE_TIMEOUT }
+    }
+}
 
 /// Connections per pool for a SQLite file (WAL: readers run beside the one writer).
 const SQLITE_MAX_CONNECTIONS: u32 = 8;
@@ -44,10 +78,24 @@ pub enum ConnectError {
     Migrate(#[source] DatabaseError),
 }
 
+impl ConnectError {
+    /// Whether trying again later may succeed: the database did not answer in time, refused or
+    /// dropped the connection, is starting up or has no free connection slot, or (SQLite) was
+    /// busy. A wrong password, a missing database, a file that cannot be opened or a bad URL
+    /// stay as they are.
+    #[must_use]
+    pub fn is_transient(&self) -> bool {
+        matches!(self, Self::Connect(error) if error.transient)
+    }
+}
+
 /// The database's own error text, with the connection URL and any password in it removed
 /// (sqlx repeats an unparsable URL verbatim).
 #[derive(Debug)]
-pub struct DatabaseError(String);
+pub struct DatabaseError {
+    text: String,
+    transient: bool,
+}
 
 impl DatabaseError {
     fn redacted(err: &DbErr, url: &str) -> Self {
@@ -59,13 +107,33 @@ impl DatabaseError {
         if let Some(password) = password_of(url).filter(|p| !p.is_empty()) {
             text = text.replace(password, "[password]");
         }
-        Self(text)
+        Self { text, transient: is_transient(err) }
+    }
+}
+
+/// See [`ConnectError::is_transient`].
+fn is_transient(err: &DbErr) -> bool {
+    let sqlx_error = match err {
+        DbErr::ConnectionAcquire(_) => return true,
+        DbErr::Conn(RuntimeErr::SqlxError(error)) | DbErr::Exec(RuntimeErr::SqlxError(error)) => error,
+        _ => return false,
+    };
+    match &**sqlx_error {
+        sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut => true,
+        sqlx::Error::Database(database) => match database.code().as_deref() {
+            // PostgreSQL: cannot_connect_now (starting up), too_many_connections.
+            Some("57P03" | "53300") => true,
+            // SQLite: SQLITE_BUSY, SQLITE_LOCKED and their extended codes (the low byte).
+            Some(code) => code.parse::<u32>().is_ok_and(|code| matches!(code & 0xff, 5 | 6)),
+            None => false,
+        },
+        _ => false,
     }
 }
 
 impl std::fmt::Display for DatabaseError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(&self.text)
     }
 }
 
@@ -108,12 +176,31 @@ impl Target {
 /// `foreign_keys=ON` (SQLite's default is off), `secure_delete=ON` (purged mail bodies and
 /// deleted sessions are overwritten, not left in free pages) and `synchronous=NORMAL` (durable
 /// in WAL mode except for the last transactions on power loss; never corrupt).
-fn options(url: &str, target: Target) -> ConnectOptions {
+///
+/// PostgreSQL sessions start with `statement_timeout` and `idle_in_transaction_session_timeout`
+/// at the database timeout (a query stuck on a lock, or a transaction whose client went silent,
+/// ends on the server too), and the pool checks a released connection within the timeout
+/// while round trips are being abandoned ([`release_check`]).
+fn options(url: &str, target: Target, bound: &Bound) -> ConnectOptions {
     let mut options = ConnectOptions::new(url.trim());
     options.sqlx_logging(false).acquire_timeout(POOL_ACQUIRE_TIMEOUT);
     match target {
         Target::Postgres => {
             options.max_connections(POSTGRES_MAX_CONNECTIONS);
+            if let Some(limit) = bound.limit() {
+                // Whole milliseconds, at least 1: 0 would mean "no limit" to PostgreSQL.
+                let millis = limit.as_millis().clamp(1, i32::MAX as u128).to_string();
+                options.map_sqlx_postgres_opts(move |postgres| {
+                    postgres.options([
+                        ("statement_timeout", millis.as_str()),
+                        ("idle_in_transaction_session_timeout", millis.as_str()),
+                    ])
+                });
+                let abandoned = bound.abandoned();
+                options.map_sqlx_postgres_pool_opts(move |pool| {
+                    pool.after_release(release_check(limit, Arc::clone(&abandoned)))
+                });
+            }
         }
         Target::SqliteFile | Target::SqliteMemory => {
             options.map_sqlx_sqlite_opts(|sqlite| {
@@ -141,9 +228,48 @@ fn options(url: &str, target: Target) -> ConnectOptions {
     options
 }
 
-async fn open(url: &str) -> Result<DatabaseConnection, ConnectError> {
+/// The boxed future a pool hook returns.
+type HookFuture<'c> = Pin<Box<dyn Future<Output = Result<bool, sqlx::Error>> + Send + 'c>>;
+
+/// The pool's check of a released PostgreSQL connection (sqlx's `after_release`). While round
+/// trips are being abandoned (see `bounded.rs`), a released connection may still owe the answer
+/// to an abandoned query: it must answer a ping within `limit`, which also drains that answer
+/// and runs a queued `ROLLBACK`, or it is closed instead of returning to the pool. sqlx's own
+/// release ping, which follows, has no bound. Otherwise the connection goes on to that ping
+/// directly, so a healthy pool pays nothing extra.
+fn release_check(
+    limit: Duration,
+    abandoned: Arc<Abandoned>,
+) -> impl for<'c> Fn(&'c mut PgConnection, PoolConnectionMetadata) -> HookFuture<'c> + Send + Sync + 'static {
+    move |connection, _| {
+        let check = abandoned.recently();
+        Box::pin(async move {
+            if !check {
+                return Ok(true);
+            }
+            match tokio::time::timeout(limit, connection.ping()).await {
+                Ok(answered) => answered.map(|()| true),
+                Err(_) => Err(sqlx::Error::Io(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    "a released connection did not answer within the database timeout; closing it",
+                ))),
+            }
+        })
+    }
+}
+
+/// The bound on round trips for a database: the configured timeout on PostgreSQL, none on
+/// SQLite (see `bounded.rs`).
+fn bound_for(target: Target, config: StoreConfig) -> Bound {
+    let limit = (target == Target::Postgres).then_some(config.database_timeout);
+    Bound::new(limit, Arc::new(Abandoned::default()))
+}
+
+async fn open(url: &str, bound: &Bound) -> Result<DatabaseConnection, ConnectError> {
     let target = Target::of(url)?;
-    Database::connect(options(url, target)).await.map_err(|e| ConnectError::Connect(DatabaseError::redacted(&e, url)))
+    Database::connect(options(url, target, bound))
+        .await
+        .map_err(|e| ConnectError::Connect(DatabaseError::redacted(&e, url)))
 }
 
 /// Migrates `db` (opened from `url`), reporting errors without the URL.
@@ -160,9 +286,13 @@ enum Direction {
 
 /// Runs migrations in one transaction: on PostgreSQL under an advisory lock, on SQLite as an
 /// `IMMEDIATE` transaction, so two processes starting at once never migrate concurrently.
+/// PostgreSQL's per-session timeouts are lifted for this transaction: a migration of a large
+/// table, or waiting for another process's migration, may take longer than a request may.
 async fn run_migrations(db: &DatabaseConnection, direction: Direction) -> Result<(), DbErr> {
     let txn = db.begin_with_options(write_options()).await?;
     if txn.get_database_backend() == DbBackend::Postgres {
+        txn.execute_unprepared("SET LOCAL statement_timeout = 0").await?;
+        txn.execute_unprepared("SET LOCAL idle_in_transaction_session_timeout = 0").await?;
         txn.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({MIGRATION_LOCK_KEY})")).await?;
     }
     match direction {
@@ -178,13 +308,26 @@ async fn run_migrations(db: &DatabaseConnection, direction: Direction) -> Result
 /// (existing file), `sqlite::memory:` (one private in-memory database, for tests and demos),
 /// `postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE[?sslmode=…]` (or `postgresql://`).
 ///
+/// Waits for the database as [`StoreConfig::default`] says; see [`connect_with`].
+///
 /// # Errors
 /// [`ConnectError::UnsupportedUrl`] for another scheme, [`ConnectError::Connect`] when the
-/// database cannot be opened, [`ConnectError::Migrate`] when a migration fails.
+/// database cannot be opened ([`ConnectError::is_transient`] says whether trying again may
+/// help), [`ConnectError::Migrate`] when a migration fails.
 pub async fn connect(url: &str) -> Result<SeaOrmStore, ConnectError> {
-    let db = open(url).await?;
+    connect_with(url, StoreConfig::default()).await
+}
+
+/// [`connect`] with the waits `config` sets: on PostgreSQL every round trip of the store is
+/// bounded by [`StoreConfig::database_timeout`] (migrations are not).
+///
+/// # Errors
+/// As [`connect`].
+pub async fn connect_with(url: &str, config: StoreConfig) -> Result<SeaOrmStore, ConnectError> {
+    let bound = bound_for(Target::of(url)?, config);
+    let db = open(url, &bound).await?;
     migrate_with(&db, url, Direction::Up).await?;
-    Ok(SeaOrmStore::from_migrated(db))
+    Ok(SeaOrmStore::with_bound(db, bound))
 }
 
 /// Applies every pending migration (what [`connect`] does first), then closes the connection.
@@ -193,7 +336,7 @@ pub async fn connect(url: &str) -> Result<SeaOrmStore, ConnectError> {
 /// # Errors
 /// As [`connect`].
 pub async fn migrate(url: &str) -> Result<(), ConnectError> {
-    let db = open(url).await?;
+    let db = open(url, &bound_for(Target::of(url)?, StoreConfig::default())).await?;
     let outcome = migrate_with(&db, url, Direction::Up).await;
     // Closing only releases the pool; a failure there changes nothing already committed.
     let _ = db.close().await;
@@ -206,7 +349,7 @@ pub async fn migrate(url: &str) -> Result<(), ConnectError> {
 /// # Errors
 /// As [`connect`].
 pub async fn rollback(url: &str, steps: Option<u32>) -> Result<(), ConnectError> {
-    let db = open(url).await?;
+    let db = open(url, &bound_for(Target::of(url)?, StoreConfig::default())).await?;
     let outcome = migrate_with(&db, url, Direction::Down(steps)).await;
     let _ = db.close().await;
     outcome
@@ -228,9 +371,31 @@ mod tests {
     #[test]
     fn pools_give_up_on_a_connection_within_a_few_seconds() {
         for url in ["postgres://postgres@127.0.0.1:5432/portal", "sqlite://portal.db?mode=rwc"] {
-            let options = options(url, Target::of(url).unwrap());
+            let target = Target::of(url).unwrap();
+            let options = options(url, target, &bound_for(target, StoreConfig::default()));
             assert_eq!(options.get_acquire_timeout(), Some(POOL_ACQUIRE_TIMEOUT), "{url}");
         }
+    }
+
+    #[test]
+    fn only_postgresql_round_trips_are_bounded() {
+        let config = StoreConfig { database_timeout: Duration::from_millis(1500) };
+        assert_eq!(bound_for(Target::Postgres, config).limit(), Some(Duration::from_millis(1500)));
+        assert_eq!(bound_for(Target::SqliteFile, config).limit(), None);
+        assert_eq!(bound_for(Target::SqliteMemory, config).limit(), None);
+        assert_eq!(StoreConfig::default().database_timeout, DEFAULT_DATABASE_TIMEOUT);
+    }
+
+    #[test]
+    fn refusals_and_silence_are_transient_and_configuration_errors_are_not() {
+        let connect = |err: DbErr| ConnectError::Connect(DatabaseError::redacted(&err, "")).is_transient();
+        let sqlx_error = |err: sqlx::Error| DbErr::Conn(RuntimeErr::SqlxError(Arc::new(err)));
+        assert!(connect(sqlx_error(sqlx::Error::PoolTimedOut)));
+        assert!(connect(sqlx_error(sqlx::Error::Io(std::io::ErrorKind::ConnectionRefused.into()))));
+        assert!(connect(DbErr::ConnectionAcquire(sea_orm::ConnAcquireErr::Timeout)));
+        assert!(!connect(sqlx_error(sqlx::Error::Configuration("bad option".into()))));
+        assert!(!connect(DbErr::Conn(RuntimeErr::Internal("The connection string cannot be parsed.".into()))));
+        assert!(!ConnectError::UnsupportedUrl.is_transient());
     }
 
     /// A database that refuses connections: sqlx retries a refused connection until the acquire

@@ -9,7 +9,7 @@ use portal_core::{
     AccountState, Actor, AuditAction, AuditEvent, AuditFailure, AuditId, ClaimedMail, Client, ClientId, Credentials,
     DeliveryState, DisableReason, DisplayName, EmailAddress, IssuedToken, Language, MailId, MailKind, OutgoingMail,
     PasswordHash, PortalAccount, Practice, PracticeId, PracticeSlug, RequestContext, Session, SessionId, StaffId,
-    StaffMember, StoreError, TimeZoneName, TokenHash, TokenId, TokenPurpose, TokenState, Username,
+    StaffMember, StoreError, TimeZoneName, TokenHash, TokenId, TokenPurpose, TokenState, Username, search_key,
 };
 use sea_orm::ActiveValue::{NotSet, Set};
 
@@ -100,15 +100,20 @@ pub(crate) fn staff_from(row: staff_key::Model) -> Result<StaffMember, StoreErro
     })
 }
 
+/// The one place a client row is built, so the search keys always match the name and email
+/// they fold (every insert and update of `clients` goes through here).
 pub(crate) fn client_row(client: &Client) -> client::ActiveModel {
+    let email = client.email.as_ref().map(EmailAddress::as_str);
     client::ActiveModel {
         id: Set(client.id.as_str().to_owned()),
         practice_id: Set(client.practice_id.as_uuid()),
         name: Set(client.name.as_str().to_owned()),
-        email: Set(client.email.as_ref().map(|e| e.as_str().to_owned())),
+        email: Set(email.map(str::to_owned)),
         language: Set(client.language.code().to_owned()),
         email_consent: Set(client.email_consent),
         created_at: Set(micros(client.created_at)),
+        name_key: Set(search_key(client.name.as_str())),
+        email_key: Set(email.map(search_key)),
     }
 }
 

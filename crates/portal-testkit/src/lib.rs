@@ -12,6 +12,9 @@
 //!   from its output, its log kept for assertions, stopped with SIGTERM when dropped.
 //! - [`Email`], [`EmlDir`], [`Inbox`], [`newest_link`]: delivered mail parsed (MIME decoded),
 //!   and the invitation and password-reset links in it.
+//! - [`TcpProxy`]: a loopback proxy in front of PostgreSQL or an SMTP relay that a test cuts
+//!   (closed and refused connections) or partitions (open connections that carry nothing), and
+//!   then restores or heals.
 //!
 //! This crate is never a normal dependency of a shipped crate (`cargo xtask tidy` checks it): it
 //! panics with instructions where a test cannot go on, and starts processes.
@@ -21,6 +24,7 @@ mod mail;
 mod postgres;
 mod server;
 mod smtp;
+mod tcp_proxy;
 
 use std::net::{Ipv4Addr, TcpListener};
 
@@ -30,6 +34,7 @@ pub use postgres::{POSTGRES_URL_VAR, PgDatabase};
 pub use postgres_url::with_database;
 pub use server::{FirstRun, PortalServer, ServerBuilder, ServerError};
 pub use smtp::{SinkBehaviour, SinkOptions, SinkTls, SmtpSink, TestCertificate};
+pub use tcp_proxy::{TcpProxy, postgres_address, with_address};
 
 /// A loopback port nothing listens on right now (the OS picks it; it stays free until someone
 /// binds it, which is good enough for a test that binds it next).

@@ -1,6 +1,6 @@
 //! The kit against real processes: the spawner runs a stand-in for `portal-server` (a small
 //! Python HTTP server that prints a first-run block and stops on SIGTERM), and the SMTP sink is
-//! spoken to over a socket.
+//! spoken to over a socket; the TCP proxy stands between a client and an echo server.
 
 use std::io::{BufRead as _, BufReader, Write as _};
 use std::net::{Ipv4Addr, TcpStream};
@@ -8,7 +8,9 @@ use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use portal_testkit::{Email, LinkKind, ServerBuilder, ServerError, SinkBehaviour, SinkOptions, SmtpSink, newest_link};
+use portal_testkit::{
+    Email, LinkKind, ServerBuilder, ServerError, SinkBehaviour, SinkOptions, SmtpSink, TcpProxy, newest_link,
+};
 
 /// A stand-in for `portal-server serve`: what the spawner relies on, nothing more.
 const FAKE_SERVER: &str = r#"#!/usr/bin/python3
@@ -148,4 +150,84 @@ fn the_sink_accepts_refuses_or_asks_for_a_password_as_told() {
         smtp_session(guarded.port(), &["EHLO test", "AUTH PLAIN AHJlbGF5AHNlY3JldA==", "MAIL FROM:<a@example.org>"]);
     assert!(replies[2].starts_with("235"), "{replies:?}");
     assert!(replies[3].starts_with("250"), "{replies:?}");
+}
+
+/// An echo server on loopback: what goes in comes back.
+async fn echo_server() -> std::net::SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a port");
+    let addr = listener.local_addr().expect("its address");
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let (mut read, mut write) = stream.into_split();
+                let _ = tokio::io::copy(&mut read, &mut write).await;
+            });
+        }
+    });
+    addr
+}
+
+/// Sends `text` and returns what comes back within `wait` (empty when nothing did).
+async fn round_trip(stream: &mut tokio::net::TcpStream, text: &str, wait: Duration) -> String {
+    use tokio::io::AsyncWriteExt as _;
+    stream.write_all(text.as_bytes()).await.expect("a write");
+    read_within(stream, text.len(), wait).await
+}
+
+async fn read_within(stream: &mut tokio::net::TcpStream, len: usize, wait: Duration) -> String {
+    use tokio::io::AsyncReadExt as _;
+    let mut buffer = vec![0u8; len];
+    match tokio::time::timeout(wait, stream.read_exact(&mut buffer)).await {
+        Ok(Ok(_)) => String::from_utf8(buffer).expect("text"),
+        Ok(Err(_)) | Err(_) => String::new(),
+    }
+}
+
+#[tokio::test]
+async fn a_partition_holds_bytes_both_ways_and_healing_delivers_them_in_order() {
+    let proxy = TcpProxy::start(echo_server().await).await;
+    let mut open = tokio::net::TcpStream::connect(proxy.addr()).await.expect("a connection");
+    assert_eq!(round_trip(&mut open, "before", Duration::from_secs(5)).await, "before");
+
+    proxy.partition();
+    assert_eq!(round_trip(&mut open, "during", Duration::from_millis(300)).await, "", "nothing moves");
+    // A connection made during the partition is accepted, and just as silent.
+    let mut new = tokio::net::TcpStream::connect(proxy.addr()).await.expect("accepted during the partition");
+    assert_eq!(round_trip(&mut new, "new", Duration::from_millis(300)).await, "");
+    assert_eq!(proxy.connections(), 2);
+
+    proxy.heal();
+    assert_eq!(read_within(&mut open, "during".len(), Duration::from_secs(5)).await, "during", "held, not lost");
+    assert_eq!(read_within(&mut new, "new".len(), Duration::from_secs(5)).await, "new");
+    assert_eq!(round_trip(&mut open, "after", Duration::from_secs(5)).await, "after");
+}
+
+#[tokio::test]
+async fn healing_for_new_connections_leaves_the_held_ones_silent_for_good() {
+    let proxy = TcpProxy::start(echo_server().await).await;
+    let mut old = tokio::net::TcpStream::connect(proxy.addr()).await.expect("a connection");
+    assert_eq!(round_trip(&mut old, "hello", Duration::from_secs(5)).await, "hello");
+    proxy.partition();
+    proxy.heal_new_connections();
+    assert_eq!(round_trip(&mut old, "lost", Duration::from_millis(500)).await, "");
+    let mut new = tokio::net::TcpStream::connect(proxy.addr()).await.expect("a connection");
+    assert_eq!(round_trip(&mut new, "fresh", Duration::from_secs(5)).await, "fresh");
+    // A later partition and heal concern the new connections only.
+    proxy.partition();
+    proxy.heal();
+    assert_eq!(round_trip(&mut new, "again", Duration::from_secs(5)).await, "again");
+    assert_eq!(read_within(&mut old, "lost".len(), Duration::from_millis(300)).await, "");
+}
+
+#[tokio::test]
+async fn a_cut_closes_connections_and_refuses_new_ones_until_restored() {
+    let mut proxy = TcpProxy::start(echo_server().await).await;
+    let mut open = tokio::net::TcpStream::connect(proxy.addr()).await.expect("a connection");
+    assert_eq!(round_trip(&mut open, "one", Duration::from_secs(5)).await, "one");
+    proxy.cut().await;
+    assert_eq!(read_within(&mut open, 1, Duration::from_secs(5)).await, "", "closed");
+    assert!(tokio::net::TcpStream::connect(proxy.addr()).await.is_err(), "refused");
+    proxy.restore().await;
+    let mut again = tokio::net::TcpStream::connect(proxy.addr()).await.expect("listening again");
+    assert_eq!(round_trip(&mut again, "two", Duration::from_secs(5)).await, "two");
 }

@@ -7,10 +7,12 @@ use async_trait::async_trait;
 use jiff::{SignedDuration, Timestamp};
 
 use crate::account::PortalAccount;
+use crate::client_list::{ClientListQuery, ClientPage};
 use crate::delivery::DeliveryProblem;
 use crate::hashing::{HashError, PasswordHash, Verification};
 use crate::records::{
-    AuditEvent, ClaimedMail, Client, DeliveryState, OutgoingMail, Practice, Session, StaffMember, ThrottleState,
+    AccountPanel, AuditEvent, ClaimedMail, Client, DeliveryState, OutgoingMail, Practice, Session, StaffMember,
+    ThrottleState,
 };
 use crate::token::{TokenHash, TokenPurpose};
 use crate::types::{ClientId, MailId, Password, PracticeId, PracticeSlug, SessionId, TokenId, Username};
@@ -164,12 +166,39 @@ pub trait Directory: Send + Sync + 'static {
     /// [`StoreError::NotFound`]`("client")` when no such client exists in that practice.
     async fn update_client(&self, client: &Client, audit: &AuditEvent) -> Result<(), StoreError>;
 
-    /// Every client of a practice with its portal account (a never-stored account is
-    /// [`PortalAccount::new`]), ordered by name then id.
+    /// One page of a practice's bundled clients, each with its portal account (a never-stored
+    /// account is [`PortalAccount::new`]), in list order ([`ListPosition`](crate::ListPosition): the
+    /// [`search_key`](crate::search_key) of the name, then the id, byte by byte).
+    ///
+    /// The rows are those of `practice` that match `query.search` (a prefix of the name key or
+    /// the email key), whose [`PortalAccount::status`] at `now` is of the kind
+    /// `query.status`, and that lie beyond `query.cursor`
+    /// ([`ClientListQuery::is_beyond_cursor`]). An adapter fetches up to
+    /// [`PageSize::fetch`](crate::PageSize::fetch) of them in the order of reading
+    /// ([`ClientListQuery::direction`]) and hands them to [`ClientPage::from_fetched`], so every
+    /// store builds pages alike. It SHOULD answer in one query that an index serves, filters
+    /// included, however many clients the practice has.
     ///
     /// # Errors
     /// Only infrastructure failures.
-    async fn list_clients(&self, practice: PracticeId) -> Result<Vec<(Client, PortalAccount)>, StoreError>;
+    async fn list_clients(
+        &self,
+        practice: PracticeId,
+        query: &ClientListQuery,
+        now: Timestamp,
+    ) -> Result<ClientPage<(Client, PortalAccount)>, StoreError>;
+
+    /// One bundled client with its portal panel ([`AccountPanel`]): what the staff's client
+    /// profile reads, for a server whose client records are in this store. `None` when the
+    /// client is not in the practice's bundled records. An adapter SHOULD answer in one query.
+    ///
+    /// # Errors
+    /// Only infrastructure failures.
+    async fn client_panel(
+        &self,
+        practice: PracticeId,
+        id: &ClientId,
+    ) -> Result<Option<(Client, AccountPanel)>, StoreError>;
 }
 
 /// Everything one account change writes, committed atomically.
@@ -235,6 +264,15 @@ pub trait AccountStore: Send + Sync + 'static {
     /// # Errors
     /// Only infrastructure failures.
     async fn accounts(&self, practice: PracticeId, clients: &[ClientId]) -> Result<Vec<PortalAccount>, StoreError>;
+
+    /// A client's account with the delivery of the latest mail that carried each of its
+    /// current links ([`AccountPanel`]): the portal panel of a client whose record the host
+    /// keeps. A client with no stored account has [`PortalAccount::new`] and no deliveries. An
+    /// adapter SHOULD answer in one query.
+    ///
+    /// # Errors
+    /// Only infrastructure failures.
+    async fn account_panel(&self, practice: PracticeId, client: &ClientId) -> Result<AccountPanel, StoreError>;
 
     /// The registered account with this username in the practice (case-insensitive).
     ///

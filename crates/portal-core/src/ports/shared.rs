@@ -13,9 +13,12 @@ use super::{
     TransportError,
 };
 use crate::account::PortalAccount;
+use crate::client_list::{ClientListQuery, ClientPage};
 use crate::delivery::DeliveryProblem;
 use crate::hashing::{HashError, PasswordHash, Verification};
-use crate::records::{AuditEvent, ClaimedMail, Client, DeliveryState, Practice, Session, StaffMember, ThrottleState};
+use crate::records::{
+    AccountPanel, AuditEvent, ClaimedMail, Client, DeliveryState, Practice, Session, StaffMember, ThrottleState,
+};
 use crate::token::{TokenHash, TokenPurpose};
 use crate::types::{ClientId, MailId, Password, PracticeId, PracticeSlug, SessionId, TokenId, Username};
 
@@ -79,8 +82,20 @@ impl<T: Directory + ?Sized> Directory for Arc<T> {
     async fn update_client(&self, client: &Client, audit: &AuditEvent) -> Result<(), StoreError> {
         (**self).update_client(client, audit).await
     }
-    async fn list_clients(&self, practice: PracticeId) -> Result<Vec<(Client, PortalAccount)>, StoreError> {
-        (**self).list_clients(practice).await
+    async fn list_clients(
+        &self,
+        practice: PracticeId,
+        query: &ClientListQuery,
+        now: Timestamp,
+    ) -> Result<ClientPage<(Client, PortalAccount)>, StoreError> {
+        (**self).list_clients(practice, query, now).await
+    }
+    async fn client_panel(
+        &self,
+        practice: PracticeId,
+        id: &ClientId,
+    ) -> Result<Option<(Client, AccountPanel)>, StoreError> {
+        (**self).client_panel(practice, id).await
     }
 }
 
@@ -91,6 +106,9 @@ impl<T: AccountStore + ?Sized> AccountStore for Arc<T> {
     }
     async fn accounts(&self, practice: PracticeId, clients: &[ClientId]) -> Result<Vec<PortalAccount>, StoreError> {
         (**self).accounts(practice, clients).await
+    }
+    async fn account_panel(&self, practice: PracticeId, client: &ClientId) -> Result<AccountPanel, StoreError> {
+        (**self).account_panel(practice, client).await
     }
     async fn account_by_username(
         &self,

@@ -2,13 +2,14 @@
 
 use jiff::Timestamp;
 
-use crate::account::{PortalAccount, PortalStatus, PortalStatusKind};
+use crate::account::{PortalAccount, PortalStatus};
+use crate::client_list::{ClientListQuery, ClientPage};
 use crate::ports::{ClientDirectory, Clock, PasswordHasher, PortalStore, Randomness, StoreError};
-use crate::records::{AuditAction, AuditEvent, Client, DeliveryState};
+use crate::records::{AccountPanel, AuditAction, AuditEvent, Client, DeliveryState};
 use crate::token::{IssuedToken, TokenState};
 use crate::types::{ClientId, DisplayName, EmailAddress, InvalidInput, Language};
 
-use super::{Infrastructure, PortalService, StaffContext};
+use super::{ClientRecords, Infrastructure, PortalService, StaffContext};
 
 /// Refusals of client-record operations.
 #[derive(Debug, thiserror::Error)]
@@ -183,33 +184,41 @@ where
         Ok(ClientView { client, portal: account.status(now) })
     }
 
-    /// One client with its portal status.
+    /// One client with its portal status: with the bundled records one read of the store
+    /// ([`Directory::client_panel`](crate::Directory::client_panel)), otherwise the host's
+    /// directory and then the portal's tables.
     ///
     /// # Errors
     /// `ClientNotFound` (also for another practice's client), or infrastructure.
     pub async fn client(&self, staff: &StaffContext, id: &ClientId) -> Result<ClientView, ClientError> {
-        let client = self.client_of(staff.practice(), id).await?.ok_or(ClientError::ClientNotFound)?;
-        let account = self.store.account(staff.practice(), id).await?;
+        let (client, account) = match self.records {
+            ClientRecords::Bundled => {
+                let (client, panel) =
+                    self.store.client_panel(staff.practice(), id).await?.ok_or(ClientError::ClientNotFound)?;
+                (client, panel.account)
+            }
+            ClientRecords::Host => {
+                let client = self.client_of(staff.practice(), id).await?.ok_or(ClientError::ClientNotFound)?;
+                (client, self.store.account(staff.practice(), id).await?)
+            }
+        };
         Ok(ClientView { client, portal: account.status(self.clock.now()) })
     }
 
-    /// Every client of the staff member's practice, optionally only those whose status is of
-    /// the given kind.
+    /// One page of the clients of the staff member's practice (the bundled records), each with
+    /// its portal status: those matching the query's search and status, in list order (name,
+    /// case-insensitively, then id), from the query's cursor. One read of the store.
     ///
     /// # Errors
     /// Infrastructure.
     pub async fn list_clients(
         &self,
         staff: &StaffContext,
-        kind: Option<PortalStatusKind>,
-    ) -> Result<Vec<ClientView>, ClientError> {
+        query: &ClientListQuery,
+    ) -> Result<ClientPage<ClientView>, ClientError> {
         let now = self.clock.now();
-        let rows = self.store.list_clients(staff.practice()).await?;
-        Ok(rows
-            .into_iter()
-            .map(|(client, account)| ClientView { client, portal: account.status(now) })
-            .filter(|view| kind.is_none_or(|kind| view.portal.kind() == kind))
-            .collect())
+        let page = self.store.list_clients(staff.practice(), query, now).await?;
+        Ok(page.map(|(client, account)| ClientView { client, portal: account.status(now) }))
     }
 
     /// The portal state of many clients at once, for a host's client lists: one read of the
@@ -243,33 +252,27 @@ where
             .collect())
     }
 
-    /// The portal panel: status plus the latest invite or reset and its mail's delivery.
+    /// The portal panel: status plus the latest invite or reset and its mail's delivery. With
+    /// the bundled records, one read of the store ([`Directory::client_panel`]); with a host's
+    /// directory, the host's lookup and one read of the portal's tables
+    /// ([`AccountStore::account_panel`]).
+    ///
+    /// [`Directory::client_panel`]: crate::Directory::client_panel
+    /// [`AccountStore::account_panel`]: crate::AccountStore::account_panel
     ///
     /// # Errors
     /// `ClientNotFound`, or infrastructure.
     pub async fn portal(&self, staff: &StaffContext, id: &ClientId) -> Result<PortalView, ClientError> {
-        self.client_of(staff.practice(), id).await?.ok_or(ClientError::ClientNotFound)?;
-        let account = self.store.account(staff.practice(), id).await?;
-        let now = self.clock.now();
-        let status = account.status(now);
-        let invite = match (account.state(), account.invite()) {
-            (crate::AccountState::NoAccount, Some(token)) => Some(self.token_view(token).await?),
-            _ => None,
+        let panel = match self.records {
+            ClientRecords::Bundled => {
+                self.store.client_panel(staff.practice(), id).await?.ok_or(ClientError::ClientNotFound)?.1
+            }
+            ClientRecords::Host => {
+                self.client_of(staff.practice(), id).await?.ok_or(ClientError::ClientNotFound)?;
+                self.store.account_panel(staff.practice(), id).await?
+            }
         };
-        let reset = match (account.is_active(), account.reset()) {
-            (true, Some(token)) => Some(self.token_view(token).await?),
-            _ => None,
-        };
-        Ok(PortalView { status, invite, reset })
-    }
-
-    async fn token_view(&self, token: &IssuedToken) -> Result<TokenView, StoreError> {
-        Ok(TokenView {
-            sent_at: token.issued_at,
-            expires_at: token.expires_at,
-            used: matches!(token.state, TokenState::Used { .. }),
-            delivery: self.store.delivery_for_token(token.id).await?,
-        })
+        Ok(portal_view(&panel, self.clock.now()))
     }
 
     /// The client's audit trail, oldest first.
@@ -280,4 +283,25 @@ where
         self.client_of(staff.practice(), id).await?.ok_or(ClientError::ClientNotFound)?;
         Ok(self.store.trail(staff.practice(), id).await?)
     }
+}
+
+/// What the panel shows of an account at `now`: the invitation while there is no account, the
+/// reset while the account is active, each with its mail's delivery.
+fn portal_view(panel: &AccountPanel, now: Timestamp) -> PortalView {
+    let account = &panel.account;
+    let view = |token: &IssuedToken, delivery: &Option<DeliveryState>| TokenView {
+        sent_at: token.issued_at,
+        expires_at: token.expires_at,
+        used: matches!(token.state, TokenState::Used { .. }),
+        delivery: delivery.clone(),
+    };
+    let invite = match (account.state(), account.invite()) {
+        (crate::AccountState::NoAccount, Some(token)) => Some(view(token, &panel.invite_delivery)),
+        _ => None,
+    };
+    let reset = match (account.is_active(), account.reset()) {
+        (true, Some(token)) => Some(view(token, &panel.reset_delivery)),
+        _ => None,
+    };
+    PortalView { status: account.status(now), invite, reset }
 }

@@ -103,6 +103,18 @@ impl From<HashError> for Infrastructure {
     }
 }
 
+/// Where the client records the service reads are kept, which decides how a client is read
+/// together with its portal state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientRecords {
+    /// In a host's own [`ClientDirectory`] (an EHR's patients): a client is one directory call,
+    /// its portal state one read of the portal's tables. The default of [`PortalService::new`].
+    Host,
+    /// In the store's own client table, which is also the directory
+    /// ([`PortalService::with_bundled_records`]): a client and its portal state are one read.
+    Bundled,
+}
+
 /// A staff member acting through a request.
 #[derive(Debug, Clone)]
 pub struct StaffContext {
@@ -187,7 +199,8 @@ pub struct LinkInfo {
 ///
 /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
 /// // The in-memory store is also a client directory: the bundled server's arrangement, where
-/// // the portal keeps the client records too. An EHR passes its own `ClientDirectory`.
+/// // the portal keeps the client records too (so a client and its portal state are one read).
+/// // An EHR passes its own `ClientDirectory` and leaves out `with_bundled_records`.
 /// let store = InMemoryStore::new();
 /// let service = PortalService::new(
 ///     store.clone(),
@@ -197,7 +210,8 @@ pub struct LinkInfo {
 ///     SeededRandom::new(7),
 ///     Policy::default(),
 ///     LinkKey::from_bytes([1; 32]),
-/// );
+/// )
+/// .with_bundled_records();
 /// let practice = service.create_practice("Sunrise Therapy", None, TimeZoneName::utc()).await?;
 /// let staff = StaffContext { staff: practice.staff, request: Default::default() };
 /// let new = NewClient { name: "Ada".into(), email: Some("ada@example.org".into()), ..Default::default() };
@@ -211,6 +225,7 @@ pub struct LinkInfo {
 pub struct PortalService<S, H, C, R, D> {
     store: S,
     directory: D,
+    records: ClientRecords,
     hasher: H,
     clock: C,
     random: R,
@@ -229,7 +244,27 @@ where
     /// Wires the ports together: `store` holds what the portal owns (accounts, links,
     /// sessions, throttle, audit, outbox), `directory` reads the host's clients.
     pub fn new(store: S, directory: D, hasher: H, clock: C, random: R, policy: Policy, link_key: LinkKey) -> Self {
-        Self { store, directory, hasher, clock, random, policy, link_key }
+        Self { store, directory, records: ClientRecords::Host, hasher, clock, random, policy, link_key }
+    }
+
+    /// Says that the client directory is this store's own client records (the bundled
+    /// server's arrangement: the store implements [`ClientDirectory`] over its client table).
+    /// A client and its portal state are then read together, in one query of the store
+    /// ([`Directory::client_panel`](crate::Directory::client_panel)), instead of a directory
+    /// call followed by a read of the portal's tables.
+    ///
+    /// Only for a directory that reads the store's own records: with a host's directory the
+    /// store holds no client records, and every client would read as missing.
+    #[must_use]
+    pub fn with_bundled_records(mut self) -> Self {
+        self.records = ClientRecords::Bundled;
+        self
+    }
+
+    /// Where the client records this service reads are kept.
+    #[must_use]
+    pub fn client_records(&self) -> ClientRecords {
+        self.records
     }
 
     /// The policy in force.

@@ -57,7 +57,8 @@ pub async fn world_with<H: PasswordHasher>(hasher: H) -> World<H> {
         SeededRandom::new(7),
         Policy::default(),
         key(),
-    );
+    )
+    .with_bundled_records();
     let created = service.create_practice("Sunrise Therapy", Some("sunrise"), TimeZoneName::utc()).await.unwrap();
     let staff = StaffContext { staff: created.staff, request: ctx() };
     let client = service

@@ -1,8 +1,14 @@
+use jiff::SignedDuration;
 use portal_core::account::{InviteRefused, ResetRefused, ToggleRefused};
 use portal_core::service::{
-    ClientError, ClientPatch, NewClient, RegisterError, SendInviteError, SendResetError, StaffContext, ToggleError,
+    ClientError, ClientPatch, ClientRecords, NewClient, PortalService, RegisterError, SendInviteError, SendResetError,
+    StaffContext, ToggleError,
 };
-use portal_core::{DisableReason, PortalStatus, PortalStatusKind, TimeZoneName, TokenPurpose};
+use portal_core::testing::SeededRandom;
+use portal_core::{
+    ClientListQuery, ClientPage, ClientSearch, DisableReason, PageSize, Policy, PortalStatus, PortalStatusKind,
+    TimeZoneName, TokenPurpose,
+};
 
 use crate::helpers::*;
 
@@ -78,7 +84,7 @@ async fn another_practices_client_does_not_exist() {
     assert!(matches!(w.service.send_invite(&outsider, &w.client).await, Err(SendInviteError::ClientNotFound)));
     assert!(matches!(w.service.set_enabled(&outsider, &w.client, false, None).await, Err(ToggleError::ClientNotFound)));
     assert!(matches!(w.service.audit_trail(&outsider, &w.client).await, Err(ClientError::ClientNotFound)));
-    assert!(w.service.list_clients(&outsider, None).await.unwrap().is_empty());
+    assert!(w.service.list_clients(&outsider, &ClientListQuery::default()).await.unwrap().items.is_empty());
 }
 
 #[tokio::test]
@@ -131,14 +137,51 @@ async fn the_list_filters_by_portal_status() {
         .await
         .unwrap();
     w.service.send_invite(&w.staff, &bo.client.id).await.unwrap();
-    let names = |views: Vec<portal_core::service::ClientView>| -> Vec<String> {
-        views.into_iter().map(|v| v.client.name.as_str().to_owned()).collect()
+    let names = |page: ClientPage<portal_core::service::ClientView>| -> Vec<String> {
+        page.items.into_iter().map(|v| v.client.name.as_str().to_owned()).collect()
     };
-    assert_eq!(names(w.service.list_clients(&w.staff, None).await.unwrap()), ["Ada Lovelace", "Bo"]);
-    let listed = |kind| w.service.list_clients(&w.staff, Some(kind));
+    assert_eq!(
+        names(w.service.list_clients(&w.staff, &ClientListQuery::default()).await.unwrap()),
+        ["Ada Lovelace", "Bo"]
+    );
+    let w = &w;
+    let listed = |kind| async move {
+        let query = ClientListQuery { status: Some(kind), ..ClientListQuery::default() };
+        w.service.list_clients(&w.staff, &query).await
+    };
     assert_eq!(names(listed(PortalStatusKind::Invited).await.unwrap()), ["Bo"]);
     assert_eq!(names(listed(PortalStatusKind::NoAccount).await.unwrap()), ["Ada Lovelace"]);
-    assert!(listed(PortalStatusKind::Active).await.unwrap().is_empty());
+    assert!(listed(PortalStatusKind::Active).await.unwrap().items.is_empty());
+
+    // The status is the one at the clock's time: once Bo's invitation expires, Bo moves.
+    w.advance(SignedDuration::from_hours(48));
+    assert_eq!(names(listed(PortalStatusKind::InviteExpired).await.unwrap()), ["Bo"]);
+    assert!(listed(PortalStatusKind::Invited).await.unwrap().items.is_empty());
+}
+
+#[tokio::test]
+async fn the_list_is_paged_and_searched() {
+    let w = world().await;
+    for name in ["bea", "Cy", "Dee", "ed"] {
+        let new = NewClient { name: name.into(), email: Some(format!("{name}@example.org")), ..Default::default() };
+        w.service.create_client(&w.staff, new).await.unwrap();
+    }
+    let names = |page: &ClientPage<portal_core::service::ClientView>| -> Vec<String> {
+        page.items.iter().map(|v| v.client.name.as_str().to_owned()).collect()
+    };
+    let mut query = ClientListQuery { size: PageSize::new(2).unwrap(), ..ClientListQuery::default() };
+    let first = w.service.list_clients(&w.staff, &query).await.unwrap();
+    assert_eq!(names(&first), ["Ada Lovelace", "bea"]);
+    query.cursor = first.next.clone();
+    let second = w.service.list_clients(&w.staff, &query).await.unwrap();
+    assert_eq!(names(&second), ["Cy", "Dee"]);
+    query.cursor = second.previous.clone();
+    assert_eq!(names(&w.service.list_clients(&w.staff, &query).await.unwrap()), ["Ada Lovelace", "bea"]);
+
+    let search = ClientListQuery { search: Some(ClientSearch::parse("D").unwrap()), ..ClientListQuery::default() };
+    assert_eq!(names(&w.service.list_clients(&w.staff, &search).await.unwrap()), ["Dee"]);
+    let by_mail = ClientListQuery { search: Some(ClientSearch::parse("ED@").unwrap()), ..ClientListQuery::default() };
+    assert_eq!(names(&w.service.list_clients(&w.staff, &by_mail).await.unwrap()), ["ed"]);
 }
 
 #[tokio::test]
@@ -150,4 +193,46 @@ async fn disabling_keeps_the_reason_for_staff() {
     assert!(matches!(status, PortalStatus::Disabled { reason: Some(r), .. } if r == reason));
     let trail = w.service.audit_trail(&w.staff, &w.client).await.unwrap();
     assert!(trail.iter().any(|e| e.detail.as_deref() == Some("moved away")));
+}
+
+#[tokio::test]
+async fn a_client_and_its_panel_read_the_same_whether_the_records_are_bundled_or_the_hosts() {
+    let w = world().await;
+    assert_eq!(w.service.client_records(), ClientRecords::Bundled);
+    // The same store read the host's way: the directory, then the portal's tables.
+    let host_way = PortalService::new(
+        w.store.clone(),
+        w.store.clone(),
+        fast_hasher(),
+        w.clock.clone(),
+        SeededRandom::new(9),
+        Policy::default(),
+        key(),
+    );
+    assert_eq!(host_way.client_records(), ClientRecords::Host);
+    let same = || async {
+        assert_eq!(
+            w.service.client(&w.staff, &w.client).await.unwrap(),
+            host_way.client(&w.staff, &w.client).await.unwrap()
+        );
+        assert_eq!(
+            w.service.portal(&w.staff, &w.client).await.unwrap(),
+            host_way.portal(&w.staff, &w.client).await.unwrap()
+        );
+    };
+    same().await;
+    w.service.send_invite(&w.staff, &w.client).await.unwrap();
+    same().await;
+    assert!(
+        w.service.portal(&w.staff, &w.client).await.unwrap().invite.is_some_and(|invite| invite.delivery.is_some())
+    );
+    w.registered().await;
+    w.service.send_reset(&w.staff, &w.client).await.unwrap();
+    same().await;
+    assert!(w.service.portal(&w.staff, &w.client).await.unwrap().reset.is_some_and(|reset| reset.delivery.is_some()));
+    w.service.set_enabled(&w.staff, &w.client, false, None).await.unwrap();
+    same().await;
+    let nobody = portal_core::ClientId::parse("nobody").unwrap();
+    assert!(matches!(w.service.portal(&w.staff, &nobody).await, Err(ClientError::ClientNotFound)));
+    assert!(matches!(w.service.client(&w.staff, &nobody).await, Err(ClientError::ClientNotFound)));
 }

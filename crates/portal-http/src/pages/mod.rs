@@ -12,7 +12,7 @@
 //! | `GET /portal/static/portal.css` | the stylesheet |
 //! | `GET /staff` | 303 to the client list |
 //! | `GET/POST /staff/sign-in`, `POST /staff/sign-out` | staff sign in with a staff key |
-//! | `GET /staff/clients[?portal=…]` | the client list, filtered by portal status |
+//! | `GET /staff/clients[?portal=…][&q=…][&cursor=…]` | the client list, a page at a time, searched and filtered by portal status |
 //! | `GET /staff/clients/{id}` | a client's profile, portal panel and audit trail |
 //! | `POST /staff/clients/{id}/{invite,reset,enabled}` | the panel's buttons |
 //!
@@ -30,6 +30,7 @@ mod delivery;
 mod links;
 mod message;
 mod staff;
+mod staff_list;
 mod staff_views;
 mod zone;
 
@@ -119,7 +120,7 @@ pub(crate) const CLIENT_LIST_ROUTES: &[&str] = &["/staff", "/staff/clients"];
 /// `client_list`).
 pub(crate) fn mount(route: Route, client_list: bool) -> Route {
     let route = if client_list {
-        route.at("/staff", get(staff_home)).at("/staff/clients", get(staff::client_list))
+        route.at("/staff", get(staff_home)).at("/staff/clients", get(staff_list::client_list))
     } else {
         route
     };

@@ -1,5 +1,6 @@
-//! The staff pages: sign-in with a staff key, the client list with portal filters, and a client's
-//! profile with the portal panel (its three looks: no account, active, disabled) and audit trail.
+//! The staff pages: sign-in with a staff key, and a client's profile with the portal panel (its
+//! three looks: no account, active, disabled) and audit trail. The client list is
+//! `staff_list.rs`.
 //!
 //! Who is signed in is the [`StaffAuthenticator`](crate::StaffAuthenticator)'s answer. With the
 //! bundled one, staff sign in by pasting a staff key: that opens a server-side staff session,
@@ -15,16 +16,14 @@ use askama::Template;
 use poem::http::StatusCode;
 use poem::web::{Form, Path, Query};
 use poem::{IntoResponse, Request, Response, handler};
-use portal_core::service::{
-    ClientError, ClientView, SendInviteError, SendResetError, StaffContext, StaffSignInError, ToggleError,
-};
-use portal_core::{ClientId, DeliveryCause, InvalidInput, PortalStatusKind};
+use portal_core::service::{ClientError, SendInviteError, SendResetError, StaffContext, StaffSignInError, ToggleError};
+use portal_core::{ClientId, DeliveryCause, InvalidInput};
 use secrecy::ExposeSecret as _;
 use serde::Deserialize;
 
 use super::client::ip_refusal;
 use super::delivery::{Cancelled, Delivery};
-use super::staff_views::{AuditRow, ClientRow, Panel, audit_rows, client_rows, filter_label, panel};
+use super::staff_views::{AuditRow, Panel, audit_rows, panel};
 use super::zone::PracticeZone;
 use super::{
     CSRF_COOKIE, Message, Page, clear_cookie, csrf_ok, csrf_refused, csrf_token, read_cookie, see_other,
@@ -57,16 +56,11 @@ pub(crate) struct ActionForm {
 }
 
 #[derive(Deserialize)]
-pub(crate) struct ListQuery {
-    portal: Option<String>,
-}
-
-#[derive(Deserialize)]
 pub(crate) struct DoneQuery {
     done: Option<String>,
 }
 
-fn trouble(ctx: &Ctx, error: &dyn std::error::Error) -> Page {
+pub(super) fn trouble(ctx: &Ctx, error: &dyn std::error::Error) -> Page {
     tracing::error!(request_id = %ctx.rid(), error = %chain(error), "staff page failed");
     Message::new("Something went wrong", format!("Please try again. Reference: {}", ctx.rid()))
         .wide()
@@ -82,7 +76,7 @@ fn not_found() -> Page {
 
 /// The signed-in staff member, or what to answer instead: the redirect to the staff sign-in
 /// page (bundled), or the host's sign-in page.
-async fn staff(ctx: &Ctx, req: &Request) -> Result<StaffContext, Response> {
+pub(super) async fn staff(ctx: &Ctx, req: &Request) -> Result<StaffContext, Response> {
     match ctx.state.staff_auth.authenticate(req, StaffSurface::Pages).await {
         Ok(Some(staff)) => Ok(StaffContext { staff, request: ctx.meta.context() }),
         Ok(None) => Err(match &ctx.state.host_staff_sign_in {
@@ -122,7 +116,7 @@ struct StaffSignInPage {
 }
 
 /// The time zone of the staff member's practice, for every time on the staff pages.
-async fn practice_zone(ctx: &Ctx, staff: &StaffContext) -> Result<PracticeZone, Page> {
+pub(super) async fn practice_zone(ctx: &Ctx, staff: &StaffContext) -> Result<PracticeZone, Page> {
     match ctx.state.service.staff_practice(staff).await {
         Ok(practice) => Ok(PracticeZone::of(practice.as_ref())),
         Err(error) => Err(trouble(ctx, &error)),
@@ -194,52 +188,6 @@ pub(crate) async fn staff_sign_out(ctx: Ctx, req: &Request, Form(form): Form<Act
         return trouble(&ctx, &error).into_response();
     }
     see_other("page_staff_sign_out", "/staff/sign-in", vec![clear_cookie(STAFF_COOKIE), clear_cookie(CSRF_COOKIE)])
-}
-
-/// `templates/staff_clients.html`.
-#[derive(Template)]
-#[template(path = "staff_clients.html", ext = "html")]
-struct ClientListPage {
-    csrf: String,
-    zone: PracticeZone,
-    current: Option<PortalStatusKind>,
-    rows: Vec<ClientRow>,
-}
-
-impl ClientListPage {
-    fn filters(&self) -> &'static [PortalStatusKind] {
-        &PortalStatusKind::ALL
-    }
-
-    fn is_current(&self, filter: &PortalStatusKind) -> bool {
-        self.current == Some(*filter)
-    }
-
-    fn label(&self, filter: &PortalStatusKind) -> &'static str {
-        filter_label(*filter)
-    }
-}
-
-/// `GET /staff/clients[?portal=filter]`.
-#[handler]
-pub(crate) async fn client_list(ctx: Ctx, req: &Request, Query(query): Query<ListQuery>) -> Response {
-    let staff = match staff(&ctx, req).await {
-        Ok(staff) => staff,
-        Err(response) => return response,
-    };
-    // An unknown filter lists every client rather than refusing the page.
-    let current = query.portal.as_deref().and_then(PortalStatusKind::from_name);
-    let clients: Vec<ClientView> = match ctx.state.service.list_clients(&staff, current).await {
-        Ok(clients) => clients,
-        Err(error) => return trouble(&ctx, &error).into_response(),
-    };
-    let zone = match practice_zone(&ctx, &staff).await {
-        Ok(zone) => zone,
-        Err(page) => return page.into_response(),
-    };
-    let (csrf, cookie) = csrf_token(req);
-    let page = ClientListPage { csrf, current, rows: client_rows(&clients, &zone), zone };
-    Page::render("page_staff_clients", StatusCode::OK, &page).csrf_cookie(cookie).into_response()
 }
 
 /// What the profile says at its top: the outcome of the button just pressed. Each variant has

@@ -6,7 +6,9 @@ use poem_openapi::payload::Json;
 use poem_openapi::types::MaybeUndefined;
 use poem_openapi::{ApiResponse, Enum, Object, OpenApi};
 use portal_core::service::{ClientError, ClientPatch, ClientView, NewClient};
-use portal_core::{Language, PortalStatus, PortalStatusKind};
+use portal_core::{
+    ClientCursor, ClientListQuery, ClientPage, ClientSearch, Language, PageSize, PortalStatus, PortalStatusKind,
+};
 
 use super::status::{PortalState, StatusParts, status_parts};
 use super::{client_id, rfc3339};
@@ -187,12 +189,42 @@ pub(crate) enum CreateClientResponse {
     Created(Json<ClientBody>),
 }
 
+/// One page of the client list.
+#[derive(Object, Debug, Clone)]
+#[oai(rename = "ClientPage")]
+pub(crate) struct ClientPageBody {
+    /// The clients on this page, each with its portal status, ordered by name
+    /// (case-insensitively) and then by id.
+    clients: Vec<ClientBody>,
+    /// The `cursor` of the next page; absent on the last page.
+    #[oai(skip_serializing_if_is_none)]
+    next_cursor: Option<String>,
+    /// The `cursor` of the previous page; absent on the first page.
+    #[oai(skip_serializing_if_is_none)]
+    previous_cursor: Option<String>,
+}
+
+impl ClientPageBody {
+    fn of(page: &ClientPage<ClientView>) -> Self {
+        Self {
+            clients: page.items.iter().map(ClientBody::of).collect(),
+            next_cursor: page.next.as_ref().map(ClientCursor::encode),
+            previous_cursor: page.previous.as_ref().map(ClientCursor::encode),
+        }
+    }
+}
+
 /// Answers of `GET /api/v1/clients`.
 #[derive(ApiResponse)]
 pub(crate) enum ListClientsResponse {
-    /// Every client of the practice (ordered by name), with portal status.
+    /// One page of the practice's clients that match the filters, with portal status.
     #[oai(status = 200)]
-    Ok(Json<Vec<ClientBody>>),
+    Ok(Json<ClientPageBody>),
+    /// `invalid_cursor`: the `cursor` is not one this list gave out (cut, altered or made up);
+    /// start again without it. `validation_failed`: `limit`, `q` or the shape of `cursor` break
+    /// their rules.
+    #[oai(status = 422, content_type = "application/problem+json")]
+    InvalidCursor(Json<Problem>),
 }
 
 /// Answers of `GET /api/v1/clients/{id}` and `PATCH /api/v1/clients/{id}`.
@@ -254,7 +286,11 @@ impl ClientsApi {
 
     /// List clients
     ///
-    /// Every client of the practice with its portal status, optionally only those in one state.
+    /// The practice's clients with their portal status, a page at a time, ordered by name
+    /// (case-insensitively) and then by id: `limit` clients per page (default 50), optionally
+    /// only those in one portal state (`portal`) or whose name or email starts with `q`
+    /// (case-insensitively). Each page names the `cursor` of the next and the previous page;
+    /// pass it back with the same filters.
     #[oai(path = "/api/v1/clients", method = "get", operation_id = "list_clients")]
     async fn list_clients(
         &self,
@@ -262,10 +298,41 @@ impl ClientsApi {
         ctx: Ctx,
         /// Only clients whose portal is in this state.
         portal: Query<Option<PortalState>>,
+        /// Only clients whose name or email starts with this text, ignoring case: 1–100
+        /// characters, not only spaces, no control characters.
+        #[oai(validator(
+            min_length = 1,
+            max_length = 100,
+            pattern = r"^[^\x00-\x1F\x7F-\x9F\u2028\u2029\u202A-\u202E\u2066-\u2069]*[^\s\x00-\x1F\x7F-\x9F\u2028\u2029\u202A-\u202E\u2066-\u2069][^\x00-\x1F\x7F-\x9F\u2028\u2029\u202A-\u202E\u2066-\u2069]*$"
+        ))]
+        q: Query<Option<String>>,
+        /// Clients per page: 1–200, 50 when left out.
+        #[oai(validator(minimum(value = "1"), maximum(value = "200")))]
+        limit: Query<Option<i64>>,
+        /// Where the page starts: the `next_cursor` or `previous_cursor` of another page, as
+        /// it was given (an opaque text); left out for the first page.
+        #[oai(validator(min_length = 1, max_length = 22028, pattern = r"^[A-Za-z0-9_-]+$"))]
+        cursor: Query<Option<String>>,
     ) -> Result<ListClientsResponse, ApiError> {
         let staff = ctx.staff(&auth).await?;
-        match ctx.state.service.list_clients(&staff, portal.0.map(PortalStatusKind::from)).await {
-            Ok(views) => Ok(ListClientsResponse::Ok(Json(views.iter().map(ClientBody::of).collect()))),
+        let search = q.0.as_deref().map(ClientSearch::parse).transpose();
+        // The validator keeps `limit` within 1–200; the core checks again.
+        let size = limit.0.map_or(Ok(PageSize::DEFAULT), |limit| PageSize::new(u64::try_from(limit).unwrap_or(0)));
+        let (search, size) = match (search, size) {
+            (Ok(search), Ok(size)) => (search, size),
+            (Err(invalid), _) | (_, Err(invalid)) => return Err(ApiError::invalid_input(&invalid, ctx.rid())),
+        };
+        let cursor = match cursor.0.as_deref().map(ClientCursor::decode).transpose() {
+            Ok(cursor) => cursor,
+            Err(_) => {
+                let problem = Problem::new(StatusCode::UNPROCESSABLE_ENTITY, ErrorCode::InvalidCursor, ctx.rid())
+                    .with_detail("parameter `cursor` is not a cursor of this list");
+                return Ok(ListClientsResponse::InvalidCursor(Json(problem)));
+            }
+        };
+        let query = ClientListQuery { search, status: portal.0.map(PortalStatusKind::from), size, cursor };
+        match ctx.state.service.list_clients(&staff, &query).await {
+            Ok(page) => Ok(ListClientsResponse::Ok(Json(ClientPageBody::of(&page)))),
             Err(error) => Err(ctx.client_error(&error)),
         }
     }
@@ -315,5 +382,14 @@ impl ClientsApi {
             Err(ClientError::ClientNotFound) => Ok(ClientResponse::NotFound(ctx.client_not_found())),
             Err(error) => Err(ctx.client_error(&error)),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_cursor_parameter_admits_every_cursor_the_list_gives_out() {
+        // The validator's `max_length` is a literal: it must be the core's bound.
+        assert_eq!(portal_core::ClientCursor::MAX_ENCODED_LEN, 22028);
     }
 }

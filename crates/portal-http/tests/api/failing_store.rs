@@ -7,10 +7,10 @@ use async_trait::async_trait;
 use jiff::{SignedDuration, Timestamp};
 use portal_core::testing::InMemoryStore;
 use portal_core::{
-    AccountCommit, AccountDecision, AccountStore, AuditEvent, AuditLog, ClaimedMail, Client, ClientDirectory, ClientId,
-    DeliveryState, Directory, MailId, MailOutbox, PortalAccount, Practice, PracticeId, PracticeSlug, Session,
-    SessionId, SessionStore, StaffMember, StoreError, ThrottleState, ThrottleStore, TokenHash, TokenId, TokenPurpose,
-    Username,
+    AccountCommit, AccountDecision, AccountPanel, AccountStore, AuditEvent, AuditLog, ClaimedMail, Client,
+    ClientDirectory, ClientId, ClientListQuery, ClientPage, DeliveryState, Directory, MailId, MailOutbox,
+    PortalAccount, Practice, PracticeId, PracticeSlug, Session, SessionId, SessionStore, StaffMember, StoreError,
+    ThrottleState, ThrottleStore, TokenHash, TokenId, TokenPurpose, Username,
 };
 
 /// Text that must never reach a response body.
@@ -88,9 +88,18 @@ impl Directory for FailingStore {
         self.check()?;
         self.inner.update_client(c, a).await
     }
-    async fn list_clients(&self, p: PracticeId) -> Result<Vec<(Client, PortalAccount)>, StoreError> {
+    async fn list_clients(
+        &self,
+        p: PracticeId,
+        q: &ClientListQuery,
+        now: Timestamp,
+    ) -> Result<ClientPage<(Client, PortalAccount)>, StoreError> {
         self.check()?;
-        self.inner.list_clients(p).await
+        self.inner.list_clients(p, q, now).await
+    }
+    async fn client_panel(&self, p: PracticeId, id: &ClientId) -> Result<Option<(Client, AccountPanel)>, StoreError> {
+        self.check()?;
+        self.inner.client_panel(p, id).await
     }
 }
 
@@ -115,6 +124,10 @@ impl AccountStore for FailingStore {
     async fn accounts(&self, p: PracticeId, c: &[ClientId]) -> Result<Vec<PortalAccount>, StoreError> {
         self.check()?;
         self.inner.accounts(p, c).await
+    }
+    async fn account_panel(&self, p: PracticeId, c: &ClientId) -> Result<AccountPanel, StoreError> {
+        self.check()?;
+        self.inner.account_panel(p, c).await
     }
     async fn account_by_username(&self, p: PracticeId, u: &Username) -> Result<Option<PortalAccount>, StoreError> {
         self.check()?;

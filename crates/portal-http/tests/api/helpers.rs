@@ -74,15 +74,18 @@ pub async fn spawn_app_over<S: PortalStore + ClientDirectory>(
         config.hash_permits,
         config.hash_queue,
     ));
-    let service: Arc<DynPortalService> = Arc::new(PortalService::new(
-        Arc::clone(&store) as Arc<dyn PortalStore>,
-        store as Arc<dyn ClientDirectory>,
-        Arc::clone(&hasher) as Arc<dyn PasswordHasher>,
-        Arc::clone(&clock) as Arc<dyn Clock>,
-        Arc::new(SeededRandom::new(7)) as Arc<dyn Randomness>,
-        Policy::default(),
-        LinkKey::from_bytes([9; 32]),
-    ));
+    let service: Arc<DynPortalService> = Arc::new(
+        PortalService::new(
+            Arc::clone(&store) as Arc<dyn PortalStore>,
+            store as Arc<dyn ClientDirectory>,
+            Arc::clone(&hasher) as Arc<dyn PasswordHasher>,
+            Arc::clone(&clock) as Arc<dyn Clock>,
+            Arc::new(SeededRandom::new(7)) as Arc<dyn Randomness>,
+            Policy::default(),
+            LinkKey::from_bytes([9; 32]),
+        )
+        .with_bundled_records(),
+    );
     let created = service.create_practice("Sunrise Therapy", Some("sunrise"), TimeZoneName::utc()).await.unwrap();
     let mail_wakeups = Arc::new(AtomicUsize::new(0));
     let wakeups = Arc::clone(&mail_wakeups);

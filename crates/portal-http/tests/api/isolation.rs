@@ -35,7 +35,7 @@ async fn another_practices_staff_key_gets_404_for_every_client_operation() {
 
     // The other practice lists none of our clients, and nothing changed here.
     let listed = json_body(app.staff_with(&other_key, Method::GET, "/api/v1/clients").send().await).await;
-    assert_eq!(listed, json!([]));
+    assert_eq!(listed, json!({ "clients": [] }));
     let client = json_body(app.staff(Method::GET, &format!("/api/v1/clients/{id}")).send().await).await;
     assert_eq!(client["name"], "Ada");
     assert_eq!(client["portal"]["state"], "active");

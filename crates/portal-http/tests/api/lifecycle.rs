@@ -79,9 +79,9 @@ async fn a_client_goes_from_invitation_to_a_new_password_over_http() {
     .await;
 
     let listed = json_body(app.staff(Method::GET, "/api/v1/clients?portal=active").send().await).await;
-    assert_eq!(listed.as_array().map(Vec::len), Some(1));
-    assert_eq!(listed[0]["portal"]["username"], "ada.lovelace");
-    assert_eq!(listed[0]["portal"]["enabled"], true);
+    assert_eq!(listed["clients"].as_array().map(Vec::len), Some(1));
+    assert_eq!(listed["clients"][0]["portal"]["username"], "ada.lovelace");
+    assert_eq!(listed["clients"][0]["portal"]["enabled"], true);
 
     // Disable: the session ends at once and sign-in is refused with 403.
     let response = app
@@ -98,7 +98,7 @@ async fn a_client_goes_from_invitation_to_a_new_password_over_http() {
     assert_problem(app.me(&session).await, StatusCode::UNAUTHORIZED, "unauthenticated").await;
     assert_problem(app.sign_in("ada.lovelace", PASSWORD).await, StatusCode::FORBIDDEN, "account_disabled").await;
     let disabled = json_body(app.staff(Method::GET, "/api/v1/clients?portal=disabled").send().await).await;
-    assert_eq!(disabled.as_array().map(Vec::len), Some(1));
+    assert_eq!(disabled["clients"].as_array().map(Vec::len), Some(1));
 
     // Enable, then a password reset.
     let response = app.set_enabled(&id, true).await;

@@ -13,4 +13,5 @@ mod helpers;
 mod host;
 mod isolation;
 mod lifecycle;
+mod list;
 mod ops;

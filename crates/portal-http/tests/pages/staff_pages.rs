@@ -162,3 +162,68 @@ async fn staff_actions_need_the_csrf_value_and_a_client_of_the_practice() {
         .assert(StatusCode::NOT_FOUND, "No such client");
     assert!(app.store.outbox().is_empty(), "nothing was sent");
 }
+
+/// The `href` of the page link with `rel` (`next`, `prev`), as a browser reads it.
+fn page_link(answer: &Answer, rel: &str) -> Option<String> {
+    let end = answer.body.find(&format!("\" rel=\"{rel}\""))?;
+    let start = answer.body[..end].rfind("href=\"")? + "href=\"".len();
+    Some(answer.body[start..end].replace("&#38;", "&"))
+}
+
+#[tokio::test]
+async fn the_client_list_is_searched_and_paged_with_links_that_keep_the_filters() {
+    let app = spawn_app().await;
+    for n in 0..52 {
+        app.create_client(&format!("Client {n:02}"), Some(&format!("c{n}@example.org"))).await;
+    }
+    app.create_client("ada Lovelace", Some("countess@example.org")).await;
+    let browser = staff_browser(&app).await;
+
+    // Fifty per page, in name order whatever the case, with a link to the next page.
+    let first = browser.get("/staff/clients").await;
+    first.assert(StatusCode::OK, "ada Lovelace");
+    assert!(first.body.contains("Client 48") && !first.body.contains("Client 49"), "{}", first.body);
+    assert_eq!(page_link(&first, "prev"), None);
+    let next = page_link(&first, "next").expect("a next page");
+    let second = browser.get(&next).await;
+    assert!(second.body.contains("Client 49") && second.body.contains("Client 51"), "{}", second.body);
+    assert!(!second.body.contains("ada Lovelace"), "{}", second.body);
+    assert_eq!(page_link(&second, "next"), None);
+    let back = browser.get(&page_link(&second, "prev").expect("a previous page")).await;
+    assert_eq!(back.body.replace(&back.csrf(), ""), first.body.replace(&first.csrf(), ""));
+
+    // The search box: its label, the text shown back, the status filters keep it, and the
+    // status filter stays in the form.
+    let search = browser.get("/staff/clients?q=client+5&portal=no_account").await;
+    search.assert(StatusCode::OK, "<label for=\"q\">Search by name or email</label>");
+    assert!(search.body.contains("id=\"q\" name=\"q\" value=\"client 5\""), "{}", search.body);
+    assert!(search.body.contains("<input type=\"hidden\" name=\"portal\" value=\"no_account\">"), "{}", search.body);
+    assert!(search.body.contains("Client 50") && search.body.contains("Client 51"), "{}", search.body);
+    assert!(!search.body.contains("Client 49") && !search.body.contains("ada Lovelace"), "{}", search.body);
+    assert!(search.body.contains("/staff/clients?portal=active&#38;q=client%205\""), "{}", search.body);
+    assert!(search.body.contains("/staff/clients?q=client%205\""), "the All filter keeps the search: {}", search.body);
+    let by_email = browser.get("/staff/clients?q=COUNTESS").await;
+    assert!(by_email.body.contains("ada Lovelace") && !by_email.body.contains("Client 0"), "{}", by_email.body);
+    browser.get("/staff/clients?q=").await.assert(StatusCode::OK, "Client 00");
+
+    // Honest empty states.
+    browser.get("/staff/clients?q=%3Czed%3E").await.assert(StatusCode::OK, "No clients match “&#60;zed&#62;”.");
+    browser
+        .get("/staff/clients?q=ada&portal=active")
+        .await
+        .assert(StatusCode::OK, "No clients match “ada” with portal status “Active”.");
+    browser
+        .get("/staff/clients?portal=disabled")
+        .await
+        .assert(StatusCode::OK, "No clients with portal status “Disabled”.");
+
+    // A search out of its rules, and a page link that was tampered with, say so.
+    let long = browser.get(&format!("/staff/clients?q={}", "x".repeat(101))).await;
+    long.assert(StatusCode::UNPROCESSABLE_ENTITY, "Not searched: a search is at most 100 characters.");
+    let broken = browser.get("/staff/clients?q=a%0Ab").await;
+    broken.assert(StatusCode::UNPROCESSABLE_ENTITY, "Not searched: a search cannot hold line breaks");
+    assert!(long.body.contains("aria-invalid=\"true\""), "{}", long.body);
+    let tampered = browser.get("/staff/clients?cursor=AAAA").await;
+    tampered.assert(StatusCode::UNPROCESSABLE_ENTITY, "That page link is not valid any more; here is the first page.");
+    assert!(tampered.body.contains("ada Lovelace"), "{}", tampered.body);
+}

@@ -6,7 +6,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use jiff::{SignedDuration, Timestamp};
 use portal_core::testing::{InMemoryStore, RecordingTransport};
-use portal_core::{AuditEvent, Language};
+use portal_core::{AccountPanel, AuditEvent, ClientId, ClientListQuery, ClientPage, Language};
 use portal_core::{
     ClaimedMail, Client, DeliveryCause, DeliveryProblem, DeliveryState, Directory, LinkKey, MailId, MailOutbox,
     MailTransport, Password, PortalAccount, Practice, PracticeId, PracticeSlug, RenderedEmail, RequestContext,
@@ -291,8 +291,16 @@ impl Directory for ForgetfulStore {
     async fn update_client(&self, c: &Client, a: &AuditEvent) -> Result<(), StoreError> {
         self.0.update_client(c, a).await
     }
-    async fn list_clients(&self, p: PracticeId) -> Result<Vec<(Client, PortalAccount)>, StoreError> {
-        self.0.list_clients(p).await
+    async fn list_clients(
+        &self,
+        p: PracticeId,
+        q: &ClientListQuery,
+        now: Timestamp,
+    ) -> Result<ClientPage<(Client, PortalAccount)>, StoreError> {
+        self.0.list_clients(p, q, now).await
+    }
+    async fn client_panel(&self, p: PracticeId, id: &ClientId) -> Result<Option<(Client, AccountPanel)>, StoreError> {
+        self.0.client_panel(p, id).await
     }
 }
 
@@ -316,6 +324,171 @@ async fn mail_of_a_practice_that_no_longer_exists_is_failed_with_a_reason() -> T
     let gone = DeliveryProblem::new(DeliveryCause::PracticeGone, "the practice no longer exists");
     assert_eq!(world.state_of(0), DeliveryState::Failed { at: T0, problem: gone, gave_up_after: None });
     assert_eq!(transport.attempts(), 0);
+    Ok(())
+}
+
+// ------------------------------------------------------------- recording through an outage
+
+/// The in-memory store, except that recording a sent mail fails `failures` times (as a database
+/// that stopped answering would), each failure moving the clock on by `each`.
+struct SlowToRecord {
+    inner: InMemoryStore,
+    clock: Arc<portal_core::testing::ManualClock>,
+    failures: std::sync::atomic::AtomicU32,
+    each: SignedDuration,
+    tries: std::sync::atomic::AtomicU32,
+}
+
+impl SlowToRecord {
+    fn new(world: &World, failures: u32, each: SignedDuration) -> Self {
+        Self {
+            inner: world.store.clone(),
+            clock: Arc::clone(&world.clock),
+            failures: failures.into(),
+            each,
+            tries: 0.into(),
+        }
+    }
+
+    fn tries(&self) -> u32 {
+        self.tries.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+#[async_trait]
+impl MailOutbox for SlowToRecord {
+    async fn claim_due(
+        &self,
+        now: Timestamp,
+        lease: SignedDuration,
+        limit: u32,
+    ) -> Result<Vec<ClaimedMail>, StoreError> {
+        self.inner.claim_due(now, lease, limit).await
+    }
+    async fn mark_sent(&self, id: MailId, at: Timestamp) -> Result<(), StoreError> {
+        use std::sync::atomic::Ordering;
+        self.tries.fetch_add(1, Ordering::SeqCst);
+        let failing = self.failures.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |left| left.checked_sub(1));
+        if failing.is_ok() {
+            self.clock.advance(self.each);
+            return Err(StoreError::Unavailable("the database did not answer within 3s".into()));
+        }
+        self.inner.mark_sent(id, at).await
+    }
+    async fn retry_later(&self, id: MailId, next: Timestamp, problem: &DeliveryProblem) -> Result<(), StoreError> {
+        self.inner.retry_later(id, next, problem).await
+    }
+    async fn mark_failed(
+        &self,
+        id: MailId,
+        at: Timestamp,
+        problem: &DeliveryProblem,
+        gave_up_after: Option<u32>,
+    ) -> Result<(), StoreError> {
+        self.inner.mark_failed(id, at, problem, gave_up_after).await
+    }
+    async fn delivery_for_token(&self, token: TokenId) -> Result<Option<DeliveryState>, StoreError> {
+        self.inner.delivery_for_token(token).await
+    }
+    async fn pending_count(&self) -> Result<u64, StoreError> {
+        self.inner.pending_count().await
+    }
+}
+
+#[async_trait]
+impl Directory for SlowToRecord {
+    async fn create_practice(&self, p: &Practice, s: &StaffMember, k: &TokenHash) -> Result<(), StoreError> {
+        self.inner.create_practice(p, s, k).await
+    }
+    async fn practice_by_slug(&self, slug: &PracticeSlug) -> Result<Option<Practice>, StoreError> {
+        self.inner.practice_by_slug(slug).await
+    }
+    async fn practice(&self, id: PracticeId) -> Result<Option<Practice>, StoreError> {
+        self.inner.practice(id).await
+    }
+    async fn practice_count(&self) -> Result<u64, StoreError> {
+        self.inner.practice_count().await
+    }
+    async fn create_client(&self, c: &Client, a: &AuditEvent) -> Result<(), StoreError> {
+        self.inner.create_client(c, a).await
+    }
+    async fn update_client(&self, c: &Client, a: &AuditEvent) -> Result<(), StoreError> {
+        self.inner.update_client(c, a).await
+    }
+    async fn list_clients(
+        &self,
+        p: PracticeId,
+        q: &ClientListQuery,
+        now: Timestamp,
+    ) -> Result<ClientPage<(Client, PortalAccount)>, StoreError> {
+        self.inner.list_clients(p, q, now).await
+    }
+    async fn client_panel(&self, p: PracticeId, id: &ClientId) -> Result<Option<(Client, AccountPanel)>, StoreError> {
+        self.inner.client_panel(p, id).await
+    }
+}
+
+fn dispatcher_over(
+    world: &World,
+    store: Arc<SlowToRecord>,
+    transport: RecordingTransport,
+) -> Dispatcher<
+    Arc<SlowToRecord>,
+    InMemoryStore,
+    RecordingTransport,
+    Arc<portal_core::testing::ManualClock>,
+    portal_core::testing::SeededRandom,
+> {
+    Dispatcher::new(
+        store,
+        world.store.clone(),
+        transport,
+        Arc::clone(&world.clock),
+        portal_core::testing::SeededRandom::new(3),
+        renderer(),
+        LinkKey::from_bytes(KEY),
+        DispatcherConfig::default(),
+    )
+    .expect("a valid dispatcher")
+}
+
+/// A database that stops answering between the send and its record: the dispatcher keeps
+/// trying to record the send (a row still pending when its lease lapses would go out again),
+/// and the mail is sent once.
+#[tokio::test]
+async fn a_sent_mail_is_recorded_once_the_store_answers_again_and_never_sent_twice() -> TestResult {
+    let world = World::new().await?;
+    let ada = world.client("Ada", "ada@example.org", Language::En).await?;
+    world.invite(&ada).await?;
+    // Five failures, 30 s apart: more than a few quick retries, within the 5-minute lease.
+    let store = Arc::new(SlowToRecord::new(&world, 5, SignedDuration::from_secs(30)));
+    let transport = RecordingTransport::new();
+    let dispatcher = dispatcher_over(&world, Arc::clone(&store), transport.clone());
+
+    assert_eq!(dispatcher.run_once().await?, report(1, 1, 0, 0));
+    assert_eq!(store.tries(), 6);
+    assert!(matches!(world.state_of(0), DeliveryState::Sent { .. }), "{:?}", world.state_of(0));
+    world.advance(SignedDuration::from_hours(2));
+    assert_eq!(dispatcher.run_once().await?, report(0, 0, 0, 0), "nothing left to send again");
+    assert_eq!(transport.sent().len(), 1);
+    Ok(())
+}
+
+/// Recording stops when the lease ends: from then on another dispatcher may take the row, and
+/// the message may go out again (with the same Message-ID); nothing is lost.
+#[tokio::test]
+async fn a_store_silent_for_longer_than_the_lease_leaves_the_row_to_be_sent_again() -> TestResult {
+    let world = World::new().await?;
+    let ada = world.client("Ada", "ada@example.org", Language::En).await?;
+    world.invite(&ada).await?;
+    // The default lease is 5 minutes; each failure takes 2.
+    let store = Arc::new(SlowToRecord::new(&world, u32::MAX, SignedDuration::from_mins(2)));
+    let transport = RecordingTransport::new();
+    let dispatcher = dispatcher_over(&world, Arc::clone(&store), transport.clone());
+
+    assert_eq!(dispatcher.run_once().await?, report(1, 1, 0, 0));
+    assert_eq!(store.tries(), 3, "tried at 0, 2 and 4 minutes; the lease ended at 5");
+    assert!(matches!(world.state_of(0), DeliveryState::Pending { .. }), "{:?}", world.state_of(0));
     Ok(())
 }
 

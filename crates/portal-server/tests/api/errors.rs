@@ -31,8 +31,8 @@ async fn staff_refusals_carry_their_codes() {
     // An account exists: no invite; disabled: no reset.
     let ada = app.registered_client("Ada Lovelace", "ada@example.org", "ada").await;
     let active = app.staff(Method::GET, "/api/v1/clients?portal=active", None).await;
-    assert_eq!(active.body.as_array().map(Vec::len), Some(1), "{active:?}");
-    assert_eq!(active.body[0]["id"], ada.as_str());
+    assert_eq!(active.body["clients"].as_array().map(Vec::len), Some(1), "{active:?}");
+    assert_eq!(active.body["clients"][0]["id"], ada.as_str());
     app.send_invite(&ada).await.assert_problem(409, "account_exists");
     assert_eq!(app.set_enabled(&ada, false).await.status, StatusCode::OK);
     app.send_reset(&ada).await.assert_problem(409, "account_disabled");

@@ -183,6 +183,7 @@ pub async fn spawn_app_with(options: AppOptions) -> Option<TestApp> {
     }
     let config = ServerConfig {
         database_url: database_url.clone(),
+        store: portal_store::StoreConfig::default(),
         bind: "127.0.0.1:0".parse().expect("an address"),
         public_url: options.public_url.clone(),
         mail,

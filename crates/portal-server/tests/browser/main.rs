@@ -217,6 +217,19 @@ async fn a_client_is_invited_registers_is_turned_off_and_on_and_resets_the_passw
     staff.fill("#key", "pst_not-a-key").await;
     staff.click("main button[type=submit]", "This staff key is not valid.").await;
 
+    // The client list's search box (a GET form), its empty state, and its pages.
+    staff.go("/staff/clients", "Edsger Dijkstra").await;
+    staff.fill("#q", "GRA").await;
+    staff.click("form.search button", "Grace Hopper").await;
+    staff.fill("#q", "nobody").await;
+    staff.click("form.search button", "No clients match “nobody”.").await;
+    for n in 0..50 {
+        kit.create_client(&format!("Zed {n:02}"), &format!("zed{n}@example.org")).await;
+    }
+    staff.go("/staff/clients", "Next page").await;
+    staff.click("a[rel=next]", "Zed 49").await;
+    staff.click("a[rel=prev]", "Ada Lovelace").await;
+
     // The accessibility pass bites: an image without a text alternative and a field without a
     // label, added to this page, are both reported (and the page's CSP does not stop axe).
     assert!(client.accessibility_violations().await.is_empty());

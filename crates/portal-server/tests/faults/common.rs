@@ -104,6 +104,12 @@ impl Deployment {
         answer.body["id"].as_str().expect("an id").to_owned()
     }
 
+    /// `GET /readyz`.
+    pub async fn readyz(&self) -> Answer {
+        let response = self.http.get(format!("{}/readyz", self.base)).send().await.expect("/readyz answers");
+        Answer::read(response).await.expect("a body")
+    }
+
     /// `POST /api/v1/clients/{id}/portal/invitation`.
     pub async fn send_invite(&self, key: &str, client: &str) -> reqwest::Result<Answer> {
         self.staff(key, Method::POST, &format!("/api/v1/clients/{client}/portal/invitation"), None).await

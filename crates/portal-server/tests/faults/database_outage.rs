@@ -3,21 +3,20 @@
 //! process serves again once the database is back.
 //!
 //! PostgreSQL: the server reaches the shared server through a [`TcpProxy`] the test cuts and
-//! restores. SQLite has no network to lose; its outage is another process holding the write
+//! restores; a server started while the proxy is cut waits for the database instead of exiting.
+//! (A database that stops answering without closing its connections: `silent_database.rs`.) SQLite has no network to lose; its outage is another process holding the write
 //! lock (a backup, an operator's `sqlite3` shell): writes answer 503 after the busy timeout,
 //! reads and `/readyz` go on working, and writes resume when the lock is released.
 
-use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use portal_testkit::EmlDir;
+use portal_testkit::{EmlDir, TcpProxy};
 use reqwest::{Method, StatusCode};
 use sea_orm::{SqliteTransactionMode, TransactionOptions, TransactionTrait as _};
 use serde_json::json;
 
 use crate::common::{Deployment, invite_rows};
-use crate::helpers::{Answer, Backend};
-use crate::tcp_proxy::TcpProxy;
+use crate::helpers::Backend;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgresql_out_of_reach_gets_quick_503s_and_the_same_process_recovers() {
@@ -25,16 +24,16 @@ async fn postgresql_out_of_reach_gets_quick_503s_and_the_same_process_recovers()
     else {
         return;
     };
-    let mut proxy = TcpProxy::start(postgres_address(&deployment.database_url).await).await;
-    deployment.server_database_url = with_address(&deployment.database_url, proxy.addr);
+    let (mut proxy, through_proxy) = TcpProxy::for_postgres(&deployment.database_url).await;
+    deployment.server_database_url = through_proxy;
     let (mut server, key) = deployment.first_start().await;
     let first = deployment.create_client(&key, 0).await;
-    assert_eq!(readyz(&deployment).await.status, StatusCode::OK);
+    assert_eq!(deployment.readyz().await.status, StatusCode::OK);
 
     proxy.cut().await;
     let cut_at = Instant::now();
     let (ready, list, create, invite) = tokio::join!(
-        readyz(&deployment),
+        deployment.readyz(),
         deployment.staff(&key, Method::GET, "/api/v1/clients", None),
         deployment.staff(&key, Method::POST, "/api/v1/clients", Some(json!({"name": "Bo", "email": "bo@example.org"}))),
         deployment.send_invite(&key, &first),
@@ -51,7 +50,7 @@ async fn postgresql_out_of_reach_gets_quick_503s_and_the_same_process_recovers()
     proxy.restore().await;
     let restored_at = Instant::now();
     let deadline = restored_at + Duration::from_secs(20);
-    while readyz(&deployment).await.status != StatusCode::OK {
+    while deployment.readyz().await.status != StatusCode::OK {
         assert!(Instant::now() < deadline, "not ready 20 s after the database came back");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -96,7 +95,7 @@ async fn a_sqlite_database_locked_by_another_process_refuses_writes_with_503_and
     let lock = other.begin_with_options(immediate).await.expect("the write lock");
     let locked_at = Instant::now();
     let (ready, list, create, invite) = tokio::join!(
-        readyz(&deployment),
+        deployment.readyz(),
         deployment.staff(&key, Method::GET, "/api/v1/clients", None),
         deployment.staff(&key, Method::POST, "/api/v1/clients", Some(json!({"name": "Bo", "email": "bo@example.org"}))),
         deployment.send_invite(&key, &first),
@@ -129,11 +128,6 @@ async fn a_sqlite_database_locked_by_another_process_refuses_writes_with_503_and
     );
 }
 
-async fn readyz(deployment: &Deployment) -> Answer {
-    let response = deployment.http.get(format!("{}/readyz", deployment.base)).send().await.expect("/readyz answers");
-    Answer::read(response).await.expect("a body")
-}
-
 async fn wait_for_mail_files(deployment: &Deployment, count: usize) {
     let mail = EmlDir::new(deployment.data.path().join("mail"));
     let deadline = Instant::now() + Duration::from_secs(15);
@@ -147,24 +141,34 @@ async fn wait_for_mail_files(deployment: &Deployment, count: usize) {
     }
 }
 
-/// The `host:port` part of a PostgreSQL URL, resolved.
-async fn postgres_address(url: &str) -> SocketAddr {
-    let (_, host_port, _) = split_authority(url);
-    let host_port = if host_port.contains(':') { host_port.to_owned() } else { format!("{host_port}:5432") };
-    tokio::net::lookup_host(host_port.as_str()).await.expect("the PostgreSQL host resolves").next().expect("an address")
-}
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_started_while_postgresql_is_out_of_reach_waits_for_it() {
+    let Some(mut deployment) = Deployment::new(Backend::Postgres, &[]).await else { return };
+    let (mut proxy, through_proxy) = TcpProxy::for_postgres(&deployment.database_url).await;
+    deployment.server_database_url = through_proxy;
+    proxy.cut().await;
 
-/// `url` pointing at `addr` instead (user, database and parameters kept).
-fn with_address(url: &str, addr: SocketAddr) -> String {
-    let (before, _, after) = split_authority(url);
-    format!("{before}{addr}{after}")
-}
-
-/// `postgres://user:password@host:port/db?x` as (`postgres://user:password@`, `host:port`,
-/// `/db?x`).
-fn split_authority(url: &str) -> (&str, &str, &str) {
-    let start = url.find("://").map_or(0, |i| i + 3);
-    let end = url[start..].find(['/', '?']).map_or(url.len(), |i| start + i);
-    let host_start = url[start..end].rfind('@').map_or(start, |i| start + i + 1);
-    (&url[..host_start], &url[host_start..end], &url[end..])
+    let started_at = Instant::now();
+    let starting = tokio::spawn(async move {
+        let started = deployment.first_start().await;
+        (deployment, started)
+    });
+    // Longer than one try (the pool's 3 s acquire timeout), well within the 30 s start-up wait.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert!(!starting.is_finished(), "the server waits for its database");
+    proxy.restore().await;
+    let (deployment, (server, key)) = tokio::time::timeout(Duration::from_secs(30), starting)
+        .await
+        .expect("the server starts once the database answers")
+        .expect("the start");
+    let took = started_at.elapsed();
+    deployment.create_client(&key, 0).await;
+    let (status, log) = server.terminate().expect("a stop");
+    assert_eq!(status.code(), Some(0), "log:\n{log}");
+    assert!(log.contains("trying again for up to 30 s after the start"), "{log}");
+    assert!(!log.contains("postgres://"), "the log names no database URL: {log}");
+    eprintln!(
+        "PostgreSQL out of reach at start: the server waited and was serving {:.1} s after its start",
+        took.as_secs_f64()
+    );
 }

@@ -8,5 +8,5 @@ mod helpers;
 mod common;
 mod database_outage;
 mod kill;
+mod silent_database;
 mod smtp_outage;
-mod tcp_proxy;

@@ -27,6 +27,11 @@ pub struct Model {
     pub email_consent: bool,
     /// Creation time.
     pub created_at: UnixMicros,
+    /// `portal_core::search_key` of `name`: the list's order and the name search compare it
+    /// byte by byte (`COLLATE "C"` on PostgreSQL). Written only by `convert::client_row`.
+    pub name_key: String,
+    /// `portal_core::search_key` of `email`, NULL without one: the email search.
+    pub email_key: Option<String>,
 }
 
 /// No navigable relations: the adapter writes its joins explicitly.

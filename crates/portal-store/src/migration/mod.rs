@@ -8,6 +8,7 @@ mod m20261201_000001_mail_delivery_cause;
 mod m20261201_000002_host_client_ids;
 mod m20261201_000003_staff_access;
 mod m20261201_000004_retention_indexes;
+mod m20261201_000005_client_search;
 
 /// Every migration of the portal schema, oldest first.
 #[derive(Debug, Clone, Copy, Default)]
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000002_host_client_ids::Migration),
             Box::new(m20261201_000003_staff_access::Migration),
             Box::new(m20261201_000004_retention_indexes::Migration),
+            Box::new(m20261201_000005_client_search::Migration),
         ]
     }
 

@@ -3,22 +3,23 @@
 //! A client is named by `(practice, host client id)` everywhere, never by the id alone: a host
 //! id (`42`, `MRN-0042`) is unique only within its practice.
 
-use std::collections::HashMap;
-
 use async_trait::async_trait;
 use portal_core::{
-    AccountCommit, AccountDecision, AccountState, AccountStore, ClientId, DeliveryProblem, IssuedToken, PortalAccount,
-    PracticeId, StoreError, TokenHash, TokenId, TokenPurpose, TokenState, Username,
+    AccountCommit, AccountDecision, AccountPanel, AccountState, AccountStore, ClientId, DeliveryProblem, DeliveryState,
+    IssuedToken, PortalAccount, PracticeId, StoreError, TokenHash, TokenId, TokenPurpose, TokenState, Username,
 };
 use sea_orm::ActiveValue::Set;
-use sea_orm::sea_query::{Alias, Condition, Expr, ExprTrait, JoinType, LockType, Query, SelectStatement};
+use sea_orm::sea_query::{Alias, Condition, Expr, ExprTrait, JoinType, LockType, Order, Query, SelectStatement};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait, FromQueryResult, IdenStatic, Iterable,
-    QueryFilter, QueryResult, Statement,
+    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, FromQueryResult, IdenStatic, Iterable, QueryFilter,
+    QueryResult, Statement,
 };
 
 use super::{SeaOrmStore, audit, finish};
-use crate::convert::{account_columns, account_from, account_row, hash_bytes, micros, outbox_row, token_row, used_at};
+use crate::bounded::BoundedTxn;
+use crate::convert::{
+    account_columns, account_from, account_row, delivery_from, hash_bytes, micros, outbox_row, token_row, used_at,
+};
 use crate::entity::{mail_outbox, portal_account, session, sign_in_throttle, token};
 use crate::error::{unavailable, write_error};
 
@@ -31,11 +32,10 @@ pub(super) const MAX_BATCH: usize = 500;
 const SLOTS: [(&str, portal_account::Column); 2] =
     [("invite", portal_account::Column::InviteTokenId), ("reset", portal_account::Column::ResetTokenId)];
 
-/// `portal_accounts` rows matching `filter`, each joined (LEFT JOIN, twice) with the two tokens
-/// it references, in one query. Token columns come back as `invite_<column>` / `reset_<column>`.
-fn with_tokens(filter: Condition) -> SelectStatement {
-    let mut select = Query::select();
-    select.columns(portal_account::Column::iter().map(|c| (portal_account::Entity, c))).from(portal_account::Entity);
+/// Joins (LEFT JOIN, twice) the two tokens a `portal_accounts` row references, with their
+/// columns as `invite_<column>` / `reset_<column>`. The select must already name
+/// `portal_accounts` (as its table or an earlier join).
+pub(super) fn join_tokens(select: &mut SelectStatement) {
     for (slot, reference) in SLOTS {
         let alias = Alias::new(slot);
         for column in token::Column::iter() {
@@ -48,8 +48,56 @@ fn with_tokens(filter: Condition) -> SelectStatement {
             Expr::col((alias, token::Column::Id)).equals((portal_account::Entity, reference)),
         );
     }
+}
+
+/// Joins, for each token slot of [`join_tokens`], the latest mail that carried the token (the
+/// row [`MailOutbox::delivery_for_token`](portal_core::MailOutbox::delivery_for_token) reads),
+/// with its columns as `invite_mail_<column>` / `reset_mail_<column>`: a correlated subquery
+/// picks the row, served by `ix_mail_outbox_token`.
+pub(super) fn join_deliveries(select: &mut SelectStatement) {
+    for (slot, _) in SLOTS {
+        let alias = Alias::new(format!("{slot}_mail"));
+        for column in mail_outbox::Column::iter() {
+            select.expr_as(Expr::col((alias.clone(), column)), Alias::new(format!("{slot}_mail_{}", column.as_str())));
+        }
+        let latest = Query::select()
+            .column((mail_outbox::Entity, mail_outbox::Column::Id))
+            .from(mail_outbox::Entity)
+            .and_where(
+                Expr::col((mail_outbox::Entity, mail_outbox::Column::TokenId))
+                    .equals((Alias::new(slot), token::Column::Id)),
+            )
+            .order_by((mail_outbox::Entity, mail_outbox::Column::CreatedAt), Order::Desc)
+            .order_by((mail_outbox::Entity, mail_outbox::Column::Id), Order::Desc)
+            .limit(1)
+            .take();
+        select.join_as(
+            JoinType::LeftJoin,
+            mail_outbox::Entity,
+            alias.clone(),
+            Expr::col((alias, mail_outbox::Column::Id)).eq(Expr::from(latest)),
+        );
+    }
+}
+
+/// `portal_accounts` rows matching `filter`, each joined with the two tokens it references
+/// ([`join_tokens`]), in one query.
+fn with_tokens(filter: Condition) -> SelectStatement {
+    let mut select = Query::select();
+    select.columns(portal_account::Column::iter().map(|c| (portal_account::Entity, c))).from(portal_account::Entity);
+    join_tokens(&mut select);
     select.cond_where(filter);
     select
+}
+
+/// Decodes the account of one row of [`with_tokens`] (or of a select that joined
+/// `portal_accounts` and [`join_tokens`] the same way); `None` when the row has no account
+/// (an outer join found none).
+pub(super) fn decode_stored(row: &QueryResult) -> Result<Option<PortalAccount>, StoreError> {
+    if row.try_get::<Option<String>>("", portal_account::Column::ClientId.as_str()).map_err(unavailable)?.is_none() {
+        return Ok(None);
+    }
+    decode(row).map(Some)
 }
 
 /// Decodes one row of [`with_tokens`].
@@ -65,6 +113,25 @@ fn decode(row: &QueryResult) -> Result<PortalAccount, StoreError> {
         }
     }
     account_from(&account, &tokens)
+}
+
+/// The account of a row that joined `portal_accounts`, [`join_tokens`] and
+/// [`join_deliveries`], with the delivery of each current link ([`PortalAccount::new`] when the
+/// row has no account).
+pub(super) fn decode_panel(
+    row: &QueryResult,
+    practice: PracticeId,
+    client: &ClientId,
+) -> Result<AccountPanel, StoreError> {
+    let account = decode_stored(row)?.unwrap_or_else(|| PortalAccount::new(practice, client.clone()));
+    let delivery = |slot: &str| -> Result<Option<DeliveryState>, StoreError> {
+        let prefix = format!("{slot}_mail_");
+        if row.try_get::<Option<uuid::Uuid>>(&prefix, "id").map_err(unavailable)?.is_none() {
+            return Ok(None);
+        }
+        delivery_from(mail_outbox::Model::from_query_result(row, &prefix).map_err(unavailable)?).map(Some)
+    };
+    Ok(AccountPanel { invite_delivery: delivery("invite")?, reset_delivery: delivery("reset")?, account })
 }
 
 /// Every stored account matching `filter`, with its current tokens, in one query.
@@ -99,7 +166,7 @@ fn of_client(practice: PracticeId, client: &ClientId) -> Condition {
 /// this process's write turn, so it already holds the database's only write lock and the read
 /// happens inside it.
 async fn lock_one(
-    txn: &DatabaseTransaction,
+    txn: &BoundedTxn,
     practice: PracticeId,
     client: &ClientId,
 ) -> Result<Option<PortalAccount>, StoreError> {
@@ -132,20 +199,9 @@ async fn lock_one(
         .pop())
 }
 
-/// Every stored account of a practice with its current tokens, by client.
-pub(super) async fn load_practice(
-    db: &impl ConnectionTrait,
-    practice: PracticeId,
-) -> Result<HashMap<ClientId, PortalAccount>, StoreError> {
-    let filter = Condition::all()
-        .add(Expr::col((portal_account::Entity, portal_account::Column::PracticeId)).eq(practice.as_uuid()));
-    let accounts = load_where(db, filter).await?;
-    Ok(accounts.into_iter().map(|account| (account.client_id().clone(), account)).collect())
-}
-
 /// Inserts a token the account holds for the first time, or records that it was used.
 async fn upsert_token(
-    txn: &DatabaseTransaction,
+    txn: &BoundedTxn,
     practice: PracticeId,
     client: &ClientId,
     token: &IssuedToken,
@@ -184,7 +240,7 @@ async fn upsert_token(
 /// Everything [`AccountStore::commit`] writes, inside the caller's transaction. The account row
 /// is written first: its compare-and-set (or, at version 0, its primary key) is what serialises
 /// concurrent commits of one account, so a loser stops before touching anything else.
-async fn commit_in(txn: &DatabaseTransaction, change: &AccountCommit) -> Result<(), StoreError> {
+async fn commit_in(txn: &BoundedTxn, change: &AccountCommit) -> Result<(), StoreError> {
     let account = &change.account;
     // The client is the host's: the store neither knows nor checks it (design §7).
     let (practice, client) = (account.practice_id(), account.client_id());
@@ -350,6 +406,21 @@ impl AccountStore for SeaOrmStore {
             accounts.extend(load_where(&self.db, filter).await?);
         }
         Ok(accounts)
+    }
+
+    async fn account_panel(&self, practice: PracticeId, client: &ClientId) -> Result<AccountPanel, StoreError> {
+        let mut select = with_tokens(of_client(practice, client));
+        join_deliveries(&mut select);
+        let statement = self.db.get_database_backend().build(&select);
+        let row = self.db.query_one_raw(statement).await.map_err(unavailable)?;
+        match row {
+            Some(row) => decode_panel(&row, practice, client),
+            None => Ok(AccountPanel {
+                account: PortalAccount::new(practice, client.clone()),
+                invite_delivery: None,
+                reset_delivery: None,
+            }),
+        }
     }
 
     async fn account_by_username(

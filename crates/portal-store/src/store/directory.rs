@@ -1,17 +1,16 @@
 //! [`Directory`]: practices, staff keys and the bundled client records; and [`ClientDirectory`]
 //! over those records (the embedded default of the host's client directory).
 
-use std::cmp::Ordering;
-
 use async_trait::async_trait;
+use jiff::Timestamp;
 use portal_core::{
-    AuditEvent, Client, ClientDirectory, ClientId, Directory, PortalAccount, Practice, PracticeId, PracticeSlug,
-    StaffMember, StoreError, TokenHash,
+    AccountPanel, AuditEvent, Client, ClientDirectory, ClientId, ClientListQuery, ClientPage, Directory, PortalAccount,
+    Practice, PracticeId, PracticeSlug, StaffMember, StoreError, TokenHash,
 };
-use sea_orm::sea_query::Expr;
+use sea_orm::ActiveValue::NotSet;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter};
 
-use super::{SeaOrmStore, accounts, audit, finish};
+use super::{SeaOrmStore, accounts, audit, client_list, finish};
 use crate::convert::{client_from, client_row, practice_from, practice_row, staff_row};
 use crate::entity::{client, practice, staff_key};
 use crate::error::{unavailable, write_error};
@@ -98,11 +97,14 @@ impl Directory for SeaOrmStore {
     async fn update_client(&self, client: &Client, audit: &AuditEvent) -> Result<(), StoreError> {
         let (txn, turn) = self.begin_write().await?;
         let outcome = async {
+            // The row as `client_row` builds it (name, email, their search keys, language,
+            // consent); the keys and the creation time stay as they are.
+            let mut row = client_row(client);
+            row.practice_id = NotSet;
+            row.id = NotSet;
+            row.created_at = NotSet;
             let updated = client::Entity::update_many()
-                .col_expr(client::Column::Name, Expr::value(client.name.as_str()))
-                .col_expr(client::Column::Email, Expr::value(client.email.as_ref().map(|e| e.as_str().to_owned())))
-                .col_expr(client::Column::Language, Expr::value(client.language.code()))
-                .col_expr(client::Column::EmailConsent, Expr::value(client.email_consent))
+                .set(row)
                 .filter(client::Column::Id.eq(client.id.as_str()))
                 .filter(client::Column::PracticeId.eq(client.practice_id.as_uuid()))
                 .exec(&txn)
@@ -117,28 +119,21 @@ impl Directory for SeaOrmStore {
         finish((txn, turn), outcome).await
     }
 
-    async fn list_clients(&self, practice: PracticeId) -> Result<Vec<(Client, PortalAccount)>, StoreError> {
-        let rows = client::Entity::find()
-            .filter(client::Column::PracticeId.eq(practice.as_uuid()))
-            .all(&self.db)
-            .await
-            .map_err(unavailable)?;
-        let mut accounts = accounts::load_practice(&self.db, practice).await?;
-        let mut clients = rows
-            .into_iter()
-            .map(|row| {
-                let client = client_from(row)?;
-                let account =
-                    accounts.remove(&client.id).unwrap_or_else(|| PortalAccount::new(practice, client.id.clone()));
-                Ok((client, account))
-            })
-            .collect::<Result<Vec<_>, StoreError>>()?;
-        // Byte order of the name, then id: the same on every backend whatever its collation.
-        clients.sort_by(|(a, _), (b, _)| match a.name.as_str().cmp(b.name.as_str()) {
-            Ordering::Equal => a.id.cmp(&b.id),
-            other => other,
-        });
-        Ok(clients)
+    async fn list_clients(
+        &self,
+        practice: PracticeId,
+        query: &ClientListQuery,
+        now: Timestamp,
+    ) -> Result<ClientPage<(Client, PortalAccount)>, StoreError> {
+        client_list::list_page(&self.db, practice, query, now).await
+    }
+
+    async fn client_panel(
+        &self,
+        practice: PracticeId,
+        id: &ClientId,
+    ) -> Result<Option<(Client, AccountPanel)>, StoreError> {
+        client_list::client_panel(&self.db, practice, id).await
     }
 }
 

@@ -4,6 +4,7 @@
 mod accounts;
 mod audit;
 mod bulk;
+mod client_list;
 mod directory;
 mod outbox;
 mod retention;
@@ -12,14 +13,14 @@ mod staff;
 mod throttle;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use portal_core::StoreError;
-use sea_orm::{
-    DatabaseConnection, DatabaseTransaction, DbBackend, SqliteTransactionMode, TransactionOptions, TransactionTrait,
-};
+use sea_orm::{ConnectionTrait as _, DatabaseConnection, DbBackend, SqliteTransactionMode, TransactionOptions};
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
-use crate::connect::SQLITE_BUSY_TIMEOUT;
+use crate::bounded::{Abandoned, Bound, BoundedDb, BoundedTxn};
+use crate::connect::{SQLITE_BUSY_TIMEOUT, StoreConfig};
 use crate::error::unavailable;
 
 /// This process's turn to write to SQLite (`None` on PostgreSQL), held until the write commits.
@@ -37,10 +38,13 @@ pub(crate) fn write_options() -> TransactionOptions {
 /// The sea-orm implementation of [`portal_core::PortalStore`] (all six storage ports), for
 /// SQLite and PostgreSQL. Cheap to clone: clones share the connection pool.
 ///
-/// Build it with [`crate::connect`], which also applies migrations.
+/// Build it with [`crate::connect`] or [`crate::connect_with`], which also apply migrations.
+/// On PostgreSQL every round trip of every method is bounded by the database timeout
+/// ([`StoreConfig`]): past it the method returns [`StoreError::Unavailable`].
 #[derive(Debug, Clone)]
 pub struct SeaOrmStore {
-    db: DatabaseConnection,
+    /// The pool, every round trip bounded (`bounded.rs`).
+    db: BoundedDb,
     /// SQLite has one writer at a time. Writers that contend inside SQLite wait in its busy
     /// handler, which polls with sleeps of up to 100 ms: fine for throughput, bad for the tail
     /// (a bench saw p99 ~0.8 s for invitations at 16 connections). This process's writers take
@@ -51,17 +55,33 @@ pub struct SeaOrmStore {
 
 impl SeaOrmStore {
     /// Wraps a connection whose schema is already migrated (see [`crate::Migrator`]). SQLite
-    /// connections should carry the pragmas [`crate::connect`] sets.
+    /// connections should carry the pragmas [`crate::connect`] sets. On PostgreSQL the store's
+    /// round trips are bounded by the default database timeout; the session timeouts and the
+    /// pool's release check that [`crate::connect_with`] adds are the caller's to set.
     #[must_use]
     pub fn from_migrated(db: DatabaseConnection) -> Self {
-        let writers = (db.get_database_backend() == DbBackend::Sqlite).then(|| Arc::new(Mutex::new(())));
-        Self { db, writers }
+        let limit =
+            (db.get_database_backend() == DbBackend::Postgres).then_some(StoreConfig::default().database_timeout);
+        Self::with_bound(db, Bound::new(limit, Arc::new(Abandoned::default())))
     }
 
-    /// The underlying connection pool, for diagnostics and tests.
+    pub(crate) fn with_bound(db: DatabaseConnection, bound: Bound) -> Self {
+        let writers = (db.get_database_backend() == DbBackend::Sqlite).then(|| Arc::new(Mutex::new(())));
+        Self { db: BoundedDb::new(db, bound), writers }
+    }
+
+    /// The underlying connection pool, for diagnostics and tests. Its round trips are not
+    /// bounded by the database timeout.
     #[must_use]
     pub fn connection(&self) -> &DatabaseConnection {
-        &self.db
+        self.db.inner()
+    }
+
+    /// The longest wait for one database round trip (`None` on SQLite, whose waits the busy
+    /// timeout bounds).
+    #[must_use]
+    pub fn database_timeout(&self) -> Option<Duration> {
+        self.db.bound().limit()
     }
 
     /// Which database this is.
@@ -70,7 +90,8 @@ impl SeaOrmStore {
         self.db.get_database_backend()
     }
 
-    /// Readiness: succeeds when the database answers.
+    /// Readiness: succeeds when the database answers (on PostgreSQL, within the database
+    /// timeout).
     ///
     /// # Errors
     /// [`StoreError::Unavailable`] when it does not.
@@ -99,7 +120,7 @@ impl SeaOrmStore {
     }
 
     /// Starts a write transaction (see [`write_options`]) in this process's turn to write.
-    async fn begin_write(&self) -> Result<(DatabaseTransaction, WriteTurn), StoreError> {
+    async fn begin_write(&self) -> Result<(BoundedTxn, WriteTurn), StoreError> {
         let turn = self.write_turn().await?;
         let txn = self.db.begin_with_options(write_options()).await.map_err(unavailable)?;
         Ok((txn, turn))
@@ -107,16 +128,13 @@ impl SeaOrmStore {
 }
 
 /// Commits `txn` when `outcome` is `Ok`, rolls it back otherwise; the turn to write ends after.
-async fn finish<T>(
-    (txn, turn): (DatabaseTransaction, WriteTurn),
-    outcome: Result<T, StoreError>,
-) -> Result<T, StoreError> {
+async fn finish<T>((txn, turn): (BoundedTxn, WriteTurn), outcome: Result<T, StoreError>) -> Result<T, StoreError> {
     let result = finish_transaction(txn, outcome).await;
     drop(turn);
     result
 }
 
-async fn finish_transaction<T>(txn: DatabaseTransaction, outcome: Result<T, StoreError>) -> Result<T, StoreError> {
+async fn finish_transaction<T>(txn: BoundedTxn, outcome: Result<T, StoreError>) -> Result<T, StoreError> {
     match outcome {
         Ok(value) => {
             txn.commit().await.map_err(unavailable)?;
@@ -124,7 +142,7 @@ async fn finish_transaction<T>(txn: DatabaseTransaction, outcome: Result<T, Stor
         }
         Err(err) => {
             // The original error is what matters; a failed rollback ends the transaction anyway
-            // (the connection discards it).
+            // (the connection discards it). After an abandoned round trip this only drops it.
             let _ = txn.rollback().await;
             Err(err)
         }

@@ -1,8 +1,8 @@
 //! `Directory`: practices, staff keys, clients.
 
 use portal_core::{
-    AccountStore, AuditAction, AuditLog, ClientDirectory, Directory, Language, PortalAccount, PracticeId, PracticeSlug,
-    StaffAccess, StoreError, TokenHash,
+    AuditAction, AuditLog, ClientDirectory, Directory, Language, PracticeId, PracticeSlug, StaffAccess, StoreError,
+    TokenHash,
 };
 
 use crate::fixtures::{self, World, at, event, id, name};
@@ -71,23 +71,4 @@ pub async fn clients_are_created_updated_and_only_visible_in_their_practice(db: 
         db.store.trail(world.practice.id, &world.client.id).await.unwrap().into_iter().map(|e| e.action).collect();
     assert_eq!(trail, [AuditAction::ClientCreated, AuditAction::ClientUpdated]);
     assert_eq!(db.count("audit_events", "").await, 3, "no audit event from the refused writes");
-}
-
-pub async fn clients_are_listed_by_name_then_id_with_their_portal_accounts(db: &TestDb) {
-    let world = World::new(db).await;
-    let zed = world.add_client(db, "Zed").await;
-    let bob = world.add_client(db, "Bob").await;
-    let lower = world.add_client(db, "adam").await;
-    World::with_slug(db, "moonrise").await;
-    let invite = world.invite(db, &bob, "bob-secret", at(10)).await;
-
-    let rows = db.store.list_clients(world.practice.id).await.unwrap();
-    let names: Vec<&str> = rows.iter().map(|(c, _)| c.name.as_str()).collect();
-    // Byte order, whatever the database's collation: upper case sorts before lower case.
-    assert_eq!(names, ["Ada Lovelace", "Bob", "Zed", "adam"]);
-    assert_eq!(rows[0].1, PortalAccount::new(world.practice.id, world.client.id));
-    assert_eq!(rows[1].1, db.store.account(world.practice.id, &bob.id).await.unwrap());
-    assert_eq!(rows[1].1.invite(), Some(&invite));
-    assert_eq!(rows[2].0, zed);
-    assert_eq!(rows[3].0, lower);
 }

@@ -3,8 +3,8 @@
 
 use jiff::SignedDuration;
 use portal_core::{
-    AccountStore, AuditAction, AuditLog, Client, ClientDirectory, DeliveryProblem, Directory, EmailAddress, MailOutbox,
-    PortalAccount, SessionStore, StoreError, TokenPurpose,
+    AccountStore, AuditAction, AuditLog, Client, ClientDirectory, ClientId, ClientListQuery, DeliveryProblem,
+    Directory, EmailAddress, MailOutbox, PortalAccount, SessionStore, StoreError, TokenPurpose,
 };
 use sea_orm::DbBackend;
 
@@ -55,8 +55,9 @@ pub async fn host_ids_that_are_not_uuids_work_for_every_portal_row(db: &TestDb) 
     assert_eq!(ids, ["42", "MRN-0042"]);
 
     // The bundled list shows only the bundled clients.
-    let listed = db.store.list_clients(world.practice.id).await.unwrap();
-    assert_eq!(listed.iter().map(|(c, _)| c.id.clone()).collect::<Vec<_>>(), std::slice::from_ref(&world.client.id));
+    let listed = db.store.list_clients(world.practice.id, &ClientListQuery::default(), at(10)).await.unwrap();
+    let ids: Vec<ClientId> = listed.items.iter().map(|(c, _)| c.id.clone()).collect();
+    assert_eq!(ids, std::slice::from_ref(&world.client.id));
 }
 
 pub async fn the_same_host_id_in_two_practices_names_two_clients(db: &TestDb) {

@@ -13,6 +13,7 @@ mod harness;
 mod accounts;
 mod audit;
 mod bulk;
+mod client_list;
 mod concurrency;
 mod connecting;
 mod directory;
@@ -25,6 +26,7 @@ mod safety;
 mod serialised;
 mod service;
 mod sessions;
+mod silent_database;
 mod staff;
 mod throttle;
 
@@ -54,7 +56,14 @@ contract_tests! {
     directory::a_practice_is_found_by_slug_and_by_id_and_counted,
     directory::a_taken_slug_is_a_duplicate_and_writes_nothing,
     directory::clients_are_created_updated_and_only_visible_in_their_practice,
-    directory::clients_are_listed_by_name_then_id_with_their_portal_accounts,
+    client_list::clients_are_listed_by_folded_name_then_id_byte_by_byte,
+    client_list::pages_follow_each_other_forwards_and_backwards_in_one_query_each,
+    client_list::a_search_matches_a_prefix_of_the_folded_name_or_email,
+    client_list::the_status_filter_agrees_with_the_core_for_every_kind,
+    client_list::the_list_and_the_search_are_served_by_the_indexes,
+    client_list::a_client_panel_is_one_query_and_reads_what_the_separate_reads_do,
+    client_list::the_status_lookup_is_one_query_with_bundled_records_and_one_beside_a_hosts_directory,
+    client_list::the_client_search_migration_fills_the_keys_of_existing_clients_and_rolls_back,
     accounts::a_client_without_a_stored_account_starts_at_version_zero_whoever_owns_it,
     accounts::an_invitation_commits_the_account_token_mail_and_audit_together,
     accounts::a_commit_from_a_stale_version_is_a_conflict_and_writes_nothing,

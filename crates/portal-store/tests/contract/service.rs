@@ -31,6 +31,7 @@ pub fn service(db: &TestDb, clock: &ManualClock) -> Service {
         Policy::default(),
         LinkKey::from_bytes([9; 32]),
     )
+    .with_bundled_records()
 }
 
 async fn latest_link(service: &Service, purpose: TokenPurpose, now: Timestamp) -> String {

@@ -4,6 +4,7 @@ use async_trait::async_trait;
 
 use crate::account::PortalAccount;
 use crate::ports::{AccountCommit, AccountDecision, AccountStore, StoreError};
+use crate::records::AccountPanel;
 use crate::token::{TokenHash, TokenPurpose};
 use crate::types::{ClientId, PracticeId, Username};
 
@@ -24,6 +25,10 @@ impl AccountStore for InMemoryStore {
                 .filter_map(|client| s.accounts.get(&(practice, client.clone())).cloned())
                 .collect()
         }))
+    }
+
+    async fn account_panel(&self, practice: PracticeId, client: &ClientId) -> Result<AccountPanel, StoreError> {
+        Ok(self.with(|s| s.account_panel(practice, client)))
     }
 
     async fn account_by_username(

@@ -2,10 +2,12 @@
 //! client records.
 
 use async_trait::async_trait;
+use jiff::Timestamp;
 
 use crate::account::PortalAccount;
+use crate::client_list::{ClientListQuery, ClientPage, ListPosition, PageDirection};
 use crate::ports::{ClientDirectory, Directory, StoreError};
-use crate::records::{AuditEvent, Client, Practice, StaffMember};
+use crate::records::{AccountPanel, AuditEvent, Client, Practice, StaffMember};
 use crate::token::TokenHash;
 use crate::types::{ClientId, PracticeId, PracticeSlug};
 
@@ -83,17 +85,40 @@ impl Directory for InMemoryStore {
         })
     }
 
-    async fn list_clients(&self, practice: PracticeId) -> Result<Vec<(Client, PortalAccount)>, StoreError> {
-        let mut clients: Vec<(Client, PortalAccount)> = self.with(|s| {
+    async fn list_clients(
+        &self,
+        practice: PracticeId,
+        query: &ClientListQuery,
+        now: Timestamp,
+    ) -> Result<ClientPage<(Client, PortalAccount)>, StoreError> {
+        let mut rows: Vec<(ListPosition, Client, PortalAccount)> = self.with(|s| {
             s.clients
                 .values()
                 .filter(|c| c.practice_id == practice)
-                .map(|c| (c.clone(), s.account_or_new(practice, &c.id)))
+                .filter(|c| query.search.as_ref().is_none_or(|search| search.matches(c)))
+                .map(|c| (ListPosition::of(c), c.clone(), s.account_or_new(practice, &c.id)))
+                .filter(|(position, _, account)| {
+                    query.is_beyond_cursor(position)
+                        && query.status.is_none_or(|kind| account.status(now).kind() == kind)
+                })
                 .collect()
         });
-        // Byte order, as SQLite's default collation sorts.
-        clients.sort_by(|(a, _), (b, _)| a.name.as_str().cmp(b.name.as_str()).then(a.id.cmp(&b.id)));
-        Ok(clients)
+        rows.sort_by(|(a, ..), (b, ..)| a.cmp(b));
+        if query.direction() == PageDirection::Before {
+            rows.reverse();
+        }
+        let fetch = usize::try_from(query.size.fetch()).unwrap_or(usize::MAX);
+        rows.truncate(fetch);
+        let page = ClientPage::from_fetched(rows, query, |(position, ..)| position.clone());
+        Ok(page.map(|(_, client, account)| (client, account)))
+    }
+
+    async fn client_panel(
+        &self,
+        practice: PracticeId,
+        id: &ClientId,
+    ) -> Result<Option<(Client, AccountPanel)>, StoreError> {
+        Ok(self.with(|s| Some((s.client_in(practice, id)?.clone(), s.account_panel(practice, id)))))
     }
 }
 

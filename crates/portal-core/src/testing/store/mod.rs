@@ -21,7 +21,8 @@ use crate::account::PortalAccount;
 use crate::delivery::DeliveryProblem;
 use crate::ports::{AccountCommit, StoreError};
 use crate::records::{
-    AuditEvent, Client, DeliveryState, MailKind, OutgoingMail, Practice, Session, StaffMember, ThrottleState,
+    AccountPanel, AuditEvent, Client, DeliveryState, MailKind, OutgoingMail, Practice, Session, StaffMember,
+    ThrottleState,
 };
 use crate::staff::StaffSession;
 use crate::token::{IssuedToken, TokenHash, TokenPurpose, TokenState};
@@ -135,6 +136,16 @@ impl State {
             .get(&(practice, client.clone()))
             .cloned()
             .unwrap_or_else(|| PortalAccount::new(practice, client.clone()))
+    }
+
+    /// The account with the delivery of the latest mail that carried each current link.
+    fn account_panel(&self, practice: PracticeId, client: &ClientId) -> AccountPanel {
+        let account = self.account_or_new(practice, client);
+        let delivery = |token: Option<&IssuedToken>| {
+            let token = token?.id;
+            self.outbox.iter().rev().find(|row| row.token_id == Some(token)).map(|row| row.delivery.clone())
+        };
+        AccountPanel { invite_delivery: delivery(account.invite()), reset_delivery: delivery(account.reset()), account }
     }
 
     fn check_new_audit(&self, events: &[AuditEvent]) -> Result<(), StoreError> {

@@ -1,0 +1,162 @@
+use proptest::prelude::*;
+
+use super::*;
+
+fn position(name: &str, id: &str) -> ListPosition {
+    ListPosition { name_key: search_key(name), id: ClientId::parse(id).unwrap() }
+}
+
+#[test]
+fn search_keys_fold_case_and_compatibility_forms() {
+    assert_eq!(search_key("Ada LOVELACE"), "ada lovelace");
+    assert_eq!(search_key("ＡＤＡ"), "ada");
+    assert_eq!(search_key("ﬁona"), "fiona");
+    assert_eq!(search_key("E\u{301}MILE"), search_key("émile"));
+    assert_eq!(search_key("Ωmega"), "ωmega");
+    assert_eq!(search_key("ADA@Example.ORG"), "ada@example.org");
+}
+
+proptest! {
+    #[test]
+    fn a_key_lies_in_the_prefix_range_exactly_when_it_starts_with_the_prefix(
+        prefix in "\\PC{0,4}|[\u{10FFFE}\u{10FFFF}a]{1,3}",
+        key in "\\PC{0,6}|[\u{10FFFE}\u{10FFFF}ab]{0,5}",
+    ) {
+        let in_range = key.as_str() >= prefix.as_str() && prefix_end(&prefix).is_none_or(|end| key < end);
+        prop_assert_eq!(in_range, key.starts_with(&prefix), "prefix {:?}, key {:?}", prefix, key);
+    }
+
+    #[test]
+    fn every_cursor_reads_back_as_written(name in "\\PC{0,80}", id in "[A-Za-z0-9._~-]{1,128}", before: bool) {
+        let position = ListPosition { name_key: search_key(&name), id: ClientId::parse(&id).unwrap() };
+        let cursor = if before { ClientCursor::before(position) } else { ClientCursor::after(position) };
+        let wire = cursor.encode();
+        prop_assert!(wire.len() <= ClientCursor::MAX_ENCODED_LEN);
+        prop_assert!(wire.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'), "{}", wire);
+        prop_assert_eq!(ClientCursor::decode(&wire), Ok(cursor));
+    }
+
+    #[test]
+    fn any_text_is_a_cursor_or_a_typed_refusal(wire in "\\PC{0,64}|[A-Za-z0-9_-]{0,200}") {
+        // Never a panic; what decodes must encode back to the same text.
+        if let Ok(cursor) = ClientCursor::decode(&wire) {
+            prop_assert_eq!(cursor.encode(), wire);
+        }
+    }
+
+    #[test]
+    fn changing_any_byte_of_a_cursor_is_refused(index in 0usize..40, flip in 1u8..=255) {
+        let wire = ClientCursor::after(position("Ada Lovelace", "c-1")).encode();
+        let mut bytes = URL_SAFE_NO_PAD.decode(&wire).unwrap();
+        let index = index % bytes.len();
+        bytes[index] ^= flip;
+        prop_assert!(ClientCursor::decode(&URL_SAFE_NO_PAD.encode(&bytes)).is_err());
+    }
+}
+
+#[test]
+fn a_cursor_that_was_cut_edited_or_made_up_is_refused_with_its_reason() {
+    let wire = ClientCursor::before(position("Grace Hopper", "42")).encode();
+    assert!(ClientCursor::decode(&wire[..wire.len() - 2]).is_err());
+    assert_eq!(ClientCursor::decode(""), Err(CursorError::Malformed));
+    assert_eq!(ClientCursor::decode("abc"), Err(CursorError::Malformed));
+    assert_eq!(ClientCursor::decode("not a cursor!"), Err(CursorError::Malformed));
+    assert_eq!(ClientCursor::decode(&"A".repeat(ClientCursor::MAX_ENCODED_LEN + 1)), Err(CursorError::Malformed));
+
+    // Well formed and checked, but of another version, or with a direction, length or id the
+    // format does not have.
+    let sealed = |body: &[u8]| {
+        let mut bytes = body.to_vec();
+        bytes.extend_from_slice(&Sha256::digest(body)[..CHECK_LEN]);
+        URL_SAFE_NO_PAD.encode(bytes)
+    };
+    assert_eq!(ClientCursor::decode(&sealed(&[2, 0, 0, 0, 1, b'x'])), Err(CursorError::UnknownVersion));
+    assert_eq!(ClientCursor::decode(&sealed(&[1, 7, 0, 0, 1, b'x'])), Err(CursorError::Malformed));
+    assert_eq!(ClientCursor::decode(&sealed(&[1, 0, 0, 9, 1, b'x'])), Err(CursorError::Malformed));
+    assert_eq!(ClientCursor::decode(&sealed(&[1, 0, 0, 0, 1, b'/'])), Err(CursorError::Malformed));
+    assert_eq!(ClientCursor::decode(&sealed(&[1, 0, 0, 1, 0xFF, 1, b'x'])), Err(CursorError::Malformed));
+    assert_eq!(ClientCursor::decode(&sealed(&[1, 0, 0, 0, 1, b'x', 0])), Err(CursorError::Malformed));
+    let decoded = ClientCursor::decode(&sealed(&[1, 1, 0, 1, b'a', 1, b'x']));
+    assert_eq!(
+        decoded,
+        Ok(ClientCursor::before(ListPosition { name_key: "a".into(), id: ClientId::parse("x").unwrap() }))
+    );
+}
+
+#[test]
+fn a_name_key_longer_than_a_cursor_carries_is_cut_at_a_character_boundary() {
+    let long =
+        ListPosition { name_key: "é".repeat(ClientCursor::MAX_NAME_KEY_BYTES), id: ClientId::parse("1").unwrap() };
+    let decoded = ClientCursor::decode(&ClientCursor::after(long.clone()).encode()).unwrap();
+    assert_eq!(decoded.position.name_key.len(), ClientCursor::MAX_NAME_KEY_BYTES);
+    assert!(long.name_key.starts_with(&decoded.position.name_key));
+}
+
+#[test]
+fn page_sizes_are_one_to_two_hundred_and_fifty_by_default() {
+    assert_eq!(PageSize::default().get(), 50);
+    assert_eq!(PageSize::new(1).map(PageSize::get), Ok(1));
+    assert_eq!(PageSize::new(200).map(PageSize::get), Ok(200));
+    assert_eq!(PageSize::new(200).map(PageSize::fetch), Ok(201));
+    assert_eq!(PageSize::new(0), Err(InvalidInput::TooShort { field: "limit", min: 1 }));
+    assert_eq!(PageSize::new(201), Err(InvalidInput::TooLong { field: "limit", max: 200 }));
+    assert_eq!(PageSize::new(u64::MAX), Err(InvalidInput::TooLong { field: "limit", max: 200 }));
+}
+
+#[test]
+fn a_search_is_one_to_a_hundred_printable_characters_folded_for_matching() {
+    let search = ClientSearch::parse("  LOVE ").unwrap();
+    assert_eq!((search.text(), search.key()), ("LOVE", "love"));
+    assert_eq!(search.key_end().as_deref(), Some("lovf"));
+    assert_eq!(format!("{search:?}"), "ClientSearch(..)", "a search stays out of logs");
+    assert!(ClientSearch::parse(&"é".repeat(100)).is_ok());
+    assert_eq!(ClientSearch::parse(&"é".repeat(101)), Err(InvalidInput::TooLong { field: "q", max: 100 }));
+    assert_eq!(ClientSearch::parse("   "), Err(InvalidInput::TooShort { field: "q", min: 1 }));
+    for bad in ["a\nb", "a\u{0}", "a\u{202E}b"] {
+        assert!(matches!(ClientSearch::parse(bad), Err(InvalidInput::BadCharacter { field: "q", .. })), "{bad:?}");
+    }
+}
+
+fn query(size: u64, cursor: Option<ClientCursor>) -> ClientListQuery {
+    ClientListQuery { size: PageSize::new(size).unwrap(), cursor, ..ClientListQuery::default() }
+}
+
+#[test]
+fn a_page_keeps_its_size_and_offers_the_next_page_only_when_a_row_is_left_over() {
+    let rows = [position("a", "1"), position("b", "2"), position("c", "3")];
+    let first = ClientPage::from_fetched(rows.to_vec(), &query(2, None), Clone::clone);
+    assert_eq!(first.items, rows[..2]);
+    assert_eq!(first.next, Some(ClientCursor::after(rows[1].clone())));
+    assert_eq!(first.previous, None, "nothing before the first page");
+
+    let only = ClientPage::from_fetched(rows[..2].to_vec(), &query(2, None), Clone::clone);
+    assert_eq!((only.next, only.previous), (None, None));
+
+    let second = ClientPage::from_fetched(rows[2..].to_vec(), &query(2, first.next.clone()), Clone::clone);
+    assert_eq!(second.items, rows[2..]);
+    assert_eq!(second.next, None);
+    assert_eq!(second.previous, Some(ClientCursor::before(rows[2].clone())));
+
+    // Going back: the store reads in reverse list order; the page is shown in list order.
+    let back = query(2, second.previous.clone());
+    assert_eq!(back.direction(), PageDirection::Before);
+    let reversed = vec![rows[1].clone(), rows[0].clone()];
+    let previous = ClientPage::from_fetched(reversed, &back, Clone::clone);
+    assert_eq!(previous.items, rows[..2]);
+    assert_eq!(previous.next, Some(ClientCursor::after(rows[1].clone())));
+    assert_eq!(previous.previous, None, "nothing left before it");
+
+    let empty = ClientPage::from_fetched(Vec::<ListPosition>::new(), &query(2, first.next), Clone::clone);
+    assert_eq!((empty.items.len(), empty.next, empty.previous), (0, None, None));
+}
+
+#[test]
+fn the_cursor_excludes_its_own_position_in_the_direction_of_reading() {
+    let at = position("b", "2");
+    let after = query(2, Some(ClientCursor::after(at.clone())));
+    let before = query(2, Some(ClientCursor::before(at.clone())));
+    assert!(!after.is_beyond_cursor(&at) && !before.is_beyond_cursor(&at));
+    assert!(after.is_beyond_cursor(&position("b", "3")) && !before.is_beyond_cursor(&position("b", "3")));
+    assert!(before.is_beyond_cursor(&position("a", "9")) && !after.is_beyond_cursor(&position("a", "9")));
+    assert!(query(2, None).is_beyond_cursor(&at));
+}

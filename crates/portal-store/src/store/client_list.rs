@@ -1,0 +1,194 @@
+//! The bundled client records read together with their portal state, each in one query: a page
+//! of the staff's client list ([`Directory::list_clients`]) and one client's portal panel
+//! ([`Directory::client_panel`]).
+//!
+//! `clients` LEFT JOIN `portal_accounts` LEFT JOIN the account's two current tokens, like
+//! [`accounts::join_tokens`]; the panel also joins the latest mail of each token. The list is
+//! ordered by `(name_key, id)` byte by byte (`COLLATE "C"` on PostgreSQL, SQLite's default
+//! `BINARY`), which `ix_clients_name_key (practice_id, name_key, id)` serves; the search is a
+//! key range on `name_key` or `email_key`, and the status filter is the core's
+//! `PortalAccount::status` written as SQL ([`status_is`]).
+//!
+//! [`Directory::list_clients`]: portal_core::Directory::list_clients
+//! [`Directory::client_panel`]: portal_core::Directory::client_panel
+
+use jiff::Timestamp;
+use portal_core::{
+    AccountPanel, Client, ClientId, ClientListQuery, ClientPage, ListPosition, PageDirection, PortalAccount,
+    PortalStatusKind, PracticeId, StoreError,
+};
+use sea_orm::sea_query::{Alias, Condition, Expr, ExprTrait, JoinType, Order, Query, SelectStatement};
+use sea_orm::{ConnectionTrait, DbBackend, FromQueryResult, IdenStatic, Iterable, QueryResult};
+
+use super::accounts::{decode_panel, decode_stored, join_deliveries, join_tokens};
+use crate::convert::{client_from, micros};
+use crate::entity::{client, portal_account, token};
+use crate::error::unavailable;
+
+/// The client's columns come back as `client__<column>`: the account's own columns keep their
+/// names (`client_id`, `practice_id`, …), and the tokens' are `invite_…` / `reset_…`.
+const CLIENT_PREFIX: &str = "client__";
+
+/// The clients of `practice`, each joined with its account and the account's current tokens.
+fn clients_with_accounts(practice: PracticeId) -> SelectStatement {
+    let mut select = Query::select();
+    for column in client::Column::iter() {
+        select.expr_as(Expr::col((client::Entity, column)), Alias::new(format!("{CLIENT_PREFIX}{}", column.as_str())));
+    }
+    select.columns(portal_account::Column::iter().map(|c| (portal_account::Entity, c))).from(client::Entity);
+    select.join(
+        JoinType::LeftJoin,
+        portal_account::Entity,
+        Condition::all()
+            .add(
+                Expr::col((portal_account::Entity, portal_account::Column::PracticeId))
+                    .equals((client::Entity, client::Column::PracticeId)),
+            )
+            .add(
+                Expr::col((portal_account::Entity, portal_account::Column::ClientId))
+                    .equals((client::Entity, client::Column::Id)),
+            ),
+    );
+    join_tokens(&mut select);
+    select.and_where(Expr::col((client::Entity, client::Column::PracticeId)).eq(practice.as_uuid()));
+    select
+}
+
+/// `clients.id` compared byte by byte: PostgreSQL's column has the database's collation, so the
+/// list names `C` (and `ix_clients_name_key` holds the column in that collation); SQLite's text
+/// is `BINARY` already.
+fn id_in_list_order(backend: DbBackend) -> Expr {
+    let id = Expr::col((client::Entity, client::Column::Id));
+    match backend {
+        DbBackend::Postgres => Expr::cust_with_expr(r#"$1 COLLATE "C""#, id),
+        _ => id,
+    }
+}
+
+/// The rows whose portal status at `now` is of `kind`: exactly `PortalAccount::status`, with a
+/// missing account row read as [`PortalAccount::new`] (no account, not invited). Timestamps
+/// are stored to the microsecond, so comparing `now` truncated to microseconds with a stored
+/// expiry decides as the core does with the full `now`.
+fn status_is(kind: PortalStatusKind, now: Timestamp) -> Condition {
+    let state = || Expr::col((portal_account::Entity, portal_account::Column::State));
+    let invite = |column: token::Column| Expr::col((Alias::new("invite"), column));
+    // An unused invitation the account still holds (its state is "no account").
+    let pending_invite = || {
+        Condition::all()
+            .add(state().eq(portal_account::STATE_NO_ACCOUNT))
+            .add(invite(token::Column::Id).is_not_null())
+            .add(invite(token::Column::UsedAt).is_null())
+    };
+    match kind {
+        PortalStatusKind::Active => Condition::all().add(state().eq(portal_account::STATE_ACTIVE)),
+        PortalStatusKind::Disabled => Condition::all().add(state().eq(portal_account::STATE_DISABLED)),
+        PortalStatusKind::Invited => pending_invite().add(invite(token::Column::ExpiresAt).gt(micros(now))),
+        PortalStatusKind::InviteExpired => pending_invite().add(invite(token::Column::ExpiresAt).lte(micros(now))),
+        PortalStatusKind::NoAccount => {
+            Condition::any().add(Expr::col((portal_account::Entity, portal_account::Column::ClientId)).is_null()).add(
+                Condition::all().add(state().eq(portal_account::STATE_NO_ACCOUNT)).add(
+                    Condition::any()
+                        .add(invite(token::Column::Id).is_null())
+                        .add(invite(token::Column::UsedAt).is_not_null()),
+                ),
+            )
+        }
+    }
+}
+
+/// The rows whose name key or email key starts with `key` (`key <= x < end`, an index range).
+fn search_matches(key: &str, end: Option<String>) -> Condition {
+    let starts_with = |column: client::Column| {
+        let column = || Expr::col((client::Entity, column));
+        let range = Condition::all().add(column().gte(key));
+        match &end {
+            Some(end) => range.add(column().lt(end.as_str())),
+            None => range,
+        }
+    };
+    Condition::any().add(starts_with(client::Column::NameKey)).add(starts_with(client::Column::EmailKey))
+}
+
+/// The select of one page of `query` (see [`Directory::list_clients`]): filters, the keyset
+/// condition, the order of reading and `LIMIT` one more than the page.
+///
+/// [`Directory::list_clients`]: portal_core::Directory::list_clients
+pub(super) fn page_select(
+    backend: DbBackend,
+    practice: PracticeId,
+    query: &ClientListQuery,
+    now: Timestamp,
+) -> SelectStatement {
+    let mut select = clients_with_accounts(practice);
+    if let Some(search) = &query.search {
+        select.cond_where(search_matches(search.key(), search.key_end()));
+    }
+    if let Some(kind) = query.status {
+        select.cond_where(status_is(kind, now));
+    }
+    let name_key = || Expr::col((client::Entity, client::Column::NameKey));
+    if let Some(cursor) = &query.cursor {
+        let row = Expr::tuple([name_key(), id_in_list_order(backend)]);
+        let at = Expr::tuple([Expr::val(cursor.position.name_key.as_str()), Expr::val(cursor.position.id.as_str())]);
+        select.and_where(match cursor.direction {
+            PageDirection::After => row.gt(at),
+            PageDirection::Before => row.lt(at),
+        });
+    }
+    let order = match query.direction() {
+        PageDirection::After => Order::Asc,
+        PageDirection::Before => Order::Desc,
+    };
+    select
+        .order_by_expr(name_key(), order.clone())
+        .order_by_expr(id_in_list_order(backend), order)
+        .limit(query.size.fetch());
+    select
+}
+
+/// A client row of [`clients_with_accounts`], with its place in the list as stored (the
+/// `name_key` the database ordered by, not one folded again here).
+fn decode_client(row: &QueryResult) -> Result<(Client, ListPosition), StoreError> {
+    let model = client::Model::from_query_result(row, CLIENT_PREFIX).map_err(unavailable)?;
+    let name_key = model.name_key.clone();
+    let client = client_from(model)?;
+    let position = ListPosition { name_key, id: client.id.clone() };
+    Ok((client, position))
+}
+
+/// One page of the client list, in one query.
+pub(super) async fn list_page(
+    db: &impl ConnectionTrait,
+    practice: PracticeId,
+    query: &ClientListQuery,
+    now: Timestamp,
+) -> Result<ClientPage<(Client, PortalAccount)>, StoreError> {
+    let statement = db.get_database_backend().build(&page_select(db.get_database_backend(), practice, query, now));
+    let rows = db.query_all_raw(statement).await.map_err(unavailable)?;
+    let fetched = rows
+        .iter()
+        .map(|row| {
+            let (client, position) = decode_client(row)?;
+            let account = decode_stored(row)?.unwrap_or_else(|| PortalAccount::new(practice, client.id.clone()));
+            Ok((position, client, account))
+        })
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    let page = ClientPage::from_fetched(fetched, query, |(position, ..)| position.clone());
+    Ok(page.map(|(_, client, account)| (client, account)))
+}
+
+/// One client with its portal panel, in one query.
+pub(super) async fn client_panel(
+    db: &impl ConnectionTrait,
+    practice: PracticeId,
+    id: &ClientId,
+) -> Result<Option<(Client, AccountPanel)>, StoreError> {
+    let mut select = clients_with_accounts(practice);
+    join_deliveries(&mut select);
+    select.and_where(Expr::col((client::Entity, client::Column::Id)).eq(id.as_str()));
+    let statement = db.get_database_backend().build(&select);
+    let Some(row) = db.query_one_raw(statement).await.map_err(unavailable)? else { return Ok(None) };
+    let (client, _) = decode_client(&row)?;
+    let panel = decode_panel(&row, practice, &client.id)?;
+    Ok(Some((client, panel)))
+}
