@@ -145,7 +145,8 @@ enum Portal {
     Nothing,
 }
 
-/// Everything generated for one client number, decided by its number alone.
+/// Everything generated for one client number, decided by its number alone (but for the random
+/// ids).
 struct Generated {
     client: Client,
     portal: Portal,
@@ -274,7 +275,7 @@ async fn seed_async(database_url: &str, bench: Keyed, plan: Plan) -> Result<Seed
     let invite_every = (plan.clients * 2 / (INVITE_SAMPLE * 3)).max(1);
     let (mut status, mut invite) = (Vec::new(), Vec::new());
     let (mut clients_stored, mut accounts_stored) = (0, 0);
-    let mut next_report = Instant::now();
+    let mut next_report = Instant::now() + std::time::Duration::from_secs(15);
     // While one batch is stored (its clients and its accounts at once: different tables), the
     // next is generated: the generator, the client side of the inserts and the database each
     // keep a core busy part of the time.
