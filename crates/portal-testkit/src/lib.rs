@@ -25,6 +25,7 @@ mod postgres;
 mod server;
 mod smtp;
 mod tcp_proxy;
+mod wait;
 
 use std::net::{Ipv4Addr, TcpListener};
 
@@ -35,6 +36,7 @@ pub use postgres_url::with_database;
 pub use server::{FirstRun, PortalServer, ServerBuilder, ServerError};
 pub use smtp::{SinkBehaviour, SinkOptions, SinkTls, SmtpSink, TestCertificate};
 pub use tcp_proxy::{TcpProxy, postgres_address, with_address};
+pub use wait::poll_until;
 
 /// A loopback port nothing listens on right now (the OS picks it; it stays free until someone
 /// binds it, which is good enough for a test that binds it next).

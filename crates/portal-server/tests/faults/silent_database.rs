@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use portal_store::entity::mail_outbox;
-use portal_testkit::{Email, SmtpSink, TcpProxy};
+use portal_testkit::{Email, SmtpSink, TcpProxy, poll_until};
 use reqwest::{Method, StatusCode};
 use sea_orm::EntityTrait as _;
 use serde_json::json;
@@ -36,20 +36,6 @@ async fn timed(request: impl Future<Output = reqwest::Result<Answer>>) -> (reqwe
     (answer, started.elapsed())
 }
 
-/// Polls `check` every 100 ms for at most `limit`.
-async fn wait_until<F, Fut>(limit: Duration, what: &str, mut check: F) -> Duration
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = bool>,
-{
-    let started = Instant::now();
-    while !check().await {
-        assert!(started.elapsed() < limit, "{what}: not within {limit:?}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    started.elapsed()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_silent_postgresql_gets_503s_within_5_s_and_the_same_process_recovers_and_delivers_once() {
     let sink = SmtpSink::start();
@@ -63,7 +49,7 @@ async fn a_silent_postgresql_gets_503s_within_5_s_and_the_same_process_recovers_
     let first = deployment.create_client(&key, 0).await;
     let second = deployment.create_client(&key, 1).await;
     // The start-up check of the relay has come and gone.
-    wait_until(Duration::from_secs(10), "the relay probed", || async { smtp_proxy.connections() >= 1 }).await;
+    poll_until(Duration::from_secs(10), "the relay probed", || async { smtp_proxy.connections() >= 1 }).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
 
     // 1. The dispatcher is in the middle of a delivery: the relay's connection holds it.
@@ -71,7 +57,7 @@ async fn a_silent_postgresql_gets_503s_within_5_s_and_the_same_process_recovers_
     let relay_connections = smtp_proxy.connections();
     let answer = deployment.send_invite(&key, &first).await.expect("an answer");
     assert_eq!(answer.status, StatusCode::ACCEPTED, "{answer:?}");
-    wait_until(Duration::from_secs(10), "the dispatcher connects to the relay", || async {
+    poll_until(Duration::from_secs(10), "the dispatcher connects to the relay", || async {
         smtp_proxy.connections() > relay_connections
     })
     .await;
@@ -125,18 +111,18 @@ async fn a_silent_postgresql_gets_503s_within_5_s_and_the_same_process_recovers_
     // 4. The network heals: the same process serves again, records the delivery, and goes on
     //    delivering.
     db_proxy.heal();
-    let ready_after = wait_until(Duration::from_secs(20), "/readyz turns 200", || async {
+    let ready_after = poll_until(Duration::from_secs(20), "/readyz turns 200", || async {
         deployment.readyz().await.status == StatusCode::OK
     })
     .await;
     let db = deployment.database().await;
-    wait_until(Duration::from_secs(20), "the delivered invitation is recorded as sent", || async {
+    poll_until(Duration::from_secs(20), "the delivered invitation is recorded as sent", || async {
         pending_mail(&db).await == 0
     })
     .await;
     let answer = deployment.send_invite(&key, &second).await.expect("an answer");
     assert_eq!(answer.status, StatusCode::ACCEPTED, "{answer:?}");
-    wait_until(Duration::from_secs(20), "the invitation sent after the partition arrives", || async {
+    poll_until(Duration::from_secs(20), "the invitation sent after the partition arrives", || async {
         sink.received().len() >= 2
     })
     .await;

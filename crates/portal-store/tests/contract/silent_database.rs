@@ -5,13 +5,12 @@
 //! never goes back to the pool in an unknown state. PostgreSQL only: SQLite has no network to
 //! lose, and its waits are bounded by the busy timeout.
 
-use std::future::Future;
 use std::time::{Duration, Instant};
 
 use jiff::SignedDuration;
 use portal_core::{AccountDecision, AccountStore, Directory, MailOutbox, StoreError};
 use portal_store::StoreConfig;
-use portal_testkit::{PgDatabase, TcpProxy};
+use portal_testkit::{PgDatabase, TcpProxy, poll_until};
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement, TransactionTrait};
 
 use crate::fixtures::{World, at, change};
@@ -65,20 +64,6 @@ fn assert_gave_up_in_time<T: std::fmt::Debug>(
 async fn count(direct: &DatabaseConnection, sql: &str) -> i64 {
     let row = direct.query_one_raw(Statement::from_string(DbBackend::Postgres, sql)).await.unwrap().unwrap();
     row.try_get_by_index::<i64>(0).unwrap()
-}
-
-/// Polls `check` every 100 ms until it holds, for at most `limit`; returns how long it took.
-async fn within<F, Fut>(limit: Duration, what: &str, mut check: F) -> Duration
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = bool>,
-{
-    let started = Instant::now();
-    while !check().await {
-        assert!(started.elapsed() < limit, "{what}: not within {limit:?}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    started.elapsed()
 }
 
 #[tokio::test]
@@ -136,7 +121,7 @@ async fn a_silent_postgresql_fails_every_call_within_the_timeout_and_the_store_r
 
     proxy.heal();
     let recovered =
-        within(timeout + SLACK * 2, "the store answers again", || async { db.store.ping().await.is_ok() }).await;
+        poll_until(timeout + SLACK * 2, "the store answers again", || async { db.store.ping().await.is_ok() }).await;
     // Nothing of the abandoned calls remains: the write did not happen, the mail is still
     // there to claim, and no session of this database sits in a transaction (its locks gone).
     let account = db.store.account(practice, &client).await.unwrap();
@@ -150,7 +135,7 @@ async fn a_silent_postgresql_fails_every_call_within_the_timeout_and_the_store_r
         "SELECT count(*) FROM pg_stat_activity WHERE datname = '{}' AND state LIKE 'idle in transaction%'",
         database.name()
     );
-    within(SLACK, "no transaction left open", || async { count(&direct, &half_open).await == 0 }).await;
+    poll_until(SLACK, "no transaction left open", || async { count(&direct, &half_open).await == 0 }).await;
     eprintln!(
         "partition: read {:?}, write {:?}, claim {:?}, ping {:?} (timeout {timeout:?}); answering again {recovered:?} after the heal",
         read.1, write.1, claim.1, ping.1
@@ -192,7 +177,7 @@ async fn connections_a_partition_keeps_for_good_are_closed_and_the_pool_recovers
         "SELECT count(*) FROM pg_stat_activity WHERE datname = '{}' AND wait_event_type = 'Lock'",
         database.name()
     );
-    within(timeout / 2, "every pooled connection waits for the lock", || async {
+    poll_until(timeout / 2, "every pooled connection waits for the lock", || async {
         count(&direct, &waiting).await >= i64::from(pool_size)
     })
     .await;
@@ -203,7 +188,7 @@ async fn connections_a_partition_keeps_for_good_are_closed_and_the_pool_recovers
     for read in reads {
         assert_gave_up_in_time("a read", &read.await.unwrap(), timeout);
     }
-    let recovered = within(timeout * 2 + SLACK * 2, "the store answers again on new connections", || async {
+    let recovered = poll_until(timeout * 2 + SLACK * 2, "the store answers again on new connections", || async {
         db.store.practice_count().await.is_ok()
     })
     .await;
