@@ -15,6 +15,7 @@ mod hashing;
 pub mod password_policy;
 mod policy;
 pub mod ports;
+mod practice_settings;
 mod records;
 pub mod retention;
 pub mod scrypt_hasher;
@@ -41,6 +42,9 @@ pub use ports::{
     DynPortalService, MAIL_CANCELLED_DISABLED, MAIL_CANCELLED_SUPERSEDED, MailOutbox, MailTransport, PasswordHasher,
     PortalStore, Randomness, RandomnessError, RenderedEmail, Retention, SessionStore, StaffAccess, StoreError,
     ThrottleStore, TransportError,
+};
+pub use practice_settings::{
+    LinkLifetime, PracticeSettingError, PracticeSettings, PracticeSettingsInput, ReminderLead,
 };
 pub use records::{
     AccountPanel, Actor, AuditAction, AuditEvent, AuditFailure, ClaimedMail, Client, DeliveryState, MailKind,

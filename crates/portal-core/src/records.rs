@@ -8,6 +8,7 @@ use jiff::{SignedDuration, Timestamp};
 use crate::account::PortalAccount;
 use crate::delivery::DeliveryProblem;
 use crate::policy::{Policy, ThrottleRules};
+use crate::practice_settings::PracticeSettings;
 use crate::token::TokenHash;
 use crate::types::{
     AuditId, ClientId, DisplayName, EmailAddress, Language, MailId, PracticeId, PracticeSlug, SessionId, StaffId,
@@ -27,6 +28,9 @@ pub struct Practice {
     pub time_zone: TimeZoneName,
     /// When true, mail subjects and sender names are neutral (no clinical words).
     pub discreet_mail: bool,
+    /// What the practice chose for its clients' portal (date-of-birth check, client-started
+    /// resets, reminders, link lifetimes).
+    pub settings: PracticeSettings,
     /// When it was created.
     pub created_at: Timestamp,
 }
@@ -270,11 +274,23 @@ pub enum AuditAction {
     StaffSignInFailed,
     /// A staff member signed out of the staff pages.
     StaffSignedOut,
+    /// Staff changed the practice's name, zone, mail discretion or portal settings (the detail
+    /// names the settings changed).
+    PracticeUpdated,
+    /// A wrong date of birth was given on an emailed link.
+    DateOfBirthRefused,
+    /// An emailed link was voided after too many wrong dates of birth.
+    LinkVoided,
+    /// A client asked for a password reset from the sign-in page (refused with a failure when
+    /// no mail was sent; the client is told the same either way).
+    ResetRequested,
+    /// The reminder of an unused invitation was queued.
+    InviteReminderQueued,
 }
 
 impl AuditAction {
     /// Every action, for adapters that map names back.
-    pub const ALL: [Self; 20] = [
+    pub const ALL: [Self; 25] = [
         Self::ClientCreated,
         Self::ClientUpdated,
         Self::InviteSent,
@@ -295,6 +311,11 @@ impl AuditAction {
         Self::StaffSignedIn,
         Self::StaffSignInFailed,
         Self::StaffSignedOut,
+        Self::PracticeUpdated,
+        Self::DateOfBirthRefused,
+        Self::LinkVoided,
+        Self::ResetRequested,
+        Self::InviteReminderQueued,
     ];
 
     /// Stable snake-case name.
@@ -321,6 +342,11 @@ impl AuditAction {
             Self::StaffSignedIn => "staff_signed_in",
             Self::StaffSignInFailed => "staff_sign_in_failed",
             Self::StaffSignedOut => "staff_signed_out",
+            Self::PracticeUpdated => "practice_updated",
+            Self::DateOfBirthRefused => "date_of_birth_refused",
+            Self::LinkVoided => "link_voided",
+            Self::ResetRequested => "reset_requested",
+            Self::InviteReminderQueued => "invite_reminder_queued",
         }
     }
 
@@ -348,6 +374,8 @@ pub enum AuditFailure {
     KeyRevoked,
     /// A staff key past its expiry was presented.
     KeyExpired,
+    /// A client-started reset named a username and email that match no active account.
+    NoMatch,
     /// A stored code this version does not know (written by another version of the portal):
     /// kept as stored so the trail still reads. Only [`AuditFailure::parse`] makes one.
     Unrecognised(UnrecognisedFailure),
@@ -368,13 +396,14 @@ impl UnrecognisedFailure {
 
 impl AuditFailure {
     /// Every refusal this version records.
-    pub const KNOWN: [Self; 6] = [
+    pub const KNOWN: [Self; 7] = [
         Self::InvalidCredentials,
         Self::AccountDisabled,
         Self::Throttled,
         Self::Locked,
         Self::KeyRevoked,
         Self::KeyExpired,
+        Self::NoMatch,
     ];
 
     /// The stable snake-case code, as stored and as the staff API shows it.
@@ -387,6 +416,7 @@ impl AuditFailure {
             Self::Locked => "locked",
             Self::KeyRevoked => "key_revoked",
             Self::KeyExpired => "key_expired",
+            Self::NoMatch => "no_match",
             Self::Unrecognised(code) => code.as_str(),
         }
     }

@@ -121,6 +121,7 @@ impl MailFrom {
 ///     name: DisplayName::parse("name", "Sunrise Therapy")?,
 ///     time_zone: TimeZoneName::parse("America/Chicago")?,
 ///     discreet_mail: true,
+///     settings: portal_core::PracticeSettings::default(),
 ///     created_at,
 /// };
 /// let token_id = TokenId::from_uuid(uuid::Uuid::from_u128(2));

@@ -8,8 +8,9 @@ use jiff::Timestamp;
 use portal_core::{
     AccountState, Actor, AuditAction, AuditEvent, AuditFailure, AuditId, ClaimedMail, Client, ClientId, Credentials,
     DeliveryState, DisableReason, DisplayName, EmailAddress, IssuedToken, Language, MailId, MailKind, OutgoingMail,
-    PasswordHash, PortalAccount, Practice, PracticeId, PracticeSlug, RequestContext, Session, SessionId, StaffId,
-    StaffMember, StoreError, TimeZoneName, TokenHash, TokenId, TokenPurpose, TokenState, Username, search_key,
+    PasswordHash, PortalAccount, Practice, PracticeId, PracticeSettings, PracticeSettingsInput, PracticeSlug,
+    RequestContext, Session, SessionId, StaffId, StaffMember, StoreError, TimeZoneName, TokenHash, TokenId,
+    TokenPurpose, TokenState, Username, search_key,
 };
 use sea_orm::ActiveValue::{NotSet, Set};
 
@@ -54,13 +55,24 @@ fn count(column: &str, value: i64) -> Result<u32, StoreError> {
 
 // --- practices, staff, clients -------------------------------------------------------------
 
+/// Hours as stored: the settings bound them to a week, so they always fit.
+fn small_hours(hours: i64) -> Option<i32> {
+    i32::try_from(hours).ok()
+}
+
 pub(crate) fn practice_row(practice: &Practice) -> practice::ActiveModel {
+    let settings = practice.settings.to_input();
     practice::ActiveModel {
         id: Set(practice.id.as_uuid()),
         slug: Set(practice.slug.as_str().to_owned()),
         name: Set(practice.name.as_str().to_owned()),
         time_zone: Set(practice.time_zone.as_str().to_owned()),
         discreet_mail: Set(practice.discreet_mail),
+        date_of_birth_check: Set(settings.date_of_birth_check),
+        client_started_resets: Set(settings.client_started_resets),
+        invitation_reminder_hours: Set(settings.invitation_reminder_hours.and_then(small_hours)),
+        invite_link_hours: Set(settings.invite_link_hours.and_then(small_hours)),
+        reset_link_hours: Set(settings.reset_link_hours.and_then(small_hours)),
         created_at: Set(micros(practice.created_at)),
     }
 }
@@ -72,6 +84,14 @@ pub(crate) fn practice_from(row: practice::Model) -> Result<Practice, StoreError
         name: display_name("practices.name", &row.name)?,
         time_zone: TimeZoneName::parse(&row.time_zone).map_err(|e| corrupt("practices.time_zone", e))?,
         discreet_mail: row.discreet_mail,
+        settings: PracticeSettings::restore(PracticeSettingsInput {
+            date_of_birth_check: row.date_of_birth_check,
+            client_started_resets: row.client_started_resets,
+            invitation_reminder_hours: row.invitation_reminder_hours.map(i64::from),
+            invite_link_hours: row.invite_link_hours.map(i64::from),
+            reset_link_hours: row.reset_link_hours.map(i64::from),
+        })
+        .map_err(|e| corrupt("practices.settings", e))?,
         created_at: row.created_at.into(),
     })
 }

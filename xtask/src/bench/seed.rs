@@ -353,6 +353,7 @@ async fn create_practice(store: &SeaOrmStore, number: usize, now: Timestamp) -> 
         name: DisplayName::parse("name", &format!("Bench Practice {number}")).map_err(|e| e.to_string())?,
         time_zone: TimeZoneName::utc(),
         discreet_mail: true,
+        settings: portal_core::PracticeSettings::default(),
         created_at: now,
     };
     let staff = StaffMember {

@@ -148,6 +148,13 @@ pub trait Directory: Send + Sync + 'static {
     /// Only infrastructure failures; absence is `Ok(None)`.
     async fn practice(&self, id: PracticeId) -> Result<Option<Practice>, StoreError>;
 
+    /// Replaces a practice's name, time zone, mail discretion and settings, with the audit
+    /// event recording the change, atomically. The slug and id never change.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`]`("practice")` when no such practice exists, writing nothing.
+    async fn update_practice(&self, practice: &Practice, audit: &AuditEvent) -> Result<(), StoreError>;
+
     /// How many practices exist (the server bootstraps the first one on an empty database).
     ///
     /// # Errors

@@ -73,6 +73,9 @@ impl<T: Directory + ?Sized> Directory for Arc<T> {
     async fn practice(&self, id: PracticeId) -> Result<Option<Practice>, StoreError> {
         (**self).practice(id).await
     }
+    async fn update_practice(&self, practice: &Practice, audit: &AuditEvent) -> Result<(), StoreError> {
+        (**self).update_practice(practice, audit).await
+    }
     async fn practice_count(&self) -> Result<u64, StoreError> {
         (**self).practice_count().await
     }

@@ -59,10 +59,11 @@ where
             return Err(SendInviteError::EmailNotPermitted);
         }
         let practice = staff.practice();
+        let settings = self.settings_of(practice).await.map_err(Infrastructure::from)?;
         let sent = self.serialised(practice, id, |mut account| {
             let now = self.clock.now();
             let replaced_previous = account.invite().is_some();
-            let token = self.issue_token(TokenPurpose::Invite, now).map_err(Infrastructure::from)?;
+            let token = self.issue_token(TokenPurpose::Invite, &settings, now).map_err(Infrastructure::from)?;
             let sent = LinkSent { token_id: token.id, sent_at: now, expires_at: token.expires_at, replaced_previous };
             account.issue_invite(token)?;
             let action = if replaced_previous { AuditAction::InviteResent } else { AuditAction::InviteSent };

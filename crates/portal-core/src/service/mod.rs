@@ -34,6 +34,7 @@ use crate::ports::{
     AccountCommit, AccountDecision, ClientDirectory, Clock, PasswordHasher, PortalStore, Randomness, RandomnessError,
     StoreError,
 };
+use crate::practice_settings::PracticeSettings;
 use crate::records::{
     Actor, AuditAction, AuditEvent, Client, MailKind, OutgoingMail, Practice, RequestContext, StaffMember,
 };
@@ -45,7 +46,7 @@ pub use clients::{
     ClientError, ClientPatch, ClientView, MAX_STATES_PER_CALL, NewClient, PortalStatesError, PortalView, TokenView,
 };
 pub use invitations::{SendInviteError, VerifyInviteError};
-pub use practices::{CreatedPractice, PracticeError};
+pub use practices::{CreatedPractice, PracticeChange, PracticeError, UpdatePracticeError};
 pub use registration::{RegisterError, Registered};
 pub use resets::{ResetError, SendResetError};
 pub use sessions::{ClientSession, SessionError, SignInError, SignedIn};
@@ -154,6 +155,7 @@ macro_rules! infra_from {
 }
 infra_from!(
     PracticeError,
+    UpdatePracticeError,
     ClientError,
     SendInviteError,
     VerifyInviteError,
@@ -310,18 +312,20 @@ where
         })
     }
 
-    fn issue_token(&self, purpose: TokenPurpose, now: Timestamp) -> Result<IssuedToken, RandomnessError> {
+    fn issue_token(
+        &self,
+        purpose: TokenPurpose,
+        settings: &PracticeSettings,
+        now: Timestamp,
+    ) -> Result<IssuedToken, RandomnessError> {
         let id = TokenId::generate(&self.random)?;
-        let ttl = match purpose {
-            TokenPurpose::Invite => self.policy.invite_ttl(),
-            TokenPurpose::Reset => self.policy.reset_ttl(),
-        };
+        let ttl = settings.link_lifetime(purpose, &self.policy);
         Ok(IssuedToken {
             id,
             purpose,
             hash: self.link_key.token_hash(purpose, id),
             issued_at: now,
-            // `Policy` bounds the ttl to seven days, so this cannot overflow for any real clock.
+            // Link lifetimes are bounded to seven days, so this cannot overflow for any real clock.
             expires_at: now.saturating_add(ttl).unwrap_or(now),
             state: TokenState::Live,
         })
@@ -402,6 +406,11 @@ where
             return Ok(None);
         };
         Ok(self.store.account_by_token(purpose, &verified.hash()).await?.map(|account| (verified, account)))
+    }
+
+    /// The settings of a practice staff act in (its link lifetimes, its checks).
+    async fn settings_of(&self, practice: PracticeId) -> Result<PracticeSettings, StoreError> {
+        Ok(self.store.practice(practice).await?.ok_or(StoreError::NotFound("practice"))?.settings)
     }
 
     async fn practice_of(&self, account: &PortalAccount) -> Result<Practice, StoreError> {

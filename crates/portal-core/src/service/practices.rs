@@ -2,7 +2,8 @@
 //! staff member. The keys' own use cases are in `staff`.
 
 use crate::ports::{ClientDirectory, Clock, PasswordHasher, PortalStore, Randomness, StoreError};
-use crate::records::{Practice, StaffMember};
+use crate::practice_settings::{PracticeSettingError, PracticeSettings};
+use crate::records::{AuditAction, Practice, StaffMember};
 use crate::token::BearerSecret;
 use crate::types::{DisplayName, InvalidInput, PracticeId, PracticeSlug, StaffId, TimeZoneName};
 
@@ -23,6 +24,46 @@ pub enum PracticeError {
     /// Infrastructure.
     #[error(transparent)]
     Infrastructure(#[from] Infrastructure),
+}
+
+/// Refusals of changing a practice's settings.
+#[derive(Debug, thiserror::Error)]
+pub enum UpdatePracticeError {
+    /// The name or time zone is invalid.
+    #[error(transparent)]
+    Invalid(#[from] InvalidInput),
+    /// A portal setting is outside its bounds.
+    #[error(transparent)]
+    Setting(#[from] PracticeSettingError),
+    /// The staff member's practice is gone (its key outlived it).
+    #[error("the practice no longer exists")]
+    PracticeNotFound,
+    /// Infrastructure.
+    #[error(transparent)]
+    Infrastructure(#[from] Infrastructure),
+}
+
+/// What staff change about their practice: each `Some` replaces the current value, `None`
+/// leaves it. The optional settings take `Some(None)` to turn them off (the reminder) or to
+/// follow the server's setting again (the link lifetimes).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PracticeChange {
+    /// The display name in mail and pages.
+    pub name: Option<String>,
+    /// The zone mail and staff pages state times in (an IANA name the caller has resolved).
+    pub time_zone: Option<TimeZoneName>,
+    /// Neutral mail subjects and sender names.
+    pub discreet_mail: Option<bool>,
+    /// Ask for the client's date of birth on emailed links.
+    pub date_of_birth_check: Option<bool>,
+    /// Let clients start a password reset themselves.
+    pub client_started_resets: Option<bool>,
+    /// The reminder's lead in hours, or `Some(None)` for no reminder.
+    pub invitation_reminder_hours: Option<Option<i64>>,
+    /// The invitation lifetime in hours, or `Some(None)` for the server's.
+    pub invite_link_hours: Option<Option<i64>>,
+    /// The reset-link lifetime in hours, or `Some(None)` for the server's.
+    pub reset_link_hours: Option<Option<i64>>,
 }
 
 /// A practice created with its first staff key (shown once).
@@ -66,6 +107,7 @@ where
             name,
             time_zone,
             discreet_mail: true,
+            settings: crate::PracticeSettings::default(),
             created_at: now,
         };
         let staff = StaffMember {
@@ -91,6 +133,63 @@ where
         Ok(self.store.practice(staff.practice()).await?)
     }
 
+    /// Changes the staff member's practice: its name, zone, mail discretion and portal
+    /// settings. Only what differs is written, in one transaction with an audit event naming
+    /// the settings changed (never their old values); a change that changes nothing writes
+    /// nothing. Two staff changing different settings at once may see one change win, never an
+    /// error.
+    ///
+    /// # Errors
+    /// `Invalid` (name), `Setting` (a bound, checked against the server's policy: a reminder
+    /// must come at least an hour before the invitation in force expires), `PracticeNotFound`,
+    /// or infrastructure.
+    pub async fn update_practice(
+        &self,
+        staff: &StaffContext,
+        change: PracticeChange,
+    ) -> Result<Practice, UpdatePracticeError> {
+        let current = self.store.practice(staff.practice()).await?.ok_or(UpdatePracticeError::PracticeNotFound)?;
+        let mut settings = current.settings.to_input();
+        let PracticeChange {
+            name,
+            time_zone,
+            discreet_mail,
+            date_of_birth_check,
+            client_started_resets,
+            invitation_reminder_hours,
+            invite_link_hours,
+            reset_link_hours,
+        } = change;
+        settings.date_of_birth_check = date_of_birth_check.unwrap_or(settings.date_of_birth_check);
+        settings.client_started_resets = client_started_resets.unwrap_or(settings.client_started_resets);
+        settings.invitation_reminder_hours = invitation_reminder_hours.unwrap_or(settings.invitation_reminder_hours);
+        settings.invite_link_hours = invite_link_hours.unwrap_or(settings.invite_link_hours);
+        settings.reset_link_hours = reset_link_hours.unwrap_or(settings.reset_link_hours);
+        let updated = Practice {
+            name: name
+                .map(|name| DisplayName::parse("name", &name))
+                .transpose()?
+                .unwrap_or_else(|| current.name.clone()),
+            time_zone: time_zone.unwrap_or_else(|| current.time_zone.clone()),
+            discreet_mail: discreet_mail.unwrap_or(current.discreet_mail),
+            settings: PracticeSettings::new(settings, &self.policy)?,
+            ..current.clone()
+        };
+        let changed = changed_fields(&current, &updated);
+        if changed.is_empty() {
+            return Ok(current);
+        }
+        let now = self.clock.now();
+        let mut audit =
+            self.audit(now, updated.id, None, staff.actor(), AuditAction::PracticeUpdated, &staff.request)?;
+        audit.detail = Some(changed.join(", "));
+        match self.store.update_practice(&updated, &audit).await {
+            Err(StoreError::NotFound(_)) => Err(UpdatePracticeError::PracticeNotFound),
+            other => other.map_err(|e| UpdatePracticeError::Infrastructure(e.into())),
+        }?;
+        Ok(updated)
+    }
+
     /// A practice by slug (for pages).
     ///
     /// # Errors
@@ -101,4 +200,23 @@ where
             Err(_) => Ok(None),
         }
     }
+}
+
+/// The wire names of the settings that differ between two versions of a practice, for the audit
+/// trail (which records what changed, not the values).
+fn changed_fields(before: &Practice, after: &Practice) -> Vec<&'static str> {
+    let (old, new) = (before.settings.to_input(), after.settings.to_input());
+    [
+        ("name", before.name != after.name),
+        ("time_zone", before.time_zone != after.time_zone),
+        ("discreet_mail", before.discreet_mail != after.discreet_mail),
+        ("date_of_birth_check", old.date_of_birth_check != new.date_of_birth_check),
+        ("client_started_resets", old.client_started_resets != new.client_started_resets),
+        ("invitation_reminder_hours", old.invitation_reminder_hours != new.invitation_reminder_hours),
+        ("invite_link_hours", old.invite_link_hours != new.invite_link_hours),
+        ("reset_link_hours", old.reset_link_hours != new.reset_link_hours),
+    ]
+    .into_iter()
+    .filter_map(|(field, differs)| differs.then_some(field))
+    .collect()
 }

@@ -59,10 +59,11 @@ where
     pub async fn send_reset(&self, staff: &StaffContext, id: &ClientId) -> Result<LinkSent, SendResetError> {
         let client = self.client_of(staff.practice(), id).await?.ok_or(SendResetError::ClientNotFound)?;
         let practice = staff.practice();
+        let settings = self.settings_of(practice).await.map_err(Infrastructure::from)?;
         let sent = self.serialised(practice, id, |mut account| {
             let now = self.clock.now();
             let replaced_previous = account.reset().is_some_and(|t| t.is_live_at(now));
-            let token = self.issue_token(TokenPurpose::Reset, now).map_err(Infrastructure::from)?;
+            let token = self.issue_token(TokenPurpose::Reset, &settings, now).map_err(Infrastructure::from)?;
             let sent = LinkSent { token_id: token.id, sent_at: now, expires_at: token.expires_at, replaced_previous };
             // The account's state decides first: "no account" must win over "no email".
             account.issue_reset(token)?;

@@ -8,5 +8,6 @@ mod host;
 mod lifecycle;
 mod races;
 mod rules;
+mod settings;
 mod sign_in;
 mod staff;

@@ -101,6 +101,11 @@ const fn action_words(action: AuditAction) -> &'static str {
         AuditAction::StaffSignedIn => "Staff signed in to the staff pages",
         AuditAction::StaffSignInFailed => "Staff sign-in failed",
         AuditAction::StaffSignedOut => "Staff signed out of the staff pages",
+        AuditAction::PracticeUpdated => "Practice settings changed",
+        AuditAction::DateOfBirthRefused => "Wrong date of birth given on an emailed link",
+        AuditAction::LinkVoided => "Emailed link voided after too many wrong dates of birth",
+        AuditAction::ResetRequested => "Password reset asked for from the sign-in page",
+        AuditAction::InviteReminderQueued => "Invitation reminder sent",
     }
 }
 
@@ -125,6 +130,7 @@ fn failure_words(failure: &AuditFailure) -> String {
         AuditFailure::Locked => "Refused: locked after too many failed attempts".to_owned(),
         AuditFailure::KeyRevoked => "Refused: the staff key was revoked".to_owned(),
         AuditFailure::KeyExpired => "Refused: the staff key has expired".to_owned(),
+        AuditFailure::NoMatch => "Refused: no active account has that username and email; nothing was sent".to_owned(),
         AuditFailure::Unrecognised(code) => format!("Refused ({})", code.as_str()),
     }
 }

@@ -76,6 +76,10 @@ impl Directory for FailingStore {
         self.check()?;
         self.inner.practice(id).await
     }
+    async fn update_practice(&self, practice: &Practice, audit: &AuditEvent) -> Result<(), StoreError> {
+        self.check()?;
+        self.inner.update_practice(practice, audit).await
+    }
     async fn practice_count(&self) -> Result<u64, StoreError> {
         self.check()?;
         self.inner.practice_count().await

@@ -282,6 +282,9 @@ impl Directory for ForgetfulStore {
     async fn practice(&self, _: PracticeId) -> Result<Option<Practice>, StoreError> {
         Ok(None)
     }
+    async fn update_practice(&self, _: &Practice, _: &AuditEvent) -> Result<(), StoreError> {
+        Err(StoreError::NotFound("practice"))
+    }
     async fn practice_count(&self) -> Result<u64, StoreError> {
         Ok(0)
     }
@@ -405,6 +408,9 @@ impl Directory for SlowToRecord {
     }
     async fn practice(&self, id: PracticeId) -> Result<Option<Practice>, StoreError> {
         self.inner.practice(id).await
+    }
+    async fn update_practice(&self, practice: &Practice, audit: &AuditEvent) -> Result<(), StoreError> {
+        self.inner.update_practice(practice, audit).await
     }
     async fn practice_count(&self) -> Result<u64, StoreError> {
         self.inner.practice_count().await

@@ -55,6 +55,7 @@ impl World {
             name: DisplayName::parse("name", "Sunrise Therapy")?,
             time_zone: TimeZoneName::parse(time_zone)?,
             discreet_mail,
+            settings: portal_core::PracticeSettings::default(),
             created_at: T0,
         };
         let staff = StaffMember {

@@ -16,6 +16,7 @@ fn practice(discreet_mail: bool, time_zone: &str) -> TestResult<Practice> {
         name: DisplayName::parse("name", "Sunrise Therapy")?,
         time_zone: TimeZoneName::parse(time_zone)?,
         discreet_mail,
+        settings: portal_core::PracticeSettings::default(),
         created_at: T0,
     })
 }

@@ -19,6 +19,16 @@ pub struct Model {
     pub time_zone: String,
     /// Neutral mail subjects and sender names.
     pub discreet_mail: bool,
+    /// Ask for the client's date of birth before an emailed link can be used.
+    pub date_of_birth_check: bool,
+    /// Clients may start a password reset from the sign-in page.
+    pub client_started_resets: bool,
+    /// Hours before an unused invitation expires that its reminder goes out; NULL is off.
+    pub invitation_reminder_hours: Option<i32>,
+    /// The practice's invitation lifetime in hours; NULL follows the server's setting.
+    pub invite_link_hours: Option<i32>,
+    /// The practice's reset-link lifetime in hours; NULL follows the server's setting.
+    pub reset_link_hours: Option<i32>,
     /// Creation time.
     pub created_at: UnixMicros,
 }

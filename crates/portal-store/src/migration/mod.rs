@@ -9,6 +9,7 @@ mod m20261201_000002_host_client_ids;
 mod m20261201_000003_staff_access;
 mod m20261201_000004_retention_indexes;
 mod m20261201_000005_client_search;
+mod m20261201_000006_practice_settings;
 
 /// Every migration of the portal schema, oldest first.
 #[derive(Debug, Clone, Copy, Default)]
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000003_staff_access::Migration),
             Box::new(m20261201_000004_retention_indexes::Migration),
             Box::new(m20261201_000005_client_search::Migration),
+            Box::new(m20261201_000006_practice_settings::Migration),
         ]
     }
 

@@ -77,6 +77,28 @@ impl Directory for SeaOrmStore {
             .transpose()
     }
 
+    async fn update_practice(&self, practice: &Practice, audit: &AuditEvent) -> Result<(), StoreError> {
+        let (txn, turn) = self.begin_write().await?;
+        let outcome = async {
+            let mut row = practice_row(practice);
+            row.id = NotSet;
+            row.slug = NotSet;
+            row.created_at = NotSet;
+            let updated = practice::Entity::update_many()
+                .set(row)
+                .filter(practice::Column::Id.eq(practice.id.as_uuid()))
+                .exec(&txn)
+                .await
+                .map_err(unavailable)?;
+            if updated.rows_affected == 0 {
+                return Err(StoreError::NotFound("practice"));
+            }
+            audit::insert(&txn, std::slice::from_ref(audit)).await
+        }
+        .await;
+        finish((txn, turn), outcome).await
+    }
+
     async fn practice_count(&self) -> Result<u64, StoreError> {
         practice::Entity::find().count(&self.db).await.map_err(unavailable)
     }

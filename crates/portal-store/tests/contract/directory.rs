@@ -1,8 +1,8 @@
 //! `Directory`: practices, staff keys, clients.
 
 use portal_core::{
-    AuditAction, AuditLog, ClientDirectory, Directory, Language, PracticeId, PracticeSlug, StaffAccess, StoreError,
-    TokenHash,
+    AuditAction, AuditLog, ClientDirectory, Directory, Language, Practice, PracticeId, PracticeSettings,
+    PracticeSettingsInput, PracticeSlug, StaffAccess, StoreError, TimeZoneName, TokenHash,
 };
 
 use crate::fixtures::{self, World, at, event, id, name};
@@ -28,6 +28,50 @@ pub async fn a_taken_slug_is_a_duplicate_and_writes_nothing(db: &TestDb) {
     assert_eq!(db.store.practice_count().await.unwrap(), 1);
     assert_eq!(db.store.practice(second.id).await.unwrap(), None);
     assert_eq!(db.store.staff_key_by_hash(&key).await.unwrap(), None);
+}
+
+pub async fn a_practice_update_keeps_its_slug_writes_its_settings_and_audits_atomically(db: &TestDb) {
+    let world = World::new(db).await;
+    let settings = PracticeSettings::restore(PracticeSettingsInput {
+        date_of_birth_check: true,
+        client_started_resets: true,
+        invitation_reminder_hours: Some(24),
+        invite_link_hours: Some(72),
+        reset_link_hours: Some(168),
+    })
+    .unwrap();
+    let changed = Practice {
+        name: name("Sunrise Family Therapy"),
+        time_zone: TimeZoneName::parse("America/Chicago").unwrap(),
+        discreet_mail: false,
+        settings,
+        // Neither may change: the store keeps what it has.
+        slug: PracticeSlug::parse("elsewhere").unwrap(),
+        created_at: at(99),
+        ..world.practice.clone()
+    };
+    let audit = event(world.practice.id, None, AuditAction::PracticeUpdated, at(5));
+    db.store.update_practice(&changed, &audit).await.unwrap();
+    let stored = db.store.practice(world.practice.id).await.unwrap().unwrap();
+    assert_eq!(
+        stored,
+        Practice { slug: world.practice.slug.clone(), created_at: world.practice.created_at, ..changed.clone() }
+    );
+    assert_eq!(db.count("audit_events", "action = 'practice_updated'").await, 1);
+
+    // Back to the defaults: NULL lifetimes follow the server again.
+    let back = Practice { settings: PracticeSettings::default(), ..stored };
+    db.store
+        .update_practice(&back, &event(world.practice.id, None, AuditAction::PracticeUpdated, at(6)))
+        .await
+        .unwrap();
+    assert_eq!(db.store.practice(world.practice.id).await.unwrap().unwrap().settings, PracticeSettings::default());
+
+    // An unknown practice writes nothing, not even its audit event.
+    let gone = fixtures::practice("gone");
+    let err = db.store.update_practice(&gone, &event(gone.id, None, AuditAction::PracticeUpdated, at(7))).await;
+    assert!(matches!(err, Err(StoreError::NotFound("practice"))), "{err:?}");
+    assert_eq!(db.count("audit_events", "action = 'practice_updated'").await, 2);
 }
 
 pub async fn clients_are_created_updated_and_only_visible_in_their_practice(db: &TestDb) {

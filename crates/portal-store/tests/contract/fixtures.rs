@@ -40,6 +40,7 @@ pub fn practice(slug: &str) -> Practice {
         name: name("Sunrise Therapy"),
         time_zone: TimeZoneName::parse("America/Chicago").unwrap(),
         discreet_mail: true,
+        settings: portal_core::PracticeSettings::default(),
         created_at: at(0),
     }
 }

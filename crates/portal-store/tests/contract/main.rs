@@ -55,6 +55,7 @@ macro_rules! contract_tests {
 contract_tests! {
     directory::a_practice_is_found_by_slug_and_by_id_and_counted,
     directory::a_taken_slug_is_a_duplicate_and_writes_nothing,
+    directory::a_practice_update_keeps_its_slug_writes_its_settings_and_audits_atomically,
     directory::clients_are_created_updated_and_only_visible_in_their_practice,
     client_list::clients_are_listed_by_folded_name_then_id_byte_by_byte,
     client_list::pages_follow_each_other_forwards_and_backwards_in_one_query_each,

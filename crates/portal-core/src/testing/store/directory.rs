@@ -48,6 +48,22 @@ impl Directory for InMemoryStore {
         Ok(self.with(|s| s.practices.get(&id).cloned()))
     }
 
+    async fn update_practice(&self, practice: &Practice, audit: &AuditEvent) -> Result<(), StoreError> {
+        self.with(|s| {
+            let Some(stored) = s.practices.get_mut(&practice.id) else {
+                return Err(StoreError::NotFound("practice"));
+            };
+            // The slug and creation time never change, whatever the caller passed.
+            *stored = Practice { slug: stored.slug.clone(), created_at: stored.created_at, ..practice.clone() };
+            Ok(())
+        })?;
+        self.with(|s| {
+            s.check_new_audit(std::slice::from_ref(audit))?;
+            s.push_audit([audit.clone()]);
+            Ok(())
+        })
+    }
+
     async fn practice_count(&self) -> Result<u64, StoreError> {
         Ok(self.with(|s| s.practices.len() as u64))
     }

@@ -297,6 +297,7 @@ impl State {
 ///     name: DisplayName::parse("name", "Sunrise Therapy")?,
 ///     time_zone: TimeZoneName::utc(),
 ///     discreet_mail: true,
+///     settings: portal_core::PracticeSettings::default(),
 ///     created_at: now,
 /// };
 /// let label = DisplayName::parse("label", "Front desk")?;

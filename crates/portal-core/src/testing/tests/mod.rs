@@ -59,6 +59,7 @@ impl World {
             name: DisplayName::parse("name", "Sunrise Therapy")?,
             time_zone: TimeZoneName::utc(),
             discreet_mail: false,
+            settings: crate::PracticeSettings::default(),
             created_at: T0,
         };
         let client = Client {
