@@ -10,6 +10,7 @@
 
 pub mod account;
 mod client_list;
+mod date_of_birth;
 mod delivery;
 mod hashing;
 pub mod password_policy;
@@ -32,6 +33,7 @@ pub use client_list::{
     ClientCursor, ClientListQuery, ClientPage, ClientSearch, CursorError, ListPosition, PageDirection, PageSize,
     prefix_end, search_key,
 };
+pub use date_of_birth::DateOfBirth;
 pub use delivery::{DeliveryCause, DeliveryProblem};
 pub use hashing::{HashError, PasswordHash, Verification};
 pub use policy::{

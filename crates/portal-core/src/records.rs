@@ -6,6 +6,7 @@ use std::net::IpAddr;
 use jiff::{SignedDuration, Timestamp};
 
 use crate::account::PortalAccount;
+use crate::date_of_birth::DateOfBirth;
 use crate::delivery::DeliveryProblem;
 use crate::policy::{Policy, ThrottleRules};
 use crate::practice_settings::PracticeSettings;
@@ -63,6 +64,9 @@ pub struct Client {
     pub language: Language,
     /// False when the client asked not to be emailed.
     pub email_consent: bool,
+    /// The date of birth, when the record has one: asked for on emailed links when the
+    /// practice has the check on.
+    pub date_of_birth: Option<DateOfBirth>,
     /// When the record was created.
     pub created_at: Timestamp,
 }

@@ -141,6 +141,7 @@ impl MailFrom {
 ///     email: Some(EmailAddress::parse("ada@example.org")?),
 ///     language: Language::En,
 ///     email_consent: true,
+///     date_of_birth: None,
 ///     created_at,
 /// };
 /// let key = LinkKey::from_bytes([7; 32]);

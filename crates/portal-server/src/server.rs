@@ -507,6 +507,7 @@ mod bench_baseline {
                     email: None,
                     language: Language::En,
                     email_consent: true,
+                    date_of_birth: None,
                     created_at: jiff::Timestamp::UNIX_EPOCH,
                 }))
             }

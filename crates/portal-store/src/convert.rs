@@ -7,10 +7,10 @@ use std::net::IpAddr;
 use jiff::Timestamp;
 use portal_core::{
     AccountState, Actor, AuditAction, AuditEvent, AuditFailure, AuditId, ClaimedMail, Client, ClientId, Credentials,
-    DeliveryState, DisableReason, DisplayName, EmailAddress, IssuedToken, Language, MailId, MailKind, OutgoingMail,
-    PasswordHash, PortalAccount, Practice, PracticeId, PracticeSettings, PracticeSettingsInput, PracticeSlug,
-    RequestContext, Session, SessionId, StaffId, StaffMember, StoreError, TimeZoneName, TokenHash, TokenId,
-    TokenPurpose, TokenState, Username, search_key,
+    DateOfBirth, DeliveryState, DisableReason, DisplayName, EmailAddress, IssuedToken, Language, MailId, MailKind,
+    OutgoingMail, PasswordHash, PortalAccount, Practice, PracticeId, PracticeSettings, PracticeSettingsInput,
+    PracticeSlug, RequestContext, Session, SessionId, StaffId, StaffMember, StoreError, TimeZoneName, TokenHash,
+    TokenId, TokenPurpose, TokenState, Username, search_key,
 };
 use sea_orm::ActiveValue::{NotSet, Set};
 
@@ -131,6 +131,7 @@ pub(crate) fn client_row(client: &Client) -> client::ActiveModel {
         email: Set(email.map(str::to_owned)),
         language: Set(client.language.code().to_owned()),
         email_consent: Set(client.email_consent),
+        date_of_birth: Set(client.date_of_birth.as_ref().map(DateOfBirth::to_iso)),
         created_at: Set(micros(client.created_at)),
         name_key: Set(search_key(client.name.as_str())),
         email_key: Set(email.map(search_key)),
@@ -145,6 +146,12 @@ pub(crate) fn client_from(row: client::Model) -> Result<Client, StoreError> {
         email: row.email.as_deref().map(EmailAddress::parse).transpose().map_err(|e| corrupt("clients.email", e))?,
         language: language("clients.language", &row.language)?,
         email_consent: row.email_consent,
+        date_of_birth: row
+            .date_of_birth
+            .as_deref()
+            .map(|text| text.parse::<jiff::civil::Date>().map(DateOfBirth::restore))
+            .transpose()
+            .map_err(|e| corrupt("clients.date_of_birth", e))?,
         created_at: row.created_at.into(),
     })
 }

@@ -42,7 +42,16 @@ fn to_client(row: patient::Model, practice: PracticeId) -> Result<Client, StoreE
     let email = row.email.as_deref().map(EmailAddress::parse).transpose().map_err(|_| corrupt("email"))?;
     let language = Language::parse(&row.preferred_language).map_err(|_| corrupt("preferred language"))?;
     let created_at = Timestamp::from_second(row.created_at).map_err(|_| corrupt("created_at"))?;
-    Ok(Client { id, practice_id: practice, name, email, language, email_consent: row.email_consent, created_at })
+    Ok(Client {
+        id,
+        practice_id: practice,
+        name,
+        email,
+        language,
+        email_consent: row.email_consent,
+        date_of_birth: None,
+        created_at,
+    })
 }
 
 fn unavailable(error: sea_orm::DbErr) -> StoreError {

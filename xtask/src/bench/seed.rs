@@ -174,7 +174,16 @@ fn generate(number: usize, practice: PracticeId, now: Timestamp) -> Result<Gener
     };
     // A random UUID, as the bundled server numbers the clients it creates.
     let id = ClientId::generate(&OsRandom).map_err(|e| e.to_string())?;
-    let client = Client { id, practice_id: practice, name, email, language, email_consent, created_at: now - age };
+    let client = Client {
+        id,
+        practice_id: practice,
+        name,
+        email,
+        language,
+        email_consent,
+        date_of_birth: None,
+        created_at: now - age,
+    };
     Ok(Generated { client, portal })
 }
 

@@ -4,6 +4,7 @@ use jiff::Timestamp;
 
 use crate::account::{PortalAccount, PortalStatus};
 use crate::client_list::{ClientListQuery, ClientPage};
+use crate::date_of_birth::DateOfBirth;
 use crate::ports::{ClientDirectory, Clock, PasswordHasher, PortalStore, Randomness, StoreError};
 use crate::records::{AccountPanel, AuditAction, AuditEvent, Client, DeliveryState};
 use crate::token::{IssuedToken, TokenState};
@@ -53,6 +54,8 @@ pub struct NewClient {
     pub language: Option<String>,
     /// Whether the client agreed to receive email (default true when an email is given).
     pub email_consent: Option<bool>,
+    /// Date of birth, `YYYY-MM-DD` (`None` or empty: none on file).
+    pub date_of_birth: Option<String>,
 }
 
 /// Changes to a client record; `None` leaves a field as it is.
@@ -66,6 +69,8 @@ pub struct ClientPatch {
     pub language: Option<String>,
     /// New consent.
     pub email_consent: Option<bool>,
+    /// New date of birth, `YYYY-MM-DD`: `Some(None)` or `Some(Some(""))` removes it.
+    pub date_of_birth: Option<Option<String>>,
 }
 
 /// A client with its portal status.
@@ -129,6 +134,7 @@ where
             name: DisplayName::parse("name", &new.name)?,
             email_consent: new.email_consent.unwrap_or(true),
             email,
+            date_of_birth: parse_date_of_birth(new.date_of_birth.as_deref(), now)?,
             language: new.language.as_deref().map(Language::parse).transpose()?.unwrap_or_default(),
             created_at: now,
         };
@@ -167,6 +173,9 @@ where
         }
         if let Some(consent) = patch.email_consent {
             client.email_consent = consent;
+        }
+        if let Some(date_of_birth) = patch.date_of_birth {
+            client.date_of_birth = parse_date_of_birth(date_of_birth.as_deref(), now)?;
         }
         let audit = self.audit(
             now,
@@ -304,4 +313,13 @@ fn portal_view(panel: &AccountPanel, now: Timestamp) -> PortalView {
         _ => None,
     };
     PortalView { status: account.status(now), invite, reset }
+}
+
+/// A date of birth as staff typed it: empty means none on file. "Today" is the UTC date; the
+/// day's slack [`DateOfBirth::parse`] allows covers every zone.
+fn parse_date_of_birth(raw: Option<&str>, now: Timestamp) -> Result<Option<DateOfBirth>, InvalidInput> {
+    match raw.map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(text) => DateOfBirth::parse(text, jiff::tz::Offset::UTC.to_datetime(now).date()).map(Some),
+    }
 }

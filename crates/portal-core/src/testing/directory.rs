@@ -32,6 +32,7 @@ use super::lock;
 ///     email: None,
 ///     language: Language::En,
 ///     email_consent: true,
+///     date_of_birth: None,
 ///     created_at: Timestamp::UNIX_EPOCH,
 /// });
 /// assert!(directory.client(practice, &ClientId::parse("1001")?).await?.is_some());

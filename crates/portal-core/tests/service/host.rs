@@ -33,6 +33,7 @@ fn patient(practice: portal_core::PracticeId, id: &str, name: &str, email: &str)
         email: Some(EmailAddress::parse(email).unwrap()),
         language: Language::Es,
         email_consent: true,
+        date_of_birth: None,
         created_at: Timestamp::UNIX_EPOCH,
     }
 }

@@ -236,3 +236,25 @@ async fn a_client_and_its_panel_read_the_same_whether_the_records_are_bundled_or
     assert!(matches!(w.service.portal(&w.staff, &nobody).await, Err(ClientError::ClientNotFound)));
     assert!(matches!(w.service.client(&w.staff, &nobody).await, Err(ClientError::ClientNotFound)));
 }
+
+#[tokio::test]
+async fn a_date_of_birth_is_kept_changed_and_removed_and_a_bad_one_loses_nothing() {
+    let w = world().await;
+    let new = NewClient { name: "Bo".into(), date_of_birth: Some("1990-07-14".into()), ..Default::default() };
+    let created = w.service.create_client(&w.staff, new).await.unwrap().client;
+    assert_eq!(created.date_of_birth.map(|date| date.to_iso()).as_deref(), Some("1990-07-14"));
+
+    for bad in ["14/07/1990", "1990-02-30", "1879-12-31", "2999-01-01"] {
+        let patch = ClientPatch { date_of_birth: Some(Some(bad.into())), ..Default::default() };
+        assert!(
+            matches!(w.service.update_client(&w.staff, &created.id, patch).await, Err(ClientError::Invalid(_))),
+            "{bad}"
+        );
+    }
+    let kept = w.service.client(&w.staff, &created.id).await.unwrap().client;
+    assert_eq!(kept.date_of_birth, created.date_of_birth, "bad input loses nothing");
+
+    let patch = ClientPatch { date_of_birth: Some(Some(String::new())), ..Default::default() };
+    let removed = w.service.update_client(&w.staff, &created.id, patch).await.unwrap().client;
+    assert_eq!(removed.date_of_birth, None);
+}

@@ -75,6 +75,9 @@ pub(crate) struct ClientBody {
     language: LanguageCode,
     /// False when the client asked not to be emailed.
     email_consent: bool,
+    /// The date of birth on file (`YYYY-MM-DD`); absent when there is none.
+    #[oai(skip_serializing_if_is_none)]
+    date_of_birth: Option<String>,
     /// When the record was created (RFC 3339).
     created_at: String,
     /// The portal status at the time of the request.
@@ -90,6 +93,7 @@ impl ClientBody {
             email: client.email.as_ref().map(|email| email.as_str().to_owned()),
             language: LanguageCode::of(client.language),
             email_consent: client.email_consent,
+            date_of_birth: client.date_of_birth.as_ref().map(portal_core::DateOfBirth::to_iso),
             created_at: rfc3339(client.created_at),
             portal: PortalSummary::of(&view.portal),
         }
@@ -150,6 +154,9 @@ pub(crate) struct NewClientBody {
     /// Whether the client agreed to receive email; omit or `null` for true.
     #[oai(nullable)]
     email_consent: Option<bool>,
+    /// Date of birth, `YYYY-MM-DD` (1880-01-01 to today); omit, `null` or `""` for none.
+    #[oai(nullable, validator(max_length = 10, pattern = r"^(|[0-9]{4}-[0-9]{2}-[0-9]{2})$"))]
+    date_of_birth: Option<Text>,
 }
 
 /// Changes to a client record: absent fields stay as they are. Only `email` may be `null` (it
@@ -179,6 +186,9 @@ pub(crate) struct ClientPatchBody {
     language: MaybeUndefined<Text>,
     /// New email consent.
     email_consent: MaybeUndefined<bool>,
+    /// New date of birth (same rules as for a new client); `null` or `""` removes it.
+    #[oai(nullable, validator(max_length = 10, pattern = r"^(|[0-9]{4}-[0-9]{2}-[0-9]{2})$"))]
+    date_of_birth: MaybeUndefined<Text>,
 }
 
 /// Answers of `POST /api/v1/clients`.
@@ -277,6 +287,7 @@ impl ClientsApi {
             email: body.email.map(|email| email.0),
             language: body.language.map(|language| language.0),
             email_consent: body.email_consent,
+            date_of_birth: body.date_of_birth.map(|date| date.0),
         };
         match ctx.state.service.create_client(&staff, new).await {
             Ok(view) => Ok(CreateClientResponse::Created(Json(ClientBody::of(&view)))),
@@ -376,6 +387,11 @@ impl ClientsApi {
             },
             language: ctx.not_null("language", body.language)?.map(|language| language.0),
             email_consent: ctx.not_null("email_consent", body.email_consent)?,
+            date_of_birth: match body.date_of_birth {
+                MaybeUndefined::Undefined => None,
+                MaybeUndefined::Null => Some(None),
+                MaybeUndefined::Value(date) => Some(Some(date.0)),
+            },
         };
         match ctx.state.service.update_client(&staff, &id, patch).await {
             Ok(view) => Ok(ClientResponse::Ok(Json(ClientBody::of(&view)))),

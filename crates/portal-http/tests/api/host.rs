@@ -102,6 +102,7 @@ async fn host() -> Host {
         email: Some(EmailAddress::parse("ada@example.org").unwrap()),
         language: Language::En,
         email_consent: true,
+        date_of_birth: None,
         created_at: Timestamp::UNIX_EPOCH,
     });
     let base = config.base_path();

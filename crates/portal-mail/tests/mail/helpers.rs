@@ -75,6 +75,7 @@ impl World {
             email: Some(email.into()),
             language: Some(language.code().into()),
             email_consent: None,
+            date_of_birth: None,
         };
         Ok(self.service.create_client(&self.staff, new).await?.client.id)
     }

@@ -42,6 +42,7 @@ fn client(language: Language, name: &str) -> TestResult<Client> {
         email: Some(EmailAddress::parse("ada@example.org")?),
         language,
         email_consent: true,
+        date_of_birth: None,
         created_at: T0,
     })
 }

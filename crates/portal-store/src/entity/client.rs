@@ -25,6 +25,8 @@ pub struct Model {
     pub language: String,
     /// False when the client asked not to be emailed.
     pub email_consent: bool,
+    /// Date of birth, `YYYY-MM-DD`; NULL when the record has none.
+    pub date_of_birth: Option<String>,
     /// Creation time.
     pub created_at: UnixMicros,
     /// `portal_core::search_key` of `name`: the list's order and the name search compare it

@@ -85,6 +85,7 @@ pub async fn clients_are_created_updated_and_only_visible_in_their_practice(db: 
     changed.email = None;
     changed.language = Language::En;
     changed.email_consent = false;
+    changed.date_of_birth = Some(portal_core::DateOfBirth::restore(jiff::civil::date(1990, 7, 14)));
     let updated = event(world.practice.id, Some(&world.client.id), AuditAction::ClientUpdated, at(5));
     db.store.update_client(&changed, &updated).await.unwrap();
     assert_eq!(db.store.client(world.practice.id, &world.client.id).await.unwrap(), Some(changed.clone()));

@@ -68,6 +68,7 @@ pub fn client_with_id(practice: &Practice, client_id: ClientId, client_name: &st
         email: Some(EmailAddress::parse("client@example.org").unwrap()),
         language: Language::Es,
         email_consent: true,
+        date_of_birth: None,
         created_at: at(0),
     }
 }

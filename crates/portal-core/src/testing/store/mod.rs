@@ -310,6 +310,7 @@ impl State {
 ///     email: Some(EmailAddress::parse("ada@example.org")?),
 ///     language: Language::En,
 ///     email_consent: true,
+///     date_of_birth: None,
 ///     created_at: now,
 /// };
 /// let created = AuditEvent {

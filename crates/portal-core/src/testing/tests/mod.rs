@@ -69,6 +69,7 @@ impl World {
             email: Some(EmailAddress::parse("ada@example.org")?),
             language: Language::En,
             email_consent: true,
+            date_of_birth: None,
             created_at: T0,
         };
         let world = Self { store, random, practice, client };
