@@ -31,8 +31,11 @@ mod links;
 mod message;
 mod staff;
 mod staff_list;
+mod staff_settings;
 mod staff_views;
 mod zone;
+
+pub(crate) use zone::known_time_zone;
 
 use poem::http::header::{CONTENT_TYPE, COOKIE, RETRY_AFTER, SET_COOKIE};
 use poem::http::{HeaderValue, Method, StatusCode};
@@ -78,6 +81,7 @@ pub(crate) const ROUTE_METHODS: &[(&str, &[Method])] = &[
     ("/staff/clients", &[Method::GET]),
     ("/staff/clients/:id", &[Method::GET]),
     ("/staff/clients/:id/:action", &[Method::POST]),
+    ("/staff/settings", &[Method::GET, Method::POST]),
 ];
 
 /// Where the portal is mounted in the host's URL space, and whether it serves the bundled
@@ -135,6 +139,7 @@ pub(crate) fn mount(route: Route, client_list: bool) -> Route {
         .at("/staff/sign-out", poem::post(staff::staff_sign_out))
         .at("/staff/clients/:id", get(staff::client_page))
         .at("/staff/clients/:id/:action", poem::post(staff::client_action))
+        .at("/staff/settings", get(staff_settings::settings_page).post(staff_settings::settings_submit))
 }
 
 #[handler]

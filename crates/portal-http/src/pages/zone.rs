@@ -2,7 +2,17 @@
 
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
-use portal_core::Practice;
+use portal_core::{InvalidInput, Practice, TimeZoneName};
+
+/// A zone name as staff typed it, accepted only when the bundled tz database knows it (the core
+/// checks the shape only), so a practice never states times in a zone that falls back to UTC.
+pub(crate) fn known_time_zone(raw: &str) -> Result<TimeZoneName, InvalidInput> {
+    let name = TimeZoneName::parse(raw)?;
+    TimeZone::get(name.as_str()).map(|_| name).map_err(|_| InvalidInput::Malformed {
+        field: "time_zone",
+        why: "not a time zone the tz database knows (use an IANA name such as America/Chicago)",
+    })
+}
 
 /// A practice's time zone, resolved with the bundled tz database. An unknown name falls back to
 /// UTC, and the staff pages say so ([`PracticeZone::unknown`]).

@@ -248,22 +248,6 @@ pub(crate) enum ClientResponse {
     NotFound(Json<Problem>),
 }
 
-impl Ctx {
-    /// A patch field that may be left out but not set to `null`: 422 `validation_failed` for
-    /// `null`, so that nobody mistakes it for "remove" (as it means for `email`).
-    fn not_null<T>(&self, field: &str, value: MaybeUndefined<T>) -> Result<Option<T>, ApiError> {
-        match value {
-            MaybeUndefined::Undefined => Ok(None),
-            MaybeUndefined::Value(value) => Ok(Some(value)),
-            MaybeUndefined::Null => Err(ApiError::from_problem(
-                Problem::new(StatusCode::UNPROCESSABLE_ENTITY, ErrorCode::ValidationFailed, self.rid())
-                    .with_detail(format!("`{field}` cannot be null; leave it out to keep the current value")),
-                None,
-            )),
-        }
-    }
-}
-
 /// Create, list, read and change client records.
 pub(crate) struct ClientsApi;
 

@@ -1,17 +1,20 @@
 //! The staff API (design §5): client records and their portal accounts. Every operation takes a
 //! staff key; a client of another practice is a 404. One module per concern: `clients` (the
 //! records), `portal` (the portal panel and its actions: invitation, password reset, on/off),
-//! `audit` (the trail); `status` is the portal state they share.
+//! `audit` (the trail), `practice` (the practice's settings); `status` is the portal state they
+//! share.
 
 mod audit;
 mod clients;
 mod portal;
+mod practice;
 mod states;
 mod status;
 
 use jiff::Timestamp;
 use poem::http::StatusCode;
 use poem_openapi::payload::Json;
+use poem_openapi::types::MaybeUndefined;
 use portal_core::ClientId;
 use portal_core::service::ClientError;
 
@@ -27,10 +30,11 @@ pub(crate) const STAFF_API: StaffApi = (clients::ClientsApi, PORTAL_STAFF_API);
 
 /// The staff operations on what the portal owns, without the bundled client records: what a
 /// host that owns its clients mounts (design §7).
-pub(crate) type PortalStaffApi = (portal::PortalApi, states::StatesApi, audit::AuditApi);
+pub(crate) type PortalStaffApi = (portal::PortalApi, states::StatesApi, audit::AuditApi, practice::PracticeApi);
 
 /// The portal part of the staff API.
-pub(crate) const PORTAL_STAFF_API: PortalStaffApi = (portal::PortalApi, states::StatesApi, audit::AuditApi);
+pub(crate) const PORTAL_STAFF_API: PortalStaffApi =
+    (portal::PortalApi, states::StatesApi, audit::AuditApi, practice::PracticeApi);
 
 /// RFC 3339, UTC.
 pub(crate) fn rfc3339(at: Timestamp) -> String {
@@ -48,6 +52,20 @@ impl Ctx {
 
     fn conflict(&self, code: ErrorCode) -> Json<Problem> {
         self.problem(StatusCode::CONFLICT, code)
+    }
+
+    /// A patch field that may be left out but not set to `null`: 422 `validation_failed` for
+    /// `null`, so that nobody mistakes it for "remove" (as it means for `email`).
+    pub(crate) fn not_null<T>(&self, field: &str, value: MaybeUndefined<T>) -> Result<Option<T>, ApiError> {
+        match value {
+            MaybeUndefined::Undefined => Ok(None),
+            MaybeUndefined::Value(value) => Ok(Some(value)),
+            MaybeUndefined::Null => Err(ApiError::from_problem(
+                Problem::new(StatusCode::UNPROCESSABLE_ENTITY, ErrorCode::ValidationFailed, self.rid())
+                    .with_detail(format!("`{field}` cannot be null; leave it out to keep the current value")),
+                None,
+            )),
+        }
     }
 
     /// Maps a [`ClientError`] that is not `ClientNotFound`.

@@ -80,6 +80,8 @@ async fn the_openapi_document_lists_every_path_of_the_contract() {
         "PUT /api/v1/clients/{id}/portal/enabled",
         "GET /api/v1/clients/{id}/portal/audit",
         "POST /api/v1/portal/states",
+        "GET /api/v1/practice/settings",
+        "PATCH /api/v1/practice/settings",
         "POST /api/v1/portal/invitations/verify",
         "POST /api/v1/portal/registrations",
         "POST /api/v1/portal/sessions",

@@ -11,4 +11,5 @@ mod browser;
 mod client_pages;
 mod staff_pages;
 mod staff_sessions;
+mod staff_settings;
 mod staff_words;
