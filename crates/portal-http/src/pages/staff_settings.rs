@@ -153,10 +153,20 @@ fn render(
         form,
         problem,
         saved,
-        server_invite: format!("{:#}", policy.invite_ttl()),
-        server_reset: format!("{:#}", policy.reset_ttl()),
+        server_invite: lifetime_words(policy.invite_ttl()),
+        server_reset: lifetime_words(policy.reset_ttl()),
     };
     Page::render("page_staff_settings", status, &page).csrf_cookie(cookie)
+}
+
+/// A server lifetime as staff read it: "48 hours", or jiff's short form when it is not whole
+/// hours (a test server's minutes).
+fn lifetime_words(lifetime: jiff::SignedDuration) -> String {
+    match lifetime.as_secs() {
+        3600 => "1 hour".to_owned(),
+        secs if secs % 3600 == 0 => format!("{} hours", secs / 3600),
+        _ => format!("{lifetime:#}"),
+    }
 }
 
 /// The signed-in member's practice, or the page to answer instead.

@@ -127,6 +127,16 @@ impl<'a> Browser<'a> {
         field.send_keys(text).await.unwrap_or_else(|error| panic!("cannot type into {css}: {error}"));
     }
 
+    /// Ticks or unticks the checkbox `css` so that it is `checked` (a click on the page, no
+    /// navigation).
+    pub async fn check(&self, css: &str, checked: bool) {
+        let field = self.find(css).await;
+        let now = field.prop("checked").await.unwrap_or_else(|error| panic!("cannot read {css}: {error}"));
+        if (now.as_deref() == Some("true")) != checked {
+            field.click().await.unwrap_or_else(|error| panic!("cannot click {css}: {error}"));
+        }
+    }
+
     /// Clicks `css` and waits for the page that follows to show `expected`.
     pub async fn click(&self, css: &str, expected: &str) {
         let element = self.find(css).await;

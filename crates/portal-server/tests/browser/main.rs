@@ -13,6 +13,7 @@
 //! `PORTAL_UPDATE_SCREENSHOTS=1`.
 
 mod axe;
+mod beyond;
 mod browser;
 mod chromedriver;
 
