@@ -208,19 +208,22 @@ pub enum PageDirection {
     Before,
 }
 
-/// Where a page starts: a position in the list and a direction. Its wire form
-/// ([`ClientCursor::encode`]) is opaque to callers: base64url of a versioned binary record with
-/// a check sum, so a cursor that was cut, edited or made up is refused
-/// ([`ClientCursor::decode`]) rather than read as some other place.
+/// Where a page starts: beside a client (the *anchor*) and in a direction. The store finds the
+/// anchor's place in the list when it reads the page, so the cursor names no more than a client
+/// id, which staff URLs carry anyway: never a name, which would otherwise end up in browser
+/// history and in the access logs of any proxy in front of the portal. A page after an anchor
+/// that was renamed meanwhile follows the anchor to its new place; an anchor that is not a
+/// client of the practice has nothing beyond it (an empty page).
 ///
-/// The wire form holds the position's name key, a folded client name: a cursor is as private
-/// as the list it came from.
+/// Its wire form ([`ClientCursor::encode`]) is opaque to callers: base64url of a versioned
+/// binary record with a check sum, so a cursor that was cut, edited or made up is refused
+/// ([`ClientCursor::decode`]) rather than read as some other place.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct ClientCursor {
     /// Which way to page.
     pub direction: PageDirection,
-    /// From where (exclusive: the client at the position is not on the page).
-    pub position: ListPosition,
+    /// Beside which client (exclusive: the anchor is not on the page).
+    pub anchor: ClientId,
 }
 
 /// Why a cursor could not be read. Every variant means "not a cursor this server made".
@@ -232,59 +235,46 @@ pub enum CursorError {
     /// The check sum does not match: the cursor was changed.
     #[error("the cursor was altered")]
     Altered,
-    /// Made by a version of the format this server does not read.
+    /// Made by a version of the format this server does not read (version 1 carried the
+    /// anchor's folded name and is no longer read).
     #[error("the cursor comes from another version")]
     UnknownVersion,
 }
 
 /// The version byte of the cursor format.
-const CURSOR_VERSION: u8 = 1;
+const CURSOR_VERSION: u8 = 2;
 /// Bytes of SHA-256 kept as the check sum.
 const CHECK_LEN: usize = 4;
 
 impl ClientCursor {
-    /// The most bytes of a name key a cursor carries: well above the folded form of any
-    /// 200-character name (NFKC expands a character to at most 18, of at most 4 bytes each).
-    pub const MAX_NAME_KEY_BYTES: usize = 16 * 1024;
     /// The longest wire form [`ClientCursor::encode`] produces, so the longest
     /// [`ClientCursor::decode`] reads.
-    pub const MAX_ENCODED_LEN: usize =
-        (2 + 2 + Self::MAX_NAME_KEY_BYTES + 1 + ClientId::MAX_LEN + CHECK_LEN).div_ceil(3) * 4;
+    pub const MAX_ENCODED_LEN: usize = (2 + 1 + ClientId::MAX_LEN + CHECK_LEN).div_ceil(3) * 4;
 
-    /// The cursor of the page after `position`.
+    /// The cursor of the page after `anchor`.
     #[must_use]
-    pub fn after(position: ListPosition) -> Self {
-        Self { direction: PageDirection::After, position }
+    pub fn after(anchor: ClientId) -> Self {
+        Self { direction: PageDirection::After, anchor }
     }
 
-    /// The cursor of the page before `position`.
+    /// The cursor of the page before `anchor`.
     #[must_use]
-    pub fn before(position: ListPosition) -> Self {
-        Self { direction: PageDirection::Before, position }
+    pub fn before(anchor: ClientId) -> Self {
+        Self { direction: PageDirection::Before, anchor }
     }
 
-    /// The wire form: base64url (no padding) of `version ‖ direction ‖ u16 name-key length ‖
-    /// name key ‖ u8 id length ‖ id ‖ first 4 bytes of SHA-256 of what precedes`.
+    /// The wire form: base64url (no padding) of `version ‖ direction ‖ u8 id length ‖ id ‖
+    /// first 4 bytes of SHA-256 of what precedes`.
     #[must_use]
     pub fn encode(&self) -> String {
-        let name = self.position.name_key.as_bytes();
-        // A longer key is cut at a character boundary: the position then sorts a little
-        // earlier, which only matters for made-up names far longer than any real one.
-        let mut cut = name.len().min(Self::MAX_NAME_KEY_BYTES);
-        while !self.position.name_key.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        let name = &name[..cut];
-        let id = self.position.id.as_str().as_bytes();
-        let mut bytes = Vec::with_capacity(4 + name.len() + 1 + id.len() + CHECK_LEN);
+        let id = self.anchor.as_str().as_bytes();
+        let mut bytes = Vec::with_capacity(3 + id.len() + CHECK_LEN);
         bytes.push(CURSOR_VERSION);
         bytes.push(match self.direction {
             PageDirection::After => 0,
             PageDirection::Before => 1,
         });
-        // Both lengths fit: the name key is cut above, and an id has at most 128 bytes.
-        bytes.extend_from_slice(&u16::try_from(name.len()).unwrap_or(u16::MAX).to_be_bytes());
-        bytes.extend_from_slice(name);
+        // An id has at most 128 bytes (`ClientId::MAX_LEN`).
         bytes.push(u8::try_from(id.len()).unwrap_or(u8::MAX));
         bytes.extend_from_slice(id);
         let check = Sha256::digest(&bytes);
@@ -316,18 +306,13 @@ impl ClientCursor {
             1 => PageDirection::Before,
             _ => return Err(CursorError::Malformed),
         };
-        let name_len = usize::from(u16::from_be_bytes([reader.byte()?, reader.byte()?]));
-        if name_len > Self::MAX_NAME_KEY_BYTES {
-            return Err(CursorError::Malformed);
-        }
-        let name_key = std::str::from_utf8(reader.take(name_len)?).map_err(|_| CursorError::Malformed)?.to_owned();
         let id_len = usize::from(reader.byte()?);
         let id = std::str::from_utf8(reader.take(id_len)?).map_err(|_| CursorError::Malformed)?;
-        let id = ClientId::parse(id).map_err(|_| CursorError::Malformed)?;
+        let anchor = ClientId::parse(id).map_err(|_| CursorError::Malformed)?;
         if !reader.0.is_empty() {
             return Err(CursorError::Malformed);
         }
-        Ok(Self { direction, position: ListPosition { name_key, id } })
+        Ok(Self { direction, anchor })
     }
 }
 
@@ -369,14 +354,17 @@ impl ClientListQuery {
     }
 
     /// Whether `position` lies beyond the cursor in the direction of reading (every position
-    /// does when there is no cursor).
+    /// does when there is no cursor). `anchor` is where the cursor's anchor stands in the list
+    /// now, as the store found it; `None` (no such client in the practice) has nothing beyond
+    /// it, as a database's comparison with a missing row has not.
     #[must_use]
-    pub fn is_beyond_cursor(&self, position: &ListPosition) -> bool {
-        match &self.cursor {
-            None => true,
-            Some(cursor) => match cursor.direction {
-                PageDirection::After => *position > cursor.position,
-                PageDirection::Before => *position < cursor.position,
+    pub fn is_beyond_cursor(&self, anchor: Option<&ListPosition>, position: &ListPosition) -> bool {
+        match (&self.cursor, anchor) {
+            (None, _) => true,
+            (Some(_), None) => false,
+            (Some(cursor), Some(anchor)) => match cursor.direction {
+                PageDirection::After => position > anchor,
+                PageDirection::Before => position < anchor,
             },
         }
     }
@@ -420,8 +408,8 @@ impl<T> ClientPage<T> {
             PageDirection::Before => (followed, more),
         };
         Self {
-            next: more_after.then(|| ClientCursor::after(last)),
-            previous: more_before.then(|| ClientCursor::before(first)),
+            next: more_after.then(|| ClientCursor::after(last.id)),
+            previous: more_before.then(|| ClientCursor::before(first.id)),
             items: fetched,
         }
     }

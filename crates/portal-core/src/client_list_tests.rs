@@ -6,6 +6,10 @@ fn position(name: &str, id: &str) -> ListPosition {
     ListPosition { name_key: search_key(name), id: ClientId::parse(id).unwrap() }
 }
 
+fn id(text: &str) -> ClientId {
+    ClientId::parse(text).unwrap()
+}
+
 #[test]
 fn search_keys_fold_case_and_compatibility_forms() {
     assert_eq!(search_key("Ada LOVELACE"), "ada lovelace");
@@ -27,9 +31,9 @@ proptest! {
     }
 
     #[test]
-    fn every_cursor_reads_back_as_written(name in "\\PC{0,80}", id in "[A-Za-z0-9._~-]{1,128}", before: bool) {
-        let position = ListPosition { name_key: search_key(&name), id: ClientId::parse(&id).unwrap() };
-        let cursor = if before { ClientCursor::before(position) } else { ClientCursor::after(position) };
+    fn every_cursor_reads_back_as_written(anchor in "[A-Za-z0-9._~-]{1,128}", before: bool) {
+        let anchor = ClientId::parse(&anchor).unwrap();
+        let cursor = if before { ClientCursor::before(anchor) } else { ClientCursor::after(anchor) };
         let wire = cursor.encode();
         prop_assert!(wire.len() <= ClientCursor::MAX_ENCODED_LEN);
         prop_assert!(wire.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'), "{}", wire);
@@ -46,7 +50,7 @@ proptest! {
 
     #[test]
     fn changing_any_byte_of_a_cursor_is_refused(index in 0usize..40, flip in 1u8..=255) {
-        let wire = ClientCursor::after(position("Ada Lovelace", "c-1")).encode();
+        let wire = ClientCursor::after(id("c-1")).encode();
         let mut bytes = URL_SAFE_NO_PAD.decode(&wire).unwrap();
         let index = index % bytes.len();
         bytes[index] ^= flip;
@@ -56,7 +60,7 @@ proptest! {
 
 #[test]
 fn a_cursor_that_was_cut_edited_or_made_up_is_refused_with_its_reason() {
-    let wire = ClientCursor::before(position("Grace Hopper", "42")).encode();
+    let wire = ClientCursor::before(id("42")).encode();
     assert!(ClientCursor::decode(&wire[..wire.len() - 2]).is_err());
     assert_eq!(ClientCursor::decode(""), Err(CursorError::Malformed));
     assert_eq!(ClientCursor::decode("abc"), Err(CursorError::Malformed));
@@ -70,26 +74,24 @@ fn a_cursor_that_was_cut_edited_or_made_up_is_refused_with_its_reason() {
         bytes.extend_from_slice(&Sha256::digest(body)[..CHECK_LEN]);
         URL_SAFE_NO_PAD.encode(bytes)
     };
-    assert_eq!(ClientCursor::decode(&sealed(&[2, 0, 0, 0, 1, b'x'])), Err(CursorError::UnknownVersion));
-    assert_eq!(ClientCursor::decode(&sealed(&[1, 7, 0, 0, 1, b'x'])), Err(CursorError::Malformed));
-    assert_eq!(ClientCursor::decode(&sealed(&[1, 0, 0, 9, 1, b'x'])), Err(CursorError::Malformed));
-    assert_eq!(ClientCursor::decode(&sealed(&[1, 0, 0, 0, 1, b'/'])), Err(CursorError::Malformed));
-    assert_eq!(ClientCursor::decode(&sealed(&[1, 0, 0, 1, 0xFF, 1, b'x'])), Err(CursorError::Malformed));
-    assert_eq!(ClientCursor::decode(&sealed(&[1, 0, 0, 0, 1, b'x', 0])), Err(CursorError::Malformed));
-    let decoded = ClientCursor::decode(&sealed(&[1, 1, 0, 1, b'a', 1, b'x']));
-    assert_eq!(
-        decoded,
-        Ok(ClientCursor::before(ListPosition { name_key: "a".into(), id: ClientId::parse("x").unwrap() }))
-    );
+    // Version 1 carried the anchor's folded name; it is no longer read.
+    assert_eq!(ClientCursor::decode(&sealed(&[1, 1, 0, 1, b'a', 1, b'x'])), Err(CursorError::UnknownVersion));
+    assert_eq!(ClientCursor::decode(&sealed(&[3, 0, 1, b'x'])), Err(CursorError::UnknownVersion));
+    assert_eq!(ClientCursor::decode(&sealed(&[2, 7, 1, b'x'])), Err(CursorError::Malformed));
+    assert_eq!(ClientCursor::decode(&sealed(&[2, 0, 9, b'x'])), Err(CursorError::Malformed));
+    assert_eq!(ClientCursor::decode(&sealed(&[2, 0, 1, b'/'])), Err(CursorError::Malformed));
+    assert_eq!(ClientCursor::decode(&sealed(&[2, 0, 0])), Err(CursorError::Malformed));
+    assert_eq!(ClientCursor::decode(&sealed(&[2, 0, 1, b'x', 0])), Err(CursorError::Malformed));
+    assert_eq!(ClientCursor::decode(&sealed(&[2, 1, 1, b'x'])), Ok(ClientCursor::before(id("x"))));
 }
 
 #[test]
-fn a_name_key_longer_than_a_cursor_carries_is_cut_at_a_character_boundary() {
-    let long =
-        ListPosition { name_key: "é".repeat(ClientCursor::MAX_NAME_KEY_BYTES), id: ClientId::parse("1").unwrap() };
-    let decoded = ClientCursor::decode(&ClientCursor::after(long.clone()).encode()).unwrap();
-    assert_eq!(decoded.position.name_key.len(), ClientCursor::MAX_NAME_KEY_BYTES);
-    assert!(long.name_key.starts_with(&decoded.position.name_key));
+fn a_cursor_carries_the_anchors_id_and_never_its_name() {
+    let wire = ClientCursor::after(id("c-17")).encode();
+    let bytes = URL_SAFE_NO_PAD.decode(&wire).unwrap();
+    assert_eq!(&bytes[..3], &[CURSOR_VERSION, 0, 4]);
+    assert_eq!(&bytes[3..7], b"c-17");
+    assert_eq!(bytes.len(), 7 + CHECK_LEN, "nothing else: no name, no search key");
 }
 
 #[test]
@@ -126,7 +128,7 @@ fn a_page_keeps_its_size_and_offers_the_next_page_only_when_a_row_is_left_over()
     let rows = [position("a", "1"), position("b", "2"), position("c", "3")];
     let first = ClientPage::from_fetched(rows.to_vec(), &query(2, None), Clone::clone);
     assert_eq!(first.items, rows[..2]);
-    assert_eq!(first.next, Some(ClientCursor::after(rows[1].clone())));
+    assert_eq!(first.next, Some(ClientCursor::after(rows[1].id.clone())));
     assert_eq!(first.previous, None, "nothing before the first page");
 
     let only = ClientPage::from_fetched(rows[..2].to_vec(), &query(2, None), Clone::clone);
@@ -135,7 +137,7 @@ fn a_page_keeps_its_size_and_offers_the_next_page_only_when_a_row_is_left_over()
     let second = ClientPage::from_fetched(rows[2..].to_vec(), &query(2, first.next.clone()), Clone::clone);
     assert_eq!(second.items, rows[2..]);
     assert_eq!(second.next, None);
-    assert_eq!(second.previous, Some(ClientCursor::before(rows[2].clone())));
+    assert_eq!(second.previous, Some(ClientCursor::before(rows[2].id.clone())));
 
     // Going back: the store reads in reverse list order; the page is shown in list order.
     let back = query(2, second.previous.clone());
@@ -143,7 +145,7 @@ fn a_page_keeps_its_size_and_offers_the_next_page_only_when_a_row_is_left_over()
     let reversed = vec![rows[1].clone(), rows[0].clone()];
     let previous = ClientPage::from_fetched(reversed, &back, Clone::clone);
     assert_eq!(previous.items, rows[..2]);
-    assert_eq!(previous.next, Some(ClientCursor::after(rows[1].clone())));
+    assert_eq!(previous.next, Some(ClientCursor::after(rows[1].id.clone())));
     assert_eq!(previous.previous, None, "nothing left before it");
 
     let empty = ClientPage::from_fetched(Vec::<ListPosition>::new(), &query(2, first.next), Clone::clone);
@@ -153,10 +155,14 @@ fn a_page_keeps_its_size_and_offers_the_next_page_only_when_a_row_is_left_over()
 #[test]
 fn the_cursor_excludes_its_own_position_in_the_direction_of_reading() {
     let at = position("b", "2");
-    let after = query(2, Some(ClientCursor::after(at.clone())));
-    let before = query(2, Some(ClientCursor::before(at.clone())));
-    assert!(!after.is_beyond_cursor(&at) && !before.is_beyond_cursor(&at));
-    assert!(after.is_beyond_cursor(&position("b", "3")) && !before.is_beyond_cursor(&position("b", "3")));
-    assert!(before.is_beyond_cursor(&position("a", "9")) && !after.is_beyond_cursor(&position("a", "9")));
-    assert!(query(2, None).is_beyond_cursor(&at));
+    let after = query(2, Some(ClientCursor::after(at.id.clone())));
+    let before = query(2, Some(ClientCursor::before(at.id.clone())));
+    let anchor = Some(&at);
+    assert!(!after.is_beyond_cursor(anchor, &at) && !before.is_beyond_cursor(anchor, &at));
+    let (b3, a9) = (position("b", "3"), position("a", "9"));
+    assert!(after.is_beyond_cursor(anchor, &b3) && !before.is_beyond_cursor(anchor, &b3));
+    assert!(before.is_beyond_cursor(anchor, &a9) && !after.is_beyond_cursor(anchor, &a9));
+    assert!(query(2, None).is_beyond_cursor(None, &at));
+    // An anchor that is not a client of the practice has nothing beyond it either way.
+    assert!(!after.is_beyond_cursor(None, &b3) && !before.is_beyond_cursor(None, &a9));
 }

@@ -129,7 +129,15 @@ pub(super) fn page_select(
     let name_key = || Expr::col((client::Entity, client::Column::NameKey));
     if let Some(cursor) = &query.cursor {
         let row = Expr::tuple([name_key(), id_in_list_order(backend)]);
-        let at = Expr::tuple([Expr::val(cursor.position.name_key.as_str()), Expr::val(cursor.position.id.as_str())]);
+        // The anchor's place as it is now, found in the same statement: the cursor carries only
+        // the anchor's id, never its name. No such client: NULL, and nothing compares beyond it.
+        let anchor_key = Query::select()
+            .column(client::Column::NameKey)
+            .from(client::Entity)
+            .and_where(Expr::col(client::Column::PracticeId).eq(practice.as_uuid()))
+            .and_where(Expr::col(client::Column::Id).eq(cursor.anchor.as_str()))
+            .to_owned();
+        let at = Expr::tuple([Expr::from(anchor_key), Expr::val(cursor.anchor.as_str())]);
         select.and_where(match cursor.direction {
             PageDirection::After => row.gt(at),
             PageDirection::Before => row.lt(at),

@@ -9,8 +9,7 @@ use portal_core::service::{ClientRecords, PortalService, StaffContext};
 use portal_core::testing::{InMemoryDirectory, ManualClock, SeededRandom};
 use portal_core::{
     AccountStore, AuditAction, Client, ClientCursor, ClientListQuery, ClientSearch, Directory, EmailAddress, LinkKey,
-    ListPosition, MailOutbox, PageSize, Policy, PortalAccount, PortalStatusKind, ScryptHasher, ScryptParams,
-    search_key,
+    MailOutbox, PageSize, Policy, PortalAccount, PortalStatusKind, ScryptHasher, ScryptParams, search_key,
 };
 use portal_store::SeaOrmStore;
 use sea_orm::{ConnectionTrait, DbBackend, Statement};
@@ -284,7 +283,7 @@ pub async fn the_list_and_the_search_are_served_by_the_indexes(db: &TestDb) {
     let back = ClientListQuery { cursor: second.previous.clone(), ..ClientListQuery::default() };
     assert_eq!(recorded.store.list_clients(world.practice.id, &back, at(0)).await.unwrap().items, first.items);
     // A previous page deep in the list (the one above is short enough to sort cheaply).
-    let deep = ClientCursor::before(ListPosition { name_key: "client 2500".into(), id: host_id("Client-2500") });
+    let deep = ClientCursor::before(host_id("Client-2500"));
     let before = ClientListQuery { cursor: Some(deep), ..ClientListQuery::default() };
     let page = recorded.store.list_clients(world.practice.id, &before, at(0)).await.unwrap();
     assert_eq!(page.items.last().map(|(c, _)| c.name.as_str()), Some("Client 2499"));
@@ -292,6 +291,13 @@ pub async fn the_list_and_the_search_are_served_by_the_indexes(db: &TestDb) {
     assert_eq!(by_name.items.len(), 50);
     let by_email = recorded.store.list_clients(world.practice.id, &searching("client.299"), at(0)).await.unwrap();
     assert_eq!(by_email.items.len(), 11, "client.299 and client.2990 to client.2999");
+    // An anchor that is no client of the practice (another practice's, or none) has nothing
+    // beyond it: a cursor opens no other practice's list.
+    for anchor in [host_id("Other-10"), host_id("nobody")] {
+        let elsewhere = ClientListQuery { cursor: Some(ClientCursor::after(anchor)), ..ClientListQuery::default() };
+        let page = db.store.list_clients(world.practice.id, &elsewhere, at(0)).await.unwrap();
+        assert!(page.items.is_empty() && page.next.is_none() && page.previous.is_none());
+    }
     let statements = recorded.take();
     assert_eq!(statements.len(), 6, "one query per page");
     let statements = [&statements[0], &statements[1], &statements[3], &statements[4], &statements[5]];

@@ -108,13 +108,16 @@ impl Directory for InMemoryStore {
         now: Timestamp,
     ) -> Result<ClientPage<(Client, PortalAccount)>, StoreError> {
         let mut rows: Vec<(ListPosition, Client, PortalAccount)> = self.with(|s| {
+            // Where the cursor's anchor stands now (a database finds it in the same statement).
+            let anchor =
+                query.cursor.as_ref().and_then(|cursor| s.client_in(practice, &cursor.anchor)).map(ListPosition::of);
             s.clients
                 .values()
                 .filter(|c| c.practice_id == practice)
                 .filter(|c| query.search.as_ref().is_none_or(|search| search.matches(c)))
                 .map(|c| (ListPosition::of(c), c.clone(), s.account_or_new(practice, &c.id)))
                 .filter(|(position, _, account)| {
-                    query.is_beyond_cursor(position)
+                    query.is_beyond_cursor(anchor.as_ref(), position)
                         && query.status.is_none_or(|kind| account.status(now).kind() == kind)
                 })
                 .collect()
