@@ -265,6 +265,11 @@ fn bound_for(target: Target, config: StoreConfig) -> Bound {
     Bound::new(limit, Arc::new(Abandoned::default()))
 }
 
+/// No session timeouts: for migrations, which may run longer than a request may.
+fn unbounded() -> Bound {
+    Bound::new(None, Arc::new(Abandoned::default()))
+}
+
 async fn open(url: &str, bound: &Bound) -> Result<DatabaseConnection, ConnectError> {
     let target = Target::of(url)?;
     Database::connect(options(url, target, bound))
@@ -324,7 +329,18 @@ pub async fn connect(url: &str) -> Result<SeaOrmStore, ConnectError> {
 /// # Errors
 /// As [`connect`].
 pub async fn connect_with(url: &str, config: StoreConfig) -> Result<SeaOrmStore, ConnectError> {
-    let bound = bound_for(Target::of(url)?, config);
+    let target = Target::of(url)?;
+    let bound = bound_for(target, config);
+    if target == Target::Postgres {
+        // Migrations on a connection of their own, opened without the session timeouts: lifting
+        // them inside the migration's transaction leaves the moment between `BEGIN` and the
+        // `SET` exposed, and a loaded machine can make it outlast a short
+        // `idle_in_transaction_session_timeout`. (SQLite has no such timeouts, and its
+        // in-memory database exists only on the pool's own connection.)
+        migrate(url).await?;
+        let db = open(url, &bound).await?;
+        return Ok(SeaOrmStore::with_bound(db, bound));
+    }
     let db = open(url, &bound).await?;
     migrate_with(&db, url, Direction::Up).await?;
     Ok(SeaOrmStore::with_bound(db, bound))
@@ -336,7 +352,7 @@ pub async fn connect_with(url: &str, config: StoreConfig) -> Result<SeaOrmStore,
 /// # Errors
 /// As [`connect`].
 pub async fn migrate(url: &str) -> Result<(), ConnectError> {
-    let db = open(url, &bound_for(Target::of(url)?, StoreConfig::default())).await?;
+    let db = open(url, &unbounded()).await?;
     let outcome = migrate_with(&db, url, Direction::Up).await;
     // Closing only releases the pool; a failure there changes nothing already committed.
     let _ = db.close().await;
@@ -349,7 +365,7 @@ pub async fn migrate(url: &str) -> Result<(), ConnectError> {
 /// # Errors
 /// As [`connect`].
 pub async fn rollback(url: &str, steps: Option<u32>) -> Result<(), ConnectError> {
-    let db = open(url, &bound_for(Target::of(url)?, StoreConfig::default())).await?;
+    let db = open(url, &unbounded()).await?;
     let outcome = migrate_with(&db, url, Direction::Down(steps)).await;
     let _ = db.close().await;
     outcome
