@@ -15,3 +15,4 @@ mod isolation;
 mod lifecycle;
 mod list;
 mod ops;
+mod reset_requests;
