@@ -308,7 +308,7 @@ pub async fn the_client_started_reset_limit_is_kept_with_the_account_and_read_by
     db.store.commit(change(account, at(2_000))).await.unwrap();
     let stored = db.store.account(world.practice.id, &world.client.id).await.unwrap();
     assert_eq!(*stored.reset_requests(), history);
-    assert_eq!(db.store.accounts(world.practice.id, &[world.client.id.clone()]).await.unwrap()[0], stored);
+    assert_eq!(db.store.accounts(world.practice.id, std::slice::from_ref(&world.client.id)).await.unwrap()[0], stored);
     // A fresh account has none.
     let other = world.add_client(db, "Grace Hopper").await;
     world.register(db, &other, "grace", at(3)).await;
