@@ -6,6 +6,7 @@
 use jiff::Timestamp;
 
 use crate::hashing::PasswordHash;
+use crate::reset_requests::ResetRequestHistory;
 use crate::token::{IssuedToken, TokenHash, TokenPurpose, TokenState};
 use crate::types::{ClientId, DisableReason, PracticeId, Username};
 
@@ -158,6 +159,23 @@ pub enum ResetRefused {
     AccountDisabled,
 }
 
+/// Refusals of a reset the client asked for ([`PortalAccount::request_reset`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ResetRequestRefused {
+    /// No registered account.
+    #[error("the client has no portal account")]
+    NoAccount,
+    /// Disabled accounts get no mail.
+    #[error("the portal account is disabled")]
+    AccountDisabled,
+    /// The per-account limit holds until `until`.
+    #[error("a reset was requested too recently or too often")]
+    Throttled {
+        /// When a request may queue a mail again.
+        until: Timestamp,
+    },
+}
+
 /// Refusals of redeeming a reset link (verify or complete).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ResetRedeemRefused {
@@ -232,13 +250,22 @@ pub struct PortalAccount {
     state: AccountState,
     invite: Option<IssuedToken>,
     reset: Option<IssuedToken>,
+    reset_requests: ResetRequestHistory,
 }
 
 impl PortalAccount {
     /// A client's account before anything happened: no account, no invitation, version 0.
     #[must_use]
     pub fn new(practice_id: PracticeId, client_id: ClientId) -> Self {
-        Self { practice_id, client_id, version: 0, state: AccountState::NoAccount, invite: None, reset: None }
+        Self {
+            practice_id,
+            client_id,
+            version: 0,
+            state: AccountState::NoAccount,
+            invite: None,
+            reset: None,
+            reset_requests: ResetRequestHistory::default(),
+        }
     }
 
     /// Rebuilds an account from storage. Adapters only.
@@ -251,7 +278,22 @@ impl PortalAccount {
         invite: Option<IssuedToken>,
         reset: Option<IssuedToken>,
     ) -> Self {
-        Self { practice_id, client_id, version, state, invite, reset }
+        Self { practice_id, client_id, version, state, invite, reset, reset_requests: ResetRequestHistory::default() }
+    }
+
+    /// Adds the stored history of client-started reset mails to an account rebuilt with
+    /// [`PortalAccount::restore`]. Adapters only.
+    #[must_use]
+    pub fn with_reset_requests(mut self, history: ResetRequestHistory) -> Self {
+        self.reset_requests = history;
+        self
+    }
+
+    /// What the account remembers of the reset mails its client asked for (the per-account
+    /// limit of client-started resets).
+    #[must_use]
+    pub fn reset_requests(&self) -> &ResetRequestHistory {
+        &self.reset_requests
     }
 
     /// The practice.
@@ -438,6 +480,31 @@ impl PortalAccount {
                 Ok(())
             }
         }
+    }
+
+    /// A reset the client asked for (from the sign-in page, not staff): as
+    /// [`PortalAccount::issue_reset`], within the per-account limit of
+    /// [`ResetRequestHistory`], which counts the mail.
+    ///
+    /// # Errors
+    /// [`ResetRequestRefused::NoAccount`] before registration,
+    /// [`ResetRequestRefused::AccountDisabled`] when disabled (a disabled account gets no
+    /// mail), [`ResetRequestRefused::Throttled`] when the limit holds; nothing changes.
+    pub fn request_reset(&mut self, token: IssuedToken, now: Timestamp) -> Result<(), ResetRequestRefused> {
+        match self.state {
+            AccountState::NoAccount => return Err(ResetRequestRefused::NoAccount),
+            AccountState::Disabled { .. } => return Err(ResetRequestRefused::AccountDisabled),
+            AccountState::Active(_) => {}
+        }
+        if let Some(until) = self.reset_requests.next_allowed_at(now) {
+            return Err(ResetRequestRefused::Throttled { until });
+        }
+        self.issue_reset(token).map_err(|refused| match refused {
+            ResetRefused::NoAccount => ResetRequestRefused::NoAccount,
+            ResetRefused::AccountDisabled => ResetRequestRefused::AccountDisabled,
+        })?;
+        self.reset_requests.record(now);
+        Ok(())
     }
 
     /// Checks, without consuming it, that `presented` is this account's live reset token.

@@ -18,6 +18,7 @@ mod policy;
 pub mod ports;
 mod practice_settings;
 mod records;
+mod reset_requests;
 pub mod retention;
 pub mod scrypt_hasher;
 pub mod service;
@@ -52,6 +53,7 @@ pub use records::{
     AccountPanel, Actor, AuditAction, AuditEvent, AuditFailure, ClaimedMail, Client, DeliveryState, MailKind,
     OutgoingMail, Practice, RequestContext, Session, StaffMember, ThrottleDecision, ThrottleState, UnrecognisedFailure,
 };
+pub use reset_requests::{RESET_REQUEST_DAY, RESET_REQUEST_SPACING, RESET_REQUESTS_PER_DAY, ResetRequestHistory};
 pub use retention::{DEFAULT_PRUNE_BATCH, PruneCutoffs, PruneKind, PruneReport, prune};
 pub use scrypt_hasher::{ScryptHasher, ScryptParams};
 pub use staff::{STAFF_KEY_USE_GRANULARITY, StaffKeyRecord, StaffKeyState, StaffSession};

@@ -380,6 +380,9 @@ pub enum AuditFailure {
     KeyExpired,
     /// A client-started reset named a username and email that match no active account.
     NoMatch,
+    /// A client-started reset named the client's username and email, but the client asked not
+    /// to be emailed, so nothing was sent.
+    EmailNotPermitted,
     /// A stored code this version does not know (written by another version of the portal):
     /// kept as stored so the trail still reads. Only [`AuditFailure::parse`] makes one.
     Unrecognised(UnrecognisedFailure),
@@ -400,7 +403,7 @@ impl UnrecognisedFailure {
 
 impl AuditFailure {
     /// Every refusal this version records.
-    pub const KNOWN: [Self; 7] = [
+    pub const KNOWN: [Self; 8] = [
         Self::InvalidCredentials,
         Self::AccountDisabled,
         Self::Throttled,
@@ -408,6 +411,7 @@ impl AuditFailure {
         Self::KeyRevoked,
         Self::KeyExpired,
         Self::NoMatch,
+        Self::EmailNotPermitted,
     ];
 
     /// The stable snake-case code, as stored and as the staff API shows it.
@@ -421,6 +425,7 @@ impl AuditFailure {
             Self::KeyRevoked => "key_revoked",
             Self::KeyExpired => "key_expired",
             Self::NoMatch => "no_match",
+            Self::EmailNotPermitted => "email_not_permitted",
             Self::Unrecognised(code) => code.as_str(),
         }
     }

@@ -64,6 +64,10 @@ pub enum ErrorCode {
     InvalidCredentials,
     /// 429: too many attempts; retry after `Retry-After` seconds.
     Throttled,
+    /// 404: no practice has this slug.
+    PracticeNotFound,
+    /// 404: the practice does not let clients start password resets (ask the practice).
+    NotAvailable,
     /// 503: password hashing is saturated; retry after `Retry-After` seconds.
     Busy,
     /// 400: the request is malformed (not JSON, wrong types, missing fields, bad parameters).
@@ -110,6 +114,8 @@ impl ErrorCode {
             Self::WeakPassword => "weak_password",
             Self::InvalidCredentials => "invalid_credentials",
             Self::Throttled => "throttled",
+            Self::PracticeNotFound => "practice_not_found",
+            Self::NotAvailable => "not_available",
             Self::Busy => "busy",
             Self::InvalidRequest => "invalid_request",
             Self::ValidationFailed => "validation_failed",
@@ -144,6 +150,8 @@ impl ErrorCode {
             Self::WeakPassword => "The password was refused",
             Self::InvalidCredentials => "Invalid username or password",
             Self::Throttled => "Too many attempts; retry later",
+            Self::PracticeNotFound => "No practice has this address",
+            Self::NotAvailable => "This practice does not take password-reset requests; ask the practice",
             Self::Busy => "The server is busy; retry shortly",
             Self::InvalidRequest => "The request is malformed",
             Self::ValidationFailed => "A field of the request is not valid",

@@ -40,6 +40,7 @@ mod hashing;
 mod middleware;
 mod ops;
 mod pages;
+mod reset_requests;
 mod staff;
 mod staff_auth;
 mod text;
@@ -185,6 +186,8 @@ pub(crate) struct AppState {
     /// `None` with the bundled staff sign-in (the key form); `Some` when the host signs its
     /// staff in, holding where (if it said).
     pub(crate) host_staff_sign_in: Option<Option<String>>,
+    /// The bound on client-started reset requests whose work runs after their answer.
+    pub(crate) reset_requests: Arc<tokio::sync::Semaphore>,
 }
 
 const API_DESCRIPTION: &str = "Client-portal credentials for clinical practice software: staff invite clients, see \
@@ -221,9 +224,15 @@ impl ApiParts {
     /// records when `client_records` is off.
     fn new(public_url: &str, client_records: bool) -> Self {
         if client_records {
-            Self::of(described((staff::STAFF_API, client::ClientApi, ops::OpsApi), public_url))
+            Self::of(described(
+                (staff::STAFF_API, client::ClientApi, reset_requests::ResetRequestApi, ops::OpsApi),
+                public_url,
+            ))
         } else {
-            Self::of(described((staff::PORTAL_STAFF_API, client::ClientApi, ops::OpsApi), public_url))
+            Self::of(described(
+                (staff::PORTAL_STAFF_API, client::ClientApi, reset_requests::ResetRequestApi, ops::OpsApi),
+                public_url,
+            ))
         }
     }
 }
@@ -284,6 +293,7 @@ pub fn app_with_staff_auth(
         mount,
         staff_auth,
         host_staff_sign_in,
+        reset_requests: reset_requests::in_flight_limit(),
     });
     let mut allow = AllowIndex::default();
     match serde_json::from_str(&api.document) {

@@ -9,8 +9,8 @@ use portal_core::{
     AccountState, Actor, AuditAction, AuditEvent, AuditFailure, AuditId, ClaimedMail, Client, ClientId, Credentials,
     DateOfBirth, DeliveryState, DisableReason, DisplayName, EmailAddress, IssuedToken, Language, MailId, MailKind,
     OutgoingMail, PasswordHash, PortalAccount, Practice, PracticeId, PracticeSettings, PracticeSettingsInput,
-    PracticeSlug, RequestContext, Session, SessionId, StaffId, StaffMember, StoreError, TimeZoneName, TokenHash,
-    TokenId, TokenPurpose, TokenState, Username, search_key,
+    PracticeSlug, RequestContext, ResetRequestHistory, Session, SessionId, StaffId, StaffMember, StoreError,
+    TimeZoneName, TokenHash, TokenId, TokenPurpose, TokenState, Username, search_key,
 };
 use sea_orm::ActiveValue::{NotSet, Set};
 
@@ -219,8 +219,17 @@ pub(crate) fn account_row(account: &PortalAccount, version: i64) -> portal_accou
         disabled_at: Set(columns.disabled_at),
         invite_token_id: Set(account.invite().map(|t| t.id.as_uuid())),
         reset_token_id: Set(account.reset().map(|t| t.id.as_uuid())),
+        reset_requests_day_started_at: Set(account.reset_requests().day_started_at().map(micros)),
+        reset_requests_in_day: Set(reset_requests_in_day(account)),
+        reset_request_last_at: Set(account.reset_requests().last_sent_at().map(micros)),
         version: Set(version),
     }
+}
+
+/// The count of client-started reset mails of the account's current day, as stored (the
+/// count never passes a handful; a larger one is stored as the largest `INTEGER`).
+pub(crate) fn reset_requests_in_day(account: &PortalAccount) -> i32 {
+    i32::try_from(account.reset_requests().sent_in_day()).unwrap_or(i32::MAX)
 }
 
 fn credentials_from(row: &portal_account::Model) -> Result<Credentials, StoreError> {
@@ -306,7 +315,13 @@ pub(crate) fn account_from(row: &portal_account::Model, tokens: &[token::Model])
         state_from(row)?,
         current("portal_accounts.invite_token_id", row.invite_token_id, TokenPurpose::Invite)?,
         current("portal_accounts.reset_token_id", row.reset_token_id, TokenPurpose::Reset)?,
-    ))
+    )
+    .with_reset_requests(ResetRequestHistory::restore(
+        row.reset_requests_day_started_at.map(Into::into),
+        u32::try_from(row.reset_requests_in_day)
+            .map_err(|_| corrupt("portal_accounts.reset_requests_in_day", "negative"))?,
+        row.reset_request_last_at.map(Into::into),
+    )))
 }
 
 // --- sessions --------------------------------------------------------------------------------

@@ -12,7 +12,7 @@
 //! a few times before it is reported.
 //!
 //! One file per concern, each with its use cases, their errors and their views: `practices`,
-//! `clients`, `invitations`, `registration`, `access`, `resets`, `sessions`, `staff` (staff keys
+//! `clients`, `invitations`, `registration`, `access`, `resets`, `reset_requests` (client-started resets), `sessions`, `staff` (staff keys
 //! and the staff sessions of the bundled server's pages). This file holds the
 //! service itself, the infrastructure error they share and the helpers every use case uses.
 
@@ -21,6 +21,7 @@ mod clients;
 mod invitations;
 mod practices;
 mod registration;
+mod reset_requests;
 mod resets;
 mod sessions;
 mod staff;
@@ -48,6 +49,7 @@ pub use clients::{
 pub use invitations::{SendInviteError, VerifyInviteError};
 pub use practices::{CreatedPractice, PracticeChange, PracticeError, UpdatePracticeError};
 pub use registration::{RegisterError, Registered};
+pub use reset_requests::{ResetRequestError, ResetRequested};
 pub use resets::{ResetError, SendResetError};
 pub use sessions::{ClientSession, SessionError, SignInError, SignedIn};
 pub use staff::{CreatedStaffKey, StaffKeyError, StaffSignInError, StaffSignedIn};
@@ -163,6 +165,7 @@ infra_from!(
     ToggleError,
     SendResetError,
     ResetError,
+    ResetRequestError,
     SignInError,
     SessionError,
     StaffKeyError,

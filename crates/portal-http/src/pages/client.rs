@@ -107,6 +107,8 @@ struct SignInPage<'a> {
     csrf: String,
     username: &'a str,
     problem: Option<SignInProblem>,
+    /// The practice's "Forgot your password?" page, when it lets clients start resets.
+    forgot_password_path: Option<String>,
 }
 
 /// `templates/home.html`.
@@ -122,8 +124,16 @@ struct HomePage<'a> {
 fn sign_in_form(req: &Request, practice: &Practice, username: &str, problem: Option<SignInProblem>) -> Page {
     let status = if problem.is_some() { StatusCode::UNAUTHORIZED } else { StatusCode::OK };
     let (csrf, csrf_cookie) = csrf_token(req);
-    let page =
-        SignInPage { practice: practice.name.as_str(), sign_in_path: sign_in_path(practice), csrf, username, problem };
+    let forgot_password_path =
+        practice.settings.client_started_resets().then(|| super::forgot_password::forgot_password_path(practice));
+    let page = SignInPage {
+        practice: practice.name.as_str(),
+        sign_in_path: sign_in_path(practice),
+        csrf,
+        username,
+        problem,
+        forgot_password_path,
+    };
     Page::render("page_sign_in", status, &page).csrf_cookie(csrf_cookie)
 }
 

@@ -7,6 +7,7 @@
 //! | `GET /portal/password-reset?token=…` | same for reset links |
 //! | `GET/POST /portal/password-reset` | the new-password form; the POST redeems the link |
 //! | `GET/POST /portal/{practice}/sign-in` | sign-in for one practice (named by its slug) |
+//! | `GET/POST /portal/{practice}/forgot-password` | a client asks for a reset link (when the practice allows it) |
 //! | `GET /portal/home` | the signed-in landing page |
 //! | `POST /portal/sign-out` | ends the session |
 //! | `GET /portal/static/portal.css` | the stylesheet |
@@ -27,6 +28,7 @@
 
 mod client;
 mod delivery;
+mod forgot_password;
 mod links;
 mod message;
 mod staff;
@@ -73,6 +75,7 @@ pub(crate) const ROUTE_METHODS: &[(&str, &[Method])] = &[
     ("/portal/invitation", &[Method::GET, Method::POST]),
     ("/portal/password-reset", &[Method::GET, Method::POST]),
     ("/portal/:practice/sign-in", &[Method::GET, Method::POST]),
+    ("/portal/:practice/forgot-password", &[Method::GET, Method::POST]),
     ("/portal/home", &[Method::GET]),
     ("/portal/sign-out", &[Method::POST]),
     ("/staff", &[Method::GET]),
@@ -133,6 +136,10 @@ pub(crate) fn mount(route: Route, client_list: bool) -> Route {
         .at("/portal/invitation", get(links::invitation_page).post(links::invitation_submit))
         .at("/portal/password-reset", get(links::reset_page).post(links::reset_submit))
         .at("/portal/:practice/sign-in", get(client::sign_in_page).post(client::sign_in_submit))
+        .at(
+            "/portal/:practice/forgot-password",
+            get(forgot_password::forgot_password_page).post(forgot_password::forgot_password_submit),
+        )
         .at("/portal/home", get(client::home))
         .at("/portal/sign-out", poem::post(client::sign_out))
         .at("/staff/sign-in", get(staff::staff_sign_in_page).post(staff::staff_sign_in))

@@ -126,11 +126,12 @@ fn failure_words(failure: &AuditFailure) -> String {
     match failure {
         AuditFailure::InvalidCredentials => "Refused: wrong username or password".to_owned(),
         AuditFailure::AccountDisabled => "Refused: portal access is off".to_owned(),
-        AuditFailure::Throttled => "Refused: too soon after a failed attempt".to_owned(),
+        AuditFailure::Throttled => "Refused: too many attempts in a short time".to_owned(),
         AuditFailure::Locked => "Refused: locked after too many failed attempts".to_owned(),
         AuditFailure::KeyRevoked => "Refused: the staff key was revoked".to_owned(),
         AuditFailure::KeyExpired => "Refused: the staff key has expired".to_owned(),
         AuditFailure::NoMatch => "Refused: no active account has that username and email; nothing was sent".to_owned(),
+        AuditFailure::EmailNotPermitted => "Refused: the client asked not to be emailed; nothing was sent".to_owned(),
         AuditFailure::Unrecognised(code) => format!("Refused ({})", code.as_str()),
     }
 }

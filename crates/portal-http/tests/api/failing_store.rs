@@ -1,7 +1,9 @@
 //! A store that fails on demand, wrapping the in-memory store: for the infrastructure answers.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+
+use tokio::sync::Notify;
 
 use async_trait::async_trait;
 use jiff::{SignedDuration, Timestamp};
@@ -34,11 +36,42 @@ pub enum Mode {
 pub struct FailingStore {
     inner: InMemoryStore,
     mode: Arc<AtomicU8>,
+    /// While set, username lookups wait for [`FailingStore::release_username_lookups`].
+    holding: Arc<AtomicBool>,
+    released: Arc<Notify>,
 }
 
 impl FailingStore {
     pub fn new(inner: InMemoryStore) -> Self {
-        Self { inner, mode: Arc::new(AtomicU8::new(Mode::Healthy as u8)) }
+        Self {
+            inner,
+            mode: Arc::new(AtomicU8::new(Mode::Healthy as u8)),
+            holding: Arc::new(AtomicBool::new(false)),
+            released: Arc::new(Notify::new()),
+        }
+    }
+
+    /// Makes every username lookup wait until [`FailingStore::release_username_lookups`].
+    pub fn hold_username_lookups(&self) {
+        self.holding.store(true, Ordering::SeqCst);
+    }
+
+    /// Lets held and later username lookups go on.
+    pub fn release_username_lookups(&self) {
+        self.holding.store(false, Ordering::SeqCst);
+        self.released.notify_waiters();
+    }
+
+    /// Waits while username lookups are held.
+    async fn wait_if_held(&self) {
+        loop {
+            // Registered before the check, so a release in between is not missed.
+            let released = self.released.notified();
+            if !self.holding.load(Ordering::SeqCst) {
+                return;
+            }
+            released.await;
+        }
     }
 
     pub fn set(&self, mode: Mode) {
@@ -134,6 +167,7 @@ impl AccountStore for FailingStore {
         self.inner.account_panel(p, c).await
     }
     async fn account_by_username(&self, p: PracticeId, u: &Username) -> Result<Option<PortalAccount>, StoreError> {
+        self.wait_if_held().await;
         self.check()?;
         self.inner.account_by_username(p, u).await
     }

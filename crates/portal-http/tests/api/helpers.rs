@@ -9,11 +9,11 @@ use poem::endpoint::BoxEndpoint;
 use poem::http::{Method, StatusCode};
 use poem::test::{TestClient, TestRequestBuilder, TestResponse};
 use poem::{EndpointExt, Response};
-use portal_core::service::PortalService;
+use portal_core::service::{PortalService, PracticeChange, StaffContext};
 use portal_core::testing::{InMemoryStore, ManualClock, SeededRandom};
 use portal_core::{
-    ClientDirectory, ClientId, Clock, DynPortalService, LinkKey, MailKind, PasswordHasher, Policy, PortalStore,
-    Randomness, ScryptHasher, ScryptParams, TimeZoneName, TokenPurpose,
+    AuditAction, AuditEvent, ClientDirectory, ClientId, Clock, DynPortalService, LinkKey, MailKind, PasswordHasher,
+    Policy, PortalStore, Randomness, RequestContext, ScryptHasher, ScryptParams, TimeZoneName, TokenPurpose,
 };
 use portal_http::{BlockingHasher, HttpConfig, app};
 use secrecy::ExposeSecret as _;
@@ -232,6 +232,46 @@ impl TestApp {
         let token = self.invite(&id).await;
         self.register(&token, username, PASSWORD).await.assert_status(StatusCode::CREATED);
         id
+    }
+
+    /// Lets the practice's clients start password resets (as its staff would).
+    pub async fn allow_client_resets(&self) {
+        let staff = self.service.authenticate_staff(&self.staff_key).await.unwrap().unwrap();
+        let staff = StaffContext { staff, request: RequestContext::default() };
+        let change = PracticeChange { client_started_resets: Some(true), ..PracticeChange::default() };
+        self.service.update_practice(&staff, change).await.unwrap();
+    }
+
+    /// Asks for a password-reset email over the API.
+    pub async fn request_reset(&self, practice: &str, username: &str, email: &str) -> TestResponse {
+        self.client
+            .post("/api/v1/portal/password-reset-requests")
+            .body_json(&json!({ "practice": practice, "username": username, "email": email }))
+            .send()
+            .await
+    }
+
+    /// The audit events of client-started reset requests so far.
+    pub fn reset_requests(&self) -> Vec<AuditEvent> {
+        self.store.audit_events().into_iter().filter(|event| event.action == AuditAction::ResetRequested).collect()
+    }
+
+    /// Waits until `count` reset requests have been audited: their work runs after the answer.
+    /// Bounded, so a request whose work never ends fails the test instead of hanging it.
+    pub async fn reset_requests_done(&self, count: usize) -> Vec<AuditEvent> {
+        for _ in 0..2_000 {
+            let done = self.reset_requests();
+            if done.len() >= count {
+                return done;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        panic!("only {} of {count} reset requests finished", self.reset_requests().len());
+    }
+
+    /// How many password-reset emails are queued.
+    pub fn reset_mails(&self) -> usize {
+        self.store.outbox().iter().filter(|(mail, _)| matches!(mail.kind, MailKind::PasswordReset { .. })).count()
     }
 
     pub fn wakeups(&self) -> usize {

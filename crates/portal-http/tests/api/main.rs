@@ -15,4 +15,5 @@ mod isolation;
 mod lifecycle;
 mod list;
 mod ops;
+mod reset_requests;
 mod settings;

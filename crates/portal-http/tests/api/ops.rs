@@ -89,6 +89,7 @@ async fn the_openapi_document_lists_every_path_of_the_contract() {
         "DELETE /api/v1/portal/sessions/current",
         "POST /api/v1/portal/password-resets/verify",
         "POST /api/v1/portal/password-resets",
+        "POST /api/v1/portal/password-reset-requests",
         "GET /healthz",
         "GET /readyz",
         "GET /metrics",

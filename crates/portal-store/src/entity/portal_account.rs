@@ -41,6 +41,12 @@ pub struct Model {
     pub invite_token_id: Option<Uuid>,
     /// The account's current reset token (live, expired or used).
     pub reset_token_id: Option<Uuid>,
+    /// When the current day of client-started reset mails began (`ResetRequestHistory`).
+    pub reset_requests_day_started_at: Option<UnixMicros>,
+    /// Client-started reset mails queued in that day.
+    pub reset_requests_in_day: i32,
+    /// When the latest client-started reset mail was queued.
+    pub reset_request_last_at: Option<UnixMicros>,
     /// Optimistic-concurrency version: the number of committed changes.
     pub version: i64,
 }

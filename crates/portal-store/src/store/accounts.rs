@@ -18,7 +18,8 @@ use sea_orm::{
 use super::{SeaOrmStore, audit, finish};
 use crate::bounded::BoundedTxn;
 use crate::convert::{
-    account_columns, account_from, account_row, delivery_from, hash_bytes, micros, outbox_row, token_row, used_at,
+    account_columns, account_from, account_row, delivery_from, hash_bytes, micros, outbox_row, reset_requests_in_day,
+    token_row, used_at,
 };
 use crate::entity::{mail_outbox, portal_account, session, sign_in_throttle, token};
 use crate::error::{unavailable, write_error};
@@ -274,6 +275,9 @@ async fn commit_in(txn: &BoundedTxn, change: &AccountCommit) -> Result<(), Store
             .col_expr(C::PasswordChangedAt, Expr::value(columns.password_changed_at))
             .col_expr(C::DisabledReason, Expr::value(columns.disabled_reason))
             .col_expr(C::DisabledAt, Expr::value(columns.disabled_at))
+            .col_expr(C::ResetRequestsDayStartedAt, Expr::value(account.reset_requests().day_started_at().map(micros)))
+            .col_expr(C::ResetRequestsInDay, Expr::value(reset_requests_in_day(account)))
+            .col_expr(C::ResetRequestLastAt, Expr::value(account.reset_requests().last_sent_at().map(micros)))
             .col_expr(C::Version, Expr::value(next))
             .filter(C::PracticeId.eq(practice.as_uuid()))
             .filter(C::ClientId.eq(client.as_str()))

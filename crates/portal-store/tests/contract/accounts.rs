@@ -2,8 +2,9 @@
 
 use portal_core::account::InviteRedeemRefused;
 use portal_core::{
-    AccountState, AccountStore, AuditAction, AuditLog, ClientId, DeliveryState, DisableReason, MailKind, MailOutbox,
-    PortalAccount, PortalStatus, SessionStore, StoreError, ThrottleStore, TokenHash, TokenPurpose, TokenState,
+    AccountDecision, AccountState, AccountStore, AuditAction, AuditLog, ClientId, DeliveryState, DisableReason,
+    MailKind, MailOutbox, PortalAccount, PortalStatus, ResetRequestHistory, SessionStore, StoreError, ThrottleStore,
+    TokenHash, TokenPurpose, TokenState,
 };
 
 use crate::fixtures::{
@@ -276,4 +277,41 @@ pub async fn a_commit_for_an_unknown_practice_is_not_found_and_writes_nothing(db
     assert!(matches!(err, StoreError::NotFound("practice")), "{err:?}");
     assert_eq!(db.count("portal_accounts", "").await, 0);
     assert_eq!(db.count("tokens", "").await, 0);
+}
+
+pub async fn the_client_started_reset_limit_is_kept_with_the_account_and_read_by_every_lookup(db: &TestDb) {
+    let world = World::new(db).await;
+    world.register(db, &world.client, "ada", at(1)).await;
+
+    // Two requested resets, each decided under the client's lock, as the service does.
+    for (second, secret) in [(10, "first-request"), (1_000, "second-request")] {
+        db.store
+            .update_account(world.practice.id, &world.client.id, &mut |mut account| {
+                account.request_reset(token(TokenPurpose::Reset, secret, at(second)), at(second)).unwrap();
+                AccountDecision::Commit(Box::new(change(account, at(second))))
+            })
+            .await
+            .unwrap();
+    }
+    let stored = db.store.account(world.practice.id, &world.client.id).await.unwrap();
+    let history = *stored.reset_requests();
+    assert_eq!(history.day_started_at(), Some(at(10)));
+    assert_eq!(history.sent_in_day(), 2);
+    assert_eq!(history.last_sent_at(), Some(at(1_000)));
+    // Every way of loading the account reads it, and a change that is not a request keeps it.
+    let by_name = db.store.account_by_username(world.practice.id, &username("ada")).await.unwrap().unwrap();
+    assert_eq!(*by_name.reset_requests(), history);
+    let mut account = db.store.account_by_token(TokenPurpose::Reset, &TokenHash::of(b"second-request")).await.unwrap();
+    assert_eq!(account.as_ref().map(|a| *a.reset_requests()), Some(history));
+    let mut account = account.take().unwrap();
+    account.disable(None, at(2_000)).unwrap();
+    db.store.commit(change(account, at(2_000))).await.unwrap();
+    let stored = db.store.account(world.practice.id, &world.client.id).await.unwrap();
+    assert_eq!(*stored.reset_requests(), history);
+    assert_eq!(db.store.accounts(world.practice.id, std::slice::from_ref(&world.client.id)).await.unwrap()[0], stored);
+    // A fresh account has none.
+    let other = world.add_client(db, "Grace Hopper").await;
+    world.register(db, &other, "grace", at(3)).await;
+    let grace = db.store.account(world.practice.id, &other.id).await.unwrap();
+    assert_eq!(*grace.reset_requests(), ResetRequestHistory::default());
 }

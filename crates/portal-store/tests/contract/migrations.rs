@@ -63,3 +63,15 @@ pub async fn the_delivery_cause_migration_backfills_cancellations_and_rolls_back
     ));
     assert_eq!(db.count("mail_outbox", "last_error_cause IS NULL").await, 1, "the pending mail has no cause");
 }
+
+pub async fn the_reset_request_migration_starts_existing_accounts_with_none_and_rolls_back(db: &TestDb) {
+    use portal_core::{AccountStore, ResetRequestHistory};
+
+    let world = World::new(db).await;
+    let steps = crate::host_migration::steps_back_to_before("m20261201_000010_reset_requests");
+    portal_store::rollback(&db.url, Some(steps)).await.unwrap();
+    assert!(db.store.account(world.practice.id, &world.client.id).await.is_err(), "the entity needs the columns");
+    portal_store::migrate(&db.url).await.unwrap();
+    let account = world.register(db, &world.client, "ada", at(1)).await;
+    assert_eq!(*account.reset_requests(), ResetRequestHistory::default());
+}

@@ -247,7 +247,8 @@ impl State {
             account.state().clone(),
             account.invite().cloned(),
             account.reset().cloned(),
-        );
+        )
+        .with_reset_requests(*account.reset_requests());
         self.accounts.insert(key, stored);
         Ok(())
     }
