@@ -167,6 +167,17 @@ pub trait Directory: Send + Sync + 'static {
     /// [`StoreError::NotFound`]`("practice")` when the practice does not exist.
     async fn create_client(&self, client: &Client, audit: &AuditEvent) -> Result<(), StoreError>;
 
+    /// Creates many clients of the bundled records with their audit events (an import), in
+    /// **one transaction**: all of them or none. Callers pass at most a few thousand clients
+    /// (the service passes [`IMPORT_BATCH`](crate::service::IMPORT_BATCH)); an adapter SHOULD
+    /// write them in multi-row statements.
+    ///
+    /// # Errors
+    /// MUST return [`StoreError::Duplicate`]`("client")` when a client id is taken in its
+    /// practice or repeated, and [`StoreError::NotFound`]`("practice")` when a practice does not
+    /// exist, writing nothing either way.
+    async fn import_clients(&self, clients: &[Client], audit: &[AuditEvent]) -> Result<(), StoreError>;
+
     /// Replaces a client's name, email, language and consent, with its audit event, atomically.
     ///
     /// # Errors
