@@ -1,10 +1,12 @@
 //! The staff API (design §5): client records and their portal accounts. Every operation takes a
 //! staff key; a client of another practice is a 404. One module per concern: `clients` (the
 //! records), `portal` (the portal panel and its actions: invitation, password reset, on/off),
+//! `invitations` (invitations in bulk), `states` (portal states in bulk),
 //! `audit` (the trail); `status` is the portal state they share.
 
 mod audit;
 mod clients;
+mod invitations;
 mod portal;
 mod states;
 mod status;
@@ -19,7 +21,7 @@ use crate::auth::Ctx;
 use crate::error::{ApiError, ErrorCode, Problem};
 
 /// The staff API of the bundled server: its operations in document order (client records, then
-/// the portal, the states in bulk, the audit trail), which is the order of the tuple.
+/// the portal, invitations in bulk, the states in bulk, the audit trail), which is the order of the tuple.
 pub(crate) type StaffApi = (clients::ClientsApi, PortalStaffApi);
 
 /// The staff API, to combine with the other APIs.
@@ -27,10 +29,11 @@ pub(crate) const STAFF_API: StaffApi = (clients::ClientsApi, PORTAL_STAFF_API);
 
 /// The staff operations on what the portal owns, without the bundled client records: what a
 /// host that owns its clients mounts (design §7).
-pub(crate) type PortalStaffApi = (portal::PortalApi, states::StatesApi, audit::AuditApi);
+pub(crate) type PortalStaffApi = (portal::PortalApi, invitations::InvitationsApi, states::StatesApi, audit::AuditApi);
 
 /// The portal part of the staff API.
-pub(crate) const PORTAL_STAFF_API: PortalStaffApi = (portal::PortalApi, states::StatesApi, audit::AuditApi);
+pub(crate) const PORTAL_STAFF_API: PortalStaffApi =
+    (portal::PortalApi, invitations::InvitationsApi, states::StatesApi, audit::AuditApi);
 
 /// RFC 3339, UTC.
 pub(crate) fn rfc3339(at: Timestamp) -> String {
