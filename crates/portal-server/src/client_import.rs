@@ -261,7 +261,7 @@ mod tests {
     #[test]
     fn a_bom_crlf_and_quoted_fields_are_read_with_their_lines() {
         let file = b"\xEF\xBB\xBFName,Email,language,date_of_birth\r\n\"Lovelace, Ada\",ada@example.org,en,1915-12-10\r\n\"Two\r\nLines\",,,\r\nGrace,,es,\r\n";
-        let rows = read_rows(file).unwrap();
+        let rows = read_rows(file).expect("rows");
         let lines: Vec<(u64, &str)> = rows.iter().map(|row| (row.line, row.client.name.as_str())).collect();
         assert_eq!(lines, [(2, "Lovelace, Ada"), (3, "Two\nLines"), (5, "Grace")]);
         assert_eq!(rows[0].client.date_of_birth.as_deref(), Some("1915-12-10"));
@@ -280,6 +280,6 @@ mod tests {
         assert_eq!(problems.iter().map(|p| p.line).collect::<Vec<_>>(), [3, 4]);
         assert!(problems[0].what.contains("expected 2 fields"), "{problems:?}");
         // Only the header: no rows, nothing wrong.
-        assert!(read_rows(b"name,email\n").unwrap().is_empty());
+        assert!(read_rows(b"name,email\n").expect("no rows").is_empty());
     }
 }

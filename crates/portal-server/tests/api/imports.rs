@@ -82,7 +82,7 @@ async fn imports_over_the_binary(backend: Backend) {
          Grace Hopper,grace@example.org,es,1906-12-09\n\
          Hedy Lamarr,,fr,1914-13-09\n",
     )
-    .unwrap();
+    .expect("a file written");
     let refused = import(data.path(), &url, &bad, &[]);
     assert!(!refused.status.success(), "{refused:?}");
     let words = stderr(&refused);
@@ -104,7 +104,7 @@ async fn imports_over_the_binary(backend: Backend) {
          Hedy Lamarr,,,\n\
          Ada Again,ADA@example.org,,\n",
     )
-    .unwrap();
+    .expect("a file written");
     let dry = summary(&import(data.path(), &url, &good, &["--dry-run"]));
     assert_eq!(
         (dry["dry_run"].as_bool(), dry["created"].as_u64(), dry["would_create"].as_u64()),
@@ -128,7 +128,7 @@ async fn imports_over_the_binary(backend: Backend) {
         &windows,
         b"\xEF\xBB\xBFName,Email,Language,Date_of_birth\r\nGrace Hopper,grace@example.org,es,1906-12-09\r\nKatherine Johnson,katherine@example.org,en,1918-08-26\r\nMary Jackson,,en,\r\n",
     )
-    .unwrap();
+    .expect("a file written");
     let output = import(data.path(), &url, &windows, &[]);
     let done = summary(&output);
     assert_eq!((done["created"].as_u64(), done["skipped"].as_u64()), (Some(2), Some(1)));
@@ -141,12 +141,13 @@ async fn imports_over_the_binary(backend: Backend) {
     for n in 0..10_000 {
         let _ = writeln!(text, "Client {n},client-{n}@example.org,{},1990-01-01", if n % 2 == 0 { "en" } else { "es" });
     }
-    std::fs::write(&many, text).unwrap();
+    std::fs::write(&many, text).expect("a file written");
     let done = summary(&import(data.path(), &url, &many, &[]));
     assert_eq!(done["created"].as_u64(), Some(10_000));
     assert_eq!((clients(&db).await, created_events(&db).await), (10_005, 10_005));
 
-    let unknown = run(data.path(), &url, &["clients", "import", good.to_str().unwrap(), "--practice", "nowhere"]);
+    let unknown =
+        run(data.path(), &url, &["clients", "import", good.to_str().expect("a UTF-8 path"), "--practice", "nowhere"]);
     assert!(!unknown.status.success() && stderr(&unknown).contains("no practice"), "{unknown:?}");
 }
 
