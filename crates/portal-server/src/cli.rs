@@ -66,7 +66,7 @@ pub enum Command {
     StaffKey(StaffKeyCommand),
     /// Manage the bundled client records.
     #[command(subcommand)]
-    Clients(ClientsCommand),
+    Clients(crate::client_import::ClientsCommand),
     /// Print the OpenAPI document (JSON) of the HTTP API.
     Openapi,
     /// Check the mail settings.
@@ -76,29 +76,6 @@ pub enum Command {
     /// locks, old links and mail, audit events past --audit-retention), in batches, then print
     /// JSON with the count of each kind. `serve` does the same every --prune-interval.
     Prune,
-}
-
-/// `clients …`
-#[derive(Debug, Clone, Subcommand)]
-pub enum ClientsCommand {
-    /// Import client records from a CSV file into a practice. The first row names the columns:
-    /// name (required), email, language (en or es), date_of_birth (YYYY-MM-DD), in any order;
-    /// an empty cell means none. Every row is checked first: if any is bad, nothing is written
-    /// and each problem is listed with its line. A row whose email is already on a client of the
-    /// practice, or on an earlier row, is skipped with a warning. Prints JSON with the counts;
-    /// shows a progress bar when stderr is a terminal. UTF-8, with or without a byte-order mark;
-    /// LF or CRLF line endings.
-    Import {
-        /// The CSV file.
-        #[arg(value_name = "FILE.csv")]
-        file: PathBuf,
-        /// The practice's slug.
-        #[arg(long)]
-        practice: String,
-        /// Check the file and report what would be imported, writing nothing.
-        #[arg(long)]
-        dry_run: bool,
-    },
 }
 
 /// `mail …`

@@ -18,11 +18,35 @@
 use std::io::IsTerminal as _;
 use std::path::Path;
 
+use clap::Subcommand;
 use indicatif::{ProgressBar, ProgressStyle};
 use portal_core::service::{ImportError, ImportRow, ImportSkip, ImportWarning, NewClient, RowError};
 use serde_json::{Value, json};
 
 use crate::commands::{CommandError, admin_service};
+
+/// `clients …`
+#[derive(Debug, Clone, Subcommand)]
+pub enum ClientsCommand {
+    /// Import client records from a CSV file into a practice. The first row names the columns:
+    /// name (required), email, language (en or es), date_of_birth (YYYY-MM-DD), in any order;
+    /// an empty cell means none. Every row is checked first: if any is bad, nothing is written
+    /// and each problem is listed with its line. A row whose email is already on a client of the
+    /// practice, or on an earlier row, is skipped with a warning. Prints JSON with the counts;
+    /// shows a progress bar when stderr is a terminal. UTF-8, with or without a byte-order mark;
+    /// LF or CRLF line endings.
+    Import {
+        /// The CSV file.
+        #[arg(value_name = "FILE.csv")]
+        file: std::path::PathBuf,
+        /// The practice's slug.
+        #[arg(long)]
+        practice: String,
+        /// Check the file and report what would be imported, writing nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+}
 
 /// The columns a file may name.
 const COLUMNS: [&str; 4] = ["name", "email", "language", "date_of_birth"];

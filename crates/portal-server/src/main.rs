@@ -5,10 +5,8 @@ use std::process::ExitCode;
 
 use clap::Parser as _;
 use portal_server::cli::parse_duration;
-use portal_server::cli::{
-    Cli, ClientsCommand, Command, MailCommand, MailSettings, Options, PracticeCommand, StaffKeyCommand,
-};
-use portal_server::client_import::{self, ImportFailure};
+use portal_server::cli::{Cli, Command, MailCommand, MailSettings, Options, PracticeCommand, StaffKeyCommand};
+use portal_server::client_import::{self, ClientsCommand, ImportFailure};
 use portal_server::link_key::{self, KeySource, LINK_KEY_ENV};
 use portal_server::server::{self, ServerConfig};
 use portal_server::{bootstrap, commands, logging, staff_keys};

@@ -167,10 +167,8 @@ pub trait Directory: Send + Sync + 'static {
     /// [`StoreError::NotFound`]`("practice")` when the practice does not exist.
     async fn create_client(&self, client: &Client, audit: &AuditEvent) -> Result<(), StoreError>;
 
-    /// Creates many clients of the bundled records with their audit events (an import), in
-    /// **one transaction**: all of them or none. Callers pass at most a few thousand clients
-    /// (the service passes [`IMPORT_BATCH`](crate::service::IMPORT_BATCH)); an adapter SHOULD
-    /// write them in multi-row statements.
+    /// Creates many bundled clients with their audit events (an import) in **one transaction**,
+    /// all or none: at most a few thousand ([`IMPORT_BATCH`](crate::service::IMPORT_BATCH)).
     ///
     /// # Errors
     /// MUST return [`StoreError::Duplicate`]`("client")` when a client id is taken in its
