@@ -128,7 +128,7 @@ async fn a_host_invites_named_patients_but_cannot_ask_for_every_client() {
 }
 
 #[tokio::test]
-async fn an_unavailable_database_while_choosing_clients_is_a_503_and_tells_nothing_inside() {
+async fn an_unavailable_database_is_a_503_that_tells_nothing_inside() {
     let memory = portal_core::testing::InMemoryStore::new();
     let failing = FailingStore::new(memory.clone());
     let app = spawn_app_over(std::sync::Arc::new(failing.clone()), memory, test_config()).await;
