@@ -87,6 +87,9 @@ pub enum ErrorCode {
     MethodNotAllowed,
     /// 409: the record kept changing under concurrent updates; retry.
     Conflict,
+    /// 422: the portal does not keep the client records here (a host owns them), so it cannot
+    /// find "every client"; name the clients instead.
+    NoClientRecords,
     /// 503: a dependency (the database) is unavailable; retry later.
     Unavailable,
     /// 500: something unexpected failed; quote the `request_id` when reporting it.
@@ -125,6 +128,7 @@ impl ErrorCode {
             Self::NotFound => "not_found",
             Self::MethodNotAllowed => "method_not_allowed",
             Self::Conflict => "conflict",
+            Self::NoClientRecords => "no_client_records",
             Self::Unavailable => "unavailable",
             Self::Internal => "internal",
         }
@@ -161,6 +165,7 @@ impl ErrorCode {
             Self::NotFound => "No such resource",
             Self::MethodNotAllowed => "This method is not allowed here",
             Self::Conflict => "The record is being changed concurrently; retry",
+            Self::NoClientRecords => "The portal does not keep the client records here; name the clients in client_ids",
             Self::Unavailable => "The service is temporarily unavailable; retry later",
             Self::Internal => "An unexpected error occurred; quote the request id when reporting it",
         }

@@ -100,7 +100,8 @@ pub struct HttpConfig {
     pub hash_queue: usize,
     /// Largest accepted request body in bytes (default 16 KiB); larger is 413
     /// `payload_too_large` before anything is parsed or hashed. `POST /api/v1/portal/states`
-    /// alone allows at least 96 KiB, its largest valid body (500 ids), and hashes nothing.
+    /// and `POST /api/v1/invitations` allow at least 96 KiB, their largest valid body (500 ids),
+    /// and hash nothing.
     pub max_body_bytes: usize,
     /// Take the client IP (for rate limits and the audit trail) from the last hop of
     /// `X-Forwarded-For` instead of the TCP peer. Only behind a trusted reverse proxy (default

@@ -64,6 +64,9 @@ pub enum Command {
     /// Manage staff keys: create, list, revoke.
     #[command(name = "staff-key", subcommand)]
     StaffKey(StaffKeyCommand),
+    /// Manage the bundled client records.
+    #[command(subcommand)]
+    Clients(crate::client_import::ClientsCommand),
     /// Print the OpenAPI document (JSON) of the HTTP API.
     Openapi,
     /// Check the mail settings.

@@ -11,6 +11,7 @@
 
 pub mod bootstrap;
 pub mod cli;
+pub mod client_import;
 pub mod commands;
 pub mod link_key;
 pub mod logging;

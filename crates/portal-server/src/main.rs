@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::Parser as _;
 use portal_server::cli::parse_duration;
 use portal_server::cli::{Cli, Command, MailCommand, MailSettings, Options, PracticeCommand, StaffKeyCommand};
+use portal_server::client_import::{self, ClientsCommand, ImportFailure};
 use portal_server::link_key::{self, KeySource, LINK_KEY_ENV};
 use portal_server::server::{self, ServerConfig};
 use portal_server::{bootstrap, commands, logging, staff_keys};
@@ -80,6 +81,25 @@ async fn run(cli: Cli) -> Result<(), String> {
             print_json(&created)
         }
         Command::StaffKey(command) => staff_key(&options, command).await,
+        Command::Clients(ClientsCommand::Import { file, practice, dry_run }) => {
+            prepare_data_dir(&options, false)?;
+            let url = options.database_url().map_err(|error| error.to_string())?;
+            match client_import::import(&url, &file, &practice, dry_run).await {
+                Ok(imported) => {
+                    for warning in &imported.warnings {
+                        eprintln!("{warning}");
+                    }
+                    print_json(&imported.summary)
+                }
+                Err(ImportFailure::Rows(problems)) => {
+                    for problem in &problems {
+                        eprintln!("line {}: {}", problem.line, problem.what);
+                    }
+                    Err(format!("{} problem(s) in {}; nothing was written", problems.len(), file.display()))
+                }
+                Err(error) => Err(chain(&error)),
+            }
+        }
         Command::Mail(MailCommand::Check { send_to }) => {
             let resolved = options.resolve().map_err(|error| error.to_string())?;
             if matches!(resolved.mail, MailSettings::Files(_)) {

@@ -167,6 +167,15 @@ pub trait Directory: Send + Sync + 'static {
     /// [`StoreError::NotFound`]`("practice")` when the practice does not exist.
     async fn create_client(&self, client: &Client, audit: &AuditEvent) -> Result<(), StoreError>;
 
+    /// Creates many bundled clients with their audit events (an import) in **one transaction**,
+    /// all or none: at most a few thousand ([`IMPORT_BATCH`](crate::service::IMPORT_BATCH)).
+    ///
+    /// # Errors
+    /// MUST return [`StoreError::Duplicate`]`("client")` when a client id is taken in its
+    /// practice or repeated, and [`StoreError::NotFound`]`("practice")` when a practice does not
+    /// exist, writing nothing either way.
+    async fn import_clients(&self, clients: &[Client], audit: &[AuditEvent]) -> Result<(), StoreError>;
+
     /// Replaces a client's name, email, language and consent, with its audit event, atomically.
     ///
     /// # Errors

@@ -82,6 +82,9 @@ impl<T: Directory + ?Sized> Directory for Arc<T> {
     async fn create_client(&self, client: &Client, audit: &AuditEvent) -> Result<(), StoreError> {
         (**self).create_client(client, audit).await
     }
+    async fn import_clients(&self, clients: &[Client], audit: &[AuditEvent]) -> Result<(), StoreError> {
+        (**self).import_clients(clients, audit).await
+    }
     async fn update_client(&self, client: &Client, audit: &AuditEvent) -> Result<(), StoreError> {
         (**self).update_client(client, audit).await
     }

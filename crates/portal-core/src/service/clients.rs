@@ -114,20 +114,13 @@ where
     R: Randomness,
     D: ClientDirectory,
 {
-    fn parse_email(raw: Option<&str>) -> Result<Option<EmailAddress>, InvalidInput> {
-        match raw.map(str::trim) {
-            None | Some("") => Ok(None),
-            Some(email) => EmailAddress::parse(email).map(Some),
-        }
-    }
-
     /// Creates a client record. Needs no portal set-up.
     ///
     /// # Errors
     /// `Invalid` for a bad field, or infrastructure.
     pub async fn create_client(&self, staff: &StaffContext, new: NewClient) -> Result<ClientView, ClientError> {
         let now = self.clock.now();
-        let email = Self::parse_email(new.email.as_deref())?;
+        let email = parse_email(new.email.as_deref())?;
         let client = Client {
             id: ClientId::generate(&self.random)?,
             practice_id: staff.practice(),
@@ -166,7 +159,7 @@ where
             client.name = DisplayName::parse("name", &name)?;
         }
         if let Some(email) = patch.email {
-            client.email = Self::parse_email(email.as_deref())?;
+            client.email = parse_email(email.as_deref())?;
         }
         if let Some(language) = patch.language {
             client.language = Language::parse(&language)?;
@@ -315,9 +308,17 @@ fn portal_view(panel: &AccountPanel, now: Timestamp) -> PortalView {
     PortalView { status: account.status(now), invite, reset }
 }
 
+/// An email as staff typed it: empty means none on file.
+pub(super) fn parse_email(raw: Option<&str>) -> Result<Option<EmailAddress>, InvalidInput> {
+    match raw.map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(email) => EmailAddress::parse(email).map(Some),
+    }
+}
+
 /// A date of birth as staff typed it: empty means none on file. "Today" is the UTC date; the
 /// day's slack [`DateOfBirth::parse`] allows covers every zone.
-fn parse_date_of_birth(raw: Option<&str>, now: Timestamp) -> Result<Option<DateOfBirth>, InvalidInput> {
+pub(super) fn parse_date_of_birth(raw: Option<&str>, now: Timestamp) -> Result<Option<DateOfBirth>, InvalidInput> {
     match raw.map(str::trim) {
         None | Some("") => Ok(None),
         Some(text) => DateOfBirth::parse(text, jiff::tz::Offset::UTC.to_datetime(now).date()).map(Some),

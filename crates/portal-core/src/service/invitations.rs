@@ -2,7 +2,8 @@
 
 use crate::account::{InviteRedeemRefused, InviteRefused};
 use crate::ports::{AccountCommit, ClientDirectory, Clock, PasswordHasher, PortalStore, Randomness};
-use crate::records::{AuditAction, MailKind};
+use crate::practice_settings::PracticeSettings;
+use crate::records::{AuditAction, Client, MailKind};
 use crate::token::TokenPurpose;
 use crate::types::ClientId;
 
@@ -53,24 +54,52 @@ where
     /// `ClientNotFound`, `AccountExists` (send a reset instead), `NoEmailOnFile`,
     /// `EmailNotPermitted`, or infrastructure.
     pub async fn send_invite(&self, staff: &StaffContext, id: &ClientId) -> Result<LinkSent, SendInviteError> {
-        let client = self.client_of(staff.practice(), id).await?.ok_or(SendInviteError::ClientNotFound)?;
+        let settings = self.settings_of(staff.practice()).await.map_err(Infrastructure::from)?;
+        self.invite_client(staff, id, &settings).await.1
+    }
+
+    /// The path of [`PortalService::send_invite`] for one client, with the practice's settings
+    /// already read (a bulk send reads them once): reads the client, checks its email and
+    /// consent, and commits the link, its mail and its audit event serialised with every other
+    /// change of the client. Answers the client as read, when it exists.
+    pub(super) async fn invite_client(
+        &self,
+        staff: &StaffContext,
+        id: &ClientId,
+        settings: &PracticeSettings,
+    ) -> (Option<Client>, Result<LinkSent, SendInviteError>) {
+        let client = match self.client_of(staff.practice(), id).await {
+            Ok(Some(client)) => client,
+            Ok(None) => return (None, Err(SendInviteError::ClientNotFound)),
+            Err(error) => return (None, Err(error.into())),
+        };
+        let sent = self.invite_read_client(staff, &client, settings).await;
+        (Some(client), sent)
+    }
+
+    async fn invite_read_client(
+        &self,
+        staff: &StaffContext,
+        client: &Client,
+        settings: &PracticeSettings,
+    ) -> Result<LinkSent, SendInviteError> {
+        let id = &client.id;
         let email = client.email.clone().ok_or(SendInviteError::NoEmailOnFile)?;
         if !client.email_consent {
             return Err(SendInviteError::EmailNotPermitted);
         }
         let practice = staff.practice();
-        let settings = self.settings_of(practice).await.map_err(Infrastructure::from)?;
         let sent = self.serialised(practice, id, |mut account| {
             let now = self.clock.now();
             let replaced_previous = account.invite().is_some();
-            let token = self.issue_token(TokenPurpose::Invite, &settings, now).map_err(Infrastructure::from)?;
+            let token = self.issue_token(TokenPurpose::Invite, settings, now).map_err(Infrastructure::from)?;
             let sent = LinkSent { token_id: token.id, sent_at: now, expires_at: token.expires_at, replaced_previous };
             account.issue_invite(token)?;
             let action = if replaced_previous { AuditAction::InviteResent } else { AuditAction::InviteSent };
             let kind = MailKind::Invitation { token_id: sent.token_id, expires_at: sent.expires_at };
             let change = AccountCommit {
                 at: now,
-                mail: vec![self.mail(&client, &email, kind, now).map_err(Infrastructure::from)?],
+                mail: vec![self.mail(client, &email, kind, now).map_err(Infrastructure::from)?],
                 audit: vec![
                     self.audit(now, practice, Some(id.clone()), staff.actor(), action, &staff.request)
                         .map_err(Infrastructure::from)?,

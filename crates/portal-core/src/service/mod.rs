@@ -12,12 +12,16 @@
 //! a few times before it is reported.
 //!
 //! One file per concern, each with its use cases, their errors and their views: `practices`,
-//! `clients`, `invitations`, `registration`, `access`, `resets`, `reset_requests` (client-started resets), `sessions`, `staff` (staff keys
+//! `clients`, `invitations`, `bulk_invitations` (many clients in one action), `imports` (client
+//! records from a file), `registration`, `access`, `resets`, `reset_requests` (client-started
+//! resets), `sessions`, `staff` (staff keys
 //! and the staff sessions of the bundled server's pages). This file holds the
 //! service itself, the infrastructure error they share and the helpers every use case uses.
 
 mod access;
+mod bulk_invitations;
 mod clients;
+mod imports;
 mod invitations;
 mod practices;
 mod registration;
@@ -43,9 +47,13 @@ use crate::token::{IssuedToken, LinkKey, TokenPurpose, TokenState, VerifiedToken
 use crate::types::{AuditId, ClientId, EmailAddress, MailId, PracticeId, TokenId};
 
 pub use access::ToggleError;
+pub use bulk_invitations::{
+    BulkInviteError, BulkInviteResult, BulkInvites, BulkOutcome, BulkSelection, MAX_INVITES_PER_CALL, SkipReason,
+};
 pub use clients::{
     ClientError, ClientPatch, ClientView, MAX_STATES_PER_CALL, NewClient, PortalStatesError, PortalView, TokenView,
 };
+pub use imports::{IMPORT_BATCH, ImportError, ImportPlan, ImportRow, ImportSkip, ImportWarning, RowError};
 pub use invitations::{SendInviteError, VerifyInviteError};
 pub use practices::{CreatedPractice, PracticeChange, PracticeError, UpdatePracticeError};
 pub use registration::{RegisterError, Registered};

@@ -283,7 +283,8 @@ pub(crate) struct BodyLimit<E> {
     max: usize,
 }
 
-/// The body limit of `POST /api/v1/portal/states`: its largest valid body (500 ids of 128
+/// The body limit of `POST /api/v1/portal/states` and `POST /api/v1/invitations`: their largest
+/// valid body (500 ids of 128
 /// ASCII characters, quoted and comma-separated, about 64 KiB) with room for formatting. No
 /// password is hashed there, so the small general limit has nothing to protect on it.
 const PORTAL_STATES_BODY_LIMIT: usize = 96 * 1024;
@@ -295,7 +296,11 @@ impl<E> BodyLimit<E> {
 
     /// The limit for a request to `path`: the configured one, or the batch read's when larger.
     fn limit_for(&self, path: &str) -> usize {
-        if path.ends_with("/api/v1/portal/states") { self.max.max(PORTAL_STATES_BODY_LIMIT) } else { self.max }
+        if path.ends_with("/api/v1/portal/states") || path.ends_with("/api/v1/invitations") {
+            self.max.max(PORTAL_STATES_BODY_LIMIT)
+        } else {
+            self.max
+        }
     }
 }
 

@@ -14,6 +14,7 @@
 //! | `GET /staff` | 303 to the client list |
 //! | `GET/POST /staff/sign-in`, `POST /staff/sign-out` | staff sign in with a staff key |
 //! | `GET /staff/clients[?portal=…][&q=…][&cursor=…]` | the client list, a page at a time, searched and filtered by portal status |
+//! | `POST /staff/invitations` | invitations in bulk: the list's checked clients, or every client with no account |
 //! | `GET /staff/clients/{id}` | a client's profile, portal panel and audit trail |
 //! | `POST /staff/clients/{id}/{invite,reset,enabled}` | the panel's buttons |
 //!
@@ -32,6 +33,7 @@ mod forgot_password;
 mod links;
 mod message;
 mod staff;
+mod staff_invitations;
 mod staff_list;
 mod staff_settings;
 mod staff_views;
@@ -82,6 +84,7 @@ pub(crate) const ROUTE_METHODS: &[(&str, &[Method])] = &[
     ("/staff/sign-in", &[Method::GET, Method::POST]),
     ("/staff/sign-out", &[Method::POST]),
     ("/staff/clients", &[Method::GET]),
+    ("/staff/invitations", &[Method::POST]),
     ("/staff/clients/:id", &[Method::GET]),
     ("/staff/clients/:id/:action", &[Method::POST]),
     ("/staff/settings", &[Method::GET, Method::POST]),
@@ -121,13 +124,16 @@ pub(crate) fn client_list_shown() -> bool {
 }
 
 /// The page routes of the bundled client records, left out when a host owns its clients.
-pub(crate) const CLIENT_LIST_ROUTES: &[&str] = &["/staff", "/staff/clients"];
+pub(crate) const CLIENT_LIST_ROUTES: &[&str] = &["/staff", "/staff/clients", "/staff/invitations"];
 
 /// Adds the page routes to the application's routes (without [`CLIENT_LIST_ROUTES`] unless
 /// `client_list`).
 pub(crate) fn mount(route: Route, client_list: bool) -> Route {
     let route = if client_list {
-        route.at("/staff", get(staff_home)).at("/staff/clients", get(staff_list::client_list))
+        route
+            .at("/staff", get(staff_home))
+            .at("/staff/clients", get(staff_list::client_list))
+            .at("/staff/invitations", poem::post(staff_invitations::send_invitations))
     } else {
         route
     };

@@ -121,6 +121,10 @@ impl Directory for FailingStore {
         self.check()?;
         self.inner.create_client(c, a).await
     }
+    async fn import_clients(&self, c: &[Client], a: &[AuditEvent]) -> Result<(), StoreError> {
+        self.check()?;
+        self.inner.import_clients(c, a).await
+    }
     async fn update_client(&self, c: &Client, a: &AuditEvent) -> Result<(), StoreError> {
         self.check()?;
         self.inner.update_client(c, a).await

@@ -69,13 +69,13 @@ async fn portal_states_refuse_bad_ids_too_many_ids_and_anonymous_callers() {
 
 /// An EHR's arrangement: its patients in its own directory, the portal nested under
 /// `/client-portal` beside its own routes, without the bundled client records.
-struct Host {
-    client: TestClient<poem::endpoint::BoxEndpoint<'static, poem::Response>>,
-    staff_key: String,
-    store: InMemoryStore,
+pub struct Host {
+    pub client: TestClient<poem::endpoint::BoxEndpoint<'static, poem::Response>>,
+    pub staff_key: String,
+    pub store: InMemoryStore,
 }
 
-async fn host() -> Host {
+pub async fn host() -> Host {
     let (store, patients) = (InMemoryStore::new(), InMemoryDirectory::new());
     let mut config = test_config();
     config.public_url = "https://ehr.example.org/client-portal".into();

@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used)] // helpers are test code: a panic is the failure report
 
+mod bulk;
 mod busy_gate;
 mod contract;
 mod edge;

@@ -79,6 +79,7 @@ async fn the_openapi_document_lists_every_path_of_the_contract() {
         "POST /api/v1/clients/{id}/portal/password-reset",
         "PUT /api/v1/clients/{id}/portal/enabled",
         "GET /api/v1/clients/{id}/portal/audit",
+        "POST /api/v1/invitations",
         "POST /api/v1/portal/states",
         "GET /api/v1/practice/settings",
         "PATCH /api/v1/practice/settings",

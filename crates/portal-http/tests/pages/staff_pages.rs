@@ -227,3 +227,54 @@ async fn the_client_list_is_searched_and_paged_with_links_that_keep_the_filters(
     tampered.assert(StatusCode::UNPROCESSABLE_ENTITY, "That page link is not valid any more; here is the first page.");
     assert!(tampered.body.contains("ada Lovelace"), "{}", tampered.body);
 }
+
+#[tokio::test]
+async fn the_list_sends_invitations_to_the_checked_clients_and_says_what_happened_to_each() {
+    let app = spawn_app().await;
+    let ada = app.create_client("Ada <Lovelace>", Some("ada@example.org")).await;
+    let hedy = app.create_client("Hedy Lamarr", None).await;
+    let grace = app.registered_client("Grace Hopper", "grace").await;
+    let browser = staff_browser(&app).await;
+
+    let list = browser.get("/staff/clients").await;
+    list.assert(StatusCode::OK, "<legend>Select clients to invite to the portal</legend>");
+    assert!(
+        list.body.contains(&format!(
+            "<input type=\"checkbox\" name=\"client\" value=\"{ada}\" id=\"pick-1\" aria-label=\"Select Ada &#60;Lovelace&#62;\">"
+        )),
+        "each checkbox is named after its client: {}",
+        list.body
+    );
+    assert!(list.body.contains("Send invitations to selected clients"), "{}", list.body);
+    assert!(list.body.contains("Invite every client with no account (up to 500)"), "{}", list.body);
+
+    let csrf = list.csrf();
+    let fields =
+        [("csrf", csrf.as_str()), ("client", ada.as_str()), ("client", hedy.as_str()), ("client", grace.as_str())];
+    let result = browser.post("/staff/invitations", &fields).await;
+    result.assert(StatusCode::OK, "Invitations sent: 1. Not sent: 2.");
+    for words in [
+        "Ada &#60;Lovelace&#62;</a></td>\n<td data-label=\"Invitation\">Sent</td>",
+        "Hedy Lamarr</a></td>\n<td data-label=\"Invitation\">Skipped: no email address on file</td>",
+        "Grace Hopper</a></td>\n<td data-label=\"Invitation\">Skipped: already has a portal account (send a password reset instead)</td>",
+    ] {
+        assert!(result.body.contains(words), "{words} in {}", result.body);
+    }
+    assert_eq!(app.store.outbox().iter().filter(|(mail, _)| mail.client_id.as_str() == ada).count(), 1);
+
+    // Nothing checked: nothing sent, and the page says why.
+    let none = browser.post("/staff/invitations", &[("csrf", csrf.as_str())]).await;
+    none.assert(StatusCode::UNPROCESSABLE_ENTITY, "select at least one client");
+    // Without the form's CSRF value, nothing happens.
+    let forged =
+        browser.post("/staff/invitations", &[("csrf", "0".repeat(64).as_str()), ("client", hedy.as_str())]).await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+
+    // Every client with no account: Ada now has a live invitation, so only a new client is left.
+    let new = app.create_client("New Client", Some("new@example.org")).await;
+    let every = browser.post("/staff/invitations", &[("csrf", csrf.as_str()), ("every", "true")]).await;
+    every.assert(StatusCode::OK, "Invitations sent: 1. Not sent: 0.");
+    assert!(every.body.contains(&format!("/staff/clients/{new}\">New Client</a>")), "{}", every.body);
+    let again = browser.post("/staff/invitations", &[("csrf", csrf.as_str()), ("every", "true")]).await;
+    again.assert(StatusCode::OK, "no invitations were sent");
+}

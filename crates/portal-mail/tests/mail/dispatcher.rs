@@ -291,6 +291,9 @@ impl Directory for ForgetfulStore {
     async fn create_client(&self, c: &Client, a: &AuditEvent) -> Result<(), StoreError> {
         self.0.create_client(c, a).await
     }
+    async fn import_clients(&self, c: &[Client], a: &[AuditEvent]) -> Result<(), StoreError> {
+        self.0.import_clients(c, a).await
+    }
     async fn update_client(&self, c: &Client, a: &AuditEvent) -> Result<(), StoreError> {
         self.0.update_client(c, a).await
     }
@@ -417,6 +420,9 @@ impl Directory for SlowToRecord {
     }
     async fn create_client(&self, c: &Client, a: &AuditEvent) -> Result<(), StoreError> {
         self.inner.create_client(c, a).await
+    }
+    async fn import_clients(&self, c: &[Client], a: &[AuditEvent]) -> Result<(), StoreError> {
+        self.inner.import_clients(c, a).await
     }
     async fn update_client(&self, c: &Client, a: &AuditEvent) -> Result<(), StoreError> {
         self.inner.update_client(c, a).await

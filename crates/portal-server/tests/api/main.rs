@@ -7,6 +7,7 @@ mod dispatchers;
 mod errors;
 mod helpers;
 mod hosts;
+mod imports;
 mod injection;
 mod lifecycle;
 mod log_secrets;

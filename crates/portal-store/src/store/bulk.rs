@@ -14,12 +14,12 @@
 //! the import as it sees fit, e.g. one event for the whole load), queues no mail and checks
 //! nothing a use case would (an account is written as given).
 
-use portal_core::{Client, PortalAccount, StoreError};
+use portal_core::{AuditEvent, Client, PortalAccount, StoreError};
 use sea_orm::{EntityTrait, Iterable};
 
 use super::{SeaOrmStore, finish};
-use crate::convert::{account_row, client_row, token_row};
-use crate::entity::{client, portal_account, token};
+use crate::convert::{account_row, audit_row, client_row, token_row};
+use crate::entity::{audit_event, client, portal_account, token};
 use crate::error::write_error;
 
 /// Most bound parameters in one statement: under SQLite's limit (32,766 since 3.32) and
@@ -34,6 +34,33 @@ const ROWS_PER_TRANSACTION: usize = 10_000;
 /// [`MAX_ROWS_PER_STATEMENT`].
 fn rows_per_statement<E: EntityTrait>() -> usize {
     (MAX_PARAMETERS / E::Column::iter().count().max(1)).clamp(1, MAX_ROWS_PER_STATEMENT)
+}
+
+/// `Directory::import_clients`: the clients, then their audit events, in multi-row INSERTs in
+/// one transaction (an import's batch: all of it or nothing).
+pub(super) async fn import_clients(
+    store: &SeaOrmStore,
+    clients: &[Client],
+    audit: &[AuditEvent],
+) -> Result<(), StoreError> {
+    let (txn, turn) = store.begin_write().await?;
+    let outcome = async {
+        for rows in clients.chunks(rows_per_statement::<client::Entity>()) {
+            client::Entity::insert_many(rows.iter().map(client_row))
+                .exec_without_returning(&txn)
+                .await
+                .map_err(|e| write_error(e, |_| StoreError::Duplicate("client"), "practice"))?;
+        }
+        for rows in audit.chunks(rows_per_statement::<audit_event::Entity>()) {
+            audit_event::Entity::insert_many(rows.iter().map(audit_row))
+                .exec_without_returning(&txn)
+                .await
+                .map_err(|e| write_error(e, |_| StoreError::Duplicate("audit event"), "practice of an audit event"))?;
+        }
+        Ok(())
+    }
+    .await;
+    finish((txn, turn), outcome).await
 }
 
 impl SeaOrmStore {

@@ -116,6 +116,10 @@ impl Directory for SeaOrmStore {
         finish((txn, turn), outcome).await
     }
 
+    async fn import_clients(&self, clients: &[Client], audit: &[AuditEvent]) -> Result<(), StoreError> {
+        super::bulk::import_clients(self, clients, audit).await
+    }
+
     async fn update_client(&self, client: &Client, audit: &AuditEvent) -> Result<(), StoreError> {
         let (txn, turn) = self.begin_write().await?;
         let outcome = async {

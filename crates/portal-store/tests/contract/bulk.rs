@@ -180,3 +180,37 @@ pub async fn a_bulk_account_batch_with_a_taken_username_stores_nothing_of_it(db:
     assert!(matches!(db.store.insert_accounts(&first[..1]).await, Err(StoreError::Duplicate("token"))));
     assert_eq!((db.count("portal_accounts", "").await, db.count("tokens", "").await), (4, 5));
 }
+
+/// `Directory::import_clients`: an import's batch, each client with its audit event, all or
+/// nothing.
+pub async fn imported_clients_are_stored_with_their_audit_events_all_or_nothing(db: &TestDb) {
+    use portal_core::{AuditAction, AuditLog, Directory};
+    let world = World::new(db).await;
+    let clients: Vec<_> = (0..2_500).map(|number| numbered_client(&world.practice, number)).collect();
+    let audit: Vec<_> = clients
+        .iter()
+        .map(|client| crate::fixtures::event(world.practice.id, Some(&client.id), AuditAction::ClientCreated, at(5)))
+        .collect();
+    db.store.import_clients(&clients, &audit).await.unwrap();
+    assert_eq!(db.count("clients", "").await, 2_501);
+    assert_eq!(db.count("audit_events", "").await, 2_501);
+    let last = &clients[2_499];
+    assert_eq!(db.store.client(world.practice.id, &last.id).await.unwrap().as_ref(), Some(last));
+    let trail = db.store.trail(world.practice.id, &last.id).await.unwrap();
+    assert_eq!(trail.iter().map(|event| event.action).collect::<Vec<_>>(), [AuditAction::ClientCreated]);
+
+    // A taken id anywhere in the batch: nothing of the batch, audit events included.
+    let mut again: Vec<_> = (5_000..5_010).map(|number| numbered_client(&world.practice, number)).collect();
+    again.push(clients[3].clone());
+    let audit: Vec<_> = again
+        .iter()
+        .map(|client| crate::fixtures::event(world.practice.id, Some(&client.id), AuditAction::ClientCreated, at(6)))
+        .collect();
+    assert!(matches!(db.store.import_clients(&again, &audit).await, Err(StoreError::Duplicate("client"))));
+    let nowhere = practice("nowhere");
+    let orphan = numbered_client(&nowhere, 1);
+    let orphan_audit = crate::fixtures::event(world.practice.id, Some(&orphan.id), AuditAction::ClientCreated, at(7));
+    assert!(matches!(db.store.import_clients(&[orphan], &[orphan_audit]).await, Err(StoreError::NotFound("practice"))));
+    assert_eq!(db.count("clients", "").await, 2_501);
+    assert_eq!(db.count("audit_events", "").await, 2_501);
+}

@@ -121,4 +121,5 @@ contract_tests! {
     bulk::a_bulk_batch_with_a_taken_id_or_an_unknown_practice_stores_nothing_of_it,
     bulk::bulk_inserted_accounts_read_back_with_their_tokens,
     bulk::a_bulk_account_batch_with_a_taken_username_stores_nothing_of_it,
+    bulk::imported_clients_are_stored_with_their_audit_events_all_or_nothing,
 }

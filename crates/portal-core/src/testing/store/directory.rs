@@ -84,6 +84,27 @@ impl Directory for InMemoryStore {
         })
     }
 
+    async fn import_clients(&self, clients: &[Client], audit: &[AuditEvent]) -> Result<(), StoreError> {
+        self.with(|s| {
+            let mut batch = std::collections::HashSet::new();
+            for client in clients {
+                if !s.practices.contains_key(&client.practice_id) {
+                    return Err(StoreError::NotFound("practice"));
+                }
+                let key = (client.practice_id, client.id.clone());
+                if s.clients.contains_key(&key) || !batch.insert(key) {
+                    return Err(StoreError::Duplicate("client"));
+                }
+            }
+            s.check_new_audit(audit)?;
+            for client in clients {
+                s.clients.insert((client.practice_id, client.id.clone()), client.clone());
+            }
+            s.push_audit(audit.iter().cloned());
+            Ok(())
+        })
+    }
+
     async fn update_client(&self, client: &Client, audit: &AuditEvent) -> Result<(), StoreError> {
         self.with(|s| {
             if s.client_in(client.practice_id, &client.id).is_none() {
