@@ -1,7 +1,10 @@
-//! What issue 14 adds to the pages, in a real browser: the practice settings page (and, as the
-//! parts land, what the settings turn on).
+//! What issue 14 adds to the pages, in a real browser: the practice settings page, invitations
+//! in bulk from the client list, and a client who asks for a password reset from the sign-in
+//! page.
 
-use crate::Kit;
+use portal_testkit::LinkKind;
+
+use crate::{Kit, NEW_PASSWORD, PASSWORD, PRACTICE};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn staff_change_the_practice_settings_in_a_real_browser() {
@@ -30,5 +33,40 @@ async fn staff_change_the_practice_settings_in_a_real_browser() {
     assert_eq!(staff.attribute("#invite_link_hours", "value").await.as_deref(), Some("72"));
     assert!(staff.attribute("#date_of_birth_check", "checked").await.is_some(), "the box stays ticked");
 
+    // Invitations in bulk: two clients ticked on the list, one result page.
+    kit.create_client("Ada Lovelace", "ada@example.org").await;
+    kit.create_client("Edsger Dijkstra", "edsger@example.org").await;
+    kit.create_client("Grace Hopper", "grace@example.org").await;
+    staff.go("/staff/clients", "Grace Hopper").await;
+    staff.check("input[aria-label='Select Ada Lovelace']", true).await;
+    staff.check("input[aria-label='Select Grace Hopper']", true).await;
+    staff.click("fieldset button[type=submit]", "Invitations sent: 2. Not sent: 0.").await;
+    staff.screenshot("staff-bulk-invitations").await;
+
+    // Grace registers from her invitation (no date of birth on file: the link opens without it).
+    let invitation = kit.emailed_link("grace@example.org", LinkKind::Invitation).await;
+    let client = kit.browser().await;
+    client.go(&invitation, &format!("{PRACTICE} invited you")).await;
+    client.fill("#username", "grace").await;
+    client.fill("#password", PASSWORD).await;
+    client.click("main button[type=submit]", "Account created — sign in").await;
+
+    // She forgets her password and asks for a link from the sign-in page.
+    client.click("main a", &format!("To your {PRACTICE} client portal")).await;
+    client.click("a[href$='/forgot-password']", "Forgot your password?").await;
+    client.screenshot("client-forgot-password").await;
+    client.fill("#username", "grace").await;
+    client.fill("#email", "GRACE@example.org").await;
+    client.click("main button[type=submit]", "If the username and email address match an active account").await;
+    let reset = kit.emailed_link("grace@example.org", LinkKind::PasswordReset).await;
+    client.go(&reset, "Choose a new password").await;
+    client.fill("#password", NEW_PASSWORD).await;
+    client.click("main button[type=submit]", "Password changed — sign in").await;
+    client.click("main a", &format!("To your {PRACTICE} client portal")).await;
+    client.fill("#username", "grace").await;
+    client.fill("#password", NEW_PASSWORD).await;
+    client.click("main button[type=submit]", "Welcome, Grace Hopper").await;
+
     staff.close().await;
+    client.close().await;
 }
