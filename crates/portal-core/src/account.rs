@@ -217,6 +217,7 @@ pub enum Toggled {
 ///     issued_at: now,
 ///     expires_at: now + SignedDuration::from_hours(48),
 ///     state: TokenState::Live,
+///     date_of_birth_failures: 0,
 /// };
 /// account.issue_invite(invite)?;
 /// assert!(matches!(account.status(now), PortalStatus::Invited { .. }));
@@ -313,9 +314,24 @@ impl PortalAccount {
     }
 
     /// The account's current token of `purpose` when `presented` is its hash and it is unused
-    /// (it may still be expired: callers decide what that means).
+    /// and not closed by wrong dates of birth (it may still be expired: callers decide what
+    /// that means).
     fn unused_token(&self, purpose: TokenPurpose, presented: &TokenHash) -> Option<&IssuedToken> {
-        self.token(purpose).filter(|t| t.state == TokenState::Live && t.hash.matches(presented))
+        self.token(purpose).filter(|t| t.state == TokenState::Live && !t.is_closed() && t.hash.matches(presented))
+    }
+
+    /// Counts a wrong date of birth answered on the link `presented`, the account's current
+    /// unused token of `purpose`, and answers the tries left (0: the link is now closed and
+    /// reads as voided). `None`, counting nothing, when `presented` is not that token (check it
+    /// first with [`PortalAccount::check_invite`] or [`PortalAccount::check_reset`]).
+    pub fn count_date_of_birth_failure(&mut self, purpose: TokenPurpose, presented: &TokenHash) -> Option<u8> {
+        self.unused_token(purpose, presented)?;
+        let token = match purpose {
+            TokenPurpose::Invite => self.invite.as_mut(),
+            TokenPurpose::Reset => self.reset.as_mut(),
+        }?;
+        token.date_of_birth_failures = token.date_of_birth_failures.saturating_add(1);
+        Some(token.date_of_birth_tries_left())
     }
 
     /// What staff see at `now`.

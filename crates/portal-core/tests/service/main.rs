@@ -3,6 +3,7 @@
 //! hasher port where the test is about *whether* hashing happens.
 #![allow(clippy::unwrap_used)] // helpers are test code: a panic is the failure report
 
+mod date_of_birth;
 mod helpers;
 mod host;
 mod lifecycle;
