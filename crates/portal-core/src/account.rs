@@ -145,6 +145,10 @@ pub enum InviteRedeemRefused {
     /// `now >= expires_at`.
     #[error("this invitation link has expired; ask your provider to resend the invitation")]
     InviteExpired,
+    /// Closed after too many wrong dates of birth. The API answers it like `InviteNotFound`
+    /// (a voided link); the page says why.
+    #[error("this invitation link was closed after too many wrong answers; ask your provider to resend the invitation")]
+    InviteClosed,
 }
 
 /// Refusals of "send a password reset".
@@ -167,6 +171,10 @@ pub enum ResetRedeemRefused {
     /// `now >= expires_at`.
     #[error("this password-reset link has expired")]
     ResetExpired,
+    /// Closed after too many wrong dates of birth. The API answers it like `ResetNotFound`
+    /// (a voided link); the page says why.
+    #[error("this password-reset link was closed after too many wrong answers")]
+    ResetClosed,
     /// The account was disabled.
     #[error("the portal account is disabled")]
     AccountDisabled,
@@ -314,10 +322,10 @@ impl PortalAccount {
     }
 
     /// The account's current token of `purpose` when `presented` is its hash and it is unused
-    /// and not closed by wrong dates of birth (it may still be expired: callers decide what
-    /// that means).
+    /// (it may still be expired or closed by wrong dates of birth: callers decide what that
+    /// means).
     fn unused_token(&self, purpose: TokenPurpose, presented: &TokenHash) -> Option<&IssuedToken> {
-        self.token(purpose).filter(|t| t.state == TokenState::Live && !t.is_closed() && t.hash.matches(presented))
+        self.token(purpose).filter(|t| t.state == TokenState::Live && t.hash.matches(presented))
     }
 
     /// Counts a wrong date of birth answered on the link `presented`, the account's current
@@ -325,7 +333,7 @@ impl PortalAccount {
     /// reads as voided). `None`, counting nothing, when `presented` is not that token (check it
     /// first with [`PortalAccount::check_invite`] or [`PortalAccount::check_reset`]).
     pub fn count_date_of_birth_failure(&mut self, purpose: TokenPurpose, presented: &TokenHash) -> Option<u8> {
-        self.unused_token(purpose, presented)?;
+        self.unused_token(purpose, presented).filter(|t| !t.is_closed())?;
         let token = match purpose {
             TokenPurpose::Invite => self.invite.as_mut(),
             TokenPurpose::Reset => self.reset.as_mut(),
@@ -371,10 +379,12 @@ impl PortalAccount {
     ///
     /// # Errors
     /// [`InviteRedeemRefused::InviteNotFound`] for a voided, used or foreign token (or once
-    /// registered); [`InviteRedeemRefused::InviteExpired`] when `now >= expires_at`.
+    /// registered); [`InviteRedeemRefused::InviteClosed`] after too many wrong dates of birth;
+    /// [`InviteRedeemRefused::InviteExpired`] when `now >= expires_at`.
     pub fn check_invite(&self, presented: &TokenHash, now: Timestamp) -> Result<&IssuedToken, InviteRedeemRefused> {
         match self.unused_token(TokenPurpose::Invite, presented) {
             Some(_) if !matches!(self.state, AccountState::NoAccount) => Err(InviteRedeemRefused::InviteNotFound),
+            Some(invite) if invite.is_closed() => Err(InviteRedeemRefused::InviteClosed),
             Some(invite) if invite.is_expired_at(now) => Err(InviteRedeemRefused::InviteExpired),
             Some(invite) => Ok(invite),
             None => Err(InviteRedeemRefused::InviteNotFound),
@@ -460,13 +470,15 @@ impl PortalAccount {
     ///
     /// # Errors
     /// [`ResetRedeemRefused::AccountDisabled`] when disabled (checked first, so a disabled
-    /// client is told why), else `ResetNotFound` or `ResetExpired`.
+    /// client is told why), else `ResetNotFound`, `ResetClosed` (too many wrong dates of birth)
+    /// or `ResetExpired`.
     pub fn check_reset(&self, presented: &TokenHash, now: Timestamp) -> Result<&IssuedToken, ResetRedeemRefused> {
         if matches!(self.state, AccountState::Disabled { .. }) {
             return Err(ResetRedeemRefused::AccountDisabled);
         }
         match self.unused_token(TokenPurpose::Reset, presented) {
             Some(_) if !self.is_active() => Err(ResetRedeemRefused::ResetNotFound),
+            Some(reset) if reset.is_closed() => Err(ResetRedeemRefused::ResetClosed),
             Some(reset) if reset.is_expired_at(now) => Err(ResetRedeemRefused::ResetExpired),
             Some(reset) => Ok(reset),
             None => Err(ResetRedeemRefused::ResetNotFound),

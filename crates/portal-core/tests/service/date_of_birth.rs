@@ -7,7 +7,9 @@ use std::sync::atomic::Ordering;
 
 use portal_core::account::{InviteRedeemRefused, ResetRedeemRefused};
 use portal_core::ports::MockPasswordHasher;
-use portal_core::service::{ClientPatch, DateOfBirthMismatch, PracticeChange, RegisterError, ResetError};
+use portal_core::service::{
+    ClientPatch, DateOfBirthMismatch, PracticeChange, RegisterError, ResetError, VerifyInviteError,
+};
 use portal_core::{AccountState, AccountStore, Actor, AuditAction, DATE_OF_BIRTH_TRIES, PasswordHasher, TokenPurpose};
 
 use crate::helpers::*;
@@ -96,9 +98,12 @@ async fn five_wrong_answers_close_the_link_and_it_then_reads_as_voided() {
     }
     assert!(matches!(
         register(&w, &link, Some(BORN)).await,
-        Err(RegisterError::Refused(InviteRedeemRefused::InviteNotFound))
+        Err(RegisterError::Refused(InviteRedeemRefused::InviteClosed))
     ));
-    assert!(matches!(w.service.verify_invite(&link).await, Err(_)));
+    assert!(matches!(
+        w.service.verify_invite(&link).await,
+        Err(VerifyInviteError::Refused(InviteRedeemRefused::InviteClosed))
+    ));
 
     let trail = w.service.audit_trail(&w.staff, &w.client).await.unwrap();
     let refused: Vec<_> = trail.iter().filter(|e| e.action == AuditAction::DateOfBirthRefused).collect();
@@ -147,7 +152,7 @@ async fn concurrent_wrong_answers_are_each_counted() {
     for attempt in attempts {
         match attempt.await.unwrap() {
             Err(RegisterError::DateOfBirthMismatch(refused)) => tries_left.push(refused.tries_left),
-            Err(RegisterError::Refused(InviteRedeemRefused::InviteNotFound)) => {}
+            Err(RegisterError::Refused(InviteRedeemRefused::InviteClosed)) => {}
             other => panic!("expected a refusal, got {other:?}"),
         }
     }
@@ -195,7 +200,7 @@ async fn a_reset_link_needs_the_date_of_birth_and_closes_after_five_wrong_answer
             other => panic!("expected a mismatch, got {other:?}"),
         }
     }
-    assert!(matches!(complete(Some(BORN)).await, Err(ResetError::Refused(ResetRedeemRefused::ResetNotFound))));
+    assert!(matches!(complete(Some(BORN)).await, Err(ResetError::Refused(ResetRedeemRefused::ResetClosed))));
     let panel = w.service.portal(&w.staff, &w.client).await.unwrap();
     assert!(panel.reset.unwrap().closed_after_date_of_birth_failures);
     assert_eq!(audited(&w, AuditAction::LinkVoided), 1);

@@ -9,11 +9,11 @@ use poem::endpoint::BoxEndpoint;
 use poem::http::{Method, StatusCode};
 use poem::test::{TestClient, TestRequestBuilder, TestResponse};
 use poem::{EndpointExt, Response};
-use portal_core::service::PortalService;
+use portal_core::service::{PortalService, PracticeChange, StaffContext};
 use portal_core::testing::{InMemoryStore, ManualClock, SeededRandom};
 use portal_core::{
     ClientDirectory, ClientId, Clock, DynPortalService, LinkKey, MailKind, PasswordHasher, Policy, PortalStore,
-    Randomness, ScryptHasher, ScryptParams, TimeZoneName, TokenPurpose,
+    Randomness, RequestContext, ScryptHasher, ScryptParams, TimeZoneName, TokenPurpose,
 };
 use portal_http::{BlockingHasher, HttpConfig, app};
 use secrecy::ExposeSecret as _;
@@ -232,6 +232,15 @@ impl TestApp {
         let token = self.invite(&id).await;
         self.register(&token, username, PASSWORD).await.assert_status(StatusCode::CREATED);
         id
+    }
+
+    /// Turns the practice's date-of-birth check on (through the service: the settings API is
+    /// not part of this crate's tests yet).
+    pub async fn date_of_birth_check_on(&self) {
+        let staff = self.service.authenticate_staff(&self.staff_key).await.unwrap().unwrap();
+        let staff = StaffContext { staff, request: RequestContext::default() };
+        let change = PracticeChange { date_of_birth_check: Some(true), ..PracticeChange::default() };
+        self.service.update_practice(&staff, change).await.unwrap();
     }
 
     pub fn wakeups(&self) -> usize {

@@ -5,6 +5,7 @@
 
 mod busy_gate;
 mod contract;
+mod date_of_birth;
 mod edge;
 mod errors;
 mod failing_store;

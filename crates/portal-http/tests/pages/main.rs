@@ -9,6 +9,7 @@ mod helpers;
 
 mod browser;
 mod client_pages;
+mod date_of_birth;
 mod staff_pages;
 mod staff_sessions;
 mod staff_words;
