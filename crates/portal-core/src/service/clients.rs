@@ -107,9 +107,9 @@ pub struct PortalView {
     pub invite: Option<TokenView>,
     /// The latest reset, while the account is active.
     pub reset: Option<TokenView>,
-    /// True when the practice asks for the date of birth on links but the client's record holds
-    /// none, so the client's links open without it.
-    pub date_of_birth_check_skipped: bool,
+    /// True when the client's record holds a date of birth. With the practice's date-of-birth
+    /// check on, links ask for it; without one on file they open without it (the panel says so).
+    pub date_of_birth_on_file: bool,
 }
 
 impl<S, H, C, R, D> PortalService<S, H, C, R, D>
@@ -287,14 +287,10 @@ where
                 (client, self.store.account_panel(staff.practice(), id).await?)
             }
         };
-        let mut view = portal_view(&panel, self.clock.now());
-        // The practice's settings are read only for a record with no date of birth: the panel
-        // of a client who has one stays one read.
-        if client.date_of_birth.is_none() {
-            view.date_of_birth_check_skipped =
-                self.settings_of(staff.practice()).await.map_err(Infrastructure::from)?.date_of_birth_check();
-        }
-        Ok(view)
+        Ok(PortalView {
+            date_of_birth_on_file: client.date_of_birth.is_some(),
+            ..portal_view(&panel, self.clock.now())
+        })
     }
 
     /// The client's audit trail, oldest first.
@@ -326,7 +322,7 @@ fn portal_view(panel: &AccountPanel, now: Timestamp) -> PortalView {
         (true, Some(token)) => Some(view(token, &panel.reset_delivery)),
         _ => None,
     };
-    PortalView { status: account.status(now), invite, reset, date_of_birth_check_skipped: false }
+    PortalView { status: account.status(now), invite, reset, date_of_birth_on_file: false }
 }
 
 /// A date of birth as staff typed it: empty means none on file. "Today" is the UTC date; the

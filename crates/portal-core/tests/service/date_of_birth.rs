@@ -63,12 +63,12 @@ async fn with_the_check_on_and_a_date_on_file_an_invitation_needs_the_date_of_bi
 }
 
 #[tokio::test]
-async fn without_a_date_on_file_the_check_is_skipped_and_the_panel_says_so() {
+async fn without_a_date_on_file_the_check_is_skipped_and_the_panel_knows_none_is_on_file() {
     let w = world().await;
     with_check(&w, true, None).await;
     let link = invite_link(&w).await;
     assert!(!w.service.verify_invite(&link).await.unwrap().date_of_birth_required);
-    assert!(w.service.portal(&w.staff, &w.client).await.unwrap().date_of_birth_check_skipped);
+    assert!(!w.service.portal(&w.staff, &w.client).await.unwrap().date_of_birth_on_file);
     register(&w, &link, None).await.unwrap();
 }
 
@@ -78,7 +78,7 @@ async fn with_the_check_off_a_date_on_file_is_not_asked_for() {
     with_check(&w, false, Some(BORN)).await;
     let link = invite_link(&w).await;
     assert!(!w.service.verify_invite(&link).await.unwrap().date_of_birth_required);
-    assert!(!w.service.portal(&w.staff, &w.client).await.unwrap().date_of_birth_check_skipped);
+    assert!(w.service.portal(&w.staff, &w.client).await.unwrap().date_of_birth_on_file);
     // Any answer is ignored: nothing is asked.
     register(&w, &link, Some("2000-01-01")).await.unwrap();
 }

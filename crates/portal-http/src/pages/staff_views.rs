@@ -173,7 +173,10 @@ fn token_facts(view: &TokenView, zone: &PracticeZone) -> TokenFacts {
     }
 }
 
-pub(crate) fn panel(view: &PortalView, zone: &PracticeZone) -> Panel {
+/// The panel of `view`; `date_of_birth_check` is the practice's setting (with it on and no date
+/// on file, the panel says the client's links open without one).
+pub(crate) fn panel(view: &PortalView, zone: &PracticeZone, date_of_birth_check: bool) -> Panel {
+    let date_of_birth_skipped = date_of_birth_check && !view.date_of_birth_on_file;
     match &view.status {
         PortalStatus::NotInvited | PortalStatus::Invited { .. } | PortalStatus::InviteExpired { .. } => {
             Panel::NoAccount {
@@ -181,13 +184,13 @@ pub(crate) fn panel(view: &PortalView, zone: &PracticeZone) -> Panel {
                 invite: view.invite.as_ref().map(|token| token_facts(token, zone)),
                 // A link closed after wrong dates of birth reads as no invitation, but one was sent.
                 first: matches!(view.status, PortalStatus::NotInvited) && view.invite.is_none(),
-                date_of_birth_skipped: view.date_of_birth_check_skipped,
+                date_of_birth_skipped,
             }
         }
         PortalStatus::Active { username } => Panel::Active {
             username: username.to_string(),
             reset: view.reset.as_ref().map(|token| token_facts(token, zone)),
-            date_of_birth_skipped: view.date_of_birth_check_skipped,
+            date_of_birth_skipped,
         },
         PortalStatus::Disabled { username, reason } => Panel::Disabled {
             username: username.to_string(),

@@ -134,9 +134,9 @@ pub(crate) struct PortalBody {
     /// The latest password reset and its delivery, while the account is active.
     #[oai(skip_serializing_if_is_none)]
     reset: Option<TokenBody>,
-    /// True when the practice asks for the date of birth on emailed links but the client's
-    /// record holds none: this client's links open without it.
-    date_of_birth_check_skipped: bool,
+    /// True when the client's record holds a date of birth. With the practice's date-of-birth
+    /// check on, the client's emailed links ask for it; without one on file they open without it.
+    date_of_birth_on_file: bool,
 }
 
 impl PortalBody {
@@ -149,7 +149,7 @@ impl PortalBody {
             disabled_reason,
             invite: view.invite.as_ref().map(TokenBody::of),
             reset: view.reset.as_ref().map(TokenBody::of),
-            date_of_birth_check_skipped: view.date_of_birth_check_skipped,
+            date_of_birth_on_file: view.date_of_birth_on_file,
         }
     }
 }

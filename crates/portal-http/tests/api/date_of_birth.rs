@@ -76,11 +76,11 @@ async fn a_wrong_date_is_refused_before_the_username_is_looked_at() {
 }
 
 #[tokio::test]
-async fn without_a_date_on_file_the_link_opens_without_one_and_the_panel_says_so() {
+async fn without_a_date_on_file_the_link_opens_without_one_and_the_panel_says_none_is_on_file() {
     let app = spawn_app().await;
     let (id, link) = invited_with_date(&app, None).await;
     assert_eq!(json_body(verify_invite(&app, &link).await).await["date_of_birth_required"], false);
-    assert_eq!(portal_panel(&app, &id).await["date_of_birth_check_skipped"], true);
+    assert_eq!(portal_panel(&app, &id).await["date_of_birth_on_file"], false);
     register_with(&app, &link, None).await.assert_status(StatusCode::CREATED);
 }
 
@@ -102,6 +102,7 @@ async fn five_wrong_answers_void_the_invitation_and_staff_see_why() {
     let panel = portal_panel(&app, &id).await;
     assert_eq!(panel["invite"]["voided_after_date_of_birth_failures"], true, "{panel}");
     assert_eq!(panel["state"], "no_account", "{panel}");
+    assert_eq!(panel["date_of_birth_on_file"], true, "{panel}");
 }
 
 #[tokio::test]
