@@ -146,6 +146,10 @@ pub enum InviteRedeemRefused {
     /// `now >= expires_at`.
     #[error("this invitation link has expired; ask your provider to resend the invitation")]
     InviteExpired,
+    /// Closed after too many wrong dates of birth. The API answers it like `InviteNotFound`
+    /// (a voided link); the page says why.
+    #[error("this invitation link was closed after too many wrong answers; ask your provider to resend the invitation")]
+    InviteClosed,
 }
 
 /// Refusals of "send a password reset".
@@ -185,6 +189,10 @@ pub enum ResetRedeemRefused {
     /// `now >= expires_at`.
     #[error("this password-reset link has expired")]
     ResetExpired,
+    /// Closed after too many wrong dates of birth. The API answers it like `ResetNotFound`
+    /// (a voided link); the page says why.
+    #[error("this password-reset link was closed after too many wrong answers")]
+    ResetClosed,
     /// The account was disabled.
     #[error("the portal account is disabled")]
     AccountDisabled,
@@ -235,6 +243,7 @@ pub enum Toggled {
 ///     issued_at: now,
 ///     expires_at: now + SignedDuration::from_hours(48),
 ///     state: TokenState::Live,
+///     date_of_birth_failures: 0,
 /// };
 /// account.issue_invite(invite)?;
 /// assert!(matches!(account.status(now), PortalStatus::Invited { .. }));
@@ -355,9 +364,24 @@ impl PortalAccount {
     }
 
     /// The account's current token of `purpose` when `presented` is its hash and it is unused
-    /// (it may still be expired: callers decide what that means).
+    /// (it may still be expired or closed by wrong dates of birth: callers decide what that
+    /// means).
     fn unused_token(&self, purpose: TokenPurpose, presented: &TokenHash) -> Option<&IssuedToken> {
         self.token(purpose).filter(|t| t.state == TokenState::Live && t.hash.matches(presented))
+    }
+
+    /// Counts a wrong date of birth answered on the link `presented`, the account's current
+    /// unused token of `purpose`, and answers the tries left (0: the link is now closed and
+    /// reads as voided). `None`, counting nothing, when `presented` is not that token (check it
+    /// first with [`PortalAccount::check_invite`] or [`PortalAccount::check_reset`]).
+    pub fn count_date_of_birth_failure(&mut self, purpose: TokenPurpose, presented: &TokenHash) -> Option<u8> {
+        self.unused_token(purpose, presented).filter(|t| !t.is_closed())?;
+        let token = match purpose {
+            TokenPurpose::Invite => self.invite.as_mut(),
+            TokenPurpose::Reset => self.reset.as_mut(),
+        }?;
+        token.date_of_birth_failures = token.date_of_birth_failures.saturating_add(1);
+        Some(token.date_of_birth_tries_left())
     }
 
     /// What staff see at `now`.
@@ -397,10 +421,12 @@ impl PortalAccount {
     ///
     /// # Errors
     /// [`InviteRedeemRefused::InviteNotFound`] for a voided, used or foreign token (or once
-    /// registered); [`InviteRedeemRefused::InviteExpired`] when `now >= expires_at`.
+    /// registered); [`InviteRedeemRefused::InviteClosed`] after too many wrong dates of birth;
+    /// [`InviteRedeemRefused::InviteExpired`] when `now >= expires_at`.
     pub fn check_invite(&self, presented: &TokenHash, now: Timestamp) -> Result<&IssuedToken, InviteRedeemRefused> {
         match self.unused_token(TokenPurpose::Invite, presented) {
             Some(_) if !matches!(self.state, AccountState::NoAccount) => Err(InviteRedeemRefused::InviteNotFound),
+            Some(invite) if invite.is_closed() => Err(InviteRedeemRefused::InviteClosed),
             Some(invite) if invite.is_expired_at(now) => Err(InviteRedeemRefused::InviteExpired),
             Some(invite) => Ok(invite),
             None => Err(InviteRedeemRefused::InviteNotFound),
@@ -511,13 +537,15 @@ impl PortalAccount {
     ///
     /// # Errors
     /// [`ResetRedeemRefused::AccountDisabled`] when disabled (checked first, so a disabled
-    /// client is told why), else `ResetNotFound` or `ResetExpired`.
+    /// client is told why), else `ResetNotFound`, `ResetClosed` (too many wrong dates of birth)
+    /// or `ResetExpired`.
     pub fn check_reset(&self, presented: &TokenHash, now: Timestamp) -> Result<&IssuedToken, ResetRedeemRefused> {
         if matches!(self.state, AccountState::Disabled { .. }) {
             return Err(ResetRedeemRefused::AccountDisabled);
         }
         match self.unused_token(TokenPurpose::Reset, presented) {
             Some(_) if !self.is_active() => Err(ResetRedeemRefused::ResetNotFound),
+            Some(reset) if reset.is_closed() => Err(ResetRedeemRefused::ResetClosed),
             Some(reset) if reset.is_expired_at(now) => Err(ResetRedeemRefused::ResetExpired),
             Some(reset) => Ok(reset),
             None => Err(ResetRedeemRefused::ResetNotFound),

@@ -26,6 +26,7 @@ fn token(purpose: TokenPurpose, n: u128, issued_at: Timestamp) -> IssuedToken {
         issued_at,
         expires_at: issued_at + TTL,
         state: TokenState::Live,
+        date_of_birth_failures: 0,
     }
 }
 

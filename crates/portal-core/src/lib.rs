@@ -59,7 +59,8 @@ pub use scrypt_hasher::{ScryptHasher, ScryptParams};
 pub use staff::{STAFF_KEY_USE_GRANULARITY, StaffKeyRecord, StaffKeyState, StaffSession};
 pub use system::{OsRandom, SystemClock};
 pub use token::{
-    BearerSecret, IssuedToken, LinkKey, LinkToken, MalformedToken, TokenHash, TokenPurpose, TokenState, VerifiedToken,
+    BearerSecret, DATE_OF_BIRTH_TRIES, IssuedToken, LinkKey, LinkToken, MalformedToken, TokenHash, TokenPurpose,
+    TokenState, VerifiedToken,
 };
 pub use types::{
     AuditId, ClientId, DisableReason, DisplayName, EmailAddress, InvalidId, InvalidInput, Language, MailId, Password,

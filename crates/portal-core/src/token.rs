@@ -300,19 +300,38 @@ pub struct IssuedToken {
     pub expires_at: Timestamp,
     /// Live or used.
     pub state: TokenState,
+    /// Wrong dates of birth answered on this link so far; at [`DATE_OF_BIRTH_TRIES`] the link is
+    /// closed for good (it then reads as voided).
+    pub date_of_birth_failures: u8,
 }
+
+/// How many wrong dates of birth a link takes before it is closed.
+pub const DATE_OF_BIRTH_TRIES: u8 = 5;
 
 impl IssuedToken {
     /// True when the token can still be redeemed at `now`.
     #[must_use]
     pub fn is_live_at(&self, now: Timestamp) -> bool {
-        self.state == TokenState::Live && now < self.expires_at
+        self.state == TokenState::Live && !self.is_closed() && now < self.expires_at
     }
 
-    /// True when it is unused but `now >= expires_at`.
+    /// True when it is unused (and not closed) but `now >= expires_at`.
     #[must_use]
     pub fn is_expired_at(&self, now: Timestamp) -> bool {
-        self.state == TokenState::Live && now >= self.expires_at
+        self.state == TokenState::Live && !self.is_closed() && now >= self.expires_at
+    }
+
+    /// True once [`DATE_OF_BIRTH_TRIES`] wrong dates of birth were answered on it: it works no
+    /// more, like a voided link, and staff see why.
+    #[must_use]
+    pub fn is_closed(&self) -> bool {
+        self.date_of_birth_failures >= DATE_OF_BIRTH_TRIES
+    }
+
+    /// Wrong dates of birth the link still takes before it is closed.
+    #[must_use]
+    pub fn date_of_birth_tries_left(&self) -> u8 {
+        DATE_OF_BIRTH_TRIES.saturating_sub(self.date_of_birth_failures)
     }
 }
 

@@ -8,7 +8,8 @@ use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 use portal_core::account::{InviteRedeemRefused, ResetRedeemRefused};
 use portal_core::service::{
-    LinkInfo, RegisterError, ResetError, SESSION_TOKEN_PREFIX, SessionError, SignInError, VerifyInviteError,
+    DateOfBirthMismatch, LinkInfo, RegisterError, ResetError, SESSION_TOKEN_PREFIX, SessionError, SignInError,
+    VerifyInviteError,
 };
 use portal_core::{Password, Practice};
 use secrecy::ExposeSecret;
@@ -52,11 +53,18 @@ pub(crate) struct LinkInfoBody {
     practice: PracticeBody,
     /// When the link stops working (RFC 3339).
     expires_at: String,
+    /// True when the link opens only with the client's date of birth (`date_of_birth` in the
+    /// registration or new-password request): the practice asks for it and has one on file.
+    date_of_birth_required: bool,
 }
 
 impl LinkInfoBody {
     fn of(info: &LinkInfo) -> Self {
-        Self { practice: PracticeBody::of(&info.practice), expires_at: rfc3339(info.expires_at) }
+        Self {
+            practice: PracticeBody::of(&info.practice),
+            expires_at: rfc3339(info.expires_at),
+            date_of_birth_required: info.date_of_birth_required,
+        }
     }
 }
 
@@ -71,6 +79,11 @@ pub(crate) struct RegistrationBody {
     /// case-insensitive; never changed afterwards. Anything else is 422 `invalid_username`.
     #[oai(validator(min_length = 3, max_length = 64, pattern = r"^[A-Za-z0-9][A-Za-z0-9._@-]*$"))]
     username: Text,
+    /// The client's date of birth, `YYYY-MM-DD`, when the link's `verify` said
+    /// `date_of_birth_required` (ignored otherwise). Checked before anything else: a missing or
+    /// wrong one is 403 `date_of_birth_mismatch`.
+    #[oai(validator(max_length = 32))]
+    date_of_birth: Option<Text>,
     /// At least 15 characters by default; no composition rules; not a common password; must not
     /// contain the username or the practice's name.
     #[oai(validator(max_length = 1024))]
@@ -131,6 +144,11 @@ pub(crate) struct ResetBody {
     /// The token from the reset link.
     #[oai(validator(min_length = 1, max_length = 256))]
     token: Text,
+    /// The client's date of birth, `YYYY-MM-DD`, when the link's `verify` said
+    /// `date_of_birth_required` (ignored otherwise). Checked before anything else: a missing or
+    /// wrong one is 403 `date_of_birth_mismatch`.
+    #[oai(validator(max_length = 32))]
+    date_of_birth: Option<Text>,
     /// The new password (same rules as at registration).
     #[oai(validator(max_length = 1024))]
     password: Text,
@@ -156,6 +174,11 @@ pub(crate) enum RegisterResponse {
     /// Registered; the link is used up. Sign in next.
     #[oai(status = 201)]
     Created(Json<RegisteredBody>),
+    /// `date_of_birth_mismatch`: the link needs the client's date of birth and it was missing
+    /// or wrong; `tries_left` says how many more wrong answers it takes (after 5 wrong answers
+    /// the link is closed and answers `invite_not_found`).
+    #[oai(status = 403, content_type = "application/problem+json")]
+    Forbidden(Json<Problem>),
     /// `invite_not_found`: unknown, replaced by a newer invitation, or already used.
     #[oai(status = 404, content_type = "application/problem+json")]
     NotFound(Json<Problem>),
@@ -247,7 +270,10 @@ pub(crate) enum CompleteResetResponse {
     /// "your password was changed" email is queued.
     #[oai(status = 204)]
     NoContent,
-    /// `account_disabled`: the practice turned the account off.
+    /// `account_disabled`: the practice turned the account off; or `date_of_birth_mismatch`:
+    /// the link needs the client's date of birth and it was missing or wrong, `tries_left`
+    /// says how many more wrong answers it takes (after 5 wrong answers the link is closed and
+    /// answers `reset_not_found`).
     #[oai(status = 403, content_type = "application/problem+json")]
     Forbidden(Json<Problem>),
     /// `reset_not_found`: unknown, replaced, voided or already used.
@@ -268,6 +294,13 @@ impl Ctx {
     fn client_problem(&self, status: StatusCode, code: ErrorCode) -> Json<Problem> {
         Json(Problem::new(status, code, self.rid()))
     }
+
+    /// 403 `date_of_birth_mismatch` with the tries left.
+    fn date_of_birth_problem(&self, refused: DateOfBirthMismatch) -> Json<Problem> {
+        let mut problem = Problem::new(StatusCode::FORBIDDEN, ErrorCode::DateOfBirthMismatch, self.rid());
+        problem.tries_left = Some(refused.tries_left);
+        Json(problem)
+    }
 }
 
 /// The answer for a refused reset link, shared by verify and complete.
@@ -279,7 +312,8 @@ enum ResetRefusal {
 
 fn reset_refusal(ctx: &Ctx, refused: &ResetRedeemRefused) -> ResetRefusal {
     match refused {
-        ResetRedeemRefused::ResetNotFound => {
+        // A link closed after too many wrong dates of birth answers like a voided one.
+        ResetRedeemRefused::ResetNotFound | ResetRedeemRefused::ResetClosed => {
             ResetRefusal::NotFound(ctx.client_problem(StatusCode::NOT_FOUND, ErrorCode::ResetNotFound))
         }
         ResetRedeemRefused::ResetExpired => {
@@ -302,7 +336,9 @@ impl ClientApi {
         ctx.ip_budget()?;
         match ctx.state.service.verify_invite(body.0.token.as_str()).await {
             Ok(info) => Ok(VerifyInviteResponse::Ok(Json(LinkInfoBody::of(&info)))),
-            Err(VerifyInviteError::Refused(InviteRedeemRefused::InviteNotFound)) => {
+            Err(VerifyInviteError::Refused(
+                InviteRedeemRefused::InviteNotFound | InviteRedeemRefused::InviteClosed,
+            )) => {
                 Ok(VerifyInviteResponse::NotFound(ctx.client_problem(StatusCode::NOT_FOUND, ErrorCode::InviteNotFound)))
             }
             Err(VerifyInviteError::Refused(InviteRedeemRefused::InviteExpired)) => {
@@ -322,16 +358,27 @@ impl ClientApi {
         let Json(body) = body;
         let password = Password::new(body.password.as_str());
         let context = ctx.meta.context();
-        match ctx.state.service.register(body.token.as_str(), body.username.as_str(), &password, &context).await {
+        let date_of_birth = body.date_of_birth.as_ref().map(Text::as_str);
+        let registered = ctx.state.service.register_with_date_of_birth(
+            body.token.as_str(),
+            date_of_birth,
+            body.username.as_str(),
+            &password,
+            &context,
+        );
+        match registered.await {
             Ok(registered) => Ok(RegisterResponse::Created(Json(RegisteredBody {
                 username: registered.username.to_string(),
                 practice: PracticeBody::of(&registered.practice),
             }))),
-            Err(RegisterError::Refused(InviteRedeemRefused::InviteNotFound)) => {
+            Err(RegisterError::Refused(InviteRedeemRefused::InviteNotFound | InviteRedeemRefused::InviteClosed)) => {
                 Ok(RegisterResponse::NotFound(ctx.client_problem(StatusCode::NOT_FOUND, ErrorCode::InviteNotFound)))
             }
             Err(RegisterError::Refused(InviteRedeemRefused::InviteExpired)) => {
                 Ok(RegisterResponse::Gone(ctx.client_problem(StatusCode::GONE, ErrorCode::InviteExpired)))
+            }
+            Err(RegisterError::DateOfBirthMismatch(refused)) => {
+                Ok(RegisterResponse::Forbidden(ctx.date_of_birth_problem(refused)))
             }
             Err(RegisterError::InvalidUsername(invalid)) => Ok(RegisterResponse::Unprocessable(Json(
                 Problem::new(StatusCode::UNPROCESSABLE_ENTITY, ErrorCode::InvalidUsername, ctx.rid())
@@ -424,8 +471,11 @@ impl ClientApi {
                 ResetRefusal::NotFound(problem) => VerifyResetResponse::NotFound(problem),
                 ResetRefusal::Gone(problem) => VerifyResetResponse::Gone(problem),
             }),
-            // Verifying checks no password; the core never answers this here.
+            // Verifying checks no password and no date of birth; the core never answers these here.
             Err(ResetError::WeakPassword(weak)) => Err(ApiError::from_problem(weak_password(&weak, ctx.rid()), None)),
+            Err(ResetError::DateOfBirthMismatch(refused)) => {
+                Ok(VerifyResetResponse::Forbidden(ctx.date_of_birth_problem(refused)))
+            }
             Err(ResetError::Infrastructure(error)) => Err(ApiError::infrastructure(&error, ctx.rid())),
         }
     }
@@ -444,7 +494,15 @@ impl ClientApi {
         ctx.hashing_room()?;
         let Json(body) = body;
         let password = Password::new(body.password.as_str());
-        match ctx.state.service.complete_reset(body.token.as_str(), &password, &ctx.meta.context()).await {
+        let date_of_birth = body.date_of_birth.as_ref().map(Text::as_str);
+        let context = ctx.meta.context();
+        let done = ctx.state.service.complete_reset_with_date_of_birth(
+            body.token.as_str(),
+            date_of_birth,
+            &password,
+            &context,
+        );
+        match done.await {
             Ok(()) => {
                 ctx.mail_queued();
                 Ok(CompleteResetResponse::NoContent)
@@ -454,6 +512,9 @@ impl ClientApi {
                 ResetRefusal::NotFound(problem) => CompleteResetResponse::NotFound(problem),
                 ResetRefusal::Gone(problem) => CompleteResetResponse::Gone(problem),
             }),
+            Err(ResetError::DateOfBirthMismatch(refused)) => {
+                Ok(CompleteResetResponse::Forbidden(ctx.date_of_birth_problem(refused)))
+            }
             Err(ResetError::WeakPassword(weak)) => {
                 Ok(CompleteResetResponse::Unprocessable(Json(weak_password(&weak, ctx.rid()))))
             }

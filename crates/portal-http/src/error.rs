@@ -54,6 +54,10 @@ pub enum ErrorCode {
     ResetNotFound,
     /// 410: the reset link expired.
     ResetExpired,
+    /// 403: the link needs the client's date of birth and it was missing or does not match
+    /// (which part is never said); `tries_left` says how many wrong answers the link still
+    /// takes (at 0 it is closed: ask the practice for a new link).
+    DateOfBirthMismatch,
     /// 409: another account of the practice has this username.
     UsernameTaken,
     /// 422: the username breaks the rules (see `detail`).
@@ -112,6 +116,7 @@ impl ErrorCode {
             Self::InviteExpired => "invite_expired",
             Self::ResetNotFound => "reset_not_found",
             Self::ResetExpired => "reset_expired",
+            Self::DateOfBirthMismatch => "date_of_birth_mismatch",
             Self::UsernameTaken => "username_taken",
             Self::InvalidUsername => "invalid_username",
             Self::WeakPassword => "weak_password",
@@ -149,6 +154,7 @@ impl ErrorCode {
             Self::InviteExpired => "This invitation link has expired; ask your provider to resend the invitation",
             Self::ResetNotFound => "This password-reset link is not valid",
             Self::ResetExpired => "This password-reset link has expired",
+            Self::DateOfBirthMismatch => "The date of birth does not match our records",
             Self::UsernameTaken => "This username is already taken",
             Self::InvalidUsername => "The username is not valid",
             Self::WeakPassword => "The password was refused",
@@ -202,6 +208,10 @@ pub struct Problem {
     /// For `weak_password`: every reason the password was refused.
     #[oai(skip_serializing_if_is_none)]
     pub reasons: Option<Vec<Reason>>,
+    /// For `date_of_birth_mismatch`: how many more wrong answers the link takes before it is
+    /// closed (0: it is closed now).
+    #[oai(skip_serializing_if_is_none)]
+    pub tries_left: Option<u8>,
 }
 
 impl Problem {
@@ -216,6 +226,7 @@ impl Problem {
             detail: None,
             request_id: request_id.to_owned(),
             reasons: None,
+            tries_left: None,
         }
     }
 

@@ -271,6 +271,7 @@ pub(crate) fn token_row(practice: PracticeId, client: &ClientId, token: &IssuedT
         expires_at: Set(micros(token.expires_at)),
         used_at: Set(used_at(token)),
         voided_at: Set(None),
+        date_of_birth_failures: Set(i32::from(token.date_of_birth_failures)),
     }
 }
 
@@ -293,6 +294,8 @@ pub(crate) fn token_from(row: token::Model) -> Result<IssuedToken, StoreError> {
             None => TokenState::Live,
             Some(at) => TokenState::Used { at: at.into() },
         },
+        date_of_birth_failures: u8::try_from(row.date_of_birth_failures)
+            .map_err(|e| corrupt("tokens.date_of_birth_failures", e))?,
     })
 }
 

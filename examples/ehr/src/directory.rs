@@ -1,10 +1,12 @@
 //! The client-directory seam over the EHR's `patients`: the portal reads a patient's name,
-//! email, language and consent from here when staff act and when a mail is sent, and keeps no
-//! copy of them.
+//! email, language, consent and date of birth from here when staff act, when a link is opened
+//! and when a mail is sent, and keeps no copy of them.
 
 use async_trait::async_trait;
 use jiff::Timestamp;
-use portal_core::{Client, ClientDirectory, ClientId, DisplayName, EmailAddress, Language, PracticeId, StoreError};
+use portal_core::{
+    Client, ClientDirectory, ClientId, DateOfBirth, DisplayName, EmailAddress, Language, PracticeId, StoreError,
+};
 use sea_orm::{ColumnTrait as _, DatabaseConnection, EntityTrait as _, QueryFilter as _};
 
 use crate::db::patient;
@@ -42,6 +44,14 @@ fn to_client(row: patient::Model, practice: PracticeId) -> Result<Client, StoreE
     let email = row.email.as_deref().map(EmailAddress::parse).transpose().map_err(|_| corrupt("email"))?;
     let language = Language::parse(&row.preferred_language).map_err(|_| corrupt("preferred language"))?;
     let created_at = Timestamp::from_second(row.created_at).map_err(|_| corrupt("created_at"))?;
+    // The EHR's record is the authority on the date; the portal asks for it on emailed links
+    // when the practice has the check on.
+    let date_of_birth = row
+        .date_of_birth
+        .as_deref()
+        .map(|text| text.parse::<jiff::civil::Date>().map(DateOfBirth::restore))
+        .transpose()
+        .map_err(|_| corrupt("date of birth"))?;
     Ok(Client {
         id,
         practice_id: practice,
@@ -49,7 +59,7 @@ fn to_client(row: patient::Model, practice: PracticeId) -> Result<Client, StoreE
         email,
         language,
         email_consent: row.email_consent,
-        date_of_birth: None,
+        date_of_birth,
         created_at,
     })
 }
@@ -97,5 +107,23 @@ mod tests {
         assert_eq!(number("abc"), None);
         assert_eq!(number("+5"), None);
         assert_eq!(number("99999999999999999999"), None);
+    }
+
+    #[test]
+    fn a_patients_date_of_birth_reaches_the_portal_and_a_malformed_one_is_corrupt() {
+        let practice = PracticeId::from_uuid(sea_orm::prelude::Uuid::from_u128(1));
+        let row = |date_of_birth: Option<&str>| patient::Model {
+            id: 1001,
+            name: "Ada Lovelace".into(),
+            email: Some("ada@example.org".into()),
+            preferred_language: "en".into(),
+            email_consent: true,
+            date_of_birth: date_of_birth.map(str::to_owned),
+            created_at: 1_800_000_000,
+        };
+        let client = to_client(row(Some("1985-12-10")), practice).unwrap();
+        assert_eq!(client.date_of_birth.map(|date| date.to_iso()).as_deref(), Some("1985-12-10"));
+        assert_eq!(to_client(row(None), practice).unwrap().date_of_birth, None);
+        assert!(matches!(to_client(row(Some("10/12/1985")), practice), Err(StoreError::Corrupt(_))));
     }
 }

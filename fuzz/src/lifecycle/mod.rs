@@ -512,6 +512,7 @@ fn invite_name(refused: &InviteRedeemRefused) -> &'static str {
     match refused {
         InviteRedeemRefused::InviteNotFound => "InviteNotFound",
         InviteRedeemRefused::InviteExpired => "InviteExpired",
+        InviteRedeemRefused::InviteClosed => "InviteClosed",
     }
 }
 
@@ -519,6 +520,7 @@ fn redeem_name(refused: &ResetRedeemRefused) -> &'static str {
     match refused {
         ResetRedeemRefused::ResetNotFound => "ResetNotFound",
         ResetRedeemRefused::ResetExpired => "ResetExpired",
+        ResetRedeemRefused::ResetClosed => "ResetClosed",
         ResetRedeemRefused::AccountDisabled => "AccountDisabled",
     }
 }

@@ -91,6 +91,9 @@ pub struct TokenView {
     pub expires_at: Timestamp,
     /// True once redeemed.
     pub used: bool,
+    /// True when the link was closed after too many wrong dates of birth (staff send a new
+    /// one).
+    pub closed_after_date_of_birth_failures: bool,
     /// Delivery of the email that carried it.
     pub delivery: Option<DeliveryState>,
 }
@@ -104,6 +107,9 @@ pub struct PortalView {
     pub invite: Option<TokenView>,
     /// The latest reset, while the account is active.
     pub reset: Option<TokenView>,
+    /// True when the client's record holds a date of birth. With the practice's date-of-birth
+    /// check on, links ask for it; without one on file they open without it (the panel says so).
+    pub date_of_birth_on_file: bool,
 }
 
 impl<S, H, C, R, D> PortalService<S, H, C, R, D>
@@ -265,16 +271,19 @@ where
     /// # Errors
     /// `ClientNotFound`, or infrastructure.
     pub async fn portal(&self, staff: &StaffContext, id: &ClientId) -> Result<PortalView, ClientError> {
-        let panel = match self.records {
+        let (client, panel) = match self.records {
             ClientRecords::Bundled => {
-                self.store.client_panel(staff.practice(), id).await?.ok_or(ClientError::ClientNotFound)?.1
+                self.store.client_panel(staff.practice(), id).await?.ok_or(ClientError::ClientNotFound)?
             }
             ClientRecords::Host => {
-                self.client_of(staff.practice(), id).await?.ok_or(ClientError::ClientNotFound)?;
-                self.store.account_panel(staff.practice(), id).await?
+                let client = self.client_of(staff.practice(), id).await?.ok_or(ClientError::ClientNotFound)?;
+                (client, self.store.account_panel(staff.practice(), id).await?)
             }
         };
-        Ok(portal_view(&panel, self.clock.now()))
+        Ok(PortalView {
+            date_of_birth_on_file: client.date_of_birth.is_some(),
+            ..portal_view(&panel, self.clock.now())
+        })
     }
 
     /// The client's audit trail, oldest first.
@@ -295,6 +304,7 @@ fn portal_view(panel: &AccountPanel, now: Timestamp) -> PortalView {
         sent_at: token.issued_at,
         expires_at: token.expires_at,
         used: matches!(token.state, TokenState::Used { .. }),
+        closed_after_date_of_birth_failures: token.is_closed(),
         delivery: delivery.clone(),
     };
     let invite = match (account.state(), account.invite()) {
@@ -305,7 +315,7 @@ fn portal_view(panel: &AccountPanel, now: Timestamp) -> PortalView {
         (true, Some(token)) => Some(view(token, &panel.reset_delivery)),
         _ => None,
     };
-    PortalView { status: account.status(now), invite, reset }
+    PortalView { status: account.status(now), invite, reset, date_of_birth_on_file: false }
 }
 
 /// An email as staff typed it: empty means none on file.

@@ -21,6 +21,7 @@
 mod access;
 mod bulk_invitations;
 mod clients;
+mod date_of_birth;
 mod imports;
 mod invitations;
 mod practices;
@@ -54,6 +55,7 @@ pub use clients::{
     ClientError, ClientPatch, ClientView, MAX_STATES_PER_CALL, NewClient, PortalStatesError, PortalView, TokenView,
 };
 pub use imports::{IMPORT_BATCH, ImportError, ImportPlan, ImportRow, ImportSkip, ImportWarning, RowError};
+pub use date_of_birth::DateOfBirthMismatch;
 pub use invitations::{SendInviteError, VerifyInviteError};
 pub use practices::{CreatedPractice, PracticeChange, PracticeError, UpdatePracticeError};
 pub use registration::{RegisterError, Registered};
@@ -200,6 +202,9 @@ pub struct LinkInfo {
     pub practice: Practice,
     /// When the link stops working.
     pub expires_at: Timestamp,
+    /// True when the link opens only with the client's date of birth (the practice has the
+    /// check on and the record holds one).
+    pub date_of_birth_required: bool,
 }
 
 /// The use cases, generic over storage, hashing, time and randomness.
@@ -339,6 +344,7 @@ where
             // Link lifetimes are bounded to seven days, so this cannot overflow for any real clock.
             expires_at: now.saturating_add(ttl).unwrap_or(now),
             state: TokenState::Live,
+            date_of_birth_failures: 0,
         })
     }
 

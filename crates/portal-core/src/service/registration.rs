@@ -1,13 +1,13 @@
 //! Registration: the client chooses a username and password from an invitation link.
 
-use crate::account::InviteRedeemRefused;
+use crate::account::{InviteRedeemRefused, PortalAccount};
 use crate::password_policy::{PasswordContext, WeakPassword, check_password};
 use crate::ports::{AccountCommit, ClientDirectory, Clock, PasswordHasher, PortalStore, Randomness, StoreError};
 use crate::records::{Actor, AuditAction, Practice, RequestContext};
 use crate::token::TokenPurpose;
 use crate::types::{ClientId, InvalidInput, Password, Username};
 
-use super::{Infrastructure, PortalService};
+use super::{DateOfBirthMismatch, Infrastructure, PortalService};
 
 /// Refusals of registration.
 #[derive(Debug, thiserror::Error)]
@@ -15,6 +15,10 @@ pub enum RegisterError {
     /// Unknown, voided or used; or expired.
     #[error(transparent)]
     Refused(#[from] InviteRedeemRefused),
+    /// The link needs the client's date of birth and it was missing or wrong (counted on the
+    /// link; at none left the link is closed).
+    #[error(transparent)]
+    DateOfBirthMismatch(#[from] DateOfBirthMismatch),
     /// The username breaks the rules.
     #[error(transparent)]
     InvalidUsername(InvalidInput),
@@ -48,11 +52,12 @@ where
     R: Randomness,
     D: ClientDirectory,
 {
-    /// Registers a username and password from an invitation link (consumes it).
+    /// Registers from an invitation link without a date of birth: as
+    /// [`PortalService::register_with_date_of_birth`] with no answer, so a link that needs one
+    /// is refused.
     ///
     /// # Errors
-    /// `Refused` (not found / expired), `InvalidUsername`, `UsernameTaken`, `WeakPassword`, or
-    /// infrastructure (`Busy` when the hashing pool is saturated).
+    /// As [`PortalService::register_with_date_of_birth`].
     pub async fn register(
         &self,
         token: &str,
@@ -60,11 +65,37 @@ where
         password: &Password,
         context: &RequestContext,
     ) -> Result<Registered, RegisterError> {
+        self.register_with_date_of_birth(token, None, username, password, context).await
+    }
+
+    /// Registers a username and password from an invitation link (consumes it). When the link
+    /// needs the client's date of birth, `date_of_birth` (`YYYY-MM-DD`) is checked first,
+    /// before the username or password is looked at (no hashing, no "username taken" answer
+    /// for a wrong date).
+    ///
+    /// # Errors
+    /// `Refused` (not found / expired), `DateOfBirthMismatch`, `InvalidUsername`,
+    /// `UsernameTaken`, `WeakPassword`, or infrastructure (`Busy` when the hashing pool is
+    /// saturated).
+    pub async fn register_with_date_of_birth(
+        &self,
+        token: &str,
+        date_of_birth: Option<&str>,
+        username: &str,
+        password: &Password,
+        context: &RequestContext,
+    ) -> Result<Registered, RegisterError> {
         let (verified, account) =
             self.account_for_link(TokenPurpose::Invite, token).await?.ok_or(InviteRedeemRefused::InviteNotFound)?;
         account.check_invite(&verified.hash(), self.clock.now())?;
-        let username = Username::parse(username).map_err(RegisterError::InvalidUsername)?;
         let practice = self.practice_of(&account).await?;
+        let check = self.link_check(&practice, &account, TokenPurpose::Invite).await?;
+        let recheck = |account: &PortalAccount, now| {
+            account.check_invite(&verified.hash(), now).map(|_| ()).map_err(RegisterError::from)
+        };
+        self.answer_date_of_birth(check, date_of_birth, &practice, account.client_id(), &verified, context, recheck)
+            .await?;
+        let username = Username::parse(username).map_err(RegisterError::InvalidUsername)?;
         check_password(
             password,
             self.policy.password(),

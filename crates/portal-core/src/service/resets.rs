@@ -1,13 +1,13 @@
 //! Password resets: staff send the link; the client checks it and sets a new password.
 
-use crate::account::{ResetRedeemRefused, ResetRefused};
+use crate::account::{PortalAccount, ResetRedeemRefused, ResetRefused};
 use crate::password_policy::{PasswordContext, WeakPassword, check_password};
 use crate::ports::{AccountCommit, ClientDirectory, Clock, PasswordHasher, PortalStore, Randomness};
 use crate::records::{Actor, AuditAction, MailKind, RequestContext};
 use crate::token::TokenPurpose;
 use crate::types::{ClientId, Password};
 
-use super::{Infrastructure, LinkInfo, LinkSent, PortalService, StaffContext};
+use super::{DateOfBirthMismatch, Infrastructure, LinkInfo, LinkSent, PortalService, StaffContext};
 
 /// Refusals of sending a password reset.
 #[derive(Debug, thiserror::Error)]
@@ -35,6 +35,10 @@ pub enum ResetError {
     /// Unknown, voided, used, expired, or the account is disabled.
     #[error(transparent)]
     Refused(#[from] ResetRedeemRefused),
+    /// The link needs the client's date of birth and it was missing or wrong (counted on the
+    /// link; at none left the link is closed).
+    #[error(transparent)]
+    DateOfBirthMismatch(#[from] DateOfBirthMismatch),
     /// The new password breaks the rules.
     #[error(transparent)]
     WeakPassword(#[from] WeakPassword),
@@ -96,18 +100,38 @@ where
         let (verified, account) =
             self.account_for_link(TokenPurpose::Reset, token).await?.ok_or(ResetRedeemRefused::ResetNotFound)?;
         let expires_at = account.check_reset(&verified.hash(), self.clock.now())?.expires_at;
-        Ok(LinkInfo { practice: self.practice_of(&account).await?, expires_at })
+        let practice = self.practice_of(&account).await?;
+        let date_of_birth_required = self.link_check(&practice, &account, TokenPurpose::Reset).await?.required();
+        Ok(LinkInfo { practice, expires_at, date_of_birth_required })
+    }
+
+    /// Sets a new password from a reset link without a date of birth: as
+    /// [`PortalService::complete_reset_with_date_of_birth`] with no answer, so a link that
+    /// needs one is refused.
+    ///
+    /// # Errors
+    /// As [`PortalService::complete_reset_with_date_of_birth`].
+    pub async fn complete_reset(
+        &self,
+        token: &str,
+        password: &Password,
+        context: &RequestContext,
+    ) -> Result<(), ResetError> {
+        self.complete_reset_with_date_of_birth(token, None, password, context).await
     }
 
     /// Sets a new password from a reset link: consumes the link, revokes every session (the
     /// client is not signed in), clears the sign-in throttle and mails a "password changed"
-    /// notice.
+    /// notice. When the link needs the client's date of birth, `date_of_birth` (`YYYY-MM-DD`)
+    /// is checked first, before the password is looked at or hashed.
     ///
     /// # Errors
-    /// `ResetNotFound`, `ResetExpired`, `AccountDisabled`, `WeakPassword`, or infrastructure.
-    pub async fn complete_reset(
+    /// `ResetNotFound`, `ResetExpired`, `AccountDisabled`, `DateOfBirthMismatch`,
+    /// `WeakPassword`, or infrastructure.
+    pub async fn complete_reset_with_date_of_birth(
         &self,
         token: &str,
+        date_of_birth: Option<&str>,
         password: &Password,
         context: &RequestContext,
     ) -> Result<(), ResetError> {
@@ -115,6 +139,12 @@ where
             self.account_for_link(TokenPurpose::Reset, token).await?.ok_or(ResetRedeemRefused::ResetNotFound)?;
         account.check_reset(&verified.hash(), self.clock.now())?;
         let practice = self.practice_of(&account).await?;
+        let check = self.link_check(&practice, &account, TokenPurpose::Reset).await?;
+        let recheck = |account: &PortalAccount, now| {
+            account.check_reset(&verified.hash(), now).map(|_| ()).map_err(ResetError::from)
+        };
+        self.answer_date_of_birth(check, date_of_birth, &practice, account.client_id(), &verified, context, recheck)
+            .await?;
         check_password(
             password,
             self.policy.password(),

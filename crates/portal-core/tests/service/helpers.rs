@@ -1,10 +1,14 @@
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
 use jiff::{SignedDuration, Timestamp};
-use portal_core::ports::PasswordHasher;
+use portal_core::ports::{MockPasswordHasher, PasswordHasher};
 use portal_core::scrypt_hasher::{ScryptHasher, ScryptParams};
 use portal_core::service::{NewClient, PortalService, StaffContext};
 use portal_core::testing::{InMemoryStore, ManualClock, SeededRandom};
 use portal_core::{
-    ClientId, LinkKey, MailKind, OutgoingMail, Password, Policy, RequestContext, TimeZoneName, TokenPurpose,
+    ClientId, LinkKey, MailKind, OutgoingMail, Password, PasswordHash, Policy, RequestContext, TimeZoneName,
+    TokenPurpose,
 };
 use secrecy::ExposeSecret;
 
@@ -27,6 +31,17 @@ pub fn start() -> Timestamp {
 
 pub fn fast_hasher() -> ScryptHasher {
     ScryptHasher::new(ScryptParams::INSECURE_FAST_FOR_TESTS).unwrap()
+}
+
+/// Makes `hasher` answer every `hash` with a distinct fake hash, and counts the calls.
+pub fn numbered_hashes(hasher: &mut MockPasswordHasher) -> Arc<AtomicUsize> {
+    let counter = Arc::new(AtomicUsize::new(0));
+    let seen = counter.clone();
+    hasher.expect_hash().returning(move |_| {
+        let n = seen.fetch_add(1, Ordering::SeqCst);
+        Ok(PasswordHash::from_phc(format!("$scrypt$ln=4,r=8,p=1$salt{n}$hash{n}")))
+    });
+    counter
 }
 
 pub fn key() -> LinkKey {

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used)] // helpers are test code: a panic is the failure report
 
 mod bulk;
+mod date_of_birth;
 mod helpers;
 mod host;
 mod lifecycle;

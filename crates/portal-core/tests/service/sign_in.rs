@@ -1,23 +1,12 @@
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 
 use jiff::SignedDuration;
 use portal_core::ports::MockPasswordHasher;
 use portal_core::service::{Infrastructure, SessionError, SignInError};
-use portal_core::{AuditAction, AuditFailure, HashError, PasswordHash, Verification};
+use portal_core::{AuditAction, AuditFailure, HashError, Verification};
 use secrecy::ExposeSecret;
 
 use crate::helpers::*;
-
-fn numbered_hashes(hasher: &mut MockPasswordHasher) -> Arc<AtomicUsize> {
-    let counter = Arc::new(AtomicUsize::new(0));
-    let seen = counter.clone();
-    hasher.expect_hash().returning(move |_| {
-        let n = seen.fetch_add(1, Ordering::SeqCst);
-        Ok(PasswordHash::from_phc(format!("$scrypt$ln=4,r=8,p=1$salt{n}$hash{n}")))
-    });
-    counter
-}
 
 #[tokio::test]
 async fn an_unknown_user_costs_one_dummy_hash_and_looks_like_a_wrong_password() {

@@ -7,11 +7,11 @@ use poem::web::{Form, Query};
 use poem::{IntoResponse, Request, Response, handler};
 use portal_core::account::{InviteRedeemRefused, ResetRedeemRefused};
 use portal_core::password_policy::WeakPassword;
-use portal_core::service::{RegisterError, ResetError, VerifyInviteError};
-use portal_core::{InvalidInput, Password, Practice};
+use portal_core::service::{LinkInfo, RegisterError, ResetError, VerifyInviteError};
+use portal_core::{InvalidInput, Password};
 use serde::Deserialize;
 
-use super::client::{CredentialsForm, busy_refusal, disabled_page, ip_refusal, sign_in_path, trouble};
+use super::client::{busy_refusal, disabled_page, ip_refusal, sign_in_path, trouble};
 use super::zone::PracticeZone;
 use super::{
     INVITE_COOKIE, Message, Page, RESET_COOKIE, SESSION_COOKIE, clear_cookie, csrf_ok, csrf_refused, csrf_token,
@@ -25,13 +25,35 @@ pub(crate) struct LinkQuery {
     token: Option<String>,
 }
 
+/// The registration form.
+#[derive(Deserialize)]
+pub(crate) struct RegistrationForm {
+    #[serde(default)]
+    csrf: String,
+    /// `YYYY-MM-DD`, asked when the link needs it (empty otherwise).
+    #[serde(default)]
+    date_of_birth: String,
+    #[serde(default)]
+    username: String,
+    #[serde(default)]
+    password: String,
+}
+
 /// The new-password form.
 #[derive(Deserialize)]
 pub(crate) struct ResetForm {
     #[serde(default)]
     csrf: String,
+    /// `YYYY-MM-DD`, asked when the link needs it (empty otherwise).
+    #[serde(default)]
+    date_of_birth: String,
     #[serde(default)]
     password: String,
+}
+
+/// The answer to a link's date-of-birth question, when one was typed.
+fn answered(date_of_birth: &str) -> Option<&str> {
+    Some(date_of_birth.trim()).filter(|answer| !answer.is_empty())
 }
 
 /// Longest link token taken from a URL (real ones are 43 characters).
@@ -48,6 +70,15 @@ fn no_link(route: &'static str, what: &str) -> Page {
     .page(route, StatusCode::BAD_REQUEST)
 }
 
+/// The page of a link closed after too many wrong dates of birth (it reads as voided: 404).
+fn closed_link(route: &'static str) -> Page {
+    Message::new(
+        "This link was closed",
+        "This link was closed after too many wrong answers; ask your provider to send a new one.",
+    )
+    .page(route, StatusCode::NOT_FOUND)
+}
+
 fn invite_refused(refused: &InviteRedeemRefused) -> Page {
     match refused {
         InviteRedeemRefused::InviteExpired => Message::new(
@@ -60,6 +91,7 @@ fn invite_refused(refused: &InviteRedeemRefused) -> Page {
             "The link was already used, replaced by a newer invitation, or is incomplete. If you already created your account, sign in with the link your provider gave you; otherwise ask your provider to resend the invitation.",
         )
         .page("page_invitation", StatusCode::NOT_FOUND),
+        InviteRedeemRefused::InviteClosed => closed_link("page_invitation"),
     }
 }
 
@@ -75,6 +107,7 @@ fn reset_refused(refused: &ResetRedeemRefused) -> Page {
             "The link was already used, replaced by a newer one, or is incomplete — ask your provider to send a new one.",
         )
         .page("page_reset", StatusCode::NOT_FOUND),
+        ResetRedeemRefused::ResetClosed => closed_link("page_reset"),
         ResetRedeemRefused::AccountDisabled => disabled_page().page("page_reset", StatusCode::FORBIDDEN),
     }
 }
@@ -125,6 +158,11 @@ fn submitted_link(
 
 /// Why the registration form came back: each variant has its own words in the template.
 pub(crate) enum RegistrationProblem {
+    /// The date of birth was missing or does not match (never which part); the link takes
+    /// `tries_left` more wrong answers.
+    DateOfBirthMismatch {
+        tries_left: u8,
+    },
     InvalidUsername(InvalidInput),
     UsernameTaken,
     WeakPassword(WeakPassword),
@@ -137,6 +175,10 @@ struct RegistrationPage<'a> {
     practice: &'a str,
     expires: String,
     csrf: String,
+    /// True when the link needs the client's date of birth: the form asks for it first.
+    date_of_birth_required: bool,
+    /// The date typed, shown again only when it was right (the password never comes back).
+    date_of_birth: &'a str,
     /// The username typed (the password never comes back).
     username: &'a str,
     min_password_chars: usize,
@@ -144,6 +186,10 @@ struct RegistrationPage<'a> {
 }
 
 impl RegistrationPage<'_> {
+    fn date_of_birth_invalid(&self) -> bool {
+        matches!(self.problem, Some(RegistrationProblem::DateOfBirthMismatch { .. }))
+    }
+
     fn username_invalid(&self) -> bool {
         matches!(self.problem, Some(RegistrationProblem::InvalidUsername(_) | RegistrationProblem::UsernameTaken))
     }
@@ -162,25 +208,37 @@ struct RegisteredPage<'a> {
     sign_in_path: String,
 }
 
+/// What the registration form shows again after a refusal: the typed date of birth (kept only
+/// when it was not the problem) and username.
+struct Typed<'a> {
+    date_of_birth: &'a str,
+    username: &'a str,
+}
+
 fn registration_page(
     ctx: &Ctx,
     req: &Request,
-    practice: &Practice,
-    expires_at: jiff::Timestamp,
-    username: &str,
+    info: &LinkInfo,
+    typed: Typed<'_>,
     problem: Option<RegistrationProblem>,
 ) -> Page {
     let status = match &problem {
         None => StatusCode::OK,
+        Some(RegistrationProblem::DateOfBirthMismatch { .. }) => StatusCode::FORBIDDEN,
         Some(RegistrationProblem::UsernameTaken) => StatusCode::CONFLICT,
         Some(_) => StatusCode::UNPROCESSABLE_ENTITY,
     };
+    let date_of_birth =
+        if matches!(problem, Some(RegistrationProblem::DateOfBirthMismatch { .. })) { "" } else { typed.date_of_birth };
     let (csrf, csrf_cookie) = csrf_token(req);
+    let practice = &info.practice;
     let page = RegistrationPage {
         practice: practice.name.as_str(),
-        expires: PracticeZone::of(Some(practice)).at(expires_at),
+        expires: PracticeZone::of(Some(practice)).at(info.expires_at),
         csrf,
-        username,
+        date_of_birth_required: info.date_of_birth_required,
+        date_of_birth,
+        username: typed.username,
         min_password_chars: ctx.state.service.policy().password().min_chars,
         problem,
     };
@@ -199,7 +257,9 @@ pub(crate) async fn invitation_page(ctx: Ctx, req: &Request, Query(query): Query
         return page.into_response();
     }
     match ctx.state.service.verify_invite(&token).await {
-        Ok(info) => registration_page(&ctx, req, &info.practice, info.expires_at, "", None).into_response(),
+        Ok(info) => {
+            registration_page(&ctx, req, &info, Typed { date_of_birth: "", username: "" }, None).into_response()
+        }
         Err(VerifyInviteError::Refused(refused)) => invite_refused(&refused).into_response(),
         Err(VerifyInviteError::Infrastructure(error)) => trouble(&ctx, &error).into_response(),
     }
@@ -207,7 +267,7 @@ pub(crate) async fn invitation_page(ctx: Ctx, req: &Request, Query(query): Query
 
 /// `POST /portal/invitation`: registers with the token from the cookie.
 #[handler]
-pub(crate) async fn invitation_submit(ctx: Ctx, req: &Request, Form(form): Form<CredentialsForm>) -> Response {
+pub(crate) async fn invitation_submit(ctx: Ctx, req: &Request, Form(form): Form<RegistrationForm>) -> Response {
     let token = match submitted_link(&ctx, req, &form.csrf, "page_invitation", "invitation", INVITE_COOKIE) {
         Ok(token) => token,
         Err(answer) => return *answer,
@@ -220,7 +280,14 @@ pub(crate) async fn invitation_submit(ctx: Ctx, req: &Request, Form(form): Form<
     };
     let password = Password::new(&form.password);
     let context = ctx.meta.context();
-    let problem = match ctx.state.service.register(&token, &form.username, &password, &context).await {
+    let registered = ctx.state.service.register_with_date_of_birth(
+        &token,
+        answered(&form.date_of_birth),
+        &form.username,
+        &password,
+        &context,
+    );
+    let problem = match registered.await {
         Ok(registered) => {
             let page = RegisteredPage {
                 practice: registered.practice.name.as_str(),
@@ -233,11 +300,18 @@ pub(crate) async fn invitation_submit(ctx: Ctx, req: &Request, Form(form): Form<
         }
         Err(RegisterError::Refused(refused)) => return invite_refused(&refused).into_response(),
         Err(RegisterError::Infrastructure(error)) => return trouble(&ctx, &error).into_response(),
+        Err(RegisterError::DateOfBirthMismatch(refused)) if refused.tries_left == 0 => {
+            return closed_link("page_invitation").into_response();
+        }
+        Err(RegisterError::DateOfBirthMismatch(refused)) => {
+            RegistrationProblem::DateOfBirthMismatch { tries_left: refused.tries_left }
+        }
         Err(RegisterError::InvalidUsername(invalid)) => RegistrationProblem::InvalidUsername(invalid),
         Err(RegisterError::UsernameTaken) => RegistrationProblem::UsernameTaken,
         Err(RegisterError::WeakPassword(weak)) => RegistrationProblem::WeakPassword(weak),
     };
-    registration_page(&ctx, req, &info.practice, info.expires_at, &form.username, Some(problem)).into_response()
+    let typed = Typed { date_of_birth: &form.date_of_birth, username: &form.username };
+    registration_page(&ctx, req, &info, typed, Some(problem)).into_response()
 }
 
 // ---- Password reset ---------------------------------------------------------------------------
@@ -249,9 +323,32 @@ struct ResetPage<'a> {
     practice: &'a str,
     expires: String,
     csrf: String,
+    /// True when the link needs the client's date of birth: the form asks for it first.
+    date_of_birth_required: bool,
+    /// The date typed, shown again only when it was right.
+    date_of_birth: &'a str,
     min_password_chars: usize,
-    /// Why the last password was refused (the only way this form fails).
-    weak: Option<WeakPassword>,
+    problem: Option<ResetProblem>,
+}
+
+/// Why the new-password form came back: each variant has its own words in the template.
+pub(crate) enum ResetProblem {
+    /// The date of birth was missing or does not match (never which part); the link takes
+    /// `tries_left` more wrong answers.
+    DateOfBirthMismatch {
+        tries_left: u8,
+    },
+    WeakPassword(WeakPassword),
+}
+
+impl ResetPage<'_> {
+    fn date_of_birth_invalid(&self) -> bool {
+        matches!(self.problem, Some(ResetProblem::DateOfBirthMismatch { .. }))
+    }
+
+    fn password_invalid(&self) -> bool {
+        matches!(self.problem, Some(ResetProblem::WeakPassword(_)))
+    }
 }
 
 /// `templates/reset_done.html`.
@@ -265,18 +362,25 @@ struct ResetDonePage<'a> {
 fn reset_form_page(
     ctx: &Ctx,
     req: &Request,
-    practice: &Practice,
-    expires_at: jiff::Timestamp,
-    weak: Option<WeakPassword>,
+    info: &LinkInfo,
+    date_of_birth: &str,
+    problem: Option<ResetProblem>,
 ) -> Page {
-    let status = if weak.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
+    let (status, date_of_birth) = match &problem {
+        None => (StatusCode::OK, date_of_birth),
+        Some(ResetProblem::DateOfBirthMismatch { .. }) => (StatusCode::FORBIDDEN, ""),
+        Some(ResetProblem::WeakPassword(_)) => (StatusCode::UNPROCESSABLE_ENTITY, date_of_birth),
+    };
     let (csrf, csrf_cookie) = csrf_token(req);
+    let practice = &info.practice;
     let page = ResetPage {
         practice: practice.name.as_str(),
-        expires: PracticeZone::of(Some(practice)).at(expires_at),
+        expires: PracticeZone::of(Some(practice)).at(info.expires_at),
         csrf,
+        date_of_birth_required: info.date_of_birth_required,
+        date_of_birth,
         min_password_chars: ctx.state.service.policy().password().min_chars,
-        weak,
+        problem,
     };
     Page::render("page_reset", status, &page).csrf_cookie(csrf_cookie)
 }
@@ -292,9 +396,12 @@ pub(crate) async fn reset_page(ctx: Ctx, req: &Request, Query(query): Query<Link
         return page.into_response();
     }
     match ctx.state.service.verify_reset(&token).await {
-        Ok(info) => reset_form_page(&ctx, req, &info.practice, info.expires_at, None).into_response(),
+        Ok(info) => reset_form_page(&ctx, req, &info, "", None).into_response(),
         Err(ResetError::Refused(refused)) => reset_refused(&refused).into_response(),
-        Err(ResetError::WeakPassword(_)) => no_link("page_reset", "password-reset").into_response(),
+        // Verifying checks neither a password nor a date of birth: the core never answers these.
+        Err(ResetError::WeakPassword(_) | ResetError::DateOfBirthMismatch(_)) => {
+            no_link("page_reset", "password-reset").into_response()
+        }
         Err(ResetError::Infrastructure(error)) => trouble(&ctx, &error).into_response(),
     }
 }
@@ -310,11 +417,16 @@ pub(crate) async fn reset_submit(ctx: Ctx, req: &Request, Form(form): Form<Reset
     let info = match ctx.state.service.verify_reset(&token).await {
         Ok(info) => info,
         Err(ResetError::Refused(refused)) => return reset_refused(&refused).into_response(),
-        Err(ResetError::WeakPassword(_)) => return no_link("page_reset", "password-reset").into_response(),
+        Err(ResetError::WeakPassword(_) | ResetError::DateOfBirthMismatch(_)) => {
+            return no_link("page_reset", "password-reset").into_response();
+        }
         Err(ResetError::Infrastructure(error)) => return trouble(&ctx, &error).into_response(),
     };
     let password = Password::new(&form.password);
-    match ctx.state.service.complete_reset(&token, &password, &ctx.meta.context()).await {
+    let context = ctx.meta.context();
+    let done =
+        ctx.state.service.complete_reset_with_date_of_birth(&token, answered(&form.date_of_birth), &password, &context);
+    match done.await {
         Ok(()) => {
             ctx.mail_queued();
             let page =
@@ -325,8 +437,16 @@ pub(crate) async fn reset_submit(ctx: Ctx, req: &Request, Form(form): Form<Reset
                 .into_response()
         }
         Err(ResetError::Refused(refused)) => reset_refused(&refused).into_response(),
+        Err(ResetError::DateOfBirthMismatch(refused)) if refused.tries_left == 0 => {
+            closed_link("page_reset").into_response()
+        }
+        Err(ResetError::DateOfBirthMismatch(refused)) => {
+            let problem = ResetProblem::DateOfBirthMismatch { tries_left: refused.tries_left };
+            reset_form_page(&ctx, req, &info, "", Some(problem)).into_response()
+        }
         Err(ResetError::WeakPassword(weak)) => {
-            reset_form_page(&ctx, req, &info.practice, info.expires_at, Some(weak)).into_response()
+            reset_form_page(&ctx, req, &info, &form.date_of_birth, Some(ResetProblem::WeakPassword(weak)))
+                .into_response()
         }
         Err(ResetError::Infrastructure(error)) => trouble(&ctx, &error).into_response(),
     }

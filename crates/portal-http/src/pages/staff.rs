@@ -249,10 +249,12 @@ async fn profile(
             (Ok(portal), Ok(events)) => (portal, events),
             (Err(error), _) | (_, Err(error)) => return trouble(ctx, &error),
         };
-    let zone = match practice_zone(ctx, staff).await {
-        Ok(zone) => zone,
-        Err(page) => return page,
+    let practice = match ctx.state.service.staff_practice(staff).await {
+        Ok(practice) => practice,
+        Err(error) => return trouble(ctx, &error),
     };
+    let zone = PracticeZone::of(practice.as_ref());
+    let date_of_birth_check = practice.as_ref().is_some_and(|practice| practice.settings.date_of_birth_check());
     let (csrf, cookie) = csrf_token(req);
     let page = ClientPage {
         id: id.to_string(),
@@ -261,7 +263,7 @@ async fn profile(
         language: if client.client.language.code() == "es" { "Spanish" } else { "English" },
         notice,
         audit: audit_rows(&events, &zone),
-        panel: panel(&portal, &zone),
+        panel: panel(&portal, &zone, date_of_birth_check),
         csrf,
         zone,
     };

@@ -146,9 +146,11 @@ pub(crate) enum Panel {
         invite: Option<TokenFacts>,
         /// Never invited (the button says "Send" rather than "Resend").
         first: bool,
+        /// The practice asks for the date of birth on links but none is on file.
+        date_of_birth_skipped: bool,
     },
     /// Registered and on: the toggle and the reset button.
-    Active { username: String, reset: Option<TokenFacts> },
+    Active { username: String, reset: Option<TokenFacts>, date_of_birth_skipped: bool },
     /// Registered and off: the toggle, and why it was turned off.
     Disabled { username: String, reason: Option<String> },
 }
@@ -158,25 +160,38 @@ pub(crate) struct TokenFacts {
     pub(crate) sent: String,
     pub(crate) expires: String,
     pub(crate) delivery: Delivery,
+    /// Closed after too many wrong dates of birth: staff send a new one.
+    pub(crate) closed: bool,
 }
 
 fn token_facts(view: &TokenView, zone: &PracticeZone) -> TokenFacts {
     let delivery = Delivery::of(view.delivery.as_ref(), zone);
-    TokenFacts { sent: zone.at(view.sent_at), expires: zone.at(view.expires_at), delivery }
+    TokenFacts {
+        sent: zone.at(view.sent_at),
+        expires: zone.at(view.expires_at),
+        delivery,
+        closed: view.closed_after_date_of_birth_failures,
+    }
 }
 
-pub(crate) fn panel(view: &PortalView, zone: &PracticeZone) -> Panel {
+/// The panel of `view`; `date_of_birth_check` is the practice's setting (with it on and no date
+/// on file, the panel says the client's links open without one).
+pub(crate) fn panel(view: &PortalView, zone: &PracticeZone, date_of_birth_check: bool) -> Panel {
+    let date_of_birth_skipped = date_of_birth_check && !view.date_of_birth_on_file;
     match &view.status {
         PortalStatus::NotInvited | PortalStatus::Invited { .. } | PortalStatus::InviteExpired { .. } => {
             Panel::NoAccount {
                 status: status_label(&view.status, zone),
                 invite: view.invite.as_ref().map(|token| token_facts(token, zone)),
-                first: matches!(view.status, PortalStatus::NotInvited),
+                // A link closed after wrong dates of birth reads as no invitation, but one was sent.
+                first: matches!(view.status, PortalStatus::NotInvited) && view.invite.is_none(),
+                date_of_birth_skipped,
             }
         }
         PortalStatus::Active { username } => Panel::Active {
             username: username.to_string(),
             reset: view.reset.as_ref().map(|token| token_facts(token, zone)),
+            date_of_birth_skipped,
         },
         PortalStatus::Disabled { username, reason } => Panel::Disabled {
             username: username.to_string(),

@@ -94,6 +94,9 @@ pub(crate) struct TokenBody {
     expires_at: String,
     /// True once redeemed.
     used: bool,
+    /// True when the link was closed after too many wrong dates of birth (5): it no longer
+    /// works; send a new one.
+    voided_after_date_of_birth_failures: bool,
     /// Delivery of the email that carried it (absent if unknown).
     #[oai(skip_serializing_if_is_none)]
     delivery: Option<DeliveryBody>,
@@ -105,6 +108,7 @@ impl TokenBody {
             sent_at: rfc3339(view.sent_at),
             expires_at: rfc3339(view.expires_at),
             used: view.used,
+            voided_after_date_of_birth_failures: view.closed_after_date_of_birth_failures,
             delivery: view.delivery.as_ref().map(DeliveryBody::of),
         }
     }
@@ -130,6 +134,9 @@ pub(crate) struct PortalBody {
     /// The latest password reset and its delivery, while the account is active.
     #[oai(skip_serializing_if_is_none)]
     reset: Option<TokenBody>,
+    /// True when the client's record holds a date of birth. With the practice's date-of-birth
+    /// check on, the client's emailed links ask for it; without one on file they open without it.
+    date_of_birth_on_file: bool,
 }
 
 impl PortalBody {
@@ -142,6 +149,7 @@ impl PortalBody {
             disabled_reason,
             invite: view.invite.as_ref().map(TokenBody::of),
             reset: view.reset.as_ref().map(TokenBody::of),
+            date_of_birth_on_file: view.date_of_birth_on_file,
         }
     }
 }

@@ -234,6 +234,15 @@ impl TestApp {
         id
     }
 
+    /// Turns the practice's date-of-birth check on (through the service: the settings API is
+    /// not part of this crate's tests yet).
+    pub async fn date_of_birth_check_on(&self) {
+        let staff = self.service.authenticate_staff(&self.staff_key).await.unwrap().unwrap();
+        let staff = StaffContext { staff, request: RequestContext::default() };
+        let change = PracticeChange { date_of_birth_check: Some(true), ..PracticeChange::default() };
+        self.service.update_practice(&staff, change).await.unwrap();
+    }
+
     /// Lets the practice's clients start password resets (as its staff would).
     pub async fn allow_client_resets(&self) {
         let staff = self.service.authenticate_staff(&self.staff_key).await.unwrap().unwrap();

@@ -6,6 +6,7 @@
 mod bulk;
 mod busy_gate;
 mod contract;
+mod date_of_birth;
 mod edge;
 mod errors;
 mod failing_store;

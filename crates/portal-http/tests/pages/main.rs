@@ -9,6 +9,7 @@ mod helpers;
 
 mod browser;
 mod client_pages;
+mod date_of_birth;
 mod forgot_password;
 mod staff_pages;
 mod staff_sessions;

@@ -1,7 +1,7 @@
 //! The real binary at `PORTAL_LOG=trace` (every crate: sqlx, sea-orm, poem, rustls, mail-send),
 //! in both log formats, through the whole lifecycle with an SMTP relay that needs a
-//! password: no password, raw link token, session token, staff key, link key or relay password
-//! reaches stdout or stderr, raw or encoded.
+//! password: no password, raw link token, session token, staff key, link key, relay password or
+//! date of birth reaches stdout or stderr, raw or encoded.
 
 use std::time::Duration;
 
@@ -22,6 +22,9 @@ const RELAY_PASSWORD: &str = "Relay:s3cret@p/ss word";
 const RELAY_PASSWORD_IN_URL: &str = "Relay%3As3cret%40p%2Fss%20word";
 /// A wrong password a client typed: as secret as the right one (often a near miss).
 const WRONG_PASSWORD: &str = "violet kettles hum at dusk";
+/// The client's date of birth on file, and a wrong answer to the link's question (a near miss).
+const DATE_OF_BIRTH: &str = "1987-03-21";
+const WRONG_DATE_OF_BIRTH: &str = "1987-03-12";
 
 /// The secrets one run used, each with what it is, in every form a log could carry it.
 #[derive(Default)]
@@ -139,6 +142,11 @@ async fn lifecycle_logged_in(format: &str, link_key: Option<[u8; 32]>) -> (Strin
         secrets.add(what, password);
         secrets.add(&format!("{what} (form-encoded)"), &password.replace(' ', "+"));
     }
+    for (what, date) in [("the date of birth", DATE_OF_BIRTH), ("a wrong date of birth", WRONG_DATE_OF_BIRTH)] {
+        secrets.add(what, date);
+        secrets.add(&format!("{what} (digits)"), &date.replace('-', ""));
+        secrets.add(&format!("{what} (day first)"), &date.split('-').rev().collect::<Vec<_>>().join("/"));
+    }
     secrets.add("the relay password", RELAY_PASSWORD);
     secrets.add("the relay password (URL-encoded)", RELAY_PASSWORD_IN_URL);
     secrets.add("the relay password (base64)", &STANDARD.encode(RELAY_PASSWORD));
@@ -149,12 +157,25 @@ async fn lifecycle_logged_in(format: &str, link_key: Option<[u8; 32]>) -> (Strin
     });
     secrets.add_bytes("the link key", &link_key);
 
-    // A staff member creates a client and invites them; the relay receives the invitation.
-    let (status, created) = client
-        .staff(reqwest::Method::POST, "/api/v1/clients", Some(json!({"name": "Ada", "email": "ada@example.org"})))
-        .await;
+    // The practice asks for the date of birth on emailed links (set in the database: the
+    // settings API is not in this crate's tests yet).
+    let database = format!("sqlite://{}?mode=rw", process.data_dir().join("portal.db").display());
+    let db = sea_orm::Database::connect(database.as_str()).await.expect("the server's database");
+    sea_orm::ConnectionTrait::execute_unprepared(&db, "UPDATE practices SET date_of_birth_check = TRUE")
+        .await
+        .expect("the check turned on");
+    db.close().await.expect("closed");
+
+    // A staff member creates a client with a date of birth, changes it, and invites them; the
+    // relay receives the invitation.
+    let new_client = json!({"name": "Ada", "email": "ada@example.org", "date_of_birth": "1987-03-20"});
+    let (status, created) = client.staff(reqwest::Method::POST, "/api/v1/clients", Some(new_client)).await;
     assert_eq!(status, StatusCode::CREATED, "{created}");
     let id = created["id"].as_str().expect("an id").to_owned();
+    let patch = json!({"date_of_birth": DATE_OF_BIRTH});
+    let (status, body) = client.staff(reqwest::Method::PATCH, &format!("/api/v1/clients/{id}"), Some(patch)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    secrets.add("the first date of birth on file", "1987-03-20");
     let (status, _) =
         client.staff(reqwest::Method::POST, &format!("/api/v1/clients/{id}/portal/invitation"), None).await;
     assert_eq!(status, StatusCode::ACCEPTED);
@@ -167,9 +188,16 @@ async fn lifecycle_logged_in(format: &str, link_key: Option<[u8; 32]>) -> (Strin
     // mistypes the password.
     client.open_link("/portal/invitation", &invite_token).await;
     let verify = json!({"token": invite_token});
-    let (status, _) = client.call(reqwest::Method::POST, "/api/v1/portal/invitations/verify", None, Some(verify)).await;
+    let (status, body) =
+        client.call(reqwest::Method::POST, "/api/v1/portal/invitations/verify", None, Some(verify)).await;
     assert_eq!(status, StatusCode::OK);
-    let registration = json!({"token": invite_token, "username": "ada.l", "password": PASSWORD});
+    assert_eq!(body["date_of_birth_required"], true, "{body}");
+    let wrong =
+        json!({"token": invite_token, "date_of_birth": WRONG_DATE_OF_BIRTH, "username": "ada.l", "password": PASSWORD});
+    let (status, body) = client.call(reqwest::Method::POST, "/api/v1/portal/registrations", None, Some(wrong)).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    let registration =
+        json!({"token": invite_token, "date_of_birth": DATE_OF_BIRTH, "username": "ada.l", "password": PASSWORD});
     let (status, body) =
         client.call(reqwest::Method::POST, "/api/v1/portal/registrations", None, Some(registration)).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
@@ -191,7 +219,7 @@ async fn lifecycle_logged_in(format: &str, link_key: Option<[u8; 32]>) -> (Strin
     let reset_token = token_after(&reset.text, &reset_link).expect("a reset link");
     secrets.add("the reset token", &reset_token);
     client.open_link("/portal/password-reset", &reset_token).await;
-    let completion = json!({"token": reset_token, "password": NEW_PASSWORD});
+    let completion = json!({"token": reset_token, "date_of_birth": DATE_OF_BIRTH, "password": NEW_PASSWORD});
     let (status, body) =
         client.call(reqwest::Method::POST, "/api/v1/portal/password-resets", None, Some(completion)).await;
     assert_eq!(status, StatusCode::NO_CONTENT, "{body}");

@@ -27,6 +27,8 @@ pub struct Model {
     pub used_at: Option<UnixMicros>,
     /// When superseded (a resend, a disable) without being redeemed.
     pub voided_at: Option<UnixMicros>,
+    /// Wrong dates of birth answered on the link (at five it is closed).
+    pub date_of_birth_failures: i32,
 }
 
 /// No navigable relations: the adapter writes its joins explicitly.

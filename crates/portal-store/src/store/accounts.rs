@@ -233,6 +233,17 @@ async fn upsert_token(
                     .await
                     .map_err(unavailable)?;
             }
+            // The count only grows: every wrong date of birth is counted under the account's
+            // lock, so the aggregate always holds the latest count.
+            let failures = i32::from(token.date_of_birth_failures);
+            if failures > row.date_of_birth_failures {
+                token::Entity::update_many()
+                    .col_expr(token::Column::DateOfBirthFailures, Expr::value(failures))
+                    .filter(token::Column::Id.eq(row.id))
+                    .exec(txn)
+                    .await
+                    .map_err(unavailable)?;
+            }
         }
     }
     Ok(())
@@ -378,7 +389,7 @@ fn superseded_mail(account: &PortalAccount) -> SupersededMail {
     let live_tokens = [account.invite(), account.reset()]
         .into_iter()
         .flatten()
-        .filter(|t| t.state == TokenState::Live)
+        .filter(|t| t.state == TokenState::Live && !t.is_closed())
         .map(|t| t.id)
         .collect();
     SupersededMail { all_pending: false, live_tokens, problem: DeliveryProblem::link_superseded() }

@@ -14,8 +14,8 @@
 
 use jiff::Timestamp;
 use portal_core::{
-    AccountPanel, Client, ClientId, ClientListQuery, ClientPage, ListPosition, PageDirection, PortalAccount,
-    PortalStatusKind, PracticeId, StoreError,
+    AccountPanel, Client, ClientId, ClientListQuery, ClientPage, DATE_OF_BIRTH_TRIES, ListPosition, PageDirection,
+    PortalAccount, PortalStatusKind, PracticeId, StoreError,
 };
 use sea_orm::sea_query::{Alias, Condition, Expr, ExprTrait, JoinType, Order, Query, SelectStatement};
 use sea_orm::{ConnectionTrait, DbBackend, FromQueryResult, IdenStatic, Iterable, QueryResult};
@@ -72,12 +72,15 @@ fn id_in_list_order(backend: DbBackend) -> Expr {
 fn status_is(kind: PortalStatusKind, now: Timestamp) -> Condition {
     let state = || Expr::col((portal_account::Entity, portal_account::Column::State));
     let invite = |column: token::Column| Expr::col((Alias::new("invite"), column));
-    // An unused invitation the account still holds (its state is "no account").
+    // An unused invitation the account still holds (its state is "no account"), not closed
+    // after too many wrong dates of birth.
+    let closed = || invite(token::Column::DateOfBirthFailures).gte(i32::from(DATE_OF_BIRTH_TRIES));
     let pending_invite = || {
         Condition::all()
             .add(state().eq(portal_account::STATE_NO_ACCOUNT))
             .add(invite(token::Column::Id).is_not_null())
             .add(invite(token::Column::UsedAt).is_null())
+            .add(invite(token::Column::DateOfBirthFailures).lt(i32::from(DATE_OF_BIRTH_TRIES)))
     };
     match kind {
         PortalStatusKind::Active => Condition::all().add(state().eq(portal_account::STATE_ACTIVE)),
@@ -89,7 +92,8 @@ fn status_is(kind: PortalStatusKind, now: Timestamp) -> Condition {
                 Condition::all().add(state().eq(portal_account::STATE_NO_ACCOUNT)).add(
                     Condition::any()
                         .add(invite(token::Column::Id).is_null())
-                        .add(invite(token::Column::UsedAt).is_not_null()),
+                        .add(invite(token::Column::UsedAt).is_not_null())
+                        .add(closed()),
                 ),
             )
         }

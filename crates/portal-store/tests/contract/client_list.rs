@@ -186,7 +186,16 @@ pub async fn the_status_filter_agrees_with_the_core_for_every_kind(db: &TestDb) 
     let world = World::new(db).await; // no account row at all
     let client = |id: &str| client_with_id(&world.practice, host_id(id), "Client");
     let mut all = vec![world.client.clone()];
-    for id in ["row-without-invite", "invited", "expired", "active", "disabled", "active-reset", "used-invite"] {
+    for id in [
+        "row-without-invite",
+        "invited",
+        "expired",
+        "active",
+        "disabled",
+        "active-reset",
+        "used-invite",
+        "closed-invite",
+    ] {
         let c = client(id);
         add(db, &c).await;
         all.push(c);
@@ -209,6 +218,12 @@ pub async fn the_status_filter_agrees_with_the_core_for_every_kind(db: &TestDb) 
     invite.state = portal_core::TokenState::Used { at: at(5) };
     used.issue_invite(invite).unwrap();
     db.store.commit(change(used, at(5))).await.unwrap();
+    // No account, and the invitation was closed after five wrong dates of birth: "not invited".
+    let mut closed = PortalAccount::new(world.practice.id, all[8].id.clone());
+    let mut invite = token(portal_core::TokenPurpose::Invite, "closed", at(0));
+    invite.date_of_birth_failures = portal_core::DATE_OF_BIRTH_TRIES;
+    closed.issue_invite(invite).unwrap();
+    db.store.commit(change(closed, at(5))).await.unwrap();
 
     // Around the expiry instants of both invitations (48 h after at(-3600) and at(0)).
     let expiry = SignedDuration::from_hours(48);

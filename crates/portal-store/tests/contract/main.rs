@@ -114,6 +114,7 @@ contract_tests! {
     serialised::thirty_two_concurrent_resends_all_succeed_and_leave_one_live_link,
     serialised::serialised_changes_of_a_never_stored_account_all_commit_in_turn,
     serialised::a_serialised_change_that_leaves_the_account_writes_nothing,
+    serialised::concurrent_date_of_birth_failures_are_each_counted_and_close_the_link_at_five,
     retention::a_prune_run_keeps_live_rows_and_deletes_finished_ones,
     retention::pending_mail_and_the_token_it_carries_are_kept,
     retention::ten_thousand_random_failed_sign_ins_then_prune_leave_only_live_locks,

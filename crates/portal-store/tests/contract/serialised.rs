@@ -113,3 +113,48 @@ pub async fn a_serialised_change_that_leaves_the_account_writes_nothing(db: &Tes
         .unwrap();
     assert_eq!(db.store.account(world.practice.id, &client.id).await.unwrap().version(), 1);
 }
+
+/// `tokens.date_of_birth_failures`: wrong dates of birth counted through serialised changes,
+/// concurrent ones each counted, read back on the account and closing the link at five; the
+/// mail still queued with a closed link is cancelled.
+pub async fn concurrent_date_of_birth_failures_are_each_counted_and_close_the_link_at_five(db: &TestDb) {
+    let world = World::new(db).await;
+    let client = world.add_client(db, "Grete").await;
+    let invite = world.invite(db, &client, "dob-link", at(1)).await;
+    let tasks: Vec<_> = (0..8)
+        .map(|_| {
+            let (store, practice, client, hash) = (db.store.clone(), world.practice.id, client.id.clone(), invite.hash);
+            tokio::spawn(async move {
+                let mut left = None;
+                store
+                    .update_account(practice, &client, &mut |mut account| {
+                        left = account.count_date_of_birth_failure(TokenPurpose::Invite, &hash);
+                        match left {
+                            Some(_) => AccountDecision::Commit(Box::new(change(account, at(2)))),
+                            None => AccountDecision::Leave,
+                        }
+                    })
+                    .await
+                    .map(|()| left)
+            })
+        })
+        .collect();
+    let mut counted = Vec::new();
+    for task in tasks {
+        counted.extend(task.await.unwrap().expect("no serialised change conflicts"));
+    }
+    counted.sort_unstable();
+    assert_eq!(counted, [0, 1, 2, 3, 4], "five counted one by one; the rest found the link closed");
+    let stored = db.store.account(world.practice.id, &client.id).await.unwrap();
+    let held = stored.invite().unwrap();
+    assert_eq!(held.date_of_birth_failures, 5);
+    assert!(held.is_closed() && !held.is_live_at(at(3)));
+    assert_eq!(db.count("tokens", "date_of_birth_failures = 5").await, 1);
+    let by_link = db.store.account_by_token(TokenPurpose::Invite, &invite.hash).await.unwrap().unwrap();
+    assert_eq!(by_link.invite().unwrap().date_of_birth_failures, 5);
+    let delivery = db.store.delivery_for_token(invite.id).await.unwrap();
+    assert!(
+        matches!(delivery, Some(DeliveryState::Failed { .. })),
+        "the closed link's mail is cancelled: {delivery:?}"
+    );
+}

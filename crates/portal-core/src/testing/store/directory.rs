@@ -116,6 +116,7 @@ impl Directory for InMemoryStore {
                 stored.email = client.email.clone();
                 stored.language = client.language;
                 stored.email_consent = client.email_consent;
+                stored.date_of_birth = client.date_of_birth;
             }
             s.push_audit([audit.clone()]);
             Ok(())

@@ -199,7 +199,8 @@ impl State {
         self.check_new_mail(&mail)?;
         self.check_new_audit(&audit)?;
 
-        let live: Vec<TokenId> = current.iter().filter(|t| t.state == TokenState::Live).map(|t| t.id).collect();
+        let live: Vec<TokenId> =
+            current.iter().filter(|t| t.state == TokenState::Live && !t.is_closed()).map(|t| t.id).collect();
 
         // Write. Nothing below can fail.
         for purpose in [TokenPurpose::Invite, TokenPurpose::Reset] {
@@ -337,6 +338,7 @@ impl State {
 ///     issued_at: now,
 ///     expires_at: now + SignedDuration::from_hours(48),
 ///     state: TokenState::Live,
+///     date_of_birth_failures: 0,
 /// };
 /// account.issue_invite(invite.clone())?;
 /// let mail = OutgoingMail {

@@ -131,6 +131,7 @@ impl World {
             issued_at: at,
             expires_at: at + SignedDuration::from_hours(48),
             state: TokenState::Live,
+            date_of_birth_failures: 0,
         })
     }
 
