@@ -122,6 +122,14 @@ pub enum MailKind {
     },
     /// "Your password was changed".
     PasswordChanged,
+    /// The one reminder of an unused invitation: the same link as the invitation (the same
+    /// token), sent a practice-chosen number of hours before it expires.
+    InvitationReminder {
+        /// The invite token (the invitation's own: no new link is made).
+        token_id: TokenId,
+        /// When the link stops working.
+        expires_at: Timestamp,
+    },
 }
 
 impl MailKind {
@@ -132,6 +140,7 @@ impl MailKind {
             Self::Invitation { .. } => "invitation",
             Self::PasswordReset { .. } => "password_reset",
             Self::PasswordChanged => "password_changed",
+            Self::InvitationReminder { .. } => "invitation_reminder",
         }
     }
 
@@ -139,7 +148,21 @@ impl MailKind {
     #[must_use]
     pub const fn token_id(&self) -> Option<TokenId> {
         match self {
-            Self::Invitation { token_id, .. } | Self::PasswordReset { token_id, .. } => Some(*token_id),
+            Self::Invitation { token_id, .. }
+            | Self::PasswordReset { token_id, .. }
+            | Self::InvitationReminder { token_id, .. } => Some(*token_id),
+            Self::PasswordChanged => None,
+        }
+    }
+
+    /// When the link the mail carries stops working, if it carries one: a mail whose link
+    /// expired before delivery is never sent.
+    #[must_use]
+    pub const fn link_expires_at(&self) -> Option<Timestamp> {
+        match self {
+            Self::Invitation { expires_at, .. }
+            | Self::PasswordReset { expires_at, .. }
+            | Self::InvitationReminder { expires_at, .. } => Some(*expires_at),
             Self::PasswordChanged => None,
         }
     }

@@ -258,6 +258,12 @@ pub struct Options {
     #[arg(long, env = "PORTAL_PRUNE_INTERVAL", default_value = "1h", value_name = "DURATION", global = true)]
     pub prune_interval: String,
 
+    /// How often the server queues the invitation reminders that are due (for practices that
+    /// turned reminders on); 0 or off turns the background job off. A reminder goes out at
+    /// most this late.
+    #[arg(long, env = "PORTAL_REMINDER_INTERVAL", default_value = "5m", value_name = "DURATION", global = true)]
+    pub reminder_interval: String,
+
     /// How long invite and reset links are kept after they expired (1d to 3653d). The link an
     /// account still points at is always kept.
     #[arg(long, env = "PORTAL_TOKEN_RETENTION", default_value = "30d", value_name = "DURATION", global = true)]
@@ -341,6 +347,8 @@ pub struct Resolved {
     pub dispatcher: DispatcherConfig,
     /// How often `serve` prunes; `None` when the background job is off.
     pub prune_interval: Option<Duration>,
+    /// How often `serve` queues due invitation reminders; `None` when the job is off.
+    pub reminder_interval: Option<Duration>,
 }
 
 impl std::fmt::Debug for Resolved {
@@ -360,6 +368,7 @@ impl std::fmt::Debug for Resolved {
             .field("store", &self.store)
             .field("dispatcher", &self.dispatcher)
             .field("prune_interval", &self.prune_interval)
+            .field("reminder_interval", &self.reminder_interval)
             .finish()
     }
 }
@@ -421,6 +430,19 @@ impl Options {
             "0" | "off" => None,
             text => Some(std_duration("prune-interval", text)?),
         };
+        let reminder_interval = match self.reminder_interval.trim() {
+            "0" | "off" => None,
+            text => {
+                let interval = std_duration("reminder-interval", text)?;
+                if interval.is_zero() {
+                    return Err(SettingError::new(
+                        "reminder-interval",
+                        "must be longer than 0 (0 or off turns it off)",
+                    ));
+                }
+                Some(interval)
+            }
+        };
         let shutdown_timeout = parse_duration(&self.shutdown_timeout)
             .ok()
             .and_then(|d| Duration::try_from(d).ok())
@@ -467,6 +489,7 @@ impl Options {
             store,
             dispatcher,
             prune_interval,
+            reminder_interval,
         })
     }
 

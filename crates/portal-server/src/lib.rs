@@ -14,6 +14,7 @@ pub mod cli;
 pub mod commands;
 pub mod link_key;
 pub mod logging;
+pub mod reminders;
 pub mod retention;
 pub mod server;
 pub mod staff_keys;

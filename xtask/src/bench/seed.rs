@@ -198,6 +198,7 @@ fn invitation(issued: Timestamp, state: TokenState) -> Result<IssuedToken> {
         issued_at: issued,
         expires_at: issued + SignedDuration::from_hours(48),
         state,
+        reminder: None,
     })
 }
 

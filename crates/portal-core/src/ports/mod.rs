@@ -248,6 +248,17 @@ pub const MAIL_CANCELLED_DISABLED: &str = "cancelled: the portal account was dis
 /// [`DeliveryCause::CancelledLinkSuperseded`]: crate::DeliveryCause::CancelledLinkSuperseded
 pub const MAIL_CANCELLED_SUPERSEDED: &str = "cancelled: the link it carried was replaced or used";
 
+/// An invitation whose reminder is due, as [`AccountStore::due_invitation_reminders`] finds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DueReminder {
+    /// The practice.
+    pub practice_id: PracticeId,
+    /// The client.
+    pub client_id: ClientId,
+    /// The invitation's token.
+    pub token_id: TokenId,
+}
+
 /// Portal accounts and their tokens.
 ///
 /// Not mocked (mockall cannot mock the closure [`AccountStore::update_account`] takes): tests
@@ -320,9 +331,25 @@ pub trait AccountStore: Send + Sync + 'static {
     /// the account's live tokens, as [`DeliveryCause::CancelledLinkSuperseded`] with the detail
     /// [`MAIL_CANCELLED_SUPERSEDED`].
     ///
+    /// A token's `reminder` is written when the stored token has none yet, and never changed
+    /// afterwards.
+    ///
     /// [`DeliveryCause::CancelledAccountDisabled`]: crate::DeliveryCause::CancelledAccountDisabled
     /// [`DeliveryCause::CancelledLinkSuperseded`]: crate::DeliveryCause::CancelledLinkSuperseded
     async fn commit(&self, change: AccountCommit) -> Result<(), StoreError>;
+
+    /// Up to `limit` invitations due their reminder at `now`, soonest expiry first: live invite
+    /// tokens (unused, not voided) that their account still holds as its invitation, the
+    /// account without credentials (no account yet), the token without a reminder
+    /// ([`IssuedToken::reminder`](crate::IssuedToken) is `None`), its practice with a reminder
+    /// lead ([`PracticeSettings::invitation_reminder`](crate::PracticeSettings::invitation_reminder)),
+    /// and `expires_at - lead <= now < expires_at`. A candidate list only: the service checks
+    /// each again on the account under its lock before it queues anything. It SHOULD be one
+    /// query that an index serves, however many tokens are stored.
+    ///
+    /// # Errors
+    /// Only infrastructure failures.
+    async fn due_invitation_reminders(&self, now: Timestamp, limit: u32) -> Result<Vec<DueReminder>, StoreError>;
 
     /// Runs one change of a client's account *serialised* with every other `update_account` of
     /// the same client: loads the account ([`PortalAccount::new`] when none was stored) while

@@ -91,8 +91,11 @@ pub struct TokenView {
     pub expires_at: Timestamp,
     /// True once redeemed.
     pub used: bool,
-    /// Delivery of the email that carried it.
+    /// Delivery of the latest email that carried it (the invitation's reminder, once one was
+    /// queued: it carries the same link).
     pub delivery: Option<DeliveryState>,
+    /// When the invitation's one reminder was queued, if it was (always `None` for a reset).
+    pub reminder_sent_at: Option<Timestamp>,
 }
 
 /// The portal panel of a client's profile.
@@ -303,6 +306,7 @@ fn portal_view(panel: &AccountPanel, now: Timestamp) -> PortalView {
         expires_at: token.expires_at,
         used: matches!(token.state, TokenState::Used { .. }),
         delivery: delivery.clone(),
+        reminder_sent_at: token.reminder.and_then(crate::InviteReminder::queued_at),
     };
     let invite = match (account.state(), account.invite()) {
         (crate::AccountState::NoAccount, Some(token)) => Some(view(token, &panel.invite_delivery)),

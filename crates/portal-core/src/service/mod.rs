@@ -12,7 +12,7 @@
 //! a few times before it is reported.
 //!
 //! One file per concern, each with its use cases, their errors and their views: `practices`,
-//! `clients`, `invitations`, `registration`, `access`, `resets`, `sessions`, `staff` (staff keys
+//! `clients`, `invitations`, `reminders` (invitation reminders), `registration`, `access`, `resets`, `sessions`, `staff` (staff keys
 //! and the staff sessions of the bundled server's pages). This file holds the
 //! service itself, the infrastructure error they share and the helpers every use case uses.
 
@@ -21,6 +21,7 @@ mod clients;
 mod invitations;
 mod practices;
 mod registration;
+mod reminders;
 mod resets;
 mod sessions;
 mod staff;
@@ -48,6 +49,7 @@ pub use clients::{
 pub use invitations::{SendInviteError, VerifyInviteError};
 pub use practices::{CreatedPractice, PracticeChange, PracticeError, UpdatePracticeError};
 pub use registration::{RegisterError, Registered};
+pub use reminders::RemindersQueued;
 pub use resets::{ResetError, SendResetError};
 pub use sessions::{ClientSession, SessionError, SignInError, SignedIn};
 pub use staff::{CreatedStaffKey, StaffKeyError, StaffSignInError, StaffSignedIn};
@@ -328,6 +330,7 @@ where
             // Link lifetimes are bounded to seven days, so this cannot overflow for any real clock.
             expires_at: now.saturating_add(ttl).unwrap_or(now),
             state: TokenState::Live,
+            reminder: None,
         })
     }
 

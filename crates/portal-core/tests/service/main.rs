@@ -7,6 +7,7 @@ mod helpers;
 mod host;
 mod lifecycle;
 mod races;
+mod reminders;
 mod rules;
 mod settings;
 mod sign_in;

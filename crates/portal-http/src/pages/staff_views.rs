@@ -157,11 +157,18 @@ pub(crate) struct TokenFacts {
     pub(crate) sent: String,
     pub(crate) expires: String,
     pub(crate) delivery: Delivery,
+    /// When the invitation's reminder was queued, in the practice's zone.
+    pub(crate) reminder_sent: Option<String>,
 }
 
 fn token_facts(view: &TokenView, zone: &PracticeZone) -> TokenFacts {
     let delivery = Delivery::of(view.delivery.as_ref(), zone);
-    TokenFacts { sent: zone.at(view.sent_at), expires: zone.at(view.expires_at), delivery }
+    TokenFacts {
+        sent: zone.at(view.sent_at),
+        expires: zone.at(view.expires_at),
+        delivery,
+        reminder_sent: view.reminder_sent_at.map(|at| zone.at(at)),
+    }
 }
 
 pub(crate) fn panel(view: &PortalView, zone: &PracticeZone) -> Panel {

@@ -94,9 +94,14 @@ pub(crate) struct TokenBody {
     expires_at: String,
     /// True once redeemed.
     used: bool,
-    /// Delivery of the email that carried it (absent if unknown).
+    /// Delivery of the latest email that carried it (absent if unknown): once an invitation's
+    /// reminder was queued, the reminder's, since it carries the same link.
     #[oai(skip_serializing_if_is_none)]
     delivery: Option<DeliveryBody>,
+    /// When the invitation's one reminder was queued (RFC 3339); absent when none was (the
+    /// practice has reminders off, it is not due yet, or the client could not be emailed).
+    #[oai(skip_serializing_if_is_none)]
+    reminder_sent_at: Option<String>,
 }
 
 impl TokenBody {
@@ -106,6 +111,7 @@ impl TokenBody {
             expires_at: rfc3339(view.expires_at),
             used: view.used,
             delivery: view.delivery.as_ref().map(DeliveryBody::of),
+            reminder_sent_at: view.reminder_sent_at.map(rfc3339),
         }
     }
 }

@@ -227,3 +227,27 @@ async fn the_client_list_is_searched_and_paged_with_links_that_keep_the_filters(
     tampered.assert(StatusCode::UNPROCESSABLE_ENTITY, "That page link is not valid any more; here is the first page.");
     assert!(tampered.body.contains("ada Lovelace"), "{}", tampered.body);
 }
+
+#[tokio::test]
+async fn the_panel_says_when_the_invitations_reminder_was_sent() {
+    let app = spawn_app().await;
+    let staff = app.service.authenticate_staff(&app.staff_key).await.unwrap().unwrap();
+    let staff = portal_core::service::StaffContext { staff, request: portal_core::RequestContext::default() };
+    let change = portal_core::service::PracticeChange {
+        invitation_reminder_hours: Some(Some(24)),
+        ..portal_core::service::PracticeChange::default()
+    };
+    app.service.update_practice(&staff, change).await.unwrap();
+    let id = app.create_client("Ada", Some("ada@example.org")).await;
+    app.invite(&id).await;
+    let browser = staff_browser(&app).await;
+    let profile = format!("/staff/clients/{id}");
+    let page = browser.get(&profile).await;
+    assert!(!page.body.contains("Reminder sent at"), "{}", page.body);
+
+    app.clock.advance(jiff::SignedDuration::from_hours(24));
+    assert_eq!(app.service.queue_due_reminders(10).await.unwrap().queued, 1);
+    // A day later the first staff session has lapsed: sign in again.
+    let page = staff_browser(&app).await.get(&profile).await;
+    page.assert(StatusCode::OK, "<p>Reminder sent at ");
+}

@@ -13,6 +13,7 @@ mod log_secrets;
 mod mail_check;
 mod openapi;
 mod prune;
+mod reminders;
 mod secrets;
 mod security;
 mod shutdown;

@@ -11,6 +11,7 @@ mod m20261201_000004_retention_indexes;
 mod m20261201_000005_client_search;
 mod m20261201_000006_practice_settings;
 mod m20261201_000007_client_date_of_birth;
+mod m20261201_000009_invitation_reminders;
 
 /// Every migration of the portal schema, oldest first.
 #[derive(Debug, Clone, Copy, Default)]
@@ -28,6 +29,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000005_client_search::Migration),
             Box::new(m20261201_000006_practice_settings::Migration),
             Box::new(m20261201_000007_client_date_of_birth::Migration),
+            Box::new(m20261201_000009_invitation_reminders::Migration),
         ]
     }
 

@@ -96,6 +96,7 @@ pub fn token(purpose: TokenPurpose, secret: &str, issued: Timestamp) -> IssuedTo
         issued_at: issued,
         expires_at: issued + SignedDuration::from_hours(48),
         state: TokenState::Live,
+        reminder: None,
     }
 }
 

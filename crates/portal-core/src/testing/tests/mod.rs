@@ -131,6 +131,7 @@ impl World {
             issued_at: at,
             expires_at: at + SignedDuration::from_hours(48),
             state: TokenState::Live,
+            reminder: None,
         })
     }
 
