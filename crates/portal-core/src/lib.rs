@@ -13,6 +13,7 @@ mod client_list;
 mod date_of_birth;
 mod delivery;
 mod hashing;
+mod mail_kind;
 pub mod password_policy;
 mod policy;
 pub mod ports;

@@ -16,9 +16,11 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use jiff::{SignedDuration, Span, SpanRelativeTo};
-use portal_core::{Policy, PolicyError, PolicySettings, RetentionRules, TimeZoneName};
+use portal_core::{Policy, PolicySettings, RetentionRules, TimeZoneName};
 use portal_mail::{DispatcherConfig, MailFrom, SmtpConfig};
 use portal_store::StoreConfig;
+
+use checks::{check_public_url, machine_time_zone, policy_error};
 
 /// The sender when `--mail-from` is not given: a neutral name and a no-reply address.
 pub const DEFAULT_MAIL_FROM: &str = "Account notifications <no-reply@portal.localhost>";
@@ -564,47 +566,8 @@ pub fn parse_duration(text: &str) -> Result<SignedDuration, String> {
     }
 }
 
-fn policy_error(error: PolicyError) -> SettingError {
-    match error {
-        PolicyError::OutOfRange { setting, min, max, got } => {
-            let flag = match setting {
-                "invite_ttl" => "invite-ttl",
-                "reset_ttl" => "reset-ttl",
-                "retention.tokens_kept" => "token-retention",
-                "retention.outbox_kept" => "outbox-retention",
-                "retention.audit_kept" => "audit-retention",
-                _ => "policy",
-            };
-            SettingError::new(flag, format!("must be between {min} and {max}, got {got}"))
-        }
-        PolicyError::Inconsistent(why) => SettingError::new("policy", why),
-    }
-}
-
-/// The public URL must be an absolute http(s) URL without query or fragment; a trailing slash
-/// is dropped.
-fn check_public_url(url: &str) -> Result<String, SettingError> {
-    let bad = |why: &str| SettingError::new("public-url", why.to_owned());
-    let rest = url
-        .strip_prefix("https://")
-        .or_else(|| url.strip_prefix("http://"))
-        .ok_or_else(|| bad("must start with http:// or https://"))?;
-    if rest.is_empty() || rest.starts_with('/') {
-        return Err(bad("must name a host"));
-    }
-    if rest.contains(['?', '#', ' ', '@']) {
-        return Err(bad("must not contain a query, a fragment, spaces or credentials"));
-    }
-    Ok(url.trim_end_matches('/').to_owned())
-}
-
-/// This machine's time zone when it has an IANA name (`/etc/localtime`, `TZ`), else UTC.
-fn machine_time_zone() -> TimeZoneName {
-    jiff::tz::TimeZone::system()
-        .iana_name()
-        .and_then(|name| crate::commands::time_zone(name).ok())
-        .unwrap_or_else(TimeZoneName::utc)
-}
+#[path = "cli_checks.rs"]
+mod checks;
 
 #[cfg(test)]
 #[path = "cli_tests.rs"]
