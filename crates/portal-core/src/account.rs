@@ -7,7 +7,7 @@ use jiff::Timestamp;
 
 use crate::hashing::PasswordHash;
 use crate::reset_requests::ResetRequestHistory;
-use crate::token::{IssuedToken, TokenHash, TokenPurpose, TokenState};
+use crate::token::{InviteReminder, IssuedToken, TokenHash, TokenPurpose, TokenState};
 use crate::types::{ClientId, DisableReason, PracticeId, Username};
 
 /// The credentials of a registered account.
@@ -152,6 +152,27 @@ pub enum InviteRedeemRefused {
     InviteClosed,
 }
 
+/// Why an invitation gets no reminder at a given moment (the reminder is not an error anyone
+/// sees: the reminder job passes over the invitation).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum ReminderNotDue {
+    /// The account's current invitation is not this one (resent since), or there is none.
+    #[error("the invitation was replaced or never sent")]
+    NotCurrent,
+    /// The client registered already.
+    #[error("the client has a portal account")]
+    AccountExists,
+    /// The invitation was used, or its link expired (`now >= expires_at`).
+    #[error("the invitation link was used or has expired")]
+    LinkNotLive,
+    /// Its one reminder was queued or passed over already.
+    #[error("the invitation had its reminder already")]
+    AlreadyReminded,
+    /// `now < expires_at - lead`.
+    #[error("the reminder is not due yet")]
+    NotYet,
+}
+
 /// Refusals of "send a password reset".
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ResetRefused {
@@ -244,6 +265,7 @@ pub enum Toggled {
 ///     expires_at: now + SignedDuration::from_hours(48),
 ///     state: TokenState::Live,
 ///     date_of_birth_failures: 0,
+///     reminder: None,
 /// };
 /// account.issue_invite(invite)?;
 /// assert!(matches!(account.status(now), PortalStatus::Invited { .. }));
@@ -431,6 +453,56 @@ impl PortalAccount {
             Some(invite) => Ok(invite),
             None => Err(InviteRedeemRefused::InviteNotFound),
         }
+    }
+
+    /// Checks that invitation `token` is due its one reminder at `now`, given the practice's
+    /// `lead`: it is the account's current invitation, the client has not registered, it is
+    /// unused and unexpired, it had no reminder yet, and `expires_at - lead <= now`. A lead
+    /// longer than the link's lifetime (a practice setting kept across a shorter server
+    /// lifetime) makes it due at once.
+    ///
+    /// # Errors
+    /// The [`ReminderNotDue`] reason, changing nothing.
+    pub fn reminder_due(
+        &self,
+        token: crate::types::TokenId,
+        lead: jiff::SignedDuration,
+        now: Timestamp,
+    ) -> Result<&IssuedToken, ReminderNotDue> {
+        let invite = self.invite.as_ref().filter(|invite| invite.id == token).ok_or(ReminderNotDue::NotCurrent)?;
+        if !matches!(self.state, AccountState::NoAccount) {
+            return Err(ReminderNotDue::AccountExists);
+        }
+        if !invite.is_live_at(now) {
+            return Err(ReminderNotDue::LinkNotLive);
+        }
+        if invite.reminder.is_some() {
+            return Err(ReminderNotDue::AlreadyReminded);
+        }
+        // A lead beyond the representable range means "due at once".
+        let due_at = invite.expires_at.checked_sub(lead).unwrap_or(Timestamp::MIN);
+        if now < due_at {
+            return Err(ReminderNotDue::NotYet);
+        }
+        Ok(invite)
+    }
+
+    /// Records what became of invitation `token`'s reminder, after
+    /// [`PortalAccount::reminder_due`] said it was due.
+    ///
+    /// # Errors
+    /// As [`PortalAccount::reminder_due`].
+    pub fn record_reminder(
+        &mut self,
+        token: crate::types::TokenId,
+        lead: jiff::SignedDuration,
+        outcome: InviteReminder,
+    ) -> Result<(), ReminderNotDue> {
+        self.reminder_due(token, lead, outcome.at())?;
+        if let Some(invite) = self.invite.as_mut() {
+            invite.reminder = Some(outcome);
+        }
+        Ok(())
     }
 
     /// Registers: consumes the invitation and sets the credentials. Username uniqueness within

@@ -5,7 +5,7 @@ use jiff::{SignedDuration, Timestamp};
 use proptest::prelude::*;
 
 use super::*;
-use crate::token::{IssuedToken, TokenHash, TokenPurpose, TokenState};
+use crate::token::{InviteReminder, IssuedToken, TokenHash, TokenPurpose, TokenState};
 use crate::types::{ClientId, DisableReason, PracticeId, TokenId, Username};
 
 const TTL: SignedDuration = SignedDuration::from_hours(48);
@@ -27,6 +27,7 @@ fn token(purpose: TokenPurpose, n: u128, issued_at: Timestamp) -> IssuedToken {
         expires_at: issued_at + TTL,
         state: TokenState::Live,
         date_of_birth_failures: 0,
+        reminder: None,
     }
 }
 
@@ -416,4 +417,32 @@ fn every_portal_status_kind_is_found_by_its_name_and_nothing_else_is() {
     }
     assert_eq!(PortalStatusKind::from_name("bogus"), None);
     assert_eq!(PortalStatusKind::from_name("Active"), None, "names are exact");
+}
+
+#[test]
+fn an_invitation_is_due_its_reminder_from_expiry_minus_the_lead_until_expiry_and_only_once() {
+    let lead = SignedDuration::from_hours(24);
+    let mut account =
+        PortalAccount::new(PracticeId::from_uuid(uuid::Uuid::from_u128(1)), ClientId::parse("7").unwrap());
+    let invite = token(TokenPurpose::Invite, 3, t0());
+    let (id, expires) = (invite.id, invite.expires_at);
+    account.issue_invite(invite).unwrap();
+    assert_eq!(account.reminder_due(id, lead, expires - lead - secs(1)).err(), Some(ReminderNotDue::NotYet));
+    assert!(account.reminder_due(id, lead, expires - lead).is_ok());
+    assert!(account.reminder_due(id, lead, expires - secs(1)).is_ok());
+    assert_eq!(account.reminder_due(id, lead, expires).err(), Some(ReminderNotDue::LinkNotLive));
+    let other = TokenId::from_uuid(uuid::Uuid::from_u128(4));
+    assert_eq!(account.reminder_due(other, lead, expires - lead).err(), Some(ReminderNotDue::NotCurrent));
+    // A lead longer than the link's life (kept across a shorter server lifetime): due at once.
+    assert!(account.reminder_due(id, SignedDuration::from_hours(72), t0()).is_ok());
+
+    account.record_reminder(id, lead, InviteReminder::Queued { at: expires - lead }).unwrap();
+    assert_eq!(account.reminder_due(id, lead, expires - secs(1)).err(), Some(ReminderNotDue::AlreadyReminded));
+    assert_eq!(
+        account.record_reminder(id, lead, InviteReminder::Skipped { at: expires - secs(1) }),
+        Err(ReminderNotDue::AlreadyReminded)
+    );
+
+    account.register(&hash_of(3), name(), pw(1), t0() + secs(1)).unwrap();
+    assert_eq!(account.reminder_due(id, lead, expires - secs(1)).err(), Some(ReminderNotDue::AccountExists));
 }

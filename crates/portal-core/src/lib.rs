@@ -13,6 +13,7 @@ mod client_list;
 mod date_of_birth;
 mod delivery;
 mod hashing;
+mod mail_kind;
 pub mod password_policy;
 mod policy;
 pub mod ports;
@@ -41,7 +42,7 @@ pub use policy::{
     MAX_LINK_TTL, MIN_LINK_TTL, PasswordRules, Policy, PolicyError, PolicySettings, RetentionRules, ThrottleRules,
 };
 pub use ports::{
-    AccountCommit, AccountDecision, AccountStore, AuditLog, BoxError, ClientDirectory, Clock, Directory,
+    AccountCommit, AccountDecision, AccountStore, AuditLog, BoxError, ClientDirectory, Clock, Directory, DueReminder,
     DynPortalService, MAIL_CANCELLED_DISABLED, MAIL_CANCELLED_SUPERSEDED, MailOutbox, MailTransport, PasswordHasher,
     PortalStore, Randomness, RandomnessError, RenderedEmail, Retention, SessionStore, StaffAccess, StoreError,
     ThrottleStore, TransportError,
@@ -59,8 +60,8 @@ pub use scrypt_hasher::{ScryptHasher, ScryptParams};
 pub use staff::{STAFF_KEY_USE_GRANULARITY, StaffKeyRecord, StaffKeyState, StaffSession};
 pub use system::{OsRandom, SystemClock};
 pub use token::{
-    BearerSecret, DATE_OF_BIRTH_TRIES, IssuedToken, LinkKey, LinkToken, MalformedToken, TokenHash, TokenPurpose,
-    TokenState, VerifiedToken,
+    BearerSecret, DATE_OF_BIRTH_TRIES, InviteReminder, IssuedToken, LinkKey, LinkToken, MalformedToken, TokenHash,
+    TokenPurpose, TokenState, VerifiedToken,
 };
 pub use types::{
     AuditId, ClientId, DisableReason, DisplayName, EmailAddress, InvalidId, InvalidInput, Language, MailId, Password,

@@ -8,12 +8,13 @@ use jiff::{SignedDuration, Timestamp};
 use crate::account::PortalAccount;
 use crate::date_of_birth::DateOfBirth;
 use crate::delivery::DeliveryProblem;
+pub use crate::mail_kind::MailKind;
 use crate::policy::{Policy, ThrottleRules};
 use crate::practice_settings::PracticeSettings;
 use crate::token::TokenHash;
 use crate::types::{
     AuditId, ClientId, DisplayName, EmailAddress, Language, MailId, PracticeId, PracticeSlug, SessionId, StaffId,
-    TimeZoneName, TokenId,
+    TimeZoneName,
 };
 
 /// A practice (tenant).
@@ -99,49 +100,6 @@ impl Session {
     #[must_use]
     pub fn is_valid_at(&self, now: Timestamp, policy: &Policy) -> bool {
         now < self.expires_at(policy)
-    }
-}
-
-/// What a queued email is, and what it needs to be rendered at send time. Links are not stored:
-/// the dispatcher derives them from the token id with the link key.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum MailKind {
-    /// A portal invitation.
-    Invitation {
-        /// The invite token.
-        token_id: TokenId,
-        /// When the link stops working.
-        expires_at: Timestamp,
-    },
-    /// A password-reset link. Never carries the username.
-    PasswordReset {
-        /// The reset token.
-        token_id: TokenId,
-        /// When the link stops working.
-        expires_at: Timestamp,
-    },
-    /// "Your password was changed".
-    PasswordChanged,
-}
-
-impl MailKind {
-    /// Stable lower-case name, for storage.
-    #[must_use]
-    pub const fn name(&self) -> &'static str {
-        match self {
-            Self::Invitation { .. } => "invitation",
-            Self::PasswordReset { .. } => "password_reset",
-            Self::PasswordChanged => "password_changed",
-        }
-    }
-
-    /// The token the mail carries a link for, if any.
-    #[must_use]
-    pub const fn token_id(&self) -> Option<TokenId> {
-        match self {
-            Self::Invitation { token_id, .. } | Self::PasswordReset { token_id, .. } => Some(*token_id),
-            Self::PasswordChanged => None,
-        }
     }
 }
 

@@ -303,6 +303,46 @@ pub struct IssuedToken {
     /// Wrong dates of birth answered on this link so far; at [`DATE_OF_BIRTH_TRIES`] the link is
     /// closed for good (it then reads as voided).
     pub date_of_birth_failures: u8,
+    /// What became of the invitation's one reminder, once its time came (invitations only;
+    /// always `None` for a reset).
+    pub reminder: Option<InviteReminder>,
+}
+
+/// The one reminder an unused invitation may get ([`crate::PracticeSettings::invitation_reminder`]):
+/// queued, or passed over because the client could not be emailed when it fell due. Either way
+/// it is never considered again for that invitation; a resend is a new invitation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InviteReminder {
+    /// The reminder mail was queued at this instant.
+    Queued {
+        /// When.
+        at: Timestamp,
+    },
+    /// It fell due at this instant, but the client had no email on file, had asked not to be
+    /// emailed, or was no longer in the host's records.
+    Skipped {
+        /// When.
+        at: Timestamp,
+    },
+}
+
+impl InviteReminder {
+    /// When the reminder was queued or passed over.
+    #[must_use]
+    pub const fn at(self) -> Timestamp {
+        match self {
+            Self::Queued { at } | Self::Skipped { at } => at,
+        }
+    }
+
+    /// When the reminder mail was queued, if it was.
+    #[must_use]
+    pub const fn queued_at(self) -> Option<Timestamp> {
+        match self {
+            Self::Queued { at } => Some(at),
+            Self::Skipped { .. } => None,
+        }
+    }
 }
 
 /// How many wrong dates of birth a link takes before it is closed.

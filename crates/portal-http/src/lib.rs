@@ -54,7 +54,7 @@ use portal_core::DynPortalService;
 
 pub use error::{ApiError, ErrorCode, PROBLEM_JSON, Problem, Reason};
 pub use hashing::{BlockingHasher, HASH_THREAD_NICENESS};
-pub use ops::PruneCounters;
+pub use ops::{PruneCounters, ReminderCounters};
 pub use staff_auth::{AuthError, BundledStaffAuth, StaffAuth, StaffAuthenticator, StaffSurface};
 
 use crate::middleware::{AllowIndex, BodyLimit, Edge, HashingGate, IpLimiter};
@@ -118,6 +118,9 @@ pub struct HttpConfig {
     /// (default: fresh counters nobody adds to). The embedder that runs the job passes a
     /// clone of the counters the job adds to.
     pub prune_counters: PruneCounters,
+    /// The invitation reminder job's counters, reported on `/metrics` as
+    /// `portal_invitation_reminders_total` (default: fresh counters nobody adds to).
+    pub reminder_counters: ReminderCounters,
 }
 
 impl HttpConfig {
@@ -152,6 +155,7 @@ impl Default for HttpConfig {
             ip_rate_limit: IpRateLimit::default(),
             client_records: true,
             prune_counters: PruneCounters::default(),
+            reminder_counters: ReminderCounters::default(),
         }
     }
 }
@@ -287,7 +291,7 @@ pub fn app_with_staff_auth(
     let state = Arc::new(AppState {
         service,
         on_mail_queued,
-        metrics: Metrics::new(&config.prune_counters),
+        metrics: Metrics::new(&config.prune_counters, &config.reminder_counters),
         ip_limiter: IpLimiter::new(config.ip_rate_limit),
         hash_pool: hash_pool.clone(),
         trust_forwarded_for: config.trust_forwarded_for,

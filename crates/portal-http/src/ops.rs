@@ -81,6 +81,61 @@ impl PruneCounters {
     }
 }
 
+/// Label of the reminder counters: what became of a due invitation's reminder.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReminderLabels {
+    outcome: &'static str,
+}
+
+/// Invitation reminders handled by the reminder job: `portal_invitation_reminders_total
+/// {outcome="queued"|"skipped"}` on `/metrics` (skipped: the client could not be emailed when
+/// it fell due). Shared like [`PruneCounters`]: the server hands one clone to the HTTP layer
+/// (in [`crate::HttpConfig::reminder_counters`]) and one to its reminder job.
+#[derive(Debug, Clone)]
+pub struct ReminderCounters(Arc<Family<ReminderLabels, Counter>>);
+
+/// Two handles are equal when they count together (clones of one another).
+impl PartialEq for ReminderCounters {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for ReminderCounters {}
+
+impl Default for ReminderCounters {
+    fn default() -> Self {
+        let family = Family::<ReminderLabels, Counter>::default();
+        for outcome in [Self::QUEUED, Self::SKIPPED] {
+            family.get_or_create(&ReminderLabels { outcome }).inc_by(0);
+        }
+        Self(Arc::new(family))
+    }
+}
+
+impl ReminderCounters {
+    const QUEUED: &'static str = "queued";
+    const SKIPPED: &'static str = "skipped";
+
+    /// Counts `queued` reminder mails queued and `skipped` reminders that could not be mailed.
+    pub fn add(&self, queued: u64, skipped: u64) {
+        self.0.get_or_create(&ReminderLabels { outcome: Self::QUEUED }).inc_by(queued);
+        self.0.get_or_create(&ReminderLabels { outcome: Self::SKIPPED }).inc_by(skipped);
+    }
+
+    /// Reminder mails queued so far.
+    #[must_use]
+    pub fn queued(&self) -> u64 {
+        self.0.get_or_create(&ReminderLabels { outcome: Self::QUEUED }).get()
+    }
+
+    /// Reminders skipped so far.
+    #[must_use]
+    pub fn skipped(&self) -> u64 {
+        self.0.get_or_create(&ReminderLabels { outcome: Self::SKIPPED }).get()
+    }
+}
+
 type HistogramFamily = Family<RequestLabels, Histogram, fn() -> Histogram>;
 
 fn latency_histogram() -> Histogram {
@@ -99,7 +154,7 @@ pub(crate) struct Metrics {
 }
 
 impl Metrics {
-    pub(crate) fn new(pruned: &PruneCounters) -> Self {
+    pub(crate) fn new(pruned: &PruneCounters, reminders: &ReminderCounters) -> Self {
         let mut registry = Registry::with_prefix("portal");
         let requests = Family::<RequestLabels, Counter>::default();
         let latency = HistogramFamily::new_with_constructor(latency_histogram);
@@ -114,6 +169,11 @@ impl Metrics {
         registry.register("hash_pool_in_flight", "Password hashes running now", hash_in_flight.clone());
         registry.register("hash_pool_queue_depth", "Password hashes waiting for a slot", hash_queue.clone());
         registry.register("pruned_rows", "Rows deleted by the retention job, by kind", Family::clone(&pruned.0));
+        registry.register(
+            "invitation_reminders",
+            "Invitation reminders handled by the reminder job, by outcome (queued, skipped)",
+            Family::clone(&reminders.0),
+        );
         Self { registry, requests, latency, outbox_pending, hash_in_flight, hash_queue }
     }
 
@@ -228,7 +288,7 @@ mod tests {
 
     #[test]
     fn request_metrics_are_labelled_by_route_and_status_class() -> Result<(), std::fmt::Error> {
-        let metrics = Metrics::new(&PruneCounters::default());
+        let metrics = Metrics::new(&PruneCounters::default(), &ReminderCounters::default());
         metrics.observe("sign_in", StatusCode::UNAUTHORIZED, Duration::from_millis(3));
         metrics.observe("sign_in", StatusCode::CREATED, Duration::from_millis(3));
         let text = metrics.encode()?;
@@ -241,7 +301,7 @@ mod tests {
     #[test]
     fn pruned_rows_are_counted_per_kind_from_zero() -> Result<(), std::fmt::Error> {
         let counters = PruneCounters::default();
-        let metrics = Metrics::new(&counters);
+        let metrics = Metrics::new(&counters, &ReminderCounters::default());
         let text = metrics.encode()?;
         assert!(text.contains(r#"portal_pruned_rows_total{kind="audit"} 0"#), "{text}");
         // The job holds a clone: what it adds shows on /metrics.
@@ -251,6 +311,20 @@ mod tests {
         assert_eq!(counters.get(PruneKind::Throttle), 1007);
         let text = metrics.encode()?;
         assert!(text.contains(r#"portal_pruned_rows_total{kind="throttle"} 1007"#), "{text}");
+        Ok(())
+    }
+
+    #[test]
+    fn invitation_reminders_are_counted_by_outcome_from_zero() -> Result<(), std::fmt::Error> {
+        let counters = ReminderCounters::default();
+        let metrics = Metrics::new(&PruneCounters::default(), &counters);
+        let text = metrics.encode()?;
+        assert!(text.contains(r#"portal_invitation_reminders_total{outcome="queued"} 0"#), "{text}");
+        counters.clone().add(3, 1);
+        assert_eq!((counters.queued(), counters.skipped()), (3, 1));
+        let text = metrics.encode()?;
+        assert!(text.contains(r#"portal_invitation_reminders_total{outcome="queued"} 3"#), "{text}");
+        assert!(text.contains(r#"portal_invitation_reminders_total{outcome="skipped"} 1"#), "{text}");
         Ok(())
     }
 }

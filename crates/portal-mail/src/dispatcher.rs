@@ -17,8 +17,8 @@ use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp};
 use portal_core::{
-    ClaimedMail, ClientDirectory, Clock, DeliveryCause, DeliveryProblem, Directory, LinkKey, MailKind, MailOutbox,
-    MailTransport, Randomness, StoreError, TransportError,
+    ClaimedMail, ClientDirectory, Clock, DeliveryCause, DeliveryProblem, Directory, LinkKey, MailOutbox, MailTransport,
+    Randomness, StoreError, TransportError,
 };
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
@@ -287,7 +287,7 @@ where
                 return Outcome::Deferred;
             }
         };
-        if let MailKind::Invitation { expires_at, .. } | MailKind::PasswordReset { expires_at, .. } = mail.kind
+        if let Some(expires_at) = mail.kind.link_expires_at()
             && now >= expires_at
         {
             let expired =

@@ -270,6 +270,10 @@ impl Renderer {
             MailKind::PasswordReset { token_id, expires_at } => {
                 link_facts("password-reset", TokenPurpose::Reset, *token_id, *expires_at)
             }
+            // The invitation's own link: the same token, so the same URL.
+            MailKind::InvitationReminder { token_id, expires_at } => {
+                link_facts("invitation", TokenPurpose::Invite, *token_id, *expires_at)
+            }
             MailKind::PasswordChanged => Default::default(),
         };
         let when = zone.moment(language, mail.created_at);
@@ -278,6 +282,7 @@ impl Renderer {
         let message = match &mail.kind {
             MailKind::Invitation { .. } => Message::Invitation(link_mail()),
             MailKind::PasswordReset { .. } => Message::PasswordReset(link_mail()),
+            MailKind::InvitationReminder { .. } => Message::InvitationReminder(link_mail()),
             MailKind::PasswordChanged => {
                 Message::PasswordChanged(ChangeNotice { recipient, practice: practice_name, when: &when })
             }

@@ -39,6 +39,7 @@ pub(crate) struct ChangeNotice<'a> {
 /// A message with what it states.
 pub(crate) enum Message<'a> {
     Invitation(LinkMail<'a>),
+    InvitationReminder(LinkMail<'a>),
     PasswordReset(LinkMail<'a>),
     PasswordChanged(ChangeNotice<'a>),
 }
@@ -63,12 +64,16 @@ macro_rules! mail_template {
 
 mail_template!(EnInvitationText(LinkMail) = "en/invitation.txt");
 mail_template!(EnInvitationHtml(LinkMail) = "en/invitation.html");
+mail_template!(EnInvitationReminderText(LinkMail) = "en/invitation_reminder.txt");
+mail_template!(EnInvitationReminderHtml(LinkMail) = "en/invitation_reminder.html");
 mail_template!(EnPasswordResetText(LinkMail) = "en/password_reset.txt");
 mail_template!(EnPasswordResetHtml(LinkMail) = "en/password_reset.html");
 mail_template!(EnPasswordChangedText(ChangeNotice) = "en/password_changed.txt");
 mail_template!(EnPasswordChangedHtml(ChangeNotice) = "en/password_changed.html");
 mail_template!(EsInvitationText(LinkMail) = "es/invitation.txt");
 mail_template!(EsInvitationHtml(LinkMail) = "es/invitation.html");
+mail_template!(EsInvitationReminderText(LinkMail) = "es/invitation_reminder.txt");
+mail_template!(EsInvitationReminderHtml(LinkMail) = "es/invitation_reminder.html");
 mail_template!(EsPasswordResetText(LinkMail) = "es/password_reset.txt");
 mail_template!(EsPasswordResetHtml(LinkMail) = "es/password_reset.html");
 mail_template!(EsPasswordChangedText(ChangeNotice) = "es/password_changed.txt");
@@ -82,9 +87,15 @@ mail_template!(EsPasswordChangedHtml(ChangeNotice) = "es/password_changed.html")
 pub(crate) fn bodies(language: Language, message: &Message<'_>) -> Result<(String, String), RenderError> {
     match (language, message) {
         (Language::En, Message::Invitation(m)) => parts(&EnInvitationText(m), &EnInvitationHtml(m)),
+        (Language::En, Message::InvitationReminder(m)) => {
+            parts(&EnInvitationReminderText(m), &EnInvitationReminderHtml(m))
+        }
         (Language::En, Message::PasswordReset(m)) => parts(&EnPasswordResetText(m), &EnPasswordResetHtml(m)),
         (Language::En, Message::PasswordChanged(m)) => parts(&EnPasswordChangedText(m), &EnPasswordChangedHtml(m)),
         (Language::Es, Message::Invitation(m)) => parts(&EsInvitationText(m), &EsInvitationHtml(m)),
+        (Language::Es, Message::InvitationReminder(m)) => {
+            parts(&EsInvitationReminderText(m), &EsInvitationReminderHtml(m))
+        }
         (Language::Es, Message::PasswordReset(m)) => parts(&EsPasswordResetText(m), &EsPasswordResetHtml(m)),
         (Language::Es, Message::PasswordChanged(m)) => parts(&EsPasswordChangedText(m), &EsPasswordChangedHtml(m)),
     }
@@ -124,6 +135,10 @@ pub(crate) fn subject(language: Language, message: &Message<'_>, practice: &str,
     match (language, message, discreet) {
         (Language::En, Message::Invitation(_), true) => "Your account invitation".into(),
         (Language::En, Message::Invitation(_), false) => format!("Your {practice} client portal invitation"),
+        (Language::En, Message::InvitationReminder(_), true) => "Reminder: your account invitation".into(),
+        (Language::En, Message::InvitationReminder(_), false) => {
+            format!("Reminder: your {practice} client portal invitation expires soon")
+        }
         (Language::En, Message::PasswordReset(_), true) => "Account password reset".into(),
         (Language::En, Message::PasswordReset(_), false) => format!("Reset your {practice} client portal password"),
         (Language::En, Message::PasswordChanged(_), true) => "Your account password was changed".into(),
@@ -132,6 +147,10 @@ pub(crate) fn subject(language: Language, message: &Message<'_>, practice: &str,
         }
         (Language::Es, Message::Invitation(_), true) => "Invitación a su cuenta".into(),
         (Language::Es, Message::Invitation(_), false) => format!("Invitación al portal de clientes de {practice}"),
+        (Language::Es, Message::InvitationReminder(_), true) => "Recordatorio: invitación a su cuenta".into(),
+        (Language::Es, Message::InvitationReminder(_), false) => {
+            format!("Recordatorio: su invitación al portal de clientes de {practice} caduca pronto")
+        }
         (Language::Es, Message::PasswordReset(_), true) => "Restablecer la contraseña de su cuenta".into(),
         (Language::Es, Message::PasswordReset(_), false) => {
             format!("Restablezca su contraseña del portal de clientes de {practice}")
@@ -165,7 +184,12 @@ mod tests {
         let clinical = ["therap", "clinic", "health", "counsel", "psych", "terap", "clínic", "salud", "portal"];
         let practice = "Sunrise Therapy";
         for language in [Language::En, Language::Es] {
-            let messages = [Message::Invitation(LINK), Message::PasswordReset(LINK), Message::PasswordChanged(NOTICE)];
+            let messages = [
+                Message::Invitation(LINK),
+                Message::InvitationReminder(LINK),
+                Message::PasswordReset(LINK),
+                Message::PasswordChanged(NOTICE),
+            ];
             let mut texts = vec![sender(language, practice, true)];
             texts.extend(messages.iter().map(|message| subject(language, message, practice, true)));
             for text in texts {
@@ -178,7 +202,12 @@ mod tests {
     #[test]
     fn non_discreet_subjects_name_the_practice() {
         for language in [Language::En, Language::Es] {
-            for message in [Message::Invitation(LINK), Message::PasswordReset(LINK), Message::PasswordChanged(NOTICE)] {
+            for message in [
+                Message::Invitation(LINK),
+                Message::InvitationReminder(LINK),
+                Message::PasswordReset(LINK),
+                Message::PasswordChanged(NOTICE),
+            ] {
                 assert!(subject(language, &message, "Sunrise", false).contains("Sunrise"));
             }
             assert_eq!(sender(language, "Sunrise", false), "Sunrise");

@@ -16,9 +16,11 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use jiff::{SignedDuration, Span, SpanRelativeTo};
-use portal_core::{Policy, PolicyError, PolicySettings, RetentionRules, TimeZoneName};
+use portal_core::{Policy, PolicySettings, RetentionRules, TimeZoneName};
 use portal_mail::{DispatcherConfig, MailFrom, SmtpConfig};
 use portal_store::StoreConfig;
+
+use checks::{check_public_url, machine_time_zone, policy_error};
 
 /// The sender when `--mail-from` is not given: a neutral name and a no-reply address.
 pub const DEFAULT_MAIL_FROM: &str = "Account notifications <no-reply@portal.localhost>";
@@ -261,6 +263,12 @@ pub struct Options {
     #[arg(long, env = "PORTAL_PRUNE_INTERVAL", default_value = "1h", value_name = "DURATION", global = true)]
     pub prune_interval: String,
 
+    /// How often the server queues the invitation reminders that are due (for practices that
+    /// turned reminders on); 0 or off turns the background job off. A reminder goes out at
+    /// most this late.
+    #[arg(long, env = "PORTAL_REMINDER_INTERVAL", default_value = "5m", value_name = "DURATION", global = true)]
+    pub reminder_interval: String,
+
     /// How long invite and reset links are kept after they expired (1d to 3653d). The link an
     /// account still points at is always kept.
     #[arg(long, env = "PORTAL_TOKEN_RETENTION", default_value = "30d", value_name = "DURATION", global = true)]
@@ -344,6 +352,8 @@ pub struct Resolved {
     pub dispatcher: DispatcherConfig,
     /// How often `serve` prunes; `None` when the background job is off.
     pub prune_interval: Option<Duration>,
+    /// How often `serve` queues due invitation reminders; `None` when the job is off.
+    pub reminder_interval: Option<Duration>,
 }
 
 impl std::fmt::Debug for Resolved {
@@ -363,6 +373,7 @@ impl std::fmt::Debug for Resolved {
             .field("store", &self.store)
             .field("dispatcher", &self.dispatcher)
             .field("prune_interval", &self.prune_interval)
+            .field("reminder_interval", &self.reminder_interval)
             .finish()
     }
 }
@@ -424,6 +435,19 @@ impl Options {
             "0" | "off" => None,
             text => Some(std_duration("prune-interval", text)?),
         };
+        let reminder_interval = match self.reminder_interval.trim() {
+            "0" | "off" => None,
+            text => {
+                let interval = std_duration("reminder-interval", text)?;
+                if interval.is_zero() {
+                    return Err(SettingError::new(
+                        "reminder-interval",
+                        "must be longer than 0 (0 or off turns it off)",
+                    ));
+                }
+                Some(interval)
+            }
+        };
         let shutdown_timeout = parse_duration(&self.shutdown_timeout)
             .ok()
             .and_then(|d| Duration::try_from(d).ok())
@@ -470,6 +494,7 @@ impl Options {
             store,
             dispatcher,
             prune_interval,
+            reminder_interval,
         })
     }
 
@@ -544,47 +569,8 @@ pub fn parse_duration(text: &str) -> Result<SignedDuration, String> {
     }
 }
 
-fn policy_error(error: PolicyError) -> SettingError {
-    match error {
-        PolicyError::OutOfRange { setting, min, max, got } => {
-            let flag = match setting {
-                "invite_ttl" => "invite-ttl",
-                "reset_ttl" => "reset-ttl",
-                "retention.tokens_kept" => "token-retention",
-                "retention.outbox_kept" => "outbox-retention",
-                "retention.audit_kept" => "audit-retention",
-                _ => "policy",
-            };
-            SettingError::new(flag, format!("must be between {min} and {max}, got {got}"))
-        }
-        PolicyError::Inconsistent(why) => SettingError::new("policy", why),
-    }
-}
-
-/// The public URL must be an absolute http(s) URL without query or fragment; a trailing slash
-/// is dropped.
-fn check_public_url(url: &str) -> Result<String, SettingError> {
-    let bad = |why: &str| SettingError::new("public-url", why.to_owned());
-    let rest = url
-        .strip_prefix("https://")
-        .or_else(|| url.strip_prefix("http://"))
-        .ok_or_else(|| bad("must start with http:// or https://"))?;
-    if rest.is_empty() || rest.starts_with('/') {
-        return Err(bad("must name a host"));
-    }
-    if rest.contains(['?', '#', ' ', '@']) {
-        return Err(bad("must not contain a query, a fragment, spaces or credentials"));
-    }
-    Ok(url.trim_end_matches('/').to_owned())
-}
-
-/// This machine's time zone when it has an IANA name (`/etc/localtime`, `TZ`), else UTC.
-fn machine_time_zone() -> TimeZoneName {
-    jiff::tz::TimeZone::system()
-        .iana_name()
-        .and_then(|name| crate::commands::time_zone(name).ok())
-        .unwrap_or_else(TimeZoneName::utc)
-}
+#[path = "cli_checks.rs"]
+mod checks;
 
 #[cfg(test)]
 #[path = "cli_tests.rs"]

@@ -192,6 +192,23 @@ fn retention_settings_and_the_prune_interval_are_read_and_bounded() -> Result<()
 }
 
 #[test]
+fn the_reminder_interval_defaults_to_5_minutes_and_can_be_turned_off() -> Result<(), Box<dyn std::error::Error>> {
+    assert_eq!(parse(&[])?.options.resolve()?.reminder_interval, Some(Duration::from_secs(300)));
+    assert_eq!(
+        parse(&["--reminder-interval", "90s"])?.options.resolve()?.reminder_interval,
+        Some(Duration::from_secs(90))
+    );
+    for off in ["0", "off"] {
+        assert_eq!(parse(&["--reminder-interval", off])?.options.resolve()?.reminder_interval, None);
+    }
+    for refused in ["soon", "0s"] {
+        let refused = parse(&["--reminder-interval", refused])?.options.resolve();
+        assert_eq!(refused.map(|_| ()).map_err(|error| error.flag), Err("reminder-interval"));
+    }
+    Ok(())
+}
+
+#[test]
 fn the_database_timeout_defaults_to_3_seconds_and_is_bounded() -> Result<(), Box<dyn std::error::Error>> {
     let defaults = parse(&[])?.options.resolve()?;
     assert_eq!(defaults.store, StoreConfig::default());

@@ -19,6 +19,7 @@ use tokio::task::JoinHandle;
 
 use crate::bootstrap::{self, BootstrapError};
 use crate::cli::{MailSettings, Resolved, database_kind};
+use crate::reminders::ReminderJob;
 use crate::retention::PruneJob;
 
 /// How long `serve` keeps trying to open the database at start-up while it does not answer yet
@@ -67,6 +68,8 @@ pub struct ServerConfig {
     pub dispatcher: DispatcherConfig,
     /// How often the retention job runs (`None`: not at all; run `portal-server prune`).
     pub prune_interval: Option<Duration>,
+    /// How often the invitation reminder job runs (`None`: not at all).
+    pub reminder_interval: Option<Duration>,
 }
 
 impl ServerConfig {
@@ -93,6 +96,7 @@ impl ServerConfig {
             clock: Arc::new(SystemClock),
             dispatcher: resolved.dispatcher,
             prune_interval: resolved.prune_interval,
+            reminder_interval: resolved.reminder_interval,
         }
     }
 }
@@ -137,6 +141,7 @@ pub struct RunningServer {
     dispatcher: DispatcherHandle,
     mail_check: JoinHandle<()>,
     prune: Option<PruneJob>,
+    reminders: Option<ReminderJob>,
 }
 
 /// The start-up check of the mail settings: one probe of the relay, or a test write in the
@@ -280,6 +285,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServeError> {
     }
 
     let prune_counters = config.http.prune_counters.clone();
+    let reminder_counters = config.http.reminder_counters.clone();
     let http_config = HttpConfig { public_url: public_url.clone(), ..config.http };
     let endpoint = portal_http::app(Arc::clone(&service), http_config, on_mail_queued, &hasher);
     #[cfg(feature = "bench-baseline")]
@@ -311,7 +317,21 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServeError> {
     let prune = config.prune_interval.map(|interval| {
         PruneJob::spawn(retention, service.policy().clone(), Arc::clone(&config.clock), interval, prune_counters)
     });
-    Ok(RunningServer { local_addr, public_url, first_run, service, stop, http, dispatcher, mail_check, prune })
+    let reminders = config
+        .reminder_interval
+        .map(|interval| ReminderJob::spawn(Arc::clone(&service), dispatcher.waker(), interval, reminder_counters));
+    Ok(RunningServer {
+        local_addr,
+        public_url,
+        first_run,
+        service,
+        stop,
+        http,
+        dispatcher,
+        mail_check,
+        prune,
+        reminders,
+    })
 }
 
 /// Opens and migrates the database, trying again for up to [`DATABASE_START_WAIT`] while the
@@ -383,6 +403,9 @@ impl RunningServer {
                 if let Some(prune) = self.prune.take() {
                     prune.shutdown().await;
                 }
+                if let Some(reminders) = self.reminders.take() {
+                    reminders.shutdown().await;
+                }
                 self.dispatcher.shutdown().await;
                 match ended {
                     Ok(Ok(())) => Ok(()),
@@ -405,6 +428,9 @@ impl RunningServer {
         let ended = self.http.await;
         if let Some(prune) = self.prune {
             prune.shutdown().await;
+        }
+        if let Some(reminders) = self.reminders {
+            reminders.shutdown().await;
         }
         self.dispatcher.shutdown().await;
         tracing::info!("portal stopped");

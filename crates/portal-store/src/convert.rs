@@ -7,9 +7,10 @@ use std::net::IpAddr;
 use jiff::Timestamp;
 use portal_core::{
     AccountState, Actor, AuditAction, AuditEvent, AuditFailure, AuditId, ClaimedMail, Client, ClientId, Credentials,
-    DateOfBirth, DeliveryState, DisableReason, DisplayName, EmailAddress, IssuedToken, Language, MailId, MailKind,
-    OutgoingMail, PasswordHash, PortalAccount, Practice, PracticeId, PracticeSettings, PracticeSettingsInput,
-    PracticeSlug, RequestContext, ResetRequestHistory, Session, SessionId, StaffId, StaffMember, StoreError,
+    DateOfBirth, DeliveryState, DisableReason, DisplayName, EmailAddress, InviteReminder, IssuedToken, Language,
+    MailId, MailKind, OutgoingMail, PasswordHash, PortalAccount, Practice, PracticeId, PracticeSettings,
+    PracticeSettingsInput, PracticeSlug, RequestContext, ResetRequestHistory, Session, SessionId, StaffId, StaffMember,
+    StoreError,
     TimeZoneName, TokenHash, TokenId, TokenPurpose, TokenState, Username, search_key,
 };
 use sea_orm::ActiveValue::{NotSet, Set};
@@ -272,6 +273,27 @@ pub(crate) fn token_row(practice: PracticeId, client: &ClientId, token: &IssuedT
         used_at: Set(used_at(token)),
         voided_at: Set(None),
         date_of_birth_failures: Set(i32::from(token.date_of_birth_failures)),
+        reminded_at: Set(token.reminder.map(|reminder| micros(reminder.at()))),
+        reminder: Set(token.reminder.map(|reminder| reminder_name(reminder).to_owned())),
+    }
+}
+
+/// The stored name of what became of an invitation's reminder.
+pub(crate) const fn reminder_name(reminder: InviteReminder) -> &'static str {
+    match reminder {
+        InviteReminder::Queued { .. } => token::REMINDER_QUEUED,
+        InviteReminder::Skipped { .. } => token::REMINDER_SKIPPED,
+    }
+}
+
+fn reminder_from(row: &token::Model) -> Result<Option<InviteReminder>, StoreError> {
+    match (row.reminded_at, row.reminder.as_deref()) {
+        (None, None) => Ok(None),
+        (Some(at), Some(token::REMINDER_QUEUED)) => Ok(Some(InviteReminder::Queued { at: at.into() })),
+        (Some(at), Some(token::REMINDER_SKIPPED)) => Ok(Some(InviteReminder::Skipped { at: at.into() })),
+        (_, other) => {
+            Err(corrupt("tokens.reminder", format!("unexpected reminder {other:?} (with its time or without)")))
+        }
     }
 }
 
@@ -283,6 +305,7 @@ pub(crate) fn used_at(token: &IssuedToken) -> Option<UnixMicros> {
 }
 
 pub(crate) fn token_from(row: token::Model) -> Result<IssuedToken, StoreError> {
+    let reminder = reminder_from(&row)?;
     Ok(IssuedToken {
         id: TokenId::from_uuid(row.id),
         purpose: TokenPurpose::from_name(&row.purpose)
@@ -296,6 +319,7 @@ pub(crate) fn token_from(row: token::Model) -> Result<IssuedToken, StoreError> {
         },
         date_of_birth_failures: u8::try_from(row.date_of_birth_failures)
             .map_err(|e| corrupt("tokens.date_of_birth_failures", e))?,
+        reminder,
     })
 }
 
@@ -414,12 +438,7 @@ pub(crate) fn audit_from(row: audit_event::Model) -> Result<AuditEvent, StoreErr
 // --- outbox ----------------------------------------------------------------------------------
 
 pub(crate) fn outbox_row(mail: &OutgoingMail) -> mail_outbox::ActiveModel {
-    let link_expires_at = match &mail.kind {
-        MailKind::Invitation { expires_at, .. } | MailKind::PasswordReset { expires_at, .. } => {
-            Some(micros(*expires_at))
-        }
-        MailKind::PasswordChanged => None,
-    };
+    let link_expires_at = mail.kind.link_expires_at().map(micros);
     mail_outbox::ActiveModel {
         id: Set(mail.id.as_uuid()),
         practice_id: Set(mail.practice_id.as_uuid()),
@@ -451,6 +470,9 @@ fn mail_kind(row: &mail_outbox::Model) -> Result<MailKind, StoreError> {
     match row.kind.as_str() {
         "invitation" => link().map(|(token_id, expires_at)| MailKind::Invitation { token_id, expires_at }),
         "password_reset" => link().map(|(token_id, expires_at)| MailKind::PasswordReset { token_id, expires_at }),
+        "invitation_reminder" => {
+            link().map(|(token_id, expires_at)| MailKind::InvitationReminder { token_id, expires_at })
+        }
         "password_changed" => Ok(MailKind::PasswordChanged),
         other => Err(corrupt("mail_outbox.kind", format!("unknown kind {other:?}"))),
     }

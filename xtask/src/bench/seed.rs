@@ -199,6 +199,7 @@ fn invitation(issued: Timestamp, state: TokenState) -> Result<IssuedToken> {
         expires_at: issued + SignedDuration::from_hours(48),
         state,
         date_of_birth_failures: 0,
+        reminder: None,
     })
 }
 

@@ -257,6 +257,17 @@ pub const MAIL_CANCELLED_DISABLED: &str = "cancelled: the portal account was dis
 /// [`DeliveryCause::CancelledLinkSuperseded`]: crate::DeliveryCause::CancelledLinkSuperseded
 pub const MAIL_CANCELLED_SUPERSEDED: &str = "cancelled: the link it carried was replaced or used";
 
+/// An invitation whose reminder is due, as [`AccountStore::due_invitation_reminders`] finds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DueReminder {
+    /// The practice.
+    pub practice_id: PracticeId,
+    /// The client.
+    pub client_id: ClientId,
+    /// The invitation's token.
+    pub token_id: TokenId,
+}
+
 /// Portal accounts and their tokens.
 ///
 /// Not mocked (mockall cannot mock the closure [`AccountStore::update_account`] takes): tests
@@ -329,9 +340,25 @@ pub trait AccountStore: Send + Sync + 'static {
     /// the account's live tokens, as [`DeliveryCause::CancelledLinkSuperseded`] with the detail
     /// [`MAIL_CANCELLED_SUPERSEDED`].
     ///
+    /// A token's `reminder` is written when the stored token has none yet, and never changed
+    /// afterwards.
+    ///
     /// [`DeliveryCause::CancelledAccountDisabled`]: crate::DeliveryCause::CancelledAccountDisabled
     /// [`DeliveryCause::CancelledLinkSuperseded`]: crate::DeliveryCause::CancelledLinkSuperseded
     async fn commit(&self, change: AccountCommit) -> Result<(), StoreError>;
+
+    /// Up to `limit` invitations due their reminder at `now`, soonest expiry first: live invite
+    /// tokens (unused, not voided) that their account still holds as its invitation, the
+    /// account without credentials (no account yet), the token without a reminder
+    /// ([`IssuedToken::reminder`](crate::IssuedToken) is `None`), its practice with a reminder
+    /// lead ([`PracticeSettings::invitation_reminder`](crate::PracticeSettings::invitation_reminder)),
+    /// and `expires_at - lead <= now < expires_at`. A candidate list only: the service checks
+    /// each again on the account under its lock before it queues anything. It SHOULD be one
+    /// query that an index serves, however many tokens are stored.
+    ///
+    /// # Errors
+    /// Only infrastructure failures.
+    async fn due_invitation_reminders(&self, now: Timestamp, limit: u32) -> Result<Vec<DueReminder>, StoreError>;
 
     /// Runs one change of a client's account *serialised* with every other `update_account` of
     /// the same client: loads the account ([`PortalAccount::new`] when none was stored) while
@@ -510,72 +537,7 @@ impl<T: Directory + AccountStore + SessionStore + ThrottleStore + AuditLog + Mai
 {
 }
 
-/// A rendered email, ready for a transport.
-#[derive(Clone, PartialEq, Eq)]
-pub struct RenderedEmail {
-    /// `Message-ID` value without angle brackets; stable per outbox row.
-    pub message_id: String,
-    /// Sender display name.
-    pub from_name: String,
-    /// Sender address (the configured no-reply address).
-    pub from_address: String,
-    /// Recipient address.
-    pub to: String,
-    /// Subject.
-    pub subject: String,
-    /// Plain-text part.
-    pub text: String,
-    /// HTML part.
-    pub html: String,
-}
-
-impl std::fmt::Debug for RenderedEmail {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // The body holds a live link: never print it.
-        f.debug_struct("RenderedEmail")
-            .field("message_id", &self.message_id)
-            .field("to", &self.to)
-            .field("subject", &self.subject)
-            .finish_non_exhaustive()
-    }
-}
-
-/// Why a transport could not deliver: whether to try again, and the typed problem.
-#[derive(Debug, thiserror::Error)]
-pub enum TransportError {
-    /// Worth retrying later (connection refused, timeout, 4xx).
-    #[error("temporary delivery failure: {0}")]
-    Transient(DeliveryProblem),
-    /// Never worth retrying (5xx, rejected address).
-    #[error("permanent delivery failure: {0}")]
-    Permanent(DeliveryProblem),
-}
-
-impl TransportError {
-    /// The problem, whether temporary or permanent.
-    pub fn problem(&self) -> &DeliveryProblem {
-        match self {
-            Self::Transient(problem) | Self::Permanent(problem) => problem,
-        }
-    }
-}
-
-/// Something that delivers a rendered email (SMTP, a folder of `.eml` files).
-#[cfg_attr(any(test, feature = "testing"), mockall::automock)]
-#[async_trait]
-pub trait MailTransport: Send + Sync + 'static {
-    /// Delivers one message.
-    ///
-    /// # Errors
-    /// [`TransportError::Transient`] when a later attempt may succeed,
-    /// [`TransportError::Permanent`] when it never will, each with the [`DeliveryCause`] the
-    /// transport knows and a detail that MUST NOT contain the body, a secret or the recipient
-    /// unmasked.
-    ///
-    /// [`DeliveryCause`]: crate::DeliveryCause
-    async fn send(&self, email: &RenderedEmail) -> Result<(), TransportError>;
-}
-
+mod mail;
 mod retention;
 mod shared;
 mod staff;
@@ -583,6 +545,10 @@ mod staff;
 #[cfg(any(test, feature = "testing"))]
 pub use retention::MockRetention;
 pub use retention::Retention;
+
+#[cfg(any(test, feature = "testing"))]
+pub use mail::MockMailTransport;
+pub use mail::{MailTransport, RenderedEmail, TransportError};
 
 #[cfg(any(test, feature = "testing"))]
 pub use staff::MockStaffAccess;

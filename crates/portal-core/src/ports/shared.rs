@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use jiff::{SignedDuration, Timestamp};
 
 use super::{
-    AccountCommit, AccountDecision, AccountStore, AuditLog, ClientDirectory, Clock, Directory, MailOutbox,
+    AccountCommit, AccountDecision, AccountStore, AuditLog, ClientDirectory, Clock, Directory, DueReminder, MailOutbox,
     MailTransport, PasswordHasher, Randomness, RandomnessError, RenderedEmail, SessionStore, StoreError, ThrottleStore,
     TransportError,
 };
@@ -132,6 +132,9 @@ impl<T: AccountStore + ?Sized> AccountStore for Arc<T> {
     }
     async fn commit(&self, change: AccountCommit) -> Result<(), StoreError> {
         (**self).commit(change).await
+    }
+    async fn due_invitation_reminders(&self, now: Timestamp, limit: u32) -> Result<Vec<DueReminder>, StoreError> {
+        (**self).due_invitation_reminders(now, limit).await
     }
     async fn update_account(
         &self,

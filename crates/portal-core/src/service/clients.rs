@@ -94,8 +94,11 @@ pub struct TokenView {
     /// True when the link was closed after too many wrong dates of birth (staff send a new
     /// one).
     pub closed_after_date_of_birth_failures: bool,
-    /// Delivery of the email that carried it.
+    /// Delivery of the latest email that carried it (the invitation's reminder, once one was
+    /// queued: it carries the same link).
     pub delivery: Option<DeliveryState>,
+    /// When the invitation's one reminder was queued, if it was (always `None` for a reset).
+    pub reminder_sent_at: Option<Timestamp>,
 }
 
 /// The portal panel of a client's profile.
@@ -306,6 +309,7 @@ fn portal_view(panel: &AccountPanel, now: Timestamp) -> PortalView {
         used: matches!(token.state, TokenState::Used { .. }),
         closed_after_date_of_birth_failures: token.is_closed(),
         delivery: delivery.clone(),
+        reminder_sent_at: token.reminder.and_then(crate::InviteReminder::queued_at),
     };
     let invite = match (account.state(), account.invite()) {
         (crate::AccountState::NoAccount, Some(token)) => Some(view(token, &panel.invite_delivery)),

@@ -13,8 +13,8 @@
 //!
 //! One file per concern, each with its use cases, their errors and their views: `practices`,
 //! `clients`, `invitations`, `bulk_invitations` (many clients in one action), `imports` (client
-//! records from a file), `registration`, `access`, `resets`, `reset_requests` (client-started
-//! resets), `sessions`, `staff` (staff keys
+//! records from a file), `reminders` (invitation reminders), `registration`, `access`, `resets`,
+//! `reset_requests` (client-started resets), `sessions`, `staff` (staff keys
 //! and the staff sessions of the bundled server's pages). This file holds the
 //! service itself, the infrastructure error they share and the helpers every use case uses.
 
@@ -26,6 +26,7 @@ mod imports;
 mod invitations;
 mod practices;
 mod registration;
+mod reminders;
 mod reset_requests;
 mod resets;
 mod sessions;
@@ -60,6 +61,7 @@ pub use invitations::{SendInviteError, VerifyInviteError};
 pub use practices::{CreatedPractice, PracticeChange, PracticeError, UpdatePracticeError};
 pub use registration::{RegisterError, Registered};
 pub use reset_requests::{ResetRequestError, ResetRequested};
+pub use reminders::RemindersQueued;
 pub use resets::{ResetError, SendResetError};
 pub use sessions::{ClientSession, SessionError, SignInError, SignedIn};
 pub use staff::{CreatedStaffKey, StaffKeyError, StaffSignInError, StaffSignedIn};
@@ -345,6 +347,7 @@ where
             expires_at: now.saturating_add(ttl).unwrap_or(now),
             state: TokenState::Live,
             date_of_birth_failures: 0,
+            reminder: None,
         })
     }
 

@@ -10,6 +10,7 @@ mod host;
 mod lifecycle;
 mod races;
 mod reset_requests;
+mod reminders;
 mod rules;
 mod settings;
 mod sign_in;

@@ -162,6 +162,8 @@ pub(crate) struct TokenFacts {
     pub(crate) delivery: Delivery,
     /// Closed after too many wrong dates of birth: staff send a new one.
     pub(crate) closed: bool,
+    /// When the invitation's reminder was queued, in the practice's zone.
+    pub(crate) reminder_sent: Option<String>,
 }
 
 fn token_facts(view: &TokenView, zone: &PracticeZone) -> TokenFacts {
@@ -171,6 +173,7 @@ fn token_facts(view: &TokenView, zone: &PracticeZone) -> TokenFacts {
         expires: zone.at(view.expires_at),
         delivery,
         closed: view.closed_after_date_of_birth_failures,
+        reminder_sent: view.reminder_sent_at.map(|at| zone.at(at)),
     }
 }
 

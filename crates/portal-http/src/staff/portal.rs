@@ -97,9 +97,14 @@ pub(crate) struct TokenBody {
     /// True when the link was closed after too many wrong dates of birth (5): it no longer
     /// works; send a new one.
     voided_after_date_of_birth_failures: bool,
-    /// Delivery of the email that carried it (absent if unknown).
+    /// Delivery of the latest email that carried it (absent if unknown): once an invitation's
+    /// reminder was queued, the reminder's, since it carries the same link.
     #[oai(skip_serializing_if_is_none)]
     delivery: Option<DeliveryBody>,
+    /// When the invitation's one reminder was queued (RFC 3339); absent when none was (the
+    /// practice has reminders off, it is not due yet, or the client could not be emailed).
+    #[oai(skip_serializing_if_is_none)]
+    reminder_sent_at: Option<String>,
 }
 
 impl TokenBody {
@@ -110,6 +115,7 @@ impl TokenBody {
             used: view.used,
             voided_after_date_of_birth_failures: view.closed_after_date_of_birth_failures,
             delivery: view.delivery.as_ref().map(DeliveryBody::of),
+            reminder_sent_at: view.reminder_sent_at.map(rfc3339),
         }
     }
 }

@@ -10,7 +10,7 @@ use jiff::{SignedDuration, Timestamp};
 use portal_core::testing::InMemoryStore;
 use portal_core::{
     AccountCommit, AccountDecision, AccountPanel, AccountStore, AuditEvent, AuditLog, ClaimedMail, Client,
-    ClientDirectory, ClientId, ClientListQuery, ClientPage, DeliveryState, Directory, MailId, MailOutbox,
+    ClientDirectory, ClientId, ClientListQuery, ClientPage, DeliveryState, Directory, DueReminder, MailId, MailOutbox,
     PortalAccount, Practice, PracticeId, PracticeSlug, Session, SessionId, SessionStore, StaffMember, StoreError,
     ThrottleState, ThrottleStore, TokenHash, TokenId, TokenPurpose, Username,
 };
@@ -182,6 +182,10 @@ impl AccountStore for FailingStore {
     async fn commit(&self, change: AccountCommit) -> Result<(), StoreError> {
         self.check_commit()?;
         self.inner.commit(change).await
+    }
+    async fn due_invitation_reminders(&self, now: Timestamp, limit: u32) -> Result<Vec<DueReminder>, StoreError> {
+        self.check()?;
+        self.inner.due_invitation_reminders(now, limit).await
     }
     async fn update_account(
         &self,

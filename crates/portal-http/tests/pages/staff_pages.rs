@@ -278,3 +278,27 @@ async fn the_list_sends_invitations_to_the_checked_clients_and_says_what_happene
     let again = browser.post("/staff/invitations", &[("csrf", csrf.as_str()), ("every", "true")]).await;
     again.assert(StatusCode::OK, "no invitations were sent");
 }
+
+#[tokio::test]
+async fn the_panel_says_when_the_invitations_reminder_was_sent() {
+    let app = spawn_app().await;
+    let staff = app.service.authenticate_staff(&app.staff_key).await.unwrap().unwrap();
+    let staff = portal_core::service::StaffContext { staff, request: portal_core::RequestContext::default() };
+    let change = portal_core::service::PracticeChange {
+        invitation_reminder_hours: Some(Some(24)),
+        ..portal_core::service::PracticeChange::default()
+    };
+    app.service.update_practice(&staff, change).await.unwrap();
+    let id = app.create_client("Ada", Some("ada@example.org")).await;
+    app.invite(&id).await;
+    let browser = staff_browser(&app).await;
+    let profile = format!("/staff/clients/{id}");
+    let page = browser.get(&profile).await;
+    assert!(!page.body.contains("Reminder sent at"), "{}", page.body);
+
+    app.clock.advance(jiff::SignedDuration::from_hours(24));
+    assert_eq!(app.service.queue_due_reminders(10).await.unwrap().queued, 1);
+    // A day later the first staff session has lapsed: sign in again.
+    let page = staff_browser(&app).await.get(&profile).await;
+    page.assert(StatusCode::OK, "<p>Reminder sent at ");
+}

@@ -152,6 +152,59 @@ async fn a_link_that_expired_before_it_could_be_delivered_is_failed_not_sent() -
     Ok(())
 }
 
+/// The world's practice with 24-hour invitation reminders on.
+async fn reminding(world: &World) -> TestResult {
+    let change = portal_core::service::PracticeChange {
+        invitation_reminder_hours: Some(Some(24)),
+        ..portal_core::service::PracticeChange::default()
+    };
+    world.service.update_practice(&world.staff, change).await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_due_reminder_is_delivered_with_the_invitations_own_link() -> TestResult {
+    let world = World::new().await?;
+    reminding(&world).await?;
+    let ada = world.client("Ada Lovelace", "ada@example.org", Language::En).await?;
+    let sent = world.invite(&ada).await?;
+    let transport = RecordingTransport::new();
+    let dispatcher = world.dispatcher(transport.clone());
+    assert_eq!(dispatcher.run_once().await?, report(1, 1, 0, 0));
+    world.advance(SignedDuration::from_hours(24));
+    assert_eq!(world.service.queue_due_reminders(10).await?.queued, 1);
+    assert_eq!(dispatcher.run_once().await?, report(1, 1, 0, 0));
+
+    let emails = transport.sent();
+    let invitation = token_in(&emails[0].text, "invitation").expect("the invitation's link");
+    let reminder = token_in(&emails[1].text, "invitation").expect("the reminder's link");
+    assert_eq!(reminder, invitation, "the same link: no new token");
+    assert_eq!(emails[1].subject, "Reminder: your account invitation");
+    assert!(emails[1].text.contains("(in 24 hours)"), "{}", emails[1].text);
+    assert_eq!(world.service.verify_invite(&reminder).await?.expires_at, sent.expires_at);
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_reminder_whose_link_expired_before_delivery_is_failed_not_sent() -> TestResult {
+    let world = World::new().await?;
+    reminding(&world).await?;
+    let ada = world.client("Ada", "ada@example.org", Language::En).await?;
+    world.invite(&ada).await?;
+    let transport = RecordingTransport::new();
+    assert_eq!(world.dispatcher(transport.clone()).run_once().await?, report(1, 1, 0, 0));
+    world.advance(SignedDuration::from_hours(47));
+    assert_eq!(world.service.queue_due_reminders(10).await?.queued, 1);
+    world.advance(SignedDuration::from_hours(1));
+    assert_eq!(world.dispatcher(transport.clone()).run_once().await?, report(1, 0, 0, 1));
+    assert!(matches!(
+        world.state_of(1),
+        DeliveryState::Failed { problem, gave_up_after: None, .. } if problem.cause == DeliveryCause::LinkExpired
+    ));
+    assert_eq!(transport.attempts(), 1, "only the invitation went out");
+    Ok(())
+}
+
 #[tokio::test]
 async fn the_reset_mail_never_names_the_username_and_its_link_completes_the_reset() -> TestResult {
     let world = World::new().await?;

@@ -57,6 +57,10 @@ fn reset() -> MailKind {
     MailKind::PasswordReset { token_id: TOKEN, expires_at: T0 + SignedDuration::from_hours(48) }
 }
 
+fn reminder() -> MailKind {
+    MailKind::InvitationReminder { token_id: TOKEN, expires_at: T0 + SignedDuration::from_hours(24) }
+}
+
 fn render(language: Language, kind: MailKind, discreet: bool) -> TestResult<RenderedEmail> {
     let practice = practice(discreet, "America/Chicago")?;
     Ok(renderer().render(&mail(kind)?, &practice, &client(language, "Ada Lovelace")?, &LinkKey::from_bytes(KEY))?)
@@ -66,9 +70,11 @@ fn render(language: Language, kind: MailKind, discreet: bool) -> TestResult<Rend
 fn discreet_mail_has_neutral_subjects_and_sender_in_both_languages() -> TestResult {
     let expected = [
         (Language::En, invitation(), "Your account invitation"),
+        (Language::En, reminder(), "Reminder: your account invitation"),
         (Language::En, reset(), "Account password reset"),
         (Language::En, MailKind::PasswordChanged, "Your account password was changed"),
         (Language::Es, invitation(), "Invitación a su cuenta"),
+        (Language::Es, reminder(), "Recordatorio: invitación a su cuenta"),
         (Language::Es, reset(), "Restablecer la contraseña de su cuenta"),
         (Language::Es, MailKind::PasswordChanged, "Se cambió la contraseña de su cuenta"),
     ];
@@ -151,7 +157,7 @@ fn the_expiry_is_stated_in_the_practice_zone_and_in_plain_words() -> TestResult 
 
 #[test]
 fn every_mail_tells_the_client_what_to_do_when_it_was_unexpected() -> TestResult {
-    for kind in [invitation(), reset(), MailKind::PasswordChanged] {
+    for kind in [invitation(), reminder(), reset(), MailKind::PasswordChanged] {
         let en = render(Language::En, kind.clone(), true)?;
         let es = render(Language::Es, kind, true)?;
         for text in [&en.text, &en.html] {
@@ -182,6 +188,41 @@ fn links_come_from_the_public_url_with_the_right_path_and_purpose() -> TestResul
     let prefixed = Renderer::new("https://example.org/clinic/", MailFrom::parse("no-reply@example.org")?)?;
     let email = prefixed.render(&mail(invitation())?, &practice(true, "UTC")?, &client(Language::En, "Ada")?, &key)?;
     assert!(email.text.contains("https://example.org/clinic/portal/invitation?token="));
+    Ok(())
+}
+
+#[test]
+fn an_invitation_reminder_repeats_the_invitations_link_and_says_when_it_expires_in_both_languages() -> TestResult {
+    let key = LinkKey::from_bytes(KEY);
+    let invite = render(Language::En, invitation(), true)?;
+    let link = token_in(&invite.text, "invitation").ok_or("no invitation link")?;
+
+    let en = render(Language::En, reminder(), true)?;
+    assert_eq!(token_in(&en.text, "invitation").as_deref(), Some(link.as_str()), "the invitation's own link");
+    assert!(en.html.contains(&format!("<a href=\"{PUBLIC_URL}/portal/invitation?token={link}\"")));
+    assert_eq!(key.verify(TokenPurpose::Invite, &link)?.id(), TOKEN);
+    let sentence = "expires on Saturday 16 January 2027, 02:00 (America/Chicago) (in 24 hours)";
+    assert!(en.text.contains(sentence), "{}", en.text);
+    assert!(
+        en.html.contains("expires on <strong>Saturday 16 January 2027, 02:00 (America/Chicago)</strong> (in 24 hours)")
+    );
+    assert!(en.text.starts_with("Hello Ada Lovelace,") && en.text.contains("A reminder"));
+
+    let es = render(Language::Es, reminder(), true)?;
+    assert_eq!(token_in(&es.text, "invitation").as_deref(), Some(link.as_str()));
+    let frase = "caduca el sábado 16 de enero de 2027, 02:00 (America/Chicago) (dentro de 24 horas)";
+    assert!(es.text.contains(frase), "{}", es.text);
+    assert!(es.html.contains("Recordatorio") && es.text.contains("Le recordamos"));
+
+    // Not discreet: the practice is named; in neither case is a username (there is none yet).
+    let named = render(Language::En, reminder(), false)?;
+    assert_eq!(named.subject, "Reminder: your Sunrise Therapy client portal invitation expires soon");
+    assert_eq!(named.from_name, "Sunrise Therapy");
+    let nombrado = render(Language::Es, reminder(), false)?;
+    assert_eq!(nombrado.subject, "Recordatorio: su invitación al portal de clientes de Sunrise Therapy caduca pronto");
+    for email in [&en, &es, &named, &nombrado] {
+        assert!(!email.text.to_lowercase().contains("username:") && !email.text.contains("usuario:"));
+    }
     Ok(())
 }
 

@@ -100,6 +100,8 @@ pub struct AppOptions {
     pub first_practice: String,
     /// `--public-url`; `None` means the server's own `http://127.0.0.1:{port}`.
     pub public_url: Option<String>,
+    /// `--reminder-interval`; `None` (the default here) runs no reminder job.
+    pub reminder_interval: Option<Duration>,
 }
 
 impl Default for AppOptions {
@@ -113,6 +115,7 @@ impl Default for AppOptions {
             max_body_bytes: None,
             first_practice: "Sunrise Therapy".to_owned(),
             public_url: None,
+            reminder_interval: None,
         }
     }
 }
@@ -198,6 +201,7 @@ pub async fn spawn_app_with(options: AppOptions) -> Option<TestApp> {
         clock: Arc::clone(&clock) as Arc<dyn Clock>,
         dispatcher: DispatcherConfig { poll_interval: Duration::from_millis(500), ..DispatcherConfig::default() },
         prune_interval: None,
+        reminder_interval: options.reminder_interval,
     };
     let mut server = portal_server::server::start(config).await.expect("the server starts");
     let first = server.take_first_run().expect("a fresh database gets a first practice");
@@ -366,6 +370,11 @@ impl TestApp {
 
     pub fn advance(&self, by: SignedDuration) {
         self.clock.advance(by);
+    }
+
+    /// The running server's service (for settings the API does not reach yet).
+    pub fn service(&self) -> &Arc<portal_core::DynPortalService> {
+        self.server.as_ref().expect("a running server").service()
     }
 
     /// A second practice in the same database, with its own staff key (the CLI's code path).

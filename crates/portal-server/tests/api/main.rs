@@ -15,6 +15,7 @@ mod mail_check;
 mod openapi;
 mod prune;
 mod reset_requests;
+mod reminders;
 mod secrets;
 mod security;
 mod shutdown;

@@ -29,7 +29,16 @@ pub struct Model {
     pub voided_at: Option<UnixMicros>,
     /// Wrong dates of birth answered on the link (at five it is closed).
     pub date_of_birth_failures: i32,
+    /// When the invitation's one reminder was queued or passed over (invitations only).
+    pub reminded_at: Option<UnixMicros>,
+    /// [`REMINDER_QUEUED`] or [`REMINDER_SKIPPED`], set together with `reminded_at`.
+    pub reminder: Option<String>,
 }
+
+/// `reminder` of an invitation whose reminder mail was queued.
+pub const REMINDER_QUEUED: &str = "queued";
+/// `reminder` of an invitation whose reminder fell due but could not be mailed.
+pub const REMINDER_SKIPPED: &str = "skipped";
 
 /// No navigable relations: the adapter writes its joins explicitly.
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

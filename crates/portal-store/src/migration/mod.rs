@@ -12,6 +12,7 @@ mod m20261201_000005_client_search;
 mod m20261201_000006_practice_settings;
 mod m20261201_000007_client_date_of_birth;
 mod m20261201_000008_link_date_of_birth_failures;
+mod m20261201_000009_invitation_reminders;
 mod m20261201_000010_reset_requests;
 
 /// Every migration of the portal schema, oldest first.
@@ -31,6 +32,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000006_practice_settings::Migration),
             Box::new(m20261201_000007_client_date_of_birth::Migration),
             Box::new(m20261201_000008_link_date_of_birth_failures::Migration),
+            Box::new(m20261201_000009_invitation_reminders::Migration),
             Box::new(m20261201_000010_reset_requests::Migration),
         ]
     }

@@ -4,9 +4,11 @@
 //! id (`42`, `MRN-0042`) is unique only within its practice.
 
 use async_trait::async_trait;
+use jiff::Timestamp;
 use portal_core::{
     AccountCommit, AccountDecision, AccountPanel, AccountState, AccountStore, ClientId, DeliveryProblem, DeliveryState,
-    IssuedToken, PortalAccount, PracticeId, StoreError, TokenHash, TokenId, TokenPurpose, TokenState, Username,
+    DueReminder, IssuedToken, PortalAccount, PracticeId, StoreError, TokenHash, TokenId, TokenPurpose, TokenState,
+    Username,
 };
 use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::{Alias, Condition, Expr, ExprTrait, JoinType, LockType, Order, Query, SelectStatement};
@@ -18,10 +20,10 @@ use sea_orm::{
 use super::{SeaOrmStore, audit, finish};
 use crate::bounded::BoundedTxn;
 use crate::convert::{
-    account_columns, account_from, account_row, delivery_from, hash_bytes, micros, outbox_row, reset_requests_in_day,
+    account_columns, account_from, account_row, delivery_from, hash_bytes, micros, outbox_row, reminder_name, reset_requests_in_day,
     token_row, used_at,
 };
-use crate::entity::{mail_outbox, portal_account, session, sign_in_throttle, token};
+use crate::entity::{mail_outbox, portal_account, practice, session, sign_in_throttle, token};
 use crate::error::{unavailable, write_error};
 
 /// Most client ids [`AccountStore::accounts`] and `ClientDirectory::clients` look up in one query
@@ -200,7 +202,8 @@ async fn lock_one(
         .pop())
 }
 
-/// Inserts a token the account holds for the first time, or records that it was used.
+/// Inserts a token the account holds for the first time, or records that it was used or
+/// reminded (each once: a recorded use or reminder is never changed).
 async fn upsert_token(
     txn: &BoundedTxn,
     practice: PracticeId,
@@ -240,6 +243,18 @@ async fn upsert_token(
                 token::Entity::update_many()
                     .col_expr(token::Column::DateOfBirthFailures, Expr::value(failures))
                     .filter(token::Column::Id.eq(row.id))
+                    .exec(txn)
+                    .await
+                    .map_err(unavailable)?;
+            }
+            if let Some(reminder) = token.reminder
+                && row.reminded_at.is_none()
+            {
+                token::Entity::update_many()
+                    .col_expr(token::Column::RemindedAt, Expr::value(micros(reminder.at())))
+                    .col_expr(token::Column::Reminder, Expr::value(reminder_name(reminder)))
+                    .filter(token::Column::Id.eq(row.id))
+                    .filter(token::Column::RemindedAt.is_null())
                     .exec(txn)
                     .await
                     .map_err(unavailable)?;
@@ -376,6 +391,48 @@ async fn commit_in(txn: &BoundedTxn, change: &AccountCommit) -> Result<(), Store
     Ok(())
 }
 
+/// How many microseconds an hour has (a reminder lead is stored in hours).
+const MICROS_PER_HOUR: i64 = 3_600_000_000;
+
+/// The invitations due their reminder at `now` ([`AccountStore::due_invitation_reminders`]): the
+/// live, unreminded invite tokens that their account (still without credentials) holds as its
+/// invitation, of a practice with a lead, with `expires_at - lead <= now < expires_at`. The
+/// token conditions are those of the partial index `ix_tokens_reminder_due`, which serves the
+/// range on `expires_at`.
+fn due_reminders(now: Timestamp, limit: u32) -> SelectStatement {
+    use portal_account::Column as A;
+    use practice::Column as P;
+    use token::Column as T;
+    let (tokens, accounts, practices) = (token::Entity, portal_account::Entity, practice::Entity);
+    let now = micros(now).micros();
+    let lead = Expr::col((practices, P::InvitationReminderHours)).mul(MICROS_PER_HOUR);
+    Query::select()
+        .columns([(tokens, T::Id), (tokens, T::PracticeId), (tokens, T::ClientId)])
+        .from(tokens)
+        .inner_join(
+            accounts,
+            Condition::all()
+                .add(Expr::col((accounts, A::PracticeId)).equals((tokens, T::PracticeId)))
+                .add(Expr::col((accounts, A::ClientId)).equals((tokens, T::ClientId)))
+                .add(Expr::col((accounts, A::InviteTokenId)).equals((tokens, T::Id))),
+        )
+        .inner_join(practices, Expr::col((practices, P::Id)).equals((tokens, T::PracticeId)))
+        // A literal, not a bound value: a planner matches a partial index's predicate only
+        // against constants it can see.
+        .and_where(Expr::cust(r#""tokens"."purpose" = 'invite'"#))
+        .and_where(Expr::col((tokens, T::UsedAt)).is_null())
+        .and_where(Expr::col((tokens, T::VoidedAt)).is_null())
+        .and_where(Expr::col((tokens, T::RemindedAt)).is_null())
+        .and_where(Expr::col((tokens, T::ExpiresAt)).gt(now))
+        .and_where(Expr::col((accounts, A::State)).eq(portal_account::STATE_NO_ACCOUNT))
+        .and_where(Expr::col((practices, P::InvitationReminderHours)).is_not_null())
+        .and_where(Expr::col((tokens, T::ExpiresAt)).sub(lead).lte(now))
+        .order_by((tokens, T::ExpiresAt), Order::Asc)
+        .order_by((tokens, T::Id), Order::Asc)
+        .limit(u64::from(limit))
+        .take()
+}
+
 /// Which pending mail of a client a commit cancels: all of it when the account is disabled,
 /// otherwise the mail whose token is no longer the account's live token.
 fn superseded_mail(account: &PortalAccount) -> SupersededMail {
@@ -472,6 +529,22 @@ impl AccountStore for SeaOrmStore {
         let (txn, turn) = self.begin_write().await?;
         let outcome = commit_in(&txn, &change).await;
         finish((txn, turn), outcome).await
+    }
+
+    async fn due_invitation_reminders(&self, now: Timestamp, limit: u32) -> Result<Vec<DueReminder>, StoreError> {
+        let statement = self.db.get_database_backend().build(&due_reminders(now, limit));
+        let rows = self.db.query_all_raw(statement).await.map_err(unavailable)?;
+        rows.iter()
+            .map(|row| {
+                let get_uuid = |column: &str| row.try_get::<uuid::Uuid>("", column).map_err(unavailable);
+                let client: String = row.try_get("", "client_id").map_err(unavailable)?;
+                Ok(DueReminder {
+                    practice_id: PracticeId::from_uuid(get_uuid("practice_id")?),
+                    client_id: crate::convert::client_id("tokens.client_id", &client)?,
+                    token_id: TokenId::from_uuid(get_uuid("id")?),
+                })
+            })
+            .collect()
     }
 
     async fn update_account(

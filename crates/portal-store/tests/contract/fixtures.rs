@@ -97,6 +97,7 @@ pub fn token(purpose: TokenPurpose, secret: &str, issued: Timestamp) -> IssuedTo
         expires_at: issued + SignedDuration::from_hours(48),
         state: TokenState::Live,
         date_of_birth_failures: 0,
+        reminder: None,
     }
 }
 

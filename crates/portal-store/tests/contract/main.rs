@@ -21,6 +21,7 @@ mod host_clients;
 mod host_migration;
 mod migrations;
 mod outbox;
+mod reminders;
 mod retention;
 mod safety;
 mod serialised;
@@ -102,6 +103,10 @@ contract_tests! {
     migrations::migrations_round_trip_up_down_up,
     migrations::the_delivery_cause_migration_backfills_cancellations_and_rolls_back,
     migrations::the_reset_request_migration_starts_existing_accounts_with_none_and_rolls_back,
+    reminders::invitations_are_due_their_reminder_from_expiry_minus_the_lead_until_expiry,
+    reminders::practices_without_reminders_and_reminded_invitations_are_not_due,
+    reminders::reminder_mail_is_stored_claimed_and_cancelled_like_the_invitation,
+    reminders::the_reminder_migration_rolls_back_only_without_reminder_mail,
     host_migration::the_host_client_id_migration_keeps_every_row,
     host_clients::host_ids_that_are_not_uuids_work_for_every_portal_row,
     host_clients::the_same_host_id_in_two_practices_names_two_clients,

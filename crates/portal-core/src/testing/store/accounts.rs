@@ -1,9 +1,10 @@
 //! [`AccountStore`] for [`InMemoryStore`]: accounts, loaded by client, token or username.
 
 use async_trait::async_trait;
+use jiff::Timestamp;
 
-use crate::account::PortalAccount;
-use crate::ports::{AccountCommit, AccountDecision, AccountStore, StoreError};
+use crate::account::{AccountState, PortalAccount};
+use crate::ports::{AccountCommit, AccountDecision, AccountStore, DueReminder, StoreError};
 use crate::records::AccountPanel;
 use crate::token::{TokenHash, TokenPurpose};
 use crate::types::{ClientId, PracticeId, Username};
@@ -60,6 +61,33 @@ impl AccountStore for InMemoryStore {
 
     async fn commit(&self, change: AccountCommit) -> Result<(), StoreError> {
         self.with(|s| s.commit(change))
+    }
+
+    async fn due_invitation_reminders(&self, now: Timestamp, limit: u32) -> Result<Vec<DueReminder>, StoreError> {
+        Ok(self.with(|s| {
+            let mut due: Vec<(Timestamp, DueReminder)> =
+                s.accounts
+                    .values()
+                    .filter(|account| matches!(account.state(), AccountState::NoAccount))
+                    .filter_map(|account| {
+                        let invite = account.invite()?;
+                        let lead = s.practices.get(&account.practice_id())?.settings.invitation_reminder()?;
+                        let stored = s.tokens.iter().find(|t| t.token.id == invite.id)?;
+                        let due_at = invite.expires_at.checked_sub(lead.duration()).unwrap_or(Timestamp::MIN);
+                        (stored.is_live() && invite.reminder.is_none() && due_at <= now && now < invite.expires_at)
+                            .then(|| {
+                                let item = DueReminder {
+                                    practice_id: account.practice_id(),
+                                    client_id: account.client_id().clone(),
+                                    token_id: invite.id,
+                                };
+                                (invite.expires_at, item)
+                            })
+                    })
+                    .collect();
+            due.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.token_id.as_uuid().cmp(&b.1.token_id.as_uuid())));
+            due.into_iter().take(usize::try_from(limit).unwrap_or(usize::MAX)).map(|(_, item)| item).collect()
+        }))
     }
 
     async fn update_account(

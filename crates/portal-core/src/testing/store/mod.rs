@@ -83,6 +83,9 @@ impl OutboxRow {
         self.mail.kind = match self.mail.kind {
             MailKind::Invitation { expires_at, .. } => MailKind::Invitation { token_id: nil, expires_at },
             MailKind::PasswordReset { expires_at, .. } => MailKind::PasswordReset { token_id: nil, expires_at },
+            MailKind::InvitationReminder { expires_at, .. } => {
+                MailKind::InvitationReminder { token_id: nil, expires_at }
+            }
             MailKind::PasswordChanged => MailKind::PasswordChanged,
         };
     }
@@ -339,6 +342,7 @@ impl State {
 ///     expires_at: now + SignedDuration::from_hours(48),
 ///     state: TokenState::Live,
 ///     date_of_birth_failures: 0,
+///     reminder: None,
 /// };
 /// account.issue_invite(invite.clone())?;
 /// let mail = OutgoingMail {

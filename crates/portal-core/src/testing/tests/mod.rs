@@ -132,6 +132,7 @@ impl World {
             expires_at: at + SignedDuration::from_hours(48),
             state: TokenState::Live,
             date_of_birth_failures: 0,
+            reminder: None,
         })
     }
 
