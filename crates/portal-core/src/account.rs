@@ -10,6 +10,15 @@ use crate::reset_requests::ResetRequestHistory;
 use crate::token::{InviteReminder, IssuedToken, TokenHash, TokenPurpose, TokenState};
 use crate::types::{ClientId, DisableReason, PracticeId, Username};
 
+mod refusals;
+mod status;
+
+pub use refusals::{
+    InviteRedeemRefused, InviteRefused, ReminderNotDue, ResetRedeemRefused, ResetRefused, ResetRequestRefused,
+    SignInRefused, ToggleRefused, Toggled,
+};
+pub use status::{PortalStatus, PortalStatusKind};
+
 /// The credentials of a registered account.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Credentials {
@@ -39,212 +48,6 @@ pub enum AccountState {
         /// When it was turned off.
         since: Timestamp,
     },
-}
-
-/// What staff see (design §2's first column), computed at `now`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PortalStatus {
-    /// No account and no invitation sent.
-    NotInvited,
-    /// Invitation sent and still usable.
-    Invited {
-        /// When it was sent.
-        sent_at: Timestamp,
-        /// When it stops working.
-        expires_at: Timestamp,
-    },
-    /// Invitation sent but expired: staff may resend.
-    InviteExpired {
-        /// When it was sent.
-        sent_at: Timestamp,
-        /// When it stopped working.
-        expired_at: Timestamp,
-    },
-    /// Registered and enabled (toggle on).
-    Active {
-        /// The username.
-        username: Username,
-    },
-    /// Registered and disabled (toggle off).
-    Disabled {
-        /// The username.
-        username: Username,
-        /// Staff's note.
-        reason: Option<DisableReason>,
-    },
-}
-
-impl PortalStatus {
-    /// Which of the five statuses this is, without its details.
-    #[must_use]
-    pub const fn kind(&self) -> PortalStatusKind {
-        match self {
-            Self::NotInvited => PortalStatusKind::NoAccount,
-            Self::Invited { .. } => PortalStatusKind::Invited,
-            Self::InviteExpired { .. } => PortalStatusKind::InviteExpired,
-            Self::Active { .. } => PortalStatusKind::Active,
-            Self::Disabled { .. } => PortalStatusKind::Disabled,
-        }
-    }
-}
-
-/// The kind of a [`PortalStatus`]: what staff filter the client list by. Its
-/// [`name`](PortalStatusKind::name) is the one wire name of each kind, for the staff API's
-/// `portal` field and filter and the staff pages' URLs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum PortalStatusKind {
-    /// No account and no invitation sent.
-    NoAccount,
-    /// Invitation sent and still usable.
-    Invited,
-    /// Invitation sent but expired.
-    InviteExpired,
-    /// Registered and enabled.
-    Active,
-    /// Registered and disabled.
-    Disabled,
-}
-
-impl PortalStatusKind {
-    /// Every kind, in the order of design §2.
-    pub const ALL: [Self; 5] = [Self::NoAccount, Self::Invited, Self::InviteExpired, Self::Active, Self::Disabled];
-
-    /// The stable snake-case name (`no_account`, `invited`, `invite_expired`, `active`,
-    /// `disabled`).
-    #[must_use]
-    pub const fn name(self) -> &'static str {
-        match self {
-            Self::NoAccount => "no_account",
-            Self::Invited => "invited",
-            Self::InviteExpired => "invite_expired",
-            Self::Active => "active",
-            Self::Disabled => "disabled",
-        }
-    }
-
-    /// Inverse of [`PortalStatusKind::name`].
-    #[must_use]
-    pub fn from_name(name: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|kind| kind.name() == name)
-    }
-}
-
-/// Refusals of "send (or resend) an invitation".
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum InviteRefused {
-    /// A username and password exist: send a password reset instead.
-    #[error("the client already has a portal account; send a password reset instead")]
-    AccountExists,
-}
-
-/// Refusals of redeeming an invitation (verify or register).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum InviteRedeemRefused {
-    /// Unknown, voided by a resend, or already used.
-    #[error("this invitation link is not valid; ask your provider to resend the invitation")]
-    InviteNotFound,
-    /// `now >= expires_at`.
-    #[error("this invitation link has expired; ask your provider to resend the invitation")]
-    InviteExpired,
-    /// Closed after too many wrong dates of birth. The API answers it like `InviteNotFound`
-    /// (a voided link); the page says why.
-    #[error("this invitation link was closed after too many wrong answers; ask your provider to resend the invitation")]
-    InviteClosed,
-}
-
-/// Why an invitation gets no reminder at a given moment (the reminder is not an error anyone
-/// sees: the reminder job passes over the invitation).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-pub enum ReminderNotDue {
-    /// The account's current invitation is not this one (resent since), or there is none.
-    #[error("the invitation was replaced or never sent")]
-    NotCurrent,
-    /// The client registered already.
-    #[error("the client has a portal account")]
-    AccountExists,
-    /// The invitation was used, or its link expired (`now >= expires_at`).
-    #[error("the invitation link was used or has expired")]
-    LinkNotLive,
-    /// Its one reminder was queued or passed over already.
-    #[error("the invitation had its reminder already")]
-    AlreadyReminded,
-    /// `now < expires_at - lead`.
-    #[error("the reminder is not due yet")]
-    NotYet,
-}
-
-/// Refusals of "send a password reset".
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ResetRefused {
-    /// The client has not registered: send an invitation instead.
-    #[error("the client has no portal account; send an invitation instead")]
-    NoAccount,
-    /// Disabled accounts get no mail: enable first.
-    #[error("the portal account is disabled; enable it first")]
-    AccountDisabled,
-}
-
-/// Refusals of a reset the client asked for ([`PortalAccount::request_reset`]).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ResetRequestRefused {
-    /// No registered account.
-    #[error("the client has no portal account")]
-    NoAccount,
-    /// Disabled accounts get no mail.
-    #[error("the portal account is disabled")]
-    AccountDisabled,
-    /// The per-account limit holds until `until`.
-    #[error("a reset was requested too recently or too often")]
-    Throttled {
-        /// When a request may queue a mail again.
-        until: Timestamp,
-    },
-}
-
-/// Refusals of redeeming a reset link (verify or complete).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ResetRedeemRefused {
-    /// Unknown, voided (by a newer reset or by disable) or already used.
-    #[error("this password-reset link is not valid")]
-    ResetNotFound,
-    /// `now >= expires_at`.
-    #[error("this password-reset link has expired")]
-    ResetExpired,
-    /// Closed after too many wrong dates of birth. The API answers it like `ResetNotFound`
-    /// (a voided link); the page says why.
-    #[error("this password-reset link was closed after too many wrong answers")]
-    ResetClosed,
-    /// The account was disabled.
-    #[error("the portal account is disabled")]
-    AccountDisabled,
-}
-
-/// Refusals of enabling or disabling.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ToggleRefused {
-    /// Nothing to toggle before registration.
-    #[error("the client has no portal account")]
-    NoAccount,
-}
-
-/// Refusals of a sign-in, once the password has been checked.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum SignInRefused {
-    /// No account, or the password does not match.
-    #[error("invalid username or password")]
-    InvalidCredentials,
-    /// Right password, but staff turned the account off.
-    #[error("the portal account is disabled")]
-    AccountDisabled,
-}
-
-/// Whether a toggle changed anything (a repeated toggle is accepted and changes nothing).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Toggled {
-    /// The state changed.
-    Changed,
-    /// It was already so.
-    Unchanged,
 }
 
 /// One client's portal account in one practice: state, the current invite and reset tokens, and

@@ -10,8 +10,7 @@ use portal_core::{
     DateOfBirth, DeliveryState, DisableReason, DisplayName, EmailAddress, InviteReminder, IssuedToken, Language,
     MailId, MailKind, OutgoingMail, PasswordHash, PortalAccount, Practice, PracticeId, PracticeSettings,
     PracticeSettingsInput, PracticeSlug, RequestContext, ResetRequestHistory, Session, SessionId, StaffId, StaffMember,
-    StoreError,
-    TimeZoneName, TokenHash, TokenId, TokenPurpose, TokenState, Username, search_key,
+    StoreError, TimeZoneName, TokenHash, TokenId, TokenPurpose, TokenState, Username, search_key,
 };
 use sea_orm::ActiveValue::{NotSet, Set};
 

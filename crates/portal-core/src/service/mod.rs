@@ -55,13 +55,13 @@ pub use bulk_invitations::{
 pub use clients::{
     ClientError, ClientPatch, ClientView, MAX_STATES_PER_CALL, NewClient, PortalStatesError, PortalView, TokenView,
 };
-pub use imports::{IMPORT_BATCH, ImportError, ImportPlan, ImportRow, ImportSkip, ImportWarning, RowError};
 pub use date_of_birth::DateOfBirthMismatch;
+pub use imports::{IMPORT_BATCH, ImportError, ImportPlan, ImportRow, ImportSkip, ImportWarning, RowError};
 pub use invitations::{SendInviteError, VerifyInviteError};
 pub use practices::{CreatedPractice, PracticeChange, PracticeError, UpdatePracticeError};
 pub use registration::{RegisterError, Registered};
-pub use reset_requests::{ResetRequestError, ResetRequested};
 pub use reminders::RemindersQueued;
+pub use reset_requests::{ResetRequestError, ResetRequested};
 pub use resets::{ResetError, SendResetError};
 pub use sessions::{ClientSession, SessionError, SignInError, SignedIn};
 pub use staff::{CreatedStaffKey, StaffKeyError, StaffSignInError, StaffSignedIn};

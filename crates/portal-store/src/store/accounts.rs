@@ -20,8 +20,8 @@ use sea_orm::{
 use super::{SeaOrmStore, audit, finish};
 use crate::bounded::BoundedTxn;
 use crate::convert::{
-    account_columns, account_from, account_row, delivery_from, hash_bytes, micros, outbox_row, reminder_name, reset_requests_in_day,
-    token_row, used_at,
+    account_columns, account_from, account_row, delivery_from, hash_bytes, micros, outbox_row, reminder_name,
+    reset_requests_in_day, token_row, used_at,
 };
 use crate::entity::{mail_outbox, portal_account, practice, session, sign_in_throttle, token};
 use crate::error::{unavailable, write_error};
