@@ -67,6 +67,37 @@ async fn staff_change_the_practice_settings_in_a_real_browser() {
     client.fill("#password", NEW_PASSWORD).await;
     client.click("main button[type=submit]", "Welcome, Grace Hopper").await;
 
+    // Hedy's record has a date of birth: her link asks for it before anything else.
+    let hedy: serde_json::Value = kit
+        .http
+        .post(format!("{}/api/v1/clients", kit.server.base_url()))
+        .bearer_auth(&kit.staff_key)
+        .json(&serde_json::json!({ "name": "Hedy Lamarr", "email": "hedy@example.org", "date_of_birth": "1914-11-09" }))
+        .send()
+        .await
+        .expect("the client is created")
+        .json()
+        .await
+        .expect("the created client");
+    let profile = format!("/staff/clients/{}", hedy["id"].as_str().expect("an id"));
+    staff.go(&profile, "Send portal invite").await;
+    staff.click("form[action$='/invite'] button", "Invitation queued.").await;
+    let invitation = kit.emailed_link("hedy@example.org", LinkKind::Invitation).await;
+    let hedy = kit.browser().await;
+    hedy.go(&invitation, "Date of birth").await;
+    hedy.screenshot("client-date-of-birth").await;
+    // A date field takes its value in the browser's own format when typed; set it as the
+    // picker would.
+    let answer = |date: &str| format!("document.querySelector('#date_of_birth').value = '{date}';");
+    hedy.run_script(&answer("1914-11-10")).await;
+    hedy.fill("#username", "hedy").await;
+    hedy.fill("#password", PASSWORD).await;
+    hedy.click("main button[type=submit]", "this does not match our records. 4 more tries").await;
+    hedy.run_script(&answer("1914-11-09")).await;
+    hedy.fill("#password", PASSWORD).await;
+    hedy.click("main button[type=submit]", "Account created — sign in").await;
+
     staff.close().await;
     client.close().await;
+    hedy.close().await;
 }
