@@ -20,7 +20,7 @@ use portal_core::{Policy, PolicySettings, RetentionRules, TimeZoneName};
 use portal_mail::{DispatcherConfig, MailFrom, SmtpConfig};
 use portal_store::StoreConfig;
 
-use checks::{check_public_url, machine_time_zone, policy_error};
+use checks::{check_public_url, job_interval, machine_time_zone, policy_error};
 
 /// The sender when `--mail-from` is not given: a neutral name and a no-reply address.
 pub const DEFAULT_MAIL_FROM: &str = "Account notifications <no-reply@portal.localhost>";
@@ -431,23 +431,8 @@ impl Options {
         };
         let policy = Policy::new(PolicySettings { invite_ttl, reset_ttl, retention, ..PolicySettings::default() })
             .map_err(policy_error)?;
-        let prune_interval = match self.prune_interval.trim() {
-            "0" | "off" => None,
-            text => Some(std_duration("prune-interval", text)?),
-        };
-        let reminder_interval = match self.reminder_interval.trim() {
-            "0" | "off" => None,
-            text => {
-                let interval = std_duration("reminder-interval", text)?;
-                if interval.is_zero() {
-                    return Err(SettingError::new(
-                        "reminder-interval",
-                        "must be longer than 0 (0 or off turns it off)",
-                    ));
-                }
-                Some(interval)
-            }
-        };
+        let prune_interval = job_interval("prune-interval", &self.prune_interval)?;
+        let reminder_interval = job_interval("reminder-interval", &self.reminder_interval)?;
         let shutdown_timeout = parse_duration(&self.shutdown_timeout)
             .ok()
             .and_then(|d| Duration::try_from(d).ok())

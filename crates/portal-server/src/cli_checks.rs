@@ -46,3 +46,12 @@ pub(super) fn machine_time_zone() -> TimeZoneName {
         .and_then(|name| crate::commands::time_zone(name).ok())
         .unwrap_or_else(TimeZoneName::utc)
 }
+
+/// The period of a background job: `0` or `off` turns it off; any other value is a positive
+/// duration (`std_duration` refuses `0s`, which would make the job's timer panic).
+pub(super) fn job_interval(flag: &'static str, text: &str) -> Result<Option<std::time::Duration>, SettingError> {
+    match text.trim() {
+        "0" | "off" => Ok(None),
+        text => super::std_duration(flag, text).map(Some),
+    }
+}

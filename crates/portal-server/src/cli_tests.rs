@@ -201,9 +201,12 @@ fn the_reminder_interval_defaults_to_5_minutes_and_can_be_turned_off() -> Result
     for off in ["0", "off"] {
         assert_eq!(parse(&["--reminder-interval", off])?.options.resolve()?.reminder_interval, None);
     }
-    for refused in ["soon", "0s"] {
-        let refused = parse(&["--reminder-interval", refused])?.options.resolve();
+    for text in ["soon", "0s"] {
+        let refused = parse(&["--reminder-interval", text])?.options.resolve();
         assert_eq!(refused.map(|_| ()).map_err(|error| error.flag), Err("reminder-interval"));
+        // The retention job's period follows the same rule.
+        let refused = parse(&["--prune-interval", text])?.options.resolve();
+        assert_eq!(refused.map(|_| ()).map_err(|error| error.flag), Err("prune-interval"));
     }
     Ok(())
 }
