@@ -15,6 +15,7 @@ pub mod client_import;
 pub mod commands;
 pub mod link_key;
 pub mod logging;
+mod periodic;
 pub mod reminders;
 pub mod retention;
 pub mod server;

@@ -10,22 +10,18 @@ use std::time::Duration;
 use portal_core::DynPortalService;
 use portal_http::ReminderCounters;
 use portal_mail::MailWaker;
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
-use tokio::time::MissedTickBehavior;
+
+use crate::periodic::PeriodicJob;
 
 /// How many due invitations one batch handles (a run repeats batches while they come full).
 pub const REMINDER_BATCH: u32 = 200;
 
 /// The background reminder job of `serve`.
-pub struct ReminderJob {
-    stop: oneshot::Sender<()>,
-    task: JoinHandle<()>,
-}
+pub struct ReminderJob(PeriodicJob);
 
 impl ReminderJob {
-    /// Starts the job: a run at once, then one every `interval` (a run that overruns delays
-    /// the next, never overlaps it).
+    /// Starts the job: a run at once, then one every `interval`. Stopping abandons a run between
+    /// or inside one reminder's transaction, which commits whole or not at all.
     #[must_use]
     pub fn spawn(
         service: Arc<DynPortalService>,
@@ -33,30 +29,15 @@ impl ReminderJob {
         interval: Duration,
         counters: ReminderCounters,
     ) -> Self {
-        let (stop, mut stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            let mut ticks = tokio::time::interval(interval);
-            ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
-            loop {
-                tokio::select! {
-                    _ = &mut stopped => return,
-                    _ = ticks.tick() => {}
-                }
-                tokio::select! {
-                    // Stopping abandons the run between or inside one reminder's transaction,
-                    // which commits whole or not at all.
-                    _ = &mut stopped => return,
-                    () = run(&service, &waker, &counters) => {}
-                }
-            }
-        });
-        Self { stop, task }
+        Self(PeriodicJob::spawn(interval, move || {
+            let (service, waker, counters) = (Arc::clone(&service), waker.clone(), counters.clone());
+            async move { run(&service, &waker, &counters).await }
+        }))
     }
 
     /// Stops the job (a reminder being committed is abandoned whole) and waits for it.
     pub async fn shutdown(self) {
-        let _ = self.stop.send(());
-        let _ = self.task.await;
+        self.0.shutdown().await;
     }
 }
 

@@ -10,11 +10,9 @@ use portal_core::{Clock, DEFAULT_PRUNE_BATCH, Policy, PruneKind, PruneReport, Re
 use portal_http::PruneCounters;
 use portal_store::StoreConfig;
 use serde_json::{Map, Value};
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
-use tokio::time::MissedTickBehavior;
 
 use crate::commands::CommandError;
+use crate::periodic::PeriodicJob;
 
 /// The counts of a run as a JSON object, one member per kind (`sessions`, `staff_sessions`,
 /// `throttle`, `outbox`, `tokens`, `audit`).
@@ -41,14 +39,12 @@ pub async fn prune_once(database_url: &str, policy: &Policy, store: StoreConfig)
 }
 
 /// The background retention job of `serve`.
-pub struct PruneJob {
-    stop: oneshot::Sender<()>,
-    task: JoinHandle<()>,
-}
+pub struct PruneJob(PeriodicJob);
 
 impl PruneJob {
-    /// Starts the job: a run at once, then one every `interval` (a run that overruns delays
-    /// the next, never overlaps it). Every deleted batch is counted in `counters`.
+    /// Starts the job: a run at once, then one every `interval`. Every deleted batch is counted
+    /// in `counters`. Stopping drops the run between or inside a batch: a batch is one
+    /// statement, deleted whole or not at all.
     #[must_use]
     pub fn spawn(
         store: Arc<dyn Retention>,
@@ -57,39 +53,25 @@ impl PruneJob {
         interval: Duration,
         counters: PruneCounters,
     ) -> Self {
-        let (stop, mut stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            let mut ticks = tokio::time::interval(interval);
-            ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
-            loop {
-                tokio::select! {
-                    _ = &mut stopped => return,
-                    _ = ticks.tick() => {}
-                }
-                let run = prune(&*store, &policy, &*clock, DEFAULT_PRUNE_BATCH, |kind: PruneKind, n| {
-                    counters.add(kind, n);
-                });
-                tokio::select! {
-                    // Stopping drops the run between or inside a batch: a batch is one
-                    // statement, deleted whole or not at all.
-                    _ = &mut stopped => return,
-                    outcome = run => match outcome {
-                        Ok(report) if report.total() > 0 => {
-                            tracing::info!(counts = %report_json(&report), "pruned rows the retention settings no longer keep");
-                        }
-                        Ok(_) => tracing::debug!("prune: nothing to delete"),
-                        Err(error) => tracing::warn!(error = %error, "prune failed; the next run carries on"),
-                    },
+        Self(PeriodicJob::spawn(interval, move || {
+            let (store, policy, clock, counters) =
+                (Arc::clone(&store), policy.clone(), Arc::clone(&clock), counters.clone());
+            async move {
+                let counted = |kind: PruneKind, n| counters.add(kind, n);
+                match prune(&*store, &policy, &*clock, DEFAULT_PRUNE_BATCH, counted).await {
+                    Ok(report) if report.total() > 0 => {
+                        tracing::info!(counts = %report_json(&report), "pruned rows the retention settings no longer keep");
+                    }
+                    Ok(_) => tracing::debug!("prune: nothing to delete"),
+                    Err(error) => tracing::warn!(error = %error, "prune failed; the next run carries on"),
                 }
             }
-        });
-        Self { stop, task }
+        }))
     }
 
     /// Stops the job (a batch in progress is abandoned whole) and waits for it.
     pub async fn shutdown(self) {
-        let _ = self.stop.send(());
-        let _ = self.task.await;
+        self.0.shutdown().await;
     }
 }
 
