@@ -157,14 +157,10 @@ async fn lifecycle_logged_in(format: &str, link_key: Option<[u8; 32]>) -> (Strin
     });
     secrets.add_bytes("the link key", &link_key);
 
-    // The practice asks for the date of birth on emailed links (set in the database: the
-    // settings API is not in this crate's tests yet).
-    let database = format!("sqlite://{}?mode=rw", process.data_dir().join("portal.db").display());
-    let db = sea_orm::Database::connect(database.as_str()).await.expect("the server's database");
-    sea_orm::ConnectionTrait::execute_unprepared(&db, "UPDATE practices SET date_of_birth_check = TRUE")
-        .await
-        .expect("the check turned on");
-    db.close().await.expect("closed");
+    // The practice asks for the date of birth on emailed links (its staff turn it on).
+    let check_on = json!({"date_of_birth_check": true});
+    let (status, body) = client.staff(reqwest::Method::PATCH, "/api/v1/practice/settings", Some(check_on)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
 
     // A staff member creates a client with a date of birth, changes it, and invites them; the
     // relay receives the invitation.

@@ -11,11 +11,11 @@ use serde_json::{Value, json};
 
 use crate::helpers::{AppOptions, Backend, NEW_PASSWORD, TestApp, spawn_app_with};
 
-/// Turns the practice's setting on in the database (as its staff would on the settings page).
+/// Turns the practice's setting on, as its staff would.
 async fn allow_client_resets(app: &TestApp) {
-    let db = Database::connect(&app.database_url).await.expect("the database");
-    let sql = format!("UPDATE practices SET client_started_resets = true WHERE slug = '{}'", app.slug);
-    db.execute_raw(Statement::from_string(db.get_database_backend(), sql)).await.expect("the setting");
+    let on = json!({"client_started_resets": true});
+    let answer = app.staff(Method::PATCH, "/api/v1/practice/settings", Some(on)).await;
+    assert_eq!(answer.status, StatusCode::OK, "{:?}", answer.body);
 }
 
 /// A count from the database.
