@@ -74,7 +74,11 @@ pub(crate) fn accept(
 
 /// How long the practice's reset links stay valid, in words for the answer's text ("48 hours").
 pub(crate) fn link_lifetime_words(state: &AppState, practice: &Practice) -> String {
-    let lifetime = practice.settings.link_lifetime(TokenPurpose::Reset, state.service.policy());
+    lifetime_words(practice.settings.link_lifetime(TokenPurpose::Reset, state.service.policy()))
+}
+
+/// A link lifetime in words: "48 hours", "1 hour", "90 minutes".
+pub(crate) fn lifetime_words(lifetime: jiff::SignedDuration) -> String {
     let minutes = lifetime.as_mins();
     let (count, unit) = if minutes % 60 == 0 { (minutes / 60, "hour") } else { (minutes, "minute") };
     format!("{count} {unit}{}", if count == 1 { "" } else { "s" })

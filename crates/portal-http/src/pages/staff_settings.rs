@@ -13,6 +13,7 @@ use serde::Deserialize;
 use super::staff::{staff, trouble};
 use super::{Message, Page, csrf_ok, csrf_refused, csrf_token, known_time_zone, see_other};
 use crate::auth::Ctx;
+use crate::reset_requests::lifetime_words;
 
 /// The settings form as posted. A checkbox that is not ticked is not sent at all.
 #[derive(Deserialize, Default)]
@@ -157,16 +158,6 @@ fn render(
         server_reset: lifetime_words(policy.reset_ttl()),
     };
     Page::render("page_staff_settings", status, &page).csrf_cookie(cookie)
-}
-
-/// A server lifetime as staff read it: "48 hours", or jiff's short form when it is not whole
-/// hours (a test server's minutes).
-fn lifetime_words(lifetime: jiff::SignedDuration) -> String {
-    match lifetime.as_secs() {
-        3600 => "1 hour".to_owned(),
-        secs if secs % 3600 == 0 => format!("{} hours", secs / 3600),
-        _ => format!("{lifetime:#}"),
-    }
 }
 
 /// The signed-in member's practice, or the page to answer instead.
