@@ -93,6 +93,18 @@ pub(crate) fn run() -> Result {
 /// which. So the list's `cursor` is always one the server made (the next page after the first
 /// seeded client), as the staff key is a real one; the refusal of made-up, cut and altered
 /// cursors is tested in Rust (`crates/portal-http/tests/api/list.rs`).
+/// Operations with a rule no JSON schema can state, whose schema-valid requests may still be 422
+/// `validation_failed`: a real calendar date of birth between 1880 and tomorrow
+/// (`create_client`, `update_client`), a time zone the tz database knows and a reminder shorter
+/// than the invitation lifetime in force (`update_practice_settings`), exactly one of two forms
+/// (`send_invitations`). For them alone `positive_data_acceptance` also takes 422; every other
+/// check still runs on them, and each rule has its Rust tests.
+const RULES_NO_SCHEMA_STATES: [&str; 4] =
+    ["create_client", "update_client", "update_practice_settings", "send_invitations"];
+
+/// Schemathesis' default expected statuses for `positive_data_acceptance`, plus 422.
+const ACCEPTED_OR_REFUSED_BY_A_RULE: &str = r#"["2xx", "3xx", "401", "403", "404", "409", "422", "429", "5xx"]"#;
+
 fn config_toml(staff_key: &str, slug: &str, list_cursor: &str) -> String {
     // TOML basic strings take JSON string escapes, so `Value::to_string` quotes them safely.
     let quote = |text: &str| Value::from(text).to_string();
@@ -102,7 +114,16 @@ fn config_toml(staff_key: &str, slug: &str, list_cursor: &str) -> String {
          payload = {{ practice = {slug}, username = {user}, password = {password} }}\n\
          extract_selector = \"/token\"\n\n\
          [[operations]]\ninclude-operation-id = \"list_clients\"\n\
-         parameters = {{ \"query.cursor\" = {cursor} }}\n",
+         parameters = {{ \"query.cursor\" = {cursor} }}\n{rules}",
+        rules = RULES_NO_SCHEMA_STATES
+            .iter()
+            .map(|operation| {
+                format!(
+                    "\n[[operations]]\ninclude-operation-id = {operation:?}\n\
+                     checks.positive_data_acceptance.expected-statuses = {ACCEPTED_OR_REFUSED_BY_A_RULE}\n"
+                )
+            })
+            .collect::<String>(),
         key = quote(staff_key),
         cursor = quote(list_cursor),
         slug = quote(slug),
@@ -247,5 +268,6 @@ mod tests {
         assert!(config.contains(r#"bearer = "pst_a\"b""#), "{config}");
         assert!(config.contains(r#"parameters = { "query.cursor" = "AQA_-x" }"#), "{config}");
         assert!(config.contains(r#"payload = { practice = "sunrise", username = "contract.tester", "#), "{config}");
+        assert!(config.contains("include-operation-id = \"update_practice_settings\"\nchecks.positive_data_acceptance.expected-statuses = [\"2xx\", "), "{config}");
     }
 }

@@ -91,13 +91,15 @@ pub(crate) struct ResetRequestBody {
     /// The practice's slug (as in its sign-in address).
     #[oai(validator(min_length = 1, max_length = 128))]
     practice: Text,
-    /// The username chosen at registration (any case). Not a valid username: 422
-    /// `validation_failed`.
-    #[oai(validator(min_length = 1, max_length = 256))]
+    /// The username chosen at registration (any case): 3–64 characters, letters, digits, `.`,
+    /// `_`, `-`, `@`, starting with a letter or digit.
+    #[oai(validator(min_length = 3, max_length = 64, pattern = r"^[A-Za-z0-9][A-Za-z0-9._@-]*$"))]
     username: Text,
-    /// The email address the practice has on file for the client (any case). Not an email
-    /// address: 422 `validation_failed`.
-    #[oai(validator(min_length = 1, max_length = 254))]
+    /// The email address the practice has on file for the client (any case).
+    #[oai(validator(
+        max_length = 254,
+        pattern = r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$"
+    ))]
     email: Text,
 }
 

@@ -31,10 +31,13 @@ pub(crate) struct PracticeSettingsBody {
     /// Clients may ask for a password reset from the sign-in page.
     client_started_resets: bool,
     /// One reminder goes out this many hours before an unused invitation expires; `null`: none.
+    #[oai(nullable)]
     invitation_reminder_hours: Option<u32>,
     /// The practice's own invitation lifetime in hours; `null`: the server's setting applies.
+    #[oai(nullable)]
     invite_link_hours: Option<u32>,
     /// The practice's own reset-link lifetime in hours; `null`: the server's setting applies.
+    #[oai(nullable)]
     reset_link_hours: Option<u32>,
     /// How long new invitation links work, in seconds (the practice's or the server's).
     invite_link_seconds: i64,
@@ -85,13 +88,13 @@ pub(crate) struct PracticeSettingsPatchBody {
     client_started_resets: MaybeUndefined<bool>,
     /// Hours before expiry for the invitation reminder (1 to one less than the invitation's
     /// lifetime in hours); `null` for no reminder.
-    #[oai(nullable)]
+    #[oai(nullable, validator(minimum(value = "1"), maximum(value = "167")))]
     invitation_reminder_hours: MaybeUndefined<i64>,
     /// The invitation lifetime in whole hours (1–168); `null` for the server's setting.
-    #[oai(nullable)]
+    #[oai(nullable, validator(minimum(value = "1"), maximum(value = "168")))]
     invite_link_hours: MaybeUndefined<i64>,
     /// The reset-link lifetime in whole hours (1–168); `null` for the server's setting.
-    #[oai(nullable)]
+    #[oai(nullable, validator(minimum(value = "1"), maximum(value = "168")))]
     reset_link_hours: MaybeUndefined<i64>,
 }
 
