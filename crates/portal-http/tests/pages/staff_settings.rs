@@ -40,18 +40,9 @@ async fn the_settings_page_shows_the_practice_and_saves_a_change_once() {
     page.assert(StatusCode::OK, "Empty: this server's setting (48 hours)");
     assert!(!page.body.contains(r#"name="date_of_birth_check" aria-describedby="date_of_birth_check-hint" checked"#));
 
-    let saved = browser
-        .submit(
-            "/staff/settings",
-            "/staff/settings",
-            &fields(
-                "Sunrise & Co",
-                "America/Chicago",
-                &["date_of_birth_check", "client_started_resets"],
-                ["24", "72", ""],
-            ),
-        )
-        .await;
+    let form =
+        fields("Sunrise & Co", "America/Chicago", &["date_of_birth_check", "client_started_resets"], ["24", "72", ""]);
+    let saved = browser.submit("/staff/settings", "/staff/settings", &form).await;
     assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body);
     assert_eq!(saved.header("location"), Some("/staff/settings?done=saved"));
     let after = browser.get("/staff/settings?done=saved").await;
@@ -77,18 +68,7 @@ async fn the_settings_page_shows_the_practice_and_saves_a_change_once() {
     );
 
     // Saving the form unchanged writes nothing more.
-    let again = browser
-        .submit(
-            "/staff/settings",
-            "/staff/settings",
-            &fields(
-                "Sunrise & Co",
-                "America/Chicago",
-                &["date_of_birth_check", "client_started_resets"],
-                ["24", "72", ""],
-            ),
-        )
-        .await;
+    let again = browser.submit("/staff/settings", "/staff/settings", &form).await;
     assert_eq!(again.status, StatusCode::SEE_OTHER);
     assert_eq!(app.store.audit_events().iter().filter(|e| e.action == AuditAction::PracticeUpdated).count(), 1);
 }

@@ -148,6 +148,33 @@ pub struct TestApp {
     pg: Option<PgDatabase>,
 }
 
+/// Where a test's portal keeps its data: a temporary data directory and the database URL, on
+/// SQLite (a file in the directory) or a throwaway PostgreSQL database.
+pub struct TestDatabase {
+    /// The data directory (SQLite file, link key, `.eml` files).
+    pub dir: tempfile::TempDir,
+    /// The database URL.
+    pub url: String,
+    /// The PostgreSQL database, dropped with the value.
+    pub pg: Option<PgDatabase>,
+}
+
+impl TestDatabase {
+    /// A fresh one on `backend`; `None` for PostgreSQL when none is configured.
+    pub async fn create(backend: Backend) -> Option<Self> {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let pg = match backend {
+            Backend::Postgres => Some(PgDatabase::create().await?),
+            Backend::Sqlite => None,
+        };
+        let url = match &pg {
+            Some(pg) => pg.url().to_owned(),
+            None => sqlite_url(&dir.path().join("portal.db")).expect("a UTF-8 path"),
+        };
+        Some(Self { dir, url, pg })
+    }
+}
+
 pub async fn spawn_app() -> TestApp {
     spawn_app_with(AppOptions::default()).await.expect("SQLite is always available")
 }
@@ -155,15 +182,7 @@ pub async fn spawn_app() -> TestApp {
 /// Starts an app; `None` when the options ask for PostgreSQL and none is configured.
 pub async fn spawn_app_with(options: AppOptions) -> Option<TestApp> {
     capture_logs();
-    let dir = tempfile::tempdir().expect("a temporary directory");
-    let pg = match options.backend {
-        Backend::Postgres => Some(PgDatabase::create().await?),
-        Backend::Sqlite => None,
-    };
-    let database_url = match &pg {
-        Some(pg) => pg.url().to_owned(),
-        None => sqlite_url(&dir.path().join("portal.db")).expect("a UTF-8 path"),
-    };
+    let TestDatabase { dir, url: database_url, pg } = TestDatabase::create(options.backend).await?;
     let (mail, source): (_, Box<dyn MailSource + Send + Sync>) = match options.mail {
         Mail::Files => {
             let mail_dir = dir.path().join("mail");

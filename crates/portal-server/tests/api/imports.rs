@@ -6,12 +6,10 @@ use std::fmt::Write as _;
 use std::path::Path;
 use std::process::{Command, Output};
 
-use portal_server::cli::sqlite_url;
-use portal_testkit::PgDatabase;
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection, Statement};
 use serde_json::Value;
 
-use crate::helpers::Backend;
+use crate::helpers::{Backend, TestDatabase};
 
 fn run(data_dir: &Path, database_url: &str, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_portal-server"))
@@ -55,18 +53,7 @@ async fn created_events(db: &DatabaseConnection) -> i64 {
 }
 
 async fn imports_over_the_binary(backend: Backend) {
-    let data = tempfile::tempdir().expect("a temporary directory");
-    let pg = match backend {
-        Backend::Postgres => match PgDatabase::create().await {
-            Some(pg) => Some(pg),
-            None => return,
-        },
-        Backend::Sqlite => None,
-    };
-    let url = match &pg {
-        Some(pg) => pg.url().to_owned(),
-        None => sqlite_url(&data.path().join("portal.db")).expect("a UTF-8 path"),
-    };
+    let Some(TestDatabase { dir: data, url, pg: _pg }) = TestDatabase::create(backend).await else { return };
     let created = run(data.path(), &url, &["practice", "create", "--name", "Sunrise Therapy", "--slug", "sunrise"]);
     assert!(created.status.success(), "{created:?}");
     let db = Database::connect(&url).await.expect("the database");

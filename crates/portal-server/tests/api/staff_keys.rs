@@ -7,13 +7,12 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use portal_server::cli::sqlite_url;
-use portal_testkit::{PgDatabase, PortalServer, ServerBuilder, free_port};
+use portal_testkit::{PortalServer, ServerBuilder, free_port};
 use reqwest::StatusCode;
 use reqwest::header::{CONTENT_TYPE, COOKIE, LOCATION, SET_COOKIE};
 use serde_json::Value;
 
-use crate::helpers::Backend;
+use crate::helpers::{Backend, TestDatabase};
 
 /// Runs `portal-server staff-key …` against the database; its stdout as JSON (or text).
 fn cli(data_dir: &Path, database_url: &str, args: &[&str]) -> String {
@@ -88,17 +87,8 @@ impl Site {
 }
 
 async fn revocation_and_expiry_over_the_binary(backend: Backend) {
-    let data = tempfile::tempdir().expect("a temporary directory");
-    let pg = match backend {
-        Backend::Postgres => match PgDatabase::create().await {
-            Some(pg) => Some(pg),
-            None => return,
-        },
-        Backend::Sqlite => None,
-    };
-    let database_url = match &pg {
-        Some(pg) => pg.url().to_owned(),
-        None => sqlite_url(&data.path().join("portal.db")).expect("a UTF-8 path"),
+    let Some(TestDatabase { dir: data, url: database_url, pg: _pg }) = TestDatabase::create(backend).await else {
+        return;
     };
     let server: PortalServer = ServerBuilder::new(env!("CARGO_BIN_EXE_portal-server"))
         .data_dir(data.path())
