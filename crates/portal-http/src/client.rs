@@ -17,7 +17,7 @@ use secrecy::ExposeSecret;
 use crate::ApiTags;
 use crate::auth::{ClientSessionToken, Ctx};
 use crate::error::{ApiError, ErrorCode, Problem, weak_password};
-use crate::staff::rfc3339;
+use crate::staff::{LanguageCode, rfc3339};
 use crate::text::Text;
 
 /// A practice as clients see it.
@@ -56,6 +56,9 @@ pub(crate) struct LinkInfoBody {
     /// True when the link opens only with the client's date of birth (`date_of_birth` in the
     /// registration or new-password request): the practice asks for it and has one on file.
     date_of_birth_required: bool,
+    /// The client record's language: the link's mail was written in it, so a host's own pages
+    /// for the link can use it too.
+    language: LanguageCode,
 }
 
 impl LinkInfoBody {
@@ -64,6 +67,7 @@ impl LinkInfoBody {
             practice: PracticeBody::of(&info.practice),
             expires_at: rfc3339(info.expires_at),
             date_of_birth_required: info.date_of_birth_required,
+            language: LanguageCode::of(info.language),
         }
     }
 }

@@ -100,7 +100,7 @@ impl ClientBody {
     }
 }
 
-/// The languages mail is written in.
+/// The languages mail and pages are written in.
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
 #[oai(rename = "Language", rename_all = "lowercase")]
 pub(crate) enum LanguageCode {
@@ -111,7 +111,7 @@ pub(crate) enum LanguageCode {
 }
 
 impl LanguageCode {
-    fn of(language: Language) -> Self {
+    pub(crate) fn of(language: Language) -> Self {
         match language {
             Language::En => Self::En,
             Language::Es => Self::Es,

@@ -13,6 +13,8 @@ mod practice;
 mod states;
 mod status;
 
+pub(crate) use clients::LanguageCode;
+
 use jiff::Timestamp;
 use poem::http::StatusCode;
 use poem_openapi::payload::Json;

@@ -51,6 +51,7 @@ async fn a_client_goes_from_invitation_to_a_new_password_over_http() {
         assert_eq!(info["practice"]["name"], "Sunrise Therapy");
         assert_eq!(info["practice"]["slug"], "sunrise");
         assert_eq!(info["expires_at"], "2027-01-17T08:00:00Z");
+        assert_eq!(info["language"], "es", "the record's language, for a host's own pages");
     }
     let response = app.register(&token, "Ada.Lovelace", PASSWORD).await;
     response.assert_status(StatusCode::CREATED);

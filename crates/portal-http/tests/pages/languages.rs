@@ -30,6 +30,9 @@ fn assert_language(page: &Answer, code: &str) {
 async fn a_spanish_record_opens_its_invitation_and_registers_in_spanish() {
     let app = spawn_app().await;
     let (_, token) = invited_in(&app, "es").await;
+    let verified =
+        app.client.post("/api/v1/portal/invitations/verify").body_json(&json!({ "token": token })).send().await;
+    assert_eq!(json_body(verified).await["language"], "es", "the API says it too, for a host's own pages");
     let browser = Browser::new(&app);
     browser.get(&format!("/portal/invitation?token={token}")).await;
 
