@@ -257,6 +257,10 @@ pub enum PasskeyError {
     /// attestation that does not verify, a registration of an excluded credential.
     #[error("the passkey answer did not verify")]
     Rejected,
+    /// A sign-in was started for an account without a passkey: there is nothing to sign in
+    /// with.
+    #[error("the account has no passkey")]
+    NoPasskeys,
     /// A stored passkey or ceremony state cannot be read (corrupted, or written by an
     /// incompatible version): an operator's problem, not the user's.
     #[error("a stored passkey or passkey ceremony state cannot be read")]
@@ -309,9 +313,9 @@ pub trait PasskeyRelyingParty: Send + Sync + 'static {
     /// step after a password). Only these passkeys are allowed to answer.
     ///
     /// # Errors
+    /// MUST return [`PasskeyError::NoPasskeys`] when `passkeys` is empty;
     /// [`PasskeyError::StoredDataUnreadable`] when a stored passkey cannot be read;
-    /// [`PasskeyError::Unavailable`] when no challenge can be made, `passkeys` included when
-    /// it is empty (there is nothing to sign in with).
+    /// [`PasskeyError::Unavailable`] when no challenge can be made.
     fn start_authentication(
         &self,
         passkeys: &[StoredPasskey],
