@@ -115,7 +115,7 @@ impl PasskeyRelyingParty for WebauthnPasskeys {
             selection.resident_key = Some(ResidentKeyRequirement::Preferred);
             selection.require_resident_key = false;
         }
-        Ok((PasskeyChallenge::from_json(to_json(&options)?), PasskeyRegistrationState::from_json(to_json(&state)?)))
+        Ok((challenge(&options)?, PasskeyRegistrationState::from_json(to_json(&state)?)))
     }
 
     fn finish_registration(
@@ -141,7 +141,7 @@ impl PasskeyRelyingParty for WebauthnPasskeys {
         }
         let passkeys = passkeys.iter().map(|passkey| stored(passkey.as_json())).collect::<Result<Vec<Passkey>, _>>()?;
         let (options, state) = self.webauthn.start_passkey_authentication(&passkeys).map_err(unavailable)?;
-        Ok((PasskeyChallenge::from_json(to_json(&options)?), PasskeyAuthenticationState::from_json(to_json(&state)?)))
+        Ok((challenge(&options)?, PasskeyAuthenticationState::from_json(to_json(&state)?)))
     }
 
     fn finish_authentication(
@@ -171,10 +171,7 @@ impl PasskeyRelyingParty for WebauthnPasskeys {
         // pages start the ceremony from a button instead, which every browser with passkeys
         // offers; a page that wants autofill asks for it in the browser (passkeys.js).
         options.mediation = None;
-        Ok((
-            PasskeyChallenge::from_json(to_json(&options)?),
-            DiscoverableAuthenticationState::from_json(to_json(&state)?),
-        ))
+        Ok((challenge(&options)?, DiscoverableAuthenticationState::from_json(to_json(&state)?)))
     }
 
     fn identify_discoverable(&self, response: &PasskeyResponse) -> Result<DiscoverableClaim, PasskeyError> {
@@ -252,6 +249,15 @@ fn answer<T: DeserializeOwned>(response: &PasskeyResponse) -> Result<T, PasskeyE
 /// A value this adapter serialised earlier (a state, a passkey), read back.
 fn stored<T: DeserializeOwned>(json: &str) -> Result<T, PasskeyError> {
     serde_json::from_str(json).map_err(|_| PasskeyError::StoredDataUnreadable)
+}
+
+/// The options for the browser as JSON without `<`, `>` or `&` (each written as its `\u00XX`
+/// escape, which JSON allows in strings, the only place they can occur): the page may place it
+/// in a `<script type="application/json">` element as it is, and a display name such as
+/// `</script>` cannot end that element.
+fn challenge<T: Serialize>(options: &T) -> Result<PasskeyChallenge, PasskeyError> {
+    let json = to_json(options)?.replace('<', "\\u003c").replace('>', "\\u003e").replace('&', "\\u0026");
+    Ok(PasskeyChallenge::from_json(json))
 }
 
 fn to_json<T: Serialize>(value: &T) -> Result<String, PasskeyError> {

@@ -142,7 +142,9 @@ macro_rules! opaque_json {
 
 opaque_json! {
     /// What the browser is given for `navigator.credentials.create()` or `.get()`: the
-    /// options as JSON, binary members in base64url. Sent in the page; not secret.
+    /// options as JSON, binary members in base64url. Sent in the page; not secret. An adapter
+    /// MUST write `<`, `>` and `&` as `\u003c`, `\u003e`, `\u0026`, so a page may place the
+    /// text in a `<script type="application/json">` element unescaped.
     PasskeyChallenge
 }
 

@@ -353,3 +353,13 @@ fn localhost_over_http_works_for_development() {
     let registered = register(&party, &mut authenticator, handle(1));
     sign_in(&party, &mut authenticator, &[registered.passkey]).expect("the sign-in verifies");
 }
+
+#[test]
+fn a_challenge_can_sit_in_a_script_element_whatever_the_display_name() {
+    let party = relying_party();
+    let username = Username::parse("client1").expect("valid");
+    let hostile = "</script><script>alert(1)</script> & Co";
+    let (challenge, _) = party.start_registration(handle(1), &username, hostile, &[]).expect("starts");
+    assert!(!challenge.as_json().contains(['<', '>', '&']), "{}", challenge.as_json());
+    assert_eq!(parse(&challenge)["publicKey"]["user"]["displayName"], hostile, "the same text once parsed");
+}
