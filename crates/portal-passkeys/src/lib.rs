@@ -34,7 +34,7 @@
 //! ```
 //!
 //! Then [`PasskeyRelyingParty::finish_registration`] turns the browser's answer into a
-//! [`StoredPasskey`](portal_core::StoredPasskey) to keep with the account; the sign-in
+//! [`StoredPasskey`] to keep with the account; the sign-in
 //! ceremonies follow the same start/finish shape. The crate's tests run every ceremony against a
 //! software authenticator.
 
