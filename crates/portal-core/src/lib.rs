@@ -42,6 +42,11 @@ pub use hashing::{HashError, PasswordHash, Verification};
 pub use policy::{
     MAX_LINK_TTL, MIN_LINK_TTL, PasswordRules, Policy, PolicyError, PolicySettings, RetentionRules, ThrottleRules,
 };
+pub use ports::passkeys::{
+    DiscoverableAuthenticationState, DiscoverableClaim, DiscoverableSignIn, PasskeyAuthenticationState,
+    PasskeyChallenge, PasskeyCredentialId, PasskeyError, PasskeyRegistrationState, PasskeyRelyingParty,
+    PasskeyResponse, PasskeyUse, PasskeyUserHandle, RegisteredPasskey, StoredPasskey,
+};
 pub use ports::{
     AccountCommit, AccountDecision, AccountStore, AuditLog, BoxError, ClientDirectory, Clock, Directory, DueReminder,
     DynPortalService, MAIL_CANCELLED_DISABLED, MAIL_CANCELLED_SUPERSEDED, MailOutbox, MailTransport, PasswordHasher,

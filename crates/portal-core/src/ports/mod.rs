@@ -538,6 +538,7 @@ impl<T: Directory + AccountStore + SessionStore + ThrottleStore + AuditLog + Mai
 }
 
 mod mail;
+pub mod passkeys;
 mod retention;
 mod shared;
 mod staff;
