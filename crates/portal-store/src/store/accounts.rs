@@ -57,6 +57,9 @@ pub(super) fn join_tokens(select: &mut SelectStatement) {
 /// row [`MailOutbox::delivery_for_token`](portal_core::MailOutbox::delivery_for_token) reads),
 /// with its columns as `invite_mail_<column>` / `reset_mail_<column>`: a correlated subquery
 /// picks the row, served by `ix_mail_outbox_token`.
+/// The outbox kind of invitation reminders (`MailKind::name`, as `convert.rs` stores it).
+const REMINDER_KIND: &str = "invitation_reminder";
+
 pub(super) fn join_deliveries(select: &mut SelectStatement) {
     for (slot, _) in SLOTS {
         let alias = Alias::new(format!("{slot}_mail"));
@@ -70,6 +73,9 @@ pub(super) fn join_deliveries(select: &mut SelectStatement) {
                 Expr::col((mail_outbox::Entity, mail_outbox::Column::TokenId))
                     .equals((Alias::new(slot), token::Column::Id)),
             )
+            // The link's own mail: a reminder carries the same link, but the panel states it on
+            // its own line ("Reminder sent at"), not as the invitation's delivery.
+            .and_where(Expr::col((mail_outbox::Entity, mail_outbox::Column::Kind)).ne(REMINDER_KIND))
             .order_by((mail_outbox::Entity, mail_outbox::Column::CreatedAt), Order::Desc)
             .order_by((mail_outbox::Entity, mail_outbox::Column::Id), Order::Desc)
             .limit(1)

@@ -107,6 +107,7 @@ contract_tests! {
     reminders::practices_without_reminders_and_reminded_invitations_are_not_due,
     reminders::reminder_mail_is_stored_claimed_and_cancelled_like_the_invitation,
     reminders::the_reminder_migration_rolls_back_only_without_reminder_mail,
+    reminders::the_panel_shows_the_invitations_own_delivery_after_a_reminder,
     host_migration::the_host_client_id_migration_keeps_every_row,
     host_clients::host_ids_that_are_not_uuids_work_for_every_portal_row,
     host_clients::the_same_host_id_in_two_practices_names_two_clients,

@@ -124,6 +124,23 @@ pub async fn reminder_mail_is_stored_claimed_and_cancelled_like_the_invitation(d
     assert_eq!(failed[0].try_get::<i64>("", "n").unwrap(), 1);
 }
 
+pub async fn the_panel_shows_the_invitations_own_delivery_after_a_reminder(db: &TestDb) {
+    let world = World::new(db).await;
+    let invite = world.invite(db, &world.client, "ada-link", at(0)).await;
+    let claimed = db.store.claim_due(at(5), SignedDuration::from_mins(5), 10).await.unwrap();
+    let invitation = claimed.iter().find(|c| c.mail.kind.token_id() == Some(invite.id)).unwrap().mail.id;
+    db.store.mark_sent(invitation, at(6)).await.unwrap();
+    let kind = MailKind::InvitationReminder { token_id: invite.id, expires_at: invite.expires_at };
+    queue(db, &world.client, vec![mail(&world.client, kind, at(10))], at(10)).await;
+
+    let panel = db.store.account_panel(world.practice.id, &world.client.id).await.unwrap();
+    assert_eq!(
+        panel.invite_delivery,
+        Some(portal_core::DeliveryState::Sent { at: at(6) }),
+        "not the pending reminder's"
+    );
+}
+
 pub async fn the_reminder_migration_rolls_back_only_without_reminder_mail(db: &TestDb) {
     let world = World::new(db).await;
     let invite = world.invite(db, &world.client, "ada-link", at(0)).await;
