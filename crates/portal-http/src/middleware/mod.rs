@@ -219,8 +219,8 @@ impl<E: Endpoint> Endpoint for Edge<E> {
         req.extensions_mut().insert(meta.clone());
         req.extensions_mut().insert(Arc::clone(&self.state));
 
-        let (language, language_cookie) = crate::pages::PageLanguage::of(&req);
-        let answered = crate::pages::with_language(
+        let language = crate::pages::PageLanguage::of(&req);
+        let (answered, language_cookie) = crate::pages::with_language(
             language,
             crate::pages::with_mount(self.state.mount.clone(), self.inner.call(req)),
         )

@@ -4,7 +4,9 @@
 //! 1. a choice made on this browser: the language links at the foot of every page (`?lang=es`)
 //!    set the `__Host-portal_lang` cookie, which later requests carry;
 //! 2. on the pages of an emailed link and the signed-in pages, the language of the client's
-//!    record (the mail was written in it) — see [`prefer_record_language`];
+//!    record (the mail was written in it) — see [`prefer_record_language`]. A browser that was
+//!    shown its record's language keeps it in the cookie too, so the sign-in page that follows a
+//!    registration speaks the same language;
 //! 3. the browser's `Accept-Language`;
 //! 4. English.
 //!
@@ -30,6 +32,8 @@ pub(crate) struct PageLanguage {
     language: Language,
     /// True when the person chose it on this browser: a record's language does not override it.
     chosen: bool,
+    /// True when the answer should keep `language` in the cookie.
+    keep: bool,
 }
 
 tokio::task_local! {
@@ -37,24 +41,35 @@ tokio::task_local! {
 }
 
 impl PageLanguage {
-    /// The language a request asks for, and the cookie to set when it made a choice just now
-    /// (`?lang=`).
-    pub(crate) fn of(req: &Request) -> (Self, Option<String>) {
+    /// The language a request asks for.
+    pub(crate) fn of(req: &Request) -> Self {
         if let Some(language) = query_choice(req.uri().query().unwrap_or_default()) {
-            let cookie = set_cookie(LANGUAGE_COOKIE, language.code(), "Lax", Some(LANGUAGE_COOKIE_MAX_AGE));
-            return (Self { language, chosen: true }, Some(cookie));
+            return Self { language, chosen: true, keep: true };
         }
         if let Some(language) = read_cookie(req, LANGUAGE_COOKIE).and_then(|code| Language::parse(&code).ok()) {
-            return (Self { language, chosen: true }, None);
+            return Self { language, chosen: true, keep: false };
         }
         let accepted = req.headers().get("accept-language").and_then(|value| value.to_str().ok());
-        (Self { language: accepted.and_then(negotiate).unwrap_or_default(), chosen: false }, None)
+        Self { language: accepted.and_then(negotiate).unwrap_or_default(), chosen: false, keep: false }
     }
 }
 
-/// Answers `future` with `language` as its pages' language.
-pub(crate) async fn with_language<F: std::future::Future>(language: PageLanguage, future: F) -> F::Output {
-    PAGE_LANGUAGE.scope(Cell::new(language), future).await
+/// Answers `future` with `language` as its pages' language; also returns the `Set-Cookie` value
+/// that keeps the language on this browser, when the request chose one or was shown its record's.
+pub(crate) async fn with_language<F: std::future::Future>(
+    language: PageLanguage,
+    future: F,
+) -> (F::Output, Option<String>) {
+    PAGE_LANGUAGE
+        .scope(Cell::new(language), async {
+            let output = future.await;
+            let last = PAGE_LANGUAGE.try_with(Cell::get).unwrap_or(language);
+            let cookie = last
+                .keep
+                .then(|| set_cookie(LANGUAGE_COOKIE, last.language.code(), "Lax", Some(LANGUAGE_COOKIE_MAX_AGE)));
+            (output, cookie)
+        })
+        .await
 }
 
 /// The language of the page being answered (English outside a request).
@@ -68,8 +83,8 @@ pub(crate) fn prefer_record_language(record: Language) {
     // Outside a request (unit tests of a handler's parts) there is nothing to change.
     let _ = PAGE_LANGUAGE.try_with(|cell| {
         let current = cell.get();
-        if !current.chosen {
-            cell.set(PageLanguage { language: record, chosen: false });
+        if !current.chosen && current.language != record {
+            cell.set(PageLanguage { language: record, chosen: false, keep: true });
         }
     });
 }
@@ -156,18 +171,25 @@ mod tests {
 
     #[tokio::test]
     async fn a_record_language_gives_way_to_a_choice_made_on_the_browser() {
-        let guessed = PageLanguage { language: Language::En, chosen: false };
-        let spanish = with_language(guessed, async {
+        let guessed = PageLanguage { language: Language::En, chosen: false, keep: false };
+        let (spanish, kept) = with_language(guessed, async {
             prefer_record_language(Language::Es);
             language()
-        });
-        assert_eq!(spanish.await, Language::Es);
-        let chosen = PageLanguage { language: Language::En, chosen: true };
-        let english = with_language(chosen, async {
+        })
+        .await;
+        assert_eq!(spanish, Language::Es);
+        assert!(kept.is_some_and(|cookie| cookie.starts_with("__Host-portal_lang=es;")), "the browser keeps it");
+        let chosen = PageLanguage { language: Language::En, chosen: true, keep: false };
+        let (english, kept) = with_language(chosen, async {
             prefer_record_language(Language::Es);
             language()
-        });
-        assert_eq!(english.await, Language::En);
+        })
+        .await;
+        assert_eq!(english, Language::En);
+        assert_eq!(kept, None);
+        let already = PageLanguage { language: Language::Es, chosen: false, keep: false };
+        let (_, kept) = with_language(already, async { prefer_record_language(Language::Es) }).await;
+        assert_eq!(kept, None, "nothing to keep when the browser already asks for it");
         assert_eq!(language(), Language::En, "outside a request");
     }
 }

@@ -55,6 +55,11 @@ async fn a_spanish_record_opens_its_invitation_and_registers_in_spanish() {
     done.assert(StatusCode::OK, "Cuenta creada: inicie sesión");
     assert!(done.body.contains("Su cuenta <strong>ana</strong> en Sunrise Therapy está lista."), "{}", done.body);
     assert_language(&done, "es");
+
+    // The browser was shown Spanish for its record, so it keeps it: the sign-in page follows.
+    assert_eq!(browser.cookie("__Host-portal_lang").as_deref(), Some("es"));
+    let sign_in = browser.get_accepting(&format!("/portal/{}/sign-in", app.slug), "en").await;
+    sign_in.assert(StatusCode::OK, "<h1>Iniciar sesión</h1>");
 }
 
 #[tokio::test]
