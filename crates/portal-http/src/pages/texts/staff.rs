@@ -6,8 +6,8 @@
 //! Askama passes a template's fields and variables to these functions by reference and the
 //! values of calls and paths as they are, hence `&u32` beside `usize`.
 //!
-//! Staff pages follow the browser's `Accept-Language` or the choice made with the language links,
-//! never a client record's language. Words chosen by an enum (audit actions, refusals, delivery
+//! Staff pages follow the choice made with the language links or the browser's
+//! `Accept-Language`: no staff handler applies a client record's language. Words chosen by an enum (audit actions, refusals, delivery
 //! causes, core errors) are functions with a `match`, so a new variant does not compile until
 //! each language has its words.
 
