@@ -2,8 +2,9 @@
 //! (`templates/_delivery.html`).
 //!
 //! The core keeps a delivery failure as a typed [`DeliveryCause`] beside the mail adapter's
-//! text: cancellations read as such here, `templates/_delivery_cause.html` gives every other
-//! cause its words, and the text stays available as the technical detail.
+//! text: cancellations read as such here, the staff catalogue's `delivery_cause` gives every
+//! other cause its words in each language, and the text stays available as the technical
+//! detail.
 
 use portal_core::{DeliveryCause, DeliveryProblem, DeliveryState};
 
@@ -60,8 +61,8 @@ impl Delivery {
 
 /// Why a delivery failed: the cause in words, and the mail system's own text as the detail.
 pub(crate) struct Why {
-    /// What went wrong: `templates/_delivery_cause.html` words every cause (askama compiles
-    /// its match, so a new cause cannot go unworded).
+    /// What went wrong: the staff catalogue words every cause (its `match` is exhaustive, so a
+    /// new cause cannot go unworded).
     pub(crate) cause: DeliveryCause,
     /// When the dispatcher gave up after repeated temporary failures: the attempts it made.
     pub(crate) gave_up_after: Option<u32>,

@@ -42,7 +42,7 @@ mod texts;
 mod zone;
 
 pub(crate) use language::{PageLanguage, language, prefer_record_language, with_language};
-pub(crate) use texts::texts;
+pub(crate) use texts::{staff_texts, texts};
 pub(crate) use zone::known_time_zone;
 
 use poem::http::header::{CONTENT_TYPE, COOKIE, RETRY_AFTER, SET_COOKIE};

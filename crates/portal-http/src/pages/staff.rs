@@ -17,7 +17,7 @@ use poem::http::StatusCode;
 use poem::web::{Form, Path, Query};
 use poem::{IntoResponse, Request, Response, handler};
 use portal_core::service::{ClientError, SendInviteError, SendResetError, StaffContext, StaffSignInError, ToggleError};
-use portal_core::{ClientId, DeliveryCause, InvalidInput};
+use portal_core::{ClientId, InvalidInput, Language, PortalStatusKind};
 use secrecy::ExposeSecret as _;
 use serde::Deserialize;
 
@@ -27,7 +27,7 @@ use super::staff_views::{AuditRow, Panel, audit_rows, panel};
 use super::zone::PracticeZone;
 use super::{
     CSRF_COOKIE, Message, Page, clear_cookie, csrf_ok, csrf_refused, csrf_token, read_cookie, see_other,
-    see_other_to_host, set_cookie,
+    see_other_to_host, set_cookie, staff_texts,
 };
 use crate::auth::Ctx;
 use crate::error::chain;
@@ -62,15 +62,20 @@ pub(crate) struct DoneQuery {
 
 pub(super) fn trouble(ctx: &Ctx, error: &dyn std::error::Error) -> Page {
     tracing::error!(request_id = %ctx.rid(), error = %chain(error), "staff page failed");
-    Message::new("Something went wrong", format!("Please try again. Reference: {}", ctx.rid()))
+    let sk = staff_texts();
+    Message::new(sk.trouble_title, (sk.trouble)(ctx.rid()))
         .wide()
         .page("page_staff_error", StatusCode::INTERNAL_SERVER_ERROR)
 }
 
 fn not_found() -> Page {
-    let message = Message::new("No such client", "This client does not exist in your practice.");
-    let message =
-        if super::client_list_shown() { message.link("/staff/clients".to_owned(), "Back to clients") } else { message };
+    let sk = staff_texts();
+    let message = Message::said(&sk.no_such_client);
+    let message = if super::client_list_shown() {
+        message.link("/staff/clients".to_owned(), sk.back_to_clients)
+    } else {
+        message
+    };
     message.wide().page("page_staff_client", StatusCode::NOT_FOUND)
 }
 
@@ -93,10 +98,11 @@ pub(super) async fn staff(ctx: &Ctx, req: &Request) -> Result<StaffContext, Resp
 
 /// A host signs its staff in itself: 401, with a link to its sign-in page when it named one.
 fn host_sign_in(url: Option<&str>) -> Page {
-    let message = Message::new("Please sign in", "Sign in to your practice software to use these pages.");
+    let sk = staff_texts();
+    let message = Message::said(&sk.host_sign_in);
     let message = match url {
         // The host's URL, not a portal path: no mount point before it.
-        Some(url) => message.host_link(url.to_owned(), "Sign in"),
+        Some(url) => message.host_link(url.to_owned(), sk.sign_in),
         None => message,
     };
     message.wide().page("page_staff_sign_in", StatusCode::UNAUTHORIZED)
@@ -191,7 +197,8 @@ pub(crate) async fn staff_sign_out(ctx: Ctx, req: &Request, Form(form): Form<Act
 }
 
 /// What the profile says at its top: the outcome of the button just pressed. Each variant has
-/// its own words in `templates/_notice.html`.
+/// its own words in `templates/_notice.html` (from the staff catalogue, which words every core
+/// refusal in each language).
 pub(crate) enum Notice {
     InviteQueued,
     ResetQueued,
@@ -223,7 +230,7 @@ struct ClientPage<'a> {
     id: String,
     name: &'a str,
     email: Option<String>,
-    language: &'static str,
+    language: Language,
     notice: Option<Notice>,
     audit: Vec<AuditRow>,
     panel: Panel,
@@ -260,7 +267,7 @@ async fn profile(
         id: id.to_string(),
         name: client.client.name.as_str(),
         email: client.client.email.as_ref().map(ToString::to_string),
-        language: if client.client.language.code() == "es" { "Spanish" } else { "English" },
+        language: client.client.language,
         notice,
         audit: audit_rows(&events, &zone),
         panel: panel(&portal, &zone, date_of_birth_check),

@@ -12,9 +12,9 @@ use portal_core::{ClientCursor, ClientListQuery, ClientSearch, InvalidInput, Por
 use serde::Deserialize;
 
 use super::staff::{practice_zone, staff, trouble};
-use super::staff_views::{ClientRow, client_rows, filter_label};
+use super::staff_views::{ClientRow, client_rows};
 use super::zone::PracticeZone;
-use super::{Page, csrf_token};
+use super::{Page, csrf_token, staff_texts};
 use crate::auth::Ctx;
 
 /// `?portal=…&q=…&cursor=…`, each optional.
@@ -25,7 +25,8 @@ pub(crate) struct ListQuery {
     cursor: Option<String>,
 }
 
-/// Why the list could not be shown as asked. Each variant has its words in the template.
+/// Why the list could not be shown as asked. Each variant has its words in the template (from
+/// the staff catalogue).
 pub(crate) enum ListProblem {
     /// The search is longer than [`ClientSearch::MAX_LEN`] characters.
     SearchTooLong,
@@ -65,12 +66,17 @@ impl ClientListPage {
     }
 
     fn label(&self, filter: &PortalStatusKind) -> &'static str {
-        filter_label(*filter)
+        (staff_texts().status_kind)(*filter)
     }
 
     /// The label of the filter in force, for the empty state.
     fn current_label(&self) -> Option<&'static str> {
-        self.current.map(filter_label)
+        self.current.map(staff_texts().status_kind)
+    }
+
+    /// The empty state of a search: nothing matches it (with the filter in force, if any).
+    fn no_match(&self) -> String {
+        (staff_texts().no_match)(&self.search, self.current_label())
     }
 
     /// Whether the search box holds a search the list refused.

@@ -170,9 +170,7 @@ async fn practice(ctx: &Ctx, staff: &StaffContext) -> Result<Practice, Page> {
 }
 
 fn gone() -> Page {
-    Message::new("This practice no longer exists", "Sign in again with a key of your practice.")
-        .wide()
-        .page("page_staff_settings", StatusCode::NOT_FOUND)
+    Message::said(&super::staff_texts().practice_gone).wide().page("page_staff_settings", StatusCode::NOT_FOUND)
 }
 
 /// `GET /staff/settings`.

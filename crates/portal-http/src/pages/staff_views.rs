@@ -1,23 +1,14 @@
-//! What the staff pages show, in the shape their templates read and in words rather than codes:
-//! the client list's rows and filters, the audit trail's rows and the portal panel in its three
-//! looks. Times are in the practice's zone ([`PracticeZone`]). The API keeps the codes and UTC.
+//! What the staff pages show, in the shape their templates read and in words rather than codes
+//! (the staff catalogue's, in the page's language): the client list's rows, the audit trail's
+//! rows and the portal panel in its three looks. Times are in the practice's zone
+//! ([`PracticeZone`]). The API keeps the codes and UTC.
 
 use portal_core::service::{ClientView, PortalView, TokenView};
-use portal_core::{Actor, AuditAction, AuditEvent, AuditFailure, PortalStatus, PortalStatusKind};
+use portal_core::{AuditEvent, PortalStatus, PortalStatusKind};
 
 use super::delivery::Delivery;
+use super::staff_texts;
 use super::zone::PracticeZone;
-
-/// The client list's tab for a portal status kind (`?portal=` and the kind's name), in words.
-pub(crate) const fn filter_label(kind: PortalStatusKind) -> &'static str {
-    match kind {
-        PortalStatusKind::NoAccount => "No account",
-        PortalStatusKind::Invited => "Invited",
-        PortalStatusKind::InviteExpired => "Invite expired",
-        PortalStatusKind::Active => "Active",
-        PortalStatusKind::Disabled => "Disabled",
-    }
-}
 
 /// One row of the client list.
 pub(crate) struct ClientRow {
@@ -37,13 +28,15 @@ pub(crate) fn client_rows(clients: &[ClientView], zone: &PracticeZone) -> Vec<Cl
         .collect()
 }
 
+/// A client's portal status in words, in the page's language.
 fn status_label(status: &PortalStatus, zone: &PracticeZone) -> String {
+    let sk = staff_texts();
     match status {
-        PortalStatus::NotInvited => "No account".to_owned(),
-        PortalStatus::Invited { expires_at, .. } => format!("Invited, expires {}", zone.at(*expires_at)),
-        PortalStatus::InviteExpired { .. } => "Invite expired".to_owned(),
-        PortalStatus::Active { username } => format!("Active ({username})"),
-        PortalStatus::Disabled { username, .. } => format!("Disabled ({username})"),
+        PortalStatus::NotInvited => (sk.status_kind)(PortalStatusKind::NoAccount).to_owned(),
+        PortalStatus::Invited { expires_at, .. } => (sk.invited_expires)(&zone.at(*expires_at)),
+        PortalStatus::InviteExpired { .. } => (sk.status_kind)(PortalStatusKind::InviteExpired).to_owned(),
+        PortalStatus::Active { username } => (sk.active_as)(username.as_str()),
+        PortalStatus::Disabled { username, .. } => (sk.disabled_as)(username.as_str()),
     }
 }
 
@@ -55,13 +48,15 @@ pub(crate) struct AuditRow {
     pub(crate) outcome: String,
 }
 
-/// The audit trail, newest first.
+/// The audit trail, newest first, in the page's language: every action and refusal the core
+/// records has its words in the staff catalogue (`texts::StaffTexts`).
 pub(crate) fn audit_rows(events: &[AuditEvent], zone: &PracticeZone) -> Vec<AuditRow> {
+    let sk = staff_texts();
     events
         .iter()
         .rev()
         .map(|event| {
-            let action = action_words(event.action);
+            let action = (sk.action)(event.action);
             // The detail is a disable reason or the username chosen at registration.
             let what = match &event.detail {
                 Some(detail) => format!("{action}: {detail}"),
@@ -70,70 +65,11 @@ pub(crate) fn audit_rows(events: &[AuditEvent], zone: &PracticeZone) -> Vec<Audi
             AuditRow {
                 when: zone.at(event.at),
                 what,
-                who: actor_words(&event.actor),
-                outcome: event.failure.as_ref().map_or_else(|| "Done".to_owned(), failure_words),
+                who: (sk.actor)(&event.actor),
+                outcome: event.failure.as_ref().map_or_else(|| sk.done.to_owned(), sk.failure),
             }
         })
         .collect()
-}
-
-/// What happened, in words. Every action is named here, so a new one does not compile until it
-/// has its words.
-const fn action_words(action: AuditAction) -> &'static str {
-    match action {
-        AuditAction::ClientCreated => "Client record created",
-        AuditAction::ClientUpdated => "Client record changed",
-        AuditAction::InviteSent => "Invitation sent",
-        AuditAction::InviteResent => "Invitation resent",
-        AuditAction::Registered => "Portal account created",
-        AuditAction::AccountDisabled => "Portal access turned off",
-        AuditAction::AccountEnabled => "Portal access turned on",
-        AuditAction::ResetSent => "Password reset sent",
-        AuditAction::ResetCompleted => "Password changed with a reset link",
-        AuditAction::SignInSucceeded => "Signed in",
-        AuditAction::SignInFailed => "Sign-in failed",
-        AuditAction::SignInLocked => "Sign-in locked after repeated failures",
-        AuditAction::SignedOut => "Signed out",
-        AuditAction::SessionsRevoked => "Sessions revoked",
-        AuditAction::PasswordHashUpgraded => "Stored password upgraded to stronger hashing",
-        AuditAction::StaffKeyCreated => "Staff key created",
-        AuditAction::StaffKeyRevoked => "Staff key revoked",
-        AuditAction::StaffSignedIn => "Staff signed in to the staff pages",
-        AuditAction::StaffSignInFailed => "Staff sign-in failed",
-        AuditAction::StaffSignedOut => "Staff signed out of the staff pages",
-        AuditAction::PracticeUpdated => "Practice settings changed",
-        AuditAction::DateOfBirthRefused => "Wrong date of birth given on an emailed link",
-        AuditAction::LinkVoided => "Emailed link voided after too many wrong dates of birth",
-        AuditAction::ResetRequested => "Password reset asked for from the sign-in page",
-        AuditAction::InviteReminderQueued => "Invitation reminder sent",
-    }
-}
-
-/// Who acted, in words.
-fn actor_words(actor: &Actor) -> String {
-    match actor {
-        Actor::Staff { label, .. } => format!("Staff: {label}"),
-        Actor::Client => "The client".to_owned(),
-        Actor::Anonymous => "Someone not signed in".to_owned(),
-        Actor::System => "The portal".to_owned(),
-    }
-}
-
-/// Why something was refused, in words. Every refusal the core records is named here, so a new
-/// one does not compile until it has its words; a code stored by another version of the portal is
-/// shown as it is rather than hidden.
-fn failure_words(failure: &AuditFailure) -> String {
-    match failure {
-        AuditFailure::InvalidCredentials => "Refused: wrong username or password".to_owned(),
-        AuditFailure::AccountDisabled => "Refused: portal access is off".to_owned(),
-        AuditFailure::Throttled => "Refused: too many attempts in a short time".to_owned(),
-        AuditFailure::Locked => "Refused: locked after too many failed attempts".to_owned(),
-        AuditFailure::KeyRevoked => "Refused: the staff key was revoked".to_owned(),
-        AuditFailure::KeyExpired => "Refused: the staff key has expired".to_owned(),
-        AuditFailure::NoMatch => "Refused: no active account has that username and email; nothing was sent".to_owned(),
-        AuditFailure::EmailNotPermitted => "Refused: the client asked not to be emailed; nothing was sent".to_owned(),
-        AuditFailure::Unrecognised(code) => format!("Refused ({})", code.as_str()),
-    }
 }
 
 /// The portal panel in its three looks (`templates/_panel*.html`).
@@ -207,15 +143,18 @@ pub(crate) fn panel(view: &PortalView, zone: &PracticeZone, date_of_birth_check:
 mod tests {
     use std::collections::BTreeSet;
 
-    use portal_core::AuditFailure;
+    use portal_core::{AuditFailure, Language};
 
-    use super::failure_words;
+    use super::super::texts::staff_texts_in;
 
     #[test]
     fn each_known_refusal_has_its_own_words_and_an_unknown_stored_code_is_shown_as_it_is() {
-        let words: BTreeSet<String> = AuditFailure::KNOWN.iter().map(failure_words).collect();
-        assert_eq!(words.len(), AuditFailure::KNOWN.len(), "two refusals read the same: {words:?}");
-        assert!(words.iter().all(|words| words.starts_with("Refused: ")), "{words:?}");
-        assert_eq!(failure_words(&AuditFailure::parse("mfa_required")), "Refused (mfa_required)");
+        for (language, refused) in [(Language::En, "Refused"), (Language::Es, "Rechazado")] {
+            let failure = staff_texts_in(language).failure;
+            let words: BTreeSet<String> = AuditFailure::KNOWN.iter().map(failure).collect();
+            assert_eq!(words.len(), AuditFailure::KNOWN.len(), "two refusals read the same: {words:?}");
+            assert!(words.iter().all(|words| words.starts_with(&format!("{refused}: "))), "{words:?}");
+            assert_eq!(failure(&AuditFailure::parse("mfa_required")), format!("{refused} (mfa_required)"));
+        }
     }
 }

@@ -104,6 +104,22 @@ impl<'a> Browser<'a> {
         self.finish(response).await
     }
 
+    /// `submit` from a browser that prefers the languages of `accept_language` (on both requests).
+    pub async fn submit_accepting(
+        &self,
+        page: &str,
+        action: &str,
+        fields: &[(&str, &str)],
+        accept_language: &str,
+    ) -> Answer {
+        let csrf = self.get_accepting(page, accept_language).await.csrf();
+        let mut all = vec![("csrf", csrf.as_str())];
+        all.extend_from_slice(fields);
+        let request = self.app.client.post(action.to_owned()).header("cookie", self.cookie_header());
+        let response = request.header("accept-language", accept_language).form(&all).send().await;
+        self.finish(response).await
+    }
+
     /// Opens `page`, then submits its form with the page's CSRF value.
     pub async fn submit(&self, page: &str, action: &str, fields: &[(&str, &str)]) -> Answer {
         let form = self.get(page).await;

@@ -92,7 +92,7 @@ async fn an_unknown_time_zone_falls_back_to_utc_and_says_so() {
 
     for path in ["/staff/clients".to_owned(), format!("/staff/clients/{id}")] {
         let page = browser.get(&path).await;
-        page.assert(StatusCode::OK, "Times are in UTC: the practice's time zone “Mars/Olympus_Mons” is not known");
+        page.assert(StatusCode::OK, "Times are in UTC: the practice&#39;s time zone “Mars/Olympus_Mons” is not known");
         assert_contains(&page.body, &["(UTC)"]);
     }
     let page = browser.get(&format!("/staff/clients/{id}")).await;

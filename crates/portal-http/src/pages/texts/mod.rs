@@ -1,4 +1,5 @@
-//! [`Texts`]: every word the client pages show, once per language ([`en`], [`es`]).
+//! [`Texts`]: every word the client pages show, once per language ([`en`], [`es`]); the staff
+//! pages have their own catalogue, [`StaffTexts`] ([`staff`]).
 //!
 //! A catalogue is a `const` struct rather than a file of keys: a text missing in one language,
 //! or a sentence whose parts no longer fit its arguments, is a compile error, not a page that
@@ -8,6 +9,13 @@
 
 mod en;
 mod es;
+mod staff;
+mod staff_en;
+mod staff_es;
+
+pub(crate) use staff::staff_texts;
+#[cfg(test)]
+pub(crate) use staff::staff_texts_in;
 
 use portal_core::password_policy::PasswordProblem;
 use portal_core::{InvalidInput, Language};
