@@ -244,6 +244,7 @@ mod tests {
             assert!((sk.link_lifetime_range)(&1, &168).contains("168"));
             assert!((sk.sent_summary)(3, 4).contains('3') && (sk.sent_summary)(3, 4).contains('4'));
             assert!((sk.more_waiting)(&7).contains('7'));
+            assert!(!(sk.more_waiting)(&1).contains("clients"), "one client, in the singular");
             assert!((sk.line_failed)("req-2").contains("req-2"));
             let why = (sk.reset_refused)(&SendResetError::Refused(ResetRefused::AccountDisabled));
             assert!((sk.not_done)(why.clone()).contains(&why));

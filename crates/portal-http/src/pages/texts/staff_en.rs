@@ -147,7 +147,10 @@ pub(super) const STAFF_TEXTS: StaffTexts = StaffTexts {
     },
     line_failed: |reference| format!("Not sent: something went wrong (reference {reference}); try again"),
     not_attempted: "Not sent: the service became unavailable before this client; try again",
-    more_waiting: |remaining| format!("{remaining} more clients with no account are waiting."),
+    more_waiting: |&remaining| match remaining {
+        1 => "1 more client with no account is waiting.".to_owned(),
+        _ => format!("{remaining} more clients with no account are waiting."),
+    },
     invite_next: |max| format!("Invite the next {max}"),
 
     settings_saved: "Settings saved. Links already sent keep their lifetime.",
