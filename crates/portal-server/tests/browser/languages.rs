@@ -46,4 +46,14 @@ async fn a_spanish_speaking_client_registers_and_signs_in_in_spanish() {
     client.reload("Welcome, Ana García").await;
     client.click("nav.languages a[hreflang=es]", "Le damos la bienvenida, Ana García").await;
     client.close().await;
+
+    // Staff who read Spanish choose it once; the list and the panel follow.
+    let staff = kit.browser().await;
+    staff.go("/staff/sign-in?lang=es", "Clave de personal").await;
+    staff.fill("#key", &kit.staff_key).await;
+    staff.click("main button[type=submit]", "Buscar por nombre o correo electrónico").await;
+    staff.screenshot("staff-clients-es").await;
+    staff.click("main table a", "Activo").await;
+    staff.screenshot("staff-panel-active-es").await;
+    staff.close().await;
 }
