@@ -57,9 +57,10 @@ pub(crate) fn audit_rows(events: &[AuditEvent], zone: &PracticeZone) -> Vec<Audi
         .rev()
         .map(|event| {
             let action = (sk.action)(event.action);
-            // The detail is a disable reason or the username chosen at registration.
+            // The detail is a disable reason, the username chosen at registration, or a link's
+            // tries left.
             let what = match &event.detail {
-                Some(detail) => format!("{action}: {detail}"),
+                Some(detail) => format!("{action}: {}", (sk.audit_detail)(event.action, detail)),
                 None => action.to_owned(),
             };
             AuditRow {

@@ -172,8 +172,8 @@ async fn a_profile_and_its_panel_speak_the_staff_language_not_the_record_languag
                 "<label for=\"reason\">Motivo de la desactivación (opcional)</label>",
                 "</span>Acceso al portal activado</button>",
                 ">Restablecer la contraseña</button>",
-                // The detail is stored text, shown as the core recorded it.
-                "<td data-label=\"Qué\">Cuenta del portal creada: username ana</td>",
+                // The core's detail, stored in English for the record, in the page's words.
+                "<td data-label=\"Qué\">Cuenta del portal creada: nombre de usuario ana</td>",
                 "<td data-label=\"Quién\">El cliente</td>",
             ],
         );

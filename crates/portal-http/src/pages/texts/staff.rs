@@ -100,6 +100,10 @@ pub(crate) struct StaffTexts {
     pub(crate) audit_columns: [&'static str; 4],
     /// What happened. Every action is named, so a new one does not compile until it has words.
     pub(crate) action: fn(AuditAction) -> &'static str,
+    /// An audit row's detail, as the core stored it (in English, for the record), in words:
+    /// the username chosen at registration, the tries left on a link; anything else (a reason
+    /// staff typed) as it is.
+    pub(crate) audit_detail: fn(AuditAction, &str) -> String,
     /// Who acted.
     pub(crate) actor: fn(&Actor) -> String,
     /// An outcome without a refusal.
@@ -278,5 +282,30 @@ mod tests {
         let invalid = InvalidInput::TooLong { field: "reason", max: 500 };
         assert_eq!((en.invalid_reason)(&invalid), "reason must be at most 500 characters");
         assert_eq!((es.invalid_reason)(&invalid), "el motivo admite como máximo 500 caracteres");
+    }
+
+    #[test]
+    fn the_cores_audit_details_read_in_spanish_and_a_typed_reason_stays_as_it_is() {
+        let (en, es) = (staff_texts_in(Language::En), staff_texts_in(Language::Es));
+        let cases = [
+            (AuditAction::Registered, "username ana", "nombre de usuario ana"),
+            (AuditAction::DateOfBirthRefused, "invite link, 3 tries left", "enlace de invitación, quedan 3 intentos"),
+            (
+                AuditAction::DateOfBirthRefused,
+                "reset link, 1 tries left",
+                "enlace para restablecer la contraseña, queda 1 intento",
+            ),
+            (
+                AuditAction::LinkVoided,
+                "invite link closed after 5 wrong dates of birth",
+                "enlace de invitación cerrado tras 5 fechas de nacimiento incorrectas",
+            ),
+            (AuditAction::AccountDisabled, "moved away", "moved away"),
+            (AuditAction::DateOfBirthRefused, "a detail of another shape", "a detail of another shape"),
+        ];
+        for (action, stored, spanish) in cases {
+            assert_eq!((en.audit_detail)(action, stored), stored);
+            assert_eq!((es.audit_detail)(action, stored), spanish);
+        }
     }
 }

@@ -74,6 +74,7 @@ pub(super) const STAFF_TEXTS: StaffTexts = StaffTexts {
     nothing_yet: "Nothing yet.",
     audit_columns: ["When", "What", "Who", "Outcome"],
     action,
+    audit_detail: |_, detail| detail.to_owned(),
     actor: |actor| match actor {
         Actor::Staff { label, .. } => format!("Staff: {label}"),
         Actor::Client => "The client".to_owned(),

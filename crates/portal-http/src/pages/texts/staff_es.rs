@@ -84,6 +84,7 @@ pub(super) const STAFF_TEXTS: StaffTexts = StaffTexts {
     nothing_yet: "Nada todavía.",
     audit_columns: ["Cuándo", "Qué", "Quién", "Resultado"],
     action,
+    audit_detail,
     actor: |actor| match actor {
         Actor::Staff { label, .. } => format!("Personal: {label}"),
         Actor::Client => "El cliente".to_owned(),
@@ -337,4 +338,31 @@ fn toggle_refused(error: &ToggleError) -> String {
         ToggleError::Infrastructure(_) => TROUBLE,
     }
     .to_owned()
+}
+
+/// The core's details (see `StaffTexts::audit_detail`) in Spanish; a detail of another shape, or
+/// a reason staff typed, is shown as it is.
+fn audit_detail(action: AuditAction, detail: &str) -> String {
+    let link = |purpose: &str| match purpose {
+        "invite" => Some("enlace de invitación"),
+        "reset" => Some("enlace para restablecer la contraseña"),
+        _ => None,
+    };
+    let worded = match action {
+        AuditAction::Registered => detail.strip_prefix("username ").map(|name| format!("nombre de usuario {name}")),
+        AuditAction::DateOfBirthRefused => detail
+            .strip_suffix(" tries left")
+            .and_then(|rest| rest.split_once(" link, "))
+            .and_then(|(purpose, tries)| Some((link(purpose)?, tries.parse::<u8>().ok()?)))
+            .map(|(link, tries)| match tries {
+                1 => format!("{link}, queda 1 intento"),
+                _ => format!("{link}, quedan {tries} intentos"),
+            }),
+        AuditAction::LinkVoided => detail
+            .split_once(" link closed after ")
+            .and_then(|(purpose, rest)| Some((link(purpose)?, rest.strip_suffix(" wrong dates of birth")?)))
+            .map(|(link, count)| format!("{link} cerrado tras {count} fechas de nacimiento incorrectas")),
+        _ => None,
+    };
+    worded.unwrap_or_else(|| detail.to_owned())
 }
