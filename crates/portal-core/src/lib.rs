@@ -30,6 +30,7 @@ mod system;
 pub mod testing;
 mod token;
 mod types;
+pub mod wording;
 
 pub use account::{AccountState, Credentials, PortalAccount, PortalStatus, PortalStatusKind};
 pub use client_list::{

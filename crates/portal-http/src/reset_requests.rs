@@ -77,11 +77,9 @@ pub(crate) fn link_lifetime_words(state: &AppState, practice: &Practice) -> Stri
     lifetime_words(practice.settings.link_lifetime(TokenPurpose::Reset, state.service.policy()))
 }
 
-/// A link lifetime in words: "48 hours", "1 hour", "90 minutes".
+/// A link lifetime in words, in the page's language: "48 hours", "1 hour" / "48 horas".
 pub(crate) fn lifetime_words(lifetime: jiff::SignedDuration) -> String {
-    let minutes = lifetime.as_mins();
-    let (count, unit) = if minutes % 60 == 0 { (minutes / 60, "hour") } else { (minutes, "minute") };
-    format!("{count} {unit}{}", if count == 1 { "" } else { "s" })
+    portal_core::wording::duration_in_words(crate::pages::language(), lifetime)
 }
 
 /// A request for a password-reset email.

@@ -1,7 +1,8 @@
 //! Rendering an outbox row into a [`RenderedEmail`]: templates, links, expiry wording.
 
+use jiff::Timestamp;
 use jiff::tz::TimeZone;
-use jiff::{SignedDuration, Timestamp};
+use portal_core::wording::{duration_in_words, moment_in_full};
 use portal_core::{
     Client, DisplayName, EmailAddress, Language, LinkKey, MailKind, OutgoingMail, Practice, RenderedEmail,
     TimeZoneName, TokenId, TokenPurpose,
@@ -324,91 +325,15 @@ impl PracticeZone {
         }
     }
 
-    /// "Sunday 29 November 2026, 14:05 (America/Chicago)" /
-    /// "domingo 29 de noviembre de 2026, 14:05 (America/Chicago)".
+    /// The moment in full in the practice's zone (see [`moment_in_full`]).
     fn moment(&self, language: Language, at: Timestamp) -> String {
-        let local = at.to_zoned_datetime(self.zone.clone());
-        let weekday = usize::from(local.weekday().to_monday_zero_offset().unsigned_abs());
-        let month = usize::from(local.month().unsigned_abs()).saturating_sub(1);
-        let (day, year, hour, minute) = (local.day(), local.year(), local.hour(), local.minute());
-        let label = &self.label;
-        match language {
-            Language::En => {
-                let weekday = EN_WEEKDAYS.get(weekday).unwrap_or(&"");
-                let month = EN_MONTHS.get(month).unwrap_or(&"");
-                format!("{weekday} {day} {month} {year}, {hour:02}:{minute:02} ({label})")
-            }
-            Language::Es => {
-                let weekday = ES_WEEKDAYS.get(weekday).unwrap_or(&"");
-                let month = ES_MONTHS.get(month).unwrap_or(&"");
-                format!("{weekday} {day} de {month} de {year}, {hour:02}:{minute:02} ({label})")
-            }
-        }
-    }
-}
-
-const EN_WEEKDAYS: [&str; 7] = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"];
-const EN_MONTHS: [&str; 12] = [
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-];
-const ES_WEEKDAYS: [&str; 7] = ["lunes", "martes", "miércoles", "jueves", "viernes", "sábado", "domingo"];
-const ES_MONTHS: [&str; 12] = [
-    "enero",
-    "febrero",
-    "marzo",
-    "abril",
-    "mayo",
-    "junio",
-    "julio",
-    "agosto",
-    "septiembre",
-    "octubre",
-    "noviembre",
-    "diciembre",
-];
-
-/// "48 hours", "1 hour and 30 minutes", "30 minutes" (rounded to the minute, at least one).
-fn duration_in_words(language: Language, duration: SignedDuration) -> String {
-    let minutes = ((duration.as_secs().max(0) + 30) / 60).max(1);
-    let (hours, minutes) = (minutes / 60, minutes % 60);
-    let (hour, hours_word, minute, minutes_word, and) = match language {
-        Language::En => ("hour", "hours", "minute", "minutes", "and"),
-        Language::Es => ("hora", "horas", "minuto", "minutos", "y"),
-    };
-    let unit = |n: i64, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
-    match (hours, minutes) {
-        (0, m) => unit(m, minute, minutes_word),
-        (h, 0) => unit(h, hour, hours_word),
-        (h, m) => format!("{} {and} {}", unit(h, hour, hours_word), unit(m, minute, minutes_word)),
+        moment_in_full(language, at.to_zoned_datetime(self.zone.clone()).datetime(), &self.label)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn durations_read_naturally_in_both_languages() {
-        let d = SignedDuration::from_mins;
-        assert_eq!(duration_in_words(Language::En, d(48 * 60)), "48 hours");
-        assert_eq!(duration_in_words(Language::En, d(60)), "1 hour");
-        assert_eq!(duration_in_words(Language::En, d(90)), "1 hour and 30 minutes");
-        assert_eq!(duration_in_words(Language::En, d(1)), "1 minute");
-        assert_eq!(duration_in_words(Language::En, SignedDuration::ZERO), "1 minute");
-        assert_eq!(duration_in_words(Language::Es, d(48 * 60)), "48 horas");
-        assert_eq!(duration_in_words(Language::Es, d(61)), "1 hora y 1 minuto");
-    }
 
     #[test]
     fn an_unknown_zone_falls_back_to_utc_and_says_so() {

@@ -14,7 +14,7 @@ use crate::date_of_birth::DateOfBirth;
 use crate::ports::{AccountCommit, ClientDirectory, Clock, PasswordHasher, PortalStore, Randomness, StoreError};
 use crate::records::{Actor, AuditAction, Practice, RequestContext};
 use crate::token::{DATE_OF_BIRTH_TRIES, TokenPurpose, VerifiedToken};
-use crate::types::ClientId;
+use crate::types::{ClientId, Language};
 
 use super::{Infrastructure, PortalService};
 
@@ -34,6 +34,9 @@ pub(super) struct LinkCheck {
     on_file: Option<DateOfBirth>,
     /// Wrong answers the link still takes.
     tries_left: u8,
+    /// The language of the client's record (English when the record is gone), for the link's
+    /// pages.
+    pub(super) language: Language,
 }
 
 impl LinkCheck {
@@ -51,8 +54,8 @@ where
     R: Randomness,
     D: ClientDirectory,
 {
-    /// What the link of `purpose` on `account` asks: the date of birth on file when the practice
-    /// has the check on (one directory read then; none when it is off).
+    /// What the link of `purpose` on `account` asks (the date of birth on file when the practice
+    /// has the check on) and the language of its pages: one directory read.
     pub(super) async fn link_check(
         &self,
         practice: &Practice,
@@ -60,11 +63,10 @@ where
         purpose: TokenPurpose,
     ) -> Result<LinkCheck, StoreError> {
         let tries_left = account.token(purpose).map_or(DATE_OF_BIRTH_TRIES, |t| t.date_of_birth_tries_left());
-        if !practice.settings.date_of_birth_check() {
-            return Ok(LinkCheck { on_file: None, tries_left });
-        }
         let client = self.directory.client(practice.id, account.client_id()).await?;
-        Ok(LinkCheck { on_file: client.and_then(|c| c.date_of_birth), tries_left })
+        let language = client.as_ref().map_or_else(Language::default, |client| client.language);
+        let on_file = if practice.settings.date_of_birth_check() { client.and_then(|c| c.date_of_birth) } else { None };
+        Ok(LinkCheck { on_file, tries_left, language })
     }
 
     /// Checks `answer` (`YYYY-MM-DD`) against the link's check. A missing answer is refused

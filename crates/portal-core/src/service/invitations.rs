@@ -122,7 +122,7 @@ where
             self.account_for_link(TokenPurpose::Invite, token).await?.ok_or(InviteRedeemRefused::InviteNotFound)?;
         let expires_at = account.check_invite(&verified.hash(), self.clock.now())?.expires_at;
         let practice = self.practice_of(&account).await?;
-        let date_of_birth_required = self.link_check(&practice, &account, TokenPurpose::Invite).await?.required();
-        Ok(LinkInfo { practice, expires_at, date_of_birth_required })
+        let check = self.link_check(&practice, &account, TokenPurpose::Invite).await?;
+        Ok(LinkInfo { practice, expires_at, date_of_birth_required: check.required(), language: check.language })
     }
 }

@@ -49,7 +49,7 @@ use crate::records::{
     Actor, AuditAction, AuditEvent, Client, MailKind, OutgoingMail, Practice, RequestContext, StaffMember,
 };
 use crate::token::{IssuedToken, LinkKey, TokenPurpose, TokenState, VerifiedToken};
-use crate::types::{AuditId, ClientId, EmailAddress, MailId, PracticeId, TokenId};
+use crate::types::{AuditId, ClientId, EmailAddress, Language, MailId, PracticeId, TokenId};
 
 pub use access::ToggleError;
 pub use bulk_invitations::{
@@ -214,6 +214,8 @@ pub struct LinkInfo {
     /// True when the link opens only with the client's date of birth (the practice has the
     /// check on and the record holds one).
     pub date_of_birth_required: bool,
+    /// The language of the client's record: the link's mail was in it, so its pages are too.
+    pub language: Language,
 }
 
 /// The use cases, generic over storage, hashing, time and randomness.

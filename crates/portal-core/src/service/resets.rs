@@ -101,8 +101,8 @@ where
             self.account_for_link(TokenPurpose::Reset, token).await?.ok_or(ResetRedeemRefused::ResetNotFound)?;
         let expires_at = account.check_reset(&verified.hash(), self.clock.now())?.expires_at;
         let practice = self.practice_of(&account).await?;
-        let date_of_birth_required = self.link_check(&practice, &account, TokenPurpose::Reset).await?.required();
-        Ok(LinkInfo { practice, expires_at, date_of_birth_required })
+        let check = self.link_check(&practice, &account, TokenPurpose::Reset).await?;
+        Ok(LinkInfo { practice, expires_at, date_of_birth_required: check.required(), language: check.language })
     }
 
     /// Sets a new password from a reset link without a date of birth: as

@@ -11,7 +11,7 @@ use crate::records::{
     Actor, AuditAction, AuditEvent, AuditFailure, Practice, RequestContext, Session, ThrottleDecision,
 };
 use crate::token::BearerSecret;
-use crate::types::{DisplayName, Password, SessionId, Username};
+use crate::types::{DisplayName, Language, Password, SessionId, Username};
 
 use super::factor_sign_in::SecondStep;
 use super::{Infrastructure, PortalService, SESSION_TOKEN_PREFIX};
@@ -85,6 +85,8 @@ pub struct ClientSession {
     pub practice: Practice,
     /// The client's name.
     pub client_name: DisplayName,
+    /// The language of the client's record, for the signed-in pages.
+    pub language: Language,
 }
 
 impl<S, H, C, R, D> PortalService<S, H, C, R, D>
@@ -275,7 +277,7 @@ where
             .ok_or(SessionError::Unauthenticated)?;
         self.store.touch_session(session.id, now).await?;
         let session = Session { last_seen_at: now, ..session };
-        Ok(ClientSession { session, username, practice, client_name: client.name })
+        Ok(ClientSession { session, username, practice, client_name: client.name, language: client.language })
     }
 
     /// Signs out: deletes the session. Unknown tokens are accepted silently (idempotent).

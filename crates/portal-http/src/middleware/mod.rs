@@ -14,7 +14,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use poem::error::ReadBodyError;
-use poem::http::header::{ALLOW, CACHE_CONTROL, CONNECTION, CONTENT_LENGTH, HeaderName, HeaderValue};
+use poem::http::header::{
+    ALLOW, CACHE_CONTROL, CONNECTION, CONTENT_LENGTH, CONTENT_TYPE, HeaderName, HeaderValue, SET_COOKIE,
+};
 use poem::http::{Method, StatusCode};
 use poem::{Endpoint, IntoResponse, Middleware, Request, Response};
 use poem_openapi::OperationId;
@@ -217,7 +219,12 @@ impl<E: Endpoint> Endpoint for Edge<E> {
         req.extensions_mut().insert(meta.clone());
         req.extensions_mut().insert(Arc::clone(&self.state));
 
-        let answered = crate::pages::with_mount(self.state.mount.clone(), self.inner.call(req)).await;
+        let language = crate::pages::PageLanguage::of(&req);
+        let (answered, language_cookie) = crate::pages::with_language(
+            language,
+            crate::pages::with_mount(self.state.mount.clone(), self.inner.call(req)),
+        )
+        .await;
         let mut response = match answered {
             Ok(response) => response.into_response(),
             // Handlers' `ApiError`s and response enums arrive rendered.
@@ -258,6 +265,12 @@ impl<E: Endpoint> Endpoint for Edge<E> {
             headers.insert(CONNECTION, HeaderValue::from_static("close"));
         }
         headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        // A language chosen with `?lang=` is kept for the pages only: an API answer sets no cookie.
+        let is_page = headers.get(CONTENT_TYPE).is_some_and(|value| value.as_bytes().starts_with(b"text/html"));
+        if let Some(value) = language_cookie.filter(|_| is_page).and_then(|cookie| HeaderValue::from_str(&cookie).ok())
+        {
+            headers.append(SET_COOKIE, value);
+        }
         headers.insert(HeaderName::from_static("referrer-policy"), HeaderValue::from_static("no-referrer"));
         headers.insert(HeaderName::from_static("x-content-type-options"), HeaderValue::from_static("nosniff"));
         headers.insert(HeaderName::from_static("x-frame-options"), HeaderValue::from_static("DENY"));

@@ -11,8 +11,8 @@ use secrecy::ExposeSecret as _;
 use serde::Deserialize;
 
 use super::{
-    CSRF_COOKIE, Message, Page, SESSION_COOKIE, clear_cookie, csrf_ok, csrf_refused, csrf_token, read_cookie,
-    see_other, set_cookie,
+    CSRF_COOKIE, Message, Page, SESSION_COOKIE, clear_cookie, csrf_ok, csrf_refused, csrf_token,
+    prefer_record_language, read_cookie, see_other, set_cookie, texts,
 };
 use crate::auth::Ctx;
 use crate::error::{chain, retry_after_secs};
@@ -46,14 +46,8 @@ pub(super) fn trouble(ctx: &Ctx, error: &Infrastructure) -> Page {
         Infrastructure::Busy | Infrastructure::Hashing(HashError::Saturated) => StatusCode::SERVICE_UNAVAILABLE,
         _ => StatusCode::INTERNAL_SERVER_ERROR,
     };
-    let page = Message::new(
-        "Something went wrong",
-        format!(
-            "Please try again in a moment. If it keeps happening, tell your provider this reference: {}",
-            ctx.rid()
-        ),
-    )
-    .page("page_error", status);
+    let t = texts();
+    let page = Message::new(t.trouble_title, (t.trouble)(ctx.rid())).page("page_error", status);
     if status == StatusCode::SERVICE_UNAVAILABLE { page.retry_after(1) } else { page }
 }
 
@@ -61,12 +55,10 @@ pub(super) fn trouble(ctx: &Ctx, error: &Infrastructure) -> Page {
 pub(super) fn ip_refusal(ctx: &Ctx) -> Option<Page> {
     ctx.state.ip_limiter.check(ctx.meta.client_ip).err().map(|wait| {
         let seconds = wait.as_secs().saturating_add(1);
-        Message::new(
-            "Too many attempts",
-            format!("Too many requests from your network. Try again in {seconds} seconds."),
-        )
-        .page("page_throttled", StatusCode::TOO_MANY_REQUESTS)
-        .retry_after(seconds)
+        let t = texts();
+        Message::new(t.too_many_attempts, (t.too_many_requests)(seconds))
+            .page("page_throttled", StatusCode::TOO_MANY_REQUESTS)
+            .retry_after(seconds)
     })
 }
 
@@ -81,14 +73,12 @@ pub(super) fn busy_refusal(ctx: &Ctx) -> Option<Page> {
 
 /// The 503 page of a form that hashes a password when the hashing pool is full.
 pub(crate) fn busy_page() -> Page {
-    Message::new("Busy right now", "Many people are signing in at the moment. Please try again in a few seconds.")
-        .page("page_busy", StatusCode::SERVICE_UNAVAILABLE)
-        .retry_after(1)
+    Message::said(&texts().busy).page("page_busy", StatusCode::SERVICE_UNAVAILABLE).retry_after(1)
 }
 
 /// The 403 message for a disabled account.
 pub(super) fn disabled_page() -> Message {
-    Message::new("Your account is disabled", "Your portal account is disabled — contact your provider.")
+    Message::said(&texts().account_disabled)
 }
 
 // ---- Sign-in, home, sign-out ------------------------------------------------------------------
@@ -140,8 +130,7 @@ fn sign_in_form(req: &Request, practice: &Practice, username: &str, problem: Opt
 async fn practice(ctx: &Ctx, slug: &str) -> Result<Practice, Page> {
     match ctx.state.service.practice_by_slug(slug).await {
         Ok(Some(practice)) => Ok(practice),
-        Ok(None) => Err(Message::new("No practice at this address", "Check the sign-in link your provider gave you.")
-            .page("page_sign_in", StatusCode::NOT_FOUND)),
+        Ok(None) => Err(Message::said(&texts().no_practice).page("page_sign_in", StatusCode::NOT_FOUND)),
         Err(error) => Err(trouble(ctx, &error)),
     }
 }
@@ -187,8 +176,9 @@ pub(crate) async fn sign_in_submit(
         }
         Err(SignInError::Throttled { retry_after }) => {
             let seconds = retry_after_secs(retry_after);
-            Message::new("Too many attempts", format!("Too many sign-in attempts — try again in {seconds} seconds."))
-                .link(sign_in_path(&practice), "Back to sign-in")
+            let t = texts();
+            Message::new(t.too_many_attempts, (t.too_many_sign_ins)(seconds))
+                .link(sign_in_path(&practice), t.back_to_sign_in)
                 .brand(practice.name.as_str())
                 .page("page_sign_in", StatusCode::TOO_MANY_REQUESTS)
                 .retry_after(seconds)
@@ -199,12 +189,7 @@ pub(crate) async fn sign_in_submit(
 }
 
 fn signed_out_page() -> Page {
-    Message::new(
-        "You are signed out",
-        "Your session has ended. Sign in again with the sign-in link your provider gave you.",
-    )
-    .page("page_home", StatusCode::UNAUTHORIZED)
-    .cookie(clear_cookie(SESSION_COOKIE))
+    Message::said(&texts().signed_out).page("page_home", StatusCode::UNAUTHORIZED).cookie(clear_cookie(SESSION_COOKIE))
 }
 
 /// `GET /portal/home`: who is signed in, and a sign-out button.
@@ -218,6 +203,7 @@ pub(crate) async fn home(ctx: Ctx, req: &Request) -> Response {
         Err(SessionError::Unauthenticated) => return signed_out_page().into_response(),
         Err(SessionError::Infrastructure(error)) => return trouble(&ctx, &error).into_response(),
     };
+    prefer_record_language(session.language);
     let (csrf, csrf_cookie) = csrf_token(req);
     let page = HomePage {
         client: session.client_name.as_str(),

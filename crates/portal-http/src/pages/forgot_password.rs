@@ -11,7 +11,7 @@ use portal_core::{EmailAddress, Practice, Username};
 use serde::Deserialize;
 
 use super::client::{ip_refusal, sign_in_path, trouble};
-use super::{Message, Page, csrf_ok, csrf_refused, csrf_token};
+use super::{Message, Page, csrf_ok, csrf_refused, csrf_token, texts};
 use crate::auth::Ctx;
 use crate::reset_requests::{Busy, accept, link_lifetime_words};
 
@@ -76,14 +76,11 @@ async fn open_practice(ctx: &Ctx, slug: &str) -> Result<Practice, Page> {
     match ctx.state.service.reset_requests_open(slug).await {
         Ok(practice) => Ok(practice),
         Err(ResetRequestError::PracticeNotFound) => {
-            Err(Message::new("No practice at this address", "Check the sign-in link your provider gave you.")
-                .page("page_forgot_password", StatusCode::NOT_FOUND))
+            Err(Message::said(&texts().no_practice).page("page_forgot_password", StatusCode::NOT_FOUND))
         }
-        Err(ResetRequestError::NotAvailable) => Err(Message::new(
-            "Password resets are not available here",
-            "Ask your provider to send you a password-reset link.",
-        )
-        .page("page_forgot_password", StatusCode::NOT_FOUND)),
+        Err(ResetRequestError::NotAvailable) => {
+            Err(Message::said(&texts().resets_not_available).page("page_forgot_password", StatusCode::NOT_FOUND))
+        }
         Err(ResetRequestError::Infrastructure(error)) => Err(trouble(ctx, &error)),
     }
 }
@@ -123,25 +120,17 @@ pub(crate) async fn forgot_password_submit(
     let lifetime = link_lifetime_words(&ctx.state, &practice);
     let name = practice.name.as_str().to_owned();
     let back = sign_in_path(&practice);
+    let t = texts();
     match accept(&ctx.state, practice, username, email, ctx.meta.context()) {
-        Ok(()) => Message::new(
-            "Check your email",
-            format!(
-                "If the username and email address match an active account, we have sent a link to choose a new \
-                 password. The link is valid for {lifetime}. If no email arrives within a few minutes, check your \
-                 spam folder."
-            ),
-        )
-        .link(back, "Back to sign-in")
-        .brand(&name)
-        .page("page_forgot_password", StatusCode::OK)
-        .into_response(),
-        Err(Busy) => {
-            Message::new("Busy right now", "Many requests are being handled. Please try again in a few seconds.")
-                .brand(&name)
-                .page("page_busy", StatusCode::SERVICE_UNAVAILABLE)
-                .retry_after(1)
-                .into_response()
-        }
+        Ok(()) => Message::new(t.check_your_email_title, (t.check_your_email)(&lifetime))
+            .link(back, t.back_to_sign_in)
+            .brand(&name)
+            .page("page_forgot_password", StatusCode::OK)
+            .into_response(),
+        Err(Busy) => Message::said(&t.busy_requests)
+            .brand(&name)
+            .page("page_busy", StatusCode::SERVICE_UNAVAILABLE)
+            .retry_after(1)
+            .into_response(),
     }
 }

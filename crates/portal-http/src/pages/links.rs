@@ -15,7 +15,7 @@ use super::client::{busy_refusal, disabled_page, ip_refusal, sign_in_path, troub
 use super::zone::PracticeZone;
 use super::{
     INVITE_COOKIE, Message, Page, RESET_COOKIE, SESSION_COOKIE, clear_cookie, csrf_ok, csrf_refused, csrf_token,
-    link_cookie, read_cookie, see_other,
+    link_cookie, prefer_record_language, read_cookie, see_other, texts,
 };
 use crate::auth::Ctx;
 
@@ -60,53 +60,35 @@ fn answered(date_of_birth: &str) -> Option<&str> {
 const MAX_TOKEN_LEN: usize = 256;
 
 /// The page for a link opened without a token (or after its cookie expired).
-fn no_link(route: &'static str, what: &str) -> Page {
-    Message::new(
-        "Open the link from your email",
-        format!(
-            "This page needs the {what} link from your email. Open that link again; if it no longer works, ask your provider to send a new one."
-        ),
-    )
-    .page(route, StatusCode::BAD_REQUEST)
+fn no_link(route: &'static str, kind: &str) -> Page {
+    let t = texts();
+    let said = if kind == "invitation" { &t.open_invitation_link } else { &t.open_reset_link };
+    Message::said(said).page(route, StatusCode::BAD_REQUEST)
 }
 
 /// The page of a link closed after too many wrong dates of birth (it reads as voided: 404).
 fn closed_link(route: &'static str) -> Page {
-    Message::new(
-        "This link was closed",
-        "This link was closed after too many wrong answers; ask your provider to send a new one.",
-    )
-    .page(route, StatusCode::NOT_FOUND)
+    Message::said(&texts().link_closed).page(route, StatusCode::NOT_FOUND)
 }
 
 fn invite_refused(refused: &InviteRedeemRefused) -> Page {
+    let t = texts();
     match refused {
-        InviteRedeemRefused::InviteExpired => Message::new(
-            "This invitation has expired",
-            "This invitation has expired — ask your provider to resend it.",
-        )
-        .page("page_invitation", StatusCode::GONE),
-        InviteRedeemRefused::InviteNotFound => Message::new(
-            "This invitation link no longer works",
-            "The link was already used, replaced by a newer invitation, or is incomplete. If you already created your account, sign in with the link your provider gave you; otherwise ask your provider to resend the invitation.",
-        )
-        .page("page_invitation", StatusCode::NOT_FOUND),
+        InviteRedeemRefused::InviteExpired => {
+            Message::said(&t.invitation_expired).page("page_invitation", StatusCode::GONE)
+        }
+        InviteRedeemRefused::InviteNotFound => {
+            Message::said(&t.invitation_gone).page("page_invitation", StatusCode::NOT_FOUND)
+        }
         InviteRedeemRefused::InviteClosed => closed_link("page_invitation"),
     }
 }
 
 fn reset_refused(refused: &ResetRedeemRefused) -> Page {
+    let t = texts();
     match refused {
-        ResetRedeemRefused::ResetExpired => Message::new(
-            "This reset link has expired",
-            "This password-reset link has expired — ask your provider to send a new one.",
-        )
-        .page("page_reset", StatusCode::GONE),
-        ResetRedeemRefused::ResetNotFound => Message::new(
-            "This reset link no longer works",
-            "The link was already used, replaced by a newer one, or is incomplete — ask your provider to send a new one.",
-        )
-        .page("page_reset", StatusCode::NOT_FOUND),
+        ResetRedeemRefused::ResetExpired => Message::said(&t.reset_expired).page("page_reset", StatusCode::GONE),
+        ResetRedeemRefused::ResetNotFound => Message::said(&t.reset_gone).page("page_reset", StatusCode::NOT_FOUND),
         ResetRedeemRefused::ResetClosed => closed_link("page_reset"),
         ResetRedeemRefused::AccountDisabled => disabled_page().page("page_reset", StatusCode::FORBIDDEN),
     }
@@ -230,6 +212,7 @@ fn registration_page(
     };
     let date_of_birth =
         if matches!(problem, Some(RegistrationProblem::DateOfBirthMismatch { .. })) { "" } else { typed.date_of_birth };
+    prefer_record_language(info.language);
     let (csrf, csrf_cookie) = csrf_token(req);
     let practice = &info.practice;
     let page = RegistrationPage {
@@ -272,9 +255,12 @@ pub(crate) async fn invitation_submit(ctx: Ctx, req: &Request, Form(form): Form<
         Ok(token) => token,
         Err(answer) => return *answer,
     };
-    // The practice and expiry for re-rendering the form; checking does not consume.
+    // The practice, expiry and language for the answer; checking does not consume.
     let info = match ctx.state.service.verify_invite(&token).await {
-        Ok(info) => info,
+        Ok(info) => {
+            prefer_record_language(info.language);
+            info
+        }
         Err(VerifyInviteError::Refused(refused)) => return invite_refused(&refused).into_response(),
         Err(VerifyInviteError::Infrastructure(error)) => return trouble(&ctx, &error).into_response(),
     };
@@ -371,6 +357,7 @@ fn reset_form_page(
         Some(ResetProblem::DateOfBirthMismatch { .. }) => (StatusCode::FORBIDDEN, ""),
         Some(ResetProblem::WeakPassword(_)) => (StatusCode::UNPROCESSABLE_ENTITY, date_of_birth),
     };
+    prefer_record_language(info.language);
     let (csrf, csrf_cookie) = csrf_token(req);
     let practice = &info.practice;
     let page = ResetPage {
@@ -415,7 +402,10 @@ pub(crate) async fn reset_submit(ctx: Ctx, req: &Request, Form(form): Form<Reset
         Err(answer) => return *answer,
     };
     let info = match ctx.state.service.verify_reset(&token).await {
-        Ok(info) => info,
+        Ok(info) => {
+            prefer_record_language(info.language);
+            info
+        }
         Err(ResetError::Refused(refused)) => return reset_refused(&refused).into_response(),
         Err(ResetError::WeakPassword(_) | ResetError::DateOfBirthMismatch(_)) => {
             return no_link("page_reset", "password-reset").into_response();

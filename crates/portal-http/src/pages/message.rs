@@ -4,7 +4,7 @@
 use askama::Template;
 use poem::http::StatusCode;
 
-use super::Page;
+use super::{Page, texts};
 
 /// A short message page (`templates/message.html`). Its texts are plain text: the engine
 /// escapes them like every other value.
@@ -33,6 +33,11 @@ impl Message {
     /// A message with a title and one sentence.
     pub(crate) fn new(title: &str, text: impl Into<String>) -> Self {
         Self { title: title.to_owned(), text: text.into(), link: None, brand: None, wide: false }
+    }
+
+    /// A message in the catalogue's words.
+    pub(crate) fn said(said: &texts::Said) -> Self {
+        Self::new(said.title, said.text)
     }
 
     /// Adds a link under the text to a portal path (the template puts the mount point before it).

@@ -30,6 +30,7 @@
 mod client;
 mod delivery;
 mod forgot_password;
+mod language;
 mod links;
 mod message;
 mod staff;
@@ -37,8 +38,11 @@ mod staff_invitations;
 mod staff_list;
 mod staff_settings;
 mod staff_views;
+mod texts;
 mod zone;
 
+pub(crate) use language::{PageLanguage, language, prefer_record_language, with_language};
+pub(crate) use texts::texts;
 pub(crate) use zone::known_time_zone;
 
 use poem::http::header::{CONTENT_TYPE, COOKIE, RETRY_AFTER, SET_COOKIE};
@@ -50,6 +54,9 @@ use std::sync::Arc;
 pub(crate) use client::busy_page;
 pub(crate) use message::Message;
 pub(crate) use staff::STAFF_COOKIE;
+
+/// The language links at the foot of every page: each language in its own words.
+pub(crate) const LANGUAGE_LINKS: &[(&str, &str)] = &[("en", "English"), ("es", "Español")];
 
 /// The stylesheet.
 const STYLESHEET: &str = include_str!("../../static/portal.css");
@@ -175,6 +182,8 @@ pub(crate) struct Page {
     cookies: Vec<String>,
     retry_after: Option<u64>,
     route: &'static str,
+    /// The language it was rendered in (`Content-Language`).
+    language: portal_core::Language,
 }
 
 impl Page {
@@ -188,7 +197,7 @@ impl Page {
                 (StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong.".to_owned())
             }
         };
-        Self { status, body, cookies: Vec::new(), retry_after: None, route }
+        Self { status, body, cookies: Vec::new(), retry_after: None, route, language: language() }
     }
 
     /// Adds a `Set-Cookie` header.
@@ -218,6 +227,7 @@ impl IntoResponse for Page {
             .status(self.status)
             .header(CONTENT_TYPE, "text/html; charset=utf-8")
             .header("content-security-policy", CONTENT_SECURITY_POLICY)
+            .header("content-language", self.language.code())
             .body(self.body);
         for cookie in self.cookies {
             if let Ok(value) = HeaderValue::from_str(&cookie) {
@@ -328,10 +338,7 @@ pub(crate) fn csrf_ok(req: &Request, submitted: &str) -> bool {
 
 /// The 403 page for a form whose CSRF token does not match (`wide` on staff pages).
 pub(crate) fn csrf_refused(wide: bool) -> Page {
-    let message = Message::new(
-        "This form has expired",
-        "For your security the form could not be accepted. Go back, reload the page and try again.",
-    );
+    let message = Message::said(&texts().form_expired);
     let message = if wide { message.wide() } else { message };
     message.page("page_csrf", StatusCode::FORBIDDEN)
 }

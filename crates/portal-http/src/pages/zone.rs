@@ -2,6 +2,7 @@
 
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
+use portal_core::wording::moment_in_short;
 use portal_core::{InvalidInput, Practice, TimeZoneName};
 
 /// A zone name as staff typed it, accepted only when the bundled tz database knows it (the core
@@ -45,10 +46,10 @@ impl PracticeZone {
         Self { zone: TimeZone::UTC, label: "UTC".to_owned(), unknown }
     }
 
-    /// "Dec 1, 2026, 9:15 AM (America/Chicago)".
+    /// "Dec 1, 2026, 9:15 AM (America/Chicago)", in the page's language.
     pub(crate) fn at(&self, at: Timestamp) -> String {
-        let local = at.to_zoned_datetime(self.zone.clone());
-        format!("{} ({})", local.strftime("%b %-d, %Y, %-I:%M %p"), self.label)
+        let local = at.to_zoned_datetime(self.zone.clone()).datetime();
+        moment_in_short(super::language(), local, &self.label)
     }
 
     /// The practice's zone name, when it is unknown and times are shown in UTC instead.

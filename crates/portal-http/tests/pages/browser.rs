@@ -90,6 +90,13 @@ impl<'a> Browser<'a> {
         self.finish(response).await
     }
 
+    /// `get` from a browser that prefers the languages of `accept_language`.
+    pub async fn get_accepting(&self, path: &str, accept_language: &str) -> Answer {
+        let request = self.app.client.get(path.to_owned()).header("cookie", self.cookie_header());
+        let response = request.header("accept-language", accept_language).send().await;
+        self.finish(response).await
+    }
+
     /// Posts a form as it is (the caller includes `csrf` or not).
     pub async fn post(&self, path: &str, fields: &[(&str, &str)]) -> Answer {
         let response =

@@ -11,6 +11,7 @@ mod browser;
 mod client_pages;
 mod date_of_birth;
 mod forgot_password;
+mod languages;
 mod staff_pages;
 mod staff_sessions;
 mod staff_settings;

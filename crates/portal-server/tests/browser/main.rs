@@ -16,6 +16,7 @@ mod axe;
 mod beyond;
 mod browser;
 mod chromedriver;
+mod languages;
 
 use portal_testkit::{EmlDir, Inbox, LinkKind, PortalServer, ServerBuilder};
 use serde_json::{Value, json};

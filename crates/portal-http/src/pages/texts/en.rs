@@ -1,0 +1,141 @@
+//! The client pages in English.
+
+use portal_core::InvalidInput;
+use portal_core::password_policy::PasswordProblem;
+
+use super::{Said, Texts};
+
+pub(super) const TEXTS: Texts = Texts {
+    client_portal: "Client portal",
+    skip_to_content: "Skip to content",
+    language_links: "Language",
+
+    fix_the_following: "Please fix the following",
+    username: "Username",
+    password: "Password",
+    new_password: "New password",
+    date_of_birth: "Date of birth",
+    date_of_birth_hint: "Your provider asks for it before this link opens. Where the field takes text, write it year-month-day, for example 1990-07-14.",
+    date_of_birth_mismatch: |&tries_left| {
+        let tries = if tries_left == 1 { "1 more try".to_owned() } else { format!("{tries_left} more tries") };
+        format!("Date of birth: this does not match our records. {tries} before this link closes.")
+    },
+    username_hint: "3 to 64 characters: letters, digits and . _ - @, starting with a letter or digit. You cannot change it later.",
+    password_length_hint: |&min| format!("At least {min} characters. A few unrelated words make a good one."),
+    password_rule_hints: [
+        "No rules about digits, symbols or capitals.",
+        "Not a common password.",
+        "Not containing your username or the practice's name.",
+    ],
+    invalid_username,
+    username_taken: "Username: this username is taken; choose another.",
+    password_problem: |problem: &PasswordProblem| format!("Password: {problem}."),
+    back_to_sign_in: "Back to sign-in",
+
+    sign_in: "Sign in",
+    sign_in_to: |practice| format!("To your {practice} client portal."),
+    wrong_credentials: "The username or password is not right.",
+    forgot_password: "Forgot your password?",
+    forgot_password_ask_provider: "Forgot your password? Ask your provider to send you a reset link.",
+    your_portal: "Your portal",
+    welcome: |client| format!("Welcome, {client}"),
+    name: "Name",
+    practice: "Practice",
+    sign_out: "Sign out",
+
+    create_account_title: "Create your portal account",
+    invited: |practice, expires| {
+        format!("{practice} invited you to its client portal. This invitation works until {expires}.")
+    },
+    create_account: "Create account",
+    account_created_title: "Account created — sign in",
+    account_ready_before: "Your account",
+    account_ready_after: |practice| format!(" at {practice} is ready."),
+
+    choose_new_password_title: "Choose a new password",
+    reset_for: |practice, expires| format!("For your {practice} portal account. This link works until {expires}."),
+    change_password: "Change password",
+    password_changed_title: "Password changed — sign in",
+    password_changed: "Your password was changed and every session was signed out.",
+    sign_in_with_new_password: "Sign in with your new password",
+
+    forgot_password_intro: |practice| {
+        format!(
+            "Enter your username and the email address {practice} has on file for you. We will email you a link to choose a new password."
+        )
+    },
+    forgot_password_incomplete: "Enter your username and a complete email address.",
+    email_on_file: "Email address on file",
+    email_me_a_link: "Email me a reset link",
+    check_your_email_title: "Check your email",
+    check_your_email: |lifetime| {
+        format!(
+            "If the username and email address match an active account, we have sent a link to choose a new password. The link is valid for {lifetime}. If no email arrives within a few minutes, check your spam folder."
+        )
+    },
+
+    open_invitation_link: Said {
+        title: "Open the link from your email",
+        text: "This page needs the invitation link from your email. Open that link again; if it no longer works, ask your provider to send a new one.",
+    },
+    open_reset_link: Said {
+        title: "Open the link from your email",
+        text: "This page needs the password-reset link from your email. Open that link again; if it no longer works, ask your provider to send a new one.",
+    },
+    link_closed: Said {
+        title: "This link was closed",
+        text: "This link was closed after too many wrong answers; ask your provider to send a new one.",
+    },
+    invitation_expired: Said {
+        title: "This invitation has expired",
+        text: "This invitation has expired — ask your provider to resend it.",
+    },
+    invitation_gone: Said {
+        title: "This invitation link no longer works",
+        text: "The link was already used, replaced by a newer invitation, or is incomplete. If you already created your account, sign in with the link your provider gave you; otherwise ask your provider to resend the invitation.",
+    },
+    reset_expired: Said {
+        title: "This reset link has expired",
+        text: "This password-reset link has expired — ask your provider to send a new one.",
+    },
+    reset_gone: Said {
+        title: "This reset link no longer works",
+        text: "The link was already used, replaced by a newer one, or is incomplete — ask your provider to send a new one.",
+    },
+    account_disabled: Said {
+        title: "Your account is disabled",
+        text: "Your portal account is disabled — contact your provider.",
+    },
+    no_practice: Said { title: "No practice at this address", text: "Check the sign-in link your provider gave you." },
+    resets_not_available: Said {
+        title: "Password resets are not available here",
+        text: "Ask your provider to send you a password-reset link.",
+    },
+    signed_out: Said {
+        title: "You are signed out",
+        text: "Your session has ended. Sign in again with the sign-in link your provider gave you.",
+    },
+    busy: Said {
+        title: "Busy right now",
+        text: "Many people are signing in at the moment. Please try again in a few seconds.",
+    },
+    busy_requests: Said {
+        title: "Busy right now",
+        text: "Many requests are being handled. Please try again in a few seconds.",
+    },
+    form_expired: Said {
+        title: "This form has expired",
+        text: "For your security the form could not be accepted. Go back, reload the page and try again.",
+    },
+    trouble_title: "Something went wrong",
+    trouble: |reference| {
+        format!("Please try again in a moment. If it keeps happening, tell your provider this reference: {reference}")
+    },
+    too_many_attempts: "Too many attempts",
+    too_many_requests: |seconds| format!("Too many requests from your network. Try again in {seconds} seconds."),
+    too_many_sign_ins: |seconds| format!("Too many sign-in attempts — try again in {seconds} seconds."),
+};
+
+fn invalid_username(invalid: &InvalidInput) -> String {
+    format!("Username: {invalid}.")
+}
