@@ -50,21 +50,22 @@ fn an_enrolment_shows_the_secret_in_base32_and_an_otpauth_uri_naming_the_practic
 }
 
 #[test]
-fn recovery_codes_carry_80_bits_in_four_groups_and_read_back_however_typed() {
+fn recovery_codes_carry_120_bits_in_six_groups_and_read_back_however_typed() {
     let random = SeededRandom::new(9);
     let codes: Vec<RecoveryCode> = (0..50).map(|_| RecoveryCode::generate(&random).unwrap()).collect();
     let mut seen = std::collections::HashSet::new();
     for code in &codes {
         let text = code.expose();
-        assert_eq!(text.len(), 19, "{text}");
-        assert_eq!(text.matches('-').count(), 3);
+        assert_eq!(text.len(), 29, "{text}");
+        assert_eq!(text.matches('-').count(), 5);
         let normalised = RecoveryCode::normalise(text).unwrap();
         assert_eq!(RecoveryCode::normalise(&text.to_uppercase().replace('-', " ")), Some(normalised.clone()));
         assert!(seen.insert(normalised));
         assert_eq!(format!("{code:?}"), "RecoveryCode([REDACTED])");
     }
-    assert_eq!(RecoveryCode::normalise("abcd-efgh-ijkl-mno"), None, "too short");
-    assert_eq!(RecoveryCode::normalise("abcd-efgh-ijkl-mno1"), None, "1 is not in the alphabet");
+    assert_eq!(RecoveryCode::normalise("abcd-efgh-ijkl-mnop-qrst-uvw"), None, "too short");
+    assert_eq!(RecoveryCode::normalise("abcd-efgh-ijkl-mnop-qrst-uvw1"), None, "1 is not in the alphabet");
+    assert!(RecoveryCode::normalise("ABCD EFGH IJKL MNOP QRST UVWX").is_some());
 }
 
 #[test]
@@ -74,7 +75,7 @@ fn a_recovery_codes_hash_is_bound_to_the_key_and_the_client() {
     let practice = PracticeId::generate(&random).unwrap();
     let ada = ClientId::parse("ada").unwrap();
     let bob = ClientId::parse("bob").unwrap();
-    let code = "abcdefghijklmnop";
+    let code = "abcdefghijklmnopqrstuvwx";
     let hash = recovery_code_hash(&key, practice, &ada, code);
     assert!(hash.matches(&recovery_code_hash(&key, practice, &ada, code)));
     assert!(!hash.matches(&recovery_code_hash(&key, practice, &bob, code)));

@@ -223,6 +223,34 @@ where
         self.start_totp(&found.owner).await.map_err(enrolment_error)
     }
 
+    /// The enrolment an enrolment challenge started, shown again (after a wrong code).
+    ///
+    /// # Errors
+    /// `ChallengeInvalid`, `AccountDisabled`, `Enrolment` (`FactorNotFound`: lapsed), or
+    /// infrastructure.
+    pub async fn challenge_pending_totp(
+        &self,
+        challenge: &str,
+        factor_id: FactorId,
+        context: &RequestContext,
+    ) -> Result<TotpEnrolment, SecondStepError> {
+        let now = self.clock.now();
+        let found = self.challenged(challenge, ChallengePurpose::Enrol, now, context).await?;
+        self.pending_totp(&found.owner, factor_id).await.map_err(enrolment_error)
+    }
+
+    /// The practice of a live challenge (for a page shown again), without using it.
+    ///
+    /// # Errors
+    /// Infrastructure only; an unknown or expired challenge is `Ok(None)`.
+    pub async fn challenge_practice(&self, challenge: &str) -> Result<Option<Practice>, Infrastructure> {
+        let hash = BearerSecret::presented(challenge).hash();
+        let Some(found) = self.store.challenge(&hash).await?.filter(|c| c.is_live_at(self.clock.now())) else {
+            return Ok(None);
+        };
+        Ok(self.store.practice(found.practice_id).await?)
+    }
+
     /// Confirms the enrolment an enrolment challenge started, then opens the session (the
     /// challenge is used up). A wrong code counts as a failed sign-in of the username.
     ///

@@ -150,7 +150,7 @@ where
     ///
     /// # Errors
     /// Infrastructure only.
-    pub async fn factors(&self, owner: &FactorOwner) -> Result<FactorsView, FactorError> {
+    pub async fn factors(&self, owner: &FactorOwner) -> Result<FactorsView, Infrastructure> {
         let (practice, client) = (owner.practice.id, &owner.client_id);
         let factors = self.store.factors(practice, client).await.map_err(Infrastructure::from)?;
         let left = self.store.recovery_codes_left(practice, client).await.map_err(Infrastructure::from)?;
@@ -210,6 +210,33 @@ where
             secret: secret.base32(),
             otpauth_url,
             expires_at: now.saturating_add(ENROLMENT_LIFETIME).unwrap_or(now),
+        })
+    }
+
+    /// A pending TOTP enrolment again (a page shown anew after a wrong confirming code): the
+    /// same secret, opened from storage.
+    ///
+    /// # Errors
+    /// `FactorNotFound` (unknown, confirmed, or lapsed), `TotpUnavailable`, or infrastructure.
+    pub async fn pending_totp(&self, owner: &FactorOwner, factor_id: FactorId) -> Result<TotpEnrolment, FactorError> {
+        let sealer = self.sealer.as_ref().ok_or(FactorError::TotpUnavailable)?;
+        let now = self.clock.now();
+        let factors = self.store.factors(owner.practice.id, &owner.client_id).await.map_err(Infrastructure::from)?;
+        let pending = factors
+            .iter()
+            .find(|f| f.id == factor_id && !f.is_confirmed())
+            .filter(|f| now < f.created_at.saturating_add(ENROLMENT_LIFETIME).unwrap_or(f.created_at))
+            .ok_or(FactorError::FactorNotFound)?;
+        let FactorSecret::Totp { sealed, .. } = &pending.secret;
+        let secret = TotpSecret::from_bytes(sealer.open(sealed, &pending.seal_context())?.expose_secret().to_vec());
+        let otpauth_url = secret
+            .otpauth_url(owner.practice.name.as_str(), owner.username.as_str())
+            .ok_or_else(|| Infrastructure::Store(crate::StoreError::Corrupt("a TOTP secret was refused".into())))?;
+        Ok(TotpEnrolment {
+            factor_id,
+            secret: secret.base32(),
+            otpauth_url,
+            expires_at: pending.created_at.saturating_add(ENROLMENT_LIFETIME).unwrap_or(pending.created_at),
         })
     }
 

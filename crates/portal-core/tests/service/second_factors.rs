@@ -316,3 +316,15 @@ async fn the_policy_is_a_practice_setting_audited_by_name() {
     let updated = w.store.audit_events().into_iter().rfind(|e| e.action == AuditAction::PracticeUpdated).unwrap();
     assert_eq!(updated.detail.as_deref(), Some("second_factor_policy"));
 }
+
+#[tokio::test]
+async fn a_completed_password_reset_does_not_bypass_the_second_factor() {
+    let w = world().await;
+    with_app(&w).await;
+    w.service.send_reset(&w.staff, &w.client).await.unwrap();
+    let link = w.latest_link(portal_core::TokenPurpose::Reset);
+    w.service.complete_reset(&link, &password(OTHER_PASSWORD), &ctx()).await.unwrap();
+    assert!(w.store.sessions().is_empty(), "nobody is signed in by a reset");
+    let after = w.service.sign_in("sunrise", "ada", &password(OTHER_PASSWORD), &ctx()).await;
+    assert!(matches!(after, Err(SignInError::SecondFactor(_))), "{after:?}");
+}

@@ -77,6 +77,31 @@ pub(crate) fn audit_rows(events: &[AuditEvent], zone: &PracticeZone) -> Vec<Audi
         .collect()
 }
 
+/// One second factor on a client's profile: its kind in words, its name and dates.
+pub(crate) struct FactorRow {
+    pub(crate) kind: &'static str,
+    pub(crate) name: String,
+    pub(crate) added: String,
+    pub(crate) last_used: Option<String>,
+}
+
+/// A client's second factors as the profile shows them (never a secret: the view has none).
+pub(crate) fn factor_rows(view: &portal_core::service::FactorsView, zone: &PracticeZone) -> Vec<FactorRow> {
+    view.factors
+        .iter()
+        .map(|factor| FactorRow {
+            kind: match factor.kind {
+                portal_core::SecondFactorKind::Totp => "Authenticator app",
+                portal_core::SecondFactorKind::Passkey => "Passkey",
+                portal_core::SecondFactorKind::RecoveryCode => "Recovery code",
+            },
+            name: factor.name.as_str().to_owned(),
+            added: zone.at(factor.created_at),
+            last_used: factor.last_used_at.map(|at| zone.at(at)),
+        })
+        .collect()
+}
+
 /// What happened, in words. Every action is named here, so a new one does not compile until it
 /// has its words.
 const fn action_words(action: AuditAction) -> &'static str {
@@ -106,6 +131,11 @@ const fn action_words(action: AuditAction) -> &'static str {
         AuditAction::LinkVoided => "Emailed link voided after too many wrong dates of birth",
         AuditAction::ResetRequested => "Password reset asked for from the sign-in page",
         AuditAction::InviteReminderQueued => "Invitation reminder sent",
+        AuditAction::SecondFactorEnrolled => "Second sign-in step added",
+        AuditAction::SecondFactorRemoved => "Second sign-in step removed",
+        AuditAction::SecondFactorUsed => "Second sign-in step used",
+        AuditAction::SecondFactorRefused => "Second sign-in step refused",
+        AuditAction::RecoveryCodesRegenerated => "New recovery codes made (the old ones stopped working)",
     }
 }
 
@@ -132,6 +162,8 @@ fn failure_words(failure: &AuditFailure) -> String {
         AuditFailure::KeyExpired => "Refused: the staff key has expired".to_owned(),
         AuditFailure::NoMatch => "Refused: no active account has that username and email; nothing was sent".to_owned(),
         AuditFailure::EmailNotPermitted => "Refused: the client asked not to be emailed; nothing was sent".to_owned(),
+        AuditFailure::InvalidCode => "Refused: the code was not right".to_owned(),
+        AuditFailure::ReplayedCode => "Refused: the code had already been used".to_owned(),
         AuditFailure::Unrecognised(code) => format!("Refused ({})", code.as_str()),
     }
 }
