@@ -139,3 +139,37 @@ async fn a_practice_that_requires_a_factor_has_it_enrolled_right_after_the_passw
     let removed = app.request(Method::DELETE, &format!("/api/v1/portal/factors/{id}"), Some(&token), None).await;
     removed.assert_problem(409, "factor_required");
 }
+
+/// A client with an app, signed in once with a code and once with a recovery code: the
+/// secrets this used (the app's key, raw and in base32, the recovery codes, the challenges), for
+/// the scans of the database files and the logs (`secrets.rs`).
+pub async fn second_factor_secrets(app: &TestApp) -> Vec<(String, Vec<u8>)> {
+    app.registered_client("Grace Hopper", "grace@example.org", "grace").await;
+    let session = app.session("grace", PASSWORD).await;
+    let started = app.request(Method::POST, "/api/v1/portal/factors/totp", Some(&session), None).await;
+    let (factor_id, key) = (text(&started.body["factor_id"]).to_owned(), text(&started.body["secret"]).to_owned());
+    let body = json!({"factor_id": factor_id, "code": app_code(app, &key)});
+    let confirmed = app.request(Method::POST, "/api/v1/portal/factors/totp/confirm", Some(&session), Some(body)).await;
+    let codes: Vec<String> = confirmed.body["recovery_codes"]
+        .as_array()
+        .expect("recovery codes")
+        .iter()
+        .map(|code| text(code).to_owned())
+        .collect();
+    let mut secrets = vec![
+        ("a TOTP key (base32)".to_owned(), key.clone().into_bytes()),
+        ("a TOTP key".to_owned(), totp_rs::Secret::try_from_base32(&key).expect("base32").as_bytes().to_vec()),
+    ];
+    app.advance(SignedDuration::from_secs(30));
+    for (kind, code) in [("totp", app_code(app, &key)), ("recovery_code", codes[0].clone())] {
+        let challenge = text(&app.sign_in("grace", PASSWORD).await.body["challenge"]).to_owned();
+        let done = second_step(app, &challenge, kind, &code).await;
+        assert_eq!(done.status, StatusCode::CREATED, "{done:?}");
+        secrets.push(("a second-step challenge".to_owned(), challenge.into_bytes()));
+    }
+    for code in codes {
+        secrets.push(("a recovery code (normalised)".to_owned(), code.replace('-', "").into_bytes()));
+        secrets.push(("a recovery code".to_owned(), code.into_bytes()));
+    }
+    secrets
+}
