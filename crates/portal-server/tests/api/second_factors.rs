@@ -7,7 +7,7 @@ use jiff::SignedDuration;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::{PASSWORD, TestApp, spawn_app};
+use crate::helpers::{AppOptions, Backend, PASSWORD, TestApp, spawn_app, spawn_app_with};
 
 /// The code an authenticator app shows now for the enrolment's base32 secret.
 fn app_code(app: &TestApp, secret: &str) -> String {
@@ -27,7 +27,18 @@ async fn second_step(app: &TestApp, challenge: &str, kind: &str, code: &str) -> 
 
 #[tokio::test]
 async fn an_app_enrolled_over_the_api_adds_a_second_step_that_each_code_passes_once() {
-    let app = spawn_app().await;
+    an_app_adds_a_second_step(&spawn_app().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_app_enrolled_over_the_api_adds_a_second_step_on_postgresql() {
+    let options = AppOptions { backend: Backend::Postgres, ..AppOptions::default() };
+    let Some(app) = spawn_app_with(options).await else { return };
+    an_app_adds_a_second_step(&app).await;
+    app.stop().await;
+}
+
+async fn an_app_adds_a_second_step(app: &TestApp) {
     let client = app.registered_client("Ada Lovelace", "ada@example.org", "ada").await;
     let session = app.session("ada", PASSWORD).await;
 
@@ -38,7 +49,7 @@ async fn an_app_enrolled_over_the_api_adds_a_second_step_that_each_code_passes_o
     assert!(text(&started.body["otpauth_url"]).starts_with("otpauth://totp/Sunrise%20Therapy:ada?secret="));
     assert!(text(&started.body["qr_svg"]).contains("<svg"));
     let confirm = |code: String| json!({"factor_id": factor_id, "code": code, "name": "Phone"});
-    let wrong = if app_code(&app, secret) == "000000" { "111111" } else { "000000" };
+    let wrong = if app_code(app, secret) == "000000" { "111111" } else { "000000" };
     let refused =
         app.request(Method::POST, "/api/v1/portal/factors/totp/confirm", Some(&session), Some(confirm(wrong.into())));
     refused.await.assert_problem(422, "invalid_code");
@@ -47,7 +58,7 @@ async fn an_app_enrolled_over_the_api_adds_a_second_step_that_each_code_passes_o
             Method::POST,
             "/api/v1/portal/factors/totp/confirm",
             Some(&session),
-            Some(confirm(app_code(&app, secret))),
+            Some(confirm(app_code(app, secret))),
         )
         .await;
     assert_eq!(confirmed.status, StatusCode::CREATED, "{confirmed:?}");
@@ -69,20 +80,20 @@ async fn an_app_enrolled_over_the_api_adds_a_second_step_that_each_code_passes_o
     let challenge = text(&step.body["challenge"]).to_owned();
 
     // The confirming code's step is used: the same code is a replay.
-    second_step(&app, &challenge, "totp", &app_code(&app, secret)).await.assert_problem(401, "invalid_code");
+    second_step(app, &challenge, "totp", &app_code(app, secret)).await.assert_problem(401, "invalid_code");
     app.advance(SignedDuration::from_secs(30));
-    let signed_in = second_step(&app, &challenge, "totp", &app_code(&app, secret)).await;
+    let signed_in = second_step(app, &challenge, "totp", &app_code(app, secret)).await;
     assert_eq!(signed_in.status, StatusCode::CREATED, "{signed_in:?}");
     assert_eq!(app.me(text(&signed_in.body["token"])).await.status, StatusCode::OK);
-    second_step(&app, &challenge, "totp", &app_code(&app, secret)).await.assert_problem(401, "challenge_invalid");
+    second_step(app, &challenge, "totp", &app_code(app, secret)).await.assert_problem(401, "challenge_invalid");
 
     // A recovery code works once, and its use is mailed.
     let challenge = text(&app.sign_in("ada", PASSWORD).await.body["challenge"]).to_owned();
-    let with_code = second_step(&app, &challenge, "recovery_code", &codes[0]).await;
+    let with_code = second_step(app, &challenge, "recovery_code", &codes[0]).await;
     assert_eq!(with_code.status, StatusCode::CREATED, "{with_code:?}");
     assert_eq!(app.next_email_to("ada@example.org").await.subject, "A recovery code was used for your account");
     let challenge = text(&app.sign_in("ada", PASSWORD).await.body["challenge"]).to_owned();
-    second_step(&app, &challenge, "recovery_code", &codes[0]).await.assert_problem(401, "invalid_code");
+    second_step(app, &challenge, "recovery_code", &codes[0]).await.assert_problem(401, "invalid_code");
 
     // What the client and staff see: kinds, names, dates; never a secret.
     let listed = app.request(Method::GET, "/api/v1/portal/factors", Some(text(&with_code.body["token"])), None).await;
