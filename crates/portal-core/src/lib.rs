@@ -22,6 +22,7 @@ mod records;
 mod reset_requests;
 pub mod retention;
 pub mod scrypt_hasher;
+pub mod second_factor;
 pub mod service;
 mod staff;
 mod system;
@@ -49,9 +50,9 @@ pub use ports::passkeys::{
 };
 pub use ports::{
     AccountCommit, AccountDecision, AccountStore, AuditLog, BoxError, ClientDirectory, Clock, Directory, DueReminder,
-    DynPortalService, MAIL_CANCELLED_DISABLED, MAIL_CANCELLED_SUPERSEDED, MailOutbox, MailTransport, PasswordHasher,
-    PortalStore, Randomness, RandomnessError, RenderedEmail, Retention, SessionStore, StaffAccess, StoreError,
-    ThrottleStore, TransportError,
+    DynPortalService, FactorCommit, FactorStore, MAIL_CANCELLED_DISABLED, MAIL_CANCELLED_SUPERSEDED, MailOutbox,
+    MailTransport, PasswordHasher, PortalStore, Randomness, RandomnessError, RenderedEmail, Retention, SealError,
+    SecretSealer, SessionStore, StaffAccess, StoreError, ThrottleStore, TransportError,
 };
 pub use practice_settings::{
     LinkLifetime, PracticeSettingError, PracticeSettings, PracticeSettingsInput, ReminderLead,
@@ -63,6 +64,10 @@ pub use records::{
 pub use reset_requests::{RESET_REQUEST_DAY, RESET_REQUEST_SPACING, RESET_REQUESTS_PER_DAY, ResetRequestHistory};
 pub use retention::{DEFAULT_PRUNE_BATCH, PruneCutoffs, PruneKind, PruneReport, prune};
 pub use scrypt_hasher::{ScryptHasher, ScryptParams};
+pub use second_factor::{
+    ChallengePurpose, FactorChallenge, FactorSecret, RecoveryCode, SealedSecret, SecondFactor, SecondFactorKind,
+    SecondFactorPolicy, TotpSecret,
+};
 pub use staff::{STAFF_KEY_USE_GRANULARITY, StaffKeyRecord, StaffKeyState, StaffSession};
 pub use system::{OsRandom, SystemClock};
 pub use token::{
@@ -70,6 +75,6 @@ pub use token::{
     TokenPurpose, TokenState, VerifiedToken,
 };
 pub use types::{
-    AuditId, ClientId, DisableReason, DisplayName, EmailAddress, InvalidId, InvalidInput, Language, MailId, Password,
-    PracticeId, PracticeSlug, SessionId, StaffId, StaffSessionId, TimeZoneName, TokenId, Username,
+    AuditId, ClientId, DisableReason, DisplayName, EmailAddress, FactorId, InvalidId, InvalidInput, Language, MailId,
+    Password, PracticeId, PracticeSlug, SessionId, StaffId, StaffSessionId, TimeZoneName, TokenId, Username,
 };

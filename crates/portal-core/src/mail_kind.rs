@@ -33,6 +33,13 @@ pub enum MailKind {
         /// When the link stops working.
         expires_at: Timestamp,
     },
+    /// "A second sign-in step was added to your account" (a factor was enrolled). Names no
+    /// kind of factor: mail is discreet.
+    SecondFactorAdded,
+    /// "A second sign-in step was removed from your account" (by the client or by staff).
+    SecondFactorRemoved,
+    /// "A recovery code was used to sign in to your account".
+    RecoveryCodeUsed,
 }
 
 impl MailKind {
@@ -44,6 +51,9 @@ impl MailKind {
             Self::PasswordReset { .. } => "password_reset",
             Self::PasswordChanged => "password_changed",
             Self::InvitationReminder { .. } => "invitation_reminder",
+            Self::SecondFactorAdded => "second_factor_added",
+            Self::SecondFactorRemoved => "second_factor_removed",
+            Self::RecoveryCodeUsed => "recovery_code_used",
         }
     }
 
@@ -54,7 +64,9 @@ impl MailKind {
             Self::Invitation { token_id, .. }
             | Self::PasswordReset { token_id, .. }
             | Self::InvitationReminder { token_id, .. } => Some(*token_id),
-            Self::PasswordChanged => None,
+            Self::PasswordChanged | Self::SecondFactorAdded | Self::SecondFactorRemoved | Self::RecoveryCodeUsed => {
+                None
+            }
         }
     }
 
@@ -66,7 +78,9 @@ impl MailKind {
             Self::Invitation { expires_at, .. }
             | Self::PasswordReset { expires_at, .. }
             | Self::InvitationReminder { expires_at, .. } => Some(*expires_at),
-            Self::PasswordChanged => None,
+            Self::PasswordChanged | Self::SecondFactorAdded | Self::SecondFactorRemoved | Self::RecoveryCodeUsed => {
+                None
+            }
         }
     }
 }

@@ -8,6 +8,7 @@
 use jiff::SignedDuration;
 
 use crate::policy::{MAX_LINK_TTL, MIN_LINK_TTL, Policy};
+use crate::second_factor::SecondFactorPolicy;
 use crate::token::TokenPurpose;
 
 /// Why a practice setting was refused.
@@ -111,7 +112,7 @@ const fn hours_of(duration: SignedDuration) -> u32 {
 }
 
 /// A practice's portal settings. [`Default`] is what a new practice starts with: every
-/// addition off, the server's link lifetimes.
+/// addition off, the server's link lifetimes, second factors optional.
 ///
 /// ```
 /// use portal_core::{LinkLifetime, Policy, PracticeSettings, PracticeSettingsInput, TokenPurpose};
@@ -142,6 +143,7 @@ pub struct PracticeSettings {
     invitation_reminder: Option<ReminderLead>,
     invite_link: Option<LinkLifetime>,
     reset_link: Option<LinkLifetime>,
+    second_factors: SecondFactorPolicy,
 }
 
 /// [`PracticeSettings`] before validation: what a request or a stored row says.
@@ -157,6 +159,8 @@ pub struct PracticeSettingsInput {
     pub invite_link_hours: Option<i64>,
     /// The practice's reset-link lifetime in hours; `None` follows the server's setting.
     pub reset_link_hours: Option<i64>,
+    /// Whether clients use a second factor (off, optional: the default, required).
+    pub second_factor_policy: SecondFactorPolicy,
 }
 
 impl PracticeSettings {
@@ -175,6 +179,7 @@ impl PracticeSettings {
             invitation_reminder: None,
             invite_link,
             reset_link,
+            second_factors: input.second_factor_policy,
         };
         if let Some(hours) = input.invitation_reminder_hours {
             // The reminder must leave the client time to act: at least an hour before the end,
@@ -215,6 +220,7 @@ impl PracticeSettings {
             invitation_reminder,
             invite_link,
             reset_link,
+            second_factors: input.second_factor_policy,
         })
     }
 
@@ -227,7 +233,14 @@ impl PracticeSettings {
             invitation_reminder_hours: self.invitation_reminder.map(|lead| i64::from(lead.hours())),
             invite_link_hours: self.invite_link.map(|lifetime| i64::from(lifetime.hours())),
             reset_link_hours: self.reset_link.map(|lifetime| i64::from(lifetime.hours())),
+            second_factor_policy: self.second_factors,
         }
+    }
+
+    /// Whether the practice's clients use a second factor.
+    #[must_use]
+    pub const fn second_factor_policy(&self) -> SecondFactorPolicy {
+        self.second_factors
     }
 
     /// Whether emailed links ask for the client's date of birth (when one is on file).
@@ -280,6 +293,7 @@ mod tests {
         assert!(!settings.date_of_birth_check());
         assert!(!settings.client_started_resets());
         assert_eq!(settings.invitation_reminder(), None);
+        assert_eq!(settings.second_factor_policy(), SecondFactorPolicy::Optional);
         assert_eq!(settings.link_lifetime(TokenPurpose::Invite, &policy), policy.invite_ttl());
         assert_eq!(settings.link_lifetime(TokenPurpose::Reset, &policy), policy.reset_ttl());
     }
@@ -329,6 +343,7 @@ mod tests {
             invitation_reminder_hours: Some(12),
             invite_link_hours: Some(72),
             reset_link_hours: Some(2),
+            second_factor_policy: SecondFactorPolicy::Required,
         };
         let settings = PracticeSettings::new(input, &policy).unwrap();
         assert_eq!(settings.to_input(), input);

@@ -103,6 +103,10 @@ uuid_id!(
     /// Identifies an audit event.
     AuditId
 );
+uuid_id!(
+    /// Identifies a client's second factor (an authenticator app, a passkey).
+    FactorId
+);
 
 /// Why a piece of user input was refused. Each variant says what to fix.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

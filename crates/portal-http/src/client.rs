@@ -16,6 +16,7 @@ use secrecy::ExposeSecret;
 
 use crate::ApiTags;
 use crate::auth::{ClientSessionToken, Ctx};
+use crate::client_factors::SecondStepBody;
 use crate::error::{ApiError, ErrorCode, Problem, weak_password};
 use crate::staff::{LanguageCode, rfc3339};
 use crate::text::Text;
@@ -200,9 +201,15 @@ pub(crate) enum RegisterResponse {
 /// Answers of `POST /api/v1/portal/sessions`.
 #[derive(ApiResponse)]
 pub(crate) enum SignInResponse {
-    /// Signed in.
+    /// Signed in (an account without a second factor, at a practice that does not require one).
     #[oai(status = 201)]
     Created(Json<SessionBody>),
+    /// The password is right and a second step must follow: the account has a second factor
+    /// (answer with `POST /api/v1/portal/sessions/second-factor`), or the practice requires one
+    /// and the account has none (`enrolment_required`: enrol one with the challenge). No session
+    /// yet.
+    #[oai(status = 202)]
+    Accepted(Json<SecondStepBody>),
     /// `invalid_credentials`: unknown practice, unknown username or wrong password (the answer
     /// and its timing do not say which).
     #[oai(status = 401, content_type = "application/problem+json")]
@@ -401,7 +408,8 @@ impl ClientApi {
     /// Sign in
     ///
     /// Signs in with the practice's slug, the username and the password, and returns a session
-    /// token. Repeated failures for a username are answered with growing delays (429) and, after
+    /// token, or (202) a challenge for the second step when the account has a second factor or
+    /// the practice requires one. Repeated failures for a username are answered with growing delays (429) and, after
     /// many, a lock until the practice acts or a cool-down passes.
     #[oai(path = "/api/v1/portal/sessions", method = "post", operation_id = "sign_in")]
     async fn sign_in(&self, ctx: Ctx, body: Json<SignInBody>) -> Result<SignInResponse, ApiError> {
@@ -425,6 +433,7 @@ impl ClientApi {
                 ctx.client_problem(StatusCode::TOO_MANY_REQUESTS, ErrorCode::Throttled),
                 crate::error::retry_after_secs(retry_after),
             )),
+            Err(SignInError::SecondFactor(step)) => Ok(SignInResponse::Accepted(Json(SecondStepBody::of(&step)))),
             Err(SignInError::Infrastructure(error)) => Err(ApiError::infrastructure(&error, ctx.rid())),
         }
     }

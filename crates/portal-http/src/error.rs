@@ -94,6 +94,23 @@ pub enum ErrorCode {
     /// 422: the portal does not keep the client records here (a host owns them), so it cannot
     /// find "every client"; name the clients instead.
     NoClientRecords,
+    /// 401: the second-step challenge is unknown, expired (five minutes), used, or for the
+    /// other purpose; sign in again.
+    ChallengeInvalid,
+    /// 401 at the second step, 422 when confirming an enrolment: the code is wrong or was used
+    /// before.
+    InvalidCode,
+    /// 404: no such second factor (or pending enrolment) of this client, or the enrolment
+    /// lapsed.
+    FactorNotFound,
+    /// 409: the practice has second factors off, so nothing can be enrolled.
+    SecondFactorsOff,
+    /// 409: the practice requires a second factor and this is the client's last one.
+    FactorRequired,
+    /// 409: the client has no second factor (recovery codes stand beside one).
+    NoFactor,
+    /// 409: the client holds as many second factors as allowed.
+    TooManyFactors,
     /// 503: a dependency (the database) is unavailable; retry later.
     Unavailable,
     /// 500: something unexpected failed; quote the `request_id` when reporting it.
@@ -134,6 +151,13 @@ impl ErrorCode {
             Self::MethodNotAllowed => "method_not_allowed",
             Self::Conflict => "conflict",
             Self::NoClientRecords => "no_client_records",
+            Self::ChallengeInvalid => "challenge_invalid",
+            Self::InvalidCode => "invalid_code",
+            Self::FactorNotFound => "factor_not_found",
+            Self::SecondFactorsOff => "second_factors_off",
+            Self::FactorRequired => "factor_required",
+            Self::NoFactor => "no_factor",
+            Self::TooManyFactors => "too_many_factors",
             Self::Unavailable => "unavailable",
             Self::Internal => "internal",
         }
@@ -172,6 +196,13 @@ impl ErrorCode {
             Self::MethodNotAllowed => "This method is not allowed here",
             Self::Conflict => "The record is being changed concurrently; retry",
             Self::NoClientRecords => "The portal does not keep the client records here; name the clients in client_ids",
+            Self::ChallengeInvalid => "This sign-in step has expired; sign in again",
+            Self::InvalidCode => "The code is not right",
+            Self::FactorNotFound => "No such second factor",
+            Self::SecondFactorsOff => "The practice does not use second factors",
+            Self::FactorRequired => "The practice requires a second factor; add another before removing this one",
+            Self::NoFactor => "No second factor is set up",
+            Self::TooManyFactors => "No more second factors can be added",
             Self::Unavailable => "The service is temporarily unavailable; retry later",
             Self::Internal => "An unexpected error occurred; quote the request id when reporting it",
         }

@@ -35,6 +35,7 @@
 
 mod auth;
 mod client;
+mod client_factors;
 mod error;
 mod hashing;
 mod middleware;
@@ -230,12 +231,24 @@ impl ApiParts {
     fn new(public_url: &str, client_records: bool) -> Self {
         if client_records {
             Self::of(described(
-                (staff::STAFF_API, client::ClientApi, reset_requests::ResetRequestApi, ops::OpsApi),
+                (
+                    staff::STAFF_API,
+                    client::ClientApi,
+                    client_factors::ClientFactorsApi,
+                    reset_requests::ResetRequestApi,
+                    ops::OpsApi,
+                ),
                 public_url,
             ))
         } else {
             Self::of(described(
-                (staff::PORTAL_STAFF_API, client::ClientApi, reset_requests::ResetRequestApi, ops::OpsApi),
+                (
+                    staff::PORTAL_STAFF_API,
+                    client::ClientApi,
+                    client_factors::ClientFactorsApi,
+                    reset_requests::ResetRequestApi,
+                    ops::OpsApi,
+                ),
                 public_url,
             ))
         }

@@ -275,18 +275,23 @@ impl Renderer {
             MailKind::InvitationReminder { token_id, expires_at } => {
                 link_facts("invitation", TokenPurpose::Invite, *token_id, *expires_at)
             }
-            MailKind::PasswordChanged => Default::default(),
+            MailKind::PasswordChanged
+            | MailKind::SecondFactorAdded
+            | MailKind::SecondFactorRemoved
+            | MailKind::RecoveryCodeUsed => Default::default(),
         };
         let when = zone.moment(language, mail.created_at);
         let link_mail =
             || LinkMail { recipient, practice: practice_name, link: &link, valid_for: &valid_for, expires: &expires };
+        let notice = || ChangeNotice { recipient, practice: practice_name, when: &when };
         let message = match &mail.kind {
             MailKind::Invitation { .. } => Message::Invitation(link_mail()),
             MailKind::PasswordReset { .. } => Message::PasswordReset(link_mail()),
             MailKind::InvitationReminder { .. } => Message::InvitationReminder(link_mail()),
-            MailKind::PasswordChanged => {
-                Message::PasswordChanged(ChangeNotice { recipient, practice: practice_name, when: &when })
-            }
+            MailKind::PasswordChanged => Message::PasswordChanged(notice()),
+            MailKind::SecondFactorAdded => Message::SecondFactorAdded(notice()),
+            MailKind::SecondFactorRemoved => Message::SecondFactorRemoved(notice()),
+            MailKind::RecoveryCodeUsed => Message::RecoveryCodeUsed(notice()),
         };
 
         let (text, html) = templates::bodies(language, &message)?;

@@ -42,6 +42,9 @@ pub(crate) enum Message<'a> {
     InvitationReminder(LinkMail<'a>),
     PasswordReset(LinkMail<'a>),
     PasswordChanged(ChangeNotice<'a>),
+    SecondFactorAdded(ChangeNotice<'a>),
+    SecondFactorRemoved(ChangeNotice<'a>),
+    RecoveryCodeUsed(ChangeNotice<'a>),
 }
 
 /// Declares a template struct over the facts of its message. The struct derefs to the facts, so
@@ -78,6 +81,18 @@ mail_template!(EsPasswordResetText(LinkMail) = "es/password_reset.txt");
 mail_template!(EsPasswordResetHtml(LinkMail) = "es/password_reset.html");
 mail_template!(EsPasswordChangedText(ChangeNotice) = "es/password_changed.txt");
 mail_template!(EsPasswordChangedHtml(ChangeNotice) = "es/password_changed.html");
+mail_template!(EnSecondFactorAddedText(ChangeNotice) = "en/second_factor_added.txt");
+mail_template!(EnSecondFactorAddedHtml(ChangeNotice) = "en/second_factor_added.html");
+mail_template!(EnSecondFactorRemovedText(ChangeNotice) = "en/second_factor_removed.txt");
+mail_template!(EnSecondFactorRemovedHtml(ChangeNotice) = "en/second_factor_removed.html");
+mail_template!(EnRecoveryCodeUsedText(ChangeNotice) = "en/recovery_code_used.txt");
+mail_template!(EnRecoveryCodeUsedHtml(ChangeNotice) = "en/recovery_code_used.html");
+mail_template!(EsSecondFactorAddedText(ChangeNotice) = "es/second_factor_added.txt");
+mail_template!(EsSecondFactorAddedHtml(ChangeNotice) = "es/second_factor_added.html");
+mail_template!(EsSecondFactorRemovedText(ChangeNotice) = "es/second_factor_removed.txt");
+mail_template!(EsSecondFactorRemovedHtml(ChangeNotice) = "es/second_factor_removed.html");
+mail_template!(EsRecoveryCodeUsedText(ChangeNotice) = "es/recovery_code_used.txt");
+mail_template!(EsRecoveryCodeUsedHtml(ChangeNotice) = "es/recovery_code_used.html");
 
 /// The plain-text and HTML bodies of a message in the client's language.
 ///
@@ -98,6 +113,20 @@ pub(crate) fn bodies(language: Language, message: &Message<'_>) -> Result<(Strin
         }
         (Language::Es, Message::PasswordReset(m)) => parts(&EsPasswordResetText(m), &EsPasswordResetHtml(m)),
         (Language::Es, Message::PasswordChanged(m)) => parts(&EsPasswordChangedText(m), &EsPasswordChangedHtml(m)),
+        (Language::En, Message::SecondFactorAdded(m)) => {
+            parts(&EnSecondFactorAddedText(m), &EnSecondFactorAddedHtml(m))
+        }
+        (Language::En, Message::SecondFactorRemoved(m)) => {
+            parts(&EnSecondFactorRemovedText(m), &EnSecondFactorRemovedHtml(m))
+        }
+        (Language::En, Message::RecoveryCodeUsed(m)) => parts(&EnRecoveryCodeUsedText(m), &EnRecoveryCodeUsedHtml(m)),
+        (Language::Es, Message::SecondFactorAdded(m)) => {
+            parts(&EsSecondFactorAddedText(m), &EsSecondFactorAddedHtml(m))
+        }
+        (Language::Es, Message::SecondFactorRemoved(m)) => {
+            parts(&EsSecondFactorRemovedText(m), &EsSecondFactorRemovedHtml(m))
+        }
+        (Language::Es, Message::RecoveryCodeUsed(m)) => parts(&EsRecoveryCodeUsedText(m), &EsRecoveryCodeUsedHtml(m)),
     }
 }
 
@@ -158,6 +187,34 @@ pub(crate) fn subject(language: Language, message: &Message<'_>, practice: &str,
         (Language::Es, Message::PasswordChanged(_), true) => "Se cambió la contraseña de su cuenta".into(),
         (Language::Es, Message::PasswordChanged(_), false) => {
             format!("Se cambió su contraseña del portal de clientes de {practice}")
+        }
+        (Language::En, Message::SecondFactorAdded(_), true) => "A sign-in step was added to your account".into(),
+        (Language::En, Message::SecondFactorAdded(_), false) => {
+            format!("A second sign-in step was added to your {practice} client portal account")
+        }
+        (Language::En, Message::SecondFactorRemoved(_), true) => "A sign-in step was removed from your account".into(),
+        (Language::En, Message::SecondFactorRemoved(_), false) => {
+            format!("A second sign-in step was removed from your {practice} client portal account")
+        }
+        (Language::En, Message::RecoveryCodeUsed(_), true) => "A recovery code was used for your account".into(),
+        (Language::En, Message::RecoveryCodeUsed(_), false) => {
+            format!("A recovery code was used to sign in to your {practice} client portal")
+        }
+        (Language::Es, Message::SecondFactorAdded(_), true) => {
+            "Se agregó un paso de inicio de sesión a su cuenta".into()
+        }
+        (Language::Es, Message::SecondFactorAdded(_), false) => {
+            format!("Se agregó un segundo paso de inicio de sesión a su cuenta del portal de clientes de {practice}")
+        }
+        (Language::Es, Message::SecondFactorRemoved(_), true) => {
+            "Se quitó un paso de inicio de sesión de su cuenta".into()
+        }
+        (Language::Es, Message::SecondFactorRemoved(_), false) => {
+            format!("Se quitó un segundo paso de inicio de sesión de su cuenta del portal de clientes de {practice}")
+        }
+        (Language::Es, Message::RecoveryCodeUsed(_), true) => "Se usó un código de recuperación en su cuenta".into(),
+        (Language::Es, Message::RecoveryCodeUsed(_), false) => {
+            format!("Se usó un código de recuperación para entrar en su portal de clientes de {practice}")
         }
     }
 }

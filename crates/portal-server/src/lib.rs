@@ -18,6 +18,7 @@ pub mod logging;
 mod periodic;
 pub mod reminders;
 pub mod retention;
+pub mod sealer;
 pub mod server;
 pub mod staff_keys;
 

@@ -246,7 +246,9 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServeError> {
             LinkKey::from_bytes(*config.link_key.expose()),
         )
         // The store is the directory: a client and its portal state are one read.
-        .with_bundled_records(),
+        .with_bundled_records()
+        // TOTP secrets are sealed under a key derived from the link key (sealer.rs).
+        .with_secret_sealer(Arc::new(crate::sealer::LinkKeySealer::new(&config.link_key))),
     );
 
     // The bench's store-read yardstick reads through the same store as the portal.

@@ -9,8 +9,8 @@ use portal_core::{
     AccountState, Actor, AuditAction, AuditEvent, AuditFailure, AuditId, ClaimedMail, Client, ClientId, Credentials,
     DateOfBirth, DeliveryState, DisableReason, DisplayName, EmailAddress, InviteReminder, IssuedToken, Language,
     MailId, MailKind, OutgoingMail, PasswordHash, PortalAccount, Practice, PracticeId, PracticeSettings,
-    PracticeSettingsInput, PracticeSlug, RequestContext, ResetRequestHistory, Session, SessionId, StaffId, StaffMember,
-    StoreError, TimeZoneName, TokenHash, TokenId, TokenPurpose, TokenState, Username, search_key,
+    PracticeSettingsInput, PracticeSlug, RequestContext, ResetRequestHistory, SecondFactorPolicy, Session, SessionId,
+    StaffId, StaffMember, StoreError, TimeZoneName, TokenHash, TokenId, TokenPurpose, TokenState, Username, search_key,
 };
 use sea_orm::ActiveValue::{NotSet, Set};
 
@@ -73,6 +73,7 @@ pub(crate) fn practice_row(practice: &Practice) -> practice::ActiveModel {
         invitation_reminder_hours: Set(settings.invitation_reminder_hours.and_then(small_hours)),
         invite_link_hours: Set(settings.invite_link_hours.and_then(small_hours)),
         reset_link_hours: Set(settings.reset_link_hours.and_then(small_hours)),
+        second_factor_policy: Set(settings.second_factor_policy.name().to_owned()),
         created_at: Set(micros(practice.created_at)),
     }
 }
@@ -90,6 +91,8 @@ pub(crate) fn practice_from(row: practice::Model) -> Result<Practice, StoreError
             invitation_reminder_hours: row.invitation_reminder_hours.map(i64::from),
             invite_link_hours: row.invite_link_hours.map(i64::from),
             reset_link_hours: row.reset_link_hours.map(i64::from),
+            second_factor_policy: SecondFactorPolicy::from_name(&row.second_factor_policy)
+                .ok_or_else(|| corrupt("practices.second_factor_policy", &row.second_factor_policy))?,
         })
         .map_err(|e| corrupt("practices.settings", e))?,
         created_at: row.created_at.into(),
@@ -473,6 +476,9 @@ fn mail_kind(row: &mail_outbox::Model) -> Result<MailKind, StoreError> {
             link().map(|(token_id, expires_at)| MailKind::InvitationReminder { token_id, expires_at })
         }
         "password_changed" => Ok(MailKind::PasswordChanged),
+        "second_factor_added" => Ok(MailKind::SecondFactorAdded),
+        "second_factor_removed" => Ok(MailKind::SecondFactorRemoved),
+        "recovery_code_used" => Ok(MailKind::RecoveryCodeUsed),
         other => Err(corrupt("mail_outbox.kind", format!("unknown kind {other:?}"))),
     }
 }

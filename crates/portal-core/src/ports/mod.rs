@@ -528,18 +528,19 @@ pub trait MailOutbox: Send + Sync + 'static {
 /// Everything the service needs from storage. Implemented automatically for any type that
 /// implements each part.
 pub trait PortalStore:
-    Directory + AccountStore + SessionStore + ThrottleStore + AuditLog + MailOutbox + StaffAccess
+    Directory + AccountStore + SessionStore + ThrottleStore + AuditLog + MailOutbox + StaffAccess + FactorStore
 {
 }
 
-impl<T: Directory + AccountStore + SessionStore + ThrottleStore + AuditLog + MailOutbox + StaffAccess> PortalStore
-    for T
+impl<T: Directory + AccountStore + SessionStore + ThrottleStore + AuditLog + MailOutbox + StaffAccess + FactorStore>
+    PortalStore for T
 {
 }
 
 mod mail;
 pub mod passkeys;
 mod retention;
+mod second_factors;
 mod shared;
 mod staff;
 
@@ -550,6 +551,10 @@ pub use retention::Retention;
 #[cfg(any(test, feature = "testing"))]
 pub use mail::MockMailTransport;
 pub use mail::{MailTransport, RenderedEmail, TransportError};
+
+pub use second_factors::{FactorCommit, FactorStore, SealError, SecretSealer};
+#[cfg(any(test, feature = "testing"))]
+pub use second_factors::{MockFactorStore, MockSecretSealer};
 
 #[cfg(any(test, feature = "testing"))]
 pub use staff::MockStaffAccess;

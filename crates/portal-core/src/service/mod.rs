@@ -14,7 +14,8 @@
 //! One file per concern, each with its use cases, their errors and their views: `practices`,
 //! `clients`, `invitations`, `bulk_invitations` (many clients in one action), `imports` (client
 //! records from a file), `reminders` (invitation reminders), `registration`, `access`, `resets`,
-//! `reset_requests` (client-started resets), `sessions`, `staff` (staff keys
+//! `reset_requests` (client-started resets), `sessions`, `second_factors` (a client's factors,
+//! what staff see of them) and `factor_sign_in` (the second step), `staff` (staff keys
 //! and the staff sessions of the bundled server's pages). This file holds the
 //! service itself, the infrastructure error they share and the helpers every use case uses.
 
@@ -22,6 +23,7 @@ mod access;
 mod bulk_invitations;
 mod clients;
 mod date_of_birth;
+mod factor_sign_in;
 mod imports;
 mod invitations;
 mod practices;
@@ -29,6 +31,7 @@ mod registration;
 mod reminders;
 mod reset_requests;
 mod resets;
+mod second_factors;
 mod sessions;
 mod staff;
 
@@ -39,7 +42,7 @@ use crate::hashing::HashError;
 use crate::policy::Policy;
 use crate::ports::{
     AccountCommit, AccountDecision, ClientDirectory, Clock, PasswordHasher, PortalStore, Randomness, RandomnessError,
-    StoreError,
+    SecretSealer, StoreError,
 };
 use crate::practice_settings::PracticeSettings;
 use crate::records::{
@@ -56,6 +59,7 @@ pub use clients::{
     ClientError, ClientPatch, ClientView, MAX_STATES_PER_CALL, NewClient, PortalStatesError, PortalView, TokenView,
 };
 pub use date_of_birth::DateOfBirthMismatch;
+pub use factor_sign_in::{FactorAnswer, SecondStep, SecondStepError};
 pub use imports::{IMPORT_BATCH, ImportError, ImportPlan, ImportRow, ImportSkip, ImportWarning, RowError};
 pub use invitations::{SendInviteError, VerifyInviteError};
 pub use practices::{CreatedPractice, PracticeChange, PracticeError, UpdatePracticeError};
@@ -63,6 +67,9 @@ pub use registration::{RegisterError, Registered};
 pub use reminders::RemindersQueued;
 pub use reset_requests::{ResetRequestError, ResetRequested};
 pub use resets::{ResetError, SendResetError};
+pub use second_factors::{
+    DEFAULT_TOTP_NAME, FactorEnrolled, FactorError, FactorOwner, FactorView, FactorsView, TotpEnrolment,
+};
 pub use sessions::{ClientSession, SessionError, SignInError, SignedIn};
 pub use staff::{CreatedStaffKey, StaffKeyError, StaffSignInError, StaffSignedIn};
 
@@ -253,6 +260,8 @@ pub struct PortalService<S, H, C, R, D> {
     random: R,
     policy: Policy,
     link_key: LinkKey,
+    /// Seals TOTP secrets at rest; without one, authenticator apps cannot be enrolled.
+    sealer: Option<std::sync::Arc<dyn SecretSealer>>,
 }
 
 impl<S, H, C, R, D> PortalService<S, H, C, R, D>
@@ -266,7 +275,16 @@ where
     /// Wires the ports together: `store` holds what the portal owns (accounts, links,
     /// sessions, throttle, audit, outbox), `directory` reads the host's clients.
     pub fn new(store: S, directory: D, hasher: H, clock: C, random: R, policy: Policy, link_key: LinkKey) -> Self {
-        Self { store, directory, records: ClientRecords::Host, hasher, clock, random, policy, link_key }
+        Self { store, directory, records: ClientRecords::Host, hasher, clock, random, policy, link_key, sealer: None }
+    }
+
+    /// Gives the service the sealer of TOTP secrets (a key kept outside the database), which
+    /// authenticator apps need: without one, enrolling an app is refused
+    /// ([`FactorError::TotpUnavailable`]).
+    #[must_use]
+    pub fn with_secret_sealer(mut self, sealer: std::sync::Arc<dyn SecretSealer>) -> Self {
+        self.sealer = Some(sealer);
+        self
     }
 
     /// Says that the client directory is this store's own client records (the bundled

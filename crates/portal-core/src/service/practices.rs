@@ -64,6 +64,8 @@ pub struct PracticeChange {
     pub invite_link_hours: Option<Option<i64>>,
     /// The reset-link lifetime in hours, or `Some(None)` for the server's.
     pub reset_link_hours: Option<Option<i64>>,
+    /// Whether clients use a second factor.
+    pub second_factor_policy: Option<crate::SecondFactorPolicy>,
 }
 
 /// A practice created with its first staff key (shown once).
@@ -159,12 +161,14 @@ where
             invitation_reminder_hours,
             invite_link_hours,
             reset_link_hours,
+            second_factor_policy,
         } = change;
         settings.date_of_birth_check = date_of_birth_check.unwrap_or(settings.date_of_birth_check);
         settings.client_started_resets = client_started_resets.unwrap_or(settings.client_started_resets);
         settings.invitation_reminder_hours = invitation_reminder_hours.unwrap_or(settings.invitation_reminder_hours);
         settings.invite_link_hours = invite_link_hours.unwrap_or(settings.invite_link_hours);
         settings.reset_link_hours = reset_link_hours.unwrap_or(settings.reset_link_hours);
+        settings.second_factor_policy = second_factor_policy.unwrap_or(settings.second_factor_policy);
         let updated = Practice {
             name: name
                 .map(|name| DisplayName::parse("name", &name))
@@ -215,6 +219,7 @@ fn changed_fields(before: &Practice, after: &Practice) -> Vec<&'static str> {
         ("invitation_reminder_hours", old.invitation_reminder_hours != new.invitation_reminder_hours),
         ("invite_link_hours", old.invite_link_hours != new.invite_link_hours),
         ("reset_link_hours", old.reset_link_hours != new.reset_link_hours),
+        ("second_factor_policy", old.second_factor_policy != new.second_factor_policy),
     ]
     .into_iter()
     .filter_map(|(field, differs)| differs.then_some(field))

@@ -13,6 +13,7 @@ use crate::records::{
 use crate::token::BearerSecret;
 use crate::types::{DisplayName, Language, Password, SessionId, Username};
 
+use super::factor_sign_in::SecondStep;
 use super::{Infrastructure, PortalService, SESSION_TOKEN_PREFIX};
 
 /// Refusals of a sign-in.
@@ -30,6 +31,13 @@ pub enum SignInError {
         /// How long to wait.
         retry_after: SignedDuration,
     },
+    /// The password was right, and a second step must follow before there is a session: the
+    /// account has a second factor, or the practice requires one
+    /// ([`PortalService::complete_second_step`], [`PortalService::challenge_confirm_totp`]).
+    /// Not a refusal, but never a session: a caller that does not know second factors cannot
+    /// open one by mistake.
+    #[error("a second sign-in step is needed")]
+    SecondFactor(SecondStep),
     /// Infrastructure.
     #[error(transparent)]
     Infrastructure(#[from] Infrastructure),
@@ -170,10 +178,15 @@ where
             }
             Ok(()) => {
                 let Some(account) = account else { return Err(SignInError::InvalidCredentials) };
-                self.store.clear_throttle(practice.id, &key).await?;
                 if matches!(verification, Verification::Match { needs_upgrade: true }) {
                     self.upgrade_hash(account.clone(), password, context).await?;
                 }
+                // The throttle is cleared only when the session opens: a right password alone
+                // must not reset the count of wrong second-step codes.
+                if let Some(step) = self.second_step_for(&practice, &account, now).await? {
+                    return Err(SignInError::SecondFactor(step));
+                }
+                self.store.clear_throttle(practice.id, &key).await?;
                 self.open_session(&account, now, context).await
             }
         }
@@ -211,7 +224,7 @@ where
         }
     }
 
-    async fn open_session(
+    pub(super) async fn open_session(
         &self,
         account: &PortalAccount,
         now: Timestamp,

@@ -13,6 +13,8 @@
 //!   server's store is.
 //! - [`InMemoryDirectory`]: a [`ClientDirectory`](crate::ClientDirectory) standing for a host's
 //!   own client records, kept apart from the portal's state (design §7).
+//! - [`TestSealer`]: a [`SecretSealer`](crate::SecretSealer) keeping the port's contract with a
+//!   toy construction. **Not secure**: tests only.
 //! - [`RecordingTransport`]: a [`MailTransport`](crate::MailTransport) that keeps what it was
 //!   given and fails on request.
 //!
@@ -33,6 +35,7 @@
 mod clock;
 mod directory;
 mod randomness;
+mod sealer;
 mod store;
 #[cfg(test)]
 mod tests;
@@ -43,6 +46,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 pub use clock::ManualClock;
 pub use directory::InMemoryDirectory;
 pub use randomness::SeededRandom;
+pub use sealer::TestSealer;
 pub use store::{InMemoryStore, StoredToken};
 pub use transport::RecordingTransport;
 

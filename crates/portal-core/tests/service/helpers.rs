@@ -5,7 +5,7 @@ use jiff::{SignedDuration, Timestamp};
 use portal_core::ports::{MockPasswordHasher, PasswordHasher};
 use portal_core::scrypt_hasher::{ScryptHasher, ScryptParams};
 use portal_core::service::{NewClient, PortalService, StaffContext};
-use portal_core::testing::{InMemoryStore, ManualClock, SeededRandom};
+use portal_core::testing::{InMemoryStore, ManualClock, SeededRandom, TestSealer};
 use portal_core::{
     ClientId, LinkKey, MailKind, OutgoingMail, Password, PasswordHash, Policy, RequestContext, TimeZoneName,
     TokenPurpose,
@@ -73,7 +73,8 @@ pub async fn world_with<H: PasswordHasher>(hasher: H) -> World<H> {
         Policy::default(),
         key(),
     )
-    .with_bundled_records();
+    .with_bundled_records()
+    .with_secret_sealer(Arc::new(TestSealer::new([9; 32])));
     let created = service.create_practice("Sunrise Therapy", Some("sunrise"), TimeZoneName::utc()).await.unwrap();
     let staff = StaffContext { staff: created.staff, request: ctx() };
     let client = service

@@ -12,6 +12,7 @@ mod races;
 mod reminders;
 mod reset_requests;
 mod rules;
+mod second_factors;
 mod settings;
 mod sign_in;
 mod staff;

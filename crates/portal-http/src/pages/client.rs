@@ -184,6 +184,7 @@ pub(crate) async fn sign_in_submit(
                 .retry_after(seconds)
                 .into_response()
         }
+        Err(SignInError::SecondFactor(step)) => super::factors::after_password(&ctx, req, &practice, &step).await,
         Err(SignInError::Infrastructure(error)) => trouble(&ctx, &error).into_response(),
     }
 }

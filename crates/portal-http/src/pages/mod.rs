@@ -8,6 +8,10 @@
 //! | `GET/POST /portal/password-reset` | the new-password form; the POST redeems the link |
 //! | `GET/POST /portal/{practice}/sign-in` | sign-in for one practice (named by its slug) |
 //! | `GET/POST /portal/{practice}/forgot-password` | a client asks for a reset link (when the practice allows it) |
+//! | `POST /portal/{practice}/second-factor` | the second step of sign-in (an app's code or a recovery code) |
+//! | `POST /portal/second-factor/enrol` | the app a practice requires, confirmed right after the password |
+//! | `GET /portal/factors` | "Sign-in security": the client's second factors |
+//! | `POST /portal/factors/{totp,totp/confirm,recovery-codes}`, `POST /portal/factors/{id}/remove` | set up an app, new recovery codes, remove |
 //! | `GET /portal/home` | the signed-in landing page |
 //! | `POST /portal/sign-out` | ends the session |
 //! | `GET /portal/static/portal.css` | the stylesheet |
@@ -29,6 +33,7 @@
 
 mod client;
 mod delivery;
+mod factors;
 mod forgot_password;
 mod language;
 mod links;
@@ -85,6 +90,13 @@ pub(crate) const ROUTE_METHODS: &[(&str, &[Method])] = &[
     ("/portal/password-reset", &[Method::GET, Method::POST]),
     ("/portal/:practice/sign-in", &[Method::GET, Method::POST]),
     ("/portal/:practice/forgot-password", &[Method::GET, Method::POST]),
+    ("/portal/:practice/second-factor", &[Method::POST]),
+    ("/portal/second-factor/enrol", &[Method::POST]),
+    ("/portal/factors", &[Method::GET]),
+    ("/portal/factors/totp", &[Method::POST]),
+    ("/portal/factors/totp/confirm", &[Method::POST]),
+    ("/portal/factors/recovery-codes", &[Method::POST]),
+    ("/portal/factors/:id/remove", &[Method::POST]),
     ("/portal/home", &[Method::GET]),
     ("/portal/sign-out", &[Method::POST]),
     ("/staff", &[Method::GET]),
@@ -153,6 +165,13 @@ pub(crate) fn mount(route: Route, client_list: bool) -> Route {
             "/portal/:practice/forgot-password",
             get(forgot_password::forgot_password_page).post(forgot_password::forgot_password_submit),
         )
+        .at("/portal/:practice/second-factor", poem::post(factors::second_step_submit))
+        .at("/portal/second-factor/enrol", poem::post(factors::required_enrol_submit))
+        .at("/portal/factors", get(factors::factors))
+        .at("/portal/factors/totp", poem::post(factors::enrol_start))
+        .at("/portal/factors/totp/confirm", poem::post(factors::enrol_confirm))
+        .at("/portal/factors/recovery-codes", poem::post(factors::new_codes))
+        .at("/portal/factors/:id/remove", poem::post(factors::remove))
         .at("/portal/home", get(client::home))
         .at("/portal/sign-out", poem::post(client::sign_out))
         .at("/staff/sign-in", get(staff::staff_sign_in_page).post(staff::staff_sign_in))

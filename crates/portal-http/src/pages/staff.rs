@@ -204,6 +204,7 @@ pub(crate) enum Notice {
     ResetQueued,
     Enabled,
     Disabled,
+    FactorsRemoved,
     InvalidReason(InvalidInput),
     InviteRefused(SendInviteError),
     ResetRefused(SendResetError),
@@ -218,6 +219,7 @@ impl Notice {
             "reset" => Some(Self::ResetQueued),
             "enabled" => Some(Self::Enabled),
             "disabled" => Some(Self::Disabled),
+            "factors-removed" => Some(Self::FactorsRemoved),
             _ => None,
         }
     }
@@ -234,6 +236,9 @@ struct ClientPage<'a> {
     notice: Option<Notice>,
     audit: Vec<AuditRow>,
     panel: Panel,
+    /// The client's second factors: kinds, names, dates (never a secret).
+    factors: Vec<super::staff_views::FactorRow>,
+    codes_left: u32,
     csrf: String,
     zone: PracticeZone,
 }
@@ -260,6 +265,11 @@ async fn profile(
         Ok(practice) => practice,
         Err(error) => return trouble(ctx, &error),
     };
+    let factors = match ctx.state.service.client_factors(staff, &id).await {
+        Ok(factors) => factors,
+        Err(ClientError::ClientNotFound) => return not_found(),
+        Err(error) => return trouble(ctx, &error),
+    };
     let zone = PracticeZone::of(practice.as_ref());
     let date_of_birth_check = practice.as_ref().is_some_and(|practice| practice.settings.date_of_birth_check());
     let (csrf, cookie) = csrf_token(req);
@@ -271,6 +281,8 @@ async fn profile(
         notice,
         audit: audit_rows(&events, &zone),
         panel: panel(&portal, &zone, date_of_birth_check),
+        factors: super::staff_views::factor_rows(&factors, &zone),
+        codes_left: factors.recovery_codes_left,
         csrf,
         zone,
     };
@@ -293,7 +305,7 @@ pub(crate) async fn client_page(
     profile(&ctx, req, &staff, id, StatusCode::OK, Notice::done(query.done.as_deref())).await.into_response()
 }
 
-/// `POST /staff/clients/{id}/{invite|reset|enabled}`: the panel's buttons.
+/// `POST /staff/clients/{id}/{invite|reset|enabled|factors-remove}`: the panel's buttons.
 #[handler]
 pub(crate) async fn client_action(
     ctx: Ctx,
@@ -343,6 +355,11 @@ pub(crate) async fn client_action(
                 Err(error) => Some(Notice::ToggleRefused(error)),
             }
         }
+        "factors-remove" => match ctx.state.service.remove_client_factors(&staff, &id).await {
+            Ok(_) => None,
+            Err(ClientError::ClientNotFound) => return not_found().into_response(),
+            Err(error) => return trouble(&ctx, &error).into_response(),
+        },
         _ => return not_found().into_response(),
     };
     if refused.is_some() {
@@ -354,6 +371,7 @@ pub(crate) async fn client_action(
     let done = match action.as_str() {
         "enabled" if form.enabled == "true" => "enabled",
         "enabled" => "disabled",
+        "factors-remove" => "factors-removed",
         other => other,
     };
     see_other("page_staff_client", &format!("/staff/clients/{id}?done={done}"), Vec::new())

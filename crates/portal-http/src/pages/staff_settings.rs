@@ -7,7 +7,7 @@ use poem::http::StatusCode;
 use poem::web::{Form, Query};
 use poem::{IntoResponse, Request, Response, handler};
 use portal_core::service::{PracticeChange, StaffContext, UpdatePracticeError};
-use portal_core::{InvalidInput, Policy, Practice, PracticeSettingError, TokenPurpose};
+use portal_core::{InvalidInput, Policy, Practice, PracticeSettingError, SecondFactorPolicy, TokenPurpose};
 use serde::Deserialize;
 
 use super::staff::{staff, trouble};
@@ -39,6 +39,9 @@ pub(crate) struct SettingsForm {
     /// Empty: the server's lifetime.
     #[serde(default)]
     reset_link_hours: String,
+    /// `off`, `optional` or `required`; anything else leaves the setting as it is.
+    #[serde(default)]
+    second_factor_policy: String,
 }
 
 #[derive(Deserialize)]
@@ -94,6 +97,17 @@ impl SettingsPage {
     fn checked(value: Option<&String>) -> bool {
         value.is_some()
     }
+
+    /// The second-factor policies with their words, for the form's choice.
+    fn policies(&self) -> [(&'static str, &'static str, bool); 3] {
+        let chosen = |policy: SecondFactorPolicy| self.form.second_factor_policy == policy.name();
+        let [off, optional, required] = crate::pages::staff_texts().second_factor_policies;
+        [
+            ("off", off, chosen(SecondFactorPolicy::Off)),
+            ("optional", optional, chosen(SecondFactorPolicy::Optional)),
+            ("required", required, chosen(SecondFactorPolicy::Required)),
+        ]
+    }
 }
 
 /// The form filled from the stored practice.
@@ -113,6 +127,7 @@ fn form_of(practice: &Practice) -> SettingsForm {
             settings.own_link_lifetime(TokenPurpose::Invite).map(portal_core::LinkLifetime::hours),
         ),
         reset_link_hours: hours(settings.own_link_lifetime(TokenPurpose::Reset).map(portal_core::LinkLifetime::hours)),
+        second_factor_policy: settings.second_factor_policy().name().to_owned(),
     }
 }
 
@@ -135,6 +150,7 @@ fn change_of(form: &SettingsForm) -> Result<PracticeChange, SettingsProblem> {
         invitation_reminder_hours: Some(hours_field("invitation_reminder_hours", &form.invitation_reminder_hours)?),
         invite_link_hours: Some(hours_field("invite_link_hours", &form.invite_link_hours)?),
         reset_link_hours: Some(hours_field("reset_link_hours", &form.reset_link_hours)?),
+        second_factor_policy: SecondFactorPolicy::from_name(&form.second_factor_policy),
     })
 }
 

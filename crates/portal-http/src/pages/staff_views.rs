@@ -73,6 +73,28 @@ pub(crate) fn audit_rows(events: &[AuditEvent], zone: &PracticeZone) -> Vec<Audi
         .collect()
 }
 
+/// One second factor on a client's profile: its kind in words, its name and dates.
+pub(crate) struct FactorRow {
+    pub(crate) kind: &'static str,
+    pub(crate) name: String,
+    pub(crate) added: String,
+    pub(crate) last_used: Option<String>,
+}
+
+/// A client's second factors as the profile shows them (never a secret: the view has none).
+pub(crate) fn factor_rows(view: &portal_core::service::FactorsView, zone: &PracticeZone) -> Vec<FactorRow> {
+    let sk = staff_texts();
+    view.factors
+        .iter()
+        .map(|factor| FactorRow {
+            kind: (sk.factor_kind)(factor.kind),
+            name: factor.name.as_str().to_owned(),
+            added: zone.at(factor.created_at),
+            last_used: factor.last_used_at.map(|at| zone.at(at)),
+        })
+        .collect()
+}
+
 /// The portal panel in its three looks (`templates/_panel*.html`).
 pub(crate) enum Panel {
     /// Not registered: invite, or resend.

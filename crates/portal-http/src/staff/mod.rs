@@ -1,12 +1,14 @@
 //! The staff API (design §5): client records and their portal accounts. Every operation takes a
 //! staff key; a client of another practice is a 404. One module per concern: `clients` (the
 //! records), `portal` (the portal panel and its actions: invitation, password reset, on/off),
+//! `factors` (a client's second factors: see, remove),
 //! `invitations` (invitations in bulk), `states` (portal states in bulk),
 //! `audit` (the trail), `practice` (the practice's settings); `status` is the portal state they
 //! share.
 
 mod audit;
 mod clients;
+mod factors;
 mod invitations;
 mod portal;
 mod practice;
@@ -34,12 +36,24 @@ pub(crate) const STAFF_API: StaffApi = (clients::ClientsApi, PORTAL_STAFF_API);
 
 /// The staff operations on what the portal owns, without the bundled client records: what a
 /// host that owns its clients mounts (design §7).
-pub(crate) type PortalStaffApi =
-    (portal::PortalApi, invitations::InvitationsApi, states::StatesApi, audit::AuditApi, practice::PracticeApi);
+pub(crate) type PortalStaffApi = (
+    portal::PortalApi,
+    factors::FactorsApi,
+    invitations::InvitationsApi,
+    states::StatesApi,
+    audit::AuditApi,
+    practice::PracticeApi,
+);
 
 /// The portal part of the staff API.
-pub(crate) const PORTAL_STAFF_API: PortalStaffApi =
-    (portal::PortalApi, invitations::InvitationsApi, states::StatesApi, audit::AuditApi, practice::PracticeApi);
+pub(crate) const PORTAL_STAFF_API: PortalStaffApi = (
+    portal::PortalApi,
+    factors::FactorsApi,
+    invitations::InvitationsApi,
+    states::StatesApi,
+    audit::AuditApi,
+    practice::PracticeApi,
+);
 
 /// RFC 3339, UTC.
 pub(crate) fn rfc3339(at: Timestamp) -> String {

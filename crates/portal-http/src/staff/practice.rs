@@ -10,6 +10,7 @@ use portal_core::{Policy, Practice, TokenPurpose};
 
 use crate::ApiTags;
 use crate::auth::{Ctx, StaffKey};
+use crate::client_factors::PolicyBody;
 use crate::error::{ApiError, ErrorCode, Problem};
 use crate::pages::known_time_zone;
 use crate::text::Text;
@@ -39,6 +40,10 @@ pub(crate) struct PracticeSettingsBody {
     /// The practice's own reset-link lifetime in hours; `null`: the server's setting applies.
     #[oai(nullable)]
     reset_link_hours: Option<u32>,
+    /// Whether clients use a second factor: `off` (nobody enrols; a factor enrolled before is
+    /// still asked for), `optional` (the default), `required` (a client without one enrols one
+    /// right after the password at the next sign-in).
+    second_factor_policy: PolicyBody,
     /// How long new invitation links work, in seconds (the practice's or the server's).
     invite_link_seconds: i64,
     /// How long new reset links work, in seconds (the practice's or the server's).
@@ -59,6 +64,7 @@ impl PracticeSettingsBody {
             invitation_reminder_hours: settings.invitation_reminder().map(portal_core::ReminderLead::hours),
             invite_link_hours: own(TokenPurpose::Invite),
             reset_link_hours: own(TokenPurpose::Reset),
+            second_factor_policy: PolicyBody::of(settings.second_factor_policy()),
             invite_link_seconds: settings.link_lifetime(TokenPurpose::Invite, policy).as_secs(),
             reset_link_seconds: settings.link_lifetime(TokenPurpose::Reset, policy).as_secs(),
         }
@@ -96,6 +102,8 @@ pub(crate) struct PracticeSettingsPatchBody {
     /// The reset-link lifetime in whole hours (1–168); `null` for the server's setting.
     #[oai(nullable, validator(minimum(value = "1"), maximum(value = "168")))]
     reset_link_hours: MaybeUndefined<i64>,
+    /// Whether clients use a second factor: `off`, `optional` or `required`.
+    second_factor_policy: MaybeUndefined<PolicyBody>,
 }
 
 /// Answers of `GET /api/v1/practice/settings` and `PATCH /api/v1/practice/settings`.
@@ -149,7 +157,7 @@ impl PracticeApi {
     ///
     /// Your practice: its name, time zone and mail discretion, and the portal settings
     /// (date-of-birth check on emailed links, client-started resets, the invitation reminder,
-    /// link lifetimes) with the lifetimes new links get.
+    /// link lifetimes, the second-factor policy) with the lifetimes new links get.
     #[oai(path = "/api/v1/practice/settings", method = "get", operation_id = "get_practice_settings")]
     async fn get_practice_settings(&self, auth: StaffKey, ctx: Ctx) -> Result<PracticeSettingsResponse, ApiError> {
         let staff = ctx.staff(&auth).await?;
@@ -190,6 +198,9 @@ impl PracticeApi {
             invitation_reminder_hours: nullable(body.invitation_reminder_hours),
             invite_link_hours: nullable(body.invite_link_hours),
             reset_link_hours: nullable(body.reset_link_hours),
+            second_factor_policy: ctx
+                .not_null("second_factor_policy", body.second_factor_policy)?
+                .map(PolicyBody::policy),
         };
         match ctx.state.service.update_practice(&staff, change).await {
             Ok(practice) => {

@@ -343,3 +343,53 @@ impl portal_core::StaffAccess for FailingStore {
         self.inner.end_staff_session(id, audit).await
     }
 }
+
+#[async_trait]
+impl portal_core::FactorStore for FailingStore {
+    async fn factors(&self, p: PracticeId, c: &ClientId) -> Result<Vec<portal_core::SecondFactor>, StoreError> {
+        self.check()?;
+        self.inner.factors(p, c).await
+    }
+    async fn recovery_codes_left(&self, p: PracticeId, c: &ClientId) -> Result<u32, StoreError> {
+        self.check()?;
+        self.inner.recovery_codes_left(p, c).await
+    }
+    async fn commit_factors(&self, change: portal_core::FactorCommit) -> Result<(), StoreError> {
+        self.check()?;
+        self.inner.commit_factors(change).await
+    }
+    async fn use_totp_step(
+        &self,
+        f: portal_core::FactorId,
+        step: u64,
+        at: Timestamp,
+        a: &[AuditEvent],
+    ) -> Result<bool, StoreError> {
+        self.check()?;
+        self.inner.use_totp_step(f, step, at, a).await
+    }
+    async fn use_recovery_code(
+        &self,
+        p: PracticeId,
+        c: &ClientId,
+        h: &TokenHash,
+        at: Timestamp,
+        a: &[AuditEvent],
+        m: &[portal_core::OutgoingMail],
+    ) -> Result<bool, StoreError> {
+        self.check()?;
+        self.inner.use_recovery_code(p, c, h, at, a, m).await
+    }
+    async fn create_challenge(&self, ch: &portal_core::FactorChallenge) -> Result<(), StoreError> {
+        self.check()?;
+        self.inner.create_challenge(ch).await
+    }
+    async fn challenge(&self, h: &TokenHash) -> Result<Option<portal_core::FactorChallenge>, StoreError> {
+        self.check()?;
+        self.inner.challenge(h).await
+    }
+    async fn consume_challenge(&self, h: &TokenHash) -> Result<bool, StoreError> {
+        self.check()?;
+        self.inner.consume_challenge(h).await
+    }
+}

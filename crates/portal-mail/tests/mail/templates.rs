@@ -77,6 +77,12 @@ fn discreet_mail_has_neutral_subjects_and_sender_in_both_languages() -> TestResu
         (Language::Es, reminder(), "Recordatorio: invitación a su cuenta"),
         (Language::Es, reset(), "Restablecer la contraseña de su cuenta"),
         (Language::Es, MailKind::PasswordChanged, "Se cambió la contraseña de su cuenta"),
+        (Language::En, MailKind::SecondFactorAdded, "A sign-in step was added to your account"),
+        (Language::En, MailKind::SecondFactorRemoved, "A sign-in step was removed from your account"),
+        (Language::En, MailKind::RecoveryCodeUsed, "A recovery code was used for your account"),
+        (Language::Es, MailKind::SecondFactorAdded, "Se agregó un paso de inicio de sesión a su cuenta"),
+        (Language::Es, MailKind::SecondFactorRemoved, "Se quitó un paso de inicio de sesión de su cuenta"),
+        (Language::Es, MailKind::RecoveryCodeUsed, "Se usó un código de recuperación en su cuenta"),
     ];
     for (language, kind, subject) in expected {
         let email = render(language, kind, true)?;
@@ -157,7 +163,8 @@ fn the_expiry_is_stated_in_the_practice_zone_and_in_plain_words() -> TestResult 
 
 #[test]
 fn every_mail_tells_the_client_what_to_do_when_it_was_unexpected() -> TestResult {
-    for kind in [invitation(), reminder(), reset(), MailKind::PasswordChanged] {
+    let notices = [MailKind::SecondFactorAdded, MailKind::SecondFactorRemoved, MailKind::RecoveryCodeUsed];
+    for kind in [invitation(), reminder(), reset(), MailKind::PasswordChanged].into_iter().chain(notices) {
         let en = render(Language::En, kind.clone(), true)?;
         let es = render(Language::Es, kind, true)?;
         for text in [&en.text, &en.html] {
@@ -169,6 +176,15 @@ fn every_mail_tells_the_client_what_to_do_when_it_was_unexpected() -> TestResult
     }
     let changed = render(Language::En, MailKind::PasswordChanged, true)?;
     assert!(changed.text.contains("If you did not, contact Sunrise Therapy right away"));
+    let used = render(Language::Es, MailKind::RecoveryCodeUsed, false)?;
+    assert_eq!(
+        used.subject,
+        "Se usó un código de recuperación para entrar en su portal de clientes de Sunrise Therapy"
+    );
+    assert!(used.text.contains("Si no fue usted, comuníquese de inmediato con Sunrise Therapy"), "{}", used.text);
+    let added = render(Language::En, MailKind::SecondFactorAdded, false)?;
+    assert_eq!(added.subject, "A second sign-in step was added to your Sunrise Therapy client portal account");
+    assert!(!added.text.contains("otpauth") && !added.html.contains("otpauth"), "no secret in a notice");
     Ok(())
 }
 

@@ -16,6 +16,7 @@ mod openapi;
 mod prune;
 mod reminders;
 mod reset_requests;
+mod second_factors;
 mod secrets;
 mod security;
 mod shutdown;

@@ -16,6 +16,7 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
 async fn no_secret_reaches_the_database_files_or_the_logs() {
     let app = spawn_app_with(AppOptions::default()).await.expect("SQLite");
     let used = the_whole_lifecycle(&app).await;
+    let factor_secrets = crate::second_factors::second_factor_secrets(&app).await;
     let link_key = app.link_key;
     let staff_key = app.staff_key.clone();
     let files_before_stop = app.sqlite_files();
@@ -42,6 +43,7 @@ async fn no_secret_reaches_the_database_files_or_the_logs() {
     secrets.push(("the link key (base64url)".into(), URL_SAFE_NO_PAD.encode(link_key).into_bytes()));
     secrets.push(("the link key (base64)".into(), STANDARD.encode(link_key).into_bytes()));
     assert!(used.link_tokens.len() >= 2 && used.session_tokens.len() >= 3, "{used:?}");
+    secrets.extend(factor_secrets);
 
     // The database, its WAL and shared memory, while running and after the stop.
     let mut files = files_before_stop;

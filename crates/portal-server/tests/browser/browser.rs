@@ -145,6 +145,11 @@ impl<'a> Browser<'a> {
         self.page(expected).await;
     }
 
+    /// The text of the element `css`, as shown.
+    pub async fn text_of(&self, css: &str) -> String {
+        self.find(css).await.text().await.unwrap_or_else(|error| panic!("cannot read {css}: {error}"))
+    }
+
     /// The attribute `name` of the element `css`.
     pub async fn attribute(&self, css: &str, name: &str) -> Option<String> {
         self.find(css).await.attr(name).await.expect("an attribute read")

@@ -17,6 +17,7 @@ mod beyond;
 mod browser;
 mod chromedriver;
 mod languages;
+mod second_factors;
 
 use portal_testkit::{EmlDir, Inbox, LinkKind, PortalServer, ServerBuilder};
 use serde_json::{Value, json};

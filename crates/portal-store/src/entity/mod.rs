@@ -8,9 +8,12 @@
 
 pub mod audit_event;
 pub mod client;
+pub mod factor_challenge;
 pub mod mail_outbox;
 pub mod portal_account;
 pub mod practice;
+pub mod recovery_code;
+pub mod second_factor;
 pub mod session;
 pub mod sign_in_throttle;
 pub mod staff_key;

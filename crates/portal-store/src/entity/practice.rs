@@ -29,6 +29,8 @@ pub struct Model {
     pub invite_link_hours: Option<i32>,
     /// The practice's reset-link lifetime in hours; NULL follows the server's setting.
     pub reset_link_hours: Option<i32>,
+    /// `off`, `optional` or `required`.
+    pub second_factor_policy: String,
     /// Creation time.
     pub created_at: UnixMicros,
 }

@@ -32,7 +32,7 @@ const DUE_INDEX: &str = "CREATE INDEX ix_tokens_reminder_due ON tokens (expires_
      WHERE purpose = 'invite' AND used_at IS NULL AND voided_at IS NULL AND reminded_at IS NULL";
 
 /// Runs statements in order, naming the one that failed.
-async fn run<C: ConnectionTrait>(db: &C, statements: impl IntoIterator<Item = String>) -> Result<(), DbErr> {
+pub(super) async fn run<C: ConnectionTrait>(db: &C, statements: impl IntoIterator<Item = String>) -> Result<(), DbErr> {
     for sql in statements {
         db.execute_unprepared(&sql).await.map_err(|e| DbErr::Migration(format!("{e} (while running: {sql})")))?;
     }
@@ -53,7 +53,7 @@ async fn sqlite_definitions<C: ConnectionTrait>(db: &C, kind: &str) -> Result<Ve
 }
 
 /// SQLite: rebuilds `mail_outbox` with its kind list `from` replaced by `to`.
-async fn sqlite_rebuild<C: ConnectionTrait>(db: &C, from: &str, to: &str) -> Result<(), DbErr> {
+pub(super) async fn sqlite_rebuild<C: ConnectionTrait>(db: &C, from: &str, to: &str) -> Result<(), DbErr> {
     let table = sqlite_definitions(db, "table").await?;
     let [table] = table.as_slice() else {
         return Err(DbErr::Migration("mail_outbox has no single table definition".into()));
@@ -80,7 +80,7 @@ async fn sqlite_rebuild<C: ConnectionTrait>(db: &C, from: &str, to: &str) -> Res
 }
 
 /// PostgreSQL: replaces `mail_outbox.kind`'s CHECK constraint with one that allows `kinds`.
-async fn postgres_kinds<C: ConnectionTrait>(db: &C, kinds: &str) -> Result<(), DbErr> {
+pub(super) async fn postgres_kinds<C: ConnectionTrait>(db: &C, kinds: &str) -> Result<(), DbErr> {
     run(
         db,
         [

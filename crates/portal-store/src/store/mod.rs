@@ -6,6 +6,7 @@ mod audit;
 mod bulk;
 mod client_list;
 mod directory;
+mod factors;
 mod outbox;
 mod retention;
 mod sessions;

@@ -38,6 +38,7 @@ pub async fn a_practice_update_keeps_its_slug_writes_its_settings_and_audits_ato
         invitation_reminder_hours: Some(24),
         invite_link_hours: Some(72),
         reset_link_hours: Some(168),
+        second_factor_policy: portal_core::SecondFactorPolicy::Off,
     })
     .unwrap();
     let changed = Practice {

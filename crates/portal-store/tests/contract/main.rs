@@ -17,6 +17,7 @@ mod client_list;
 mod concurrency;
 mod connecting;
 mod directory;
+mod factors;
 mod host_clients;
 mod host_migration;
 mod migrations;
@@ -79,6 +80,10 @@ contract_tests! {
     accounts::the_client_started_reset_limit_is_kept_with_the_account_and_read_by_every_lookup,
     sessions::sessions_are_found_by_hash_touched_forwards_and_revoked,
     sessions::a_session_needs_a_known_practice_and_a_unique_secret,
+    factors::factors_are_stored_replaced_and_removed_with_their_audit_and_mail_atomically,
+    factors::a_totp_step_and_a_recovery_code_are_each_used_once_even_concurrently,
+    factors::a_challenge_is_found_by_hash_consumed_once_and_expired_ones_are_swept,
+    factors::the_practice_policy_is_stored_and_new_practices_have_it_optional,
     staff::staff_keys_keep_their_lifetime_and_are_listed_oldest_first,
     staff::revoking_a_key_ends_its_sessions_in_the_same_transaction_once,
     staff::staff_sessions_are_found_with_their_key_touched_forwards_and_ended,

@@ -4,6 +4,7 @@
 mod accounts;
 mod audit;
 mod directory;
+mod factors;
 mod outbox;
 mod retention;
 mod sessions;
@@ -86,7 +87,10 @@ impl OutboxRow {
             MailKind::InvitationReminder { expires_at, .. } => {
                 MailKind::InvitationReminder { token_id: nil, expires_at }
             }
-            MailKind::PasswordChanged => MailKind::PasswordChanged,
+            MailKind::PasswordChanged
+            | MailKind::SecondFactorAdded
+            | MailKind::SecondFactorRemoved
+            | MailKind::RecoveryCodeUsed => self.mail.kind.clone(),
         };
     }
 }
@@ -112,6 +116,12 @@ struct State {
     outbox: Vec<OutboxRow>,
     audit: Vec<AuditEvent>,
     audit_ids: HashSet<AuditId>,
+    /// Second factors, confirmed or pending, in the order first stored.
+    factors: Vec<crate::second_factor::SecondFactor>,
+    /// Recovery codes by hash: the owner, and when it was used.
+    recovery_codes: HashMap<TokenHash, factors::StoredCode>,
+    /// Second-step challenges by hash.
+    challenges: HashMap<TokenHash, crate::second_factor::FactorChallenge>,
 }
 
 /// Fails with `Duplicate(what)` when an id is already `taken` or appears twice in `ids`.

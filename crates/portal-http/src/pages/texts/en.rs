@@ -134,6 +134,47 @@ pub(super) const TEXTS: Texts = Texts {
     too_many_attempts: "Too many attempts",
     too_many_requests: |seconds| format!("Too many requests from your network. Try again in {seconds} seconds."),
     too_many_sign_ins: |seconds| format!("Too many sign-in attempts — try again in {seconds} seconds."),
+    second_step_title: "Second sign-in step",
+    app_code: "Code from your authenticator app",
+    app_code_hint: "The 6 digits the app shows now.",
+    use_recovery_code: "Cannot use the app? Use a recovery code",
+    recovery_code: "Recovery code",
+    recovery_code_hint: "One of the codes you saved when you set up the app. Each works once.",
+    continue_: "Continue",
+    code_not_right: "The code is not right. Check that the time on your phone is right and try again.",
+    step_expired: Said {
+        title: "Sign in again",
+        text: "This sign-in step has expired or was already used. Sign in again with your username and password.",
+    },
+    enrolment_lapsed: Said {
+        title: "Start again",
+        text: "Setting up the app took too long. Start again to get a new code.",
+    },
+    set_up_app_title: "Set up an authenticator app",
+    required_by_practice: |practice| {
+        format!("{practice} asks for a second step when you sign in. Set it up now to reach your portal.")
+    },
+    scan_qr: "Scan this code with an authenticator app, for example on your phone.",
+    qr_label: "QR code for your authenticator app",
+    enter_key: "Or type this key into the app:",
+    then_code: "Then enter the 6-digit code the app shows.",
+    factor_name: "Name (optional)",
+    factor_name_hint: "To tell your apps apart, for example Phone.",
+    recovery_codes_title: "Your recovery codes",
+    recovery_codes_intro: "Keep these codes somewhere safe. If you cannot use your authenticator app, each code lets you sign in once. They are shown only now.",
+    go_to_portal: "Go to your portal",
+    sign_in_security: "Sign-in security",
+    password_only: "Only your password protects your account. Add an authenticator app for a second step when you sign in.",
+    factors_off: "Your provider does not offer a second sign-in step.",
+    added_on: |date| format!("Added {date}"),
+    remove: "Remove",
+    add_app: "Add an authenticator app",
+    codes_left: |&left| {
+        if left == 1 { "1 recovery code left.".to_owned() } else { format!("{left} recovery codes left.") }
+    },
+    new_codes: "Make new recovery codes",
+    new_codes_hint: "The old ones stop working.",
+    factor_required: "Your provider requires a second step: add another app before removing this one.",
 };
 
 fn invalid_username(invalid: &InvalidInput) -> String {

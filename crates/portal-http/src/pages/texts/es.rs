@@ -148,6 +148,51 @@ pub(super) const TEXTS: Texts = Texts {
     too_many_sign_ins: |seconds| {
         format!("Demasiados intentos de inicio de sesión: vuelva a intentarlo dentro de {seconds} segundos.")
     },
+    second_step_title: "Segundo paso para entrar",
+    app_code: "Código de su aplicación de autenticación",
+    app_code_hint: "Los 6 dígitos que muestra ahora la aplicación.",
+    use_recovery_code: "¿No puede usar la aplicación? Use un código de recuperación",
+    recovery_code: "Código de recuperación",
+    recovery_code_hint: "Uno de los códigos que guardó al configurar la aplicación. Cada uno sirve una sola vez.",
+    continue_: "Continuar",
+    code_not_right: "El código no es correcto. Compruebe que la hora de su teléfono es correcta e inténtelo de nuevo.",
+    step_expired: Said {
+        title: "Vuelva a iniciar sesión",
+        text: "Este paso ha caducado o ya se usó. Vuelva a iniciar sesión con su nombre de usuario y contraseña.",
+    },
+    enrolment_lapsed: Said {
+        title: "Empiece de nuevo",
+        text: "La configuración de la aplicación tardó demasiado. Empiece de nuevo para obtener un código nuevo.",
+    },
+    set_up_app_title: "Configure una aplicación de autenticación",
+    required_by_practice: |practice| {
+        format!("{practice} pide un segundo paso al iniciar sesión. Configúrelo ahora para entrar en su portal.")
+    },
+    scan_qr: "Escanee este código con una aplicación de autenticación, por ejemplo en su teléfono.",
+    qr_label: "Código QR para su aplicación de autenticación",
+    enter_key: "O escriba esta clave en la aplicación:",
+    then_code: "Luego escriba el código de 6 dígitos que muestra la aplicación.",
+    factor_name: "Nombre (opcional)",
+    factor_name_hint: "Para distinguir sus aplicaciones, por ejemplo Teléfono.",
+    recovery_codes_title: "Sus códigos de recuperación",
+    recovery_codes_intro: "Guarde estos códigos en un lugar seguro. Si no puede usar su aplicación de autenticación, cada código le permite entrar una vez. Solo se muestran ahora.",
+    go_to_portal: "Ir a su portal",
+    sign_in_security: "Seguridad del inicio de sesión",
+    password_only: "Solo su contraseña protege su cuenta. Agregue una aplicación de autenticación para un segundo paso al iniciar sesión.",
+    factors_off: "Su proveedor no ofrece un segundo paso al iniciar sesión.",
+    added_on: |date| format!("Agregada el {date}"),
+    remove: "Quitar",
+    add_app: "Agregar una aplicación de autenticación",
+    codes_left: |&left| {
+        if left == 1 {
+            "Queda 1 código de recuperación.".to_owned()
+        } else {
+            format!("Quedan {left} códigos de recuperación.")
+        }
+    },
+    new_codes: "Crear códigos de recuperación nuevos",
+    new_codes_hint: "Los anteriores dejan de funcionar.",
+    factor_required: "Su proveedor exige un segundo paso: agregue otra aplicación antes de quitar esta.",
 };
 
 fn invalid_username(invalid: &InvalidInput) -> String {

@@ -124,6 +124,42 @@ pub(crate) struct Texts {
     pub(crate) too_many_requests: fn(u64) -> String,
     /// The per-account sign-in limit, with the seconds to wait.
     pub(crate) too_many_sign_ins: fn(u64) -> String,
+
+    // ---- Second factors -------------------------------------------------------------------
+    pub(crate) second_step_title: &'static str,
+    pub(crate) app_code: &'static str,
+    pub(crate) app_code_hint: &'static str,
+    pub(crate) use_recovery_code: &'static str,
+    pub(crate) recovery_code: &'static str,
+    pub(crate) recovery_code_hint: &'static str,
+    pub(crate) continue_: &'static str,
+    pub(crate) code_not_right: &'static str,
+    pub(crate) step_expired: Said,
+    pub(crate) enrolment_lapsed: Said,
+    pub(crate) set_up_app_title: &'static str,
+    /// "{practice} asks for a second step …": the enrolment a practice requires.
+    pub(crate) required_by_practice: fn(&str) -> String,
+    pub(crate) scan_qr: &'static str,
+    pub(crate) qr_label: &'static str,
+    pub(crate) enter_key: &'static str,
+    pub(crate) then_code: &'static str,
+    pub(crate) factor_name: &'static str,
+    pub(crate) factor_name_hint: &'static str,
+    pub(crate) recovery_codes_title: &'static str,
+    pub(crate) recovery_codes_intro: &'static str,
+    pub(crate) go_to_portal: &'static str,
+    pub(crate) sign_in_security: &'static str,
+    pub(crate) password_only: &'static str,
+    pub(crate) factors_off: &'static str,
+    /// "Added {date}".
+    pub(crate) added_on: fn(&str) -> String,
+    pub(crate) remove: &'static str,
+    pub(crate) add_app: &'static str,
+    /// "{n} recovery codes left."
+    pub(crate) codes_left: fn(&u32) -> String,
+    pub(crate) new_codes: &'static str,
+    pub(crate) new_codes_hint: &'static str,
+    pub(crate) factor_required: &'static str,
 }
 
 /// The words of `language`.
@@ -159,6 +195,9 @@ mod tests {
             assert!((t.password_problem)(&short).contains("15"));
             let username = InvalidInput::TooShort { field: "username", min: 3 };
             assert!((t.invalid_username)(&username).contains('3'));
+            assert!((t.required_by_practice)("Sunrise Therapy").contains("Sunrise Therapy"));
+            assert!((t.added_on)("2026-12-01").contains("2026-12-01"));
+            assert!((t.codes_left)(&7).contains('7'));
         }
     }
 

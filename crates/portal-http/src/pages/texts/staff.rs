@@ -12,7 +12,9 @@
 //! each language has its words.
 
 use portal_core::service::{SendInviteError, SendResetError, SkipReason, ToggleError};
-use portal_core::{Actor, AuditAction, AuditFailure, DeliveryCause, InvalidInput, Language, PortalStatusKind};
+use portal_core::{
+    Actor, AuditAction, AuditFailure, DeliveryCause, InvalidInput, Language, PortalStatusKind, SecondFactorKind,
+};
 
 use super::{Said, staff_en, staff_es};
 
@@ -100,6 +102,25 @@ pub(crate) struct StaffTexts {
     pub(crate) audit_columns: [&'static str; 4],
     /// What happened. Every action is named, so a new one does not compile until it has words.
     pub(crate) action: fn(AuditAction) -> &'static str,
+
+    // ---- Second sign-in steps (a client's profile, the settings) ----------------------------
+    pub(crate) second_steps_title: &'static str,
+    pub(crate) no_second_steps: &'static str,
+    /// A kind of second factor.
+    pub(crate) factor_kind: fn(SecondFactorKind) -> &'static str,
+    /// ", added" before when a factor was added …
+    pub(crate) factor_added: &'static str,
+    /// … and ", last used" before when it was last used.
+    pub(crate) factor_last_used: &'static str,
+    /// The recovery codes left.
+    pub(crate) codes_left: fn(&u32) -> String,
+    pub(crate) remove_factors_hint: &'static str,
+    pub(crate) remove_factors: &'static str,
+    pub(crate) factors_removed_notice: &'static str,
+    pub(crate) second_factor_policy: &'static str,
+    pub(crate) second_factor_policy_hint: &'static str,
+    /// The three policies, off / optional / required, as the settings' choices.
+    pub(crate) second_factor_policies: [&'static str; 3],
     /// An audit row's detail, as the core stored it (in English, for the record), in words:
     /// the username chosen at registration, the tries left on a link; anything else (a reason
     /// staff typed) as it is.

@@ -1,7 +1,9 @@
 //! The staff pages in English.
 
 use portal_core::service::{SendInviteError, SendResetError, SkipReason, ToggleError};
-use portal_core::{Actor, AuditAction, AuditFailure, DeliveryCause, InvalidInput, Language, PortalStatusKind};
+use portal_core::{
+    Actor, AuditAction, AuditFailure, DeliveryCause, InvalidInput, Language, PortalStatusKind, SecondFactorKind,
+};
 
 use super::Said;
 use super::staff::StaffTexts;
@@ -74,6 +76,30 @@ pub(super) const STAFF_TEXTS: StaffTexts = StaffTexts {
     nothing_yet: "Nothing yet.",
     audit_columns: ["When", "What", "Who", "Outcome"],
     action,
+
+    second_steps_title: "Second sign-in steps",
+    no_second_steps: "None: the client signs in with the password alone.",
+    factor_kind: |kind| match kind {
+        SecondFactorKind::Totp => "Authenticator app",
+        SecondFactorKind::Passkey => "Passkey",
+        SecondFactorKind::RecoveryCode => "Recovery code",
+    },
+    factor_added: ", added",
+    factor_last_used: ", last used",
+    codes_left: |&left| match left {
+        1 => "1 recovery code left.".to_owned(),
+        _ => format!("{left} recovery codes left."),
+    },
+    remove_factors_hint: "For a lost phone: the client then signs in with the password alone, or sets up a new app when the practice requires one. The client is told by email.",
+    remove_factors: "Remove second sign-in steps",
+    factors_removed_notice: "Second sign-in steps removed; the client was told by email.",
+    second_factor_policy: "Second sign-in step (an authenticator app)",
+    second_factor_policy_hint: "A client who already set one up is always asked for it. Staff can remove a client's second steps from the client's page.",
+    second_factor_policies: [
+        "Off: clients cannot set one up",
+        "Optional: clients may set one up",
+        "Required: clients set one up at their next sign-in",
+    ],
     audit_detail: |_, detail| detail.to_owned(),
     actor: |actor| match actor {
         Actor::Staff { label, .. } => format!("Staff: {label}"),
@@ -220,6 +246,11 @@ const fn action(action: AuditAction) -> &'static str {
         AuditAction::LinkVoided => "Emailed link voided after too many wrong dates of birth",
         AuditAction::ResetRequested => "Password reset asked for from the sign-in page",
         AuditAction::InviteReminderQueued => "Invitation reminder sent",
+        AuditAction::SecondFactorEnrolled => "Second sign-in step added",
+        AuditAction::SecondFactorRemoved => "Second sign-in step removed",
+        AuditAction::SecondFactorUsed => "Second sign-in step used",
+        AuditAction::SecondFactorRefused => "Second sign-in step refused",
+        AuditAction::RecoveryCodesRegenerated => "New recovery codes made (the old ones stopped working)",
     }
 }
 
@@ -233,6 +264,8 @@ fn failure(failure: &AuditFailure) -> String {
         AuditFailure::KeyExpired => "the staff key has expired",
         AuditFailure::NoMatch => "no active account has that username and email; nothing was sent",
         AuditFailure::EmailNotPermitted => "the client asked not to be emailed; nothing was sent",
+        AuditFailure::InvalidCode => "the code was not right",
+        AuditFailure::ReplayedCode => "the code had already been used",
         AuditFailure::Unrecognised(code) => return format!("Refused ({})", code.as_str()),
     };
     format!("Refused: {why}")

@@ -3,7 +3,9 @@
 
 use portal_core::account::{InviteRefused, ResetRefused, ToggleRefused};
 use portal_core::service::{SendInviteError, SendResetError, SkipReason, ToggleError};
-use portal_core::{Actor, AuditAction, AuditFailure, DeliveryCause, InvalidInput, Language, PortalStatusKind};
+use portal_core::{
+    Actor, AuditAction, AuditFailure, DeliveryCause, InvalidInput, Language, PortalStatusKind, SecondFactorKind,
+};
 
 use super::Said;
 use super::staff::StaffTexts;
@@ -84,6 +86,30 @@ pub(super) const STAFF_TEXTS: StaffTexts = StaffTexts {
     nothing_yet: "Nada todavía.",
     audit_columns: ["Cuándo", "Qué", "Quién", "Resultado"],
     action,
+
+    second_steps_title: "Segundos pasos de inicio de sesión",
+    no_second_steps: "Ninguno: el cliente inicia sesión solo con la contraseña.",
+    factor_kind: |kind| match kind {
+        SecondFactorKind::Totp => "Aplicación de autenticación",
+        SecondFactorKind::Passkey => "Llave de acceso",
+        SecondFactorKind::RecoveryCode => "Código de recuperación",
+    },
+    factor_added: ", fecha de alta:",
+    factor_last_used: ", último uso:",
+    codes_left: |&left| match left {
+        1 => "Queda 1 código de recuperación.".to_owned(),
+        _ => format!("Quedan {left} códigos de recuperación."),
+    },
+    remove_factors_hint: "Si el cliente perdió el teléfono: después inicia sesión solo con la contraseña, o configura una nueva aplicación si la consulta lo exige. Se le avisa por correo electrónico.",
+    remove_factors: "Quitar los segundos pasos",
+    factors_removed_notice: "Segundos pasos quitados; se avisó al cliente por correo electrónico.",
+    second_factor_policy: "Segundo paso de inicio de sesión (una aplicación de autenticación)",
+    second_factor_policy_hint: "A un cliente que ya configuró uno siempre se le pide. El personal puede quitar los segundos pasos de un cliente desde su página.",
+    second_factor_policies: [
+        "Desactivado: los clientes no pueden configurarlo",
+        "Opcional: los clientes pueden configurarlo",
+        "Obligatorio: los clientes lo configuran en su próximo inicio de sesión",
+    ],
     audit_detail,
     actor: |actor| match actor {
         Actor::Staff { label, .. } => format!("Personal: {label}"),
@@ -237,6 +263,11 @@ const fn action(action: AuditAction) -> &'static str {
         AuditAction::LinkVoided => "Enlace enviado por correo anulado tras demasiadas fechas de nacimiento incorrectas",
         AuditAction::ResetRequested => "Restablecimiento de la contraseña pedido desde la página de inicio de sesión",
         AuditAction::InviteReminderQueued => "Recordatorio de invitación enviado",
+        AuditAction::SecondFactorEnrolled => "Segundo paso de inicio de sesión añadido",
+        AuditAction::SecondFactorRemoved => "Segundo paso de inicio de sesión quitado",
+        AuditAction::SecondFactorUsed => "Segundo paso de inicio de sesión usado",
+        AuditAction::SecondFactorRefused => "Segundo paso de inicio de sesión rechazado",
+        AuditAction::RecoveryCodesRegenerated => "Nuevos códigos de recuperación (los anteriores dejaron de funcionar)",
     }
 }
 
@@ -250,6 +281,8 @@ fn failure(failure: &AuditFailure) -> String {
         AuditFailure::KeyExpired => "la clave de personal ha caducado",
         AuditFailure::NoMatch => "ninguna cuenta activa tiene ese nombre de usuario y correo; no se envió nada",
         AuditFailure::EmailNotPermitted => "el cliente pidió que no se le escribiera; no se envió nada",
+        AuditFailure::InvalidCode => "el código no era correcto",
+        AuditFailure::ReplayedCode => "el código ya se había usado",
         AuditFailure::Unrecognised(code) => return format!("Rechazado ({})", code.as_str()),
     };
     format!("Rechazado: {why}")
