@@ -188,6 +188,24 @@ fn every_mail_tells_the_client_what_to_do_when_it_was_unexpected() -> TestResult
     Ok(())
 }
 
+/// A reset mail goes out when staff send one and when the client asks from the sign-in page: its
+/// words fit both, never saying who started it.
+#[test]
+fn the_reset_mail_reads_right_whoever_asked_for_it() -> TestResult {
+    let en = render(Language::En, reset(), false)?;
+    assert!(
+        en.text.contains("Here is a link to choose a new password for your Sunrise Therapy client portal account:")
+    );
+    assert!(en.text.contains("If you did not ask for a new password, you can ignore this message"), "{}", en.text);
+    let es = render(Language::Es, reset(), false)?;
+    let ask = "Aquí tiene un enlace para elegir una nueva contraseña para su cuenta del portal de clientes de Sunrise Therapy:";
+    assert!(es.text.contains(ask), "{}", es.text);
+    for text in [&en.text, &en.html, &es.text, &es.html] {
+        assert!(!text.contains("sent you") && !text.contains("le envió"), "{text}");
+    }
+    Ok(())
+}
+
 #[test]
 fn links_come_from_the_public_url_with_the_right_path_and_purpose() -> TestResult {
     let key = LinkKey::from_bytes(KEY);
