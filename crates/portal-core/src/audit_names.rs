@@ -166,9 +166,12 @@ pub enum AuditFailure {
     KeyExpired,
     /// A client-started reset named a username and email that match no active account.
     NoMatch,
-    /// A client-started reset named the client's username and email, but the client asked not
-    /// to be emailed, so nothing was sent.
+    /// A client-started reset named the client's username and email, or an invitation was due
+    /// its reminder, but the client asked not to be emailed, so nothing was sent.
     EmailNotPermitted,
+    /// An invitation was due its reminder, but the client's record no longer holds an email
+    /// address, so nothing was sent.
+    NoEmailOnFile,
     /// A second-step code (TOTP or recovery code) that is wrong.
     InvalidCode,
     /// A TOTP code whose time step was already used (a replay).
@@ -193,7 +196,7 @@ impl UnrecognisedFailure {
 
 impl AuditFailure {
     /// Every refusal this version records.
-    pub const KNOWN: [Self; 10] = [
+    pub const KNOWN: [Self; 11] = [
         Self::InvalidCredentials,
         Self::AccountDisabled,
         Self::Throttled,
@@ -202,6 +205,7 @@ impl AuditFailure {
         Self::KeyExpired,
         Self::NoMatch,
         Self::EmailNotPermitted,
+        Self::NoEmailOnFile,
         Self::InvalidCode,
         Self::ReplayedCode,
     ];
@@ -218,6 +222,7 @@ impl AuditFailure {
             Self::KeyExpired => "key_expired",
             Self::NoMatch => "no_match",
             Self::EmailNotPermitted => "email_not_permitted",
+            Self::NoEmailOnFile => "no_email",
             Self::InvalidCode => "invalid_code",
             Self::ReplayedCode => "replayed_code",
             Self::Unrecognised(code) => code.as_str(),

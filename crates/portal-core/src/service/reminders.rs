@@ -12,6 +12,7 @@ use std::collections::HashMap;
 
 use jiff::SignedDuration;
 
+use crate::AuditFailure;
 use crate::ports::{AccountCommit, ClientDirectory, Clock, DueReminder, PasswordHasher, PortalStore, Randomness};
 use crate::records::{Actor, AuditAction, MailKind, RequestContext};
 use crate::token::InviteReminder;
@@ -102,6 +103,13 @@ where
             .as_ref()
             .filter(|client| client.email_consent)
             .and_then(|client| client.email.as_ref().map(|email| (client, email)));
+        // Why a client on record gets no reminder, for the trail staff read (a client gone
+        // from the records has no trail to read).
+        let not_sent = match &client {
+            Some(client) if !client.email_consent => Some(AuditFailure::EmailNotPermitted),
+            Some(client) if client.email.is_none() => Some(AuditFailure::NoEmailOnFile),
+            _ => None,
+        };
         self.serialised(item.practice_id, &item.client_id, |mut account| {
             let now = self.clock.now();
             let Ok(invite) = account.reminder_due(item.token_id, lead, now) else {
@@ -109,8 +117,24 @@ where
             };
             let expires_at = invite.expires_at;
             let (reminder, mail, audit, outcome) = match recipient {
-                // No mail, but the invitation is marked, so it is not looked at again.
-                None => (InviteReminder::Skipped { at: now }, Vec::new(), Vec::new(), Outcome::Skipped),
+                // No mail, but the invitation is marked, so it is not looked at again; the trail
+                // says why.
+                None => {
+                    let mut audit = Vec::new();
+                    if let Some(failure) = not_sent.clone() {
+                        let mut skipped = self.audit(
+                            now,
+                            item.practice_id,
+                            Some(item.client_id.clone()),
+                            Actor::System,
+                            AuditAction::InviteReminderQueued,
+                            &RequestContext::default(),
+                        )?;
+                        skipped.failure = Some(failure);
+                        audit.push(skipped);
+                    }
+                    (InviteReminder::Skipped { at: now }, Vec::new(), audit, Outcome::Skipped)
+                }
                 Some((client, email)) => {
                     let kind = MailKind::InvitationReminder { token_id: item.token_id, expires_at };
                     let audit = self.audit(

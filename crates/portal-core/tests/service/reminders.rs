@@ -7,7 +7,9 @@ use std::sync::Arc;
 use jiff::SignedDuration;
 use portal_core::service::{ClientPatch, PortalService, PracticeChange, RemindersQueued};
 use portal_core::testing::SeededRandom;
-use portal_core::{AccountStore, Actor, AuditAction, InviteReminder, MailKind, OutgoingMail, Policy, TokenPurpose};
+use portal_core::{
+    AccountStore, Actor, AuditAction, AuditFailure, InviteReminder, MailKind, OutgoingMail, Policy, TokenPurpose,
+};
 
 use crate::helpers::*;
 
@@ -142,9 +144,9 @@ async fn no_reminder_for_a_client_who_registered() {
 
 #[tokio::test]
 async fn no_reminder_for_a_client_without_email_or_consent_and_it_is_not_tried_again() {
-    for patch in [
-        ClientPatch { email: Some(None), ..ClientPatch::default() },
-        ClientPatch { email_consent: Some(false), ..ClientPatch::default() },
+    for (patch, why) in [
+        (ClientPatch { email: Some(None), ..ClientPatch::default() }, AuditFailure::NoEmailOnFile),
+        (ClientPatch { email_consent: Some(false), ..ClientPatch::default() }, AuditFailure::EmailNotPermitted),
     ] {
         let w = reminding().await;
         w.service.send_invite(&w.staff, &w.client).await.unwrap();
@@ -153,7 +155,12 @@ async fn no_reminder_for_a_client_without_email_or_consent_and_it_is_not_tried_a
         let skipped = RemindersQueued { skipped: 1, ..RemindersQueued::default() };
         assert_eq!(w.service.queue_due_reminders(100).await.unwrap(), skipped);
         assert!(reminders(&w).is_empty());
-        assert!(w.store.audit_events().iter().all(|e| e.action != AuditAction::InviteReminderQueued));
+        // The trail says why no reminder went out.
+        let events = w.store.audit_events();
+        let skipped: Vec<_> = events.iter().filter(|e| e.action == AuditAction::InviteReminderQueued).collect();
+        assert_eq!(skipped.len(), 1);
+        assert_eq!(skipped[0].failure, Some(why));
+        assert_eq!(skipped[0].client_id.as_ref(), Some(&w.client));
         // Passed over for good: the next run does not look at it again, even with consent back.
         let back = ClientPatch {
             email: Some(Some("ada@example.org".into())),
