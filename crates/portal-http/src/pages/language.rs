@@ -5,8 +5,10 @@
 //!    set the `__Host-portal_lang` cookie, which later requests carry;
 //! 2. on the pages of an emailed link and the signed-in pages, the language of the client's
 //!    record (the mail was written in it) — see [`prefer_record_language`]. A browser that was
-//!    shown its record's language keeps it in the cookie too, so the sign-in page that follows a
-//!    registration speaks the same language;
+//!    shown its record's language keeps it in a second cookie, `__Host-portal_client_lang`, so
+//!    the client pages that follow (the sign-in page after a registration) speak it too; the
+//!    staff pages never read that one, so staff who open a client's link in their own browser
+//!    keep their own language;
 //! 3. the browser's `Accept-Language`;
 //! 4. English.
 //!
@@ -23,6 +25,9 @@ use super::{read_cookie, set_cookie};
 
 /// The cookie that keeps the language chosen on this browser.
 pub(crate) const LANGUAGE_COOKIE: &str = "__Host-portal_lang";
+/// The cookie that keeps, for the client pages only, the language of the record a browser was
+/// last shown.
+pub(crate) const CLIENT_LANGUAGE_COOKIE: &str = "__Host-portal_client_lang";
 /// How long the choice is kept (a year, as sites usually keep such a preference).
 const LANGUAGE_COOKIE_MAX_AGE: u32 = 365 * 24 * 60 * 60;
 
@@ -32,8 +37,8 @@ pub(crate) struct PageLanguage {
     language: Language,
     /// True when the person chose it on this browser: a record's language does not override it.
     chosen: bool,
-    /// True when the answer should keep `language` in the cookie.
-    keep: bool,
+    /// The cookie the answer should keep `language` in, if any.
+    keep: Option<&'static str>,
 }
 
 tokio::task_local! {
@@ -41,16 +46,23 @@ tokio::task_local! {
 }
 
 impl PageLanguage {
-    /// The language a request asks for.
+    /// The language a request asks for (its path relative to the portal's mount point tells a
+    /// client page, `/portal/…`, from the others).
     pub(crate) fn of(req: &Request) -> Self {
+        let cookie = |name| read_cookie(req, name).and_then(|code| Language::parse(&code).ok());
         if let Some(language) = query_choice(req.uri().query().unwrap_or_default()) {
-            return Self { language, chosen: true, keep: true };
+            return Self { language, chosen: true, keep: Some(LANGUAGE_COOKIE) };
         }
-        if let Some(language) = read_cookie(req, LANGUAGE_COOKIE).and_then(|code| Language::parse(&code).ok()) {
-            return Self { language, chosen: true, keep: false };
+        if let Some(language) = cookie(LANGUAGE_COOKIE) {
+            return Self { language, chosen: true, keep: None };
+        }
+        if req.uri().path().starts_with("/portal/")
+            && let Some(language) = cookie(CLIENT_LANGUAGE_COOKIE)
+        {
+            return Self { language, chosen: false, keep: None };
         }
         let accepted = req.headers().get("accept-language").and_then(|value| value.to_str().ok());
-        Self { language: accepted.and_then(negotiate).unwrap_or_default(), chosen: false, keep: false }
+        Self { language: accepted.and_then(negotiate).unwrap_or_default(), chosen: false, keep: None }
     }
 }
 
@@ -64,9 +76,8 @@ pub(crate) async fn with_language<F: std::future::Future>(
         .scope(Cell::new(language), async {
             let output = future.await;
             let last = PAGE_LANGUAGE.try_with(Cell::get).unwrap_or(language);
-            let cookie = last
-                .keep
-                .then(|| set_cookie(LANGUAGE_COOKIE, last.language.code(), "Lax", Some(LANGUAGE_COOKIE_MAX_AGE)));
+            let cookie =
+                last.keep.map(|name| set_cookie(name, last.language.code(), "Lax", Some(LANGUAGE_COOKIE_MAX_AGE)));
             (output, cookie)
         })
         .await
@@ -84,7 +95,7 @@ pub(crate) fn prefer_record_language(record: Language) {
     let _ = PAGE_LANGUAGE.try_with(|cell| {
         let current = cell.get();
         if !current.chosen && current.language != record {
-            cell.set(PageLanguage { language: record, chosen: false, keep: true });
+            cell.set(PageLanguage { language: record, chosen: false, keep: Some(CLIENT_LANGUAGE_COOKIE) });
         }
     });
 }
@@ -171,15 +182,16 @@ mod tests {
 
     #[tokio::test]
     async fn a_record_language_gives_way_to_a_choice_made_on_the_browser() {
-        let guessed = PageLanguage { language: Language::En, chosen: false, keep: false };
+        let guessed = PageLanguage { language: Language::En, chosen: false, keep: None };
         let (spanish, kept) = with_language(guessed, async {
             prefer_record_language(Language::Es);
             language()
         })
         .await;
         assert_eq!(spanish, Language::Es);
-        assert!(kept.is_some_and(|cookie| cookie.starts_with("__Host-portal_lang=es;")), "the browser keeps it");
-        let chosen = PageLanguage { language: Language::En, chosen: true, keep: false };
+        let kept = kept.unwrap_or_default();
+        assert!(kept.starts_with("__Host-portal_client_lang=es;"), "the browser keeps it for client pages: {kept}");
+        let chosen = PageLanguage { language: Language::En, chosen: true, keep: None };
         let (english, kept) = with_language(chosen, async {
             prefer_record_language(Language::Es);
             language()
@@ -187,7 +199,7 @@ mod tests {
         .await;
         assert_eq!(english, Language::En);
         assert_eq!(kept, None);
-        let already = PageLanguage { language: Language::Es, chosen: false, keep: false };
+        let already = PageLanguage { language: Language::Es, chosen: false, keep: None };
         let (_, kept) = with_language(already, async { prefer_record_language(Language::Es) }).await;
         assert_eq!(kept, None, "nothing to keep when the browser already asks for it");
         assert_eq!(language(), Language::En, "outside a request");

@@ -60,9 +60,13 @@ async fn a_spanish_record_opens_its_invitation_and_registers_in_spanish() {
     assert_language(&done, "es");
 
     // The browser was shown Spanish for its record, so it keeps it: the sign-in page follows.
-    assert_eq!(browser.cookie("__Host-portal_lang").as_deref(), Some("es"));
+    assert_eq!(browser.cookie("__Host-portal_client_lang").as_deref(), Some("es"));
+    assert_eq!(browser.cookie("__Host-portal_lang"), None, "nobody chose it");
     let sign_in = browser.get_accepting(&format!("/portal/{}/sign-in", app.slug), "en").await;
     sign_in.assert(StatusCode::OK, "<h1>Iniciar sesión</h1>");
+    // Staff who opened the link in their own browser keep their own language on staff pages.
+    let staff = browser.get_accepting("/staff/sign-in", "en").await;
+    staff.assert(StatusCode::OK, "<html lang=\"en\">");
 }
 
 #[tokio::test]
