@@ -176,6 +176,9 @@ pub enum AuditFailure {
     InvalidCode,
     /// A TOTP code whose time step was already used (a replay).
     ReplayedCode,
+    /// A passkey answer that did not verify: another site's, another challenge's, an unknown
+    /// or removed passkey, a cloned authenticator's, or no user verification.
+    InvalidPasskey,
     /// A stored code this version does not know (written by another version of the portal):
     /// kept as stored so the trail still reads. Only [`AuditFailure::parse`] makes one.
     Unrecognised(UnrecognisedFailure),
@@ -196,7 +199,7 @@ impl UnrecognisedFailure {
 
 impl AuditFailure {
     /// Every refusal this version records.
-    pub const KNOWN: [Self; 11] = [
+    pub const KNOWN: [Self; 12] = [
         Self::InvalidCredentials,
         Self::AccountDisabled,
         Self::Throttled,
@@ -208,6 +211,7 @@ impl AuditFailure {
         Self::NoEmailOnFile,
         Self::InvalidCode,
         Self::ReplayedCode,
+        Self::InvalidPasskey,
     ];
 
     /// The stable snake-case code, as stored and as the staff API shows it.
@@ -225,6 +229,7 @@ impl AuditFailure {
             Self::NoEmailOnFile => "no_email",
             Self::InvalidCode => "invalid_code",
             Self::ReplayedCode => "replayed_code",
+            Self::InvalidPasskey => "invalid_passkey",
             Self::Unrecognised(code) => code.as_str(),
         }
     }

@@ -65,8 +65,8 @@ pub use reset_requests::{RESET_REQUEST_DAY, RESET_REQUEST_SPACING, RESET_REQUEST
 pub use retention::{DEFAULT_PRUNE_BATCH, PruneCutoffs, PruneKind, PruneReport, prune};
 pub use scrypt_hasher::{ScryptHasher, ScryptParams};
 pub use second_factor::{
-    ChallengePurpose, FactorChallenge, FactorSecret, RecoveryCode, SealedSecret, SecondFactor, SecondFactorKind,
-    SecondFactorPolicy, TotpSecret,
+    CEREMONY_LIFETIME, CeremonyPurpose, ChallengePurpose, FactorChallenge, FactorSecret, PasskeyCeremony, RecoveryCode,
+    SealedSecret, SecondFactor, SecondFactorKind, SecondFactorPolicy, TotpSecret,
 };
 pub use staff::{STAFF_KEY_USE_GRANULARITY, StaffKeyRecord, StaffKeyState, StaffSession};
 pub use system::{OsRandom, SystemClock};

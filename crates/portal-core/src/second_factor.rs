@@ -16,6 +16,7 @@ use jiff::{SignedDuration, Timestamp};
 use secrecy::{ExposeSecret, SecretSlice, SecretString};
 use sha2::Sha256;
 
+use crate::ports::passkeys::{PasskeyCredentialId, PasskeyUserHandle, StoredPasskey};
 use crate::ports::{Randomness, RandomnessError};
 use crate::token::{LinkKey, TokenHash};
 use crate::types::{ClientId, DisplayName, FactorId, PracticeId};
@@ -32,6 +33,11 @@ pub const MAX_FACTORS: usize = 10;
 pub const TOTP_STEP_SECONDS: u64 = 30;
 /// The prefix of a second-step challenge, so a leaked one is recognisable.
 pub const CHALLENGE_PREFIX: &str = "pfc_";
+/// How long a passkey ceremony's state waits for the browser's answer: the five minutes that
+/// webauthn-rs asks browsers to finish within, so a ceremony never outlives its own timeout.
+pub const CEREMONY_LIFETIME: SignedDuration = SignedDuration::from_mins(5);
+/// The prefix of a passkey ceremony's id, so a leaked one is recognisable.
+pub const CEREMONY_PREFIX: &str = "ppc_";
 
 /// Whether a practice's clients use a second factor.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -139,6 +145,16 @@ pub enum FactorSecret {
         /// refused (RFC 6238 §5.2, each code works once).
         last_step: Option<u64>,
     },
+    /// A passkey (WebAuthn credential): public data only, nothing to seal.
+    Passkey {
+        /// Its id, unique across every account.
+        credential_id: PasskeyCredentialId,
+        /// The account's WebAuthn user handle it was registered with (the same for every
+        /// passkey of one client).
+        user_handle: PasskeyUserHandle,
+        /// The credential as the passkey adapter serialised it (public key, counter, flags).
+        passkey: StoredPasskey,
+    },
 }
 
 /// A client's second factor as stored.
@@ -169,6 +185,7 @@ impl SecondFactor {
     pub const fn kind(&self) -> SecondFactorKind {
         match self.secret {
             FactorSecret::Totp { .. } => SecondFactorKind::Totp,
+            FactorSecret::Passkey { .. } => SecondFactorKind::Passkey,
         }
     }
 
@@ -401,6 +418,83 @@ impl FactorChallenge {
     #[must_use]
     pub fn is_live_at(&self, now: Timestamp) -> bool {
         now < self.expires_at
+    }
+}
+
+/// What a passkey ceremony is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CeremonyPurpose {
+    /// A signed-in client registers a passkey.
+    Registration,
+    /// The second step of a sign-in whose password was right: one of the account's passkeys.
+    SecondStep,
+    /// A passkey-first sign-in: any discoverable passkey of the practice's clients.
+    SignIn,
+}
+
+impl CeremonyPurpose {
+    /// Stable storage name.
+    #[must_use]
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Registration => "registration",
+            Self::SecondStep => "second_step",
+            Self::SignIn => "sign_in",
+        }
+    }
+
+    /// Inverse of [`CeremonyPurpose::name`].
+    #[must_use]
+    pub fn from_name(name: &str) -> Option<Self> {
+        [Self::Registration, Self::SecondStep, Self::SignIn].into_iter().find(|purpose| purpose.name() == name)
+    }
+}
+
+/// A passkey ceremony between its start and the browser's answer: the relying party's state,
+/// kept server-side by the hash of the ceremony's id (a bearer secret the page or API caller
+/// holds), for [`CEREMONY_LIFETIME`], and taken once (a finish, right or wrong, ends it), so an
+/// answer cannot be replayed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PasskeyCeremony {
+    /// SHA-256 of the ceremony id.
+    pub hash: TokenHash,
+    /// The practice.
+    pub practice_id: PracticeId,
+    /// The client: the one registering, or the one whose password was right; `None` for a
+    /// passkey-first sign-in (nobody is known yet).
+    pub client_id: Option<ClientId>,
+    /// What it is for.
+    pub purpose: CeremonyPurpose,
+    /// For a registration: the account's WebAuthn user handle the passkey is made with (kept
+    /// with the passkey once registered); `None` otherwise.
+    pub user_handle: Option<PasskeyUserHandle>,
+    /// The relying party's state, as its adapter serialised it (opaque JSON; holds the
+    /// challenge).
+    pub state: String,
+    /// When it started.
+    pub created_at: Timestamp,
+    /// The first instant it no longer works.
+    pub expires_at: Timestamp,
+}
+
+impl PasskeyCeremony {
+    /// Whether it still works at `now`.
+    #[must_use]
+    pub fn is_live_at(&self, now: Timestamp) -> bool {
+        now < self.expires_at
+    }
+}
+
+impl fmt::Debug for PasskeyCeremony {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The state holds the challenge: never shown.
+        f.debug_struct("PasskeyCeremony")
+            .field("practice_id", &self.practice_id)
+            .field("client_id", &self.client_id)
+            .field("purpose", &self.purpose)
+            .field("created_at", &self.created_at)
+            .field("expires_at", &self.expires_at)
+            .finish_non_exhaustive()
     }
 }
 

@@ -1,14 +1,15 @@
 //! The ports of second factors: [`SecretSealer`] (TOTP secrets encrypted at rest with a key
-//! kept outside the database) and [`FactorStore`] (factors, recovery codes and second-step
-//! challenges).
+//! kept outside the database) and [`FactorStore`] (factors, recovery codes, second-step
+//! challenges and passkey ceremonies).
 
 use async_trait::async_trait;
 use jiff::Timestamp;
 use secrecy::SecretSlice;
 
 use super::{BoxError, StoreError};
+use crate::ports::passkeys::{PasskeyCredentialId, StoredPasskey};
 use crate::records::{AuditEvent, OutgoingMail};
-use crate::second_factor::{FactorChallenge, SealedSecret, SecondFactor};
+use crate::second_factor::{FactorChallenge, PasskeyCeremony, SealedSecret, SecondFactor};
 use crate::token::TokenHash;
 use crate::types::{ClientId, FactorId, PracticeId};
 
@@ -52,7 +53,8 @@ pub struct FactorCommit {
     pub client_id: ClientId,
     /// When the change happened (the recovery codes' creation time).
     pub at: Timestamp,
-    /// Factors to insert, or to replace whole when their id exists (of this client).
+    /// Factors to insert, or to replace whole when their id exists (of this client). A passkey
+    /// whose credential id another factor has (of any client) is refused.
     pub put: Vec<SecondFactor>,
     /// Factors of this client to delete; an id that is gone is not an error.
     pub remove: Vec<FactorId>,
@@ -84,8 +86,9 @@ pub trait FactorStore: Send + Sync + 'static {
     /// Writes a [`FactorCommit`] atomically.
     ///
     /// # Errors
-    /// [`StoreError::Duplicate`] when a put factor's id belongs to another client, writing
-    /// nothing. A failure midway MUST leave nothing written.
+    /// [`StoreError::Duplicate`] when a put factor's id belongs to another client, or a put
+    /// passkey's credential id to another factor, writing nothing. A failure midway MUST leave
+    /// nothing written.
     async fn commit_factors(&self, change: FactorCommit) -> Result<(), StoreError>;
 
     /// Records that the code of time step `step` of a confirmed TOTP factor was accepted at
@@ -138,6 +141,43 @@ pub trait FactorStore: Send + Sync + 'static {
     /// # Errors
     /// Only infrastructure failures.
     async fn consume_challenge(&self, hash: &TokenHash) -> Result<bool, StoreError>;
+
+    /// The passkey factor with this credential id, of whichever client and practice holds it
+    /// (credential ids are unique across all of them).
+    ///
+    /// # Errors
+    /// Only infrastructure failures; an unknown id is `Ok(None)`.
+    async fn passkey_factor(&self, credential: &PasskeyCredentialId) -> Result<Option<SecondFactor>, StoreError>;
+
+    /// Records a use of a passkey factor at `at`, with its audit events: its last use, and
+    /// `updated` in place of the stored credential when the relying party reported a change
+    /// (a new signature counter, new backup flags). Returns whether the factor still exists
+    /// (removed meanwhile: `false`, nothing written).
+    ///
+    /// # Errors
+    /// Only infrastructure failures.
+    async fn use_passkey(
+        &self,
+        factor: FactorId,
+        updated: Option<StoredPasskey>,
+        at: Timestamp,
+        audit: &[AuditEvent],
+    ) -> Result<bool, StoreError>;
+
+    /// Stores a passkey ceremony's state, deleting every ceremony that expired before its
+    /// creation.
+    ///
+    /// # Errors
+    /// Only infrastructure failures.
+    async fn create_ceremony(&self, ceremony: &PasskeyCeremony) -> Result<(), StoreError>;
+
+    /// Takes (deletes and returns) the ceremony with this hash, live or expired (the service
+    /// decides). Of two concurrent takes exactly one gets it, so a browser's answer is
+    /// checked against its challenge once at most.
+    ///
+    /// # Errors
+    /// Only infrastructure failures; unknown or taken is `Ok(None)`.
+    async fn take_ceremony(&self, hash: &TokenHash) -> Result<Option<PasskeyCeremony>, StoreError>;
 }
 
 impl<T: SecretSealer + ?Sized> SecretSealer for std::sync::Arc<T> {
@@ -188,5 +228,23 @@ impl<T: FactorStore + ?Sized> FactorStore for std::sync::Arc<T> {
     }
     async fn consume_challenge(&self, hash: &TokenHash) -> Result<bool, StoreError> {
         (**self).consume_challenge(hash).await
+    }
+    async fn passkey_factor(&self, credential: &PasskeyCredentialId) -> Result<Option<SecondFactor>, StoreError> {
+        (**self).passkey_factor(credential).await
+    }
+    async fn use_passkey(
+        &self,
+        factor: FactorId,
+        updated: Option<StoredPasskey>,
+        at: Timestamp,
+        audit: &[AuditEvent],
+    ) -> Result<bool, StoreError> {
+        (**self).use_passkey(factor, updated, at, audit).await
+    }
+    async fn create_ceremony(&self, ceremony: &PasskeyCeremony) -> Result<(), StoreError> {
+        (**self).create_ceremony(ceremony).await
+    }
+    async fn take_ceremony(&self, hash: &TokenHash) -> Result<Option<PasskeyCeremony>, StoreError> {
+        (**self).take_ceremony(hash).await
     }
 }

@@ -44,6 +44,13 @@ pub enum FactorAnswer<'a> {
     Totp(&'a str),
     /// One of the recovery codes.
     RecoveryCode(&'a str),
+    /// A passkey's answer to the ceremony [`PortalService::challenge_start_passkey`] started.
+    Passkey {
+        /// The ceremony's id.
+        ceremony: &'a str,
+        /// The browser's answer.
+        response: &'a crate::PasskeyResponse,
+    },
 }
 
 /// Refusals of the second step.
@@ -55,6 +62,10 @@ pub enum SecondStepError {
     /// The code is wrong or was used before.
     #[error("the code is not right")]
     InvalidCode,
+    /// The passkey's answer did not verify, or its ceremony is unknown, lapsed or finished:
+    /// start the passkey again.
+    #[error("the passkey was not accepted")]
+    PasskeyRejected,
     /// The account was disabled meanwhile.
     #[error("the portal account is disabled")]
     AccountDisabled,
@@ -85,9 +96,9 @@ impl From<RandomnessError> for SecondStepError {
 }
 
 /// What a live challenge stands for.
-struct Challenged {
+pub(super) struct Challenged {
     challenge: FactorChallenge,
-    owner: FactorOwner,
+    pub(super) owner: FactorOwner,
     account: PortalAccount,
     throttle_key: String,
 }
@@ -111,10 +122,13 @@ where
     ) -> Result<Option<SecondStep>, SignInError> {
         let client = account.client_id();
         let factors = self.store.factors(practice.id, client).await?;
-        let mut kinds: Vec<SecondFactorKind> = factors.iter().filter(|f| f.is_confirmed()).map(|f| f.kind()).collect();
+        // A passkey needs the relying party to be checked: without one, it is not offered.
+        let usable = |kind: &SecondFactorKind| *kind != SecondFactorKind::Passkey || self.passkeys.is_some();
+        let mut kinds: Vec<SecondFactorKind> =
+            factors.iter().filter(|f| f.is_confirmed()).map(|f| f.kind()).filter(usable).collect();
         kinds.sort();
         kinds.dedup();
-        let purpose = if !kinds.is_empty() {
+        let purpose = if factors.iter().any(|f| f.is_confirmed()) {
             if self.store.recovery_codes_left(practice.id, client).await? > 0 {
                 kinds.push(SecondFactorKind::RecoveryCode);
             }
@@ -123,6 +137,10 @@ where
             if self.sealer.is_some() {
                 kinds.push(SecondFactorKind::Totp);
             }
+            if self.passkeys.is_some() {
+                kinds.push(SecondFactorKind::Passkey);
+            }
+            kinds.sort();
             ChallengePurpose::Enrol
         } else {
             return Ok(None);
@@ -167,7 +185,7 @@ where
                 let Some(sealer) = self.sealer.as_ref() else { return Err(SecondStepError::InvalidCode) };
                 let mut outcome = Err(AuditFailure::InvalidCode);
                 for factor in self.store.factors(practice, client).await?.iter().filter(|f| f.is_confirmed()) {
-                    let FactorSecret::Totp { sealed, last_step } = &factor.secret;
+                    let FactorSecret::Totp { sealed, last_step } = &factor.secret else { continue };
                     let opened = sealer.open(sealed, &factor.seal_context()).map_err(|_| {
                         // A secret that does not open is a broken key or corrupt data.
                         crate::StoreError::Corrupt("a sealed secret did not open".into())
@@ -201,6 +219,9 @@ where
                 }
                 None => Err(AuditFailure::InvalidCode),
             },
+            FactorAnswer::Passkey { ceremony, response } => {
+                self.second_step_passkey(practice, client, ceremony, response, used, now).await?
+            }
         };
         if let Err(failure) = accepted {
             return Err(self.refuse_code(&found, failure, context, now).await);
@@ -279,7 +300,7 @@ where
 
     /// The live challenge of `purpose` behind `presented`, its client active and its username
     /// not throttled.
-    async fn challenged(
+    pub(super) async fn challenged(
         &self,
         presented: &str,
         purpose: ChallengePurpose,
@@ -322,14 +343,19 @@ where
         Err(refused.1)
     }
 
-    /// Counts a wrong code as a failed sign-in of the username and audits it.
-    async fn refuse_code(
+    /// Counts a wrong code (or passkey answer) as a failed sign-in of the username and audits
+    /// it.
+    pub(super) async fn refuse_code(
         &self,
         found: &Challenged,
         failure: AuditFailure,
         context: &RequestContext,
         now: Timestamp,
     ) -> SecondStepError {
+        let refused = match failure {
+            AuditFailure::InvalidPasskey => SecondStepError::PasskeyRejected,
+            _ => SecondStepError::InvalidCode,
+        };
         let outcome: Result<(), SecondStepError> = async {
             let practice = found.owner.practice.id;
             let state = self.store.record_failure(practice, &found.throttle_key, now).await?;
@@ -345,11 +371,11 @@ where
             Ok(())
         }
         .await;
-        outcome.err().unwrap_or(SecondStepError::InvalidCode)
+        outcome.err().unwrap_or(refused)
     }
 
     /// Uses the challenge up and opens the session.
-    async fn finish_second_step(
+    pub(super) async fn finish_second_step(
         &self,
         found: &Challenged,
         now: Timestamp,
@@ -377,10 +403,11 @@ where
     }
 }
 
-fn enrolment_error(error: FactorError) -> SecondStepError {
+pub(super) fn enrolment_error(error: FactorError) -> SecondStepError {
     match error {
         FactorError::Infrastructure(e) => SecondStepError::Infrastructure(e),
         FactorError::InvalidCode => SecondStepError::InvalidCode,
+        FactorError::PasskeyRejected | FactorError::CeremonyInvalid => SecondStepError::PasskeyRejected,
         other => SecondStepError::Enrolment(other),
     }
 }

@@ -26,6 +26,7 @@ mod date_of_birth;
 mod factor_sign_in;
 mod imports;
 mod invitations;
+mod passkeys;
 mod practices;
 mod registration;
 mod reminders;
@@ -62,6 +63,7 @@ pub use date_of_birth::DateOfBirthMismatch;
 pub use factor_sign_in::{FactorAnswer, SecondStep, SecondStepError};
 pub use imports::{IMPORT_BATCH, ImportError, ImportPlan, ImportRow, ImportSkip, ImportWarning, RowError};
 pub use invitations::{SendInviteError, VerifyInviteError};
+pub use passkeys::{DEFAULT_PASSKEY_NAME, PasskeyCeremonyStarted, PasskeySignInError};
 pub use practices::{CreatedPractice, PracticeChange, PracticeError, UpdatePracticeError};
 pub use registration::{RegisterError, Registered};
 pub use reminders::RemindersQueued;
@@ -100,6 +102,10 @@ pub enum Infrastructure {
     /// No secure randomness.
     #[error(transparent)]
     Randomness(#[from] RandomnessError),
+    /// The passkey relying party failed: a stored passkey or ceremony it cannot read, or no
+    /// challenge could be made. Never the client's answer (that is a refusal).
+    #[error("the passkey relying party failed")]
+    Passkeys(#[source] crate::PasskeyError),
     /// The account kept changing under concurrent updates; the caller may retry. Ordinary
     /// concurrency never gets here (changes of one client queue in the store); only a change
     /// that lost its version check to a writer outside the queue four times running does.
@@ -262,6 +268,8 @@ pub struct PortalService<S, H, C, R, D> {
     link_key: LinkKey,
     /// Seals TOTP secrets at rest; without one, authenticator apps cannot be enrolled.
     sealer: Option<std::sync::Arc<dyn SecretSealer>>,
+    /// The WebAuthn relying party; without one, passkeys cannot be registered or used.
+    passkeys: Option<std::sync::Arc<dyn crate::PasskeyRelyingParty>>,
 }
 
 impl<S, H, C, R, D> PortalService<S, H, C, R, D>
@@ -275,7 +283,18 @@ where
     /// Wires the ports together: `store` holds what the portal owns (accounts, links,
     /// sessions, throttle, audit, outbox), `directory` reads the host's clients.
     pub fn new(store: S, directory: D, hasher: H, clock: C, random: R, policy: Policy, link_key: LinkKey) -> Self {
-        Self { store, directory, records: ClientRecords::Host, hasher, clock, random, policy, link_key, sealer: None }
+        Self {
+            store,
+            directory,
+            records: ClientRecords::Host,
+            hasher,
+            clock,
+            random,
+            policy,
+            link_key,
+            sealer: None,
+            passkeys: None,
+        }
     }
 
     /// Gives the service the sealer of TOTP secrets (a key kept outside the database), which
@@ -284,6 +303,16 @@ where
     #[must_use]
     pub fn with_secret_sealer(mut self, sealer: std::sync::Arc<dyn SecretSealer>) -> Self {
         self.sealer = Some(sealer);
+        self
+    }
+
+    /// Gives the service the WebAuthn relying party of the portal's public URL (the
+    /// `portal-passkeys` adapter), which passkeys need: without one, registering a passkey is
+    /// refused ([`FactorError::PasskeysUnavailable`]), passkeys are not offered at sign-in and
+    /// passkey-first sign-in is unavailable.
+    #[must_use]
+    pub fn with_passkeys(mut self, passkeys: std::sync::Arc<dyn crate::PasskeyRelyingParty>) -> Self {
+        self.passkeys = Some(passkeys);
         self
     }
 

@@ -45,6 +45,19 @@ pub enum FactorError {
     /// This server cannot keep TOTP secrets (no sealer was wired).
     #[error("authenticator apps are not available on this server")]
     TotpUnavailable,
+    /// This server has no passkey relying party wired.
+    #[error("passkeys are not available on this server")]
+    PasskeysUnavailable,
+    /// The passkey ceremony is unknown, expired, finished, or another client's: start again.
+    #[error("the passkey registration expired; start again")]
+    CeremonyInvalid,
+    /// The browser's passkey answer did not verify (another site, another challenge, no user
+    /// verification, an excluded credential).
+    #[error("the passkey was not accepted")]
+    PasskeyRejected,
+    /// The authenticator's credential is registered to an account already.
+    #[error("this passkey is registered already")]
+    PasskeyInUse,
     /// Infrastructure.
     #[error(transparent)]
     Infrastructure(#[from] Infrastructure),
@@ -128,7 +141,7 @@ impl ClientSession {
     }
 }
 
-fn view(factor: &SecondFactor) -> FactorView {
+pub(super) fn view(factor: &SecondFactor) -> FactorView {
     FactorView {
         id: factor.id,
         kind: factor.kind(),
@@ -227,7 +240,7 @@ where
             .find(|f| f.id == factor_id && !f.is_confirmed())
             .filter(|f| now < f.created_at.saturating_add(ENROLMENT_LIFETIME).unwrap_or(f.created_at))
             .ok_or(FactorError::FactorNotFound)?;
-        let FactorSecret::Totp { sealed, .. } = &pending.secret;
+        let FactorSecret::Totp { sealed, .. } = &pending.secret else { return Err(FactorError::FactorNotFound) };
         let secret = TotpSecret::from_bytes(sealer.open(sealed, &pending.seal_context())?.expose_secret().to_vec());
         let otpauth_url = secret
             .otpauth_url(owner.practice.name.as_str(), owner.username.as_str())
@@ -268,7 +281,7 @@ where
             .find(|f| f.id == factor_id && !f.is_confirmed())
             .filter(|f| now < f.created_at.saturating_add(ENROLMENT_LIFETIME).unwrap_or(f.created_at))
             .ok_or(FactorError::FactorNotFound)?;
-        let FactorSecret::Totp { sealed, .. } = &pending.secret;
+        let FactorSecret::Totp { sealed, .. } = &pending.secret else { return Err(FactorError::FactorNotFound) };
         let secret = TotpSecret::from_bytes(sealer.open(sealed, &pending.seal_context())?.expose_secret().to_vec());
         let step = secret.matching_step(code, now).ok_or(FactorError::InvalidCode)?;
         let first = !factors.iter().any(SecondFactor::is_confirmed);
@@ -436,11 +449,11 @@ where
         Ok(practice)
     }
 
-    fn new_recovery_codes(&self) -> Result<Vec<RecoveryCode>, Infrastructure> {
+    pub(super) fn new_recovery_codes(&self) -> Result<Vec<RecoveryCode>, Infrastructure> {
         (0..RECOVERY_CODE_COUNT).map(|_| RecoveryCode::generate(&self.random).map_err(Infrastructure::from)).collect()
     }
 
-    fn factor_audit(
+    pub(super) fn factor_audit(
         &self,
         owner: &FactorOwner,
         actor: Actor,

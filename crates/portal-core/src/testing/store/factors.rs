@@ -3,9 +3,10 @@
 use async_trait::async_trait;
 use jiff::Timestamp;
 
+use crate::ports::passkeys::{PasskeyCredentialId, StoredPasskey};
 use crate::ports::{FactorCommit, FactorStore, StoreError};
 use crate::records::{AuditEvent, OutgoingMail};
-use crate::second_factor::{FactorChallenge, FactorSecret, SecondFactor};
+use crate::second_factor::{FactorChallenge, FactorSecret, PasskeyCeremony, SecondFactor};
 use crate::token::TokenHash;
 use crate::types::{ClientId, FactorId, PracticeId};
 
@@ -45,6 +46,15 @@ impl FactorStore for InMemoryStore {
             };
             if put.iter().any(|f| foreign(f.id) || f.practice_id != practice_id || f.client_id != client_id) {
                 return Err(StoreError::Duplicate("second factor"));
+            }
+            let credential_taken = |factor: &SecondFactor| {
+                credential_of(factor).is_some_and(|id| {
+                    s.factors.iter().any(|other| other.id != factor.id && credential_of(other) == Some(id))
+                        || put.iter().any(|other| other.id != factor.id && credential_of(other) == Some(id))
+                })
+            };
+            if put.iter().any(credential_taken) {
+                return Err(StoreError::Duplicate("passkey"));
             }
             if let Some(codes) = &recovery_codes
                 && codes.iter().any(|hash| {
@@ -87,7 +97,7 @@ impl FactorStore for InMemoryStore {
             let Some(stored) = s.factors.iter_mut().find(|f| f.id == factor && f.is_confirmed()) else {
                 return Ok(false);
             };
-            let FactorSecret::Totp { last_step, .. } = &mut stored.secret;
+            let FactorSecret::Totp { last_step, .. } = &mut stored.secret else { return Ok(false) };
             if last_step.is_some_and(|last| step <= last) {
                 return Ok(false);
             }
@@ -138,5 +148,51 @@ impl FactorStore for InMemoryStore {
 
     async fn consume_challenge(&self, hash: &TokenHash) -> Result<bool, StoreError> {
         Ok(self.with(|s| s.challenges.remove(hash).is_some()))
+    }
+
+    async fn passkey_factor(&self, credential: &PasskeyCredentialId) -> Result<Option<SecondFactor>, StoreError> {
+        Ok(self.with(|s| s.factors.iter().find(|f| credential_of(f) == Some(credential)).cloned()))
+    }
+
+    async fn use_passkey(
+        &self,
+        factor: FactorId,
+        updated: Option<StoredPasskey>,
+        at: Timestamp,
+        audit: &[AuditEvent],
+    ) -> Result<bool, StoreError> {
+        self.with(|s| {
+            s.check_new_audit(audit)?;
+            let Some(stored) = s.factors.iter_mut().find(|f| f.id == factor) else { return Ok(false) };
+            let FactorSecret::Passkey { passkey, .. } = &mut stored.secret else { return Ok(false) };
+            if let Some(updated) = updated {
+                *passkey = updated;
+            }
+            stored.last_used_at = Some(at);
+            s.push_audit(audit.iter().cloned());
+            Ok(true)
+        })
+    }
+
+    async fn create_ceremony(&self, ceremony: &PasskeyCeremony) -> Result<(), StoreError> {
+        self.with(|s| {
+            s.ceremonies.retain(|_, c| c.expires_at > ceremony.created_at);
+            if s.ceremonies.contains_key(&ceremony.hash) {
+                return Err(StoreError::Duplicate("passkey ceremony"));
+            }
+            s.ceremonies.insert(ceremony.hash, ceremony.clone());
+            Ok(())
+        })
+    }
+
+    async fn take_ceremony(&self, hash: &TokenHash) -> Result<Option<PasskeyCeremony>, StoreError> {
+        Ok(self.with(|s| s.ceremonies.remove(hash)))
+    }
+}
+
+fn credential_of(factor: &SecondFactor) -> Option<&PasskeyCredentialId> {
+    match &factor.secret {
+        FactorSecret::Passkey { credential_id, .. } => Some(credential_id),
+        FactorSecret::Totp { .. } => None,
     }
 }

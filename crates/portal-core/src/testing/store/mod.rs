@@ -122,6 +122,8 @@ struct State {
     recovery_codes: HashMap<TokenHash, factors::StoredCode>,
     /// Second-step challenges by hash.
     challenges: HashMap<TokenHash, crate::second_factor::FactorChallenge>,
+    /// Passkey ceremonies by hash.
+    ceremonies: HashMap<TokenHash, crate::second_factor::PasskeyCeremony>,
 }
 
 /// Fails with `Duplicate(what)` when an id is already `taken` or appears twice in `ids`.
