@@ -149,7 +149,7 @@ where
             passkeys_of(&factors).into_iter().map(|(_, id, _)| id.clone()).collect();
         let (options, state) = passkeys
             .start_registration(handle, &owner.username, owner.practice.name.as_str(), &exclude)
-            .map_err(|e| Infrastructure::Passkeys(e))?;
+            .map_err(Infrastructure::Passkeys)?;
         let started = self
             .store_ceremony(
                 practice,

@@ -15,6 +15,9 @@
 //!   own client records, kept apart from the portal's state (design §7).
 //! - [`TestSealer`]: a [`SecretSealer`](crate::SecretSealer) keeping the port's contract with a
 //!   toy construction. **Not secure**: tests only.
+//! - [`TestPasskeys`]: a [`PasskeyRelyingParty`](crate::PasskeyRelyingParty) keeping the
+//!   port's rules without cryptography, and making an authenticator's answers. **Not
+//!   secure**: tests only.
 //! - [`RecordingTransport`]: a [`MailTransport`](crate::MailTransport) that keeps what it was
 //!   given and fails on request.
 //!
@@ -34,6 +37,7 @@
 
 mod clock;
 mod directory;
+mod passkeys;
 mod randomness;
 mod sealer;
 mod store;
@@ -45,6 +49,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 
 pub use clock::ManualClock;
 pub use directory::InMemoryDirectory;
+pub use passkeys::TestPasskeys;
 pub use randomness::SeededRandom;
 pub use sealer::TestSealer;
 pub use store::{InMemoryStore, StoredToken};

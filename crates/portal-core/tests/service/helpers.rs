@@ -61,10 +61,19 @@ pub async fn world() -> World {
     world_with(fast_hasher()).await
 }
 
+/// A world whose service has no passkey relying party wired (as a host that wires none).
+pub async fn world_without_passkeys() -> World {
+    world_of(fast_hasher(), false).await
+}
+
 pub async fn world_with<H: PasswordHasher>(hasher: H) -> World<H> {
+    world_of(hasher, true).await
+}
+
+async fn world_of<H: PasswordHasher>(hasher: H, passkeys: bool) -> World<H> {
     let store = InMemoryStore::default();
     let clock = ManualClock::new(start());
-    let service = PortalService::new(
+    let mut service = PortalService::new(
         store.clone(),
         store.clone(),
         hasher,
@@ -75,6 +84,9 @@ pub async fn world_with<H: PasswordHasher>(hasher: H) -> World<H> {
     )
     .with_bundled_records()
     .with_secret_sealer(Arc::new(TestSealer::new([9; 32])));
+    if passkeys {
+        service = service.with_passkeys(Arc::new(portal_core::testing::TestPasskeys::new()));
+    }
     let created = service.create_practice("Sunrise Therapy", Some("sunrise"), TimeZoneName::utc()).await.unwrap();
     let staff = StaffContext { staff: created.staff, request: ctx() };
     let client = service

@@ -8,6 +8,7 @@ mod date_of_birth;
 mod helpers;
 mod host;
 mod lifecycle;
+mod passkeys;
 mod races;
 mod reminders;
 mod reset_requests;

@@ -71,7 +71,7 @@ async fn an_app_is_enrolled_with_a_confirming_code_and_the_first_factor_brings_t
 
     // The stored factor holds the secret sealed, never in clear.
     let stored = w.store.factors(w.staff.staff.practice_id, &w.client).await.unwrap();
-    let portal_core::FactorSecret::Totp { sealed, .. } = &stored[0].secret;
+    let portal_core::FactorSecret::Totp { sealed, .. } = &stored[0].secret else { panic!("a TOTP factor") };
     let raw = totp_rs::Secret::try_from_base32(enrolment.secret.expose_secret()).unwrap().as_bytes().to_vec();
     assert!(!sealed.as_bytes().windows(raw.len()).any(|w| w == raw.as_slice()));
 
@@ -245,7 +245,7 @@ async fn a_required_factor_is_enrolled_right_after_the_password_and_then_the_ses
     set_policy(&w, SecondFactorPolicy::Required).await;
     let step = second_step(&w).await;
     assert!(step.enrolment_required);
-    assert_eq!(step.factors, vec![SecondFactorKind::Totp]);
+    assert_eq!(step.factors, vec![SecondFactorKind::Totp, SecondFactorKind::Passkey]);
     // An enrolment challenge is no verification challenge.
     let verify = w.service.complete_second_step(&challenge(&step), FactorAnswer::Totp("123456"), &ctx()).await;
     assert!(matches!(verify, Err(SecondStepError::ChallengeInvalid)), "{verify:?}");
