@@ -3,6 +3,7 @@
 //! client's factors (list, enrol an authenticator app, remove, new recovery codes).
 
 mod bodies;
+mod passkeys;
 
 use poem::http::StatusCode;
 use poem_openapi::param::Path;
@@ -16,6 +17,7 @@ use self::bodies::{
     EnrolmentBody, RecoveryCodesBody, SessionBody, codes,
 };
 pub(crate) use self::bodies::{FactorsBody, PolicyBody, SecondStepBody, qr_svg};
+pub(crate) use self::passkeys::PasskeysApi;
 use crate::ApiTags;
 use crate::auth::{ClientSessionToken, Ctx};
 use crate::error::{ApiError, ErrorCode, Problem};
@@ -27,12 +29,17 @@ pub(crate) enum SecondStepResponse {
     /// Signed in.
     #[oai(status = 201)]
     Created(Json<SessionBody>),
-    /// `challenge_invalid` (sign in again) or `invalid_code` (wrong, or used before).
+    /// `challenge_invalid` (sign in again), `invalid_code` (wrong, or used before) or
+    /// `passkey_rejected` (start the passkey again).
     #[oai(status = 401, content_type = "application/problem+json")]
     Unauthorized(Json<Problem>),
     /// `account_disabled`.
     #[oai(status = 403, content_type = "application/problem+json")]
     Forbidden(Json<Problem>),
+    /// `validation_failed`: a `code` without the `kind` needing it, or a passkey answer
+    /// without its `ceremony` and `response`.
+    #[oai(status = 422, content_type = "application/problem+json")]
+    Unprocessable(Json<Problem>),
     /// `throttled`: too many failed attempts for this username; retry after `Retry-After`.
     #[oai(status = 429, content_type = "application/problem+json")]
     TooManyRequests(
@@ -174,7 +181,13 @@ impl Ctx {
             FactorError::FactorRequired => (StatusCode::CONFLICT, ErrorCode::FactorRequired),
             FactorError::NoFactor => (StatusCode::CONFLICT, ErrorCode::NoFactor),
             FactorError::TooManyFactors => (StatusCode::CONFLICT, ErrorCode::TooManyFactors),
-            FactorError::TotpUnavailable => (StatusCode::NOT_FOUND, ErrorCode::NotAvailable),
+            FactorError::TotpUnavailable | FactorError::PasskeysUnavailable => {
+                (StatusCode::NOT_FOUND, ErrorCode::NotAvailable)
+            }
+            FactorError::CeremonyInvalid | FactorError::PasskeyRejected => {
+                (StatusCode::UNPROCESSABLE_ENTITY, ErrorCode::PasskeyRejected)
+            }
+            FactorError::PasskeyInUse => (StatusCode::CONFLICT, ErrorCode::PasskeyInUse),
             FactorError::Invalid(invalid) => {
                 let problem = ApiError::invalid_input(invalid, self.rid()).problem().clone();
                 return Ok((StatusCode::UNPROCESSABLE_ENTITY, Json(problem)));
@@ -189,6 +202,7 @@ impl Ctx {
         let (status, code, wait) = match error {
             SecondStepError::ChallengeInvalid => (StatusCode::UNAUTHORIZED, ErrorCode::ChallengeInvalid, 0),
             SecondStepError::InvalidCode => (StatusCode::UNAUTHORIZED, ErrorCode::InvalidCode, 0),
+            SecondStepError::PasskeyRejected => (StatusCode::UNAUTHORIZED, ErrorCode::PasskeyRejected, 0),
             SecondStepError::AccountDisabled => (StatusCode::FORBIDDEN, ErrorCode::AccountDisabled, 0),
             SecondStepError::Throttled { retry_after } => {
                 (StatusCode::TOO_MANY_REQUESTS, ErrorCode::Throttled, crate::error::retry_after_secs(*retry_after))
@@ -216,16 +230,29 @@ impl ClientFactorsApi {
     /// Sign in: the second step
     ///
     /// Completes a sign-in whose password answered 202 with a challenge: the challenge and a
-    /// code of the authenticator app (each code works once) or a recovery code (each works
-    /// once; using one mails a notice). Wrong codes count against the username like wrong
-    /// passwords.
+    /// code of the authenticator app (each code works once), a recovery code (each works
+    /// once; using one mails a notice), or a passkey's answer to the ceremony
+    /// `POST /api/v1/portal/sessions/second-factor/passkey` started. Wrong codes and refused
+    /// passkey answers count against the username like wrong passwords.
     #[oai(path = "/api/v1/portal/sessions/second-factor", method = "post", operation_id = "sign_in_second_factor")]
     async fn second_step(&self, ctx: Ctx, body: Json<AnswerBody>) -> Result<SecondStepResponse, ApiError> {
         ctx.ip_budget()?;
         let Json(body) = body;
-        let answer = match body.kind {
-            AnswerKind::Totp => FactorAnswer::Totp(body.code.as_str()),
-            AnswerKind::RecoveryCode => FactorAnswer::RecoveryCode(body.code.as_str()),
+        let passkey_answer = body.response.as_ref().map(passkeys::answer);
+        let answer = match (body.kind, &body.code, &body.ceremony, &passkey_answer) {
+            (AnswerKind::Totp, Some(code), None, None) => FactorAnswer::Totp(code.as_str()),
+            (AnswerKind::RecoveryCode, Some(code), None, None) => FactorAnswer::RecoveryCode(code.as_str()),
+            (AnswerKind::Passkey, None, Some(ceremony), Some(response)) => {
+                FactorAnswer::Passkey { ceremony: ceremony.as_str(), response }
+            }
+            _ => {
+                let problem = Problem::new(StatusCode::UNPROCESSABLE_ENTITY, ErrorCode::ValidationFailed, ctx.rid())
+                    .with_detail(
+                        "`totp` and `recovery_code` take a `code`; `passkey` takes a `ceremony` and a `response`"
+                            .to_owned(),
+                    );
+                return Ok(SecondStepResponse::Unprocessable(Json(problem)));
+            }
         };
         let done = ctx.state.service.complete_second_step(body.challenge.as_str(), answer, &ctx.meta.context()).await;
         match done {

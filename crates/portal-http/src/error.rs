@@ -111,6 +111,12 @@ pub enum ErrorCode {
     NoFactor,
     /// 409: the client holds as many second factors as allowed.
     TooManyFactors,
+    /// 401 at sign-in, 422 when registering: the passkey's answer did not verify (another
+    /// site's, another challenge's, an unknown or removed passkey, no user verification), or
+    /// its ceremony is unknown, expired (five minutes) or finished; start the passkey again.
+    PasskeyRejected,
+    /// 409: this passkey (the authenticator's credential) is registered already.
+    PasskeyInUse,
     /// 503: a dependency (the database) is unavailable; retry later.
     Unavailable,
     /// 500: something unexpected failed; quote the `request_id` when reporting it.
@@ -158,6 +164,8 @@ impl ErrorCode {
             Self::FactorRequired => "factor_required",
             Self::NoFactor => "no_factor",
             Self::TooManyFactors => "too_many_factors",
+            Self::PasskeyRejected => "passkey_rejected",
+            Self::PasskeyInUse => "passkey_in_use",
             Self::Unavailable => "unavailable",
             Self::Internal => "internal",
         }
@@ -203,6 +211,8 @@ impl ErrorCode {
             Self::FactorRequired => "The practice requires a second factor; add another before removing this one",
             Self::NoFactor => "No second factor is set up",
             Self::TooManyFactors => "No more second factors can be added",
+            Self::PasskeyRejected => "The passkey was not accepted; try it again",
+            Self::PasskeyInUse => "This passkey is registered already",
             Self::Unavailable => "The service is temporarily unavailable; retry later",
             Self::Internal => "An unexpected error occurred; quote the request id when reporting it",
         }
@@ -381,6 +391,7 @@ impl ApiError {
                 HashError::Malformed | HashError::ParametersOutOfBounds(_) | HashError::Failed(_),
             ) => (StatusCode::INTERNAL_SERVER_ERROR, ErrorCode::Internal, None),
             Infrastructure::Randomness(_) => (StatusCode::SERVICE_UNAVAILABLE, ErrorCode::Unavailable, Some(5)),
+            Infrastructure::Passkeys(_) => (StatusCode::INTERNAL_SERVER_ERROR, ErrorCode::Internal, None),
         };
         match code {
             ErrorCode::Busy | ErrorCode::Conflict => {

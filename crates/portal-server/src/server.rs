@@ -235,8 +235,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServeError> {
     let retention: Arc<dyn Retention> = Arc::clone(&store) as Arc<dyn Retention>;
     let directory: Arc<dyn ClientDirectory> = Arc::clone(&store) as Arc<dyn ClientDirectory>;
     let store: Arc<dyn PortalStore> = store;
-    let service: Arc<DynPortalService> = Arc::new(
-        PortalService::new(
+    let service = PortalService::new(
             Arc::clone(&store),
             Arc::clone(&directory),
             Arc::new(hasher.clone()) as Arc<dyn PasswordHasher>,
@@ -248,8 +247,23 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServeError> {
         // The store is the directory: a client and its portal state are one read.
         .with_bundled_records()
         // TOTP secrets are sealed under a key derived from the link key (sealer.rs).
-        .with_secret_sealer(Arc::new(crate::sealer::LinkKeySealer::new(&config.link_key))),
-    );
+        .with_secret_sealer(Arc::new(crate::sealer::LinkKeySealer::new(&config.link_key)));
+    // Passkeys are bound to the public URL's host name; WebAuthn refuses IP addresses, so the
+    // default `http://127.0.0.1:8080` runs without them.
+    let service: Arc<DynPortalService> = Arc::new(match portal_passkeys::WebauthnPasskeys::new(&public_url) {
+        Ok(passkeys) => {
+            tracing::info!(relying_party = passkeys.relying_party().id(), "passkeys on");
+            service.with_passkeys(Arc::new(passkeys))
+        }
+        Err(error) => {
+            tracing::info!(
+                %public_url,
+                reason = %error,
+                "passkeys off: they need a host name in --public-url (http://localhost:8080 to try them on this machine)"
+            );
+            service
+        }
+    });
 
     // The bench's store-read yardstick reads through the same store as the portal.
     #[cfg(feature = "bench-baseline")]

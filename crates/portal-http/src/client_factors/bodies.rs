@@ -113,6 +113,8 @@ pub(crate) enum AnswerKind {
     Totp,
     /// One of the recovery codes.
     RecoveryCode,
+    /// A passkey's answer.
+    Passkey,
 }
 
 /// The second step of a sign-in.
@@ -122,11 +124,18 @@ pub(crate) struct AnswerBody {
     /// The challenge from the sign-in's answer.
     #[oai(validator(min_length = 1, max_length = 256))]
     pub(super) challenge: Text,
-    /// What `code` is.
+    /// What answers: `code` for `totp` and `recovery_code`, `ceremony` and `response` for
+    /// `passkey`.
     pub(super) kind: AnswerKind,
     /// The six digits of the app, or a recovery code (dashes and case do not matter).
     #[oai(validator(min_length = 1, max_length = 64))]
-    pub(super) code: Text,
+    pub(super) code: Option<Text>,
+    /// The ceremony `POST /api/v1/portal/sessions/second-factor/passkey` started.
+    #[oai(validator(min_length = 1, max_length = 256))]
+    pub(super) ceremony: Option<Text>,
+    /// The browser's answer to `navigator.credentials.get()`: the `PublicKeyCredential` as
+    /// JSON with its binary members in base64url.
+    pub(super) response: Option<serde_json::Value>,
 }
 
 /// A challenge alone (starting an enrolment the practice requires).

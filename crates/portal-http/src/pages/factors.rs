@@ -209,7 +209,9 @@ pub(super) async fn after_password(ctx: &Ctx, req: &Request, practice: &Practice
 fn step_refused(ctx: &Ctx, practice: &Practice, error: SecondStepError) -> Page {
     let t = texts();
     match error {
-        SecondStepError::ChallengeInvalid | SecondStepError::InvalidCode => expired_step(practice),
+        SecondStepError::ChallengeInvalid | SecondStepError::InvalidCode | SecondStepError::PasskeyRejected => {
+            expired_step(practice)
+        }
         SecondStepError::AccountDisabled => {
             disabled_page().brand(practice.name.as_str()).page("page_second_step", StatusCode::FORBIDDEN)
         }

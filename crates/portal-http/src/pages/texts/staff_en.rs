@@ -267,6 +267,7 @@ fn failure(failure: &AuditFailure) -> String {
         AuditFailure::NoEmailOnFile => "the client has no email address on file; nothing was sent",
         AuditFailure::InvalidCode => "the code was not right",
         AuditFailure::ReplayedCode => "the code had already been used",
+        AuditFailure::InvalidPasskey => "the passkey was not accepted",
         AuditFailure::Unrecognised(code) => return format!("Refused ({})", code.as_str()),
     };
     format!("Refused: {why}")

@@ -284,6 +284,7 @@ fn failure(failure: &AuditFailure) -> String {
         AuditFailure::NoEmailOnFile => "el cliente no tiene correo electrónico en su ficha; no se envió nada",
         AuditFailure::InvalidCode => "el código no era correcto",
         AuditFailure::ReplayedCode => "el código ya se había usado",
+        AuditFailure::InvalidPasskey => "la llave de acceso no fue aceptada",
         AuditFailure::Unrecognised(code) => return format!("Rechazado ({})", code.as_str()),
     };
     format!("Rechazado: {why}")
