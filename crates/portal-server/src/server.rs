@@ -236,18 +236,18 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServeError> {
     let directory: Arc<dyn ClientDirectory> = Arc::clone(&store) as Arc<dyn ClientDirectory>;
     let store: Arc<dyn PortalStore> = store;
     let service = PortalService::new(
-            Arc::clone(&store),
-            Arc::clone(&directory),
-            Arc::new(hasher.clone()) as Arc<dyn PasswordHasher>,
-            Arc::clone(&config.clock),
-            Arc::new(OsRandom) as Arc<dyn Randomness>,
-            config.policy,
-            LinkKey::from_bytes(*config.link_key.expose()),
-        )
-        // The store is the directory: a client and its portal state are one read.
-        .with_bundled_records()
-        // TOTP secrets are sealed under a key derived from the link key (sealer.rs).
-        .with_secret_sealer(Arc::new(crate::sealer::LinkKeySealer::new(&config.link_key)));
+        Arc::clone(&store),
+        Arc::clone(&directory),
+        Arc::new(hasher.clone()) as Arc<dyn PasswordHasher>,
+        Arc::clone(&config.clock),
+        Arc::new(OsRandom) as Arc<dyn Randomness>,
+        config.policy,
+        LinkKey::from_bytes(*config.link_key.expose()),
+    )
+    // The store is the directory: a client and its portal state are one read.
+    .with_bundled_records()
+    // TOTP secrets are sealed under a key derived from the link key (sealer.rs).
+    .with_secret_sealer(Arc::new(crate::sealer::LinkKeySealer::new(&config.link_key)));
     // Passkeys are bound to the public URL's host name; WebAuthn refuses IP addresses, so the
     // default `http://127.0.0.1:8080` runs without them.
     let service: Arc<DynPortalService> = Arc::new(match portal_passkeys::WebauthnPasskeys::new(&public_url) {

@@ -315,11 +315,7 @@ impl PasskeysApi {
         method = "post",
         operation_id = "sign_in_start_passkey"
     )]
-    async fn second_step_start(
-        &self,
-        ctx: Ctx,
-        body: Json<ChallengeBody>,
-    ) -> Result<ChallengeStartResponse, ApiError> {
+    async fn second_step_start(&self, ctx: Ctx, body: Json<ChallengeBody>) -> Result<ChallengeStartResponse, ApiError> {
         ctx.ip_budget()?;
         let started = ctx.state.service.challenge_start_passkey(body.0.challenge.as_str(), &ctx.meta.context()).await;
         challenge_started(&ctx, started)

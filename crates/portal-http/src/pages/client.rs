@@ -99,6 +99,8 @@ struct SignInPage<'a> {
     problem: Option<SignInProblem>,
     /// The practice's "Forgot your password?" page, when it lets clients start resets.
     forgot_password_path: Option<String>,
+    /// Offer passkey-first sign-in (the practice uses second factors, the server has passkeys).
+    passkey_sign_in: bool,
 }
 
 /// `templates/home.html`.
@@ -111,7 +113,7 @@ struct HomePage<'a> {
     csrf: String,
 }
 
-fn sign_in_form(req: &Request, practice: &Practice, username: &str, problem: Option<SignInProblem>) -> Page {
+fn sign_in_form(ctx: &Ctx, req: &Request, practice: &Practice, username: &str, problem: Option<SignInProblem>) -> Page {
     let status = if problem.is_some() { StatusCode::UNAUTHORIZED } else { StatusCode::OK };
     let (csrf, csrf_cookie) = csrf_token(req);
     let forgot_password_path =
@@ -123,6 +125,8 @@ fn sign_in_form(req: &Request, practice: &Practice, username: &str, problem: Opt
         username,
         problem,
         forgot_password_path,
+        passkey_sign_in: ctx.state.service.passkeys_available()
+            && practice.settings.second_factor_policy().allows_enrolment(),
     };
     Page::render("page_sign_in", status, &page).csrf_cookie(csrf_cookie)
 }
@@ -139,7 +143,7 @@ async fn practice(ctx: &Ctx, slug: &str) -> Result<Practice, Page> {
 #[handler]
 pub(crate) async fn sign_in_page(ctx: Ctx, req: &Request, Path(slug): Path<String>) -> Response {
     match practice(&ctx, &slug).await {
-        Ok(practice) => sign_in_form(req, &practice, "", None).into_response(),
+        Ok(practice) => sign_in_form(&ctx, req, &practice, "", None).into_response(),
         Err(page) => page.into_response(),
     }
 }
@@ -169,7 +173,7 @@ pub(crate) async fn sign_in_submit(
             see_other("page_sign_in", "/portal/home", vec![cookie])
         }
         Err(SignInError::InvalidCredentials) => {
-            sign_in_form(req, &practice, &form.username, Some(SignInProblem::WrongCredentials)).into_response()
+            sign_in_form(&ctx, req, &practice, &form.username, Some(SignInProblem::WrongCredentials)).into_response()
         }
         Err(SignInError::AccountDisabled) => {
             disabled_page().brand(practice.name.as_str()).page("page_sign_in", StatusCode::FORBIDDEN).into_response()

@@ -8,9 +8,10 @@ use poem::http::StatusCode;
 use poem::web::{Form, Path};
 use poem::{IntoResponse, Request, Response, handler};
 use portal_core::service::{
-    ClientSession, FactorAnswer, FactorError, SecondStep, SecondStepError, SessionError, SignedIn, TotpEnrolment,
+    ClientSession, FactorAnswer, FactorError, PasskeyCeremonyStarted, SecondStep, SecondStepError, SessionError,
+    SignedIn, TotpEnrolment,
 };
-use portal_core::{FactorId, Practice, RecoveryCode, SecondFactorKind, second_factor};
+use portal_core::{FactorId, PasskeyResponse, Practice, RecoveryCode, SecondFactorKind, second_factor};
 use secrecy::ExposeSecret as _;
 use serde::Deserialize;
 
@@ -35,6 +36,24 @@ struct SecondStepPage<'a> {
     totp: bool,
     recovery: bool,
     wrong_code: bool,
+    /// The passkey ceremony started for this step, when the account has a passkey.
+    passkey: Option<InlinePasskey>,
+    passkey_refused: bool,
+}
+
+/// A passkey ceremony run from a page that also offers other ways (the second step).
+struct InlinePasskey {
+    ceremony: String,
+    options: String,
+}
+
+impl InlinePasskey {
+    fn of(started: &PasskeyCeremonyStarted) -> Self {
+        Self {
+            ceremony: started.ceremony.expose().expose_secret().to_owned(),
+            options: started.options.as_json().to_owned(),
+        }
+    }
 }
 
 /// `templates/totp_enrol.html`.
@@ -50,6 +69,8 @@ struct EnrolPage<'a> {
     secret: String,
     qr_svg: String,
     wrong_code: bool,
+    /// A passkey may be the required factor instead of the app.
+    passkey_instead: bool,
 }
 
 /// `templates/recovery_codes.html`.
@@ -65,6 +86,7 @@ struct CodesPage<'a> {
 struct FactorRow {
     id: String,
     name: String,
+    kind: &'static str,
     added: String,
 }
 
@@ -77,6 +99,8 @@ struct FactorsPage<'a> {
     factors: Vec<FactorRow>,
     codes_left: u32,
     can_enrol: bool,
+    /// Passkeys can be registered here (this server has a relying party).
+    passkeys: bool,
     factor_required: bool,
 }
 
@@ -91,6 +115,10 @@ pub(crate) struct StepForm {
     kind: String,
     #[serde(default)]
     code: String,
+    #[serde(default)]
+    ceremony: String,
+    #[serde(default)]
+    passkey_response: String,
 }
 
 /// The app's confirmation form (with the challenge when the practice requires the app).
@@ -115,6 +143,12 @@ pub(crate) struct CsrfOnly {
     csrf: String,
 }
 
+impl CsrfOnly {
+    pub(super) fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
 fn step_path(practice: &Practice) -> String {
     format!("/portal/{}/second-factor", practice.slug.as_str())
 }
@@ -122,26 +156,56 @@ fn step_path(practice: &Practice) -> String {
 const ENROL_REQUIRED_PATH: &str = "/portal/second-factor/enrol";
 const ENROL_PATH: &str = "/portal/factors/totp/confirm";
 
-fn step_page(req: &Request, practice: &Practice, step: &SecondStep, wrong_code: bool) -> Page {
-    let challenge = step.challenge.expose().expose_secret();
-    step_form(req, practice, challenge, &step.factors, wrong_code)
+/// What went wrong with the last answer of a second step shown again.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum StepProblem {
+    None,
+    WrongCode,
+    PasskeyRefused,
 }
 
-fn step_form(req: &Request, practice: &Practice, challenge: &str, kinds: &[SecondFactorKind], wrong: bool) -> Page {
+/// The passkey ceremony of a second step, when the account has a passkey (`kinds` empty: not
+/// known, the core decides).
+async fn step_passkey(ctx: &Ctx, challenge: &str, kinds: &[SecondFactorKind]) -> Option<InlinePasskey> {
+    if !(kinds.is_empty() || kinds.contains(&SecondFactorKind::Passkey)) {
+        return None;
+    }
+    let started = ctx.state.service.challenge_start_passkey(challenge, &ctx.meta.context()).await.ok()?;
+    Some(InlinePasskey::of(&started))
+}
+
+async fn step_page(ctx: &Ctx, req: &Request, practice: &Practice, step: &SecondStep) -> Page {
+    let challenge = step.challenge.expose().expose_secret();
+    let passkey = step_passkey(ctx, challenge, &step.factors).await;
+    step_form(req, practice, challenge, &step.factors, StepProblem::None, passkey)
+}
+
+fn step_form(
+    req: &Request,
+    practice: &Practice,
+    challenge: &str,
+    kinds: &[SecondFactorKind],
+    problem: StepProblem,
+    passkey: Option<InlinePasskey>,
+) -> Page {
     let (csrf, csrf_cookie) = csrf_token(req);
+    let scripted = passkey.is_some();
     let page = SecondStepPage {
         practice: practice.name.as_str(),
         action: step_path(practice),
         sign_in_path: sign_in_path(practice),
         csrf,
         challenge,
-        totp: kinds.contains(&SecondFactorKind::Totp),
-        // Without the kinds (a form sent back), offer both: the core decides.
+        // Without the kinds (a form sent back), offer the codes: the core decides.
+        totp: kinds.is_empty() || kinds.contains(&SecondFactorKind::Totp),
         recovery: kinds.is_empty() || kinds.contains(&SecondFactorKind::RecoveryCode),
-        wrong_code: wrong,
+        wrong_code: problem == StepProblem::WrongCode,
+        passkey,
+        passkey_refused: problem == StepProblem::PasskeyRefused,
     };
-    let status = if wrong { StatusCode::UNAUTHORIZED } else { StatusCode::OK };
-    Page::render("page_second_step", status, &page).csrf_cookie(csrf_cookie)
+    let status = if problem == StepProblem::None { StatusCode::OK } else { StatusCode::UNAUTHORIZED };
+    let page = Page::render("page_second_step", status, &page).csrf_cookie(csrf_cookie);
+    if scripted { page.with_passkey_script() } else { page }
 }
 
 fn enrol_page(
@@ -150,6 +214,7 @@ fn enrol_page(
     enrolment: &TotpEnrolment,
     challenge: Option<&str>,
     wrong_code: bool,
+    passkey_instead: bool,
 ) -> Page {
     let (csrf, csrf_cookie) = csrf_token(req);
     let url = enrolment.otpauth_url.expose_secret();
@@ -162,12 +227,18 @@ fn enrol_page(
         secret: second_factor::grouped(enrolment.secret.expose_secret()),
         qr_svg: qr_svg(url).unwrap_or_default(),
         wrong_code,
+        passkey_instead: passkey_instead && challenge.is_some(),
     };
     let status = if wrong_code { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
     Page::render("page_totp_enrol", status, &page).csrf_cookie(csrf_cookie)
 }
 
-fn codes_page(practice: &Practice, codes: &[RecoveryCode], next: &'static str, cookie: Option<String>) -> Response {
+pub(super) fn codes_page(
+    practice: &Practice,
+    codes: &[RecoveryCode],
+    next: &'static str,
+    cookie: Option<String>,
+) -> Response {
     let page = CodesPage {
         practice: practice.name.as_str(),
         codes: codes.iter().map(|code| code.expose().to_owned()).collect(),
@@ -180,11 +251,11 @@ fn codes_page(practice: &Practice, codes: &[RecoveryCode], next: &'static str, c
     }
 }
 
-fn session_cookie(signed_in: &SignedIn) -> String {
+pub(super) fn session_cookie(signed_in: &SignedIn) -> String {
     set_cookie(SESSION_COOKIE, signed_in.token.expose().expose_secret(), "Strict", None)
 }
 
-fn expired_step(practice: &Practice) -> Page {
+pub(super) fn expired_step(practice: &Practice) -> Page {
     let t = texts();
     Message::said(&t.step_expired)
         .link(sign_in_path(practice), t.back_to_sign_in)
@@ -196,17 +267,18 @@ fn expired_step(practice: &Practice) -> Page {
 /// set-up when the practice requires one the account lacks.
 pub(super) async fn after_password(ctx: &Ctx, req: &Request, practice: &Practice, step: &SecondStep) -> Response {
     if !step.enrolment_required {
-        return step_page(req, practice, step, false).into_response();
+        return step_page(ctx, req, practice, step).await.into_response();
     }
     let challenge = step.challenge.expose().expose_secret();
+    let passkey_instead = step.factors.contains(&SecondFactorKind::Passkey);
     match ctx.state.service.challenge_start_totp(challenge, &ctx.meta.context()).await {
-        Ok(enrolment) => enrol_page(req, practice, &enrolment, Some(challenge), false).into_response(),
+        Ok(enrolment) => enrol_page(req, practice, &enrolment, Some(challenge), false, passkey_instead).into_response(),
         Err(error) => step_refused(ctx, practice, error).into_response(),
     }
 }
 
 /// The page of a refused step (not a wrong code, which shows its form again).
-fn step_refused(ctx: &Ctx, practice: &Practice, error: SecondStepError) -> Page {
+pub(super) fn step_refused(ctx: &Ctx, practice: &Practice, error: SecondStepError) -> Page {
     let t = texts();
     match error {
         SecondStepError::ChallengeInvalid | SecondStepError::InvalidCode | SecondStepError::PasskeyRejected => {
@@ -233,7 +305,7 @@ fn step_refused(ctx: &Ctx, practice: &Practice, error: SecondStepError) -> Page 
     }
 }
 
-async fn practice(ctx: &Ctx, slug: &str) -> Result<Practice, Page> {
+pub(super) async fn practice(ctx: &Ctx, slug: &str) -> Result<Practice, Page> {
     match ctx.state.service.practice_by_slug(slug).await {
         Ok(Some(practice)) => Ok(practice),
         Ok(None) => Err(Message::said(&texts().no_practice).page("page_second_step", StatusCode::NOT_FOUND)),
@@ -259,19 +331,23 @@ pub(crate) async fn second_step_submit(
         Ok(practice) => practice,
         Err(page) => return page.into_response(),
     };
-    let answer = if form.kind == "recovery_code" {
-        FactorAnswer::RecoveryCode(&form.code)
-    } else {
-        FactorAnswer::Totp(&form.code)
+    let passkey_answer = PasskeyResponse::from_json(form.passkey_response.clone());
+    let answer = match form.kind.as_str() {
+        "recovery_code" => FactorAnswer::RecoveryCode(&form.code),
+        "passkey" => FactorAnswer::Passkey { ceremony: &form.ceremony, response: &passkey_answer },
+        _ => FactorAnswer::Totp(&form.code),
     };
-    match ctx.state.service.complete_second_step(&form.challenge, answer, &ctx.meta.context()).await {
+    let problem = match ctx.state.service.complete_second_step(&form.challenge, answer, &ctx.meta.context()).await {
         Ok(signed_in) => {
             ctx.mail_queued();
-            see_other("page_second_step", "/portal/home", vec![session_cookie(&signed_in)])
+            return see_other("page_second_step", "/portal/home", vec![session_cookie(&signed_in)]);
         }
-        Err(SecondStepError::InvalidCode) => step_form(req, &practice, &form.challenge, &[], true).into_response(),
-        Err(error) => step_refused(&ctx, &practice, error).into_response(),
-    }
+        Err(SecondStepError::InvalidCode) => StepProblem::WrongCode,
+        Err(SecondStepError::PasskeyRejected) => StepProblem::PasskeyRefused,
+        Err(error) => return step_refused(&ctx, &practice, error).into_response(),
+    };
+    let passkey = step_passkey(&ctx, &form.challenge, &[]).await;
+    step_form(req, &practice, &form.challenge, &[], problem, passkey).into_response()
 }
 
 /// `POST /portal/second-factor/enrol`: the app a practice requires, confirmed; the session opens
@@ -316,7 +392,8 @@ pub(crate) async fn required_enrol_submit(ctx: Ctx, req: &Request, Form(form): F
                                 .into_response();
                         }
                     };
-                    enrol_page(req, &practice, &enrolment, Some(&form.challenge), true).into_response()
+                    let passkey_instead = ctx.state.service.passkeys_available();
+                    enrol_page(req, &practice, &enrolment, Some(&form.challenge), true, passkey_instead).into_response()
                 }
                 Err(_) => Message::said(&texts().step_expired)
                     .page("page_totp_enrol", StatusCode::UNAUTHORIZED)
@@ -344,14 +421,14 @@ pub(crate) async fn required_enrol_submit(ctx: Ctx, req: &Request, Form(form): F
 }
 
 /// The practice a live challenge belongs to (to name it on the page shown again).
-async fn practice_of_challenge(ctx: &Ctx, challenge: &str) -> Option<Practice> {
+pub(super) async fn practice_of_challenge(ctx: &Ctx, challenge: &str) -> Option<Practice> {
     ctx.state.service.challenge_practice(challenge).await.ok().flatten()
 }
 
 // ---- Sign-in security (signed in) -------------------------------------------------------------
 
 /// The signed-in client behind the session cookie, or the page to answer instead.
-async fn signed_in(ctx: &Ctx, req: &Request) -> Result<ClientSession, Page> {
+pub(super) async fn signed_in(ctx: &Ctx, req: &Request) -> Result<ClientSession, Page> {
     let signed_out = || Message::said(&texts().signed_out).page("page_factors", StatusCode::UNAUTHORIZED);
     let token = read_cookie(req, SESSION_COOKIE).ok_or_else(signed_out)?;
     match ctx.state.service.authenticate_session(&token).await {
@@ -379,11 +456,16 @@ async fn factors_page(ctx: &Ctx, req: &Request, session: &ClientSession, factor_
             .map(|f| FactorRow {
                 id: f.id.to_string(),
                 name: f.name.as_str().to_owned(),
+                kind: match f.kind {
+                    SecondFactorKind::Passkey => texts().kind_passkey,
+                    SecondFactorKind::Totp | SecondFactorKind::RecoveryCode => texts().kind_app,
+                },
                 added: f.created_at.strftime("%Y-%m-%d").to_string(),
             })
             .collect(),
         codes_left: view.recovery_codes_left,
         can_enrol: view.policy.allows_enrolment(),
+        passkeys: ctx.state.service.passkeys_available(),
         factor_required,
     };
     let status = if factor_required { StatusCode::CONFLICT } else { StatusCode::OK };
@@ -400,7 +482,7 @@ pub(crate) async fn factors(ctx: Ctx, req: &Request) -> Response {
 }
 
 /// A factor refusal on a signed-in page.
-fn factor_refused(ctx: &Ctx, session: &ClientSession, error: FactorError) -> Page {
+pub(super) fn factor_refused(ctx: &Ctx, session: &ClientSession, error: FactorError) -> Page {
     match error {
         FactorError::Infrastructure(error) => trouble(ctx, &error),
         FactorError::FactorNotFound => Message::said(&texts().enrolment_lapsed)
@@ -425,7 +507,7 @@ pub(crate) async fn enrol_start(ctx: Ctx, req: &Request, Form(form): Form<CsrfOn
         Err(page) => return page.into_response(),
     };
     match ctx.state.service.start_totp(&session.factor_owner()).await {
-        Ok(enrolment) => enrol_page(req, &session.practice, &enrolment, None, false).into_response(),
+        Ok(enrolment) => enrol_page(req, &session.practice, &enrolment, None, false, false).into_response(),
         Err(error) => factor_refused(&ctx, &session, error).into_response(),
     }
 }
@@ -459,7 +541,7 @@ pub(crate) async fn enrol_confirm(ctx: Ctx, req: &Request, Form(form): Form<Enro
         }
         Err(FactorError::InvalidCode | FactorError::Invalid(_)) => {
             match service.pending_totp(&owner, factor_id).await {
-                Ok(enrolment) => enrol_page(req, &session.practice, &enrolment, None, true).into_response(),
+                Ok(enrolment) => enrol_page(req, &session.practice, &enrolment, None, true, false).into_response(),
                 Err(error) => factor_refused(&ctx, &session, error).into_response(),
             }
         }

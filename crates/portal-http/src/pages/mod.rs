@@ -1,4 +1,5 @@
-//! The client and staff pages (issue 6), server-rendered HTML without JavaScript, served next to the API:
+//! The client and staff pages (issue 6), server-rendered HTML, served next to the API. No page runs a
+//! script but those of a passkey ceremony (WebAuthn has no other way), which load one same-origin file:
 //!
 //! | path | page |
 //! |---|---|
@@ -10,11 +11,15 @@
 //! | `GET/POST /portal/{practice}/forgot-password` | a client asks for a reset link (when the practice allows it) |
 //! | `POST /portal/{practice}/second-factor` | the second step of sign-in (an app's code or a recovery code) |
 //! | `POST /portal/second-factor/enrol` | the app a practice requires, confirmed right after the password |
+//! | `POST /portal/{practice}/sign-in/passkey[/finish]` | passkey-first sign-in |
+//! | `POST /portal/second-factor/enrol/passkey[/finish]` | a passkey as the factor a practice requires, right after the password |
 //! | `GET /portal/factors` | "Sign-in security": the client's second factors |
+//! | `POST /portal/factors/passkeys[/finish]` | register a passkey |
 //! | `POST /portal/factors/{totp,totp/confirm,recovery-codes}`, `POST /portal/factors/{id}/remove` | set up an app, new recovery codes, remove |
 //! | `GET /portal/home` | the signed-in landing page |
 //! | `POST /portal/sign-out` | ends the session |
 //! | `GET /portal/static/portal.css` | the stylesheet |
+//! | `GET /portal/static/passkeys.js` | the one script, on the pages that run a passkey ceremony (their CSP allows `script-src 'self'`) |
 //! | `GET /staff` | 303 to the client list |
 //! | `GET/POST /staff/sign-in`, `POST /staff/sign-out` | staff sign in with a staff key |
 //! | `GET /staff/clients[?portal=…][&q=…][&cursor=…]` | the client list, a page at a time, searched and filtered by portal status |
@@ -38,6 +43,7 @@ mod forgot_password;
 mod language;
 mod links;
 mod message;
+mod passkeys;
 mod staff;
 mod staff_invitations;
 mod staff_list;
@@ -71,6 +77,15 @@ const STYLESHEET: &str = include_str!("../../static/portal.css");
 pub(crate) const CONTENT_SECURITY_POLICY: &str =
     "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
+/// The Content-Security-Policy of the pages that run a passkey ceremony: as
+/// [`CONTENT_SECURITY_POLICY`], plus the portal's one script file from this origin (no inline
+/// script, no other origin, no `eval`).
+pub(crate) const PASSKEY_CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
+     img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+/// The passkey pages' script (WebAuthn needs one; every other page runs none).
+const PASSKEY_SCRIPT: &str = include_str!("../../static/passkeys.js");
+
 /// The session cookie (holds the session bearer token).
 pub(crate) const SESSION_COOKIE: &str = "__Host-portal_session";
 /// The CSRF cookie (double submit: every form repeats its value in a hidden field).
@@ -86,6 +101,13 @@ const LINK_COOKIE_MAX_AGE: u32 = 15 * 60;
 /// [`mount`] (a test sends every listed method to every route and expects no 405).
 pub(crate) const ROUTE_METHODS: &[(&str, &[Method])] = &[
     ("/portal/static/portal.css", &[Method::GET]),
+    ("/portal/static/passkeys.js", &[Method::GET]),
+    ("/portal/:practice/sign-in/passkey", &[Method::POST]),
+    ("/portal/:practice/sign-in/passkey/finish", &[Method::POST]),
+    ("/portal/second-factor/enrol/passkey", &[Method::POST]),
+    ("/portal/second-factor/enrol/passkey/finish", &[Method::POST]),
+    ("/portal/factors/passkeys", &[Method::POST]),
+    ("/portal/factors/passkeys/finish", &[Method::POST]),
     ("/portal/invitation", &[Method::GET, Method::POST]),
     ("/portal/password-reset", &[Method::GET, Method::POST]),
     ("/portal/:practice/sign-in", &[Method::GET, Method::POST]),
@@ -158,6 +180,13 @@ pub(crate) fn mount(route: Route, client_list: bool) -> Route {
     };
     route
         .at("/portal/static/portal.css", get(stylesheet))
+        .at("/portal/static/passkeys.js", get(passkey_script))
+        .at("/portal/:practice/sign-in/passkey", poem::post(passkeys::sign_in_start))
+        .at("/portal/:practice/sign-in/passkey/finish", poem::post(passkeys::sign_in_finish))
+        .at("/portal/second-factor/enrol/passkey", poem::post(passkeys::required_start))
+        .at("/portal/second-factor/enrol/passkey/finish", poem::post(passkeys::required_finish))
+        .at("/portal/factors/passkeys", poem::post(passkeys::register_start))
+        .at("/portal/factors/passkeys/finish", poem::post(passkeys::register_finish))
         .at("/portal/invitation", get(links::invitation_page).post(links::invitation_submit))
         .at("/portal/password-reset", get(links::reset_page).post(links::reset_submit))
         .at("/portal/:practice/sign-in", get(client::sign_in_page).post(client::sign_in_submit))
@@ -193,6 +222,13 @@ fn stylesheet() -> Response {
     response
 }
 
+#[handler]
+fn passkey_script() -> Response {
+    let mut response = Response::builder().content_type("text/javascript; charset=utf-8").body(PASSKEY_SCRIPT);
+    response.set_data(OperationId("page_passkey_script"));
+    response
+}
+
 /// A rendered page on its way out.
 pub(crate) struct Page {
     status: StatusCode,
@@ -203,6 +239,8 @@ pub(crate) struct Page {
     route: &'static str,
     /// The language it was rendered in (`Content-Language`).
     language: portal_core::Language,
+    /// Whether it runs the passkey script (its CSP then allows it).
+    passkey_script: bool,
 }
 
 impl Page {
@@ -216,7 +254,15 @@ impl Page {
                 (StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong.".to_owned())
             }
         };
-        Self { status, body, cookies: Vec::new(), retry_after: None, route, language: language() }
+        Self {
+            status,
+            body,
+            cookies: Vec::new(),
+            retry_after: None,
+            route,
+            language: language(),
+            passkey_script: false,
+        }
     }
 
     /// Adds a `Set-Cookie` header.
@@ -233,6 +279,12 @@ impl Page {
         }
     }
 
+    /// Lets the page run the passkey script (`/portal/static/passkeys.js`, and nothing else).
+    pub(crate) fn with_passkey_script(mut self) -> Self {
+        self.passkey_script = true;
+        self
+    }
+
     /// Adds a `Retry-After` header.
     pub(crate) fn retry_after(mut self, seconds: u64) -> Self {
         self.retry_after = Some(seconds);
@@ -245,7 +297,10 @@ impl IntoResponse for Page {
         let mut response = Response::builder()
             .status(self.status)
             .header(CONTENT_TYPE, "text/html; charset=utf-8")
-            .header("content-security-policy", CONTENT_SECURITY_POLICY)
+            .header(
+                "content-security-policy",
+                if self.passkey_script { PASSKEY_CONTENT_SECURITY_POLICY } else { CONTENT_SECURITY_POLICY },
+            )
             .header("content-language", self.language.code())
             .body(self.body);
         for cookie in self.cookies {

@@ -160,6 +160,26 @@ pub(crate) struct Texts {
     pub(crate) new_codes: &'static str,
     pub(crate) new_codes_hint: &'static str,
     pub(crate) factor_required: &'static str,
+
+    // ---- Passkeys -----------------------------------------------------------------------
+    pub(crate) add_passkey: &'static str,
+    pub(crate) passkey_create_intro: &'static str,
+    pub(crate) passkey_name_hint: &'static str,
+    pub(crate) create_passkey: &'static str,
+    pub(crate) use_passkey_intro: &'static str,
+    pub(crate) use_passkey: &'static str,
+    pub(crate) sign_in_with_passkey: &'static str,
+    pub(crate) passkey_sign_in_intro: &'static str,
+    pub(crate) passkey_unsupported: &'static str,
+    pub(crate) passkey_failed: &'static str,
+    pub(crate) passkey_exists: &'static str,
+    pub(crate) passkey_rejected: &'static str,
+    pub(crate) passkey_in_use: &'static str,
+    pub(crate) passkey_needs_script: &'static str,
+    pub(crate) passkey_instead: &'static str,
+    pub(crate) or_a_code: &'static str,
+    pub(crate) kind_passkey: &'static str,
+    pub(crate) kind_app: &'static str,
 }
 
 /// The words of `language`.
