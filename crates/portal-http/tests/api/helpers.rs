@@ -85,7 +85,8 @@ pub async fn spawn_app_over<S: PortalStore + ClientDirectory>(
             LinkKey::from_bytes([9; 32]),
         )
         .with_bundled_records()
-        .with_secret_sealer(Arc::new(portal_core::testing::TestSealer::new([5; 32]))),
+        .with_secret_sealer(Arc::new(portal_core::testing::TestSealer::new([5; 32])))
+        .with_passkeys(Arc::new(portal_core::testing::TestPasskeys::new())),
     );
     let created = service.create_practice("Sunrise Therapy", Some("sunrise"), TimeZoneName::utc()).await.unwrap();
     let mail_wakeups = Arc::new(AtomicUsize::new(0));

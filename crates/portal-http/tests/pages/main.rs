@@ -12,6 +12,7 @@ mod client_pages;
 mod date_of_birth;
 mod forgot_password;
 mod languages;
+mod passkeys;
 mod second_factors;
 mod staff_languages;
 mod staff_pages;
