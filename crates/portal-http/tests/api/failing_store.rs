@@ -392,4 +392,29 @@ impl portal_core::FactorStore for FailingStore {
         self.check()?;
         self.inner.consume_challenge(h).await
     }
+    async fn passkey_factor(
+        &self,
+        credential: &portal_core::PasskeyCredentialId,
+    ) -> Result<Option<portal_core::SecondFactor>, StoreError> {
+        self.check()?;
+        self.inner.passkey_factor(credential).await
+    }
+    async fn use_passkey(
+        &self,
+        f: portal_core::FactorId,
+        updated: Option<portal_core::StoredPasskey>,
+        at: Timestamp,
+        a: &[AuditEvent],
+    ) -> Result<bool, StoreError> {
+        self.check()?;
+        self.inner.use_passkey(f, updated, at, a).await
+    }
+    async fn create_ceremony(&self, ceremony: &portal_core::PasskeyCeremony) -> Result<(), StoreError> {
+        self.check()?;
+        self.inner.create_ceremony(ceremony).await
+    }
+    async fn take_ceremony(&self, h: &TokenHash) -> Result<Option<portal_core::PasskeyCeremony>, StoreError> {
+        self.check()?;
+        self.inner.take_ceremony(h).await
+    }
 }

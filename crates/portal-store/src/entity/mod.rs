@@ -10,6 +10,7 @@ pub mod audit_event;
 pub mod client;
 pub mod factor_challenge;
 pub mod mail_outbox;
+pub mod passkey_ceremony;
 pub mod portal_account;
 pub mod practice;
 pub mod recovery_code;

@@ -1,4 +1,5 @@
-//! `second_factors`: a client's second factors, confirmed or pending; a TOTP secret only sealed.
+//! `second_factors`: a client's second factors, confirmed or pending; a TOTP secret only sealed,
+//! a passkey's public credential as its adapter serialised it.
 
 use sea_orm::entity::prelude::*;
 
@@ -15,7 +16,7 @@ pub struct Model {
     pub practice_id: Uuid,
     /// The host's id of the client.
     pub client_id: String,
-    /// `totp`.
+    /// `totp` or `passkey`.
     pub kind: String,
     /// The client's name for it.
     pub name: String,
@@ -29,6 +30,12 @@ pub struct Model {
     pub confirmed_at: Option<UnixMicros>,
     /// When a code of it was last accepted.
     pub last_used_at: Option<UnixMicros>,
+    /// A passkey's WebAuthn credential id (unique across every row); NULL for TOTP.
+    pub credential_id: Option<Vec<u8>>,
+    /// A passkey's WebAuthn user handle (the account's); NULL for TOTP.
+    pub user_handle: Option<Vec<u8>>,
+    /// A passkey's credential as the passkey adapter serialised it (JSON); NULL for TOTP.
+    pub passkey: Option<String>,
 }
 
 /// No navigable relations: the adapter writes its joins explicitly.

@@ -39,14 +39,13 @@ pub(super) async fn run<C: ConnectionTrait>(db: &C, statements: impl IntoIterato
     Ok(())
 }
 
-/// The `sql` column of every `sqlite_master` row of `kind` on table `mail_outbox` that has one.
-async fn sqlite_definitions<C: ConnectionTrait>(db: &C, kind: &str) -> Result<Vec<String>, DbErr> {
+/// The `sql` column of every `sqlite_master` row of `kind` on `table` that has one.
+async fn sqlite_definitions<C: ConnectionTrait>(db: &C, kind: &str, table: &str) -> Result<Vec<String>, DbErr> {
     let rows = db
         .query_all_raw(Statement::from_sql_and_values(
             DbBackend::Sqlite,
-            "SELECT sql FROM sqlite_master WHERE type = ? AND tbl_name = 'mail_outbox' AND sql IS NOT NULL \
-             ORDER BY name",
-            [kind.into()],
+            "SELECT sql FROM sqlite_master WHERE type = ? AND tbl_name = ? AND sql IS NOT NULL ORDER BY name",
+            [kind.into(), table.into()],
         ))
         .await?;
     rows.iter().map(|row| row.try_get::<String>("", "sql")).collect()
@@ -54,26 +53,41 @@ async fn sqlite_definitions<C: ConnectionTrait>(db: &C, kind: &str) -> Result<Ve
 
 /// SQLite: rebuilds `mail_outbox` with its kind list `from` replaced by `to`.
 pub(super) async fn sqlite_rebuild<C: ConnectionTrait>(db: &C, from: &str, to: &str) -> Result<(), DbErr> {
-    let table = sqlite_definitions(db, "table").await?;
-    let [table] = table.as_slice() else {
-        return Err(DbErr::Migration("mail_outbox has no single table definition".into()));
+    sqlite_rebuild_check(db, "mail_outbox", "kind", from, to).await
+}
+
+/// SQLite: rebuilds `table` from its own stored definition with the list of its `column`'s
+/// CHECK (`CHECK ("column" IN from)`) replaced by `to`, keeping every row and index. No other
+/// table may refer to `table` (SQLite cannot change a constraint in place; the rebuild drops
+/// the old table).
+pub(super) async fn sqlite_rebuild_check<C: ConnectionTrait>(
+    db: &C,
+    table: &str,
+    column: &str,
+    from: &str,
+    to: &str,
+) -> Result<(), DbErr> {
+    let definition = sqlite_definitions(db, "table", table).await?;
+    let [definition] = definition.as_slice() else {
+        return Err(DbErr::Migration(format!("{table} has no single table definition")));
     };
-    let check = format!("CHECK (\"kind\" IN {from})");
-    if table.matches(&check).count() != 1 {
-        return Err(DbErr::Migration(format!("mail_outbox's definition does not hold {check} exactly once")));
+    let check = format!("CHECK (\"{column}\" IN {from})");
+    if definition.matches(&check).count() != 1 {
+        return Err(DbErr::Migration(format!("{table}'s definition does not hold {check} exactly once")));
     }
-    let prefix = "CREATE TABLE \"mail_outbox\"";
-    let Some(rest) = table.strip_prefix(prefix) else {
-        return Err(DbErr::Migration("mail_outbox's definition does not start as expected".into()));
+    let prefix = format!("CREATE TABLE \"{table}\"");
+    let Some(rest) = definition.strip_prefix(&prefix) else {
+        return Err(DbErr::Migration(format!("{table}'s definition does not start as expected")));
     };
+    let rebuilt = format!("{table}_rebuilt");
     let new_table =
-        format!("CREATE TABLE \"mail_outbox_rebuilt\"{}", rest.replace(&check, &format!("CHECK (\"kind\" IN {to})")));
-    let indexes = sqlite_definitions(db, "index").await?;
+        format!("CREATE TABLE \"{rebuilt}\"{}", rest.replace(&check, &format!("CHECK (\"{column}\" IN {to})")));
+    let indexes = sqlite_definitions(db, "index", table).await?;
     let mut statements = vec![
         new_table,
-        "INSERT INTO mail_outbox_rebuilt SELECT * FROM mail_outbox".to_owned(),
-        "DROP TABLE mail_outbox".to_owned(),
-        "ALTER TABLE mail_outbox_rebuilt RENAME TO mail_outbox".to_owned(),
+        format!("INSERT INTO {rebuilt} SELECT * FROM {table}"),
+        format!("DROP TABLE {table}"),
+        format!("ALTER TABLE {rebuilt} RENAME TO {table}"),
     ];
     statements.extend(indexes);
     run(db, statements).await
@@ -81,11 +95,23 @@ pub(super) async fn sqlite_rebuild<C: ConnectionTrait>(db: &C, from: &str, to: &
 
 /// PostgreSQL: replaces `mail_outbox.kind`'s CHECK constraint with one that allows `kinds`.
 pub(super) async fn postgres_kinds<C: ConnectionTrait>(db: &C, kinds: &str) -> Result<(), DbErr> {
+    postgres_check(db, "mail_outbox", "kind", kinds).await
+}
+
+/// PostgreSQL: replaces the CHECK constraint `<table>_<column>_check` (the name PostgreSQL gives
+/// a column's own CHECK) with one that allows `values`.
+pub(super) async fn postgres_check<C: ConnectionTrait>(
+    db: &C,
+    table: &str,
+    column: &str,
+    values: &str,
+) -> Result<(), DbErr> {
+    let constraint = format!("{table}_{column}_check");
     run(
         db,
         [
-            "ALTER TABLE mail_outbox DROP CONSTRAINT mail_outbox_kind_check".to_owned(),
-            format!("ALTER TABLE mail_outbox ADD CONSTRAINT mail_outbox_kind_check CHECK (kind IN {kinds})"),
+            format!("ALTER TABLE {table} DROP CONSTRAINT {constraint}"),
+            format!("ALTER TABLE {table} ADD CONSTRAINT {constraint} CHECK ({column} IN {values})"),
         ],
     )
     .await

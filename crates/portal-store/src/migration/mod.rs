@@ -15,6 +15,7 @@ mod m20261201_000008_link_date_of_birth_failures;
 mod m20261201_000009_invitation_reminders;
 mod m20261201_000010_reset_requests;
 mod m20261201_000011_second_factors;
+mod m20261201_000012_passkeys;
 
 /// Every migration of the portal schema, oldest first.
 #[derive(Debug, Clone, Copy, Default)]
@@ -36,6 +37,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000009_invitation_reminders::Migration),
             Box::new(m20261201_000010_reset_requests::Migration),
             Box::new(m20261201_000011_second_factors::Migration),
+            Box::new(m20261201_000012_passkeys::Migration),
         ]
     }
 

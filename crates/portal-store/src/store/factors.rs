@@ -1,39 +1,65 @@
-//! [`FactorStore`]: second factors, recovery codes and second-step challenges, with their rows.
-//! Each single use (a TOTP step, a recovery code, a challenge) is one compare-and-set
-//! statement, so of two concurrent uses exactly one wins on SQLite and PostgreSQL alike.
+//! [`FactorStore`]: second factors (TOTP and passkeys), recovery codes, second-step challenges
+//! and passkey ceremonies, with their rows. Each single use (a TOTP step, a recovery code, a
+//! challenge, a ceremony) is one compare-and-set statement or one write transaction, so of two
+//! concurrent uses exactly one wins on SQLite and PostgreSQL alike.
 
 use async_trait::async_trait;
 use jiff::Timestamp;
 use portal_core::{
-    AuditEvent, ChallengePurpose, ClientId, DisplayName, FactorChallenge, FactorCommit, FactorId, FactorSecret,
-    FactorStore, OutgoingMail, PracticeId, SealedSecret, SecondFactor, StoreError, TokenHash,
+    AuditEvent, CeremonyPurpose, ChallengePurpose, ClientId, DisplayName, FactorChallenge, FactorCommit, FactorId,
+    FactorSecret, FactorStore, OutgoingMail, PasskeyCeremony, PasskeyCredentialId, PasskeyUserHandle, PracticeId,
+    SealedSecret, SecondFactor, SecondFactorKind, StoreError, StoredPasskey, TokenHash,
 };
 use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder};
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+};
 
 use super::{SeaOrmStore, audit, finish};
 use crate::convert::{client_id, hash_bytes, micros, outbox_row, token_hash};
-use crate::entity::{factor_challenge, mail_outbox, recovery_code, second_factor};
+use crate::entity::{factor_challenge, mail_outbox, passkey_ceremony, recovery_code, second_factor};
 use crate::error::{corrupt, unavailable, write_error};
 
 fn step_value(step: u64) -> Result<i64, StoreError> {
     i64::try_from(step).map_err(|_| corrupt("second_factors.last_used_step", "step out of range"))
 }
 
+const PASSKEY: &str = SecondFactorKind::Passkey.name();
+
 fn factor_row(factor: &SecondFactor) -> Result<second_factor::ActiveModel, StoreError> {
-    let FactorSecret::Totp { sealed, last_step } = &factor.secret;
-    Ok(second_factor::ActiveModel {
+    let mut row = second_factor::ActiveModel {
         id: Set(factor.id.as_uuid()),
         practice_id: Set(factor.practice_id.as_uuid()),
         client_id: Set(factor.client_id.as_str().to_owned()),
         kind: Set(factor.kind().name().to_owned()),
         name: Set(factor.name.as_str().to_owned()),
-        secret: Set(Some(sealed.as_bytes().to_vec())),
-        last_used_step: Set(last_step.map(step_value).transpose()?),
+        secret: Set(None),
+        last_used_step: Set(None),
         created_at: Set(micros(factor.created_at)),
         confirmed_at: Set(factor.confirmed_at.map(micros)),
         last_used_at: Set(factor.last_used_at.map(micros)),
+        credential_id: Set(None),
+        user_handle: Set(None),
+        passkey: Set(None),
+    };
+    match &factor.secret {
+        FactorSecret::Totp { sealed, last_step } => {
+            row.secret = Set(Some(sealed.as_bytes().to_vec()));
+            row.last_used_step = Set(last_step.map(step_value).transpose()?);
+        }
+        FactorSecret::Passkey { credential_id, user_handle, passkey } => {
+            row.credential_id = Set(Some(credential_id.as_bytes().to_vec()));
+            row.user_handle = Set(Some(user_handle.as_bytes().to_vec()));
+            row.passkey = Set(Some(passkey.as_json().to_owned()));
+        }
+    }
+    Ok(row)
+}
+
+fn user_handle(column: &str, bytes: &[u8]) -> Result<PasskeyUserHandle, StoreError> {
+    PasskeyUserHandle::from_slice(bytes).ok_or_else(|| {
+        corrupt(column, format!("expected a {}-byte user handle, found {} bytes", PasskeyUserHandle::LEN, bytes.len()))
     })
 }
 
@@ -46,6 +72,17 @@ fn factor_from(row: second_factor::Model) -> Result<SecondFactor, StoreError> {
                 .map(|step| u64::try_from(step).map_err(|_| corrupt("second_factors.last_used_step", step)))
                 .transpose()?,
         },
+        PASSKEY => {
+            let missing = |column: &str| corrupt(column, "missing for a passkey");
+            let credential = row.credential_id.ok_or_else(|| missing("second_factors.credential_id"))?;
+            let handle = row.user_handle.ok_or_else(|| missing("second_factors.user_handle"))?;
+            let passkey = row.passkey.ok_or_else(|| missing("second_factors.passkey"))?;
+            FactorSecret::Passkey {
+                credential_id: PasskeyCredentialId::from_bytes(credential),
+                user_handle: user_handle("second_factors.user_handle", &handle)?,
+                passkey: StoredPasskey::from_json(passkey),
+            }
+        }
         other => return Err(corrupt("second_factors.kind", format!("unknown kind {other:?}"))),
     };
     Ok(SecondFactor {
@@ -57,6 +94,69 @@ fn factor_from(row: second_factor::Model) -> Result<SecondFactor, StoreError> {
         confirmed_at: row.confirmed_at.map(Into::into),
         last_used_at: row.last_used_at.map(Into::into),
         secret,
+    })
+}
+
+fn credential_of(factor: &SecondFactor) -> Option<&PasskeyCredentialId> {
+    match &factor.secret {
+        FactorSecret::Passkey { credential_id, .. } => Some(credential_id),
+        FactorSecret::Totp { .. } => None,
+    }
+}
+
+/// Whether a stored factor other than `except` has this credential id.
+async fn credential_taken(
+    db: &impl ConnectionTrait,
+    credential: &PasskeyCredentialId,
+    except: FactorId,
+) -> Result<bool, StoreError> {
+    let found = second_factor::Entity::find()
+        .filter(second_factor::Column::CredentialId.eq(credential.as_bytes().to_vec()))
+        .filter(second_factor::Column::Id.ne(except.as_uuid()))
+        .count(db)
+        .await
+        .map_err(unavailable)?;
+    Ok(found > 0)
+}
+
+/// A factor insert the database refused as a duplicate: the credential id's unique index (a
+/// passkey registered concurrently elsewhere) or the primary key (another client's factor id).
+fn duplicate_factor(what: &str) -> StoreError {
+    if what.contains("credential_id") {
+        StoreError::Duplicate("passkey")
+    } else {
+        StoreError::Duplicate("second factor")
+    }
+}
+
+fn ceremony_row(ceremony: &PasskeyCeremony) -> passkey_ceremony::ActiveModel {
+    passkey_ceremony::ActiveModel {
+        token_hash: Set(hash_bytes(&ceremony.hash)),
+        practice_id: Set(ceremony.practice_id.as_uuid()),
+        client_id: Set(ceremony.client_id.as_ref().map(|c| c.as_str().to_owned())),
+        purpose: Set(ceremony.purpose.name().to_owned()),
+        user_handle: Set(ceremony.user_handle.map(|h| h.as_bytes().to_vec())),
+        state: Set(ceremony.state.clone()),
+        created_at: Set(micros(ceremony.created_at)),
+        expires_at: Set(micros(ceremony.expires_at)),
+    }
+}
+
+fn ceremony_from(row: passkey_ceremony::Model) -> Result<PasskeyCeremony, StoreError> {
+    Ok(PasskeyCeremony {
+        hash: token_hash("passkey_ceremonies.token_hash", row.token_hash)?,
+        practice_id: PracticeId::from_uuid(row.practice_id),
+        client_id: row.client_id.as_deref().map(|c| client_id("passkey_ceremonies.client_id", c)).transpose()?,
+        purpose: CeremonyPurpose::from_name(&row.purpose)
+            .ok_or_else(|| corrupt("passkey_ceremonies.purpose", &row.purpose))?,
+        user_handle: row
+            .user_handle
+            .as_deref()
+            .map(|h| user_handle("passkey_ceremonies.user_handle", h))
+            .transpose()?,
+        state: row.state,
+        created_at: row.created_at.into(),
+        expires_at: row.expires_at.into(),
     })
 }
 
@@ -121,8 +221,20 @@ impl FactorStore for SeaOrmStore {
         if put.iter().any(|f| f.practice_id != practice_id || f.client_id != client_id) {
             return Err(StoreError::Duplicate("second factor"));
         }
+        let passkeys: Vec<_> = put.iter().filter_map(|f| credential_of(f).map(|c| (f.id, c))).collect();
+        if passkeys.iter().enumerate().any(|(i, (id, c))| passkeys[..i].iter().any(|(o, d)| o != id && d == c)) {
+            return Err(StoreError::Duplicate("passkey"));
+        }
         let (txn, turn) = self.begin_write().await?;
         let outcome = async {
+            // Checked before anything is written (the factors this commit removes included, as
+            // the port's reference does); the unique index is the backstop for a registration
+            // of the same credential committed meanwhile (PostgreSQL's READ COMMITTED).
+            for (id, credential) in &passkeys {
+                if credential_taken(&txn, credential, *id).await? {
+                    return Err(StoreError::Duplicate("passkey"));
+                }
+            }
             let ids: Vec<_> = put.iter().map(|f| f.id.as_uuid()).chain(remove.iter().map(FactorId::as_uuid)).collect();
             if !ids.is_empty() {
                 // A put of an existing id replaces it whole: delete, then insert. An id of
@@ -138,7 +250,7 @@ impl FactorStore for SeaOrmStore {
                 second_factor::Entity::insert_many(rows)
                     .exec_without_returning(&txn)
                     .await
-                    .map_err(|e| write_error(e, |_| StoreError::Duplicate("second factor"), "practice"))?;
+                    .map_err(|e| write_error(e, duplicate_factor, "practice"))?;
             }
             if let Some(codes) = &recovery_codes {
                 recovery_code::Entity::delete_many()
@@ -280,5 +392,99 @@ impl FactorStore for SeaOrmStore {
             .await
             .map_err(unavailable)?;
         Ok(deleted.rows_affected == 1)
+    }
+
+    async fn passkey_factor(&self, credential: &PasskeyCredentialId) -> Result<Option<SecondFactor>, StoreError> {
+        second_factor::Entity::find()
+            .filter(second_factor::Column::CredentialId.eq(credential.as_bytes().to_vec()))
+            .filter(second_factor::Column::Kind.eq(PASSKEY))
+            .one(&self.db)
+            .await
+            .map_err(unavailable)?
+            .map(factor_from)
+            .transpose()
+    }
+
+    async fn use_passkey(
+        &self,
+        factor: FactorId,
+        updated: Option<StoredPasskey>,
+        at: Timestamp,
+        events: &[AuditEvent],
+    ) -> Result<bool, StoreError> {
+        let (txn, turn) = self.begin_write().await?;
+        let outcome = async {
+            let mut update = second_factor::Entity::update_many()
+                .col_expr(second_factor::Column::LastUsedAt, Expr::value(micros(at)));
+            if let Some(updated) = updated {
+                update = update.col_expr(second_factor::Column::Passkey, Expr::value(updated.into_json()));
+            }
+            let changed = update
+                .filter(second_factor::Column::Id.eq(factor.as_uuid()))
+                .filter(second_factor::Column::Kind.eq(PASSKEY))
+                .exec(&txn)
+                .await
+                .map_err(unavailable)?;
+            if changed.rows_affected != 1 {
+                return Ok(false);
+            }
+            if !events.is_empty() {
+                audit::insert(&txn, events).await?;
+            }
+            Ok(true)
+        }
+        .await;
+        finish((txn, turn), outcome).await
+    }
+
+    async fn create_ceremony(&self, ceremony: &PasskeyCeremony) -> Result<(), StoreError> {
+        let (txn, turn) = self.begin_write().await?;
+        let outcome = async {
+            passkey_ceremony::Entity::delete_many()
+                .filter(passkey_ceremony::Column::ExpiresAt.lte(micros(ceremony.created_at)))
+                .exec(&txn)
+                .await
+                .map_err(unavailable)?;
+            passkey_ceremony::Entity::insert(ceremony_row(ceremony))
+                .exec_without_returning(&txn)
+                .await
+                .map_err(|e| write_error(e, |_| StoreError::Duplicate("passkey ceremony"), "practice"))?;
+            Ok(())
+        }
+        .await;
+        finish((txn, turn), outcome).await
+    }
+
+    async fn take_ceremony(&self, hash: &TokenHash) -> Result<Option<PasskeyCeremony>, StoreError> {
+        let by_hash = passkey_ceremony::Column::TokenHash.eq(hash_bytes(hash));
+        if self.backend() == DbBackend::Postgres {
+            // One statement: of concurrent takes, the row lock lets one delete (and return) it;
+            // the others find it gone.
+            let taken = passkey_ceremony::Entity::delete_many()
+                .filter(by_hash)
+                .exec_with_returning(&self.db)
+                .await
+                .map_err(unavailable)?;
+            return taken.into_iter().next().map(ceremony_from).transpose();
+        }
+        // SQLite (whose RETURNING this build of sea-orm does not use): read and delete in one
+        // write transaction, which holds the database's write lock from its start, so no other
+        // take runs between the two; the delete's row count confirms it all the same.
+        let (txn, turn) = self.begin_write().await?;
+        let outcome = async {
+            let Some(row) =
+                passkey_ceremony::Entity::find().filter(by_hash.clone()).one(&txn).await.map_err(unavailable)?
+            else {
+                return Ok(None);
+            };
+            let deleted =
+                passkey_ceremony::Entity::delete_many().filter(by_hash).exec(&txn).await.map_err(unavailable)?;
+            if deleted.rows_affected != 1 {
+                return Ok(None);
+            }
+            ceremony_from(row).map(Some)
+        }
+        .await;
+        finish((txn, turn), outcome).await
     }
 }

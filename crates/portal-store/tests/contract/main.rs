@@ -22,6 +22,7 @@ mod host_clients;
 mod host_migration;
 mod migrations;
 mod outbox;
+mod passkeys;
 mod reminders;
 mod retention;
 mod safety;
@@ -84,6 +85,11 @@ contract_tests! {
     factors::a_totp_step_and_a_recovery_code_are_each_used_once_even_concurrently,
     factors::a_challenge_is_found_by_hash_consumed_once_and_expired_ones_are_swept,
     factors::the_practice_policy_is_stored_and_new_practices_have_it_optional,
+    passkeys::a_passkey_factor_round_trips_and_is_found_by_its_credential_in_any_practice,
+    passkeys::a_credential_id_another_factor_has_is_refused_writing_nothing,
+    passkeys::a_passkey_use_records_its_last_use_and_its_update_until_removed,
+    passkeys::a_ceremony_is_taken_once_even_concurrently_and_expired_ones_are_swept,
+    passkeys::the_passkey_migration_rolls_back_only_without_passkeys_and_keeps_totp_factors,
     staff::staff_keys_keep_their_lifetime_and_are_listed_oldest_first,
     staff::revoking_a_key_ends_its_sessions_in_the_same_transaction_once,
     staff::staff_sessions_are_found_with_their_key_touched_forwards_and_ended,
