@@ -13,6 +13,7 @@ mod lifecycle;
 mod log_secrets;
 mod mail_check;
 mod openapi;
+mod passkeys;
 mod prune;
 mod reminders;
 mod reset_requests;
