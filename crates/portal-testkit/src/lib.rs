@@ -15,11 +15,16 @@
 //! - [`TcpProxy`]: a loopback proxy in front of PostgreSQL or an SMTP relay that a test cuts
 //!   (closed and refused connections) or partitions (open connections that carry nothing), and
 //!   then restores or heals.
+//! - [`passkeys::SoftAuthenticator`] (feature `passkeys`, on by default): a software passkey
+//!   authenticator that answers a relying party's options JSON as a browser would, for the
+//!   passkey ceremony tests (portal-passkeys) and the API tests (portal-server).
 //!
 //! This crate is never a normal dependency of a shipped crate (`cargo xtask tidy` checks it): it
 //! panics with instructions where a test cannot go on, and starts processes.
 
 mod mail;
+#[cfg(feature = "passkeys")]
+pub mod passkeys;
 #[cfg(feature = "postgres")]
 mod postgres;
 mod server;

@@ -1,19 +1,48 @@
 //! Every passkey ceremony of [`WebauthnPasskeys`] against a software authenticator
-//! (`authenticator.rs`): what must work, and each answer the relying party must refuse.
-
-mod authenticator;
+//! (portal-testkit's [`SoftAuthenticator`]): what must work, and each answer the relying party
+//! must refuse.
 
 use std::slice::from_ref;
 
-use authenticator::{SoftAuthenticator, decode, parse};
 use portal_core::{
-    PasskeyError, PasskeyRelyingParty, PasskeyResponse, PasskeyUse, PasskeyUserHandle, RegisteredPasskey,
-    StoredPasskey, Username,
+    PasskeyChallenge, PasskeyError, PasskeyRelyingParty, PasskeyResponse, PasskeyUse, PasskeyUserHandle,
+    RegisteredPasskey, StoredPasskey, Username,
 };
 use portal_passkeys::{MAX_RESPONSE_BYTES, WebauthnPasskeys};
+use portal_testkit::passkeys::{SoftAuthenticator, decode_b64url as decode};
+use serde_json::Value as Json;
 
 const PUBLIC_URL: &str = "https://clinic.example/portal";
 const ORIGIN: &str = "https://clinic.example";
+
+/// The authenticator between portal-core's types and the JSON text it works on.
+trait Answers {
+    /// `navigator.credentials.create()` for `challenge`.
+    fn create(&mut self, challenge: &PasskeyChallenge) -> PasskeyResponse;
+    /// `navigator.credentials.get()` for `challenge`, with the credential it allows.
+    fn get(&mut self, challenge: &PasskeyChallenge) -> PasskeyResponse;
+    /// `navigator.credentials.get()` for `challenge`, with credential `index` whatever it allows.
+    fn get_with(&mut self, index: usize, challenge: &PasskeyChallenge) -> PasskeyResponse;
+}
+
+impl Answers for SoftAuthenticator {
+    fn create(&mut self, challenge: &PasskeyChallenge) -> PasskeyResponse {
+        PasskeyResponse::from_json(self.register(challenge.as_json()).to_string())
+    }
+
+    fn get(&mut self, challenge: &PasskeyChallenge) -> PasskeyResponse {
+        PasskeyResponse::from_json(self.authenticate(challenge.as_json()).to_string())
+    }
+
+    fn get_with(&mut self, index: usize, challenge: &PasskeyChallenge) -> PasskeyResponse {
+        PasskeyResponse::from_json(self.authenticate_with(index, challenge.as_json()).to_string())
+    }
+}
+
+/// The options a challenge carries, as JSON.
+fn parse(challenge: &PasskeyChallenge) -> Json {
+    serde_json::from_str(challenge.as_json()).expect("the challenge is JSON")
+}
 
 fn relying_party() -> WebauthnPasskeys {
     WebauthnPasskeys::new(PUBLIC_URL).expect("a valid public URL")
@@ -30,7 +59,7 @@ fn register(
 ) -> RegisteredPasskey {
     let username = Username::parse(&format!("client{}", user.as_bytes()[0])).expect("a valid username");
     let (challenge, state) = party.start_registration(user, &username, "A Client", &[]).expect("registration starts");
-    let answer = authenticator.register(&challenge);
+    let answer = authenticator.create(&challenge);
     party.finish_registration(&state, &answer).expect("the registration verifies")
 }
 
@@ -40,7 +69,7 @@ fn sign_in(
     stored: &[StoredPasskey],
 ) -> Result<PasskeyUse, PasskeyError> {
     let (challenge, state) = party.start_authentication(stored).expect("authentication starts");
-    let answer = authenticator.authenticate(&challenge);
+    let answer = authenticator.get(&challenge);
     party.finish_authentication(&state, &answer, stored)
 }
 
@@ -97,8 +126,8 @@ fn a_counter_that_does_not_grow_past_the_stored_one_is_refused() {
     let party = relying_party();
     let mut authenticator = SoftAuthenticator::new(ORIGIN);
     let registered = register(&party, &mut authenticator, handle(1));
-    let mut clone = SoftAuthenticator::new(ORIGIN);
-    clone.credentials = authenticator.credentials.clone();
+    // A second device with the same keys and counters.
+    let mut clone = authenticator.clone();
 
     let used = sign_in(&party, &mut authenticator, from_ref(&registered.passkey)).expect("the sign-in verifies");
     let stored = used.updated.expect("counter 1 stored");
@@ -109,7 +138,7 @@ fn a_counter_that_does_not_grow_past_the_stored_one_is_refused() {
     // A sign-in started before another one finished is checked against the passkey as stored
     // when its answer arrives.
     let (challenge, state) = party.start_authentication(from_ref(&registered.passkey)).expect("starts");
-    let late = clone.authenticate(&challenge); // counter 2 beats the state's 0 …
+    let late = clone.get(&challenge); // counter 2 beats the state's 0 …
     sign_in(&party, &mut authenticator, from_ref(&stored)).expect("… but the original signs with 2 first");
     let now_stored = [sign_in(&party, &mut authenticator, &[stored]).expect("counter 3").updated.expect("changed")];
     let refused = party.finish_authentication(&state, &late, &now_stored);
@@ -122,7 +151,7 @@ fn an_answer_made_on_another_origin_is_refused() {
     let mut phished = SoftAuthenticator::new("https://clinic.example.evil.example");
     let username = Username::parse("client1").expect("valid");
     let (challenge, state) = party.start_registration(handle(1), &username, "A Client", &[]).expect("starts");
-    let refused = party.finish_registration(&state, &phished.register(&challenge));
+    let refused = party.finish_registration(&state, &phished.create(&challenge));
     assert!(matches!(refused, Err(PasskeyError::WrongSite)), "{refused:?}");
 
     let mut authenticator = SoftAuthenticator::new(ORIGIN);
@@ -158,7 +187,7 @@ fn a_passkey_stops_working_when_the_public_url_moves_to_another_host() {
     // The browser on the new origin asks for the new id; the authenticator's passkey is bound
     // to the old one, so the best it can send is an answer for the old site.
     authenticator.origin = "https://portal.other.example".to_owned();
-    let answer = authenticator.authenticate_with(0, &challenge);
+    let answer = authenticator.get_with(0, &challenge);
     let refused = moved.finish_authentication(&state, &answer, &[registered.passkey]);
     assert!(matches!(refused, Err(PasskeyError::WrongSite)), "{refused:?}");
 }
@@ -171,7 +200,7 @@ fn an_answer_replayed_against_a_second_challenge_is_refused() {
     let stored = [registered.passkey];
 
     let (first_challenge, first_state) = party.start_authentication(&stored).expect("starts");
-    let answer = authenticator.authenticate(&first_challenge);
+    let answer = authenticator.get(&first_challenge);
     let (_, second_state) = party.start_authentication(&stored).expect("starts");
     let refused = party.finish_authentication(&second_state, &answer, &stored);
     assert!(matches!(refused, Err(PasskeyError::ChallengeMismatch)), "{refused:?}");
@@ -183,7 +212,7 @@ fn an_answer_replayed_against_a_second_challenge_is_refused() {
     let username = Username::parse("client2").expect("valid");
     let (first, _) = party.start_registration(handle(2), &username, "B", &[]).expect("starts");
     let (_, second_state) = party.start_registration(handle(2), &username, "B", &[]).expect("starts");
-    let refused = party.finish_registration(&second_state, &authenticator.register(&first));
+    let refused = party.finish_registration(&second_state, &authenticator.create(&first));
     assert!(matches!(refused, Err(PasskeyError::ChallengeMismatch)), "{refused:?}");
 }
 
@@ -198,14 +227,14 @@ fn another_accounts_passkey_is_refused() {
     let allowed = parse(&challenge)["publicKey"]["allowCredentials"].clone();
     assert_eq!(allowed.as_array().map(Vec::len), Some(1));
     assert_eq!(decode(&allowed[0]["id"]), mine.credential_id.as_bytes());
-    let answer = authenticator.authenticate_with(1, &challenge);
+    let answer = authenticator.get_with(1, &challenge);
     // Even when the caller passes every passkey it knows, the ceremony allowed only mine.
     let refused = party.finish_authentication(&state, &answer, &[mine.passkey.clone(), theirs.passkey.clone()]);
     assert!(matches!(refused, Err(PasskeyError::CredentialNotAllowed)), "{refused:?}");
 
     // A passkey removed between the start and the finish no longer signs in.
     let (challenge, state) = party.start_authentication(from_ref(&mine.passkey)).expect("starts");
-    let answer = authenticator.authenticate_with(0, &challenge);
+    let answer = authenticator.get_with(0, &challenge);
     let refused = party.finish_authentication(&state, &answer, &[theirs.passkey]);
     assert!(matches!(refused, Err(PasskeyError::CredentialNotAllowed)), "{refused:?}");
 }
@@ -221,7 +250,7 @@ fn passkey_first_sign_in_returns_the_owners_user_handle() {
     let options = parse(&challenge);
     assert!(options["publicKey"]["allowCredentials"].as_array().is_none_or(Vec::is_empty), "any passkey may answer");
     assert!(options.get("mediation").is_none(), "the page decides how to ask");
-    let answer = authenticator.authenticate_with(1, &challenge);
+    let answer = authenticator.get_with(1, &challenge);
 
     let claim = party.identify_discoverable(&answer).expect("the answer names an account");
     assert_eq!((claim.user_handle, &claim.credential_id), (handle(2), &second.credential_id));
@@ -242,7 +271,7 @@ fn passkey_first_sign_in_refuses_a_passkey_of_another_account() {
     let second = register(&party, &mut authenticator, handle(2));
 
     let (challenge, state) = party.start_discoverable_authentication().expect("starts");
-    let answer = authenticator.authenticate_with(1, &challenge);
+    let answer = authenticator.get_with(1, &challenge);
     // The answer names account 2; a caller that looked up another owner is refused …
     let refused = party.finish_discoverable_authentication(&state, &answer, handle(1), &second.passkey);
     assert!(matches!(refused, Err(PasskeyError::UserHandleMismatch)), "{refused:?}");
@@ -253,7 +282,7 @@ fn passkey_first_sign_in_refuses_a_passkey_of_another_account() {
     // An authenticator that names account 1 while signing with account 2's passkey.
     authenticator.credentials[1].user_handle = handle(1).as_bytes().to_vec();
     let (challenge, state) = party.start_discoverable_authentication().expect("starts");
-    let answer = authenticator.authenticate_with(1, &challenge);
+    let answer = authenticator.get_with(1, &challenge);
     let claim = party.identify_discoverable(&answer).expect("readable");
     assert_eq!(claim.user_handle, handle(1));
     let refused = party.finish_discoverable_authentication(&state, &answer, handle(2), &second.passkey);
@@ -267,7 +296,7 @@ fn a_discoverable_answer_without_a_user_handle_names_no_account() {
     register(&party, &mut authenticator, handle(1));
     authenticator.credentials[0].user_handle = vec![1, 2, 3];
     let (challenge, _) = party.start_discoverable_authentication().expect("starts");
-    let refused = party.identify_discoverable(&authenticator.authenticate(&challenge));
+    let refused = party.identify_discoverable(&authenticator.get(&challenge));
     assert!(matches!(refused, Err(PasskeyError::UserHandleMismatch)), "{refused:?}");
 }
 
@@ -282,7 +311,7 @@ fn a_ceremony_without_user_verification_is_refused() {
 
     let username = Username::parse("client2").expect("valid");
     let (challenge, state) = party.start_registration(handle(2), &username, "B", &[]).expect("starts");
-    let refused = party.finish_registration(&state, &authenticator.register(&challenge));
+    let refused = party.finish_registration(&state, &authenticator.create(&challenge));
     assert!(matches!(refused, Err(PasskeyError::UserNotVerified)), "{refused:?}");
 }
 
@@ -315,7 +344,7 @@ fn an_excluded_passkey_cannot_register_again() {
         .expect("starts");
     // An authenticator that ignores the exclusion and makes the same credential id again.
     let mut same = SoftAuthenticator::new(ORIGIN);
-    let answer = same.register(&challenge);
+    let answer = same.create(&challenge);
     assert_eq!(same.credentials[0].id, authenticator.credentials[0].id);
     let refused = party.finish_registration(&state, &answer);
     assert!(matches!(refused, Err(PasskeyError::Rejected)), "{refused:?}");
@@ -337,7 +366,7 @@ fn unreadable_answers_and_stored_data_are_refused_by_kind() {
     assert!(matches!(party.finish_authentication(&state, &huge, &stored), Err(PasskeyError::Malformed)));
     assert!(matches!(party.identify_discoverable(&huge), Err(PasskeyError::Malformed)));
 
-    let answer = authenticator.authenticate(&challenge);
+    let answer = authenticator.get(&challenge);
     let corrupt = portal_core::PasskeyAuthenticationState::from_json("{\"ast\":1}".to_owned());
     let refused = party.finish_authentication(&corrupt, &answer, &stored);
     assert!(matches!(refused, Err(PasskeyError::StoredDataUnreadable)), "{refused:?}");
