@@ -8,7 +8,7 @@ use portal_testkit::passkeys::SoftAuthenticator;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::{AppOptions, Answer, Backend, PASSWORD, TestApp, spawn_app_with};
+use crate::helpers::{Answer, AppOptions, Backend, PASSWORD, TestApp, spawn_app_with};
 
 /// The public URL the passkey tests' server runs under: a relying party needs a host name.
 const PUBLIC_URL: &str = "https://portal.clinic.example";
@@ -37,8 +37,13 @@ async fn register(app: &TestApp, session: &str, authenticator: &mut SoftAuthenti
 }
 
 /// The second step with a passkey: its start, then the authenticator's answer.
-async fn passkey_step(app: &TestApp, challenge: &str, authenticator: &mut SoftAuthenticator) -> (Answer, Value, String) {
-    let started = post(app, "/api/v1/portal/sessions/second-factor/passkey", None, json!({"challenge": challenge})).await;
+async fn passkey_step(
+    app: &TestApp,
+    challenge: &str,
+    authenticator: &mut SoftAuthenticator,
+) -> (Answer, Value, String) {
+    let started =
+        post(app, "/api/v1/portal/sessions/second-factor/passkey", None, json!({"challenge": challenge})).await;
     assert_eq!(started.status, StatusCode::CREATED, "{started:?}");
     let answer = authenticator.authenticate(&started.body["options"].to_string());
     let ceremony = text(&started.body["ceremony"]).to_owned();
@@ -77,10 +82,15 @@ async fn passkeys_end_to_end(app: &TestApp) {
     assert_eq!(registered.body["recovery_codes"].as_array().map(Vec::len), Some(10));
     let notice = app.next_email_to("ada@example.org").await;
     assert!(!notice.text.contains("ada "), "the notice never names the username");
-    // The same authenticator again: its credential is excluded, and a misbehaving one that
-    // registers it anyway is refused.
-    let again = register(app, &session, &mut laptop.clone(), "Again").await;
-    again.assert_problem(409, "passkey_in_use");
+    // The same credential again (a fresh software authenticator derives the same first
+    // credential, and ignores the exclusion as a misbehaving one would): for this account the
+    // relying party refuses the excluded credential; for another account the portal does.
+    let again = register(app, &session, &mut SoftAuthenticator::new(PUBLIC_URL), "Again").await;
+    again.assert_problem(422, "passkey_rejected");
+    app.registered_client("Bob Babbage", "bob@example.org", "bob").await;
+    let bob = app.session("bob", PASSWORD).await;
+    let taken = register(app, &bob, &mut SoftAuthenticator::new(PUBLIC_URL), "Mine").await;
+    taken.assert_problem(409, "passkey_in_use");
 
     // The password now leads to the second step, and the passkey opens the session.
     let challenge = challenge_of(app).await;
@@ -142,9 +152,12 @@ async fn a_second_step_answer_must_name_what_it_answers_with() {
     post(&app, path, None, json!({"challenge": challenge, "kind": "passkey", "code": "123456"}))
         .await
         .assert_problem(422, "validation_failed");
-    post(&app, path, None, json!({"challenge": challenge, "kind": "totp"})).await.assert_problem(422, "validation_failed");
+    post(&app, path, None, json!({"challenge": challenge, "kind": "totp"}))
+        .await
+        .assert_problem(422, "validation_failed");
     // An answer made for another relying party is refused and counted like a wrong code.
-    let started = post(&app, "/api/v1/portal/sessions/second-factor/passkey", None, json!({"challenge": challenge})).await;
+    let started =
+        post(&app, "/api/v1/portal/sessions/second-factor/passkey", None, json!({"challenge": challenge})).await;
     let mut elsewhere = laptop.clone();
     elsewhere.rp_id_override = Some("evil.test".to_owned());
     let answer = elsewhere.authenticate(&started.body["options"].to_string());
