@@ -100,6 +100,7 @@ pub struct ServerBuilder {
     env: Vec<(OsString, OsString)>,
     log_file: Option<PathBuf>,
     ready_limit: Duration,
+    on_localhost: bool,
 }
 
 impl ServerBuilder {
@@ -114,6 +115,7 @@ impl ServerBuilder {
             env: Vec::new(),
             log_file: None,
             ready_limit: Duration::from_secs(60),
+            on_localhost: false,
         }
     }
 
@@ -168,6 +170,17 @@ impl ServerBuilder {
         self
     }
 
+    /// Makes `http://localhost:PORT` the server's public URL (`PORTAL_PUBLIC_URL`, which
+    /// otherwise defaults to the bind address, `http://127.0.0.1:PORT`), and so the address its
+    /// links lead to and [`PortalServer::public_url`]. Passkeys need it: a browser offers
+    /// WebAuthn on `localhost` over plain HTTP (a secure context), and a relying-party id is a
+    /// host name, never an IP address. A `PORTAL_PUBLIC_URL` given with [`ServerBuilder::env`]
+    /// still wins.
+    pub fn localhost_public_url(mut self) -> Self {
+        self.on_localhost = true;
+        self
+    }
+
     /// Gives the server `limit` to answer `/healthz` (60 s by default).
     pub fn ready_within(mut self, limit: Duration) -> Self {
         self.ready_limit = limit;
@@ -196,10 +209,12 @@ impl ServerBuilder {
             }
             None => Stdio::piped(),
         };
+        let public_url = self.on_localhost.then(|| format!("http://localhost:{port}"));
         let mut child = Command::new(&self.binary)
             .env_clear()
             .env("PORTAL_DATA_DIR", &data_dir)
             .env("PORTAL_BIND", format!("127.0.0.1:{port}"))
+            .envs(public_url.iter().map(|url| ("PORTAL_PUBLIC_URL", url)))
             .envs(self.env.iter().map(|(name, value)| (name, value)))
             .args(&self.args)
             .stdin(Stdio::null())
@@ -227,6 +242,7 @@ impl ServerBuilder {
             child,
             port,
             base_url: format!("http://127.0.0.1:{port}"),
+            public_url: public_url.unwrap_or_else(|| format!("http://127.0.0.1:{port}")),
             data_dir,
             _temp: temp,
             stdout,
@@ -266,6 +282,7 @@ pub struct PortalServer {
     child: Child,
     port: u16,
     base_url: String,
+    public_url: String,
     data_dir: PathBuf,
     // Removed after the process is gone (fields drop after `Drop::drop`).
     _temp: Option<tempfile::TempDir>,
@@ -274,10 +291,17 @@ pub struct PortalServer {
 }
 
 impl PortalServer {
-    /// `http://127.0.0.1:PORT`.
+    /// `http://127.0.0.1:PORT`: where a test's own HTTP client reaches it.
     #[must_use]
     pub fn base_url(&self) -> &str {
         &self.base_url
+    }
+
+    /// The address a browser visits and the server's links lead to: `http://localhost:PORT`
+    /// when started with [`ServerBuilder::localhost_public_url`], else [`PortalServer::base_url`].
+    #[must_use]
+    pub fn public_url(&self) -> &str {
+        &self.public_url
     }
 
     /// The loopback port it listens on.

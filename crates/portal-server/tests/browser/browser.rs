@@ -11,6 +11,7 @@ use serde_json::Value;
 
 use crate::axe::Axe;
 use crate::chromedriver::Chromedriver;
+use crate::virtual_authenticator::{self, AuthenticatorId, VirtualCredential};
 
 /// The widths the README shows each page at: desktop and phone.
 const WIDTHS: [(u32, &str); 2] = [(1280, "desktop"), (390, "phone")];
@@ -80,6 +81,35 @@ impl<'a> Browser<'a> {
     /// Runs `script` in the page (for the test's own changes to a page, never the site's).
     pub async fn run_script(&self, script: &str) {
         self.client.execute(script, Vec::new()).await.unwrap_or_else(|error| panic!("{script}: {error}"));
+    }
+
+    /// Runs `script` in the page and returns what it returns.
+    pub async fn run_script_returning(&self, script: &str) -> Value {
+        self.client.execute(script, Vec::new()).await.unwrap_or_else(|error| panic!("{script}: {error}"))
+    }
+
+    /// Runs `script` in the page with `args` and returns what it passes to its callback (the
+    /// last of its `arguments`): for promises such as `navigator.credentials.create()`.
+    pub async fn run_async_script(&self, script: &str, args: Vec<Value>) -> Value {
+        self.client.execute_async(script, args).await.unwrap_or_else(|error| panic!("{script}: {error}"))
+    }
+
+    // ------------------------------------------------------------------------------ passkeys
+
+    /// Gives the browser a built-in passkey device (see [`virtual_authenticator::add`]): it
+    /// answers the page's WebAuthn calls from now on.
+    pub async fn add_virtual_authenticator(&self) -> AuthenticatorId {
+        virtual_authenticator::add(&self.client).await
+    }
+
+    /// The passkeys the virtual authenticator `id` holds.
+    pub async fn passkey_credentials(&self, id: &AuthenticatorId) -> Vec<VirtualCredential> {
+        virtual_authenticator::credentials(&self.client, id).await
+    }
+
+    /// Takes the virtual authenticator `id` (and its passkeys) away.
+    pub async fn remove_virtual_authenticator(&self, id: &AuthenticatorId) {
+        virtual_authenticator::remove(&self.client, id).await;
     }
 
     /// Reloads the page and waits for it to show `expected`.

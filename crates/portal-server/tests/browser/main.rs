@@ -18,6 +18,7 @@ mod browser;
 mod chromedriver;
 mod languages;
 mod second_factors;
+mod virtual_authenticator;
 
 use portal_testkit::{EmlDir, Inbox, LinkKind, PortalServer, ServerBuilder};
 use serde_json::{Value, json};
@@ -65,7 +66,11 @@ impl Kit {
         // fantoccini's rustls connector brings the aws-lc-rs provider next to sqlx's ring one.
         portal_mail::install_crypto_provider();
         // As a clinic tries it first: SQLite and `.eml` files in the data directory, on loopback.
+        // The browser visits `localhost`, the server's public URL too: passkeys need a host name
+        // (a relying-party id is never an IP address) and a secure context, which plain-HTTP
+        // `localhost` is.
         let server = ServerBuilder::new(env!("CARGO_BIN_EXE_portal-server"))
+            .localhost_public_url()
             .env("PORTAL_FIRST_PRACTICE", PRACTICE)
             .env("PORTAL_FIRST_PRACTICE_TIME_ZONE", ZONE)
             .start()
@@ -79,7 +84,7 @@ impl Kit {
 
     /// A new browser with an empty profile.
     async fn browser(&self) -> Browser<'_> {
-        Browser::open(&self.driver, self.server.base_url(), &self.axe).await
+        Browser::open(&self.driver, self.server.public_url(), &self.axe).await
     }
 
     /// A client record, made through the staff API as the practice software would; its id.
@@ -113,7 +118,7 @@ impl Kit {
     /// The link of `kind` in the next email to `to`, as written in the `.eml` file.
     async fn emailed_link(&self, to: &str, kind: LinkKind) -> String {
         let link = self.inbox.next_link(to, kind).await;
-        assert!(link.url.starts_with(self.server.base_url()), "{} does not lead to the server", link.url);
+        assert!(link.url.starts_with(self.server.public_url()), "{} does not lead to the server", link.url);
         link.url
     }
 }
