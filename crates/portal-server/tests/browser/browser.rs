@@ -83,17 +83,6 @@ impl<'a> Browser<'a> {
         self.client.execute(script, Vec::new()).await.unwrap_or_else(|error| panic!("{script}: {error}"));
     }
 
-    /// Runs `script` in the page and returns what it returns.
-    pub async fn run_script_returning(&self, script: &str) -> Value {
-        self.client.execute(script, Vec::new()).await.unwrap_or_else(|error| panic!("{script}: {error}"))
-    }
-
-    /// Runs `script` in the page with `args` and returns what it passes to its callback (the
-    /// last of its `arguments`): for promises such as `navigator.credentials.create()`.
-    pub async fn run_async_script(&self, script: &str, args: Vec<Value>) -> Value {
-        self.client.execute_async(script, args).await.unwrap_or_else(|error| panic!("{script}: {error}"))
-    }
-
     // ------------------------------------------------------------------------------ passkeys
 
     /// Gives the browser a built-in passkey device (see [`virtual_authenticator::add`]): it

@@ -17,6 +17,7 @@ mod beyond;
 mod browser;
 mod chromedriver;
 mod languages;
+mod passkeys;
 mod second_factors;
 mod virtual_authenticator;
 
