@@ -22,6 +22,7 @@ mod records;
 mod reset_requests;
 pub mod retention;
 pub mod scrypt_hasher;
+mod sealer;
 pub mod second_factor;
 pub mod service;
 mod staff;
@@ -64,6 +65,7 @@ pub use records::{
 pub use reset_requests::{RESET_REQUEST_DAY, RESET_REQUEST_SPACING, RESET_REQUESTS_PER_DAY, ResetRequestHistory};
 pub use retention::{DEFAULT_PRUNE_BATCH, PruneCutoffs, PruneKind, PruneReport, prune};
 pub use scrypt_hasher::{ScryptHasher, ScryptParams};
+pub use sealer::LinkKeySealer;
 pub use second_factor::{
     CEREMONY_LIFETIME, CeremonyPurpose, ChallengePurpose, FactorChallenge, FactorSecret, PasskeyCeremony, RecoveryCode,
     SealedSecret, SecondFactor, SecondFactorKind, SecondFactorPolicy, TotpSecret,

@@ -18,7 +18,6 @@ pub mod logging;
 mod periodic;
 pub mod reminders;
 pub mod retention;
-pub mod sealer;
 pub mod server;
 pub mod staff_keys;
 

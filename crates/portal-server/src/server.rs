@@ -246,8 +246,8 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServeError> {
     )
     // The store is the directory: a client and its portal state are one read.
     .with_bundled_records()
-    // TOTP secrets are sealed under a key derived from the link key (sealer.rs).
-    .with_secret_sealer(Arc::new(crate::sealer::LinkKeySealer::new(&config.link_key)));
+    // TOTP secrets are sealed under a key derived from the link key (portal_core::LinkKeySealer).
+    .with_secret_sealer(Arc::new(portal_core::LinkKeySealer::new(&config.link_key)));
     // Passkeys are bound to the public URL's host name; WebAuthn refuses IP addresses, so the
     // default `http://127.0.0.1:8080` runs without them.
     let service: Arc<DynPortalService> = Arc::new(match portal_passkeys::WebauthnPasskeys::new(&public_url) {

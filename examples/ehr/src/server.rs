@@ -209,8 +209,9 @@ fn service(
     clock: &Arc<dyn Clock>,
     policy: Policy,
     link_key: &portal_core::LinkKey,
+    passkeys: Option<&Arc<portal_passkeys::WebauthnPasskeys>>,
 ) -> DynPortalService {
-    PortalService::new(
+    let service = PortalService::new(
         Arc::clone(store),
         directory,
         Arc::new(hasher.clone()) as Arc<dyn PasswordHasher>,
@@ -219,6 +220,25 @@ fn service(
         policy,
         portal_core::LinkKey::from_bytes(*link_key.expose()),
     )
+    // Authenticator apps' secrets are sealed under a key derived from the link key, which
+    // stays outside both databases.
+    .with_secret_sealer(Arc::new(portal_core::LinkKeySealer::new(link_key)));
+    match passkeys {
+        Some(passkeys) => service.with_passkeys(Arc::clone(passkeys) as Arc<dyn portal_core::PasskeyRelyingParty>),
+        None => service,
+    }
+}
+
+/// The passkey relying party of the portal's public URL, when it can be one (a host name:
+/// `http://localhost` on one machine, https elsewhere; never an IP address).
+fn passkeys(portal_public_url: &str) -> Option<Arc<portal_passkeys::WebauthnPasskeys>> {
+    match portal_passkeys::WebauthnPasskeys::new(portal_public_url) {
+        Ok(passkeys) => Some(Arc::new(passkeys)),
+        Err(error) => {
+            tracing::info!(%error, "portal passkeys off: the public URL needs a host name");
+            None
+        }
+    }
 }
 
 /// The portal practice this EHR is: found by slug, or created on first run. Creating a
@@ -286,16 +306,19 @@ pub async fn start(config: EhrConfig) -> Result<RunningEhr, StartError> {
     let hasher =
         BlockingHasher::new(ScryptHasher::new(config.scrypt)?, config.http.hash_permits, config.http.hash_queue);
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let bootstrap = service(&store, Arc::new(NoClientsYet), &hasher, &clock, config.policy.clone(), &link_key);
+    let portal_public_url = format!("{url}{PORTAL_PREFIX}");
+    let passkeys = passkeys(&portal_public_url);
+    let bootstrap =
+        service(&store, Arc::new(NoClientsYet), &hasher, &clock, config.policy.clone(), &link_key, passkeys.as_ref());
     let practice_id = practice(&bootstrap, &config).await?;
 
     // The two seams: the EHR's patients are the portal's clients, its sessions its staff.
     let patients: Arc<dyn ClientDirectory> = Arc::new(PatientDirectory::new(ehr_db.clone(), practice_id));
-    let service = Arc::new(service(&store, Arc::clone(&patients), &hasher, &clock, config.policy, &link_key));
+    let service =
+        Arc::new(service(&store, Arc::clone(&patients), &hasher, &clock, config.policy, &link_key, passkeys.as_ref()));
     let sessions = StaffSessions::new(ehr_db.clone(), practice_id, config.session_lifetime);
     let first_staff = first_staff(&sessions, &ehr_db, &hasher, &config.first_staff).await?;
 
-    let portal_public_url = format!("{url}{PORTAL_PREFIX}");
     let renderer = Renderer::new(&portal_public_url, config.mail_from)?;
     let dispatcher = Dispatcher::new(
         store,

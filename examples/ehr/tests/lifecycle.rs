@@ -184,10 +184,16 @@ async fn an_ehr_runs_the_portal_lifecycle_behind_its_own_sign_in_and_the_portal_
     assert_eq!(session.status(), StatusCode::CREATED);
     let session: Value = session.json().await.expect("a session");
     let bearer = format!("Bearer {}", session["token"].as_str().expect("a token"));
-    let me = ehr.http.get(ehr.at("/client-portal/api/v1/portal/me")).header("authorization", bearer).send().await;
+    let me = ehr.http.get(ehr.at("/client-portal/api/v1/portal/me")).header("authorization", &bearer).send().await;
     let me: Value = me.expect("me answers").json().await.expect("json");
     assert_eq!(me["client_name"], PATIENT_NAME);
     assert_eq!(ehr.listed_state(cookie, PATIENT).await, "active");
+    // The EHR seals authenticator apps' secrets (under its link key): an enrolment starts.
+    let totp = ehr.http.post(ehr.at("/client-portal/api/v1/portal/factors/totp")).header("authorization", &bearer);
+    let totp = totp.send().await.expect("the enrolment answers");
+    assert_eq!(totp.status(), StatusCode::CREATED);
+    let totp: Value = totp.json().await.expect("json");
+    let totp_secret = totp["secret"].as_str().expect("the app's secret").to_owned();
 
     // Disable: sign-in refused. Enable: allowed again.
     let enabled = format!("/client-portal/api/v1/clients/{PATIENT}/portal/enabled");
@@ -222,7 +228,7 @@ async fn an_ehr_runs_the_portal_lifecycle_behind_its_own_sign_in_and_the_portal_
     // Once every mail is delivered, the portal's database holds no patient data.
     let portal = open(&ehr.portal_db).await;
     wait_until_delivered(&portal, 3).await;
-    for needle in [PATIENT_NAME, PATIENT_EMAIL, "Lovelace", "1985-12-10"] {
+    for needle in [PATIENT_NAME, PATIENT_EMAIL, "Lovelace", "1985-12-10", totp_secret.as_str()] {
         assert_eq!(holders(&portal, needle).await, Vec::<String>::new(), "the portal keeps {needle:?}");
     }
     // The scan does find what the portal does keep (the username, the EHR's patient id) …

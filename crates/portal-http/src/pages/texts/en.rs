@@ -137,9 +137,9 @@ pub(super) const TEXTS: Texts = Texts {
     second_step_title: "Second sign-in step",
     app_code: "Code from your authenticator app",
     app_code_hint: "The 6 digits the app shows now.",
-    use_recovery_code: "Cannot use the app? Use a recovery code",
+    use_recovery_code: "Cannot use your passkey or app? Use a recovery code",
     recovery_code: "Recovery code",
-    recovery_code_hint: "One of the codes you saved when you set up the app. Each works once.",
+    recovery_code_hint: "One of the codes you saved when you set up your second step. Each works once.",
     continue_: "Continue",
     code_not_right: "The code is not right. Check that the time on your phone is right and try again.",
     step_expired: Said {

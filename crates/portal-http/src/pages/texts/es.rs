@@ -151,9 +151,9 @@ pub(super) const TEXTS: Texts = Texts {
     second_step_title: "Segundo paso para entrar",
     app_code: "Código de su aplicación de autenticación",
     app_code_hint: "Los 6 dígitos que muestra ahora la aplicación.",
-    use_recovery_code: "¿No puede usar la aplicación? Use un código de recuperación",
+    use_recovery_code: "¿No puede usar su llave de acceso ni su aplicación? Use un código de recuperación",
     recovery_code: "Código de recuperación",
-    recovery_code_hint: "Uno de los códigos que guardó al configurar la aplicación. Cada uno sirve una sola vez.",
+    recovery_code_hint: "Uno de los códigos que guardó al configurar su segundo paso. Cada uno sirve una sola vez.",
     continue_: "Continuar",
     code_not_right: "El código no es correcto. Compruebe que la hora de su teléfono es correcta e inténtelo de nuevo.",
     step_expired: Said {

@@ -1,4 +1,5 @@
-//! [`LinkKeySealer`]: the server's [`SecretSealer`] (TOTP secrets at rest).
+//! [`LinkKeySealer`]: the production [`SecretSealer`] (TOTP secrets at rest), for the bundled
+//! server and any host that keeps the link key outside its database.
 //!
 //! XChaCha20-Poly1305 under a key derived from the link key with HKDF-SHA256 and a label of its
 //! own (`portal totp-secret sealing v1`). Deriving rather than adding a second key file keeps
@@ -11,10 +12,12 @@
 //!
 //! Stored form: `v1` version byte, the 24-byte nonce, then ciphertext and tag.
 
+use crate::ports::{SealError, SecretSealer};
+use crate::second_factor::SealedSecret;
+use crate::token::LinkKey;
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use hkdf::Hkdf;
-use portal_core::{LinkKey, SealError, SealedSecret, SecretSealer};
 use secrecy::SecretSlice;
 use sha2::Sha256;
 
@@ -23,6 +26,17 @@ const NONCE_LEN: usize = 24;
 const LABEL: &[u8] = b"portal totp-secret sealing v1";
 
 /// Seals TOTP secrets under a key derived from the link key.
+///
+/// ```
+/// use portal_core::{LinkKey, LinkKeySealer, SecretSealer};
+/// use secrecy::ExposeSecret;
+///
+/// let sealer = LinkKeySealer::new(&LinkKey::from_bytes([7; 32]));
+/// let sealed = sealer.seal(b"a totp secret", b"factor 1")?;
+/// assert_eq!(sealer.open(&sealed, b"factor 1")?.expose_secret(), b"a totp secret");
+/// assert!(sealer.open(&sealed, b"factor 2").is_err());
+/// # Ok::<(), portal_core::SealError>(())
+/// ```
 pub struct LinkKeySealer {
     cipher: XChaCha20Poly1305,
 }
@@ -78,6 +92,7 @@ impl SecretSealer for LinkKeySealer {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
