@@ -194,7 +194,8 @@ infra_from!(
     SignInError,
     SessionError,
     StaffKeyError,
-    StaffSignInError
+    StaffSignInError,
+    PasskeySignInError
 );
 
 /// The outcome of sending an invitation or reset.

@@ -65,18 +65,6 @@ pub enum PasskeySignInError {
     Infrastructure(#[from] Infrastructure),
 }
 
-impl From<StoreError> for PasskeySignInError {
-    fn from(error: StoreError) -> Self {
-        Self::Infrastructure(error.into())
-    }
-}
-
-impl From<crate::RandomnessError> for PasskeySignInError {
-    fn from(error: crate::RandomnessError) -> Self {
-        Self::Infrastructure(error.into())
-    }
-}
-
 /// How a failed ceremony reads: the client's (a refused answer) or the server's.
 enum Failed {
     /// The answer did not verify.
