@@ -36,10 +36,6 @@ pub(crate) enum SecondStepResponse {
     /// `account_disabled`.
     #[oai(status = 403, content_type = "application/problem+json")]
     Forbidden(Json<Problem>),
-    /// `validation_failed`: a `code` without the `kind` needing it, or a passkey answer
-    /// without its `ceremony` and `response`.
-    #[oai(status = 422, content_type = "application/problem+json")]
-    Unprocessable(Json<Problem>),
     /// `throttled`: too many failed attempts for this username; retry after `Retry-After`.
     #[oai(status = 429, content_type = "application/problem+json")]
     TooManyRequests(
@@ -238,21 +234,16 @@ impl ClientFactorsApi {
     async fn second_step(&self, ctx: Ctx, body: Json<AnswerBody>) -> Result<SecondStepResponse, ApiError> {
         ctx.ip_budget()?;
         let Json(body) = body;
-        let passkey_answer = body.response.as_ref().map(passkeys::answer);
-        let answer = match (body.kind, &body.code, &body.ceremony, &passkey_answer) {
-            (AnswerKind::Totp, Some(code), None, None) => FactorAnswer::Totp(code.as_str()),
-            (AnswerKind::RecoveryCode, Some(code), None, None) => FactorAnswer::RecoveryCode(code.as_str()),
-            (AnswerKind::Passkey, None, Some(ceremony), Some(response)) => {
-                FactorAnswer::Passkey { ceremony: ceremony.as_str(), response }
-            }
-            _ => {
-                let problem = Problem::new(StatusCode::UNPROCESSABLE_ENTITY, ErrorCode::ValidationFailed, ctx.rid())
-                    .with_detail(
-                        "`totp` and `recovery_code` take a `code`; `passkey` takes a `ceremony` and a `response`"
-                            .to_owned(),
-                    );
-                return Ok(SecondStepResponse::Unprocessable(Json(problem)));
-            }
+        // Each kind reads its own fields; one that is missing is an answer that is not right.
+        let passkey_answer = passkeys::answer(body.response.as_ref().unwrap_or(&serde_json::Value::Null));
+        let code = body.code.as_ref().map_or("", Text::as_str);
+        let answer = match body.kind {
+            AnswerKind::Totp => FactorAnswer::Totp(code),
+            AnswerKind::RecoveryCode => FactorAnswer::RecoveryCode(code),
+            AnswerKind::Passkey => FactorAnswer::Passkey {
+                ceremony: body.ceremony.as_ref().map_or("", Text::as_str),
+                response: &passkey_answer,
+            },
         };
         let done = ctx.state.service.complete_second_step(body.challenge.as_str(), answer, &ctx.meta.context()).await;
         match done {
