@@ -86,8 +86,8 @@ pub(crate) struct RegistrationBody {
     username: Text,
     /// The client's date of birth, `YYYY-MM-DD`, when the link's `verify` said
     /// `date_of_birth_required` (ignored otherwise). Checked before anything else: a missing or
-    /// wrong one is 403 `date_of_birth_mismatch`.
-    #[oai(validator(max_length = 32))]
+    /// wrong one is 403 `date_of_birth_mismatch`. Omit or `null` when none is asked for.
+    #[oai(nullable, validator(max_length = 32))]
     date_of_birth: Option<Text>,
     /// At least 15 characters by default; no composition rules; not a common password; must not
     /// contain the username or the practice's name.
@@ -151,8 +151,8 @@ pub(crate) struct ResetBody {
     token: Text,
     /// The client's date of birth, `YYYY-MM-DD`, when the link's `verify` said
     /// `date_of_birth_required` (ignored otherwise). Checked before anything else: a missing or
-    /// wrong one is 403 `date_of_birth_mismatch`.
-    #[oai(validator(max_length = 32))]
+    /// wrong one is 403 `date_of_birth_mismatch`. Omit or `null` when none is asked for.
+    #[oai(nullable, validator(max_length = 32))]
     date_of_birth: Option<Text>,
     /// The new password (same rules as at registration).
     #[oai(validator(max_length = 1024))]

@@ -127,14 +127,18 @@ pub(crate) struct AnswerBody {
     /// What answers: `code` for `totp` and `recovery_code`, `ceremony` and `response` for
     /// `passkey`.
     pub(super) kind: AnswerKind,
-    /// The six digits of the app, or a recovery code (dashes and case do not matter).
-    #[oai(validator(min_length = 1, max_length = 64))]
+    /// For `totp` and `recovery_code`: the six digits of the app, or a recovery code (dashes and
+    /// case do not matter). Omit or `null` for `passkey`.
+    #[oai(nullable, validator(min_length = 1, max_length = 64))]
     pub(super) code: Option<Text>,
-    /// The ceremony `POST /api/v1/portal/sessions/second-factor/passkey` started.
-    #[oai(validator(min_length = 1, max_length = 256))]
+    /// For `passkey`: the ceremony `POST /api/v1/portal/sessions/second-factor/passkey`
+    /// started. Omit or `null` otherwise.
+    #[oai(nullable, validator(min_length = 1, max_length = 256))]
     pub(super) ceremony: Option<Text>,
-    /// The browser's answer to `navigator.credentials.get()`: the `PublicKeyCredential` as
-    /// JSON with its binary members in base64url.
+    /// For `passkey`: the browser's answer to `navigator.credentials.get()`, the
+    /// `PublicKeyCredential` as JSON with its binary members in base64url. Omit or `null`
+    /// otherwise.
+    #[oai(nullable)]
     pub(super) response: Option<serde_json::Value>,
 }
 
@@ -194,8 +198,8 @@ pub(crate) struct ConfirmBody {
     /// The six digits the app shows now.
     #[oai(validator(min_length = 1, max_length = 16))]
     pub(super) code: Text,
-    /// A name for it ("Phone"); "Authenticator app" when left out.
-    #[oai(validator(max_length = 100))]
+    /// A name for it ("Phone"); "Authenticator app" when left out or `null`.
+    #[oai(nullable, validator(max_length = 100))]
     pub(super) name: Option<Text>,
 }
 
@@ -212,8 +216,8 @@ pub(crate) struct ChallengeConfirmBody {
     /// The six digits the app shows now.
     #[oai(validator(min_length = 1, max_length = 16))]
     pub(super) code: Text,
-    /// A name for it; "Authenticator app" when left out.
-    #[oai(validator(max_length = 100))]
+    /// A name for it; "Authenticator app" when left out or `null`.
+    #[oai(nullable, validator(max_length = 100))]
     pub(super) name: Option<Text>,
 }
 

@@ -64,8 +64,8 @@ pub(crate) struct RegistrationBody {
     /// The browser's answer: the `PublicKeyCredential` that `create()` gave, as JSON with its
     /// binary members in base64url.
     response: serde_json::Value,
-    /// A name for it ("Laptop"); "Passkey" when left out.
-    #[oai(validator(max_length = 100))]
+    /// A name for it ("Laptop"); "Passkey" when left out or `null`.
+    #[oai(nullable, validator(max_length = 100))]
     name: Option<Text>,
 }
 
@@ -81,8 +81,8 @@ pub(crate) struct ChallengeRegistrationBody {
     ceremony: Text,
     /// The browser's answer to `create()`, as JSON.
     response: serde_json::Value,
-    /// A name for it; "Passkey" when left out.
-    #[oai(validator(max_length = 100))]
+    /// A name for it; "Passkey" when left out or `null`.
+    #[oai(nullable, validator(max_length = 100))]
     name: Option<Text>,
 }
 

@@ -21,13 +21,15 @@ use crate::text::Text;
 struct BulkRequest {
     /// These clients (1–500 ids, each 1–128 characters from ASCII letters, digits and
     /// `-._~:@!$&'()*+,;=`), in this order; a repeated id is answered once. An empty or longer
-    /// list is 422 `validation_failed`.
-    #[oai(validator(min_length = 1, max_length = 128, pattern = r"^[A-Za-z0-9\-._~:@!$&'()*+,;=]+$"))]
+    /// list is 422 `validation_failed`. Omit or `null` when asking for every client.
+    #[oai(nullable, validator(min_length = 1, max_length = 128, pattern = r"^[A-Za-z0-9\-._~:@!$&'()*+,;=]+$"))]
     client_ids: Option<Vec<Text>>,
     /// `true`: every client with no portal account (never invited, or whose invitation expired)
     /// and an email on file they agreed to be written to, up to 500 per call in list order
     /// (`remaining` says how many are left for the next call). Only where the portal keeps the
-    /// client records (422 `no_client_records` otherwise).
+    /// client records (422 `no_client_records` otherwise). Omit, `null` or `false` when naming
+    /// the clients.
+    #[oai(nullable)]
     every_client_without_account: Option<bool>,
 }
 
