@@ -12,6 +12,7 @@
 //! | delivered and failed mail | outcome older than `outbox_kept`, unless it carried an account's current link |
 //! | invite and reset tokens | expired more than `tokens_kept` ago (used or voided ones too: every link expires within 7 days of issue), unless an account still points at it or kept mail carries it |
 //! | audit events | older than `audit_kept` (default 6 years) |
+//! | second-step challenges and passkey ceremonies | expired (five minutes after they started; each is also swept when a new one is made) |
 //!
 //! Pending mail and live tokens are never deleted.
 
@@ -36,15 +37,24 @@ pub enum PruneKind {
     Tokens,
     /// Audit events older than `audit_kept`.
     Audit,
+    /// Second-step challenges and passkey ceremonies past their expiry.
+    SignInSteps,
 }
 
 impl PruneKind {
     /// Every kind, in the order [`prune`] drains them.
-    pub const ALL: [Self; 6] =
-        [Self::Sessions, Self::StaffSessions, Self::Throttle, Self::Outbox, Self::Tokens, Self::Audit];
+    pub const ALL: [Self; 7] = [
+        Self::Sessions,
+        Self::StaffSessions,
+        Self::Throttle,
+        Self::Outbox,
+        Self::Tokens,
+        Self::Audit,
+        Self::SignInSteps,
+    ];
 
     /// A stable lowercase name (`sessions`, `staff_sessions`, `throttle`, `outbox`, `tokens`,
-    /// `audit`), for metrics labels and JSON.
+    /// `audit`, `sign_in_steps`), for metrics labels and JSON.
     #[must_use]
     pub fn as_str(self) -> &'static str {
         match self {
@@ -54,6 +64,7 @@ impl PruneKind {
             Self::Outbox => "outbox",
             Self::Tokens => "tokens",
             Self::Audit => "audit",
+            Self::SignInSteps => "sign_in_steps",
         }
     }
 }
@@ -116,6 +127,8 @@ pub struct PruneReport {
     pub tokens: u64,
     /// Audit events.
     pub audit: u64,
+    /// Second-step challenges and passkey ceremonies.
+    pub sign_in_steps: u64,
 }
 
 impl PruneReport {
@@ -129,6 +142,7 @@ impl PruneReport {
             PruneKind::Outbox => self.outbox,
             PruneKind::Tokens => self.tokens,
             PruneKind::Audit => self.audit,
+            PruneKind::SignInSteps => self.sign_in_steps,
         }
     }
 
@@ -140,6 +154,7 @@ impl PruneReport {
             PruneKind::Outbox => &mut self.outbox,
             PruneKind::Tokens => &mut self.tokens,
             PruneKind::Audit => &mut self.audit,
+            PruneKind::SignInSteps => &mut self.sign_in_steps,
         };
         *slot = slot.saturating_add(count);
     }

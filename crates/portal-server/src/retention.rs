@@ -15,7 +15,7 @@ use crate::commands::CommandError;
 use crate::periodic::PeriodicJob;
 
 /// The counts of a run as a JSON object, one member per kind (`sessions`, `staff_sessions`,
-/// `throttle`, `outbox`, `tokens`, `audit`).
+/// `throttle`, `outbox`, `tokens`, `audit`, `sign_in_steps`).
 #[must_use]
 pub fn report_json(report: &PruneReport) -> Value {
     let counts: Map<String, Value> =

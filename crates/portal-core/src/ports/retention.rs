@@ -27,6 +27,8 @@ pub trait Retention: Send + Sync + 'static {
     ///   or voided link is finished by its expiry at the latest), except a token an account
     ///   still points at or a kept mail row carries.
     /// - [`PruneKind::Audit`]: audit events at or before `audit_before`.
+    /// - [`PruneKind::SignInSteps`]: second-step challenges and passkey ceremonies that expired
+    ///   at or before `now`. A live one MUST be kept.
     ///
     /// # Errors
     /// Only infrastructure failures. A batch is deleted whole or not at all, and SHOULD be a

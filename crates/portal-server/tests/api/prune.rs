@@ -64,7 +64,9 @@ async fn prune_deletes_what_is_no_longer_kept_and_prints_the_counts() {
     store.close().await.expect("closed");
 
     let counts = json_of(&run(data.path(), &url, &["prune"]));
-    let expected = json!({"sessions": 0, "staff_sessions": 0, "throttle": 25, "outbox": 0, "tokens": 0, "audit": 1});
+    let expected = json!({
+        "sessions": 0, "staff_sessions": 0, "throttle": 25, "outbox": 0, "tokens": 0, "audit": 1, "sign_in_steps": 0
+    });
     assert_eq!(counts, expected);
 
     let store = portal_store::connect(&url).await.expect("the database opens");

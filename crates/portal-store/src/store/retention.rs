@@ -15,7 +15,10 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect, QueryTrait};
 use super::SeaOrmStore;
 use crate::convert::micros;
 use crate::entity::mail_outbox::{STATUS_FAILED, STATUS_SENT};
-use crate::entity::{audit_event, mail_outbox, portal_account, session, sign_in_throttle, staff_session, token};
+use crate::entity::{
+    audit_event, factor_challenge, mail_outbox, passkey_ceremony, portal_account, session, sign_in_throttle,
+    staff_session, token,
+};
 use crate::error::unavailable;
 
 /// `NOT EXISTS (SELECT 1 FROM portal_accounts WHERE <column> = <token id>)` for both of an
@@ -144,6 +147,35 @@ impl Retention for SeaOrmStore {
                 // subqueries, and nothing a request does makes an expired token current again.
                 let ids = keys::<token::Entity>([token::Column::Id], tokens_done(cutoffs), limit);
                 self.delete_batch(token::Entity::delete_many().filter(token::Column::Id.in_subquery(ids))).await
+            }
+            PruneKind::SignInSteps => {
+                use factor_challenge::Column as Challenge;
+                use passkey_ceremony::Column as Ceremony;
+                let now = micros(cutoffs.now);
+                let expired = Condition::all().add(Challenge::ExpiresAt.lte(now));
+                let hashes = keys::<factor_challenge::Entity>([Challenge::TokenHash], expired.clone(), limit);
+                let challenges = self
+                    .delete_batch(
+                        factor_challenge::Entity::delete_many()
+                            .filter(Challenge::TokenHash.in_subquery(hashes))
+                            .filter(expired),
+                    )
+                    .await?;
+                // What the challenges left of the batch goes to the ceremonies.
+                let rest = limit.saturating_sub(u32::try_from(challenges).unwrap_or(limit));
+                if rest == 0 {
+                    return Ok(challenges);
+                }
+                let expired = Condition::all().add(Ceremony::ExpiresAt.lte(now));
+                let hashes = keys::<passkey_ceremony::Entity>([Ceremony::TokenHash], expired.clone(), rest);
+                let ceremonies = self
+                    .delete_batch(
+                        passkey_ceremony::Entity::delete_many()
+                            .filter(Ceremony::TokenHash.in_subquery(hashes))
+                            .filter(expired),
+                    )
+                    .await?;
+                Ok(challenges + ceremonies)
             }
             PruneKind::Audit => {
                 let old = Condition::all().add(audit_event::Column::At.lte(micros(cutoffs.audit_before)));

@@ -89,6 +89,7 @@ contract_tests! {
     passkeys::a_credential_id_another_factor_has_is_refused_writing_nothing,
     passkeys::a_passkey_use_records_its_last_use_and_its_update_until_removed,
     passkeys::a_ceremony_is_taken_once_even_concurrently_and_expired_ones_are_swept,
+    passkeys::the_retention_job_deletes_expired_sign_in_steps_in_batches_and_keeps_live_ones,
     passkeys::the_passkey_migration_rolls_back_only_without_passkeys_and_keeps_totp_factors,
     staff::staff_keys_keep_their_lifetime_and_are_listed_oldest_first,
     staff::revoking_a_key_ends_its_sessions_in_the_same_transaction_once,

@@ -288,3 +288,34 @@ pub async fn the_passkey_migration_rolls_back_only_without_passkeys_and_keeps_to
     assert_eq!(db.query(index).await[0].try_get::<i64>("", "n").unwrap(), 1);
     assert_eq!(db.count("second_factors", "").await, 2);
 }
+
+pub async fn the_retention_job_deletes_expired_sign_in_steps_in_batches_and_keeps_live_ones(db: &TestDb) {
+    use portal_core::{ChallengePurpose, FactorChallenge, Policy, PruneCutoffs, PruneKind, Retention};
+    let world = World::new(db).await;
+    let client = world.client.id.clone();
+    // Made in an order that sweeps nothing on creation: the live ones first.
+    db.store.create_ceremony(&ceremony(&world, b"live ceremony", None, 1000)).await.unwrap();
+    let challenge = |secret: &[u8], created: i64| FactorChallenge {
+        hash: TokenHash::of(secret),
+        practice_id: world.practice.id,
+        client_id: client.clone(),
+        purpose: ChallengePurpose::Verify,
+        created_at: at(created),
+        expires_at: at(created + 300),
+    };
+    db.store.create_challenge(&challenge(b"live challenge", 1000)).await.unwrap();
+    for (i, created) in [0, 10, 20].into_iter().enumerate() {
+        db.store
+            .create_ceremony(&ceremony(&world, format!("old ceremony {i}").as_bytes(), None, created))
+            .await
+            .unwrap();
+        db.store.create_challenge(&challenge(format!("old challenge {i}").as_bytes(), created)).await.unwrap();
+    }
+    let cutoffs = PruneCutoffs::at(at(1000), &Policy::default());
+    // Batches of four: the three expired challenges, then one ceremony; then the other two.
+    assert_eq!(db.store.prune_batch(PruneKind::SignInSteps, &cutoffs, 4).await.unwrap(), 4);
+    assert_eq!(db.store.prune_batch(PruneKind::SignInSteps, &cutoffs, 4).await.unwrap(), 2);
+    assert_eq!(db.store.prune_batch(PruneKind::SignInSteps, &cutoffs, 4).await.unwrap(), 0);
+    assert_eq!(db.count("passkey_ceremonies", "").await, 1, "the live ceremony stays");
+    assert_eq!(db.count("factor_challenges", "").await, 1, "the live challenge stays");
+}

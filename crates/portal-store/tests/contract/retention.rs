@@ -57,7 +57,7 @@ pub async fn a_prune_run_keeps_live_rows_and_deletes_finished_ones(db: &TestDb) 
     let report = prune(store, &policy, &clock, 7, |kind, n| batches.push((kind, n))).await.unwrap();
     assert_eq!(
         report,
-        PruneReport { sessions: 1, staff_sessions: 1, throttle: 30, outbox: 1, tokens: 1, audit: 0 },
+        PruneReport { sessions: 1, staff_sessions: 1, throttle: 30, outbox: 1, tokens: 1, audit: 0, sign_in_steps: 0 },
         "batches: {batches:?}"
     );
     assert!(batches.iter().all(|(_, n)| *n <= 7), "every batch is bounded: {batches:?}");

@@ -86,6 +86,25 @@ impl State {
                     !kept.contains(&token.token.id) && token.token.expires_at <= cutoffs.tokens_done_before
                 })
             }
+            PruneKind::SignInSteps => {
+                let challenges: Vec<_> = self
+                    .challenges
+                    .iter()
+                    .filter(|(_, c)| c.expires_at <= cutoffs.now)
+                    .map(|(hash, _)| *hash)
+                    .take(limit)
+                    .collect();
+                let ceremonies: Vec<_> = self
+                    .ceremonies
+                    .iter()
+                    .filter(|(_, c)| c.expires_at <= cutoffs.now)
+                    .map(|(hash, _)| *hash)
+                    .take(limit - challenges.len())
+                    .collect();
+                let gone = challenges.iter().filter(|hash| self.challenges.remove(hash).is_some()).count()
+                    + ceremonies.iter().filter(|hash| self.ceremonies.remove(hash).is_some()).count();
+                gone as u64
+            }
             PruneKind::Audit => {
                 let mut gone = Vec::new();
                 let removed = remove_some(&mut self.audit, limit, |event| {

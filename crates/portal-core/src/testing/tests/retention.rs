@@ -2,7 +2,8 @@
 
 use super::*;
 use crate::policy::Policy;
-use crate::retention::{PruneCutoffs, PruneReport, prune};
+use crate::ports::Retention as _;
+use crate::retention::{PruneCutoffs, PruneKind, PruneReport, prune};
 
 const DAY: SignedDuration = SignedDuration::from_hours(24);
 
@@ -60,7 +61,7 @@ async fn a_prune_run_keeps_live_records_and_deletes_finished_ones() -> TestResul
     let report = prune(store, &policy, &clock, 64, |kind, n| seen.push((kind, n))).await?;
     assert_eq!(
         report,
-        PruneReport { sessions: 1, staff_sessions: 0, throttle: 200, outbox: 1, tokens: 1, audit: 0 },
+        PruneReport { sessions: 1, staff_sessions: 0, throttle: 200, outbox: 1, tokens: 1, audit: 0, sign_in_steps: 0 },
         "batches: {seen:?}"
     );
     assert_eq!(report.total(), 203);
@@ -108,5 +109,45 @@ async fn pending_mail_and_its_token_are_kept_however_old() -> TestResult {
     // The current link's mail is still pending: kept, and its token with it.
     assert_eq!(store.outbox().len(), 1);
     assert_eq!(store.token_history(&client.id).len(), 1);
+    Ok(())
+}
+
+#[tokio::test]
+async fn expired_sign_in_steps_go_in_batches_and_live_ones_stay() -> TestResult {
+    use crate::ports::FactorStore;
+    use crate::second_factor::{CeremonyPurpose, ChallengePurpose, FactorChallenge, PasskeyCeremony};
+    let world = World::new().await?;
+    let (store, client, practice) = (&world.store, &world.client, world.practice.id);
+    let challenge = |name: &str, created: i64| FactorChallenge {
+        hash: TokenHash::of(name.as_bytes()),
+        practice_id: practice,
+        client_id: client.id.clone(),
+        purpose: ChallengePurpose::Verify,
+        created_at: at(created),
+        expires_at: at(created + 300),
+    };
+    let ceremony = |name: &str, created: i64| PasskeyCeremony {
+        hash: TokenHash::of(name.as_bytes()),
+        practice_id: practice,
+        client_id: None,
+        purpose: CeremonyPurpose::SignIn,
+        user_handle: None,
+        state: "{}".to_owned(),
+        created_at: at(created),
+        expires_at: at(created + 300),
+    };
+    // The live ones first, so that making the old ones sweeps nothing.
+    store.create_challenge(&challenge("live challenge", 1000)).await?;
+    store.create_ceremony(&ceremony("live ceremony", 1000)).await?;
+    for (name, created) in [("a", 0), ("b", 10)] {
+        store.create_challenge(&challenge(name, created)).await?;
+        store.create_ceremony(&ceremony(name, created)).await?;
+    }
+    let cutoffs = PruneCutoffs::at(at(1000), &Policy::default());
+    assert_eq!(store.prune_batch(PruneKind::SignInSteps, &cutoffs, 3).await?, 3);
+    assert_eq!(store.prune_batch(PruneKind::SignInSteps, &cutoffs, 3).await?, 1);
+    assert_eq!(store.prune_batch(PruneKind::SignInSteps, &cutoffs, 3).await?, 0);
+    assert!(store.challenge(&TokenHash::of(b"live challenge")).await?.is_some());
+    assert!(store.take_ceremony(&TokenHash::of(b"live ceremony")).await?.is_some());
     Ok(())
 }
