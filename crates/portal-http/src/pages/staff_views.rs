@@ -4,7 +4,7 @@
 //! ([`PracticeZone`]). The API keeps the codes and UTC.
 
 use portal_core::service::{ClientView, PortalView, TokenView};
-use portal_core::{AuditEvent, PortalStatus, PortalStatusKind};
+use portal_core::{AuditAction, AuditEvent, PortalStatus, PortalStatusKind, SecondFactorKind};
 
 use super::delivery::Delivery;
 use super::staff_texts;
@@ -57,10 +57,10 @@ pub(crate) fn audit_rows(events: &[AuditEvent], zone: &PracticeZone) -> Vec<Audi
         .rev()
         .map(|event| {
             let action = (sk.action)(event.action);
-            // The detail is a disable reason, the username chosen at registration, or a link's
-            // tries left.
+            // The detail is a disable reason, the username chosen at registration, a link's
+            // tries left, or the kind of a second factor (named in the catalogue's words).
             let what = match &event.detail {
-                Some(detail) => format!("{action}: {}", (sk.audit_detail)(event.action, detail)),
+                Some(detail) => format!("{action}: {}", detail_words(event.action, detail)),
                 None => action.to_owned(),
             };
             AuditRow {
@@ -71,6 +71,19 @@ pub(crate) fn audit_rows(events: &[AuditEvent], zone: &PracticeZone) -> Vec<Audi
             }
         })
         .collect()
+}
+
+/// An audit event's detail in the page's language.
+fn detail_words(action: AuditAction, detail: &str) -> String {
+    let sk = staff_texts();
+    let factor_event = matches!(
+        action,
+        AuditAction::SecondFactorEnrolled | AuditAction::SecondFactorRemoved | AuditAction::SecondFactorUsed
+    );
+    match SecondFactorKind::from_name(detail) {
+        Some(kind) if factor_event => (sk.factor_kind)(kind).to_owned(),
+        _ => (sk.audit_detail)(action, detail),
+    }
 }
 
 /// One second factor on a client's profile: its kind in words, its name and dates.

@@ -73,7 +73,7 @@ async fn user_handle(app: &TestApp, client: &str) -> PasskeyUserHandle {
 #[tokio::test]
 async fn a_client_registers_a_passkey_and_then_signs_in_with_the_password_and_the_passkey() {
     let app = spawn_app().await;
-    app.registered_client("Ada Lovelace", "ada").await;
+    let client = app.registered_client("Ada Lovelace", "ada").await;
     let browser = Browser::new(&app);
     assert_eq!(sign_in(&browser).await.status, StatusCode::SEE_OTHER);
     let factors = browser.get("/portal/factors").await;
@@ -95,6 +95,11 @@ async fn a_client_registers_a_passkey_and_then_signs_in_with_the_password_and_th
     let codes = register(&browser, b"laptop-key", "Laptop").await;
     codes.assert(StatusCode::OK, "Your recovery codes");
     browser.get("/portal/factors").await.assert(StatusCode::OK, "<strong>Laptop</strong> (Passkey)");
+    // Staff read the trail in words, in their language: the kind, never a credential.
+    let staff = crate::staff_pages::staff_browser(&app).await;
+    let profile = format!("/staff/clients/{client}");
+    staff.get(&profile).await.assert(StatusCode::OK, "Second sign-in step added: Passkey");
+    staff.get(&format!("{profile}?lang=es")).await.assert(StatusCode::OK, "añadido: Llave de acceso");
 
     // Signed out, the password leads to the second step with the passkey's form.
     let fresh = Browser::new(&app);
