@@ -404,20 +404,16 @@ where
             self.store.append(&[event]).await?;
             Ok::<(), PasskeySignInError>(())
         };
-        let Ok(claim) = passkeys.identify_discoverable(response) else {
-            refuse(None, AuditFailure::InvalidPasskey).await?;
-            return Err(PasskeySignInError::Rejected);
+        // The passkey the answer claims: a confirmed passkey of a client of this practice.
+        let claimed = match passkeys.identify_discoverable(response) {
+            Ok(claim) => self.store.passkey_factor(&claim.credential_id).await?,
+            Err(_) => None,
         };
-        let factor = self
-            .store
-            .passkey_factor(&claim.credential_id)
-            .await?
-            .filter(|f| f.practice_id == practice.id && f.is_confirmed());
-        let Some(factor) = factor else {
-            refuse(None, AuditFailure::InvalidPasskey).await?;
-            return Err(PasskeySignInError::Rejected);
-        };
-        let FactorSecret::Passkey { user_handle, passkey, .. } = &factor.secret else {
+        let found = claimed.filter(|f| f.practice_id == practice.id && f.is_confirmed());
+        let Some((factor, user_handle, passkey)) = found.as_ref().and_then(|f| match &f.secret {
+            FactorSecret::Passkey { user_handle, passkey, .. } => Some((f, user_handle, passkey)),
+            FactorSecret::Totp { .. } => None,
+        }) else {
             refuse(None, AuditFailure::InvalidPasskey).await?;
             return Err(PasskeySignInError::Rejected);
         };

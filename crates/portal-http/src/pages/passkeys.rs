@@ -208,17 +208,9 @@ pub(crate) async fn register_finish(ctx: Ctx, req: &Request, Form(form): Form<Pa
 
 // ---- The passkey a practice requires, right after the password ---------------------------------
 
-/// The page of a refused required enrolment, naming the challenge's practice when it is live.
-async fn required_refused(ctx: &Ctx, challenge: &str, error: SecondStepError) -> Response {
-    match practice_of_challenge(ctx, challenge).await {
-        Some(practice) => step_refused(ctx, &practice, error).into_response(),
-        None => match error {
-            SecondStepError::Infrastructure(error) => trouble(ctx, &error).into_response(),
-            _ => super::Message::said(&texts().step_expired)
-                .page("page_passkey", StatusCode::UNAUTHORIZED)
-                .into_response(),
-        },
-    }
+/// The page of a sign-in step whose challenge names no live practice: sign in again.
+fn step_expired() -> Response {
+    super::Message::said(&texts().step_expired).page("page_passkey", StatusCode::UNAUTHORIZED).into_response()
 }
 
 /// `POST /portal/second-factor/enrol/passkey`: a passkey instead of an app, as the factor the
@@ -232,11 +224,7 @@ pub(crate) async fn required_start(ctx: Ctx, req: &Request, Form(form): Form<Pas
         return page.into_response();
     }
     let started = ctx.state.service.challenge_start_passkey_registration(&form.challenge, &ctx.meta.context()).await;
-    let Some(practice) = practice_of_challenge(&ctx, &form.challenge).await else {
-        return super::Message::said(&texts().step_expired)
-            .page("page_passkey", StatusCode::UNAUTHORIZED)
-            .into_response();
-    };
+    let Some(practice) = practice_of_challenge(&ctx, &form.challenge).await else { return step_expired() };
     match started {
         Ok(started) => {
             ceremony_page(req, &practice, Ceremony::Required, &started, Some(&form.challenge), None).into_response()
@@ -258,9 +246,7 @@ pub(crate) async fn required_finish(ctx: Ctx, req: &Request, Form(form): Form<Pa
     let service = &ctx.state.service;
     let context = ctx.meta.context();
     // Read before the finish: a finish that opens the session uses the challenge up.
-    let Some(practice) = practice_of_challenge(&ctx, &form.challenge).await else {
-        return required_refused(&ctx, &form.challenge, SecondStepError::ChallengeInvalid).await;
-    };
+    let Some(practice) = practice_of_challenge(&ctx, &form.challenge).await else { return step_expired() };
     let finished = service
         .challenge_finish_passkey_registration(&form.challenge, &form.ceremony, &form.response(), form.name(), &context)
         .await;
