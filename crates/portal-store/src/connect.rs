@@ -56,8 +56,25 @@ impl Default for StoreConfig {
 /// Connections per pool for a SQLite file (WAL: readers run beside the one writer).
 const SQLITE_MAX_CONNECTIONS: u32 = 8;
 
+/// How much of a SQLite file each connection reads through a memory map (256 MiB) rather than
+/// `read` calls into its own page cache. The mapped pages are the operating system's file cache,
+/// shared by every connection, so a large database (a million clients is ~0.5 GiB) is read at
+/// memory speed once warm, by whichever connection the pool hands out. Writes still go through
+/// the WAL; the map only serves reads.
+const SQLITE_MMAP_BYTES: u64 = 256 * 1024 * 1024;
+
+/// Each SQLite connection's own page cache, in KiB when negative (SQLite's convention): 8 MiB,
+/// four times SQLite's default, for the pages the map does not cover (the WAL's).
+const SQLITE_CACHE_SIZE: i64 = -8 * 1024;
+
+/// Rows a SQLite connection's thread may read ahead of the task taking them.
+const SQLITE_ROW_CHANNEL: usize = 256;
+
 /// Connections per pool for PostgreSQL.
 const POSTGRES_MAX_CONNECTIONS: u32 = 16;
+
+/// A pooled PostgreSQL connection idle this long is pinged before it is handed out.
+const POSTGRES_PING_IF_IDLE_FOR: Duration = Duration::from_secs(1);
 
 /// Key of the PostgreSQL advisory lock that serialises migrations across server processes
 /// (ASCII "portal\0m").
@@ -174,8 +191,10 @@ impl Target {
 /// SQLite pragmas are set by sqlx on **every** connection the pool opens: `journal_mode=WAL`
 /// (readers do not block the writer), `busy_timeout` ([`SQLITE_BUSY_TIMEOUT`]),
 /// `foreign_keys=ON` (SQLite's default is off), `secure_delete=ON` (purged mail bodies and
-/// deleted sessions are overwritten, not left in free pages) and `synchronous=NORMAL` (durable
-/// in WAL mode except for the last transactions on power loss; never corrupt).
+/// deleted sessions are overwritten, not left in free pages), `synchronous=NORMAL` (durable
+/// in WAL mode except for the last transactions on power loss; never corrupt), and reads that
+/// stay fast on a large file: `mmap_size` ([`SQLITE_MMAP_BYTES`]) and `cache_size`
+/// ([`SQLITE_CACHE_SIZE`]).
 ///
 /// PostgreSQL sessions start with `statement_timeout` and `idle_in_transaction_session_timeout`
 /// at the database timeout (a query stuck on a lock, or a transaction whose client went silent,
@@ -186,7 +205,12 @@ fn options(url: &str, target: Target, bound: &Bound) -> ConnectOptions {
     options.sqlx_logging(false).acquire_timeout(POOL_ACQUIRE_TIMEOUT);
     match target {
         Target::Postgres => {
-            options.max_connections(POSTGRES_MAX_CONNECTIONS);
+            // sqlx pings every connection it hands out by default: a second round trip for
+            // every query. A connection in steady use has just answered; one left idle may have
+            // been cut by the server, a proxy or a firewall, so only those are pinged.
+            options
+                .max_connections(POSTGRES_MAX_CONNECTIONS)
+                .test_before_acquire_if_idle_for(POSTGRES_PING_IF_IDLE_FOR);
             if let Some(limit) = bound.limit() {
                 // Whole milliseconds, at least 1: 0 would mean "no limit" to PostgreSQL.
                 let millis = limit.as_millis().clamp(1, i32::MAX as u128).to_string();
@@ -210,6 +234,12 @@ fn options(url: &str, target: Target, bound: &Bound) -> ConnectOptions {
                     .foreign_keys(true)
                     .synchronous(SqliteSynchronous::Normal)
                     .pragma("secure_delete", "ON")
+                    .pragma("mmap_size", SQLITE_MMAP_BYTES.to_string())
+                    .pragma("cache_size", SQLITE_CACHE_SIZE.to_string())
+                    // Rows come from the connection's thread through a channel of this size: room
+                    // for a whole client-list page (at most 201 rows), so that thread never waits
+                    // for the request's task to take a row before it reads the next.
+                    .row_buffer_size(SQLITE_ROW_CHANNEL)
             });
             if target == Target::SqliteMemory {
                 // An in-memory database lives as long as its connection: keep exactly one, forever.
@@ -223,6 +253,10 @@ fn options(url: &str, target: Target, bound: &Bound) -> ConnectOptions {
             } else {
                 options.max_connections(SQLITE_MAX_CONNECTIONS);
             }
+            // sqlx pings every connection it hands out by default. A SQLite connection is a file
+            // handle on a thread of its own, which no peer can close under it: the ping would
+            // be one more trip to that thread for every query, and could never fail.
+            options.test_before_acquire(false);
         }
     }
     options
