@@ -177,7 +177,9 @@ pub const DEFAULT_PRUNE_BATCH: u32 = 1000;
 /// Deletes every finished record the policy no longer keeps, one batch of at most `batch` rows
 /// at a time (each batch is its own short write, so requests interleave between batches), and
 /// reports how many of each kind went. `on_batch` is called after every batch that deleted
-/// something (for metrics that move while a long run goes on).
+/// something (for metrics that move while a long run goes on). Last, the store refreshes its
+/// planner statistics ([`Retention::refresh_statistics`]), since the run may have changed the
+/// tables' sizes a lot.
 ///
 /// # Errors
 /// The first store failure; what earlier batches deleted stays deleted (each batch is
@@ -204,5 +206,6 @@ pub async fn prune<R: Retention + ?Sized, C: Clock + ?Sized>(
             }
         }
     }
+    store.refresh_statistics().await?;
     Ok(report)
 }

@@ -335,6 +335,9 @@ async fn seed_async(database_url: &str, bench: Keyed, plan: Plan) -> Result<Seed
         clients_stored += clients;
         accounts_stored += accounts;
     }
+    // As an operator would after a bulk load (and the retention job does after each run): the
+    // planner learns the tables' new sizes now, not whenever autovacuum gets to them.
+    portal_core::Retention::refresh_statistics(&store).await.map_err(|error| format!("analyze: {error}"))?;
     store.close().await.map_err(|error| format!("bench database: {error}"))?;
     Ok(Seeded {
         practices,

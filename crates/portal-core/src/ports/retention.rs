@@ -34,11 +34,25 @@ pub trait Retention: Send + Sync + 'static {
     /// Only infrastructure failures. A batch is deleted whole or not at all, and SHOULD be a
     /// short write of its own, so writers of requests wait for at most one batch.
     async fn prune_batch(&self, kind: PruneKind, cutoffs: &PruneCutoffs, limit: u32) -> Result<u64, StoreError>;
+
+    /// Refreshes what the database's query planner knows of the tables (row counts, how
+    /// selective each index is), after a prune or a bulk load changed them. Called at the end of
+    /// every [`prune`](crate::prune) run. A store without a planner does nothing (the default).
+    ///
+    /// # Errors
+    /// Only infrastructure failures; the rows already pruned stay pruned.
+    async fn refresh_statistics(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
 }
 
 #[async_trait]
 impl<T: Retention + ?Sized> Retention for Arc<T> {
     async fn prune_batch(&self, kind: PruneKind, cutoffs: &PruneCutoffs, limit: u32) -> Result<u64, StoreError> {
         (**self).prune_batch(kind, cutoffs, limit).await
+    }
+
+    async fn refresh_statistics(&self) -> Result<(), StoreError> {
+        (**self).refresh_statistics().await
     }
 }

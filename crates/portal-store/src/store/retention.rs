@@ -10,7 +10,7 @@
 use async_trait::async_trait;
 use portal_core::{PruneCutoffs, PruneKind, Retention, StoreError};
 use sea_orm::sea_query::{Condition, Expr, ExprTrait, Query, SelectStatement};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect, QueryTrait};
+use sea_orm::{ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QuerySelect, QueryTrait};
 
 use super::SeaOrmStore;
 use crate::convert::micros;
@@ -187,4 +187,39 @@ impl Retention for SeaOrmStore {
             }
         }
     }
+
+    /// `ANALYZE`. SQLite keeps no statistics until it is asked to, and without them it plans a
+    /// million-row table as if it were small (`sqlite_stat1`); `analysis_limit` makes it sample
+    /// each index instead of reading it whole, so a run takes milliseconds in this process's
+    /// turn to write. PostgreSQL's autovacuum analyses on its own, but only once enough rows
+    /// changed and some time after: analysing the portal's tables here, one statement each,
+    /// gives the planner the new sizes at once (after a bulk load, a large prune).
+    async fn refresh_statistics(&self) -> Result<(), StoreError> {
+        match self.backend() {
+            DbBackend::Sqlite => {
+                let _turn = self.write_turn().await?;
+                self.db.execute_unprepared("PRAGMA analysis_limit = 1000; ANALYZE;").await.map_err(unavailable)?;
+            }
+            _ => {
+                for table in analysed_tables() {
+                    self.db.execute_unprepared(&format!("ANALYZE {table}")).await.map_err(unavailable)?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The tables whose size changes with use, by bulk loads or by pruning (PostgreSQL).
+fn analysed_tables() -> [&'static str; 7] {
+    use sea_orm::EntityName as _;
+    [
+        crate::entity::client::Entity.table_name(),
+        portal_account::Entity.table_name(),
+        token::Entity.table_name(),
+        mail_outbox::Entity.table_name(),
+        audit_event::Entity.table_name(),
+        session::Entity.table_name(),
+        sign_in_throttle::Entity.table_name(),
+    ]
 }

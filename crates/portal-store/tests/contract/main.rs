@@ -136,6 +136,7 @@ contract_tests! {
     retention::a_prune_run_keeps_live_rows_and_deletes_finished_ones,
     retention::pending_mail_and_the_token_it_carries_are_kept,
     retention::ten_thousand_random_failed_sign_ins_then_prune_leave_only_live_locks,
+    retention::a_prune_run_leaves_the_planner_statistics_fresh,
     bulk::bulk_inserted_clients_read_back_like_created_ones,
     bulk::a_bulk_batch_with_a_taken_id_or_an_unknown_practice_stores_nothing_of_it,
     bulk::bulk_inserted_accounts_read_back_with_their_tokens,

@@ -150,3 +150,26 @@ pub async fn ten_thousand_random_failed_sign_ins_then_prune_leave_only_live_lock
     }
     assert_eq!(store.throttle(practice, "lifted").await.unwrap(), ThrottleState::default());
 }
+
+/// After a prune run the planner knows the tables: SQLite has `sqlite_stat1` rows for the client
+/// table's indexes, PostgreSQL a `last_analyze` for the client table.
+pub async fn a_prune_run_leaves_the_planner_statistics_fresh(db: &TestDb) {
+    use sea_orm::{ConnectionTrait as _, DbBackend, Statement};
+
+    let world = World::new(db).await;
+    let clients = (0..50).map(|n| crate::fixtures::client(&world.practice, &format!("Client {n}"))).collect::<Vec<_>>();
+    db.store.insert_clients(&clients).await.unwrap();
+    let clock = ManualClock::new(at(0));
+    prune(&db.store, &Policy::default(), &clock, 100, |_, _| {}).await.unwrap();
+
+    let sql = match db.backend() {
+        DbBackend::Postgres => {
+            "SELECT COUNT(*) AS n FROM pg_stat_user_tables WHERE relname = 'clients' AND last_analyze IS NOT NULL"
+        }
+        _ => "SELECT COUNT(*) AS n FROM sqlite_stat1 WHERE tbl = 'clients'",
+    };
+    let row =
+        db.store.connection().query_one_raw(Statement::from_string(db.backend(), sql)).await.unwrap().expect("a count");
+    let analysed: i64 = row.try_get("", "n").unwrap();
+    assert!(analysed >= 1, "no statistics for clients after a prune");
+}
