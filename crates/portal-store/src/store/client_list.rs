@@ -12,13 +12,15 @@
 //! [`Directory::list_clients`]: portal_core::Directory::list_clients
 //! [`Directory::client_panel`]: portal_core::Directory::client_panel
 
+use std::sync::OnceLock;
+
 use jiff::Timestamp;
 use portal_core::{
     AccountPanel, Client, ClientId, ClientListQuery, ClientPage, DATE_OF_BIRTH_TRIES, ListPosition, PageDirection,
     PortalAccount, PortalStatusKind, PracticeId, StoreError,
 };
 use sea_orm::sea_query::{Alias, Condition, Expr, ExprTrait, JoinType, Order, Query, SelectStatement};
-use sea_orm::{ConnectionTrait, DbBackend, FromQueryResult, IdenStatic, Iterable, QueryResult};
+use sea_orm::{ConnectionTrait, DbBackend, FromQueryResult, IdenStatic, Iterable, QueryResult, Statement, Value};
 
 use super::accounts::{decode_panel, decode_stored, join_deliveries, join_tokens};
 use crate::convert::{client_from, micros};
@@ -189,18 +191,90 @@ pub(super) async fn list_page(
     Ok(page.map(|(_, client, account)| (client, account)))
 }
 
+/// The statement of [`client_panel`] for `practice` and `id`.
+fn panel_select(practice: PracticeId, id: &ClientId) -> SelectStatement {
+    let mut select = clients_with_accounts(practice);
+    join_deliveries(&mut select);
+    select.and_where(Expr::col((client::Entity, client::Column::Id)).eq(id.as_str()));
+    select
+}
+
+/// [`panel_select`] as SQL, built once per backend with stand-in values, and where those sit
+/// among its values. A status lookup is the staff API's most frequent request, and building
+/// its sixty-column, five-table statement anew took about a tenth of its time.
+struct PanelTemplate {
+    statement: Statement,
+    practice: Value,
+    id: Value,
+}
+
+impl PanelTemplate {
+    fn of(backend: DbBackend) -> Self {
+        let practice = PracticeId::from_uuid(uuid::Uuid::from_u128(0x7061_6e65_6c5f_7072_6163_7469_6365_0000));
+        let id = ClientId::parse("panel-template-client").expect("a valid client id");
+        Self {
+            statement: backend.build(&panel_select(practice, &id)),
+            practice: Value::from(practice.as_uuid()),
+            id: Value::from(id.as_str()),
+        }
+    }
+
+    /// The template's statement with the stand-ins replaced by `practice` and `id`.
+    fn bind(&self, practice: PracticeId, id: &ClientId) -> Statement {
+        let mut statement = self.statement.clone();
+        if let Some(values) = statement.values.as_mut() {
+            for value in &mut values.0 {
+                if *value == self.practice {
+                    *value = Value::from(practice.as_uuid());
+                } else if *value == self.id {
+                    *value = Value::from(id.as_str());
+                }
+            }
+        }
+        statement
+    }
+}
+
+/// The panel statement for `backend`, from its template.
+fn panel_statement(backend: DbBackend, practice: PracticeId, id: &ClientId) -> Statement {
+    static SQLITE: OnceLock<PanelTemplate> = OnceLock::new();
+    static POSTGRES: OnceLock<PanelTemplate> = OnceLock::new();
+    match backend {
+        DbBackend::Sqlite => SQLITE.get_or_init(|| PanelTemplate::of(backend)).bind(practice, id),
+        DbBackend::Postgres => POSTGRES.get_or_init(|| PanelTemplate::of(backend)).bind(practice, id),
+        other => other.build(&panel_select(practice, id)),
+    }
+}
+
 /// One client with its portal panel, in one query.
 pub(super) async fn client_panel(
     db: &impl ConnectionTrait,
     practice: PracticeId,
     id: &ClientId,
 ) -> Result<Option<(Client, AccountPanel)>, StoreError> {
-    let mut select = clients_with_accounts(practice);
-    join_deliveries(&mut select);
-    select.and_where(Expr::col((client::Entity, client::Column::Id)).eq(id.as_str()));
-    let statement = db.get_database_backend().build(&select);
+    let statement = panel_statement(db.get_database_backend(), practice, id);
     let Some(row) = db.query_one_raw(statement).await.map_err(unavailable)? else { return Ok(None) };
     let (client, _) = decode_client(&row)?;
     let panel = decode_panel(&row, practice, &client.id)?;
     Ok(Some((client, panel)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The template bound to a client is exactly the statement built for it, on both databases.
+    #[test]
+    fn the_panel_template_binds_to_the_statement_built_anew() {
+        let practice = PracticeId::from_uuid(uuid::Uuid::from_u128(42));
+        for id in ["c-1", "panel-template-client-2", "42"] {
+            let id = ClientId::parse(id).unwrap();
+            for backend in [DbBackend::Sqlite, DbBackend::Postgres] {
+                let built = backend.build(&panel_select(practice, &id));
+                let bound = panel_statement(backend, practice, &id);
+                assert_eq!(bound.sql, built.sql, "{backend:?}");
+                assert_eq!(bound.values, built.values, "{backend:?}");
+            }
+        }
+    }
 }
