@@ -178,6 +178,12 @@ pub struct Options {
     #[arg(long, env = "PORTAL_BIND", default_value = "127.0.0.1:8080", value_name = "ADDR:PORT", global = true)]
     pub bind: SocketAddr,
 
+    /// A second address serving the same portal on threads of its own, for staff: a flood of
+    /// sign-ins on --bind does not slow the requests that arrive here. Give staff (and the EHR
+    /// calling the staff API) this address, e.g. one on the practice's internal network.
+    #[arg(long, env = "PORTAL_STAFF_BIND", value_name = "ADDR:PORT", global = true)]
+    pub staff_bind: Option<SocketAddr>,
+
     /// The externally visible base URL; emailed links are built from it, never from a request
     /// [default: http://{bind}]
     #[arg(long, env = "PORTAL_PUBLIC_URL", value_name = "URL", global = true)]
@@ -328,6 +334,8 @@ pub struct Resolved {
     pub database_url: String,
     /// Where to listen.
     pub bind: SocketAddr,
+    /// Where staff are served on threads of their own, when asked for.
+    pub staff_bind: Option<SocketAddr>,
     /// The public URL, when given; otherwise it is `http://{the bound address}`.
     pub public_url: Option<String>,
     /// Where mail goes.
@@ -362,6 +370,7 @@ impl std::fmt::Debug for Resolved {
             .field("data_dir", &self.data_dir)
             .field("database", &database_kind(&self.database_url))
             .field("bind", &self.bind)
+            .field("staff_bind", &self.staff_bind)
             .field("public_url", &self.public_url)
             .field("mail", &self.mail)
             .field("mail_from", &self.mail_from)
@@ -467,6 +476,7 @@ impl Options {
             data_dir: self.data_dir.clone(),
             database_url: self.database_url()?,
             bind: self.bind,
+            staff_bind: self.staff_bind,
             public_url,
             mail,
             mail_from,

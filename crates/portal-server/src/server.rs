@@ -42,6 +42,9 @@ pub struct ServerConfig {
     pub store: StoreConfig,
     /// Where to listen (port 0: any free port; see [`RunningServer::local_addr`]).
     pub bind: SocketAddr,
+    /// A second address serving the same application from threads of its own (`--staff-bind`;
+    /// see [`RunningServer::staff_addr`]).
+    pub staff_bind: Option<SocketAddr>,
     /// The externally visible base URL; `None`: `http://{the bound address}`.
     pub public_url: Option<String>,
     /// Where mail goes.
@@ -83,6 +86,7 @@ impl ServerConfig {
             database_url: resolved.database_url,
             store: resolved.store,
             bind: resolved.bind,
+            staff_bind: resolved.staff_bind,
             public_url: resolved.public_url,
             mail: resolved.mail,
             mail_from: resolved.mail_from,
@@ -133,6 +137,7 @@ pub enum ServeError {
 /// A started server: listening, dispatching mail, serving requests.
 pub struct RunningServer {
     local_addr: SocketAddr,
+    staff: Option<StaffListener>,
     public_url: String,
     first_run: Option<CreatedPractice>,
     service: Arc<DynPortalService>,
@@ -215,6 +220,10 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServeError> {
         .await
         .map_err(|source| ServeError::Bind { addr: config.bind, source })?;
     let local_addr = listener.local_addr().map_err(|source| ServeError::Bind { addr: config.bind, source })?;
+    let staff_listener = match config.staff_bind {
+        Some(addr) => Some(bind_std(addr).await?),
+        None => None,
+    };
     let public_url = config.public_url.clone().unwrap_or_else(|| format!("http://{local_addr}"));
     if config.public_url.is_none() && local_addr.ip().is_unspecified() {
         tracing::warn!(%public_url, "listening on all interfaces without --public-url: emailed links will not work from other machines");
@@ -306,6 +315,19 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServeError> {
     let endpoint = portal_http::app(Arc::clone(&service), http_config, on_mail_queued, &hasher);
     #[cfg(feature = "bench-baseline")]
     let endpoint = bench_baseline::mount(endpoint, bench_directory);
+    let endpoint = Arc::new(endpoint);
+    let staff = match staff_listener {
+        Some((addr, listener)) => {
+            match StaffListener::spawn(addr, listener, Arc::clone(&endpoint), config.shutdown_timeout) {
+                Ok(staff) => Some(staff),
+                Err(source) => {
+                    dispatcher.shutdown().await;
+                    return Err(ServeError::Bind { addr, source });
+                }
+            }
+        }
+        None => None,
+    };
     let acceptor = match poem::listener::TcpAcceptor::from_tokio(listener) {
         Ok(acceptor) => acceptor,
         Err(source) => {
@@ -327,6 +349,9 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServeError> {
             )
             .await
     });
+    if let Some(staff) = &staff {
+        tracing::info!(staff_addr = %staff.local_addr, "staff are also served here, on threads of their own");
+    }
     tracing::info!(%local_addr, %public_url, "portal is listening");
     // In the background: a slow or absent relay must not delay the listener.
     let mail_check = tokio::spawn(mail_check.run());
@@ -338,6 +363,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServeError> {
         .map(|interval| ReminderJob::spawn(Arc::clone(&service), dispatcher.waker(), interval, reminder_counters));
     Ok(RunningServer {
         local_addr,
+        staff,
         public_url,
         first_run,
         service,
@@ -385,6 +411,13 @@ impl RunningServer {
         self.local_addr
     }
 
+    /// The address of the staff listener (`--staff-bind`; the real port when bound to port 0),
+    /// when there is one.
+    #[must_use]
+    pub fn staff_addr(&self) -> Option<SocketAddr> {
+        self.staff.as_ref().map(|staff| staff.local_addr)
+    }
+
     /// The public base URL links and the OpenAPI document use (no trailing slash).
     #[must_use]
     pub fn public_url(&self) -> &str {
@@ -416,6 +449,9 @@ impl RunningServer {
             }
             ended = &mut self.http => {
                 self.mail_check.abort();
+                if let Some(staff) = self.staff.take() {
+                    let _ = staff.stop().await;
+                }
                 if let Some(prune) = self.prune.take() {
                     prune.shutdown().await;
                 }
@@ -441,6 +477,10 @@ impl RunningServer {
     pub async fn stop(self) -> Result<(), ServeError> {
         self.mail_check.abort();
         let _ = self.stop.send(());
+        let staff_ended = match self.staff {
+            Some(staff) => staff.stop().await,
+            None => Ok(()),
+        };
         let ended = self.http.await;
         if let Some(prune) = self.prune {
             prune.shutdown().await;
@@ -451,10 +491,78 @@ impl RunningServer {
         self.dispatcher.shutdown().await;
         tracing::info!("portal stopped");
         match ended {
-            Ok(Ok(())) => Ok(()),
+            Ok(Ok(())) => staff_ended.map_err(ServeError::Http),
             Ok(Err(error)) => Err(ServeError::Http(error)),
             Err(join) => Err(ServeError::Http(std::io::Error::other(join))),
         }
+    }
+}
+
+/// Binds `addr` for the staff listener, as a std listener another runtime can take over.
+async fn bind_std(addr: SocketAddr) -> Result<(SocketAddr, std::net::TcpListener), ServeError> {
+    let bind_error = |source| ServeError::Bind { addr, source };
+    let listener = tokio::net::TcpListener::bind(addr).await.map_err(bind_error)?;
+    let local_addr = listener.local_addr().map_err(bind_error)?;
+    Ok((local_addr, listener.into_std().map_err(bind_error)?))
+}
+
+/// The staff listener (`--staff-bind`): the same application served from a runtime of its own,
+/// on its own threads. A runtime's workers take ready connections in turn, so on one runtime a
+/// flood of sign-ins (each cheaply refused while the hashing pool is full) puts every round trip
+/// of a staff request behind the flood's connections; on its own threads, the operating system
+/// schedules a staff request as soon as it is ready, whatever the other runtime is doing.
+struct StaffListener {
+    local_addr: SocketAddr,
+    stop: oneshot::Sender<()>,
+    ended: oneshot::Receiver<std::io::Result<()>>,
+}
+
+impl StaffListener {
+    /// Starts serving `endpoint` on `listener` from a new runtime on threads named
+    /// `portal-staff` (half the cores, at least one).
+    fn spawn<E>(
+        local_addr: SocketAddr,
+        listener: std::net::TcpListener,
+        endpoint: Arc<E>,
+        shutdown_timeout: Duration,
+    ) -> std::io::Result<Self>
+    where
+        E: poem::Endpoint + 'static,
+    {
+        let workers = std::thread::available_parallelism().map_or(1, |cores| (cores.get() / 2).max(1));
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(workers)
+            .thread_name("portal-staff")
+            .enable_all()
+            .build()?;
+        let (stop, stopped) = oneshot::channel::<()>();
+        let (done, ended) = oneshot::channel();
+        std::thread::Builder::new().name("portal-staff-main".to_owned()).spawn(move || {
+            let outcome = runtime.block_on(async move {
+                let acceptor = poem::listener::TcpAcceptor::from_std(listener)?;
+                poem::Server::new_with_acceptor(acceptor)
+                    .run_with_graceful_shutdown(
+                        endpoint,
+                        async move {
+                            let _ = stopped.await;
+                        },
+                        Some(shutdown_timeout),
+                    )
+                    .await
+            });
+            if let Err(error) = &outcome {
+                tracing::error!(%error, "the staff listener stopped");
+            }
+            let _ = done.send(outcome);
+        })?;
+        Ok(Self { local_addr, stop, ended })
+    }
+
+    /// Stops accepting, lets its requests in flight finish (up to the shutdown timeout), and
+    /// waits for that.
+    async fn stop(self) -> std::io::Result<()> {
+        let _ = self.stop.send(());
+        self.ended.await.unwrap_or_else(|_| Err(std::io::Error::other("the staff listener's thread ended early")))
     }
 }
 

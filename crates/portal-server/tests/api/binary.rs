@@ -83,6 +83,67 @@ async fn the_binary_runs_on_environment_variables_alone_and_stops_cleanly_on_sig
     assert_eq!(status.code(), Some(0));
 }
 
+/// The names of the process's threads (`/proc/<pid>/task/*/comm`).
+fn thread_names(pid: u32) -> Vec<String> {
+    std::fs::read_dir(format!("/proc/{pid}/task"))
+        .expect("the process's threads")
+        .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("comm")).ok())
+        .map(|name| name.trim().to_owned())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_staff_address_serves_the_same_portal_from_threads_of_its_own() {
+    let data = tempfile::tempdir().expect("a temporary directory");
+    let staff_port = free_port();
+    let process = ServerBuilder::new(env!("CARGO_BIN_EXE_portal-server"))
+        .data_dir(data.path())
+        .port(free_port())
+        .env("PORTAL_STAFF_BIND", format!("127.0.0.1:{staff_port}"))
+        .env("PORTAL_LOG", "info")
+        .start()
+        .expect("portal-server answers");
+    let http = reqwest::Client::builder().no_proxy().build().expect("an HTTP client");
+    let key = process.first_run().expect("a first-run block").staff_key;
+    let (base, staff) = (process.base_url().to_owned(), format!("http://127.0.0.1:{staff_port}"));
+
+    // One portal behind both addresses: a client created on the staff address is on the other.
+    let created =
+        post(&http, format!("{staff}/api/v1/clients"), &key, json!({"name": "Ada", "email": "ada@example.org"})).await;
+    assert_eq!(created.status(), StatusCode::CREATED);
+    let id = created.json::<Value>().await.expect("JSON")["id"].as_str().expect("an id").to_owned();
+    let sent = post(&http, format!("{staff}/api/v1/clients/{id}/portal/invitation"), &key, Value::Null).await;
+    assert_eq!(sent.status(), StatusCode::ACCEPTED);
+    for address in [&base, &staff] {
+        let panel = http
+            .get(format!("{address}/api/v1/clients/{id}/portal"))
+            .bearer_auth(&key)
+            .send()
+            .await
+            .expect("an answer");
+        assert_eq!(panel.status(), StatusCode::OK, "{address}");
+        assert_eq!(panel.json::<Value>().await.expect("JSON")["state"], "invited", "{address}");
+        let unauthenticated = http.get(format!("{address}/api/v1/clients")).send().await.expect("an answer");
+        assert_eq!(unauthenticated.status(), StatusCode::UNAUTHORIZED, "{address}");
+    }
+    // The invitation's mail links to the public URL, whichever address staff used.
+    let email = Inbox::new(process.mail()).next_to("ada@example.org").await;
+    assert!(token_after(&email.text, &format!("{base}/portal/invitation?token=")).is_some(), "{}", email.text);
+
+    // Its own threads: the staff runtime's workers are not the main runtime's.
+    let names = thread_names(process.pid());
+    assert!(names.iter().any(|name| name == "portal-staff"), "{names:?}");
+    assert!(names.iter().any(|name| name == "tokio-rt-worker"), "{names:?}");
+
+    let (status, log) = process.terminate().expect("a stop");
+    assert_eq!(status.code(), Some(0), "exit status {status}; log:\n{log}");
+    assert!(log.contains(&format!("127.0.0.1:{staff_port}")), "the staff address is not in the log:\n{log}");
+    assert!(
+        reqwest::Client::new().get(format!("{staff}/healthz")).send().await.is_err(),
+        "the staff address still answers after the stop"
+    );
+}
+
 #[test]
 fn the_binary_prints_the_openapi_document_and_refuses_bad_settings() {
     let output = Command::new(env!("CARGO_BIN_EXE_portal-server"))

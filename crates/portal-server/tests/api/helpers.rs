@@ -207,6 +207,7 @@ pub async fn spawn_app_with(options: AppOptions) -> Option<TestApp> {
         database_url: database_url.clone(),
         store: portal_store::StoreConfig::default(),
         bind: "127.0.0.1:0".parse().expect("an address"),
+        staff_bind: None,
         public_url: options.public_url.clone(),
         mail,
         mail_from: MailFrom::parse("Account notifications <no-reply@portal.example.org>").expect("a sender"),
