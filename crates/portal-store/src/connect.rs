@@ -63,10 +63,6 @@ const SQLITE_MAX_CONNECTIONS: u32 = 8;
 /// the WAL; the map only serves reads.
 const SQLITE_MMAP_BYTES: u64 = 256 * 1024 * 1024;
 
-/// Each SQLite connection's own page cache, in KiB when negative (SQLite's convention): 8 MiB,
-/// four times SQLite's default, for the pages the map does not cover (the WAL's).
-const SQLITE_CACHE_SIZE: i64 = -8 * 1024;
-
 /// Rows a SQLite connection's thread may read ahead of the task taking them.
 const SQLITE_ROW_CHANNEL: usize = 256;
 
@@ -193,8 +189,7 @@ impl Target {
 /// `foreign_keys=ON` (SQLite's default is off), `secure_delete=ON` (purged mail bodies and
 /// deleted sessions are overwritten, not left in free pages), `synchronous=NORMAL` (durable
 /// in WAL mode except for the last transactions on power loss; never corrupt), and reads that
-/// stay fast on a large file: `mmap_size` ([`SQLITE_MMAP_BYTES`]) and `cache_size`
-/// ([`SQLITE_CACHE_SIZE`]).
+/// stay fast on a large file: `mmap_size` ([`SQLITE_MMAP_BYTES`]).
 ///
 /// PostgreSQL sessions start with `statement_timeout` and `idle_in_transaction_session_timeout`
 /// at the database timeout (a query stuck on a lock, or a transaction whose client went silent,
@@ -235,7 +230,6 @@ fn options(url: &str, target: Target, bound: &Bound) -> ConnectOptions {
                     .synchronous(SqliteSynchronous::Normal)
                     .pragma("secure_delete", "ON")
                     .pragma("mmap_size", SQLITE_MMAP_BYTES.to_string())
-                    .pragma("cache_size", SQLITE_CACHE_SIZE.to_string())
                     // Rows come from the connection's thread through a channel of this size: room
                     // for a whole client-list page (at most 201 rows), so that thread never waits
                     // for the request's task to take a row before it reads the next.
