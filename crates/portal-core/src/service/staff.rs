@@ -276,12 +276,7 @@ where
         let now = self.clock.now();
         let hash = BearerSecret::presented(token).hash();
         let Some((session, key)) = self.store.staff_session_by_token(&hash).await? else { return Ok(None) };
-        let key_state = key.state_at(now);
-        if key_state == StaffKeyState::Revoked {
-            // Revoked elsewhere: the API's memory of the key need not wait for its recheck.
-            self.staff_keys.forget_revoked(key.staff.id);
-        }
-        if !session.is_valid_at(now, &self.policy) || key_state != StaffKeyState::Active {
+        if !session.is_valid_at(now, &self.policy) || key.state_at(now) != StaffKeyState::Active {
             self.store.end_staff_session(session.id, &[]).await?;
             return Ok(None);
         }
