@@ -86,8 +86,17 @@ impl std::fmt::Debug for StaffAuth {
 }
 
 /// The bundled server's authenticator: a staff key as a bearer token on the API, a staff session
-/// cookie on the pages. Both are checked against storage on every request, so a revoked or
-/// expired key stops working at once, and so do its sessions.
+/// cookie on the pages.
+///
+/// A staff session is read from storage with its key on every request, so the pages refuse a
+/// revoked or expired key on the next request. On the API an active key is remembered for a
+/// second ([`PortalService::authenticate_staff`]): otherwise every staff request would be two
+/// reads, the key and then what it asks for. So an expired key is refused the moment it expires
+/// and a key revoked through this server's service at once, but a key revoked by another
+/// process (`portal-server staff-key revoke`, a second server on the same database) is refused
+/// here within a second: the usual price of such a cache, and a small one.
+///
+/// [`PortalService::authenticate_staff`]: portal_core::service::PortalService::authenticate_staff
 pub struct BundledStaffAuth {
     service: Arc<DynPortalService>,
 }

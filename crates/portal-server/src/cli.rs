@@ -113,8 +113,10 @@ pub enum PracticeCommand {
 /// `staff-key …`
 ///
 /// A staff key is the bearer credential of the staff API (`Authorization: Bearer pst_…`) and
-/// signs in to the staff pages (which then keep a session, never the key). A revoked or expired
-/// key stops working on the very next request, and the staff sessions opened with it end.
+/// signs in to the staff pages (which then keep a session, never the key). An expired key stops
+/// working at its expiry; a revoked one ends its staff sessions at once and is refused by a
+/// running server's API within a second (the server remembers an active key that long, to save a
+/// database read per request).
 #[derive(Debug, Clone, Subcommand)]
 pub enum StaffKeyCommand {
     /// Create another staff key for a practice; prints JSON with `staff_id` and `staff_key`
@@ -141,8 +143,9 @@ pub enum StaffKeyCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Revoke a key by its id (from `staff-key list`): it stops working at once, over the API
-    /// and in the staff pages. Prints the key's new state as JSON.
+    /// Revoke a key by its id (from `staff-key list`): its staff-page sessions end at once, and
+    /// a running server refuses it on the API within a second. Prints the key's new state as
+    /// JSON.
     Revoke {
         /// The practice's slug.
         #[arg(long)]

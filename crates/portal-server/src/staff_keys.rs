@@ -1,9 +1,11 @@
 //! `staff-key create | list | revoke`: a practice's staff keys, from the command line.
 //!
 //! A new key is printed once (JSON on stdout) and never stored: only its SHA-256. A key works
-//! until it is revoked or, when created with `--expires`, until its expiry; either way it stops
-//! on the very next request, over the API and in the staff pages, and the staff sessions opened
-//! with it end.
+//! until it is revoked or, when created with `--expires`, until its expiry. An expired key stops
+//! at its expiry. A revoked one ends its staff sessions at once (the pages sign out on the next
+//! request), and a running server refuses it on the API within a second: the server remembers
+//! an active key for that long so a staff request is one database read, not two
+//! ([`DEFAULT_STAFF_KEY_RECHECK`](portal_core::service::DEFAULT_STAFF_KEY_RECHECK)).
 
 use jiff::{SignedDuration, Timestamp};
 use portal_core::Clock as _;

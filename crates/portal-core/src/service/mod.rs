@@ -16,7 +16,8 @@
 //! records from a file), `reminders` (invitation reminders), `registration`, `access`, `resets`,
 //! `reset_requests` (client-started resets), `sessions`, `second_factors` (a client's factors,
 //! what staff see of them) and `factor_sign_in` (the second step), `staff` (staff keys
-//! and the staff sessions of the bundled server's pages). This file holds the
+//! and the staff sessions of the bundled server's pages) with `staff_key_cache` (the short
+//! memory of active keys that saves the staff API a read per request). This file holds the
 //! service itself, the infrastructure error they share and the helpers every use case uses.
 
 mod access;
@@ -35,8 +36,9 @@ mod resets;
 mod second_factors;
 mod sessions;
 mod staff;
+mod staff_key_cache;
 
-use jiff::Timestamp;
+use jiff::{SignedDuration, Timestamp};
 
 use crate::account::PortalAccount;
 use crate::hashing::HashError;
@@ -74,6 +76,8 @@ pub use second_factors::{
 };
 pub use sessions::{ClientSession, SessionError, SignInError, SignedIn};
 pub use staff::{CreatedStaffKey, StaffKeyError, StaffSignInError, StaffSignedIn};
+use staff_key_cache::StaffKeyCache;
+pub use staff_key_cache::{DEFAULT_STAFF_KEY_RECHECK, STAFF_KEY_CACHE_CAPACITY};
 
 /// How many times a use case reloads and retries after a version conflict. Serialised changes
 /// ([`PortalService::serialised`]) meet one only when a plain commit (a hash upgrade at sign-in)
@@ -271,6 +275,8 @@ pub struct PortalService<S, H, C, R, D> {
     sealer: Option<std::sync::Arc<dyn SecretSealer>>,
     /// The WebAuthn relying party; without one, passkeys cannot be registered or used.
     passkeys: Option<std::sync::Arc<dyn crate::PasskeyRelyingParty>>,
+    /// Active staff keys recently read, so a staff API request is not two store reads.
+    staff_keys: StaffKeyCache,
 }
 
 impl<S, H, C, R, D> PortalService<S, H, C, R, D>
@@ -295,6 +301,7 @@ where
             link_key,
             sealer: None,
             passkeys: None,
+            staff_keys: StaffKeyCache::new(DEFAULT_STAFF_KEY_RECHECK, STAFF_KEY_CACHE_CAPACITY),
         }
     }
 
@@ -314,6 +321,22 @@ where
     #[must_use]
     pub fn with_passkeys(mut self, passkeys: std::sync::Arc<dyn crate::PasskeyRelyingParty>) -> Self {
         self.passkeys = Some(passkeys);
+        self
+    }
+
+    /// How long an active staff key read from the store answers for itself before
+    /// [`authenticate_staff`](Self::authenticate_staff) reads it again
+    /// ([`DEFAULT_STAFF_KEY_RECHECK`], one second, unless set here); zero (or less) reads the
+    /// store on every request. A staff API request is otherwise two reads (the key, then what
+    /// the request asks for); remembering the key makes it one.
+    ///
+    /// The price is plain: a key revoked by *another* process (the `staff-key revoke` command,
+    /// a second server on the same database) keeps working here for up to this long. Revoking
+    /// through this service forgets the key at once, and a key's expiry is checked on every
+    /// request whatever this says. At most [`STAFF_KEY_CACHE_CAPACITY`] keys are remembered.
+    #[must_use]
+    pub fn with_staff_key_recheck(mut self, recheck: SignedDuration) -> Self {
+        self.staff_keys = StaffKeyCache::new(recheck, STAFF_KEY_CACHE_CAPACITY);
         self
     }
 

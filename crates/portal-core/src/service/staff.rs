@@ -2,9 +2,12 @@
 //! revoking keys (the command line), checking a key (the staff API), and signing in to and out
 //! of the staff pages with one.
 //!
-//! A revoked or expired key stops working on the very next request: every check reads the key's
-//! state from storage, a staff session is checked against its key on each use, and revoking a
-//! key ends its sessions in the same transaction.
+//! An expired key stops working the moment it expires, and a key revoked through this service
+//! on the very next request: a staff session is checked against its key (read from storage) on
+//! each use, revoking a key ends its sessions in the same transaction, and the API's key check
+//! answers from a short-lived memory of active keys (`staff_key_cache`) that revocation here
+//! empties of the key at once. A key revoked by another process is read again, and refused,
+//! within the recheck interval (one second by default).
 
 use jiff::{SignedDuration, Timestamp};
 
@@ -140,8 +143,10 @@ where
         Ok((practice, keys))
     }
 
-    /// Revokes a key of a practice: it stops working on the next request, over the API and in
-    /// the pages, and its staff sessions end at once. Revoking a revoked key changes nothing.
+    /// Revokes a key of a practice: it stops working on the next request to this service, over
+    /// the API and in the pages, and its staff sessions end at once. Another process that
+    /// remembers the key (see [`Self::with_staff_key_recheck`]) refuses it within its recheck
+    /// interval. Revoking a revoked key changes nothing in storage.
     ///
     /// # Errors
     /// `PracticeNotFound`, `KeyNotFound` (also for another practice's key or a malformed id),
@@ -152,13 +157,19 @@ where
         let keys = self.store.staff_keys(practice.id).await?;
         let key = keys.into_iter().find(|key| key.staff.id == id).ok_or(StaffKeyError::KeyNotFound)?;
         if key.revoked_at.is_some() {
+            // Perhaps revoked by another process while this one still remembers it.
+            self.staff_keys.forget_revoked(id);
             return Ok(key);
         }
         let now = self.clock.now();
         let mut audit =
             self.staff_event(now, &key.staff, Actor::System, AuditAction::StaffKeyRevoked, &RequestContext::default())?;
         audit.detail = Some(format!("{} (key {})", key.staff.label, key.staff.id));
-        match self.store.revoke_staff_key(practice.id, id, now, &audit).await {
+        let revoked = self.store.revoke_staff_key(practice.id, id, now, &audit).await;
+        // After the write, so no check that read the key before it can remember it again; and
+        // whatever the answer, since a failed answer may still have committed.
+        self.staff_keys.forget_revoked(id);
+        match revoked {
             Err(StoreError::NotFound(_)) => Err(StaffKeyError::KeyNotFound),
             other => Ok(other?),
         }
@@ -173,18 +184,33 @@ where
     }
 
     /// The staff member a presented key belongs to, when the key is active (neither revoked nor
-    /// expired); records the use.
+    /// expired); records the use (at most once a minute).
+    ///
+    /// An active key read from storage less than the recheck interval ago
+    /// ([`Self::with_staff_key_recheck`], one second by default) answers from memory, without a
+    /// store read: a staff API request is otherwise two reads, the key and then what the request
+    /// asks for. The key's expiry is still checked against `now` on every request, and a key
+    /// revoked through this service is forgotten at once; a key revoked by another process (the
+    /// `staff-key revoke` command, a second server on the same database) keeps working here
+    /// until its entry is older than the interval. That staleness, one second by default, is
+    /// the trade. Only active keys are remembered, found by the SHA-256 of the key, never the
+    /// key: an unknown, revoked or expired key is a store read every time.
     ///
     /// # Errors
     /// Infrastructure only; an unknown, revoked or expired key is `Ok(None)`.
     pub async fn authenticate_staff(&self, presented_key: &str) -> Result<Option<StaffMember>, Infrastructure> {
         let now = self.clock.now();
         let hash = BearerSecret::presented(presented_key).hash();
+        if let Some(key) = self.staff_keys.active(&hash, now) {
+            return Ok(Some(key.staff));
+        }
+        let revocations = self.staff_keys.revocations_seen();
         let Some(key) = self.store.staff_key_by_hash(&hash).await? else { return Ok(None) };
         if key.state_at(now) != StaffKeyState::Active {
             return Ok(None);
         }
         self.note_key_use(&key, now).await?;
+        self.staff_keys.remember(hash, &key, now, revocations);
         Ok(Some(key.staff))
     }
 
@@ -207,7 +233,11 @@ where
         let failure = match key.state_at(now) {
             StaffKeyState::Active => None,
             StaffKeyState::Expired => Some(AuditFailure::KeyExpired),
-            StaffKeyState::Revoked => Some(AuditFailure::KeyRevoked),
+            StaffKeyState::Revoked => {
+                // Revoked elsewhere: the API's memory of the key need not wait for its recheck.
+                self.staff_keys.forget_revoked(key.staff.id);
+                Some(AuditFailure::KeyRevoked)
+            }
         };
         if let Some(failure) = failure {
             let mut event =

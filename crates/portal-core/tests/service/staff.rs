@@ -1,12 +1,14 @@
 //! Staff keys and staff sessions, offline: expiry, revocation, the idle and absolute limits of a
-//! staff session, last use, and the audit rows.
+//! staff session, last use, the audit rows, and the service's short memory of active keys (when
+//! a key check reads the store, and how soon a revocation is seen here and elsewhere).
 
 use jiff::SignedDuration;
-use portal_core::service::{StaffKeyError, StaffSignInError};
+use portal_core::service::{DEFAULT_STAFF_KEY_RECHECK, PortalService, StaffKeyError, StaffSignInError};
+use portal_core::testing::SeededRandom;
 use portal_core::{Actor, AuditAction, AuditFailure, Policy, StaffKeyState};
 use secrecy::ExposeSecret as _;
 
-use crate::helpers::{ctx, start, world};
+use crate::helpers::{ctx, fast_hasher, key, start, world};
 
 /// A fresh key of the practice, without expiry.
 async fn a_key(world: &crate::helpers::World) -> String {
@@ -159,4 +161,160 @@ async fn last_use_is_written_at_most_once_a_minute() {
     w.clock.advance(SignedDuration::from_secs(1));
     w.service.authenticate_staff(&key).await.unwrap();
     assert_eq!(last_used().await, Some(start() + SignedDuration::from_mins(1)));
+}
+
+/// A second service over the same store with its own memory of keys: another process (the
+/// `staff-key revoke` command, a second server on the same database).
+fn another_process(world: &crate::helpers::World, recheck: SignedDuration) -> crate::helpers::Service {
+    PortalService::new(
+        world.store.clone(),
+        world.store.clone(),
+        fast_hasher(),
+        world.clock.clone(),
+        SeededRandom::new(8),
+        Policy::default(),
+        key(),
+    )
+    .with_bundled_records()
+    .with_staff_key_recheck(recheck)
+}
+
+const JUST_UNDER_A_SECOND: SignedDuration = SignedDuration::from_nanos(999_999_000);
+
+#[tokio::test]
+async fn a_key_checked_again_within_the_recheck_interval_is_not_read_again() {
+    let w = world().await;
+    let key = a_key(&w).await;
+    let reads = w.store.staff_key_reads();
+    let staff = w.service.authenticate_staff(&key).await.unwrap().expect("an active key");
+    assert_eq!(w.store.staff_key_reads(), reads + 1);
+
+    w.clock.advance(JUST_UNDER_A_SECOND);
+    for _ in 0..3 {
+        assert_eq!(w.service.authenticate_staff(&key).await.unwrap(), Some(staff.clone()));
+    }
+    assert_eq!(w.store.staff_key_reads(), reads + 1, "answered from memory");
+
+    w.clock.set(start() + DEFAULT_STAFF_KEY_RECHECK);
+    assert_eq!(w.service.authenticate_staff(&key).await.unwrap(), Some(staff.clone()));
+    assert_eq!(w.store.staff_key_reads(), reads + 2, "read again after the interval");
+    assert_eq!(w.service.authenticate_staff(&key).await.unwrap(), Some(staff));
+    assert_eq!(w.store.staff_key_reads(), reads + 2, "and remembered again");
+}
+
+#[tokio::test]
+async fn an_unknown_key_is_read_every_time() {
+    let w = world().await;
+    let reads = w.store.staff_key_reads();
+    for _ in 0..3 {
+        assert_eq!(w.service.authenticate_staff("pst_not_a_key").await.unwrap(), None);
+    }
+    assert_eq!(w.store.staff_key_reads(), reads + 3);
+}
+
+#[tokio::test]
+async fn a_key_revoked_through_the_service_is_refused_at_once() {
+    let w = world().await;
+    let created = w.service.create_staff_key("sunrise", "Front desk", None).await.unwrap();
+    let key = created.secret.expose().expose_secret().to_owned();
+    assert!(w.service.authenticate_staff(&key).await.unwrap().is_some());
+    assert!(w.service.authenticate_staff(&key).await.unwrap().is_some(), "remembered");
+
+    w.service.revoke_staff_key("sunrise", &created.key.staff.id.to_string()).await.unwrap();
+    let reads = w.store.staff_key_reads();
+    assert_eq!(w.service.authenticate_staff(&key).await.unwrap(), None, "at the same instant");
+    assert_eq!(w.store.staff_key_reads(), reads + 1, "the refusal is a store read");
+}
+
+#[tokio::test]
+async fn a_key_revoked_by_another_process_is_refused_after_the_recheck_interval_and_not_before() {
+    let w = world().await;
+    let created = w.service.create_staff_key("sunrise", "Front desk", None).await.unwrap();
+    let key = created.secret.expose().expose_secret().to_owned();
+    assert!(w.service.authenticate_staff(&key).await.unwrap().is_some());
+
+    let elsewhere = another_process(&w, DEFAULT_STAFF_KEY_RECHECK);
+    elsewhere.revoke_staff_key("sunrise", &created.key.staff.id.to_string()).await.unwrap();
+    assert_eq!(elsewhere.authenticate_staff(&key).await.unwrap(), None, "at once where it was revoked");
+    assert!(w.service.authenticate_staff(&key).await.unwrap().is_some(), "the trade: still remembered here");
+    w.clock.advance(JUST_UNDER_A_SECOND);
+    assert!(w.service.authenticate_staff(&key).await.unwrap().is_some());
+    w.clock.set(start() + DEFAULT_STAFF_KEY_RECHECK);
+    assert_eq!(w.service.authenticate_staff(&key).await.unwrap(), None);
+    assert_eq!(w.service.authenticate_staff(&key).await.unwrap(), None, "and not remembered");
+}
+
+#[tokio::test]
+async fn a_sign_in_that_finds_the_key_revoked_elsewhere_ends_its_memory_at_once() {
+    let w = world().await;
+    let created = w.service.create_staff_key("sunrise", "Front desk", None).await.unwrap();
+    let key = created.secret.expose().expose_secret().to_owned();
+    assert!(w.service.authenticate_staff(&key).await.unwrap().is_some());
+
+    let elsewhere = another_process(&w, DEFAULT_STAFF_KEY_RECHECK);
+    elsewhere.revoke_staff_key("sunrise", &created.key.staff.id.to_string()).await.unwrap();
+    let refused = w.service.staff_sign_in(&key, &ctx()).await;
+    assert!(matches!(refused, Err(StaffSignInError::InvalidKey)));
+    assert_eq!(w.service.authenticate_staff(&key).await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn a_remembered_key_is_refused_the_moment_it_expires() {
+    let w = world().await;
+    let lifetime = SignedDuration::from_mins(10);
+    let created = w.service.create_staff_key("sunrise", "Locum", Some(lifetime)).await.unwrap();
+    let key = created.secret.expose().expose_secret().to_owned();
+    let expiry = start() + lifetime;
+
+    w.clock.set(expiry - SignedDuration::from_millis(500));
+    assert!(w.service.authenticate_staff(&key).await.unwrap().is_some());
+    let reads = w.store.staff_key_reads();
+    w.clock.set(expiry - SignedDuration::from_micros(1));
+    assert!(w.service.authenticate_staff(&key).await.unwrap().is_some());
+    assert_eq!(w.store.staff_key_reads(), reads, "a hit");
+    w.clock.set(expiry);
+    assert_eq!(w.service.authenticate_staff(&key).await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn a_recheck_interval_of_zero_reads_the_store_every_time() {
+    let w = world().await;
+    let created = w.service.create_staff_key("sunrise", "Front desk", None).await.unwrap();
+    let key = created.secret.expose().expose_secret().to_owned();
+    let every_time = another_process(&w, SignedDuration::ZERO);
+    let reads = w.store.staff_key_reads();
+    for _ in 0..3 {
+        assert!(every_time.authenticate_staff(&key).await.unwrap().is_some());
+    }
+    assert_eq!(w.store.staff_key_reads(), reads + 3);
+
+    // Another process revoking the key is seen on the very next request.
+    w.service.revoke_staff_key("sunrise", &created.key.staff.id.to_string()).await.unwrap();
+    assert_eq!(every_time.authenticate_staff(&key).await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn a_longer_recheck_interval_is_the_embedders_choice() {
+    let w = world().await;
+    let key = a_key(&w).await;
+    let patient = another_process(&w, SignedDuration::from_secs(5));
+    assert!(patient.authenticate_staff(&key).await.unwrap().is_some());
+    let reads = w.store.staff_key_reads();
+    w.clock.advance(SignedDuration::from_secs(4));
+    assert!(patient.authenticate_staff(&key).await.unwrap().is_some());
+    assert_eq!(w.store.staff_key_reads(), reads);
+    w.clock.advance(SignedDuration::from_secs(1));
+    assert!(patient.authenticate_staff(&key).await.unwrap().is_some());
+    assert_eq!(w.store.staff_key_reads(), reads + 1);
+}
+
+#[tokio::test]
+async fn a_clock_that_went_backwards_reads_the_key_again() {
+    let w = world().await;
+    let key = a_key(&w).await;
+    assert!(w.service.authenticate_staff(&key).await.unwrap().is_some());
+    let reads = w.store.staff_key_reads();
+    w.clock.advance(SignedDuration::from_millis(-1));
+    assert!(w.service.authenticate_staff(&key).await.unwrap().is_some());
+    assert_eq!(w.store.staff_key_reads(), reads + 1);
 }

@@ -9,7 +9,7 @@ use jiff::SignedDuration;
 use poem::http::{Method, StatusCode};
 use poem::test::TestClient;
 use poem::{EndpointExt as _, Request};
-use portal_core::service::PortalService;
+use portal_core::service::{DEFAULT_STAFF_KEY_RECHECK, PortalService};
 use portal_core::testing::{InMemoryStore, ManualClock, SeededRandom};
 use portal_core::{
     Actor, AuditAction, AuditFailure, Clock, DynPortalService, LinkKey, PasswordHasher, Policy, PortalStore,
@@ -57,6 +57,40 @@ async fn a_revoked_key_stops_working_at_once_and_signs_the_browser_out() {
     let refused = events.iter().find(|e| e.action == AuditAction::StaffSignInFailed).unwrap();
     assert_eq!(refused.failure, Some(AuditFailure::KeyRevoked));
     assert!(matches!(&refused.actor, Actor::Staff { id: actor, .. } if actor.to_string() == id));
+}
+
+/// What another process (`portal-server staff-key revoke`, a second server) revoking `id` in the
+/// same store looks like to `app`: a service of its own, with its own memory of keys.
+async fn revoke_elsewhere(app: &TestApp, id: &str) {
+    let elsewhere = PortalService::new(
+        Arc::new(app.store.clone()) as Arc<dyn PortalStore>,
+        Arc::new(app.store.clone()) as Arc<dyn portal_core::ClientDirectory>,
+        Arc::clone(&app.hasher) as Arc<dyn PasswordHasher>,
+        Arc::clone(&app.clock) as Arc<dyn Clock>,
+        Arc::new(SeededRandom::new(8)) as Arc<dyn Randomness>,
+        Policy::default(),
+        LinkKey::from_bytes([9; 32]),
+    );
+    elsewhere.revoke_staff_key(&app.slug, id).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_key_revoked_by_another_process_signs_the_browser_out_at_once_and_leaves_the_api_within_a_second() {
+    let app = spawn_app().await;
+    let (id, key) = new_key(&app, None).await;
+    let browser = staff_browser_with(&app, &key).await;
+    assert_eq!(api_status(&app, &key).await, StatusCode::OK);
+
+    revoke_elsewhere(&app, &id).await;
+    // Revoking ended the key's staff sessions in the same transaction.
+    assert_eq!(browser.get("/staff/clients").await.header("location"), Some("/staff/sign-in"));
+    // The server remembers an active key for up to a second (DEFAULT_STAFF_KEY_RECHECK), so a
+    // staff request is one store read: that is the price of it.
+    app.clock.advance(DEFAULT_STAFF_KEY_RECHECK - SignedDuration::from_micros(1));
+    assert_eq!(api_status(&app, &key).await, StatusCode::OK, "still remembered");
+    app.clock.advance(SignedDuration::from_micros(1));
+    assert_eq!(api_status(&app, &key).await, StatusCode::UNAUTHORIZED, "read again, and refused");
+    assert_eq!(api_status(&app, &app.staff_key).await, StatusCode::OK, "the other key is untouched");
 }
 
 #[tokio::test]

@@ -104,6 +104,9 @@ struct State {
     /// revoked, never used).
     staff_key_life: HashMap<StaffId, staff::KeyLife>,
     staff_sessions: HashMap<StaffSessionId, StaffSession>,
+    /// How many times a key was read by its hash, so a test can see that an answer came from
+    /// the service's memory of keys instead.
+    staff_key_reads: usize,
     /// The bundled client records (the embedded default [`ClientDirectory`](crate::ClientDirectory)),
     /// by practice and the client's id.
     clients: HashMap<(PracticeId, ClientId), Client>,

@@ -64,7 +64,10 @@ impl StaffAccess for InMemoryStore {
     }
 
     async fn staff_key_by_hash(&self, key_hash: &TokenHash) -> Result<Option<StaffKeyRecord>, StoreError> {
-        Ok(self.with(|s| s.staff_keys.get(key_hash).map(|staff| s.key_record(staff))))
+        Ok(self.with(|s| {
+            s.staff_key_reads += 1;
+            s.staff_keys.get(key_hash).map(|staff| s.key_record(staff))
+        }))
     }
 
     async fn staff_keys(&self, practice: PracticeId) -> Result<Vec<StaffKeyRecord>, StoreError> {
@@ -167,5 +170,13 @@ impl InMemoryStore {
     #[must_use]
     pub fn staff_session_count(&self) -> usize {
         self.with(|s| s.staff_sessions.len())
+    }
+
+    /// How many times a staff key has been read by its hash
+    /// ([`StaffAccess::staff_key_by_hash`]), for tests that check when a key check reads the
+    /// store and when it answers from memory.
+    #[must_use]
+    pub fn staff_key_reads(&self) -> usize {
+        self.with(|s| s.staff_key_reads)
     }
 }
