@@ -337,18 +337,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServeError> {
     };
     let (stop, stopped) = oneshot::channel::<()>();
     let shutdown_timeout = config.shutdown_timeout;
-    let http = tokio::spawn(async move {
-        poem::Server::new_with_acceptor(acceptor)
-            .run_with_graceful_shutdown(
-                endpoint,
-                async move {
-                    // A dropped sender (the RunningServer was dropped) also stops the server.
-                    let _ = stopped.await;
-                },
-                Some(shutdown_timeout),
-            )
-            .await
-    });
+    let http = tokio::spawn(serve_until_stopped(acceptor, endpoint, stopped, shutdown_timeout));
     if let Some(staff) = &staff {
         tracing::info!(staff_addr = %staff.local_addr, "staff are also served here, on threads of their own");
     }
@@ -498,6 +487,26 @@ impl RunningServer {
     }
 }
 
+/// Serves `endpoint` on `acceptor` until `stopped` fires, or its sender is dropped (the
+/// [`RunningServer`] was dropped), then lets requests in flight finish for up to
+/// `shutdown_timeout`.
+async fn serve_until_stopped<E: poem::Endpoint + 'static>(
+    acceptor: poem::listener::TcpAcceptor,
+    endpoint: Arc<E>,
+    stopped: oneshot::Receiver<()>,
+    shutdown_timeout: Duration,
+) -> std::io::Result<()> {
+    poem::Server::new_with_acceptor(acceptor)
+        .run_with_graceful_shutdown(
+            endpoint,
+            async move {
+                let _ = stopped.await;
+            },
+            Some(shutdown_timeout),
+        )
+        .await
+}
+
 /// Binds `addr` for the staff listener, as a std listener another runtime can take over.
 async fn bind_std(addr: SocketAddr) -> Result<(SocketAddr, std::net::TcpListener), ServeError> {
     let bind_error = |source| ServeError::Bind { addr, source };
@@ -540,15 +549,7 @@ impl StaffListener {
         std::thread::Builder::new().name("portal-staff-main".to_owned()).spawn(move || {
             let outcome = runtime.block_on(async move {
                 let acceptor = poem::listener::TcpAcceptor::from_std(listener)?;
-                poem::Server::new_with_acceptor(acceptor)
-                    .run_with_graceful_shutdown(
-                        endpoint,
-                        async move {
-                            let _ = stopped.await;
-                        },
-                        Some(shutdown_timeout),
-                    )
-                    .await
+                serve_until_stopped(acceptor, endpoint, stopped, shutdown_timeout).await
             });
             if let Err(error) = &outcome {
                 tracing::error!(%error, "the staff listener stopped");
