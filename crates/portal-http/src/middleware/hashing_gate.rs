@@ -11,8 +11,16 @@
 //! A body that is already on the wire is drained by the HTTP server if it is small and at
 //! hand; otherwise the connection is closed after the answer, so a client that never sends
 //! its body costs nothing either.
+//!
+//! The refusal is answered after a pause ([`BUSY_ANSWER_PAUSE`]). A refusal is cheap, but a
+//! client that asks again as soon as it is answered (a script, an attack tool, a retry loop)
+//! turns cheap refusals into tens of thousands a second, and answering them then takes the CPU
+//! from everything else: the hashes in progress and the staff requests beside the flood. Paused,
+//! each such connection costs one timer until its answer and asks at most four times a second.
+//! A person who meets the busy page loses a quarter of a second.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use poem::http::Method;
 use poem::{Endpoint, IntoResponse, Request, Response};
@@ -21,6 +29,10 @@ use poem_openapi::OperationId;
 use super::RequestMeta;
 use crate::AppState;
 use crate::error::ApiError;
+
+/// How long a request refused at the gate waits for its 503 `busy` (see the module's
+/// documentation).
+pub(crate) const BUSY_ANSWER_PAUSE: Duration = Duration::from_millis(250);
 
 /// Which requests hash a password, so the gate knows what to refuse when the pool is full.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,6 +84,7 @@ impl<E: Endpoint> Endpoint for HashingGate<E> {
             let request_id = req.data::<RequestMeta>().map_or("", |meta| meta.request_id.as_str());
             // The 503s are counted in the metrics; a line per refusal would flood the log.
             tracing::debug!(request_id, "request refused before its body: busy (hashing pool full)");
+            tokio::time::sleep(BUSY_ANSWER_PAUSE).await;
             return Ok(match hashing {
                 Hashing::Api(operation) => {
                     let mut response = ApiError::busy(request_id).into_response();

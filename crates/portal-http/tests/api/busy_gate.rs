@@ -1,6 +1,6 @@
 //! The hashing gate over a real socket: while the hashing pool is full, a request that would
 //! hash is answered 503 `busy` before its body is read, so a body that never arrives costs
-//! nothing.
+//! nothing, and after a pause, so a client that asks again at once cannot ask fast.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -53,6 +53,7 @@ async fn a_full_pool_answers_503_busy_to_a_hashing_request_whose_body_never_arri
         ("/portal/invitation", form, "text/html; charset=utf-8"),
         ("/portal/password-reset", form, "text/html; charset=utf-8"),
     ] {
+        let asked = std::time::Instant::now();
         let mut stream = head_without_body(addr, path, content_type).await;
         // The answer comes without the body; the server then closes the connection, since
         // the announced body never came.
@@ -61,6 +62,9 @@ async fn a_full_pool_answers_503_busy_to_a_hashing_request_whose_body_never_arri
             .await
             .unwrap_or_else(|_| panic!("{path}: no answer while the body is missing"))
             .unwrap();
+        // Not at once: a client that asks again as soon as it is refused asks four times a
+        // second at most.
+        assert!(asked.elapsed() >= Duration::from_millis(250), "{path}: refused after {:?}", asked.elapsed());
         let answer = String::from_utf8_lossy(&answer).to_ascii_lowercase();
         assert!(answer.starts_with("http/1.1 503"), "{path}: {answer}");
         assert!(answer.contains("\r\nretry-after: 1\r\n"), "{path}: {answer}");
