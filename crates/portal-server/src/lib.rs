@@ -14,6 +14,7 @@ pub mod cli;
 pub mod client_import;
 pub mod commands;
 pub mod link_key;
+mod listeners;
 pub mod logging;
 mod periodic;
 pub mod reminders;

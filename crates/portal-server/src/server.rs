@@ -19,6 +19,7 @@ use tokio::task::JoinHandle;
 
 use crate::bootstrap::{self, BootstrapError};
 use crate::cli::{MailSettings, Resolved, database_kind};
+use crate::listeners::{StaffListener, bind_std, serve_until_stopped};
 use crate::reminders::ReminderJob;
 use crate::retention::PruneJob;
 
@@ -487,86 +488,6 @@ impl RunningServer {
     }
 }
 
-/// Serves `endpoint` on `acceptor` until `stopped` fires, or its sender is dropped (the
-/// [`RunningServer`] was dropped), then lets requests in flight finish for up to
-/// `shutdown_timeout`.
-async fn serve_until_stopped<E: poem::Endpoint + 'static>(
-    acceptor: poem::listener::TcpAcceptor,
-    endpoint: Arc<E>,
-    stopped: oneshot::Receiver<()>,
-    shutdown_timeout: Duration,
-) -> std::io::Result<()> {
-    poem::Server::new_with_acceptor(acceptor)
-        .run_with_graceful_shutdown(
-            endpoint,
-            async move {
-                let _ = stopped.await;
-            },
-            Some(shutdown_timeout),
-        )
-        .await
-}
-
-/// Binds `addr` for the staff listener, as a std listener another runtime can take over.
-async fn bind_std(addr: SocketAddr) -> Result<(SocketAddr, std::net::TcpListener), ServeError> {
-    let bind_error = |source| ServeError::Bind { addr, source };
-    let listener = tokio::net::TcpListener::bind(addr).await.map_err(bind_error)?;
-    let local_addr = listener.local_addr().map_err(bind_error)?;
-    Ok((local_addr, listener.into_std().map_err(bind_error)?))
-}
-
-/// The staff listener (`--staff-bind`): the same application served from a runtime of its own,
-/// on its own threads. A runtime's workers take ready connections in turn, so on one runtime a
-/// flood of sign-ins (each cheaply refused while the hashing pool is full) puts every round trip
-/// of a staff request behind the flood's connections; on its own threads, the operating system
-/// schedules a staff request as soon as it is ready, whatever the other runtime is doing.
-struct StaffListener {
-    local_addr: SocketAddr,
-    stop: oneshot::Sender<()>,
-    ended: oneshot::Receiver<std::io::Result<()>>,
-}
-
-impl StaffListener {
-    /// Starts serving `endpoint` on `listener` from a new runtime on threads named
-    /// `portal-staff` (half the cores, at least one).
-    fn spawn<E>(
-        local_addr: SocketAddr,
-        listener: std::net::TcpListener,
-        endpoint: Arc<E>,
-        shutdown_timeout: Duration,
-    ) -> std::io::Result<Self>
-    where
-        E: poem::Endpoint + 'static,
-    {
-        let workers = std::thread::available_parallelism().map_or(1, |cores| (cores.get() / 2).max(1));
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(workers)
-            .thread_name("portal-staff")
-            .enable_all()
-            .build()?;
-        let (stop, stopped) = oneshot::channel::<()>();
-        let (done, ended) = oneshot::channel();
-        std::thread::Builder::new().name("portal-staff-main".to_owned()).spawn(move || {
-            let outcome = runtime.block_on(async move {
-                let acceptor = poem::listener::TcpAcceptor::from_std(listener)?;
-                serve_until_stopped(acceptor, endpoint, stopped, shutdown_timeout).await
-            });
-            if let Err(error) = &outcome {
-                tracing::error!(%error, "the staff listener stopped");
-            }
-            let _ = done.send(outcome);
-        })?;
-        Ok(Self { local_addr, stop, ended })
-    }
-
-    /// Stops accepting, lets its requests in flight finish (up to the shutdown timeout), and
-    /// waits for that.
-    async fn stop(self) -> std::io::Result<()> {
-        let _ = self.stop.send(());
-        self.ended.await.unwrap_or_else(|_| Err(std::io::Error::other("the staff listener's thread ended early")))
-    }
-}
-
 /// Resolves when the process receives SIGTERM or SIGINT (Ctrl-C).
 pub async fn shutdown_signal() {
     let interrupt = async {
@@ -588,102 +509,6 @@ pub async fn shutdown_signal() {
     }
 }
 
-/// The yardsticks of `cargo xtask bench`, served by the same binary and runtime as the real API
-/// with none of the portal's middleware: a plain poem JSON handler (what the framework alone does
-/// on this machine) and one primary-key read through the server's own store (what one indexed
-/// database round trip costs), so the bench can say how close a staff lookup comes to each. Only
-/// built with the `bench-baseline` feature; never in the default build.
+/// The yardsticks of `cargo xtask bench` (only with the `bench-baseline` feature).
 #[cfg(feature = "bench-baseline")]
-mod bench_baseline {
-    use std::sync::Arc;
-
-    use poem::http::StatusCode;
-    use poem::web::{Data, Json, Path};
-    use poem::{Endpoint, EndpointExt as _, Response, Route, get, handler};
-    use portal_core::{ClientDirectory, ClientId, PracticeId};
-
-    /// `GET /__bench/plain` answers `{"status":"ok"}`; `GET /__bench/store/{practice}/{client}`
-    /// reads that client by its primary key and answers `{"found":true|false}`; everything else
-    /// goes to the portal.
-    pub(super) fn mount(
-        portal: impl Endpoint<Output = Response> + 'static,
-        directory: Arc<dyn ClientDirectory>,
-    ) -> impl Endpoint<Output = Response> {
-        Route::new()
-            .at("/__bench/plain", get(plain))
-            .at("/__bench/store/:practice/:client", get(store_read).data(directory))
-            .nest("/", portal)
-            .map_to_response()
-    }
-
-    #[handler]
-    fn plain() -> Json<serde_json::Value> {
-        Json(serde_json::json!({ "status": "ok" }))
-    }
-
-    #[handler]
-    async fn store_read(
-        Path((practice, client)): Path<(String, String)>,
-        directory: Data<&Arc<dyn ClientDirectory>>,
-    ) -> poem::Result<Json<serde_json::Value>> {
-        let bad_request = || poem::Error::from_status(StatusCode::BAD_REQUEST);
-        let practice = PracticeId::parse(&practice).map_err(|_| bad_request())?;
-        let client = ClientId::parse(&client).map_err(|_| bad_request())?;
-        let found = directory
-            .client(practice, &client)
-            .await
-            .map_err(|_| poem::Error::from_status(StatusCode::SERVICE_UNAVAILABLE))?
-            .is_some();
-        Ok(Json(serde_json::json!({ "found": found })))
-    }
-
-    #[cfg(test)]
-    mod tests {
-        use async_trait::async_trait;
-        use poem::test::TestClient;
-        use portal_core::{Client, DisplayName, Language, StoreError};
-
-        use super::*;
-
-        /// A directory holding one client, `42` of the nil practice.
-        struct OneClient;
-
-        #[async_trait]
-        impl ClientDirectory for OneClient {
-            async fn client(&self, practice: PracticeId, id: &ClientId) -> Result<Option<Client>, StoreError> {
-                Ok((practice == PracticeId::from_uuid(uuid::Uuid::nil()) && id.as_str() == "42").then(|| Client {
-                    id: id.clone(),
-                    practice_id: practice,
-                    name: DisplayName::parse("name", "Ada Lovelace").expect("a name"),
-                    email: None,
-                    language: Language::En,
-                    email_consent: true,
-                    date_of_birth: None,
-                    created_at: jiff::Timestamp::UNIX_EPOCH,
-                }))
-            }
-
-            async fn clients(&self, _: PracticeId, _: &[ClientId]) -> Result<Vec<Client>, StoreError> {
-                Ok(Vec::new())
-            }
-        }
-
-        #[tokio::test]
-        async fn the_store_yardstick_reads_one_client_by_its_key_and_the_rest_goes_to_the_portal() {
-            let portal = poem::endpoint::make_sync(|_| "the portal").map_to_response();
-            let app = TestClient::new(mount(portal, Arc::new(OneClient)));
-            let nil = uuid::Uuid::nil();
-            let found = app.get(format!("/__bench/store/{nil}/42")).send().await;
-            found.assert_status_is_ok();
-            found.assert_json(serde_json::json!({ "found": true })).await;
-            app.get(format!("/__bench/store/{nil}/43"))
-                .send()
-                .await
-                .assert_json(serde_json::json!({ "found": false }))
-                .await;
-            app.get("/__bench/store/not-a-uuid/42").send().await.assert_status(StatusCode::BAD_REQUEST);
-            app.get("/__bench/plain").send().await.assert_json(serde_json::json!({ "status": "ok" })).await;
-            app.get("/api/v1/clients").send().await.assert_text("the portal").await;
-        }
-    }
-}
+mod bench_baseline;
