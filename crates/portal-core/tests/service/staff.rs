@@ -163,6 +163,12 @@ async fn last_use_is_written_at_most_once_a_minute() {
     assert_eq!(last_used().await, Some(start() + SignedDuration::from_mins(1)));
 }
 
+/// A new active key of the world's practice: the key itself and its id.
+async fn front_desk_key(w: &crate::helpers::World) -> (String, String) {
+    let created = w.service.create_staff_key("sunrise", "Front desk", None).await.unwrap();
+    (created.secret.expose().expose_secret().to_owned(), created.key.staff.id.to_string())
+}
+
 /// A second service over the same store with its own memory of keys: another process (the
 /// `staff-key revoke` command, a second server on the same database).
 fn another_process(world: &crate::helpers::World, recheck: SignedDuration) -> crate::helpers::Service {
@@ -215,12 +221,11 @@ async fn an_unknown_key_is_read_every_time() {
 #[tokio::test]
 async fn a_key_revoked_through_the_service_is_refused_at_once() {
     let w = world().await;
-    let created = w.service.create_staff_key("sunrise", "Front desk", None).await.unwrap();
-    let key = created.secret.expose().expose_secret().to_owned();
+    let (key, id) = front_desk_key(&w).await;
     assert!(w.service.authenticate_staff(&key).await.unwrap().is_some());
     assert!(w.service.authenticate_staff(&key).await.unwrap().is_some(), "remembered");
 
-    w.service.revoke_staff_key("sunrise", &created.key.staff.id.to_string()).await.unwrap();
+    w.service.revoke_staff_key("sunrise", &id).await.unwrap();
     let reads = w.store.staff_key_reads();
     assert_eq!(w.service.authenticate_staff(&key).await.unwrap(), None, "at the same instant");
     assert_eq!(w.store.staff_key_reads(), reads + 1, "the refusal is a store read");
@@ -229,12 +234,11 @@ async fn a_key_revoked_through_the_service_is_refused_at_once() {
 #[tokio::test]
 async fn a_key_revoked_by_another_process_is_refused_after_the_recheck_interval_and_not_before() {
     let w = world().await;
-    let created = w.service.create_staff_key("sunrise", "Front desk", None).await.unwrap();
-    let key = created.secret.expose().expose_secret().to_owned();
+    let (key, id) = front_desk_key(&w).await;
     assert!(w.service.authenticate_staff(&key).await.unwrap().is_some());
 
     let elsewhere = another_process(&w, DEFAULT_STAFF_KEY_RECHECK);
-    elsewhere.revoke_staff_key("sunrise", &created.key.staff.id.to_string()).await.unwrap();
+    elsewhere.revoke_staff_key("sunrise", &id).await.unwrap();
     assert_eq!(elsewhere.authenticate_staff(&key).await.unwrap(), None, "at once where it was revoked");
     assert!(w.service.authenticate_staff(&key).await.unwrap().is_some(), "the trade: still remembered here");
     w.clock.advance(JUST_UNDER_A_SECOND);
@@ -247,12 +251,11 @@ async fn a_key_revoked_by_another_process_is_refused_after_the_recheck_interval_
 #[tokio::test]
 async fn a_sign_in_that_finds_the_key_revoked_elsewhere_ends_its_memory_at_once() {
     let w = world().await;
-    let created = w.service.create_staff_key("sunrise", "Front desk", None).await.unwrap();
-    let key = created.secret.expose().expose_secret().to_owned();
+    let (key, id) = front_desk_key(&w).await;
     assert!(w.service.authenticate_staff(&key).await.unwrap().is_some());
 
     let elsewhere = another_process(&w, DEFAULT_STAFF_KEY_RECHECK);
-    elsewhere.revoke_staff_key("sunrise", &created.key.staff.id.to_string()).await.unwrap();
+    elsewhere.revoke_staff_key("sunrise", &id).await.unwrap();
     let refused = w.service.staff_sign_in(&key, &ctx()).await;
     assert!(matches!(refused, Err(StaffSignInError::InvalidKey)));
     assert_eq!(w.service.authenticate_staff(&key).await.unwrap(), None);
@@ -279,8 +282,7 @@ async fn a_remembered_key_is_refused_the_moment_it_expires() {
 #[tokio::test]
 async fn a_recheck_interval_of_zero_reads_the_store_every_time() {
     let w = world().await;
-    let created = w.service.create_staff_key("sunrise", "Front desk", None).await.unwrap();
-    let key = created.secret.expose().expose_secret().to_owned();
+    let (key, id) = front_desk_key(&w).await;
     let every_time = another_process(&w, SignedDuration::ZERO);
     let reads = w.store.staff_key_reads();
     for _ in 0..3 {
@@ -289,7 +291,7 @@ async fn a_recheck_interval_of_zero_reads_the_store_every_time() {
     assert_eq!(w.store.staff_key_reads(), reads + 3);
 
     // Another process revoking the key is seen on the very next request.
-    w.service.revoke_staff_key("sunrise", &created.key.staff.id.to_string()).await.unwrap();
+    w.service.revoke_staff_key("sunrise", &id).await.unwrap();
     assert_eq!(every_time.authenticate_staff(&key).await.unwrap(), None);
 }
 
