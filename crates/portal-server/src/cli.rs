@@ -20,7 +20,7 @@ use portal_core::{Policy, PolicySettings, RetentionRules, TimeZoneName};
 use portal_mail::{DispatcherConfig, MailFrom, SmtpConfig};
 use portal_store::StoreConfig;
 
-use checks::{check_public_url, job_interval, machine_time_zone, policy_error};
+use checks::{check_public_url, job_interval, machine_time_zone, policy_error, staff_key_recheck};
 
 /// The sender when `--mail-from` is not given: a neutral name and a no-reply address.
 pub const DEFAULT_MAIL_FROM: &str = "Account notifications <no-reply@portal.localhost>";
@@ -248,6 +248,13 @@ pub struct Options {
     #[arg(long, env = "PORTAL_DATABASE_TIMEOUT", default_value = "3s", value_name = "DURATION", global = true)]
     pub database_timeout: String,
 
+    /// How long the server trusts a staff key it has checked before reading it again (0s to
+    /// 1m). A key revoked by another process (`staff-key revoke`, a second server) is refused
+    /// within this long; 0 or off reads the key on every staff request (one more database read
+    /// each).
+    #[arg(long, env = "PORTAL_STAFF_KEY_RECHECK", default_value = "1s", value_name = "DURATION", global = true)]
+    pub staff_key_recheck: String,
+
     /// On SIGTERM or Ctrl-C, how long in-flight requests may take to finish.
     #[arg(long, env = "PORTAL_SHUTDOWN_TIMEOUT", default_value = "30s", value_name = "DURATION", global = true)]
     pub shutdown_timeout: String,
@@ -365,6 +372,8 @@ pub struct Resolved {
     pub prune_interval: Option<Duration>,
     /// How often `serve` queues due invitation reminders; `None` when the job is off.
     pub reminder_interval: Option<Duration>,
+    /// How long a checked staff key is trusted without a database read (zero: never).
+    pub staff_key_recheck: Duration,
 }
 
 impl std::fmt::Debug for Resolved {
@@ -386,6 +395,7 @@ impl std::fmt::Debug for Resolved {
             .field("dispatcher", &self.dispatcher)
             .field("prune_interval", &self.prune_interval)
             .field("reminder_interval", &self.reminder_interval)
+            .field("staff_key_recheck", &self.staff_key_recheck)
             .finish()
     }
 }
@@ -445,6 +455,7 @@ impl Options {
             .map_err(policy_error)?;
         let prune_interval = job_interval("prune-interval", &self.prune_interval)?;
         let reminder_interval = job_interval("reminder-interval", &self.reminder_interval)?;
+        let staff_key_recheck = staff_key_recheck(&self.staff_key_recheck)?;
         let shutdown_timeout = parse_duration(&self.shutdown_timeout)
             .ok()
             .and_then(|d| Duration::try_from(d).ok())
@@ -493,6 +504,7 @@ impl Options {
             dispatcher,
             prune_interval,
             reminder_interval,
+            staff_key_recheck,
         })
     }
 

@@ -55,3 +55,19 @@ pub(super) fn job_interval(flag: &'static str, text: &str) -> Result<Option<std:
         text => super::std_duration(flag, text).map(Some),
     }
 }
+
+/// The longest `--staff-key-recheck`: a revocation made elsewhere must not wait longer than this.
+pub(super) const STAFF_KEY_RECHECK_MAX: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// `--staff-key-recheck`: `0` or `off` (read the key on every request), or a duration up to
+/// [`STAFF_KEY_RECHECK_MAX`].
+pub(super) fn staff_key_recheck(text: &str) -> Result<std::time::Duration, SettingError> {
+    let recheck = job_interval("staff-key-recheck", text)?.unwrap_or_default();
+    if recheck > STAFF_KEY_RECHECK_MAX {
+        return Err(SettingError::new(
+            "staff-key-recheck",
+            format!("must be at most {}s (a revoked key is trusted that long)", STAFF_KEY_RECHECK_MAX.as_secs()),
+        ));
+    }
+    Ok(recheck)
+}

@@ -224,3 +224,22 @@ fn the_database_timeout_defaults_to_3_seconds_and_is_bounded() -> Result<(), Box
     }
     Ok(())
 }
+
+#[test]
+fn the_staff_key_recheck_defaults_to_the_cores_second_and_is_bounded() -> Result<(), Box<dyn std::error::Error>> {
+    let default = parse(&[])?.options.resolve()?.staff_key_recheck;
+    assert_eq!(SignedDuration::try_from(default)?, portal_core::service::DEFAULT_STAFF_KEY_RECHECK);
+    assert_eq!(
+        parse(&["--staff-key-recheck", "250ms"])?.options.resolve()?.staff_key_recheck,
+        Duration::from_millis(250)
+    );
+    assert_eq!(parse(&["--staff-key-recheck", "1m"])?.options.resolve()?.staff_key_recheck, Duration::from_secs(60));
+    for off in ["0", "off"] {
+        assert_eq!(parse(&["--staff-key-recheck", off])?.options.resolve()?.staff_key_recheck, Duration::ZERO);
+    }
+    for bad in ["61s", "1h", "soon", "0s"] {
+        let error = parse(&["--staff-key-recheck", bad])?.options.resolve().err().ok_or("accepted")?;
+        assert_eq!(error.flag, "staff-key-recheck", "{bad}: {error}");
+    }
+    Ok(())
+}

@@ -74,6 +74,9 @@ pub struct ServerConfig {
     pub prune_interval: Option<Duration>,
     /// How often the invitation reminder job runs (`None`: not at all).
     pub reminder_interval: Option<Duration>,
+    /// How long a checked staff key is trusted without a database read
+    /// (`PortalService::with_staff_key_recheck`; zero: every request reads it).
+    pub staff_key_recheck: Duration,
 }
 
 impl ServerConfig {
@@ -102,6 +105,7 @@ impl ServerConfig {
             dispatcher: resolved.dispatcher,
             prune_interval: resolved.prune_interval,
             reminder_interval: resolved.reminder_interval,
+            staff_key_recheck: resolved.staff_key_recheck,
         }
     }
 }
@@ -257,7 +261,10 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServeError> {
     // The store is the directory: a client and its portal state are one read.
     .with_bundled_records()
     // TOTP secrets are sealed under a key derived from the link key (portal_core::LinkKeySealer).
-    .with_secret_sealer(Arc::new(portal_core::LinkKeySealer::new(&config.link_key)));
+    .with_secret_sealer(Arc::new(portal_core::LinkKeySealer::new(&config.link_key)))
+    .with_staff_key_recheck(
+        jiff::SignedDuration::try_from(config.staff_key_recheck).unwrap_or(jiff::SignedDuration::MAX),
+    );
     // Passkeys are bound to the public URL's host name; WebAuthn refuses IP addresses, so the
     // default `http://127.0.0.1:8080` runs without them.
     let service: Arc<DynPortalService> = Arc::new(match portal_passkeys::WebauthnPasskeys::new(&public_url) {

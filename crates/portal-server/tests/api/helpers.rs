@@ -222,6 +222,7 @@ pub async fn spawn_app_with(options: AppOptions) -> Option<TestApp> {
         dispatcher: DispatcherConfig { poll_interval: Duration::from_millis(500), ..DispatcherConfig::default() },
         prune_interval: None,
         reminder_interval: options.reminder_interval,
+        staff_key_recheck: Duration::from_secs(1),
     };
     let mut server = portal_server::server::start(config).await.expect("the server starts");
     let first = server.take_first_run().expect("a fresh database gets a first practice");

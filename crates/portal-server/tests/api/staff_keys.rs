@@ -171,3 +171,35 @@ async fn a_revoked_key_stops_working_within_the_recheck_interval_and_an_expired_
 async fn a_revoked_key_stops_working_within_the_recheck_interval_and_an_expired_one_at_its_expiry_on_postgres() {
     revocation_and_expiry_over_the_binary(Backend::Postgres).await;
 }
+
+/// `--staff-key-recheck off` (here as its environment variable): the server reads the key on
+/// every request, so a revocation made by another process is refused on the very next one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_the_recheck_off_a_key_revoked_elsewhere_is_refused_on_the_next_request() {
+    let Some(TestDatabase { dir: data, url: database_url, pg: _pg }) = TestDatabase::create(Backend::Sqlite).await
+    else {
+        return;
+    };
+    let server: PortalServer = ServerBuilder::new(env!("CARGO_BIN_EXE_portal-server"))
+        .data_dir(data.path())
+        .port(free_port())
+        .env("PORTAL_DATABASE_URL", &database_url)
+        .env("PORTAL_STAFF_KEY_RECHECK", "off")
+        .start()
+        .expect("portal-server answers");
+    let practice = server.first_run().expect("a first-run block").slug.clone();
+    let site = Site {
+        base: server.base_url().to_owned(),
+        http: reqwest::Client::builder().no_proxy().build().expect("an HTTP client"),
+    };
+    let created = json(&cli(data.path(), &database_url, &["create", "--practice", &practice, "--label", "Front desk"]));
+    let key = created["staff_key"].as_str().expect("a key").to_owned();
+    let id = created["staff_id"].as_str().expect("an id").to_owned();
+    assert_eq!(site.api(&key).await, StatusCode::OK);
+
+    json(&cli(data.path(), &database_url, &["revoke", "--practice", &practice, &id]));
+    assert_eq!(site.api(&key).await, StatusCode::UNAUTHORIZED, "no second of grace with the recheck off");
+
+    let (status, log) = server.terminate().expect("a stop");
+    assert_eq!(status.code(), Some(0), "{log}");
+}
