@@ -17,13 +17,15 @@
 
 use std::io::IsTerminal as _;
 use std::path::Path;
+use std::sync::Arc;
 
 use clap::Subcommand;
 use indicatif::{ProgressBar, ProgressStyle};
+use portal_core::Retention;
 use portal_core::service::{ImportError, ImportRow, ImportSkip, ImportWarning, NewClient, RowError};
 use serde_json::{Value, json};
 
-use crate::commands::{CommandError, admin_service};
+use crate::commands::{CommandError, admin_service_over};
 
 /// `clients …`
 #[derive(Debug, Clone, Subcommand)]
@@ -213,7 +215,8 @@ pub async fn import(database_url: &str, file: &Path, practice: &str, dry_run: bo
         Err(ImportFailure::Rows(problems)) => (Vec::new(), problems),
         Err(other) => return Err(other),
     };
-    let service = admin_service(database_url).await?;
+    let store = Arc::new(portal_store::connect(database_url).await.map_err(CommandError::from)?);
+    let service = admin_service_over(Arc::clone(&store))?;
     let plan = match service.plan_import(practice, &rows).await {
         Ok(plan) => Some(plan),
         Err(ImportError::InvalidRows(errors)) => {
@@ -236,7 +239,16 @@ pub async fn import(database_url: &str, file: &Path, practice: &str, dry_run: bo
         let bar = progress_bar(plan.clients.len() as u64);
         let written = service.import(&plan, &mut |stored| bar.inc(stored)).await;
         bar.finish_and_clear();
-        written.map_err(CommandError::from)?
+        let created = written.map_err(CommandError::from)?;
+        if created > 0 {
+            // A bulk load is when the planner's picture of the tables goes stale (on a new
+            // PostgreSQL database it still plans for empty tables): refresh it now rather than
+            // when autovacuum or the retention job get to it. The clients are written either way.
+            if let Err(error) = Retention::refresh_statistics(&*store).await {
+                tracing::warn!(%error, "planner statistics not refreshed after the import");
+            }
+        }
+        created
     };
     tracing::info!(practice, created, skipped = plan.skipped.len(), dry_run, "clients imported");
     Ok(Imported {

@@ -19,6 +19,7 @@ use portal_core::{EmailAddress, MailTransport as _, RenderedEmail};
 use portal_mail::{
     FileTransport, ProbeAuth, ProbeError, ProbeReport, ProbeTls, Renderer, SmtpConfig, SmtpTransport, TlsMode,
 };
+use portal_store::SeaOrmStore;
 use secrecy::ExposeSecret as _;
 use serde_json::{Value, json};
 
@@ -66,12 +67,15 @@ pub async fn migrate(database_url: &str) -> Result<(), CommandError> {
 /// derive links: the link key is a throwaway (the real one stays where it is, and these
 /// commands need neither the data directory's key file nor `PORTAL_LINK_KEY`).
 pub(crate) async fn admin_service(database_url: &str) -> Result<DynPortalService, CommandError> {
-    let store = portal_store::connect(database_url).await?;
+    admin_service_over(Arc::new(portal_store::connect(database_url).await?))
+}
+
+/// [`admin_service`] over a store the command also uses itself.
+pub(crate) fn admin_service_over(store: Arc<SeaOrmStore>) -> Result<DynPortalService, CommandError> {
     let hasher = ScryptHasher::new(ScryptParams::OWASP)
         .map_err(|error| CommandError::Refused(format!("cannot set up password hashing: {error}")))?;
     let throwaway_key = LinkKey::generate(&OsRandom)
         .map_err(|error| CommandError::Refused(format!("no secure randomness: {error}")))?;
-    let store = Arc::new(store);
     Ok(PortalService::new(
         Arc::clone(&store) as Arc<dyn PortalStore>,
         store as Arc<dyn ClientDirectory>,
