@@ -11,6 +11,9 @@ use portal_server::link_key::{self, KeySource, LINK_KEY_ENV};
 use portal_server::server::{self, ServerConfig};
 use portal_server::{bootstrap, commands, logging, staff_keys};
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     if let Err(error) = logging::init(&cli.options.log_filter, cli.options.log_format) {
