@@ -3,7 +3,8 @@
 //! ([`Directory::client_panel`]).
 //!
 //! `clients` LEFT JOIN `portal_accounts` LEFT JOIN the account's two current tokens, like
-//! [`accounts::join_tokens`]; the panel also joins the latest mail of each token. The list is
+//! [`accounts::join_tokens`]; the panel also joins the latest mail of each token. A list page
+//! without a status filter joins only its own clients ([`page_select`]). The list is
 //! ordered by `(name_key, id)` byte by byte (`COLLATE "C"` on PostgreSQL, SQLite's default
 //! `BINARY`), which `ix_clients_name_key (practice_id, name_key, id)` serves; the search is a
 //! key range on `name_key` or `email_key`, and the status filter is the core's
@@ -19,7 +20,9 @@ use portal_core::{
     AccountPanel, Client, ClientId, ClientListQuery, ClientPage, DATE_OF_BIRTH_TRIES, ListPosition, PageDirection,
     PortalAccount, PortalStatusKind, PracticeId, StoreError,
 };
-use sea_orm::sea_query::{Alias, Condition, Expr, ExprTrait, JoinType, Order, Query, SelectStatement};
+use sea_orm::sea_query::{
+    Alias, Condition, DynIden, Expr, ExprTrait, IntoIden, JoinType, Order, Query, SelectStatement,
+};
 use sea_orm::{ConnectionTrait, DbBackend, FromQueryResult, IdenStatic, Iterable, QueryResult, Statement, Value};
 
 use super::accounts::{decode_panel, decode_stored, join_deliveries, join_tokens};
@@ -34,33 +37,41 @@ const CLIENT_PREFIX: &str = "client__";
 /// The clients of `practice`, each joined with its account and the account's current tokens.
 fn clients_with_accounts(practice: PracticeId) -> SelectStatement {
     let mut select = Query::select();
+    select.from(client::Entity);
+    join_accounts(&mut select, &client::Entity.into_iden());
+    select.and_where(Expr::col((client::Entity, client::Column::PracticeId)).eq(practice.as_uuid()));
+    select
+}
+
+/// Adds to `select`, whose FROM holds client rows under the name `clients` (the table, or a
+/// page of it), every client column (as `client__<column>`) and the client's account and
+/// current tokens.
+fn join_accounts(select: &mut SelectStatement, clients: &DynIden) {
     for column in client::Column::iter() {
-        select.expr_as(Expr::col((client::Entity, column)), Alias::new(format!("{CLIENT_PREFIX}{}", column.as_str())));
+        select.expr_as(Expr::col((clients.clone(), column)), Alias::new(format!("{CLIENT_PREFIX}{}", column.as_str())));
     }
-    select.columns(portal_account::Column::iter().map(|c| (portal_account::Entity, c))).from(client::Entity);
+    select.columns(portal_account::Column::iter().map(|c| (portal_account::Entity, c)));
     select.join(
         JoinType::LeftJoin,
         portal_account::Entity,
         Condition::all()
             .add(
                 Expr::col((portal_account::Entity, portal_account::Column::PracticeId))
-                    .equals((client::Entity, client::Column::PracticeId)),
+                    .equals((clients.clone(), client::Column::PracticeId.into_iden())),
             )
             .add(
                 Expr::col((portal_account::Entity, portal_account::Column::ClientId))
-                    .equals((client::Entity, client::Column::Id)),
+                    .equals((clients.clone(), client::Column::Id.into_iden())),
             ),
     );
-    join_tokens(&mut select);
-    select.and_where(Expr::col((client::Entity, client::Column::PracticeId)).eq(practice.as_uuid()));
-    select
+    join_tokens(select);
 }
 
 /// `clients.id` compared byte by byte: PostgreSQL's column has the database's collation, so the
 /// list names `C` (and `ix_clients_name_key` holds the column in that collation); SQLite's text
 /// is `BINARY` already.
-fn id_in_list_order(backend: DbBackend) -> Expr {
-    let id = Expr::col((client::Entity, client::Column::Id));
+fn id_in_list_order(backend: DbBackend, clients: &DynIden) -> Expr {
+    let id = Expr::col((clients.clone(), client::Column::Id));
     match backend {
         DbBackend::Postgres => Expr::cust_with_expr(r#"$1 COLLATE "C""#, id),
         _ => id,
@@ -118,6 +129,13 @@ fn search_matches(key: &str, end: Option<String>) -> Condition {
 /// The select of one page of `query` (see [`Directory::list_clients`]): filters, the keyset
 /// condition, the order of reading and `LIMIT` one more than the page.
 ///
+/// Without a status filter the page is chosen from `clients` alone and only its rows are
+/// joined with their accounts and tokens. Written as one flat join, PostgreSQL (at a practice
+/// of ~1,000 clients) joined all of the practice's accounts and tokens first and matched each of
+/// the page's clients against them: ~11 ms instead of ~2.7 ms a page, because its cost model
+/// expects a `LIMIT` over a nested loop to stop early, which a join filter never does. A status
+/// filter needs the join to choose the rows, so it stays flat.
+///
 /// [`Directory::list_clients`]: portal_core::Directory::list_clients
 pub(super) fn page_select(
     backend: DbBackend,
@@ -125,16 +143,54 @@ pub(super) fn page_select(
     query: &ClientListQuery,
     now: Timestamp,
 ) -> SelectStatement {
-    let mut select = clients_with_accounts(practice);
+    match query.status {
+        Some(kind) => {
+            let mut select = clients_with_accounts(practice);
+            select.cond_where(status_is(kind, now));
+            choose_page(&mut select, backend, practice, query);
+            select
+        }
+        None => {
+            let mut page = Query::select();
+            page.columns(client::Column::iter().map(|column| (client::Entity, column)))
+                .from(client::Entity)
+                .and_where(Expr::col((client::Entity, client::Column::PracticeId)).eq(practice.as_uuid()));
+            choose_page(&mut page, backend, practice, query);
+            // Named apart from the table, so that a plan reads as what it does.
+            let page_rows = Alias::new("page").into_iden();
+            let mut select = Query::select();
+            select.from_subquery(page, page_rows.clone());
+            join_accounts(&mut select, &page_rows);
+            select
+                .order_by_expr(name_key(&page_rows), list_order(query))
+                .order_by_expr(id_in_list_order(backend, &page_rows), list_order(query));
+            select
+        }
+    }
+}
+
+/// `name_key` of the client rows named `clients`, by which the list is ordered first.
+fn name_key(clients: &DynIden) -> Expr {
+    Expr::col((clients.clone(), client::Column::NameKey))
+}
+
+/// The order of reading: ascending for the next page, descending for the previous one.
+fn list_order(query: &ClientListQuery) -> Order {
+    match query.direction() {
+        PageDirection::After => Order::Asc,
+        PageDirection::Before => Order::Desc,
+    }
+}
+
+/// Narrows `select` (whose FROM names `clients`) to the page of `query`: the search, the keyset
+/// condition, the order of reading and `LIMIT` one more than the page.
+fn choose_page(select: &mut SelectStatement, backend: DbBackend, practice: PracticeId, query: &ClientListQuery) {
+    let clients = client::Entity.into_iden();
     if let Some(search) = &query.search {
         select.cond_where(search_matches(search.key(), search.key_end()));
     }
-    if let Some(kind) = query.status {
-        select.cond_where(status_is(kind, now));
-    }
-    let name_key = || Expr::col((client::Entity, client::Column::NameKey));
     if let Some(cursor) = &query.cursor {
-        let row = Expr::tuple([name_key(), id_in_list_order(backend)]);
+        let row = Expr::tuple([name_key(&clients), id_in_list_order(backend, &clients)]);
         // The anchor's place as it is now, found in the same statement: the cursor carries only
         // the anchor's id, never its name. No such client: NULL, and nothing compares beyond it.
         let anchor_key = Query::select()
@@ -149,15 +205,10 @@ pub(super) fn page_select(
             PageDirection::Before => row.lt(at),
         });
     }
-    let order = match query.direction() {
-        PageDirection::After => Order::Asc,
-        PageDirection::Before => Order::Desc,
-    };
     select
-        .order_by_expr(name_key(), order.clone())
-        .order_by_expr(id_in_list_order(backend), order)
+        .order_by_expr(name_key(&clients), list_order(query))
+        .order_by_expr(id_in_list_order(backend, &clients), list_order(query))
         .limit(query.size.fetch());
-    select
 }
 
 /// A client row of [`clients_with_accounts`], with its place in the list as stored (the
@@ -262,6 +313,28 @@ pub(super) async fn client_panel(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Without a status filter the page is chosen from the clients alone and only its rows are
+    /// joined; with one, the join chooses the rows. On both databases.
+    #[test]
+    fn only_the_pages_clients_are_joined_unless_the_status_chooses_them() {
+        let practice = PracticeId::from_uuid(uuid::Uuid::from_u128(42));
+        let now = Timestamp::UNIX_EPOCH;
+        let search = Some(portal_core::ClientSearch::parse("ad").unwrap());
+        for backend in [DbBackend::Sqlite, DbBackend::Postgres] {
+            for search in [None, search.clone()] {
+                let query = ClientListQuery { search, ..ClientListQuery::default() };
+                let sql = backend.build(&page_select(backend, practice, &query, now)).sql;
+                let (_, from) = sql.split_once("FROM (SELECT").expect("the page as a subquery");
+                let (page, joined) = from.split_once(r#") AS "page""#).expect("the page as a subquery");
+                assert!(page.contains("LIMIT") && !page.contains("portal_accounts"), "{sql}");
+                assert!(joined.contains(r#"LEFT JOIN "portal_accounts""#) && !joined.contains("LIMIT"), "{sql}");
+            }
+            let query = ClientListQuery { status: Some(PortalStatusKind::Active), ..ClientListQuery::default() };
+            let sql = backend.build(&page_select(backend, practice, &query, now)).sql;
+            assert!(!sql.contains(r#"AS "page""#) && sql.contains(r#"LEFT JOIN "portal_accounts""#), "{sql}");
+        }
+    }
 
     /// The template bound to a client is exactly the statement built for it, on both databases.
     #[test]
