@@ -43,9 +43,9 @@ fn clients_with_accounts(practice: PracticeId) -> SelectStatement {
     select
 }
 
-/// Adds to `select`, whose FROM holds client rows under the name `clients` (the table, or a
-/// page of it), every client column (as `client__<column>`) and the client's account and
-/// current tokens.
+/// Adds to `select`, whose FROM holds client rows named `clients` (the table itself, or a page of
+/// it under its own name), every client column (as `client__<column>`) and each client's account
+/// and current tokens.
 fn join_accounts(select: &mut SelectStatement, clients: &DynIden) {
     for column in client::Column::iter() {
         select.expr_as(Expr::col((clients.clone(), column)), Alias::new(format!("{CLIENT_PREFIX}{}", column.as_str())));
@@ -67,7 +67,7 @@ fn join_accounts(select: &mut SelectStatement, clients: &DynIden) {
     join_tokens(select);
 }
 
-/// `clients.id` compared byte by byte: PostgreSQL's column has the database's collation, so the
+/// The `id` of the client rows named `clients`, compared byte by byte: PostgreSQL's column has the database's collation, so the
 /// list names `C` (and `ix_clients_name_key` holds the column in that collation); SQLite's text
 /// is `BINARY` already.
 fn id_in_list_order(backend: DbBackend, clients: &DynIden) -> Expr {
@@ -169,7 +169,7 @@ pub(super) fn page_select(
     }
 }
 
-/// `name_key` of the client rows named `clients`, by which the list is ordered first.
+/// `name_key` of the client rows named `clients`: the list's first ordering key.
 fn name_key(clients: &DynIden) -> Expr {
     Expr::col((clients.clone(), client::Column::NameKey))
 }
